@@ -1,0 +1,252 @@
+import { SimulationError } from "./errors.js";
+import { EventLog } from "./log.js";
+import { makeQueue, type EventQueue, type QueueKind, type ScheduledEvent } from "./queue.js";
+import type { Ns } from "./time.js";
+
+/** Priorities: lower runs first among events at the same time. */
+export const PRIORITY_URGENT = -1;
+export const PRIORITY_NORMAL = 0;
+
+export interface ScheduleOptions {
+  priority?: number;
+  name?: string;
+}
+
+export interface SimulationOptions {
+  /** Event queue implementation (default: @js-sdsl/priority-queue). */
+  queue?: QueueKind;
+  /** Record every executed event (off by default, and free when off). */
+  log?: EventLog | boolean;
+}
+
+export interface RunOptions {
+  /** Stop before executing any event later than this time; the clock is then set to `until`. */
+  until?: Ns;
+  /** Stop after this many events. */
+  maxEvents?: number;
+  /** Checked after every event; stops the run when it returns true. */
+  stopWhen?: () => boolean;
+}
+
+export interface RunResult {
+  now: Ns;
+  events: number;
+  reason: "empty" | "until" | "maxEvents" | "condition";
+}
+
+/** What a generator process may yield: a delay in ns, or an event to wait for. */
+export type Yieldable = number | SimEvent<unknown>;
+export type ProcessGenerator<T = unknown> = Generator<Yieldable, T, unknown>;
+
+type Callback<T> = (value: T) => void;
+
+/**
+ * A one-shot occurrence that callbacks and processes can wait on (like SimPy's Event).
+ * Triggering schedules the callbacks as an urgent event at the current time, so they run in a
+ * defined order after the code that triggered them.
+ */
+export class SimEvent<T = unknown> {
+  private callbacks: Callback<T>[] | null = [];
+  private _triggered = false;
+  private _value: T | undefined;
+
+  constructor(
+    readonly sim: Simulation,
+    readonly name = "event",
+  ) {}
+
+  get triggered(): boolean {
+    return this._triggered;
+  }
+  /** True once the callbacks have run. */
+  get processed(): boolean {
+    return this.callbacks === null;
+  }
+  get value(): T | undefined {
+    return this._value;
+  }
+
+  succeed(value?: T): this {
+    if (this._triggered) throw new SimulationError(`event "${this.name}" was triggered twice`);
+    this._triggered = true;
+    this._value = value;
+    this.sim.schedule(0, () => this.fire(), { priority: PRIORITY_URGENT, name: this.name });
+    return this;
+  }
+
+  /** Calls `cb` with the value once the event fires (at once, via the queue, if it already has). */
+  then(cb: Callback<T>): void {
+    if (this.callbacks === null) {
+      this.sim.schedule(0, () => cb(this._value as T), { priority: PRIORITY_URGENT, name: this.name });
+    } else {
+      this.callbacks.push(cb);
+    }
+  }
+
+  private fire(): void {
+    const cbs = this.callbacks!;
+    this.callbacks = null;
+    for (let i = 0; i < cbs.length; i++) cbs[i](this._value as T);
+  }
+}
+
+/** A generator-driven process (SimPy style). It is itself an event that fires with the generator's return value. */
+export class Process<T = unknown> extends SimEvent<T> {
+  private readonly resume: (v: unknown) => void;
+  private readonly wake: () => void;
+
+  constructor(
+    sim: Simulation,
+    private readonly gen: ProcessGenerator<T>,
+    name: string,
+  ) {
+    super(sim, name);
+    this.resume = (v: unknown) => this.step(v);
+    this.wake = () => this.step(undefined);
+    sim.schedule(0, () => this.step(undefined), { name });
+  }
+
+  private step(value: unknown): void {
+    const r = this.gen.next(value);
+    if (r.done) {
+      this.succeed(r.value);
+      return;
+    }
+    const y = r.value;
+    if (typeof y === "number") {
+      this.sim.scheduleRaw(y, this.wake, PRIORITY_NORMAL, this.name);
+    } else if (y instanceof SimEvent) {
+      y.then(this.resume);
+    } else {
+      throw new SimulationError(`process "${this.name}" yielded ${String(y)}; expected a delay in ns or a SimEvent`);
+    }
+  }
+}
+
+/**
+ * The discrete-event engine: a clock in integer nanoseconds and an event queue ordered by
+ * (time, priority, insertion sequence). It knows nothing about what is being simulated.
+ */
+export class Simulation {
+  private _now: Ns = 0;
+  private seq = 0;
+  private executed = 0;
+  private readonly queue: EventQueue;
+  readonly log: EventLog | null;
+
+  constructor(opts: SimulationOptions = {}) {
+    this.queue = makeQueue(opts.queue ?? "sdsl");
+    this.log = opts.log === true ? new EventLog() : opts.log instanceof EventLog ? opts.log : null;
+  }
+
+  get now(): Ns {
+    return this._now;
+  }
+  /** Events executed so far. */
+  get eventCount(): number {
+    return this.executed;
+  }
+  /** Events waiting in the queue. */
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  /** Runs `fn` after `delay` ns. */
+  schedule(delay: Ns, fn: () => void, opts?: ScheduleOptions): ScheduledEvent {
+    return this.scheduleRaw(delay, fn, opts?.priority ?? PRIORITY_NORMAL, opts?.name ?? "anonymous");
+  }
+
+  /** Runs `fn` at absolute time `time`. */
+  at(time: Ns, fn: () => void, opts?: ScheduleOptions): ScheduledEvent {
+    const name = opts?.name ?? "anonymous";
+    if (!Number.isInteger(time)) {
+      throw new SimulationError(`event "${name}": time must be an integer number of ns, got ${time}`);
+    }
+    if (time < this._now) {
+      throw new SimulationError(`event "${name}": cannot schedule at ${time} ns, in the past (now ${this._now} ns)`);
+    }
+    return this.scheduleRaw(time - this._now, fn, opts?.priority ?? PRIORITY_NORMAL, name);
+  }
+
+  /** The hot path: no option object. */
+  scheduleRaw(delay: Ns, fn: () => void, priority: number, name: string): ScheduledEvent {
+    if (!(delay >= 0) || !Number.isSafeInteger(delay)) {
+      throw new SimulationError(
+        `event "${name}": delay must be a non-negative integer number of ns, got ${delay}` +
+          (delay < 0 ? " (scheduling in the past)" : ""),
+      );
+    }
+    const e: ScheduledEvent = { time: this._now + delay, priority, seq: this.seq++, name, fn, cancelled: false };
+    this.queue.push(e);
+    return e;
+  }
+
+  /** Cancels a scheduled event (it stays in the queue but is skipped). */
+  cancel(e: ScheduledEvent): void {
+    e.cancelled = true;
+  }
+
+  /** A new untriggered event. */
+  event<T = unknown>(name?: string): SimEvent<T> {
+    return new SimEvent<T>(this, name);
+  }
+
+  /** An event that fires after `delay` ns. */
+  timeout(delay: Ns, name = "timeout"): SimEvent<void> {
+    const ev = new SimEvent<void>(this, name);
+    this.scheduleRaw(delay, () => ev.succeed(), PRIORITY_NORMAL, name);
+    return ev;
+  }
+
+  /** Starts a generator process at the current time. */
+  process<T>(gen: ProcessGenerator<T>, name = "process"): Process<T> {
+    return new Process<T>(this, gen, name);
+  }
+
+  /** An event that fires once all `events` have fired, with their values in order. */
+  allOf<T>(events: SimEvent<T>[], name = "allOf"): SimEvent<T[]> {
+    const done = new SimEvent<T[]>(this, name);
+    const values = new Array<T>(events.length);
+    let left = events.length;
+    if (left === 0) return done.succeed([]);
+    events.forEach((ev, i) =>
+      ev.then((v) => {
+        values[i] = v;
+        if (--left === 0) done.succeed(values);
+      }),
+    );
+    return done;
+  }
+
+  run(opts: RunOptions = {}): RunResult {
+    const until = opts.until ?? Infinity;
+    const maxEvents = opts.maxEvents ?? Infinity;
+    const stopWhen = opts.stopWhen;
+    if (until < this._now) {
+      throw new SimulationError(`run(until=${until}) is in the past (now ${this._now} ns)`);
+    }
+    const q = this.queue;
+    const log = this.log;
+    let n = 0;
+    for (;;) {
+      const top = q.peek();
+      if (top === undefined) {
+        if (until !== Infinity) this._now = until;
+        return { now: this._now, events: n, reason: "empty" };
+      }
+      if (top.time > until) {
+        this._now = until;
+        return { now: this._now, events: n, reason: "until" };
+      }
+      if (n >= maxEvents) return { now: this._now, events: n, reason: "maxEvents" };
+      q.pop();
+      if (top.cancelled) continue;
+      this._now = top.time;
+      if (log !== null) log.record(top);
+      top.fn();
+      n++;
+      this.executed++;
+      if (stopWhen !== undefined && stopWhen()) return { now: this._now, events: n, reason: "condition" };
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import seedrandom from "seedrandom";
+
+/** FNV-1a over a string, 32 bits; used only to derive child seeds from names. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+const zipfTables = new Map<string, Float64Array>();
+
+function zipfCdf(n: number, s: number): Float64Array {
+  const key = `${n}:${s}`;
+  let cdf = zipfTables.get(key);
+  if (cdf === undefined) {
+    cdf = new Float64Array(n);
+    let acc = 0;
+    for (let k = 1; k <= n; k++) {
+      acc += 1 / Math.pow(k, s);
+      cdf[k - 1] = acc;
+    }
+    for (let k = 0; k < n; k++) cdf[k] /= acc;
+    cdf[n - 1] = 1;
+    zipfTables.set(key, cdf);
+  }
+  return cdf;
+}
+
+/** Smallest index i with cdf[i] > u (binary search). */
+export function searchCdf(cdf: ArrayLike<number>, u: number): number {
+  let lo = 0;
+  let hi = cdf.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cdf[mid] > u) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * A seeded random stream (seedrandom's alea). Child streams are derived from the root seed and a
+ * name alone, so creating streams in another order, or adding a component, never shifts the draws
+ * of the others.
+ */
+export class RandomStream {
+  private readonly prng: seedrandom.PRNG;
+  private spareNormal: number | null = null;
+
+  constructor(readonly seed: string) {
+    this.prng = seedrandom.alea(seed);
+  }
+
+  /** An independent stream named `name` under this one. */
+  child(name: string): RandomStream {
+    return new RandomStream(`${this.seed}/${name}#${fnv1a(this.seed + "\u0000" + name).toString(16)}`);
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.prng();
+  }
+  uniform(lo = 0, hi = 1): number {
+    return lo + (hi - lo) * this.prng();
+  }
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.prng() * n);
+  }
+  /** Exponential with the given rate (mean 1/rate). */
+  exponential(rate: number): number {
+    return -Math.log(1 - this.prng()) / rate;
+  }
+  /** Normal (Box-Muller, polar form). */
+  normal(mean = 0, sd = 1): number {
+    if (this.spareNormal !== null) {
+      const z = this.spareNormal;
+      this.spareNormal = null;
+      return mean + sd * z;
+    }
+    let u: number, v: number, s: number;
+    do {
+      u = 2 * this.prng() - 1;
+      v = 2 * this.prng() - 1;
+      s = u * u + v * v;
+    } while (s >= 1 || s === 0);
+    const f = Math.sqrt((-2 * Math.log(s)) / s);
+    this.spareNormal = v * f;
+    return mean + sd * u * f;
+  }
+  /** Zipf over ranks 0..n-1 with exponent s (rank 0 most likely). */
+  zipf(n: number, s: number): number {
+    return searchCdf(zipfCdf(n, s), this.prng());
+  }
+  /** Index drawn with probability proportional to `weights`. */
+  categorical(weights: ArrayLike<number>): number {
+    let total = 0;
+    for (let i = 0; i < weights.length; i++) total += weights[i];
+    let u = this.prng() * total;
+    for (let i = 0; i < weights.length; i++) {
+      u -= weights[i];
+      if (u < 0) return i;
+    }
+    return weights.length - 1;
+  }
+  /** Fisher-Yates shuffle in place. */
+  shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+    return a;
+  }
+}
+
+/** The root stream of a run. */
+export function rootStream(seed: number | string): RandomStream {
+  return new RandomStream(`moesim:${seed}`);
+}

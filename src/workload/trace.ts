@@ -1,0 +1,44 @@
+/**
+ * The one canonical in-memory routing trace: typed arrays, token-major.
+ *
+ * Token t (a decode step of one request, or one prefill token) at MoE layer l picked the experts
+ * picks[(t * layers + l) * topK + k] for k = 0..topK-1, highest router weight first.
+ * Tokens are stored in the order they were recorded; `seq[t]` is the request (sequence) id and
+ * `step[t]` the token's position within its request's generated stream (0-based), so batching
+ * can group tokens of different requests into simulation steps.
+ */
+export interface RoutingTrace {
+  /** MoE layers in the trace. */
+  layers: number;
+  /** Experts per MoE layer. */
+  experts: number;
+  /** Experts each token picks per layer. */
+  topK: number;
+  /** Number of tokens. */
+  tokens: number;
+  /** Expert ids, length tokens * layers * topK. */
+  picks: Uint16Array;
+  /** Request id per token, length tokens. */
+  seq: Int32Array;
+  /** Position of the token within its request, length tokens. */
+  step: Int32Array;
+  /** Optional per-token router weights, same layout as picks. */
+  weights?: Float32Array;
+  meta: TraceMeta;
+}
+
+export interface TraceMeta {
+  model?: string;
+  /** Bytes of one expert's weights, when the trace header says. */
+  expertBytes?: number;
+  /** Domain (e.g. "coding") per request id, when known. */
+  domains?: Record<number, string>;
+  /** Where the trace came from (path, or "synthetic:<params>"). */
+  source?: string;
+  [key: string]: unknown;
+}
+
+/** Index of the first pick of token t at layer l. */
+export function pickOffset(trace: RoutingTrace, t: number, l: number): number {
+  return (t * trace.layers + l) * trace.topK;
+}
