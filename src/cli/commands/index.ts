@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UserError } from "../../util/errors.js";
+import { register as run } from "./run.js";
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -17,7 +18,7 @@ export function notYet(name: string, summary: string): RegisterCommand {
 }
 
 export const commands: RegisterCommand[] = [
-  notYet("run", "simulate a scenario YAML"),
+  run,
   notYet("cache", "compare expert-cache policies on a routing trace"),
   notYet("placement", "compare expert placement policies on a routing trace"),
   notYet("trace", "inspect, convert, fit and synthesise routing traces"),

@@ -1,0 +1,229 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { UserError } from "../util/errors.js";
+import { round, summarize } from "./metrics.js";
+import { PHASES, type MoeSimResult } from "./simulate.js";
+
+export const RESULTS_FORMAT = "moesim-results/v1";
+
+/** The summary written as summary.json and printed by `moesim run --json`. Units are in the names. */
+export interface RunSummary {
+  format: typeof RESULTS_FORMAT;
+  scenario: string;
+  seed: number | string;
+  cluster: { preset: string; nodes: number; gpus: number; gpu: string; cost_model: string };
+  model: string;
+  trace: { source: string; tokens: number; layers: number; experts: number; top_k: number };
+  policies: { gating: string; buffering: string; slots: number | null; placement: string };
+  phase: string;
+  steps: number;
+  tokens: number;
+  simulated_s: number;
+  tokens_per_s: number;
+  oom: boolean;
+  oom_detail: Record<string, unknown> | null;
+  step_latency_ms: ReturnType<typeof summarize>;
+  request_latency_ms: ReturnType<typeof summarize>;
+  phase_breakdown_ms: Record<string, number>;
+  phase_share: Record<string, number>;
+  memory: {
+    capacity_bytes: number;
+    peak_bytes_max: number;
+    peak_activation_bytes: number;
+    peak_by_category_bytes: Record<string, number>;
+  };
+  load: { max_gpu_share_mean: number; max_gpu_share_worst: number; gpu_tokens: number[] };
+  gating: { dropped_tokens: number; padded_rows: number };
+  cache: { requests: number; hits: number; misses: number; miss_rate: number; bytes_moved: number } | null;
+  inactive_experts_mean: number;
+  links_bytes: Record<string, number>;
+  dense_baseline: { step_latency_ms: number; tokens_per_s: number; moe_slowdown: number } | null;
+  events: number;
+  results_dir: string;
+}
+
+export interface SummaryContext {
+  seed: number | string;
+  preset: string;
+  nodes: number;
+  costModel: string;
+  gpuName: string;
+  policies: RunSummary["policies"];
+  phase: string;
+  traceSource: string;
+  traceShape: { tokens: number; layers: number; experts: number; top_k: number };
+  model: string;
+  resultsDir: string;
+}
+
+const ms = (ns: number): number => round(ns / 1e6);
+
+export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSimResult | null): RunSummary {
+  const stepLat = r.steps.map((s) => s.latency_ns / 1e6);
+  const phaseMs: Record<string, number> = {};
+  let total = 0;
+  for (const p of PHASES) total += r.phaseTotalsNs[p];
+  const share: Record<string, number> = {};
+  for (const p of PHASES) {
+    phaseMs[p] = ms(r.phaseTotalsNs[p]);
+    share[p] = total > 0 ? round(r.phaseTotalsNs[p] / total, 4) : 0;
+  }
+  const peakCat: Record<string, number> = {};
+  let peakMax = 0;
+  let peakAct = 0;
+  for (const m of r.memory) {
+    peakMax = Math.max(peakMax, m.peak_bytes);
+    peakAct = Math.max(peakAct, (m.peak_by_category.activations ?? 0) + (m.peak_by_category.all_to_all ?? 0));
+    for (const [k, v] of Object.entries(m.peak_by_category)) peakCat[k] = Math.max(peakCat[k] ?? 0, v);
+  }
+  const gpuTokens = new Array<number>(r.memory.length).fill(0);
+  let shareSum = 0;
+  let shareMax = 0;
+  let dropped = 0;
+  let padded = 0;
+  for (const s of r.steps) {
+    s.gpu_tokens.forEach((t, g) => (gpuTokens[g] += t));
+    shareSum += s.max_gpu_share;
+    shareMax = Math.max(shareMax, s.max_gpu_share);
+    dropped += s.dropped;
+    padded += s.padded;
+  }
+  let cache: RunSummary["cache"] = null;
+  if (r.cache) {
+    const c = { requests: 0, hits: 0, misses: 0, miss_rate: 0, bytes_moved: 0 };
+    for (const x of r.cache) {
+      c.requests += x.requests;
+      c.hits += x.hits;
+      c.misses += x.misses;
+      c.bytes_moved += x.bytes_moved;
+    }
+    c.miss_rate = c.requests > 0 ? round(c.misses / c.requests) : 0;
+    cache = c;
+  }
+  const links: Record<string, number> = {};
+  for (const l of r.links) links[l.kind] = (links[l.kind] ?? 0) + l.bytes;
+  const inactive = r.inactiveExperts.length ? r.inactiveExperts.reduce((a, b) => a + b.mean_inactive, 0) / r.inactiveExperts.length : 0;
+  const tps = r.simulatedNs > 0 ? r.tokens / (r.simulatedNs / 1e9) : 0;
+  let denseOut: RunSummary["dense_baseline"] = null;
+  if (dense && dense.steps.length > 0) {
+    const dLat = dense.steps.reduce((a, s) => a + s.latency_ns, 0) / dense.steps.length;
+    const mLat = r.steps.length ? r.steps.reduce((a, s) => a + s.latency_ns, 0) / r.steps.length : 0;
+    denseOut = {
+      step_latency_ms: ms(dLat),
+      tokens_per_s: round(dense.tokens / (dense.simulatedNs / 1e9)),
+      moe_slowdown: dLat > 0 ? round(mLat / dLat, 4) : 0,
+    };
+  }
+  return {
+    format: RESULTS_FORMAT,
+    scenario: r.name,
+    seed: ctx.seed,
+    cluster: { preset: ctx.preset, nodes: ctx.nodes, gpus: r.memory.length, gpu: ctx.gpuName, cost_model: ctx.costModel },
+    model: ctx.model,
+    trace: { source: ctx.traceSource, ...ctx.traceShape },
+    policies: ctx.policies,
+    phase: ctx.phase,
+    steps: r.completedSteps,
+    tokens: r.tokens,
+    simulated_s: round(r.simulatedNs / 1e9),
+    tokens_per_s: round(tps),
+    oom: r.oom !== null,
+    oom_detail: r.oom ? { ...r.oom } : null,
+    step_latency_ms: roundAll(summarize(stepLat)),
+    request_latency_ms: roundAll(summarize(r.requestLatencyNs.map((x) => x / 1e6))),
+    phase_breakdown_ms: phaseMs,
+    phase_share: share,
+    memory: { capacity_bytes: r.memory[0]?.capacity_bytes ?? 0, peak_bytes_max: peakMax, peak_activation_bytes: peakAct, peak_by_category_bytes: peakCat },
+    load: { max_gpu_share_mean: r.steps.length ? round(shareSum / r.steps.length, 4) : 0, max_gpu_share_worst: round(shareMax, 4), gpu_tokens: gpuTokens },
+    gating: { dropped_tokens: dropped, padded_rows: padded },
+    cache,
+    inactive_experts_mean: round(inactive, 4),
+    links_bytes: links,
+    dense_baseline: denseOut,
+    events: r.events,
+    results_dir: ctx.resultsDir,
+  };
+}
+
+function roundAll<T extends Record<string, number>>(o: T): T {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = round(v);
+  return out as T;
+}
+
+function csv(header: string[], rows: (string | number)[][]): string {
+  let s = header.join(",") + "\n";
+  for (const r of rows) s += r.join(",") + "\n";
+  return s;
+}
+
+/** The files of a results directory, by name. */
+export function resultFiles(r: MoeSimResult, summary: RunSummary, scenarioJson: unknown, timelines: boolean): Map<string, string> {
+  const files = new Map<string, string>();
+  files.set("summary.json", JSON.stringify(summary, null, 2) + "\n");
+  files.set("scenario.json", JSON.stringify(scenarioJson, null, 2) + "\n");
+  files.set(
+    "steps.csv",
+    csv(
+      ["step", "start_ns", "end_ns", "tokens", "latency_ns", ...PHASES.map((p) => `${p}_ns`), "max_gpu_share", "cache_hits", "cache_misses", "dropped_tokens", "padded_rows"],
+      r.steps.map((s) => [s.step, s.start_ns, s.end_ns, s.tokens, s.latency_ns, ...PHASES.map((p) => s.phases_ns[p]), round(s.max_gpu_share, 6), s.cache_hits, s.cache_misses, s.dropped, s.padded]),
+    ),
+  );
+  const loadRows: (string | number)[][] = [];
+  for (const s of r.steps) s.gpu_tokens.forEach((t, g) => loadRows.push([s.step, g, t]));
+  files.set("load.csv", csv(["step", "gpu", "tokens"], loadRows));
+  files.set("inactive.csv", csv(["layer", "experts", "mean_inactive"], r.inactiveExperts.map((x) => [x.layer, x.experts, round(x.mean_inactive)])));
+  files.set("links.csv", csv(["link", "kind", "bytes"], r.links.map((l) => [l.link, l.kind, l.bytes])));
+  files.set(
+    "memory_peak.csv",
+    csv(
+      ["gpu", "capacity_bytes", "peak_bytes", ...Object.keys(r.memory[0]?.peak_by_category ?? {}).map((c) => `${c}_peak_bytes`)],
+      r.memory.map((m) => [m.gpu, m.capacity_bytes, m.peak_bytes, ...Object.values(m.peak_by_category)]),
+    ),
+  );
+  if (r.cache) {
+    files.set("cache.csv", csv(["gpu", "layer", "requests", "hits", "misses", "bytes_moved"], r.cache.map((c) => [c.gpu, c.layer, c.requests, c.hits, c.misses, c.bytes_moved])));
+  }
+  files.set("requests.csv", csv(["request_latency_ns"], r.requestLatencyNs.map((x) => [x])));
+  if (timelines) {
+    const rows: (string | number)[][] = [];
+    for (const m of r.memory) for (const t of m.timeline) rows.push([t.time_ns, m.gpu, t.category, t.bytes]);
+    files.set("memory.csv", csv(["time_ns", "gpu", "category", "bytes"], rows));
+  }
+  if (r.eventLog !== null) files.set("events.jsonl", r.eventLog);
+  return files;
+}
+
+/**
+ * Writes a results directory atomically: every file goes into a fresh temporary folder beside the
+ * target, which then replaces the target in one rename. An existing folder is replaced only when
+ * moesim wrote it (it holds a summary.json of this format) or `force` is set, so nothing a user
+ * put there is lost without asking.
+ */
+export function writeResultsDir(dir: string, files: Map<string, string | Uint8Array>, force = false): string {
+  const target = resolve(dir);
+  if (existsSync(target)) {
+    const entries = readdirSync(target);
+    const ours = entries.length === 0 || entries.includes("summary.json") || entries.includes("sweep.json");
+    if (!ours && !force) {
+      throw new UserError(`results directory ${dir} exists and was not written by moesim; choose another with --out, or pass --force to replace it`);
+    }
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  for (const [name, data] of files) {
+    mkdirSync(dirname(join(tmp, name)), { recursive: true });
+    writeFileSync(join(tmp, name), data);
+  }
+  if (existsSync(target)) {
+    const old = join(dirname(target), `.${basename(target)}.old-${process.pid}`);
+    renameSync(target, old);
+    renameSync(tmp, target);
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(tmp, target);
+  }
+  return target;
+}

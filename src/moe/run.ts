@@ -1,0 +1,54 @@
+import type { LoadedScenario } from "../scenario/load.js";
+import { resolveScenario, type ResolvedScenario } from "../scenario/resolve.js";
+import type { ModelSpec } from "../workload/model.js";
+import { resultFiles, summarizeRun, type RunSummary } from "./results.js";
+import { simulateMoe, type MoeSimResult } from "./simulate.js";
+
+export interface ScenarioRun {
+  resolved: ResolvedScenario;
+  result: MoeSimResult;
+  dense: MoeSimResult | null;
+  summary: RunSummary;
+  files: Map<string, string>;
+}
+
+/** A dense model with the same FLOPs per token: every layer dense, FFN width top-k x the expert's. */
+export function denseEquivalent(m: ModelSpec): ModelSpec {
+  return { ...m, name: `${m.name}-dense-equivalent`, moeEvery: Number.MAX_SAFE_INTEGER, firstMoeLayer: Number.MAX_SAFE_INTEGER, denseDFf: m.topK * m.dFf + (m.sharedExperts ?? 0) * (m.sharedDFf ?? m.dFf) };
+}
+
+/** Resolves and simulates a loaded scenario; pure apart from reading the files the scenario names. */
+export async function runScenario(loaded: LoadedScenario, opts: { outDir?: string; name?: string } = {}): Promise<ScenarioRun> {
+  const resolved = await resolveScenario(loaded, opts);
+  const cfg = resolved.config;
+  const result = simulateMoe(cfg);
+  let dense: MoeSimResult | null = null;
+  if (resolved.scenario.workload.dense_baseline) {
+    dense = simulateMoe({ ...cfg, name: `${cfg.name}-dense`, model: denseEquivalent(cfg.model), buffering: { ...cfg.buffering, policy: null }, eventLog: false });
+  }
+  const sc = resolved.scenario;
+  const summary = summarizeRun(
+    result,
+    {
+      seed: sc.seed,
+      preset: sc.cluster.preset,
+      nodes: sc.cluster.nodes,
+      costModel: cfg.cost?.name ?? "roofline",
+      gpuName: resolved.clusterSpec.node.gpu.name,
+      policies: {
+        gating: cfg.gating.policy.name,
+        buffering: cfg.buffering.policy?.name ?? "none",
+        slots: cfg.buffering.policy ? cfg.buffering.slots : null,
+        placement: cfg.placement.policy.name,
+      },
+      phase: cfg.phase,
+      traceSource: String(resolved.trace.meta.source ?? "unknown"),
+      traceShape: { tokens: resolved.trace.tokens, layers: resolved.trace.layers, experts: resolved.trace.experts, top_k: resolved.trace.topK },
+      model: resolved.model.name,
+      resultsDir: resolved.outputsDir,
+    },
+    dense,
+  );
+  const files = resultFiles(result, summary, { name: resolved.name, scenario: sc }, sc.outputs.timelines);
+  return { resolved, result, dense, summary, files };
+}

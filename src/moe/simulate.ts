@@ -1,0 +1,552 @@
+import { Simulation, type ProcessGenerator, type SimEvent } from "../sim/engine.js";
+import { EventLog } from "../sim/log.js";
+import type { RandomStream } from "../sim/rng.js";
+import { Cluster } from "../hardware/cluster.js";
+import type { ClusterSpec } from "../hardware/devices.js";
+import type { CostModel } from "../hardware/cost.js";
+import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
+import type { ModelSpec } from "../workload/model.js";
+import type { RoutingTrace } from "../workload/trace.js";
+import { ContinuousBatcher } from "../workload/batching.js";
+import type { GatingPlan, GatingPolicy } from "../policies/gating/index.js";
+import type { BufferingPolicy, ExpertCache } from "../policies/buffering/index.js";
+import type { Placement, PlacementPolicy } from "../policies/placement/index.js";
+import {
+  attentionWork,
+  denseFfnWork,
+  dtypeBytes,
+  expertBytes as expertBytesOf,
+  headWork,
+  isMoeLayer,
+  kvBytesPerToken,
+  layersFor,
+} from "./costs.js";
+import { buildAccessSequences, buildPlacements, traceLayerOf } from "./prepare.js";
+
+export type Phase = "decode" | "prefill" | "encode";
+
+export const PHASES = ["attention", "dense", "gating", "all_to_all", "expert_compute", "weight_transfer", "idle"] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+export interface MoeSimConfig {
+  name: string;
+  clusterSpec: ClusterSpec;
+  /** GPUs used (the first N of the cluster). */
+  gpus: number;
+  cost?: CostModel;
+  model: ModelSpec;
+  trace: RoutingTrace;
+  phase: Phase;
+  /** Steps (token indices of the trace) for static batching; null for continuous batching. */
+  steps: Int32Array[] | null;
+  continuous?: { batcher: () => ContinuousBatcher };
+  contextTokens: number;
+  maxSteps?: number;
+  gating: { policy: GatingPolicy; capacityFactor?: number; blockSize?: number };
+  buffering: { policy: BufferingPolicy | null; slots: number; pinned: boolean };
+  placement: { policy: PlacementPolicy; replicateHot: number };
+  rng: RandomStream;
+  eventLog?: boolean;
+}
+
+export interface StepRecord {
+  step: number;
+  start_ns: number;
+  end_ns: number;
+  tokens: number;
+  latency_ns: number;
+  phases_ns: Record<PhaseName, number>;
+  /** Tokens computed by the experts of each GPU in this step (all MoE layers). */
+  gpu_tokens: number[];
+  max_gpu_share: number;
+  cache_misses: number;
+  cache_hits: number;
+  dropped: number;
+  padded: number;
+}
+
+export interface LayerCacheStats {
+  gpu: number;
+  layer: number;
+  requests: number;
+  hits: number;
+  misses: number;
+  bytes_moved: number;
+}
+
+export interface MoeSimResult {
+  name: string;
+  completedSteps: number;
+  totalSteps: number | null;
+  tokens: number;
+  simulatedNs: number;
+  oom: (OomInfo & { step: number }) | null;
+  steps: StepRecord[];
+  phaseTotalsNs: Record<PhaseName, number>;
+  /** Mean number of experts with no tokens, per MoE layer, over steps. */
+  inactiveExperts: { layer: number; mean_inactive: number; experts: number }[];
+  cache: LayerCacheStats[] | null;
+  memory: {
+    gpu: number;
+    capacity_bytes: number;
+    peak_bytes: number;
+    peak_by_category: Record<string, number>;
+    timeline: { time_ns: number; category: MemoryCategory; bytes: number }[];
+  }[];
+  links: { link: string; kind: string; bytes: number }[];
+  requestLatencyNs: number[];
+  events: number;
+  eventLog: string | null;
+  gpuBusyNs: number[];
+  placement: Placement[];
+}
+
+const CATEGORIES: MemoryCategory[] = ["weights", "expert_cache", "activations", "all_to_all", "kv_cache", "workspace"];
+
+function zeroPhases(): Record<PhaseName, number> {
+  return { attention: 0, dense: 0, gating: 0, all_to_all: 0, expert_compute: 0, weight_transfer: 0, idle: 0 };
+}
+
+class OomStop extends Error {
+  constructor(readonly info: OomInfo) {
+    super("out of memory");
+  }
+}
+
+/**
+ * Simulates MoE inference step by step. Per step, per layer: attention (and the dense FFN of
+ * non-MoE layers) on each GPU for its share of the tokens, then on MoE layers gating, an optional
+ * all-to-all of counts, the dispatch all-to-all, expert compute (only experts with tokens, each
+ * waiting for its weights when buffering missed), and the combine all-to-all. Expert weights that
+ * miss the cache are copied from CPU memory over PCIe, one copy stream per GPU, starting as soon
+ * as gating has decided, so the copies overlap the dispatch all-to-all as in the paper.
+ * Collectives synchronise the GPUs, so each layer ends when its slowest GPU does.
+ */
+export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
+  const sim = new Simulation({ log: cfg.eventLog ? new EventLog() : false });
+  const cluster = new Cluster(sim, cfg.clusterSpec, { cost: cfg.cost });
+  const cost = cluster.cost;
+  const D = cfg.gpus;
+  const group = Array.from({ length: D }, (_, i) => i);
+  const m = cfg.model;
+  const trace = cfg.trace;
+  const E = m.experts;
+  const K = trace.topK;
+  const bytesPerElem = dtypeBytes(m.dtype);
+  const tokenBytes = m.dModel * bytesPerElem;
+  const eBytes = expertBytesOf(m);
+  const nLayers = layersFor(m, cfg.phase);
+  const moeLayers: number[] = [];
+  for (let l = 0; l < nLayers; l++) if (isMoeLayer(m, l)) moeLayers.push(l);
+
+  // Placement per MoE layer, from the trace's historical load (and co-activation).
+  const placements = buildPlacements(cfg, moeLayers.length, D);
+  // Buffering: one cache per (GPU, MoE layer); Belady gets the future of its own request stream.
+  const slots = cfg.buffering.policy ? cfg.buffering.slots : 0;
+  let caches: ExpertCache[][] | null = null;
+  if (cfg.buffering.policy) {
+    const pol = cfg.buffering.policy;
+    if (pol.needsFuture && cfg.steps === null) {
+      throw new Error(`buffering policy ${pol.name} needs the future of the trace: use static batching`);
+    }
+    const futures = pol.needsFuture ? buildAccessSequences(cfg, placements, moeLayers.length, D) : null;
+    caches = group.map((g) =>
+      moeLayers.map((_, j) => pol.create(slots, { experts: E, future: futures ? futures[g][j] : undefined })),
+    );
+  }
+
+  // Static memory: replicated dense weights, and each GPU's experts (or its cache slots).
+  const denseParamBytes = (() => {
+    let bytes = 0;
+    for (let l = 0; l < nLayers; l++) {
+      const a = attentionWork(m, 1, 0).bytes - 4 * m.dModel * bytesPerElem;
+      bytes += a;
+      if (!isMoeLayer(m, l)) bytes += denseFfnWork(m, 1, m.denseDFf ?? m.dFf).bytes - 2 * m.dModel * bytesPerElem;
+    }
+    return bytes + m.vocab * m.dModel * bytesPerElem;
+  })();
+  let oom: (OomInfo & { step: number }) | null = null;
+  let currentStep = -1;
+  const alloc = (g: number, cat: MemoryCategory, bytes: number): void => {
+    if (bytes <= 0) return;
+    const r = cluster.memory(g).allocate(cat, bytes);
+    if (!r.ok) throw new OomStop(r.oom);
+  };
+  const free = (g: number, cat: MemoryCategory, bytes: number): void => {
+    if (bytes > 0) cluster.memory(g).free(cat, bytes);
+  };
+
+  const expertsOnGpu = (j: number, g: number): number => {
+    const p = placements[j];
+    let n = 0;
+    for (let e = 0; e < p.expertGpu.length; e++) if (p.expertGpu[e] === g) n++;
+    return n;
+  };
+
+  const steps: StepRecord[] = [];
+  const phaseTotals = zeroPhases();
+  const inactiveSum = new Float64Array(moeLayers.length);
+  const cacheStats: LayerCacheStats[] | null = caches
+    ? group.flatMap((g) => moeLayers.map((_, j) => ({ gpu: g, layer: j, requests: 0, hits: 0, misses: 0, bytes_moved: 0 })))
+    : null;
+  const gpuBusy = new Float64Array(D);
+  const requestStart = new Map<number, number>();
+  const requestEnd = new Map<number, number>();
+  let tokensDone = 0;
+
+  const waitAll = (evs: SimEvent<unknown>[]): SimEvent<unknown[]> => sim.allOf(evs);
+  const a2a = (sizes: Float64Array): SimEvent<void> => {
+    const ev = sim.event<void>("all_to_all");
+    cluster.allToAll(group, sizes, () => ev.succeed());
+    return ev;
+  };
+
+  function* runStep(stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
+    const start = sim.now;
+    const phases = zeroPhases();
+    const n = tokens.length;
+    const tokenGpu = new Int32Array(n);
+    const perGpuTokens = new Int32Array(D);
+    for (let i = 0; i < n; i++) {
+      tokenGpu[i] = i % D;
+      perGpuTokens[i % D]++;
+    }
+    const gpuTokensStep = new Float64Array(D);
+    let misses = 0;
+    let hits = 0;
+    let dropped = 0;
+    let padded = 0;
+    // Per-step memory: KV cache for the requests of this step, activations of the widest layer.
+    const ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
+    const stepKv = new Float64Array(D);
+    const stepAct = new Float64Array(D);
+    for (let g = 0; g < D; g++) {
+      const seqCtx = cfg.phase === "decode" ? ctx + 1 : Math.ceil(perGpuTokens[g]);
+      stepKv[g] = (cfg.phase === "decode" ? perGpuTokens[g] * seqCtx : perGpuTokens[g]) * kvBytesPerToken(m) * nLayers;
+      stepAct[g] = perGpuTokens[g] * m.dModel * bytesPerElem * 4 + perGpuTokens[g] * m.vocab * bytesPerElem;
+      alloc(g, "kv_cache", stepKv[g]);
+      alloc(g, "activations", stepAct[g]);
+    }
+    for (let l = 0; l < nLayers; l++) {
+      // Attention (+ dense FFN on non-MoE layers) per GPU, in parallel; the slowest sets the pace.
+      let attnMax = 0;
+      let denseMax = 0;
+      const moe = isMoeLayer(m, l);
+      for (let g = 0; g < D; g++) {
+        const a = attentionWork(m, perGpuTokens[g], cfg.phase === "decode" ? ctx : Math.max(1, perGpuTokens[g]));
+        const ta = perGpuTokens[g] > 0 ? cost.timeNs({ kind: "generic", flops: a.flops, bytes: a.bytes, dtype: m.dtype }) : 0;
+        let td = 0;
+        if (!moe && perGpuTokens[g] > 0) {
+          const d = denseFfnWork(m, perGpuTokens[g], m.denseDFf ?? m.dFf);
+          td = cost.timeNs({ kind: "generic", flops: d.flops, bytes: d.bytes, dtype: m.dtype });
+        }
+        gpuBusy[g] += ta + td;
+        if (ta > attnMax) attnMax = ta;
+        if (td > denseMax) denseMax = td;
+      }
+      if (!moe) {
+        phases.attention += attnMax;
+        phases.dense += denseMax;
+        yield attnMax + denseMax;
+        continue;
+      }
+      const j = moeLayers.indexOf(l);
+      const place = placements[j];
+      const tl = traceLayerOf(trace, j);
+      // Gather this layer's picks for the step's tokens.
+      const picks = new Int32Array(n * K);
+      for (let i = 0; i < n; i++) {
+        const off = (tokens[i] * trace.layers + tl) * K;
+        for (let k = 0; k < K; k++) picks[i * K + k] = trace.picks[off + k];
+      }
+      const { picks: routed, expertGpu, experts: nVirtual, owner } = place.replicas ? replicate(picks, place, D, tokenGpu, K) : { picks, expertGpu: place.expertGpu, experts: E, owner: null };
+      let gateMax = 0;
+      for (let g = 0; g < D; g++) {
+        const tg = perGpuTokens[g] > 0 ? cost.timeNs({ kind: "gating", tokens: perGpuTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype }) : 0;
+        gpuBusy[g] += tg;
+        if (tg > gateMax) gateMax = tg;
+      }
+      const plan: GatingPlan = cfg.gating.policy.plan(
+        { tokens: n, topK: K, experts: nVirtual, gpus: D, picks: routed, tokenGpu, expertGpu, tokenBytes },
+        { capacityFactor: cfg.gating.capacityFactor ?? m.capacityFactor, blockSize: cfg.gating.blockSize },
+      );
+      dropped += plan.dropped;
+      padded += plan.padded;
+      let inactive = 0;
+      for (let e = 0; e < E; e++) {
+        let t = plan.expertTokens[e];
+        if (owner) for (let v = E; v < nVirtual; v++) if (owner[v] === e) t += plan.expertTokens[v];
+        if (t === 0) inactive++;
+      }
+      inactiveSum[j] += inactive;
+      for (let g = 0; g < D; g++) alloc(g, "all_to_all", plan.bufferBytesPerGpu[g]);
+      phases.attention += attnMax;
+      phases.gating += gateMax;
+      yield attnMax + gateMax;
+
+      // Gating has decided: start weight copies for cache misses (one copy stream per GPU).
+      const ready = new Map<number, number>(); // virtual expert -> time its weights are on the GPU
+      const copyDone: SimEvent<unknown>[] = [];
+      if (caches) {
+        for (let g = 0; g < D; g++) {
+          const active: number[] = [];
+          for (let e = 0; e < nVirtual; e++) if (expertGpu[e] === g && plan.expertTokens[e] > 0) active.push(e);
+          const cache = caches[g][j];
+          const realIds = owner ? active.map((e) => (e < E ? e : owner[e])) : active;
+          const r = cache.accessBatch(stepIdx, realIds);
+          const st = cacheStats![g * moeLayers.length + j];
+          st.requests += active.length;
+          st.misses += r.misses.length;
+          st.hits += active.length - r.misses.length;
+          st.bytes_moved += r.misses.length * eBytes;
+          misses += r.misses.length;
+          hits += active.length - r.misses.length;
+          if (r.misses.length > 0) {
+            const missSet = new Set(r.misses);
+            const queue = active.filter((_, i) => missSet.has(realIds[i]));
+            const done = sim.event("weights");
+            copyDone.push(done);
+            const next = (i: number): void => {
+              if (i >= queue.length) {
+                done.succeed();
+                return;
+              }
+              cluster.hostToDevice(g, eBytes, () => {
+                ready.set(queue[i], sim.now);
+                next(i + 1);
+              }, { pinned: cfg.buffering.pinned });
+            };
+            next(0);
+          }
+        }
+      }
+      const tDispatch = sim.now;
+      if (plan.countsExchange) {
+        const counts = new Float64Array(D * D);
+        for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
+        yield a2a(counts);
+      }
+      yield a2a(plan.sendBytes);
+      const tArrived = sim.now;
+      phases.all_to_all += tArrived - tDispatch;
+      if (copyDone.length > 0) yield waitAll(copyDone);
+
+      // Expert compute per GPU: resident experts first, then missed ones as their weights arrive.
+      let endMax = tArrived;
+      let critCompute = 0;
+      for (let g = 0; g < D; g++) {
+        let t = tArrived;
+        let busy = 0;
+        const order: number[] = [];
+        // Experts with rows run (padding included); with buffering, only experts with real tokens have weights.
+        for (let e = 0; e < nVirtual; e++) {
+          if (expertGpu[e] === g && plan.expertRows[e] > 0 && (caches === null || plan.expertTokens[e] > 0)) order.push(e);
+        }
+        order.sort((a, b) => (ready.get(a) ?? 0) - (ready.get(b) ?? 0) || a - b);
+        for (const e of order) {
+          const rdy = ready.get(e);
+          if (rdy !== undefined && rdy > t) t = rdy;
+          const c = cost.timeNs({ kind: "expert_ffn", tokens: plan.expertRows[e], dModel: m.dModel, dFf: m.dFf, activation: m.activation, dtype: m.dtype });
+          t += c;
+          busy += c;
+          gpuTokensStep[g] += plan.expertTokens[e];
+        }
+        gpuBusy[g] += busy;
+        if (t > endMax) {
+          endMax = t;
+          critCompute = busy;
+        }
+      }
+      // On the critical GPU: its compute, and the rest of the span is waiting for weights.
+      const expertSpan = endMax - tArrived;
+      phases.expert_compute += Math.min(expertSpan, critCompute);
+      phases.weight_transfer += Math.max(0, expertSpan - critCompute);
+      if (endMax > sim.now) yield endMax - sim.now;
+      // Combine: the transpose of the dispatch.
+      const back = new Float64Array(D * D);
+      for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = plan.sendBytes[s * D + d];
+      const tCombine = sim.now;
+      yield a2a(back);
+      phases.all_to_all += sim.now - tCombine;
+      for (let g = 0; g < D; g++) free(g, "all_to_all", plan.bufferBytesPerGpu[g]);
+    }
+    // Output head once per step.
+    let headMax = 0;
+    for (let g = 0; g < D; g++) {
+      const h = headWork(m, perGpuTokens[g]);
+      const th = perGpuTokens[g] > 0 ? cost.timeNs({ kind: "generic", flops: h.flops, bytes: h.bytes, dtype: m.dtype }) : 0;
+      gpuBusy[g] += th;
+      if (th > headMax) headMax = th;
+    }
+    phases.dense += headMax;
+    yield headMax;
+    for (let g = 0; g < D; g++) {
+      free(g, "kv_cache", stepKv[g]);
+      free(g, "activations", stepAct[g]);
+    }
+    const latency = sim.now - start;
+    let tot = 0;
+    let mx = 0;
+    for (let g = 0; g < D; g++) {
+      tot += gpuTokensStep[g];
+      if (gpuTokensStep[g] > mx) mx = gpuTokensStep[g];
+    }
+    steps.push({
+      step: stepIdx,
+      start_ns: start,
+      end_ns: sim.now,
+      tokens: n,
+      latency_ns: latency,
+      phases_ns: phases,
+      gpu_tokens: Array.from(gpuTokensStep),
+      max_gpu_share: tot > 0 ? mx / tot : 0,
+      cache_misses: misses,
+      cache_hits: hits,
+      dropped,
+      padded,
+    });
+    for (const p of PHASES) phaseTotals[p] += phases[p];
+    tokensDone += n;
+    for (let i = 0; i < n; i++) {
+      const s = trace.seq[tokens[i]];
+      if (!requestStart.has(s)) requestStart.set(s, start);
+      requestEnd.set(s, sim.now);
+    }
+  }
+
+  function* driver(): ProcessGenerator<void> {
+    try {
+      for (let g = 0; g < D; g++) {
+        currentStep = -1;
+        let weights = denseParamBytes;
+        if (!caches) {
+          let nE = 0;
+          for (let j = 0; j < moeLayers.length; j++) nE += expertsOnGpu(j, g);
+          weights += nE * eBytes;
+          alloc(g, "weights", weights);
+        } else {
+          alloc(g, "weights", weights);
+          alloc(g, "expert_cache", slots * moeLayers.length * eBytes);
+        }
+      }
+      const maxSteps = cfg.maxSteps ?? Infinity;
+      if (cfg.steps) {
+        for (let s = 0; s < cfg.steps.length && s < maxSteps; s++) {
+          currentStep = s;
+          yield sim.process(runStep(s, cfg.steps[s]), "step");
+        }
+      } else if (cfg.continuous) {
+        const b = cfg.continuous.batcher();
+        for (let s = 0; s < maxSteps; s++) {
+          let toks = b.nextStep(sim.now);
+          if (toks === null) break;
+          while (toks.length === 0) {
+            const next = b.nextArrivalNs();
+            if (next === null) break;
+            const wait = Math.max(0, next - sim.now);
+            phaseTotals.idle += wait;
+            yield wait;
+            const t2 = b.nextStep(sim.now);
+            if (t2 === null) break;
+            toks = t2;
+          }
+          if (toks.length === 0) break;
+          currentStep = s;
+          yield sim.process(runStep(s, toks), "step");
+        }
+      }
+    } catch (e) {
+      if (e instanceof OomStop) {
+        oom = { ...e.info, step: currentStep };
+        return;
+      }
+      throw e;
+    }
+  }
+
+  sim.process(driver(), "driver");
+  sim.run();
+
+  const memory = group.map((g) => {
+    const pool = cluster.memory(g);
+    const peak: Record<string, number> = {};
+    for (const c of CATEGORIES) peak[c] = pool.peak(c);
+    return {
+      gpu: g,
+      capacity_bytes: cfg.clusterSpec.node.gpu.hbmBytes,
+      peak_bytes: pool.peak(),
+      peak_by_category: peak,
+      timeline: pool.timeline().map((r) => ({ time_ns: r.timeNs, category: r.category, bytes: r.bytes })),
+    };
+  });
+  const reqLat: number[] = [];
+  for (const [s, t0] of requestStart) reqLat.push(requestEnd.get(s)! - t0);
+  return {
+    name: cfg.name,
+    completedSteps: steps.length,
+    totalSteps: cfg.steps ? Math.min(cfg.steps.length, cfg.maxSteps ?? Infinity) : null,
+    tokens: tokensDone,
+    simulatedNs: sim.now,
+    oom,
+    steps,
+    phaseTotalsNs: phaseTotals,
+    inactiveExperts: moeLayers.map((_, j) => ({ layer: j, mean_inactive: steps.length ? inactiveSum[j] / steps.length : 0, experts: E })),
+    cache: cacheStats,
+    memory,
+    links: cluster.linkTraffic().map((l) => ({ link: l.link, kind: l.kind, bytes: l.bytes })),
+    requestLatencyNs: reqLat,
+    events: sim.eventCount,
+    eventLog: sim.log ? sim.log.toJSONL() : null,
+    gpuBusyNs: Array.from(gpuBusy),
+    placement: placements,
+  };
+}
+
+/**
+ * Hot-expert replication: a pick of a replicated expert goes to the copy on the token's own GPU
+ * when there is one, else alternates between the copies. Replicas become extra virtual experts.
+ */
+function replicate(
+  picks: Int32Array,
+  place: Placement,
+  D: number,
+  tokenGpu: Int32Array,
+  K: number,
+): { picks: Int32Array; expertGpu: Int32Array; experts: number; owner: Int32Array } {
+  const E = place.expertGpu.length;
+  const extra: number[] = [];
+  const owner: number[] = [];
+  const copies: number[][] = [];
+  for (let e = 0; e < E; e++) {
+    const ids = [e];
+    for (const g of place.replicas?.[e] ?? []) {
+      ids.push(E + extra.length);
+      extra.push(g);
+      owner.push(e);
+    }
+    copies.push(ids);
+  }
+  const expertGpu = new Int32Array(E + extra.length);
+  expertGpu.set(place.expertGpu);
+  for (let i = 0; i < extra.length; i++) expertGpu[E + i] = extra[i];
+  const out = new Int32Array(picks.length);
+  const rr = new Int32Array(E);
+  for (let i = 0; i < picks.length; i++) {
+    const e = picks[i];
+    const ids = copies[e];
+    if (ids.length === 1) {
+      out[i] = e;
+      continue;
+    }
+    const g = tokenGpu[Math.floor(i / K)];
+    let pick = -1;
+    for (const v of ids) if (expertGpu[v] === g) pick = v;
+    if (pick < 0) pick = ids[rr[e]++ % ids.length];
+    out[i] = pick;
+  }
+  const ownerArr = new Int32Array(E + owner.length);
+  for (let e = 0; e < E; e++) ownerArr[e] = e;
+  for (let i = 0; i < owner.length; i++) ownerArr[E + i] = owner[i];
+  void D;
+  return { picks: out, expertGpu, experts: E + extra.length, owner: ownerArr };
+}

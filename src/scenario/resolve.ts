@@ -1,0 +1,236 @@
+import { existsSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
+import { fileURLToPath } from "node:url";
+import { rootStream } from "../sim/rng.js";
+import type { ClusterSpec } from "../hardware/devices.js";
+import { clusterSpecFrom } from "../hardware/presets.js";
+import { CalibratedCostModel, RooflineCostModel, loadProfile, type CostModel } from "../hardware/cost.js";
+import { getModelPreset, type ModelSpec } from "../workload/model.js";
+import type { RoutingTrace } from "../workload/trace.js";
+import { readTrace } from "../workload/read.js";
+import { synthesize, loadSynthParams, zipfSynthParams } from "../workload/synth.js";
+import { ContinuousBatcher, staticBatches } from "../workload/batching.js";
+import { getGatingPolicy } from "../policies/gating/index.js";
+import { getBufferingPolicy } from "../policies/buffering/index.js";
+import { getPlacementPolicy } from "../policies/placement/index.js";
+import { UserError } from "../util/errors.js";
+import type { MoeSimConfig } from "../moe/simulate.js";
+import type { LoadedScenario } from "./load.js";
+import type { Scenario } from "./schema.js";
+
+/** The project's root (for built-in files such as the shipped synthetic trace). */
+export const PROJECT_ROOT = resolvePath(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Runs `fn`, re-throwing a UserError with the scenario location of `path` in front. */
+function at<T>(loaded: LoadedScenario, path: (string | number)[], fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UserError) {
+      const key = path.join(".");
+      throw new UserError(`${key}: ${e.message}`, loaded.locate(path));
+    }
+    throw e;
+  }
+}
+
+async function atAsync<T>(loaded: LoadedScenario, path: (string | number)[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${path.join(".")}: ${e.message}`, loaded.locate(path));
+    throw e;
+  }
+}
+
+/** Resolves a path given in a scenario: relative to the scenario file's folder. */
+export function scenarioPath(loaded: LoadedScenario, p: string): string {
+  if (isAbsolute(p)) return p;
+  const base = loaded.file === "<inline>" ? process.cwd() : dirname(resolvePath(loaded.file));
+  return resolvePath(base, p);
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (base && over && typeof base === "object" && typeof over === "object" && !Array.isArray(base) && !Array.isArray(over)) {
+    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = deepMerge(out[k], v);
+    return out;
+  }
+  return over;
+}
+
+export interface ResolvedScenario {
+  scenario: Scenario;
+  name: string;
+  config: MoeSimConfig;
+  clusterSpec: ClusterSpec;
+  model: ModelSpec;
+  trace: RoutingTrace;
+  outputsDir: string;
+}
+
+function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(over)) {
+    if (!(k in base) && !["firstMoeLayer", "denseDFf", "sharedExperts", "sharedDFf", "headDim", "encoderLayers", "decoderLayers", "capacityFactor"].includes(k)) {
+      throw new UserError(`model.overrides.${k}: not a model field; valid: ${Object.keys(base).join(", ")}`, loaded.locate(["model", "overrides", k]));
+    }
+    if (typeof (base as unknown as Record<string, unknown>)[k] === "number" && !(typeof v === "number" && Number.isFinite(v) && v > 0)) {
+      throw new UserError(`model.overrides.${k}: expected a positive number, got ${JSON.stringify(v)}`, loaded.locate(["model", "overrides", k]));
+    }
+  }
+}
+
+/** Turns a validated scenario into everything the simulation needs: presets, trace, policies. */
+export async function resolveScenario(loaded: LoadedScenario, opts: { name?: string; outDir?: string } = {}): Promise<ResolvedScenario> {
+  const sc = loaded.scenario;
+  const fileStem = loaded.file === "<inline>" ? "scenario" : loaded.file.replace(/^.*[\\/]/, "").replace(/\.ya?ml$/i, "");
+  const name = opts.name ?? sc.name ?? fileStem;
+
+  // Cluster.
+  const clusterSpec = at(loaded, ["cluster"], () =>
+    clusterSpecFrom({ preset: sc.cluster.preset, nodes: sc.cluster.nodes, overrides: sc.cluster.overrides }),
+  );
+  const totalGpus = clusterSpec.node.gpusPerNode * clusterSpec.nodes;
+  const gpus = sc.cluster.gpus ?? totalGpus;
+  if (gpus > totalGpus) {
+    throw new UserError(`cluster.gpus: ${gpus} GPUs asked, but ${sc.cluster.nodes} x ${clusterSpec.node.name} has ${totalGpus}`, loaded.locate(["cluster", "gpus"]));
+  }
+  const roofline = new RooflineCostModel(clusterSpec.node.gpu, {
+    computeEfficiency: sc.cluster.efficiency?.compute,
+    memoryEfficiency: sc.cluster.efficiency?.memory,
+  });
+  let cost: CostModel = roofline;
+  if (sc.cluster.profile) {
+    const p = scenarioPath(loaded, sc.cluster.profile);
+    const profile = at(loaded, ["cluster", "profile"], () => loadProfile(p));
+    cost = new CalibratedCostModel(profile, roofline);
+  }
+
+  // Model.
+  const base = at(loaded, ["model", "preset"], () => getModelPreset(sc.model.preset));
+  if (sc.model.overrides) checkModelOverrides(loaded, base, sc.model.overrides);
+  const model = deepMerge(base, sc.model.overrides) as ModelSpec;
+
+  // Trace.
+  let trace: RoutingTrace;
+  const tr = sc.trace;
+  if (tr.file && tr.synthetic) {
+    throw new UserError("trace: give either 'file' or 'synthetic', not both", loaded.locate(["trace"]));
+  }
+  if (tr.file) {
+    const p = scenarioPath(loaded, tr.file);
+    if (!existsSync(p)) throw new UserError(`trace.file: no such file ${p}`, loaded.locate(["trace", "file"]));
+    trace = await atAsync(loaded, ["trace", "file"], () =>
+      readTrace(p, { format: tr.format === "auto" ? undefined : tr.format, mapping: tr.mapping, maxTokens: tr.max_tokens }),
+    );
+  } else {
+    const syn = tr.synthetic ?? { sequences: 64, tokens_per_sequence: 32 };
+    const seed = `${sc.seed}/trace`;
+    const params = at(loaded, ["trace", "synthetic"], () => {
+      if (syn.fitted) {
+        const f = syn.fitted;
+        const path = /[\\/.]/.test(f) ? scenarioPath(loaded, f) : undefined;
+        return loadSynthParams(path ?? f);
+      }
+      return zipfSynthParams({ layers: Math.max(1, model.layers), experts: model.experts, topK: model.topK, zipf: syn.zipf ?? 1.0, locality: syn.locality ?? 0.3 });
+    });
+    trace = synthesize(params, { sequences: syn.sequences, tokensPerSequence: syn.tokens_per_sequence, seed });
+    if (tr.max_tokens !== undefined && tr.max_tokens < trace.tokens) trace = truncateTrace(trace, tr.max_tokens);
+  }
+  if (trace.experts !== model.experts) {
+    throw new UserError(
+      `the trace has ${trace.experts} experts per layer but model '${model.name}' has ${model.experts}; pick a matching model or trace`,
+      loaded.locate(["trace"]),
+    );
+  }
+  if (trace.topK !== model.topK) {
+    // Routing decides top-k: the trace wins, and the model follows it.
+    model.topK = trace.topK;
+  }
+
+  // Batching.
+  const w = sc.workload;
+  let steps: Int32Array[] | null = null;
+  let continuous: MoeSimConfig["continuous"];
+  const rng = rootStream(sc.seed);
+  if (w.batching.kind === "static") {
+    steps = w.phase === "decode" ? staticBatches(trace, w.batching.batch_size) : prefillSteps(trace, w.batching.batch_size);
+  } else {
+    if (w.phase !== "decode") {
+      throw new UserError(`workload.batching: continuous batching is for the decode phase; use static batching for ${w.phase}`, loaded.locate(["workload", "batching"]));
+    }
+    const b = w.batching;
+    const arrival =
+      b.arrival.kind === "poisson"
+        ? { kind: "poisson" as const, ratePerS: b.arrival.rate_per_s }
+        : b.arrival.kind === "timestamps"
+          ? { kind: "timestamps" as const, path: scenarioPath(loaded, b.arrival.file) }
+          : { kind: "all-at-once" as const };
+    continuous = { batcher: () => new ContinuousBatcher(trace, { maxBatch: b.max_batch, arrival }, rng.child("arrivals")) };
+  }
+
+  // Policies.
+  const p = sc.policies;
+  const gating = at(loaded, ["policies", "gating", "policy"], () => getGatingPolicy(p.gating.policy));
+  const buffering = p.buffering.policy === "none" ? null : at(loaded, ["policies", "buffering", "policy"], () => getBufferingPolicy(p.buffering.policy));
+  const placement = at(loaded, ["policies", "placement", "policy"], () => getPlacementPolicy(p.placement.policy));
+  const perGpu = Math.ceil(model.experts / gpus);
+  if (buffering && p.buffering.slots === undefined) {
+    throw new UserError(`policies.buffering.slots: required with policy '${p.buffering.policy}' (expert-cache slots per GPU per MoE layer, 1..${perGpu})`, loaded.locate(["policies", "buffering"]));
+  }
+  if (buffering?.needsFuture && !steps) {
+    throw new UserError(`policies.buffering.policy: '${buffering.name}' needs the future of the trace and works with static batching only`, loaded.locate(["policies", "buffering", "policy"]));
+  }
+  if (buffering?.needsFuture && p.placement.replicate_hot > 0) {
+    throw new UserError(`policies.placement.replicate_hot: not supported together with buffering policy '${buffering.name}'`, loaded.locate(["policies", "placement", "replicate_hot"]));
+  }
+
+  const outputsDir = opts.outDir ?? sc.outputs.dir ?? join("results", name);
+  const config: MoeSimConfig = {
+    name,
+    clusterSpec,
+    gpus,
+    cost,
+    model,
+    trace,
+    phase: w.phase,
+    steps,
+    continuous,
+    contextTokens: w.context_tokens,
+    maxSteps: w.max_steps,
+    gating: { policy: gating, capacityFactor: p.gating.capacity_factor, blockSize: p.gating.block_size },
+    buffering: { policy: buffering, slots: Math.min(p.buffering.slots ?? perGpu, perGpu), pinned: p.buffering.pinned },
+    placement: { policy: placement, replicateHot: p.placement.replicate_hot },
+    rng,
+    eventLog: sc.outputs.event_log,
+  };
+  return { scenario: sc, name, config, clusterSpec, model, trace, outputsDir };
+}
+
+/** Prefill/encode: a step holds every token of `batch` requests (their whole prompts). */
+export function prefillSteps(trace: RoutingTrace, batch: number): Int32Array[] {
+  const bySeq = new Map<number, number[]>();
+  for (let t = 0; t < trace.tokens; t++) {
+    const s = trace.seq[t];
+    let a = bySeq.get(s);
+    if (!a) bySeq.set(s, (a = []));
+    a.push(t);
+  }
+  const seqs = [...bySeq.values()];
+  const out: Int32Array[] = [];
+  for (let i = 0; i < seqs.length; i += batch) out.push(Int32Array.from(seqs.slice(i, i + batch).flat()));
+  return out;
+}
+
+function truncateTrace(t: RoutingTrace, n: number): RoutingTrace {
+  const per = t.layers * t.topK;
+  return {
+    ...t,
+    tokens: n,
+    picks: t.picks.slice(0, n * per),
+    seq: t.seq.slice(0, n),
+    step: t.step.slice(0, n),
+    weights: t.weights?.slice(0, n * per),
+  };
+}

@@ -1,0 +1,145 @@
+import { z } from "zod";
+
+/**
+ * The scenario schema. Policy, preset and model names are plain strings here and are checked
+ * against their registries when the scenario is resolved (src/scenario/resolve.ts), so the error
+ * lists the valid values of the registry as it is, not a copy that could go stale.
+ */
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().nonnegative();
+
+const overrides = z.record(z.string(), z.unknown()).describe("Deep-merged over the preset's fields");
+
+export const clusterSchema = z
+  .object({
+    preset: z.string().describe("Node preset, e.g. paper-v100, dgx-a100, dgx-h100, hgx-h200, consumer-pcie4"),
+    nodes: positiveInt.default(1).describe("Number of nodes"),
+    gpus: positiveInt.optional().describe("Use only this many GPUs (default: all GPUs of all nodes)"),
+    overrides: overrides.optional(),
+    profile: z.string().optional().describe("Path to a calibrated cost-model profile (moesim calibrate); relative to the scenario file"),
+    efficiency: z
+      .object({ compute: z.number().gt(0).lte(1).optional(), memory: z.number().gt(0).lte(1).optional() })
+      .strict()
+      .optional()
+      .describe("Roofline efficiencies of the preset cost model"),
+  })
+  .strict();
+
+const fieldMapping = z
+  .object({ seq: z.string(), token: z.string(), layer: z.string(), experts: z.string(), weights: z.string().optional() })
+  .strict();
+
+export const traceSchema = z
+  .object({
+    file: z.string().optional().describe("Routing trace (binary .mtrace, OLMoE gzip JSONL, per-(token,layer) JSONL, CSV); relative to the scenario file"),
+    format: z.enum(["auto", "binary", "olmoe-jsonl", "records-jsonl", "csv"]).default("auto"),
+    mapping: fieldMapping.optional().describe("Field names of per-(token, layer) records"),
+    synthetic: z
+      .object({
+        fitted: z.string().optional().describe("Name or path of fitted synthetic parameters (e.g. olmoe-1b-7b)"),
+        zipf: nonNegative.optional().describe("Expert popularity skew (Zipf exponent) when no fitted parameters are given"),
+        locality: z.number().min(0).max(1).optional().describe("Probability a token reuses the previous token's expert"),
+        sequences: positiveInt.default(64),
+        tokens_per_sequence: positiveInt.default(32),
+      })
+      .strict()
+      .optional(),
+    max_tokens: positiveInt.optional().describe("Use only the first N tokens of the trace"),
+  })
+  .strict();
+
+export const batchingSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("static"), batch_size: positiveInt }).strict(),
+  z
+    .object({
+      kind: z.literal("continuous"),
+      max_batch: positiveInt,
+      arrival: z
+        .discriminatedUnion("kind", [
+          z.object({ kind: z.literal("poisson"), rate_per_s: z.number().positive() }).strict(),
+          z.object({ kind: z.literal("timestamps"), file: z.string() }).strict(),
+          z.object({ kind: z.literal("all-at-once") }).strict(),
+        ])
+        .default({ kind: "all-at-once" }),
+    })
+    .strict(),
+]);
+
+export const workloadSchema = z
+  .object({
+    phase: z.enum(["decode", "prefill", "encode"]).default("decode").describe("decode: one token per request per step; prefill/encode: batch_size tokens per step"),
+    batching: batchingSchema.default({ kind: "static", batch_size: 16 }),
+    tokens_per_step: positiveInt.optional().describe("For prefill/encode: tokens in one step (sequence length x requests)"),
+    context_tokens: z.number().int().nonnegative().default(512).describe("KV-cache context per request for decode attention"),
+    max_steps: positiveInt.optional().describe("Stop after this many steps"),
+    dense_baseline: z.boolean().default(false).describe("Also simulate a dense model with the same FLOPs per token"),
+  })
+  .strict();
+
+export const policiesSchema = z
+  .object({
+    gating: z
+      .object({
+        policy: z.string().default("dynamic"),
+        capacity_factor: z.number().positive().optional(),
+        block_size: positiveInt.optional(),
+      })
+      .strict()
+      .default({ policy: "dynamic" }),
+    buffering: z
+      .object({
+        policy: z.string().default("none").describe("none keeps all of a GPU's experts resident"),
+        slots: positiveInt.optional().describe("Expert-cache slots per GPU per MoE layer"),
+        pinned: z.boolean().default(true).describe("Pinned host memory for expert copies"),
+      })
+      .strict()
+      .default({ policy: "none", pinned: true }),
+    placement: z
+      .object({
+        policy: z.string().default("contiguous"),
+        replicate_hot: z.number().int().nonnegative().default(0),
+      })
+      .strict()
+      .default({ policy: "contiguous", replicate_hot: 0 }),
+  })
+  .strict();
+
+export const outputsSchema = z
+  .object({
+    dir: z.string().optional().describe("Results directory (default results/<name>); relative to the working directory"),
+    timelines: z.boolean().default(true),
+    event_log: z.boolean().default(false),
+    report: z.boolean().default(true),
+  })
+  .strict();
+
+export const scenarioSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only").optional(),
+    description: z.string().optional(),
+    seed: z.union([z.number().int(), z.string()]).default(1),
+    cluster: clusterSchema,
+    model: z.object({ preset: z.string(), overrides: overrides.optional() }).strict(),
+    trace: traceSchema.default({ format: "auto" }),
+    workload: workloadSchema.default({
+      phase: "decode",
+      batching: { kind: "static", batch_size: 16 },
+      context_tokens: 512,
+      dense_baseline: false,
+    }),
+    policies: policiesSchema.default({
+      gating: { policy: "dynamic" },
+      buffering: { policy: "none", pinned: true },
+      placement: { policy: "contiguous", replicate_hot: 0 },
+    }),
+    outputs: outputsSchema.default({ timelines: true, event_log: false, report: true }),
+  })
+  .strict();
+
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Scenario = z.output<typeof scenarioSchema>;
+
+/** The JSON Schema for editor completion (written to scenarios/scenario.schema.json). */
+export function scenarioJsonSchema(): unknown {
+  return z.toJSONSchema(scenarioSchema, { io: "input", unrepresentable: "any" });
+}
