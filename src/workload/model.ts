@@ -1,0 +1,420 @@
+import { UserError, listValues } from "../util/errors.js";
+
+/** Weight/activation data type; bytes per parameter follow from it. */
+export type DType = "fp32" | "fp16" | "bf16" | "fp8";
+/** FFN activation: gated ones (SwiGLU) have three matrices per FFN, the others two. */
+export type Activation = "swiglu" | "gelu" | "relu";
+
+/**
+ * Multi-head latent attention (DeepSeek-V2/V3): queries and keys/values go through low-rank
+ * projections; the KV cache holds the compressed latent (kvLoraRank) plus the shared RoPE key.
+ */
+export interface MlaSpec {
+  /** Query low-rank dimension; absent = full-rank query projection (V2-Lite). */
+  qLoraRank?: number;
+  kvLoraRank: number;
+  qkNopeHeadDim: number;
+  qkRopeHeadDim: number;
+  vHeadDim: number;
+}
+
+/**
+ * Shape of an MoE transformer, enough to derive parameters, bytes and FLOPs of each part.
+ * Decoder-only models give `layers`; encoder-decoder models give `encoderLayers` and
+ * `decoderLayers` (their sum is `layers`), and decoder layers carry a cross-attention block.
+ */
+export interface ModelSpec {
+  name: string;
+  /** Total transformer layers (encoder + decoder for encoder-decoder models). */
+  layers: number;
+  /** Every M-th layer (within each stack) is MoE; 1 = all layers. */
+  moeEvery: number;
+  /** Index (within a stack) of the first MoE layer; default moeEvery - 1 (fairseq/NLLB style). */
+  firstMoeLayer?: number;
+  /** Routed experts per MoE layer. */
+  experts: number;
+  topK: number;
+  dModel: number;
+  /** Hidden size of one routed expert's FFN. */
+  dFf: number;
+  /** Hidden size of the dense FFN in non-MoE layers (default dFf). */
+  denseDFf?: number;
+  /** Always-active shared experts per MoE layer (DeepSeek, Qwen). */
+  sharedExperts?: number;
+  /** Hidden size of each shared expert (default dFf). */
+  sharedDFf?: number;
+  vocab: number;
+  heads: number;
+  kvHeads: number;
+  /** Per-head dimension (default dModel / heads). */
+  headDim?: number;
+  dtype: DType;
+  activation: Activation;
+  encoderLayers?: number;
+  decoderLayers?: number;
+  /** Static-gating capacity factor C (capacity per expert = ceil(C * S / E)). */
+  capacityFactor?: number;
+  /** Input embedding and output head share one matrix (default false). */
+  tiedEmbeddings?: boolean;
+  /** Linear layers carry biases (fairseq/NLLB). */
+  bias?: boolean;
+  /** MLA attention dimensions, when the model uses it instead of (grouped-query) MHA. */
+  mla?: MlaSpec;
+  /** Where the figures come from, and the published totals the tests check against. */
+  published?: { totalParams: number; activeParams?: number; source: string };
+}
+
+const B = 1e9;
+
+/** Built-in model presets. Shapes follow each model's published config. */
+export const MODEL_PRESETS: Record<string, ModelSpec> = {
+  // Huang et al. 2023 (arXiv 2303.06182), Table 1: LM 52B, E=512, M=2, C=0.05.
+  "paper-lm-52b": {
+    name: "paper-lm-52b",
+    layers: 24,
+    moeEvery: 2,
+    experts: 512,
+    topK: 2,
+    dModel: 1024,
+    dFf: 4096,
+    vocab: 51200,
+    heads: 16,
+    kvHeads: 16,
+    dtype: "fp16",
+    activation: "gelu",
+    capacityFactor: 0.05,
+    tiedEmbeddings: true,
+    bias: true,
+    published: { totalParams: 52 * B, source: "Huang et al. 2023, arXiv 2303.06182, Table 1 (LM, 52B)" },
+  },
+  // NLLB-MoE 54.5B: 24 enc + 24 dec, every 4th layer MoE, 128 experts, top-2, C=1.
+  "nllb-moe-54b": {
+    name: "nllb-moe-54b",
+    layers: 48,
+    encoderLayers: 24,
+    decoderLayers: 24,
+    moeEvery: 4,
+    experts: 128,
+    topK: 2,
+    dModel: 2048,
+    dFf: 8192,
+    vocab: 256206,
+    heads: 16,
+    kvHeads: 16,
+    dtype: "fp16",
+    activation: "relu",
+    capacityFactor: 1,
+    tiedEmbeddings: true,
+    bias: true,
+    published: { totalParams: 54.5 * B, source: "NLLB Team 2022, arXiv 2207.04672 (NLLB-200 MoE, 54.5B)" },
+  },
+  // allenai/OLMoE-1B-7B-0924 config.json; paper arXiv 2409.02060: 6.9B total, 1.3B active.
+  "olmoe-1b-7b": {
+    name: "olmoe-1b-7b",
+    layers: 16,
+    moeEvery: 1,
+    firstMoeLayer: 0,
+    experts: 64,
+    topK: 8,
+    dModel: 2048,
+    dFf: 1024,
+    vocab: 50304,
+    heads: 16,
+    kvHeads: 16,
+    dtype: "bf16",
+    activation: "swiglu",
+    published: { totalParams: 6.9 * B, activeParams: 1.3 * B, source: "Muennighoff et al. 2024, arXiv 2409.02060" },
+  },
+  // mistralai/Mixtral-8x7B-v0.1: 46.7B total, 12.9B active (Mistral AI blog / arXiv 2401.04088).
+  "mixtral-8x7b": {
+    name: "mixtral-8x7b",
+    layers: 32,
+    moeEvery: 1,
+    firstMoeLayer: 0,
+    experts: 8,
+    topK: 2,
+    dModel: 4096,
+    dFf: 14336,
+    vocab: 32000,
+    heads: 32,
+    kvHeads: 8,
+    headDim: 128,
+    dtype: "bf16",
+    activation: "swiglu",
+    published: { totalParams: 46.7 * B, activeParams: 12.9 * B, source: "Jiang et al. 2024, arXiv 2401.04088" },
+  },
+  // deepseek-ai/DeepSeek-V2-Lite: 15.7B total, 2.4B active; first layer dense, 2 shared experts, MLA.
+  "deepseek-v2-lite": {
+    name: "deepseek-v2-lite",
+    layers: 27,
+    moeEvery: 1,
+    firstMoeLayer: 1,
+    experts: 64,
+    topK: 6,
+    dModel: 2048,
+    dFf: 1408,
+    denseDFf: 10944,
+    sharedExperts: 2,
+    vocab: 102400,
+    heads: 16,
+    kvHeads: 16,
+    headDim: 128,
+    dtype: "bf16",
+    activation: "swiglu",
+    mla: { kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
+    published: { totalParams: 15.7 * B, activeParams: 2.4 * B, source: "DeepSeek-AI 2024, arXiv 2405.04434 (V2-Lite)" },
+  },
+  // Qwen/Qwen1.5-MoE-A2.7B: 14.3B total, 2.7B active; 60 experts top-4 + one shared expert of 5632.
+  "qwen1.5-moe-a2.7b": {
+    name: "qwen1.5-moe-a2.7b",
+    layers: 24,
+    moeEvery: 1,
+    firstMoeLayer: 0,
+    experts: 60,
+    topK: 4,
+    dModel: 2048,
+    dFf: 1408,
+    sharedExperts: 1,
+    sharedDFf: 5632,
+    vocab: 151936,
+    heads: 16,
+    kvHeads: 16,
+    dtype: "bf16",
+    activation: "swiglu",
+    bias: false,
+    published: { totalParams: 14.3 * B, activeParams: 2.7 * B, source: "Qwen team 2024, Qwen1.5-MoE-A2.7B model card" },
+  },
+};
+
+/** A preset by name; a UserError listing the valid names otherwise. */
+export function getModelPreset(name: string): ModelSpec {
+  const spec = MODEL_PRESETS[name];
+  if (spec === undefined) {
+    throw new UserError(`unknown model preset '${name}'; expected ${listValues(Object.keys(MODEL_PRESETS))}`);
+  }
+  return spec;
+}
+
+export function bytesPerParam(dtype: DType): number {
+  switch (dtype) {
+    case "fp32":
+      return 4;
+    case "fp16":
+    case "bf16":
+      return 2;
+    case "fp8":
+      return 1;
+  }
+}
+
+function stacks(spec: ModelSpec): { start: number; count: number; decoder: boolean }[] {
+  if (spec.encoderLayers !== undefined || spec.decoderLayers !== undefined) {
+    const enc = spec.encoderLayers ?? 0;
+    const dec = spec.decoderLayers ?? 0;
+    return [
+      { start: 0, count: enc, decoder: false },
+      { start: enc, count: dec, decoder: true },
+    ];
+  }
+  return [{ start: 0, count: spec.layers, decoder: true }];
+}
+
+/** Global indices (encoder layers first) of the MoE layers. */
+export function moeLayerIndices(spec: ModelSpec): number[] {
+  const first = spec.firstMoeLayer ?? spec.moeEvery - 1;
+  const out: number[] = [];
+  for (const s of stacks(spec)) {
+    for (let i = first; i < s.count; i += spec.moeEvery) out.push(s.start + i);
+  }
+  return out;
+}
+
+function headDim(spec: ModelSpec): number {
+  return spec.headDim ?? spec.dModel / spec.heads;
+}
+
+/** Parameters of one FFN with hidden size dFf (gated activations have three matrices). */
+export function ffnParams(spec: ModelSpec, dFf: number): number {
+  const mats = spec.activation === "swiglu" ? 3 : 2;
+  const biases = spec.bias ? (mats - 1) * dFf + spec.dModel : 0;
+  return mats * spec.dModel * dFf + biases;
+}
+
+/** Parameters of one self-attention block (projections only). */
+export function attentionParams(spec: ModelSpec): number {
+  const d = spec.dModel;
+  if (spec.mla) {
+    const m = spec.mla;
+    const qHead = m.qkNopeHeadDim + m.qkRopeHeadDim;
+    const q = m.qLoraRank ? d * m.qLoraRank + m.qLoraRank * spec.heads * qHead : d * spec.heads * qHead;
+    const kvA = d * (m.kvLoraRank + m.qkRopeHeadDim);
+    const kvB = m.kvLoraRank * spec.heads * (m.qkNopeHeadDim + m.vHeadDim);
+    const o = spec.heads * m.vHeadDim * d;
+    return q + kvA + kvB + o;
+  }
+  const hd = headDim(spec);
+  const q = d * spec.heads * hd;
+  const kv = 2 * d * spec.kvHeads * hd;
+  const o = spec.heads * hd * d;
+  const biases = spec.bias ? spec.heads * hd + 2 * spec.kvHeads * hd + d : 0;
+  return q + kv + o + biases;
+}
+
+export interface ModelStats {
+  totalParams: number;
+  activeParams: number;
+  /** Parameters of one routed expert. */
+  expertParams: number;
+  /** Bytes of one routed expert's weights. */
+  expertBytes: number;
+  moeLayers: number;
+  denseLayers: number;
+  /** Input embedding plus output head (once when tied). */
+  embeddingParams: number;
+  /** Self-attention parameters per layer (decoder layers of encoder-decoder models add cross-attention). */
+  attentionParamsPerLayer: number;
+  /** Forward FLOPs per token through the active parameters (2 per multiply-add), without attention scores. */
+  flopsPerTokenActive: number;
+  bytesPerParam: number;
+  /** Gate (router) parameters per MoE layer. */
+  gateParamsPerLayer: number;
+  /** Shared-expert parameters per MoE layer. */
+  sharedExpertParamsPerLayer: number;
+  /** Dense FFN parameters per dense layer. */
+  denseFfnParamsPerLayer: number;
+}
+
+/** Parameter counts and per-token cost derived from the spec. */
+export function modelStats(spec: ModelSpec): ModelStats {
+  const moe = new Set(moeLayerIndices(spec));
+  const expertParams = ffnParams(spec, spec.dFf);
+  const denseFfn = ffnParams(spec, spec.denseDFf ?? spec.dFf);
+  const shared = (spec.sharedExperts ?? 0) * ffnParams(spec, spec.sharedDFf ?? spec.dFf);
+  const gate = spec.dModel * spec.experts;
+  const attn = attentionParams(spec);
+  let total = 0;
+  let active = 0;
+  for (const s of stacks(spec)) {
+    // Decoder layers of an encoder-decoder model have a cross-attention block too.
+    const attnHere = s.decoder && stacks(spec).length === 2 ? 2 * attn : attn;
+    for (let i = 0; i < s.count; i++) {
+      total += attnHere;
+      active += attnHere;
+      if (moe.has(s.start + i)) {
+        total += spec.experts * expertParams + gate + shared;
+        active += spec.topK * expertParams + gate + shared;
+      } else {
+        total += denseFfn;
+        active += denseFfn;
+      }
+    }
+  }
+  const embedding = (spec.tiedEmbeddings ? 1 : 2) * spec.vocab * spec.dModel;
+  total += embedding;
+  active += embedding;
+  const bpp = bytesPerParam(spec.dtype);
+  // The embedding lookup costs no FLOPs; the output head costs 2 * dModel * vocab per token.
+  const flops = 2 * (active - embedding) + 2 * spec.dModel * spec.vocab;
+  return {
+    totalParams: total,
+    activeParams: active,
+    expertParams,
+    expertBytes: expertParams * bpp,
+    moeLayers: moe.size,
+    denseLayers: spec.layers - moe.size,
+    embeddingParams: embedding,
+    attentionParamsPerLayer: attn,
+    flopsPerTokenActive: flops,
+    bytesPerParam: bpp,
+    gateParamsPerLayer: gate,
+    sharedExpertParamsPerLayer: shared,
+    denseFfnParamsPerLayer: denseFfn,
+  };
+}
+
+/** FLOPs and bytes moved by one operation. */
+export interface Cost {
+  flops: number;
+  /** Weight bytes read (once per operation, shared by all its tokens). */
+  weightBytes: number;
+  /** Activation/KV bytes read and written. */
+  activationBytes: number;
+}
+
+/** KV-cache bytes one token adds per layer (MLA caches the latent plus the RoPE key). */
+export function kvCacheBytesPerToken(spec: ModelSpec): number {
+  const bpp = bytesPerParam(spec.dtype);
+  if (spec.mla) return (spec.mla.kvLoraRank + spec.mla.qkRopeHeadDim) * bpp;
+  return 2 * spec.kvHeads * headDim(spec) * bpp;
+}
+
+/**
+ * One self-attention block for `tokens` new tokens per sequence over `sequences` sequences.
+ * Prefill: the new tokens attend causally to themselves after `contextLen` cached tokens;
+ * decode: tokens = 1 and each attends to contextLen cached tokens plus itself.
+ */
+export function attentionCost(
+  spec: ModelSpec,
+  opts: { sequences: number; tokens: number; contextLen: number },
+): Cost {
+  const bpp = bytesPerParam(spec.dtype);
+  const n = opts.sequences * opts.tokens;
+  const params = attentionParams(spec);
+  const qkDim = spec.mla ? spec.mla.qkNopeHeadDim + spec.mla.qkRopeHeadDim : headDim(spec);
+  const vDim = spec.mla ? spec.mla.vHeadDim : headDim(spec);
+  // Sum over new tokens i = 1..T of the keys each one sees: contextLen + i.
+  const T = opts.tokens;
+  const keysSeen = T * opts.contextLen + (T * (T + 1)) / 2;
+  const scoreFlops = 2 * spec.heads * (qkDim + vDim) * keysSeen * opts.sequences;
+  const kvRead = opts.sequences * (opts.contextLen + T) * kvCacheBytesPerToken(spec);
+  return {
+    flops: 2 * params * n + scoreFlops,
+    weightBytes: params * bpp,
+    activationBytes: kvRead + 2 * n * spec.dModel * bpp,
+  };
+}
+
+function ffnCost(spec: ModelSpec, dFf: number, tokens: number): Cost {
+  const bpp = bytesPerParam(spec.dtype);
+  const p = ffnParams(spec, dFf);
+  return { flops: 2 * p * tokens, weightBytes: p * bpp, activationBytes: 2 * tokens * spec.dModel * bpp };
+}
+
+/** The dense FFN of a non-MoE layer over `tokens` tokens. */
+export function denseFfnCost(spec: ModelSpec, tokens: number): Cost {
+  return ffnCost(spec, spec.denseDFf ?? spec.dFf, tokens);
+}
+
+/** One routed expert over the `tokens` tokens routed to it. */
+export function expertCost(spec: ModelSpec, tokens: number): Cost {
+  return ffnCost(spec, spec.dFf, tokens);
+}
+
+/** The shared experts of one MoE layer over `tokens` tokens (zero when the model has none). */
+export function sharedExpertCost(spec: ModelSpec, tokens: number): Cost {
+  const n = spec.sharedExperts ?? 0;
+  const c = ffnCost(spec, spec.sharedDFf ?? spec.dFf, tokens);
+  return { flops: n * c.flops, weightBytes: n * c.weightBytes, activationBytes: n > 0 ? c.activationBytes : 0 };
+}
+
+/** The gate: router matmul, softmax and top-k over `tokens` tokens. */
+export function gatingCost(spec: ModelSpec, tokens: number): Cost {
+  const bpp = bytesPerParam(spec.dtype);
+  const matmul = 2 * spec.dModel * spec.experts * tokens;
+  const softmaxTopK = tokens * spec.experts * (5 + Math.log2(Math.max(2, spec.topK)));
+  return {
+    flops: matmul + softmaxTopK,
+    weightBytes: spec.dModel * spec.experts * bpp,
+    activationBytes: tokens * (spec.dModel * bpp + spec.experts * 4 + spec.topK * 8),
+  };
+}
+
+/** Embedding lookup plus output head (logits) over `tokens` tokens. */
+export function embeddingCost(spec: ModelSpec, tokens: number): Cost {
+  const bpp = bytesPerParam(spec.dtype);
+  return {
+    flops: 2 * spec.dModel * spec.vocab * tokens,
+    weightBytes: spec.vocab * spec.dModel * bpp * (spec.tiedEmbeddings ? 1 : 2),
+    activationBytes: tokens * (spec.dModel * bpp + spec.vocab * bpp),
+  };
+}

@@ -1,0 +1,162 @@
+import { UserError } from "../../util/errors.js";
+import { TraceBuilder } from "../builder.js";
+import type { RoutingTrace, TraceMeta } from "../trace.js";
+
+/** Growable typed column. */
+class Col<T extends Int32Array | Uint16Array | Float32Array> {
+  buf: T;
+  length = 0;
+  constructor(private readonly make: (n: number) => T) {
+    this.buf = make(4096);
+  }
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const next = this.make(this.buf.length * 2);
+      next.set(this.buf as never);
+      this.buf = next;
+    }
+    this.buf[this.length++] = v;
+  }
+}
+
+const TOKEN_BITS = 2 ** 24;
+
+/**
+ * Collects per-(token, layer) records in typed columns (no per-record objects) and assembles them
+ * into a token-major RoutingTrace: tokens ordered by request (in order of first appearance) then
+ * token position; layer ids (any integers, e.g. 1..26 or 3,7,11) mapped in ascending order to
+ * 0..L-1. Every token must have exactly one record per layer, all with the same top-k.
+ */
+export class RecordAssembler {
+  private readonly seqIdx = new Col((n) => new Int32Array(n));
+  private readonly tok = new Col((n) => new Int32Array(n));
+  private readonly layer = new Col((n) => new Int32Array(n));
+  private readonly line = new Col((n) => new Int32Array(n));
+  private readonly picks = new Col((n) => new Uint16Array(n));
+  private readonly weights = new Col((n) => new Float32Array(n));
+  private readonly seqIds = new Map<string | number, number>();
+  private readonly seqNames: (string | number)[] = [];
+  private topK: number | undefined;
+  private hasWeights: boolean | undefined;
+  private maxExpert = -1;
+  private readonly expertLimit: number;
+
+  constructor(
+    private readonly path: string,
+    private readonly opts: { experts?: number; topK?: number; layers?: number },
+  ) {
+    this.topK = opts.topK;
+    this.expertLimit = opts.experts ?? 65536;
+  }
+
+  get records(): number {
+    return this.tok.length;
+  }
+
+  add(lineNo: number, seq: unknown, token: unknown, layer: unknown, experts: unknown, weights: unknown, names: { seq: string; token: string; layer: string; experts: string; weights?: string }): void {
+    const where = `${this.path}:${lineNo}`;
+    if (typeof seq !== "number" && typeof seq !== "string") throw new UserError(`field "${names.seq}" (request id) is missing or not a number/string`, where);
+    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= TOKEN_BITS) throw new UserError(`field "${names.token}" must be a token position, an integer in 0..${TOKEN_BITS - 1}; got ${JSON.stringify(token)}`, where);
+    if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0) throw new UserError(`field "${names.layer}" must be a non-negative integer layer id; got ${JSON.stringify(layer)}`, where);
+    const ex = typeof experts === "number" ? [experts] : experts;
+    if (!Array.isArray(ex)) throw new UserError(`field "${names.experts}" must be an array of expert ids; got ${JSON.stringify(experts)}`, where);
+    if (this.topK === undefined) this.topK = ex.length;
+    if (ex.length !== this.topK) throw new UserError(`"${names.experts}" has ${ex.length} experts; expected top-${this.topK} (as in the first record)`, where);
+    const start = this.picks.length;
+    for (let k = 0; k < ex.length; k++) {
+      const e = ex[k];
+      if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= this.expertLimit) {
+        throw new UserError(`"${names.experts}"[${k}] = ${JSON.stringify(e)} is out of range; expected an expert id in 0..${this.expertLimit - 1}`, where);
+      }
+      for (let j = start; j < this.picks.length; j++) {
+        if (this.picks.buf[j] === e) throw new UserError(`"${names.experts}" picks expert ${e} twice; expected ${this.topK} distinct experts`, where);
+      }
+      if (e > this.maxExpert) this.maxExpert = e;
+      this.picks.push(e);
+    }
+    const w = weights === undefined || weights === null ? undefined : typeof weights === "number" ? [weights] : weights;
+    if (this.hasWeights === undefined) this.hasWeights = w !== undefined;
+    if (this.hasWeights) {
+      if (!Array.isArray(w) || w.length !== ex.length || w.some((x) => typeof x !== "number")) {
+        throw new UserError(`field "${names.weights}" must be ${ex.length} numbers (one router weight per expert), as in the first record`, where);
+      }
+      for (const x of w) this.weights.push(x as number);
+    }
+    let s = this.seqIds.get(seq);
+    if (s === undefined) {
+      s = this.seqNames.length;
+      this.seqIds.set(seq, s);
+      this.seqNames.push(seq);
+    }
+    this.seqIdx.push(s);
+    this.tok.push(token);
+    this.layer.push(layer);
+    this.line.push(lineNo);
+  }
+
+  finish(meta: TraceMeta): RoutingTrace {
+    const n = this.records;
+    if (n === 0 || this.topK === undefined) throw new UserError("no records; expected one record per (token, layer)", this.path);
+    const topK = this.topK;
+    // Layer ids -> 0..L-1.
+    const layerSet = new Set<number>();
+    for (let i = 0; i < n; i++) layerSet.add(this.layer.buf[i]);
+    const layerIds = [...layerSet].sort((a, b) => a - b);
+    const L = layerIds.length;
+    if (this.opts.layers !== undefined && L !== this.opts.layers) {
+      throw new UserError(`records cover ${L} distinct layers (${layerIds.join(", ")}); expected ${this.opts.layers}`, this.path);
+    }
+    const layerIndex = new Map(layerIds.map((id, i) => [id, i]));
+    // Distinct tokens, ordered by (request first appearance, token position).
+    const keyToToken = new Map<number, number>();
+    const keys: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = this.seqIdx.buf[i] * TOKEN_BITS + this.tok.buf[i];
+      if (!keyToToken.has(key)) {
+        keyToToken.set(key, -1);
+        keys.push(key);
+      }
+    }
+    keys.sort((a, b) => a - b);
+    keys.forEach((k, i) => keyToToken.set(k, i));
+    const T = keys.length;
+    const recOf = new Int32Array(T * L).fill(-1);
+    for (let i = 0; i < n; i++) {
+      const t = keyToToken.get(this.seqIdx.buf[i] * TOKEN_BITS + this.tok.buf[i])!;
+      const slot = t * L + layerIndex.get(this.layer.buf[i])!;
+      if (recOf[slot] >= 0) {
+        throw new UserError(
+          `duplicate record for request ${JSON.stringify(this.seqNames[this.seqIdx.buf[i]])} token ${this.tok.buf[i]} layer ${this.layer.buf[i]} (first at line ${this.line.buf[recOf[slot]]}); expected one record per (token, layer)`,
+          `${this.path}:${this.line.buf[i]}`,
+        );
+      }
+      recOf[slot] = i;
+    }
+    const numericSeqs = this.seqNames.every((s) => typeof s === "number" && Number.isInteger(s));
+    const experts = this.opts.experts ?? this.maxExpert + 1;
+    const b = new TraceBuilder(L, experts, topK, this.hasWeights === true);
+    let prevSeq = -1;
+    let stepInSeq = 0;
+    for (let t = 0; t < T; t++) {
+      const sIdx = Math.floor(keys[t] / TOKEN_BITS);
+      stepInSeq = sIdx === prevSeq ? stepInSeq + 1 : 0;
+      prevSeq = sIdx;
+      const slot = b.addToken(numericSeqs ? (this.seqNames[sIdx] as number) : sIdx, stepInSeq);
+      for (let l = 0; l < L; l++) {
+        const r = recOf[t * L + l];
+        if (r < 0) {
+          const firstRec = recOf.subarray(t * L, t * L + L).find((x) => x >= 0)!;
+          throw new UserError(
+            `request ${JSON.stringify(this.seqNames[sIdx])} token ${keys[t] % TOKEN_BITS} has no record for layer ${layerIds[l]}; expected one record for each of layers ${layerIds.join(", ")}`,
+            `${this.path}:${this.line.buf[firstRec]}`,
+          );
+        }
+        slot.picks.set(this.picks.buf.subarray(r * topK, r * topK + topK), slot.at + l * topK);
+        if (slot.weights) slot.weights.set(this.weights.buf.subarray(r * topK, r * topK + topK), slot.at + l * topK);
+      }
+    }
+    const m: TraceMeta = { ...meta, layerIds };
+    if (!numericSeqs) m.seqNames = this.seqNames.map(String);
+    return b.build(m);
+  }
+}

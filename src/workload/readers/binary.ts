@@ -1,0 +1,151 @@
+import { readFileSync } from "node:fs";
+import { endianness } from "node:os";
+import { crc32 } from "node:zlib";
+import { UserError } from "../../util/errors.js";
+import { writeFileAtomic } from "../../util/fs.js";
+import type { RoutingTrace, TraceMeta } from "../trace.js";
+
+/**
+ * The compact binary trace (.mtrace), little-endian:
+ *
+ *   0  "MOETRACE"            magic, 8 bytes
+ *   8  u32 version (1)
+ *  12  u32 flags             bit 0: router weights present
+ *  16  u32 layers, 20 u32 experts, 24 u32 topK, 28 u32 tokens
+ *  32  u32 metaBytes         length of the UTF-8 JSON meta that follows the header
+ *  36  u32 crc32             of every byte after the 48-byte header
+ *  40  f64 fileBytes         total length, to tell truncation from corruption
+ *  48  meta JSON, zero-padded to a multiple of 8
+ *      picks  u16[tokens*layers*topK], zero-padded to a multiple of 4
+ *      seq    i32[tokens]
+ *      step   i32[tokens]
+ *      weights f32[tokens*layers*topK]   (when flag bit 0)
+ *
+ * Reading is one file read, a CRC and typed-array views over the buffer (no parsing).
+ */
+export const BINARY_MAGIC = "MOETRACE";
+export const BINARY_VERSION = 1;
+const HEADER_BYTES = 48;
+
+const pad = (n: number, a: number): number => (n + a - 1) & ~(a - 1);
+
+function layout(tokens: number, layers: number, topK: number, metaBytes: number, weights: boolean) {
+  const nPicks = tokens * layers * topK;
+  const picksAt = HEADER_BYTES + pad(metaBytes, 8);
+  const seqAt = picksAt + pad(nPicks * 2, 4);
+  const stepAt = seqAt + tokens * 4;
+  const weightsAt = stepAt + tokens * 4;
+  const end = weightsAt + (weights ? nPicks * 4 : 0);
+  return { nPicks, picksAt, seqAt, stepAt, weightsAt, end };
+}
+
+function checkHost(): void {
+  if (endianness() !== "LE") throw new UserError("binary traces are little-endian; this host is big-endian");
+}
+
+/** Serialises a trace to the binary form in memory. */
+export function encodeBinaryTrace(trace: RoutingTrace): Buffer {
+  checkHost();
+  const meta = Buffer.from(JSON.stringify(trace.meta ?? {}), "utf8");
+  const hasW = trace.weights !== undefined;
+  const lay = layout(trace.tokens, trace.layers, trace.topK, meta.length, hasW);
+  if (trace.picks.length !== lay.nPicks) throw new Error(`trace has ${trace.picks.length} picks; expected tokens*layers*topK = ${lay.nPicks}`);
+  const buf = Buffer.alloc(lay.end);
+  buf.write(BINARY_MAGIC, 0, "latin1");
+  buf.writeUInt32LE(BINARY_VERSION, 8);
+  buf.writeUInt32LE(hasW ? 1 : 0, 12);
+  buf.writeUInt32LE(trace.layers, 16);
+  buf.writeUInt32LE(trace.experts, 20);
+  buf.writeUInt32LE(trace.topK, 24);
+  buf.writeUInt32LE(trace.tokens, 28);
+  buf.writeUInt32LE(meta.length, 32);
+  buf.writeDoubleLE(lay.end, 40);
+  meta.copy(buf, HEADER_BYTES);
+  const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  buf.set(bytes(trace.picks), lay.picksAt);
+  buf.set(bytes(trace.seq), lay.seqAt);
+  buf.set(bytes(trace.step), lay.stepAt);
+  if (trace.weights) buf.set(bytes(trace.weights), lay.weightsAt);
+  buf.writeUInt32LE(crc32(buf.subarray(HEADER_BYTES)), 36);
+  return buf;
+}
+
+/** Writes the binary form atomically (temporary file + rename). */
+export function writeBinaryTrace(path: string, trace: RoutingTrace): void {
+  writeFileAtomic(path, encodeBinaryTrace(trace));
+}
+
+export function isBinaryTrace(head: Uint8Array): boolean {
+  return head.length >= 8 && Buffer.from(head.buffer, head.byteOffset, 8).toString("latin1") === BINARY_MAGIC;
+}
+
+function view<T extends Uint16Array | Int32Array | Float32Array>(
+  C: { new (b: ArrayBuffer, o: number, n: number): T; new (n: number): T; BYTES_PER_ELEMENT: number },
+  buf: Buffer,
+  at: number,
+  n: number,
+): T {
+  const off = buf.byteOffset + at;
+  if (off % C.BYTES_PER_ELEMENT === 0) return new C(buf.buffer as ArrayBuffer, off, n);
+  const out = new C(n);
+  new Uint8Array(out.buffer).set(buf.subarray(at, at + n * C.BYTES_PER_ELEMENT));
+  return out;
+}
+
+/** Reads a binary trace from a path or a buffer; typed arrays are views over the file's bytes. */
+export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verify?: boolean } = {}): RoutingTrace {
+  checkHost();
+  const where = typeof pathOrBuffer === "string" ? pathOrBuffer : "<buffer>";
+  let buf: Buffer;
+  if (typeof pathOrBuffer === "string") {
+    try {
+      buf = readFileSync(pathOrBuffer);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new UserError(err.code === "ENOENT" ? "no such file" : `cannot read (${err.code ?? err.message})`, where);
+    }
+  } else {
+    buf = Buffer.from(pathOrBuffer.buffer, pathOrBuffer.byteOffset, pathOrBuffer.byteLength);
+  }
+  if (buf.length < HEADER_BYTES || buf.toString("latin1", 0, 8) !== BINARY_MAGIC) {
+    throw new UserError(`not a binary moesim trace; expected the magic "${BINARY_MAGIC}" and a ${HEADER_BYTES}-byte header`, where);
+  }
+  const version = buf.readUInt32LE(8);
+  if (version !== BINARY_VERSION) throw new UserError(`binary trace version ${version}; expected ${BINARY_VERSION}`, where);
+  const flags = buf.readUInt32LE(12);
+  const layers = buf.readUInt32LE(16);
+  const experts = buf.readUInt32LE(20);
+  const topK = buf.readUInt32LE(24);
+  const tokens = buf.readUInt32LE(28);
+  const metaBytes = buf.readUInt32LE(32);
+  const crc = buf.readUInt32LE(36);
+  const fileBytes = buf.readDoubleLE(40);
+  const lay = layout(tokens, layers, topK, metaBytes, (flags & 1) !== 0);
+  if (fileBytes !== lay.end || buf.length !== lay.end) {
+    throw new UserError(
+      `binary trace is ${buf.length} bytes; expected ${lay.end} for ${tokens} tokens x ${layers} layers x top-${topK}${buf.length < lay.end ? " (truncated)" : ""}`,
+      where,
+    );
+  }
+  if (opts.verify !== false && crc32(buf.subarray(HEADER_BYTES)) !== crc) {
+    throw new UserError("binary trace checksum mismatch; the file is corrupt (expected the CRC-32 in its header)", where);
+  }
+  let meta: TraceMeta;
+  try {
+    meta = JSON.parse(buf.toString("utf8", HEADER_BYTES, HEADER_BYTES + metaBytes)) as TraceMeta;
+  } catch {
+    throw new UserError("binary trace meta is not valid JSON", where);
+  }
+  const trace: RoutingTrace = {
+    layers,
+    experts,
+    topK,
+    tokens,
+    picks: view(Uint16Array, buf, lay.picksAt, lay.nPicks),
+    seq: view(Int32Array, buf, lay.seqAt, tokens),
+    step: view(Int32Array, buf, lay.stepAt, tokens),
+    meta,
+  };
+  if (flags & 1) trace.weights = view(Float32Array, buf, lay.weightsAt, lay.nPicks);
+  return trace;
+}

@@ -1,0 +1,139 @@
+import { UserError } from "../../util/errors.js";
+import { TraceBuilder } from "../builder.js";
+import type { RoutingTrace, TraceMeta } from "../trace.js";
+import type { Line } from "./lines.js";
+import type { TraceReadOptions } from "./options.js";
+
+/** Header line of the OLMoE decode-trace format ("moe-routing-trace/v1"). */
+export interface OlmoeHeader {
+  format?: string;
+  model?: string;
+  layers?: number;
+  experts?: number;
+  top_k?: number;
+  expert_bytes?: number;
+  [key: string]: unknown;
+}
+
+export function isOlmoeHeader(v: unknown): v is OlmoeHeader {
+  return typeof v === "object" && v !== null && typeof (v as OlmoeHeader).format === "string" &&
+    (v as OlmoeHeader).format!.startsWith("moe-routing-trace");
+}
+
+/** A token line of that format: experts[layer][k]. */
+export function isOlmoeTokenLine(v: unknown): boolean {
+  return typeof v === "object" && v !== null && Array.isArray((v as { experts?: unknown }).experts) &&
+    Array.isArray((v as { experts: unknown[] }).experts[0]);
+}
+
+function positiveInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v > 0;
+}
+
+/**
+ * Reads the OLMoE trace format: a JSON header line, then one line per generated token
+ * {seq, domain, prompt_len, step, token, experts[layer][k]}. Every line is checked against the
+ * header's shape; the first violation is one UserError with file:line and what was expected.
+ */
+export async function readOlmoe(
+  path: string,
+  first: Line,
+  rest: AsyncIterable<Line>,
+  opts: TraceReadOptions,
+): Promise<RoutingTrace> {
+  let header: OlmoeHeader = {};
+  const parsedFirst = parseJsonLine(path, first);
+  let pending: Line | null = null;
+  if (isOlmoeHeader(parsedFirst)) header = parsedFirst;
+  else pending = first;
+  const fromHeader = (key: "layers" | "experts" | "top_k", v: unknown): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!positiveInt(v)) throw new UserError(`header field "${key}" must be a positive integer, got ${JSON.stringify(v)}`, `${path}:${first.no}`);
+    return v;
+  };
+  let layers = opts.layers ?? fromHeader("layers", header.layers);
+  let topK = opts.topK ?? fromHeader("top_k", header.top_k);
+  const experts = opts.experts ?? fromHeader("experts", header.experts);
+  const expertLimit = experts ?? 65536;
+  let builder: TraceBuilder | null = null;
+  const domains: Record<number, string> = {};
+  const promptLens: Record<number, number> = {};
+  let maxExpert = -1;
+
+  const handle = (line: Line): void => {
+    if (line.text.trim() === "") return;
+    const where = `${path}:${line.no}`;
+    const rec = parseJsonLine(path, line) as Record<string, unknown>;
+    if (typeof rec !== "object" || rec === null || Array.isArray(rec)) throw new UserError("expected a JSON object per line", where);
+    const seq = rec.seq;
+    const step = rec.step;
+    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0) throw new UserError(`"seq" must be a non-negative integer, got ${JSON.stringify(seq)}`, where);
+    if (step !== undefined && (typeof step !== "number" || !Number.isInteger(step) || step < 0)) throw new UserError(`"step" must be a non-negative integer, got ${JSON.stringify(step)}`, where);
+    const ex = rec.experts;
+    if (!Array.isArray(ex) || ex.length === 0 || !Array.isArray(ex[0])) throw new UserError(`"experts" must be an array of per-layer arrays experts[layer][k]`, where);
+    if (layers === undefined) layers = ex.length;
+    if (topK === undefined) topK = (ex[0] as unknown[]).length;
+    if (ex.length !== layers) throw new UserError(`"experts" has ${ex.length} layers; expected ${layers} (one list per MoE layer${ex.length < layers ? ", a layer is missing" : ""})`, where);
+    if (builder === null) builder = new TraceBuilder(layers, experts ?? 0, topK);
+    const slot = builder.addToken(seq, typeof step === "number" ? step : -1);
+    const picks = slot.picks;
+    let at = slot.at;
+    for (let l = 0; l < layers; l++) {
+      const row = ex[l];
+      if (!Array.isArray(row) || row.length !== topK) {
+        throw new UserError(`experts[${l}] has ${Array.isArray(row) ? row.length : "no"} picks; expected top-${topK}`, where);
+      }
+      const start = at;
+      for (let k = 0; k < topK; k++) {
+        const e = row[k];
+        if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= expertLimit) {
+          throw new UserError(`experts[${l}][${k}] = ${JSON.stringify(e)} is out of range; expected an expert id in 0..${expertLimit - 1}`, where);
+        }
+        for (let j = start; j < at; j++) {
+          if (picks[j] === e) throw new UserError(`experts[${l}] picks expert ${e} twice; expected ${topK} distinct experts`, where);
+        }
+        if (e > maxExpert) maxExpert = e;
+        picks[at++] = e;
+      }
+    }
+    if (typeof rec.domain === "string" && domains[seq] === undefined) domains[seq] = rec.domain;
+    if (typeof rec.prompt_len === "number" && promptLens[seq] === undefined) promptLens[seq] = rec.prompt_len;
+  };
+
+  const max = opts.maxTokens ?? Infinity;
+  if (pending) handle(pending);
+  for await (const line of rest) {
+    if (builder !== null && (builder as TraceBuilder).tokens >= max) break;
+    handle(line);
+  }
+  if (builder === null) throw new UserError("no token lines; expected one JSON line per token after the header", path);
+  const b = builder as TraceBuilder;
+  const meta: TraceMeta = { source: path, format: "olmoe-jsonl" };
+  if (typeof header.model === "string") meta.model = header.model;
+  if (typeof header.expert_bytes === "number") meta.expertBytes = header.expert_bytes;
+  if (Object.keys(domains).length > 0) meta.domains = domains;
+  if (Object.keys(promptLens).length > 0) meta.promptLens = promptLens;
+  const trace = b.build(meta);
+  trace.experts = experts ?? maxExpert + 1;
+  fillMissingSteps(trace);
+  return trace;
+}
+
+/** Lines without a step get their position within the request, in file order. */
+export function fillMissingSteps(trace: RoutingTrace): void {
+  const next = new Map<number, number>();
+  for (let t = 0; t < trace.tokens; t++) {
+    const s = trace.seq[t];
+    const n = next.get(s) ?? 0;
+    if (trace.step[t] < 0) trace.step[t] = n;
+    next.set(s, trace.step[t] + 1);
+  }
+}
+
+export function parseJsonLine(path: string, line: Line): unknown {
+  try {
+    return JSON.parse(line.text);
+  } catch (e) {
+    throw new UserError(`bad JSON (${(e as Error).message}); expected one JSON object per line`, `${path}:${line.no}`);
+  }
+}
