@@ -1,0 +1,96 @@
+import { UserError } from "../../util/errors.js";
+import type { GatingInput, GatingPlan } from "./types.js";
+
+/** Validates the input and counts assignments per (source GPU, expert): n[g * experts + e]. */
+export function countBySourceAndExpert(input: GatingInput): Int32Array {
+  const { tokens, topK, experts, gpus, picks, tokenGpu, expertGpu } = input;
+  if (picks.length !== tokens * topK) throw new UserError(`gating: picks has ${picks.length} entries, expected tokens*topK = ${tokens * topK}`);
+  if (tokenGpu.length !== tokens) throw new UserError(`gating: tokenGpu has ${tokenGpu.length} entries, expected ${tokens}`);
+  if (expertGpu.length !== experts) throw new UserError(`gating: expertGpu has ${expertGpu.length} entries, expected ${experts}`);
+  const n = new Int32Array(gpus * experts);
+  for (let t = 0; t < tokens; t++) {
+    const g = tokenGpu[t];
+    if (!(g >= 0 && g < gpus)) throw new UserError(`gating: token ${t} on GPU ${g}, expected 0..${gpus - 1}`);
+    const row = g * experts;
+    for (let k = 0; k < topK; k++) {
+      const e = picks[t * topK + k];
+      if (!(e >= 0 && e < experts)) throw new UserError(`gating: token ${t} picks expert ${e}, expected 0..${experts - 1}`);
+      n[row + e]++;
+    }
+  }
+  for (let e = 0; e < experts; e++) {
+    const g = expertGpu[e];
+    if (!(g >= 0 && g < gpus)) throw new UserError(`gating: expert ${e} on GPU ${g}, expected 0..${gpus - 1}`);
+  }
+  return n;
+}
+
+/** Tokens held by each GPU. */
+export function tokensPerGpu(input: GatingInput): Int32Array {
+  const c = new Int32Array(input.gpus);
+  for (let t = 0; t < input.tokens; t++) c[input.tokenGpu[t]]++;
+  return c;
+}
+
+/**
+ * A plan in which each (source GPU, expert) pair sends rows[g * experts + e] rows, of which
+ * kept[g * experts + e] are real; every GPU's buffer holds its outgoing and incoming rows (both
+ * directions of the exchange reuse them for the combine), plus `extraBytesPerGpu`.
+ */
+export function assemblePlan(
+  policy: string,
+  input: GatingInput,
+  rows: Int32Array,
+  kept: Int32Array,
+  flags: Pick<GatingPlan, "countsExchange" | "fixedSize" | "perExpertLoop" | "capacityAllReduce"> & { capacity?: number },
+  computeRows?: (e: number, realRows: number) => number,
+  extraBytesPerGpu?: Float64Array,
+): GatingPlan {
+  const { experts, gpus, tokenBytes, expertGpu } = input;
+  const sendTokens = new Float64Array(gpus * gpus);
+  const expertRows = new Int32Array(experts);
+  const expertTokens = new Int32Array(experts);
+  for (let g = 0; g < gpus; g++) {
+    for (let e = 0; e < experts; e++) {
+      const i = g * experts + e;
+      sendTokens[g * gpus + expertGpu[e]] += rows[i];
+      expertRows[e] += rows[i];
+      expertTokens[e] += kept[i];
+    }
+  }
+  let keptTotal = 0;
+  let rowTotal = 0;
+  for (let e = 0; e < experts; e++) {
+    if (computeRows) expertRows[e] = computeRows(e, expertRows[e]);
+    keptTotal += expertTokens[e];
+    rowTotal += expertRows[e];
+  }
+  const sendBytes = new Float64Array(gpus * gpus);
+  for (let i = 0; i < sendTokens.length; i++) sendBytes[i] = sendTokens[i] * tokenBytes;
+  const bufferBytesPerGpu = new Float64Array(gpus);
+  for (let g = 0; g < gpus; g++) {
+    let out = 0;
+    for (let d = 0; d < gpus; d++) out += sendTokens[g * gpus + d];
+    bufferBytesPerGpu[g] = out * tokenBytes + (extraBytesPerGpu?.[g] ?? 0);
+  }
+  for (let e = 0; e < experts; e++) bufferBytesPerGpu[expertGpu[e]] += expertRows[e] * tokenBytes;
+  const dispatched = input.tokens * input.topK;
+  const plan: GatingPlan = {
+    policy,
+    sendTokens,
+    sendBytes,
+    expertRows,
+    expertTokens,
+    dispatched,
+    dropped: dispatched - keptTotal,
+    padded: rowTotal - keptTotal,
+    combined: keptTotal,
+    countsExchange: flags.countsExchange,
+    fixedSize: flags.fixedSize,
+    perExpertLoop: flags.perExpertLoop,
+    capacityAllReduce: flags.capacityAllReduce,
+    bufferBytesPerGpu,
+  };
+  if (flags.capacity !== undefined) plan.capacity = flags.capacity;
+  return plan;
+}

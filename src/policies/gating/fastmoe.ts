@@ -1,0 +1,15 @@
+import { assemblePlan, countBySourceAndExpert } from "./common.js";
+import type { GatingPolicy } from "./types.js";
+
+/**
+ * FastMoE: GPUs exchange per-expert counts, then send exactly the routed rows (variable-size
+ * all-to-all, no padding, no drops); the experts of a GPU run one after another.
+ */
+export const fastmoe: GatingPolicy = {
+  name: "fastmoe",
+  description: "counts all-to-all, variable all-to-all, no padding or drops, experts launched one by one",
+  plan(input) {
+    const n = countBySourceAndExpert(input);
+    return assemblePlan("fastmoe", input, n, n, { countsExchange: true, fixedSize: false, perExpertLoop: true, capacityAllReduce: false });
+  },
+};

@@ -1,0 +1,26 @@
+import { UserError } from "../../util/errors.js";
+import { assemblePlan, countBySourceAndExpert } from "./common.js";
+import type { GatingPolicy } from "./types.js";
+
+/**
+ * MegaBlocks (dropless MoE): counts exchanged, variable all-to-all with no padding on the wire, no
+ * drops; each expert's rows are rounded up to the block size for the block-sparse matmul, so
+ * padding appears only in compute (and in the receive buffer).
+ */
+export const megablocks: GatingPolicy = {
+  name: "megablocks",
+  description: "block-sparse experts: no drops, rows rounded up to the block size per expert",
+  plan(input, opts = {}) {
+    const bs = opts.blockSize ?? 128;
+    if (!Number.isInteger(bs) || bs < 1) throw new UserError(`megablocks gating: block size must be an integer >= 1, got ${bs}`);
+    const n = countBySourceAndExpert(input);
+    return assemblePlan(
+      "megablocks",
+      input,
+      n,
+      n,
+      { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false },
+      (_e, real) => Math.ceil(real / bs) * bs,
+    );
+  },
+};

@@ -1,0 +1,63 @@
+/**
+ * Gating: what a gate does with one batch's routing at one MoE layer, in counts and bytes only
+ * (the simulation turns them into time).
+ */
+export interface GatingInput {
+  tokens: number;
+  topK: number;
+  experts: number;
+  gpus: number;
+  /** tokens * topK expert ids for this MoE layer, token-major. */
+  picks: ArrayLike<number>;
+  /** GPU that holds each token (the batch is sharded over GPUs). */
+  tokenGpu: Int32Array;
+  /** expert -> GPU. */
+  expertGpu: Int32Array;
+  /** Bytes of one token row: d_model * dtype bytes. */
+  tokenBytes: number;
+}
+
+export interface GatingOptions {
+  /** Static gating's capacity factor C (default 1). */
+  capacityFactor?: number;
+  /** Static gating: an explicit per-expert capacity (rows per source GPU), overriding C. */
+  capacity?: number;
+  /** MegaBlocks block size in rows (default 128). */
+  blockSize?: number;
+}
+
+export interface GatingPlan {
+  policy: string;
+  /** gpus * gpus, row = source GPU, column = destination: token rows sent, padding included. The diagonal stays on the GPU. */
+  sendTokens: Float64Array;
+  /** Same layout, bytes. */
+  sendBytes: Float64Array;
+  /** Per expert: rows the expert computes, padding included. */
+  expertRows: Int32Array;
+  /** Per expert: real token-expert assignments kept (after drops). */
+  expertTokens: Int32Array;
+  /** Token-expert assignments: dispatched === combined + dropped. */
+  dispatched: number;
+  dropped: number;
+  /** Padding rows computed (and, for fixed-size exchanges, sent). */
+  padded: number;
+  combined: number;
+  /** An all-to-all of per-expert counts precedes the dispatch. */
+  countsExchange: boolean;
+  /** The dispatch all-to-all has the same size for every pair (padded). */
+  fixedSize: boolean;
+  /** Experts are launched one by one (FastMoE). */
+  perExpertLoop: boolean;
+  /** An all-reduce (max) of the capacity precedes the dispatch (Tutel). */
+  capacityAllReduce: boolean;
+  /** Activation / dispatch buffer memory each GPU needs for this layer, bytes. */
+  bufferBytesPerGpu: Float64Array;
+  /** Rows per (source GPU, expert) when padded to a capacity. */
+  capacity?: number;
+}
+
+export interface GatingPolicy {
+  name: string;
+  description: string;
+  plan(input: GatingInput, opts?: GatingOptions): GatingPlan;
+}

@@ -1,0 +1,28 @@
+/** Expert placement: which GPU holds which expert of one MoE layer. */
+export interface PlacementInput {
+  experts: number;
+  gpus: number;
+  /** Experts each GPU can hold; default ceil(experts / gpus). Replicas come on top. */
+  slotsPerGpu?: number;
+  /** Historical load: token-expert assignments per expert. */
+  load: Float64Array;
+  /** Historical activations: active[b * experts + e] is 1 when expert e got tokens in batch b. */
+  activations?: { batches: number; active: Uint8Array };
+  /** Give the n most loaded experts one extra copy each, on the least loaded other GPU. */
+  replicateHot?: number;
+  /** Weight of the Pearson correlation in anti-correlation placement (default 0.5, the paper's). */
+  correlationWeight?: number;
+}
+
+export interface Placement {
+  /** Primary GPU of each expert. */
+  expertGpu: Int32Array;
+  /** Extra GPUs holding a copy of the expert (tokens split evenly over all copies). */
+  replicas?: Int32Array[];
+}
+
+export interface PlacementPolicy {
+  name: string;
+  description: string;
+  place(input: PlacementInput): Placement;
+}
