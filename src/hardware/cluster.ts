@@ -1,0 +1,452 @@
+/**
+ * A cluster on the engine: GPUs with memory pools, the links between them (NVLink through an
+ * NVSwitch or a point-to-point mesh, PCIe switches shared by GPUs and NICs, host memory, NICs and
+ * an optional oversubscribed fabric), routes over those links, and collectives built from flows.
+ *
+ * Links per node (capacity per direction; "up" = away from the GPU):
+ *   nvUp[g], nvDown[g]           NVLink port into the NVSwitch          (switch topology)
+ *   nv[a->b]                     one per ordered GPU pair, bw / (G - 1)  (p2p topology)
+ *   pcieUp[g], pcieDown[g]       GPU <-> its PCIe switch (d2h / h2d rate, carries the PCIe latency)
+ *   swUp[s], swDown[s]           PCIe switch <-> CPU root complex (shared by its GPUs and NICs)
+ *   mem                          host memory (both directions)
+ *   nicTx[i], nicRx[i]           NIC into / out of the fabric (carries the NIC latency)
+ *   fabUp, fabDown               node <-> fabric, only when a fabric is described
+ *                                (perNode x NIC bandwidth / oversubscription, fabric latency)
+ */
+import type { Simulation } from "../sim/engine.js";
+import { secondsToNs } from "../sim/time.js";
+import { RooflineCostModel, type CostModel } from "./cost.js";
+import type { ClusterSpec } from "./devices.js";
+import { MemoryPool } from "./memory.js";
+import { FlowNetwork, MAX_ROUTE, type LinkKind } from "./network.js";
+
+export type Endpoint = { gpu: number } | { host: number };
+
+export interface ClusterOptions {
+  cost?: CostModel;
+  /** Record each memory pool's timeline (default true). */
+  recordTimeline?: boolean;
+}
+
+export interface AllToAllOptions {
+  /** Two phases across nodes: intra-node exchange over NVLink, then same-local-rank exchange over NICs. */
+  hierarchical?: boolean;
+}
+
+interface NodeLinks {
+  nvUp: number[];
+  nvDown: number[];
+  /** p2p: nvPair[a * G + b] */
+  nvPair: number[];
+  pcieUp: number[];
+  pcieDown: number[];
+  swUp: number[];
+  swDown: number[];
+  mem: number;
+  nicTx: number[];
+  nicRx: number[];
+  fabUp: number;
+  fabDown: number;
+}
+
+export class Cluster {
+  readonly gpuCount: number;
+  readonly cost: CostModel;
+  readonly net: FlowNetwork;
+  private readonly G: number;
+  private readonly pools: MemoryPool[];
+  private readonly nodeLinks: NodeLinks[] = [];
+  private readonly scratch = new Int32Array(MAX_ROUTE);
+  private readonly collectiveOverheadNs: number;
+  private readonly switches: number;
+
+  constructor(
+    readonly sim: Simulation,
+    readonly spec: ClusterSpec,
+    opts: ClusterOptions = {},
+  ) {
+    const node = spec.node;
+    this.G = node.gpusPerNode;
+    this.gpuCount = spec.nodes * this.G;
+    this.cost =
+      opts.cost ??
+      new RooflineCostModel(node.gpu, { h2dBytesPerS: node.pcie.h2dPinnedBytesPerS, d2hBytesPerS: node.pcie.d2hBytesPerS });
+    this.collectiveOverheadNs = node.collectiveOverheadNs ?? node.gpu.launchOverheadNs;
+    this.switches = Math.ceil(this.G / node.pcie.gpusPerSwitch);
+    const clock = (): number => sim.now;
+    this.pools = [];
+    for (let g = 0; g < this.gpuCount; g++) {
+      this.pools.push(new MemoryPool(`node${this.nodeOf(g)}/gpu${g % this.G}`, node.gpu.hbmBytes, clock, opts.recordTimeline ?? true));
+    }
+    this.net = new FlowNetwork(sim, this.gpuCount + spec.nodes);
+    this.buildLinks();
+  }
+
+  private buildLinks(): void {
+    const { node, nodes, fabric } = this.spec;
+    const G = this.G;
+    const net = this.net;
+    const add = (name: string, kind: LinkKind, bw: number, lat: number): number => net.addLink(name, kind, bw, lat);
+    for (let n = 0; n < nodes; n++) {
+      const p = `node${n}`;
+      const L: NodeLinks = { nvUp: [], nvDown: [], nvPair: [], pcieUp: [], pcieDown: [], swUp: [], swDown: [], mem: -1, nicTx: [], nicRx: [], fabUp: -1, fabDown: -1 };
+      if (node.nvlink !== null && G > 1) {
+        const bw = node.nvlink.bandwidthBytesPerS * (node.nvlink.efficiency ?? 1);
+        if (node.nvlink.topology === "switch") {
+          for (let g = 0; g < G; g++) {
+            L.nvUp.push(add(`${p}/gpu${g}/nvlink-up`, "nvlink", bw, node.nvlink.latencyNs));
+            L.nvDown.push(add(`${p}/gpu${g}/nvlink-down`, "nvlink", bw, 0));
+          }
+        } else {
+          for (let a = 0; a < G; a++) {
+            for (let b = 0; b < G; b++) {
+              L.nvPair.push(a === b ? -1 : add(`${p}/nvlink-${a}-${b}`, "nvlink", bw / (G - 1), node.nvlink.latencyNs));
+            }
+          }
+        }
+      }
+      for (let g = 0; g < G; g++) {
+        L.pcieUp.push(add(`${p}/gpu${g}/pcie-up`, "pcie", node.pcie.d2hBytesPerS, node.pcie.latencyNs));
+        L.pcieDown.push(add(`${p}/gpu${g}/pcie-down`, "pcie", node.pcie.h2dPinnedBytesPerS, node.pcie.latencyNs));
+      }
+      for (let s = 0; s < this.switches; s++) {
+        L.swUp.push(add(`${p}/pcie-switch${s}-up`, "pcie", node.pcie.d2hBytesPerS, 0));
+        L.swDown.push(add(`${p}/pcie-switch${s}-down`, "pcie", node.pcie.h2dPinnedBytesPerS, 0));
+      }
+      L.mem = add(`${p}/host-memory`, "memory", node.cpuMemoryBytesPerS, 0);
+      if (nodes > 1) {
+        for (let i = 0; i < node.nic.perNode; i++) {
+          L.nicTx.push(add(`${p}/nic${i}-tx`, "nic", node.nic.bandwidthBytesPerS, node.nic.latencyNs));
+          L.nicRx.push(add(`${p}/nic${i}-rx`, "nic", node.nic.bandwidthBytesPerS, 0));
+        }
+        if (fabric !== undefined) {
+          const bw = (node.nic.perNode * node.nic.bandwidthBytesPerS) / (fabric.oversubscription ?? 1);
+          L.fabUp = add(`${p}/fabric-up`, "fabric", bw, fabric.latencyNs ?? 0);
+          L.fabDown = add(`${p}/fabric-down`, "fabric", bw, 0);
+        }
+      }
+      this.nodeLinks.push(L);
+    }
+  }
+
+  nodeOf(gpu: number): number {
+    this.checkGpu(gpu);
+    return Math.floor(gpu / this.G);
+  }
+  memory(gpu: number): MemoryPool {
+    this.checkGpu(gpu);
+    return this.pools[gpu];
+  }
+  private checkGpu(gpu: number): void {
+    if (!Number.isInteger(gpu) || gpu < 0 || gpu >= this.gpuCount) {
+      throw new Error(`GPU index ${gpu} out of range 0..${this.gpuCount - 1}`);
+    }
+  }
+
+  private nicOf(local: number): number {
+    return Math.floor((local * this.spec.node.nic.perNode) / this.G);
+  }
+  private switchOfGpu(local: number): number {
+    return Math.floor(local / this.spec.node.pcie.gpusPerSwitch);
+  }
+  private switchOfNic(nic: number): number {
+    return Math.floor((nic * this.switches) / this.spec.node.nic.perNode);
+  }
+  private endpointIndex(e: Endpoint): number {
+    if ("gpu" in e) {
+      this.checkGpu(e.gpu);
+      return e.gpu;
+    }
+    if (!Number.isInteger(e.host) || e.host < 0 || e.host >= this.spec.nodes) {
+      throw new Error(`host (node) index ${e.host} out of range 0..${this.spec.nodes - 1}`);
+    }
+    return this.gpuCount + e.host;
+  }
+
+  /** Writes the route between two endpoint indices into r; returns its length. */
+  private route(src: number, dst: number, r: Int32Array): number {
+    const G = this.G;
+    const srcHost = src >= this.gpuCount;
+    const dstHost = dst >= this.gpuCount;
+    const sn = srcHost ? src - this.gpuCount : Math.floor(src / G);
+    const dn = dstHost ? dst - this.gpuCount : Math.floor(dst / G);
+    const sl = src % G;
+    const dl = dst % G;
+    const S = this.nodeLinks[sn];
+    const D = this.nodeLinks[dn];
+    let k = 0;
+    if (sn === dn) {
+      if (srcHost && dstHost) {
+        r[k++] = S.mem;
+      } else if (srcHost) {
+        r[k++] = S.mem;
+        r[k++] = S.swDown[this.switchOfGpu(dl)];
+        r[k++] = S.pcieDown[dl];
+      } else if (dstHost) {
+        r[k++] = S.pcieUp[sl];
+        r[k++] = S.swUp[this.switchOfGpu(sl)];
+        r[k++] = S.mem;
+      } else if (S.nvUp.length > 0) {
+        r[k++] = S.nvUp[sl];
+        r[k++] = S.nvDown[dl];
+      } else if (S.nvPair.length > 0) {
+        r[k++] = S.nvPair[sl * G + dl];
+      } else {
+        const ss = this.switchOfGpu(sl);
+        const ds = this.switchOfGpu(dl);
+        r[k++] = S.pcieUp[sl];
+        if (ss !== ds) {
+          r[k++] = S.swUp[ss];
+          r[k++] = S.swDown[ds];
+        }
+        r[k++] = S.pcieDown[dl];
+      }
+      return k;
+    }
+    // Across nodes: source side to its NIC, NIC, fabric, NIC, destination side.
+    const sNic = srcHost ? 0 : this.nicOf(sl);
+    const dNic = dstHost ? 0 : this.nicOf(dl);
+    if (srcHost) {
+      r[k++] = S.mem;
+      r[k++] = S.swDown[this.switchOfNic(sNic)];
+    } else {
+      r[k++] = S.pcieUp[sl];
+      const ss = this.switchOfGpu(sl);
+      const ns = this.switchOfNic(sNic);
+      if (ss !== ns) {
+        r[k++] = S.swUp[ss];
+        r[k++] = S.swDown[ns];
+      }
+    }
+    r[k++] = S.nicTx[sNic];
+    if (S.fabUp >= 0) {
+      r[k++] = S.fabUp;
+      r[k++] = D.fabDown;
+    }
+    r[k++] = D.nicRx[dNic];
+    if (dstHost) {
+      r[k++] = D.swUp[this.switchOfNic(dNic)];
+      r[k++] = D.mem;
+    } else {
+      const ds = this.switchOfGpu(dl);
+      const ns = this.switchOfNic(dNic);
+      if (ds !== ns) {
+        r[k++] = D.swUp[ns];
+        r[k++] = D.swDown[ds];
+      }
+      r[k++] = D.pcieDown[dl];
+    }
+    return k;
+  }
+
+  /** The links a transfer crosses, by name (for inspection and tests). */
+  routeNames(src: Endpoint, dst: Endpoint): string[] {
+    const r = new Int32Array(MAX_ROUTE);
+    const k = this.route(this.endpointIndex(src), this.endpointIndex(dst), r);
+    return Array.from(r.subarray(0, k), (l) => this.net.linkNames[l]);
+  }
+
+  /** A point-to-point transfer; onDone runs when the last byte has arrived. A GPU to itself is an HBM copy. */
+  transfer(src: Endpoint, dst: Endpoint, bytes: number, onDone: () => void): void {
+    const s = this.endpointIndex(src);
+    const d = this.endpointIndex(dst);
+    if (s === d && s < this.gpuCount) {
+      this.sim.scheduleRaw(this.cost.timeNs({ kind: "copy", bytes, direction: "d2d" }), onDone, 0, "cluster.localCopy");
+      return;
+    }
+    const k = this.route(s, d, this.scratch);
+    this.net.startFlow(this.scratch, k, bytes, this.net.group(1, onDone), s, d);
+  }
+
+  /** Copies `bytes` from the GPU's node's host memory to the GPU (pageable copies are capped at the pageable rate). */
+  hostToDevice(gpu: number, bytes: number, onDone: () => void, opts: { pinned?: boolean } = {}): void {
+    const s = this.gpuCount + this.nodeOf(gpu);
+    const k = this.route(s, gpu, this.scratch);
+    const cap = opts.pinned === false ? this.spec.node.pcie.h2dPageableBytesPerS : Infinity;
+    this.net.startFlow(this.scratch, k, bytes, this.net.group(1, onDone), s, gpu, bytes, cap);
+  }
+
+  /** Copies `bytes` from the GPU to its node's host memory. */
+  deviceToHost(gpu: number, bytes: number, onDone: () => void): void {
+    const d = this.gpuCount + this.nodeOf(gpu);
+    const k = this.route(gpu, d, this.scratch);
+    this.net.startFlow(this.scratch, k, bytes, this.net.group(1, onDone), gpu, d);
+  }
+
+  private checkGroup(group: number[]): void {
+    const seen = new Set<number>();
+    for (const g of group) {
+      this.checkGpu(g);
+      if (seen.has(g)) throw new Error(`GPU ${g} appears twice in a collective group`);
+      seen.add(g);
+    }
+  }
+
+  /** After the per-op overhead, runs `start`. */
+  private afterOverhead(start: () => void): void {
+    this.sim.scheduleRaw(this.collectiveOverheadNs, start, 0, "cluster.collectiveLaunch");
+  }
+
+  /**
+   * All-to-all: group member i sends sizes[i * n + j] bytes to member j (the diagonal stays local and
+   * moves nothing). Fixed-size all-to-all is the case of equal sizes.
+   */
+  allToAll(group: number[], sizes: Float64Array | number[], onDone: () => void, opts: AllToAllOptions = {}): void {
+    const n = group.length;
+    this.checkGroup(group);
+    if (sizes.length !== n * n) throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${n} x ${n} = ${n * n}`);
+    for (let i = 0; i < sizes.length; i++) {
+      if (!(sizes[i] >= 0) || !Number.isFinite(sizes[i])) throw new Error(`allToAll: sizes[${i}] = ${sizes[i]} is not a size in bytes`);
+    }
+    if (opts.hierarchical && this.canHierarchical(group)) {
+      this.afterOverhead(() => this.hierarchicalAllToAll(group, sizes, onDone));
+    } else {
+      this.afterOverhead(() => this.flatAllToAll(group, sizes, onDone));
+    }
+  }
+
+  private flatAllToAll(group: number[], sizes: ArrayLike<number>, onDone: () => void): void {
+    const n = group.length;
+    let count = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j && sizes[i * n + j] > 0) count++;
+    const grp = this.net.group(count, onDone);
+    const r = this.scratch;
+    for (let i = 0; i < n; i++) {
+      const s = group[i];
+      for (let j = 0; j < n; j++) {
+        const b = sizes[i * n + j];
+        if (i === j || !(b > 0)) continue;
+        const d = group[j];
+        const k = this.route(s, d, r);
+        this.net.startFlow(r, k, b, grp, s, d);
+      }
+    }
+  }
+
+  /** Hierarchical needs the same number of group members on every node it touches, and > 1 node. */
+  private canHierarchical(group: number[]): boolean {
+    const perNode = new Map<number, number>();
+    for (const g of group) perNode.set(this.nodeOf(g), (perNode.get(this.nodeOf(g)) ?? 0) + 1);
+    if (perNode.size < 2) return false;
+    const counts = [...perNode.values()];
+    return counts.every((c) => c === counts[0]);
+  }
+
+  private hierarchicalAllToAll(group: number[], sizes: ArrayLike<number>, onDone: () => void): void {
+    const n = group.length;
+    // position of each member among its node's members (in group order), and the node list
+    const nodeIds: number[] = [];
+    const nodeIndex = new Map<number, number>();
+    const pos = new Int32Array(n);
+    const nodeOfMember = new Int32Array(n);
+    const counter: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const nd = this.nodeOf(group[i]);
+      let ni = nodeIndex.get(nd);
+      if (ni === undefined) {
+        ni = nodeIds.length;
+        nodeIds.push(nd);
+        nodeIndex.set(nd, ni);
+        counter.push(0);
+      }
+      nodeOfMember[i] = ni;
+      pos[i] = counter[ni]++;
+    }
+    const N = nodeIds.length;
+    const P = counter[0];
+    const member = new Int32Array(N * P); // member index at (node, position)
+    for (let i = 0; i < n; i++) member[nodeOfMember[i] * P + pos[i]] = i;
+    // Phase 1 (inside each node): a -> b carries a's bytes for b itself plus for every remote member at b's position.
+    const phase1 = new Float64Array(n * n);
+    const logical1 = new Float64Array(n * n);
+    // Phase 2 (across nodes, same position): b -> c carries the bytes of b's node for c.
+    const phase2 = new Float64Array(n * n);
+    for (let a = 0; a < n; a++) {
+      const na = nodeOfMember[a];
+      for (let c = 0; c < n; c++) {
+        const bytes = sizes[a * n + c];
+        if (!(bytes > 0) || a === c) continue;
+        const nc = nodeOfMember[c];
+        if (nc === na) {
+          phase1[a * n + c] += bytes;
+          logical1[a * n + c] += bytes;
+        } else {
+          const b = member[na * P + pos[c]]; // forwarder on a's node at c's position
+          if (b !== a) phase1[a * n + b] += bytes;
+          phase2[b * n + c] += bytes;
+        }
+      }
+    }
+    const r = this.scratch;
+    const runPhase = (m: Float64Array, logical: Float64Array | null, next: () => void): void => {
+      let count = 0;
+      for (let i = 0; i < n * n; i++) if (m[i] > 0) count++;
+      const grp = this.net.group(count, next);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          const b = m[i * n + j];
+          if (!(b > 0)) continue;
+          const k = this.route(group[i], group[j], r);
+          this.net.startFlow(r, k, b, grp, group[i], group[j], logical === null ? b : logical[i * n + j]);
+        }
+      }
+    };
+    runPhase(phase1, logical1, () => runPhase(phase2, null, onDone));
+  }
+
+  /** Ring steps: in each of `steps` rounds every member sends `bytes` to the next; a round starts when the previous one has arrived. */
+  private ring(group: number[], steps: number, bytes: number, onDone: () => void): void {
+    const n = group.length;
+    if (n < 2 || steps === 0 || !(bytes > 0)) {
+      this.sim.scheduleRaw(0, onDone, 0, "cluster.ringDone");
+      return;
+    }
+    let step = 0;
+    const r = this.scratch;
+    const round = (): void => {
+      if (step++ === steps) {
+        onDone();
+        return;
+      }
+      const grp = this.net.group(n, round);
+      for (let i = 0; i < n; i++) {
+        const s = group[i];
+        const d = group[(i + 1) % n];
+        const k = this.route(s, d, r);
+        this.net.startFlow(r, k, bytes, grp, s, d);
+      }
+    };
+    round();
+  }
+
+  /** Ring all-gather: n - 1 rounds of bytesPerRank per member. */
+  allGather(group: number[], bytesPerRank: number, onDone: () => void): void {
+    this.checkGroup(group);
+    this.afterOverhead(() => this.ring(group, group.length - 1, bytesPerRank, onDone));
+  }
+
+  /** Ring all-reduce of `bytes` per member: reduce-scatter then all-gather, 2 (n - 1) rounds of bytes / n. */
+  allReduce(group: number[], bytes: number, onDone: () => void): void {
+    this.checkGroup(group);
+    const n = group.length;
+    this.afterOverhead(() => this.ring(group, 2 * (n - 1), bytes / n, onDone));
+  }
+
+  /** Bytes carried per link so far and how long each had traffic. */
+  linkTraffic(): Array<{ link: string; kind: LinkKind; bytes: number; busyNs?: number }> {
+    return this.net.linkStats();
+  }
+
+  /** Time of a lone transfer on an idle route: route latency + bytes / slowest link (what the network gives it). */
+  idleTransferNs(src: Endpoint, dst: Endpoint, bytes: number): number {
+    const r = new Int32Array(MAX_ROUTE);
+    const k = this.route(this.endpointIndex(src), this.endpointIndex(dst), r);
+    let lat = 0;
+    let bw = Infinity;
+    for (let i = 0; i < k; i++) {
+      lat += this.net.linkLatencyNs(r[i]);
+      bw = Math.min(bw, this.net.linkBandwidthBytesPerS(r[i]));
+    }
+    return lat + secondsToNs(bytes / bw);
+  }
+}
