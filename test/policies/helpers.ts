@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
+import { existsSync } from "node:fs";
 import { resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RoutingTrace } from "../../src/workload/trace.js";
+import { readTrace } from "../../src/workload/read.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const OLMOE_TRACE = resolve(repoRoot, "../shared/traces/olmoe-1b-7b-decode.jsonl.gz");
@@ -14,20 +14,9 @@ export function realTraceMissing(): string | null {
   return `real trace not found at ${OLMOE_TRACE} (../shared absent)`;
 }
 
-/** Minimal loader of the OLMoE gzip JSONL trace (header line, then one line per token). */
-export function loadOlmoe(path = OLMOE_TRACE): RoutingTrace {
-  const lines = gunzipSync(readFileSync(path)).toString("utf8").split("\n").filter((l) => l.length > 0);
-  const header = JSON.parse(lines[0]) as { layers: number; experts: number; top_k: number; expert_bytes: number; model: string };
-  const tokens = lines.length - 1;
-  const { layers, experts, top_k: topK } = header;
-  const picks = new Uint16Array(tokens * layers * topK);
-  const seq = new Int32Array(tokens);
-  const step = new Int32Array(tokens);
-  for (let t = 0; t < tokens; t++) {
-    const r = JSON.parse(lines[t + 1]) as { seq: number; step: number; experts: number[][] };
-    seq[t] = r.seq;
-    step[t] = r.step;
-    for (let l = 0; l < layers; l++) for (let k = 0; k < topK; k++) picks[(t * layers + l) * topK + k] = r.experts[l][k];
-  }
-  return { layers, experts, topK, tokens, picks, seq, step, meta: { model: header.model, expertBytes: header.expert_bytes, source: path } };
+let cached: Promise<RoutingTrace> | undefined;
+/** The real OLMoE decode trace, read once per test file. */
+export function loadOlmoe(): Promise<RoutingTrace> {
+  cached ??= readTrace(OLMOE_TRACE);
+  return cached;
 }
