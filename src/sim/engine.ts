@@ -1,6 +1,6 @@
 import { SimulationError } from "./errors.js";
 import { EventLog } from "./log.js";
-import { makeQueue, type EventQueue, type QueueKind, type ScheduledEvent } from "./queue.js";
+import { makeQueue, ScheduledEvent, type EventQueue, type QueueKind } from "./queue.js";
 import type { Ns } from "./time.js";
 
 /** Priorities: lower runs first among events at the same time. */
@@ -35,8 +35,10 @@ export interface RunResult {
 }
 
 /** What a generator process may yield: a delay in ns, or an event to wait for. */
-export type Yieldable = number | SimEvent<unknown>;
-export type ProcessGenerator<T = unknown> = Generator<Yieldable, T, unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any SimEvent<T> may be waited on
+export type Yieldable = number | SimEvent<any>;
+/** A generator process: yields delays (ns) or events, receives each event's value, returns T. */
+export type ProcessGenerator<T = void> = Generator<Yieldable, T, unknown>;
 
 type Callback<T> = (value: T) => void;
 
@@ -70,14 +72,14 @@ export class SimEvent<T = unknown> {
     if (this._triggered) throw new SimulationError(`event "${this.name}" was triggered twice`);
     this._triggered = true;
     this._value = value;
-    this.sim.schedule(0, () => this.fire(), { priority: PRIORITY_URGENT, name: this.name });
+    this.sim.scheduleRaw(0, () => this.fire(), PRIORITY_URGENT, this.name);
     return this;
   }
 
   /** Calls `cb` with the value once the event fires (at once, via the queue, if it already has). */
   then(cb: Callback<T>): void {
     if (this.callbacks === null) {
-      this.sim.schedule(0, () => cb(this._value as T), { priority: PRIORITY_URGENT, name: this.name });
+      this.sim.scheduleRaw(0, () => cb(this._value as T), PRIORITY_URGENT, this.name);
     } else {
       this.callbacks.push(cb);
     }
@@ -131,6 +133,7 @@ export class Simulation {
   private _now: Ns = 0;
   private seq = 0;
   private executed = 0;
+  private running = false;
   private readonly queue: EventQueue;
   readonly log: EventLog | null;
 
@@ -176,7 +179,7 @@ export class Simulation {
           (delay < 0 ? " (scheduling in the past)" : ""),
       );
     }
-    const e: ScheduledEvent = { time: this._now + delay, priority, seq: this.seq++, name, fn, cancelled: false };
+    const e = new ScheduledEvent(this._now + delay, priority, this.seq++, name, fn);
     this.queue.push(e);
     return e;
   }
@@ -222,9 +225,41 @@ export class Simulation {
     const until = opts.until ?? Infinity;
     const maxEvents = opts.maxEvents ?? Infinity;
     const stopWhen = opts.stopWhen;
+    if (typeof until !== "number" || Number.isNaN(until)) {
+      throw new SimulationError(`run(until=${String(until)}): until must be a time in ns`);
+    }
     if (until < this._now) {
       throw new SimulationError(`run(until=${until}) is in the past (now ${this._now} ns)`);
     }
+    if (!(maxEvents >= 0)) throw new SimulationError(`run(maxEvents=${maxEvents}): expected a count >= 0`);
+    if (this.running) throw new SimulationError("run() called from inside an event: the simulation is already running");
+    this.running = true;
+    try {
+      if (until === Infinity && maxEvents === Infinity && stopWhen === undefined) return this.runAll();
+      return this.runBounded(until, maxEvents, stopWhen);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** The hot loop: run until no events are left, nothing else to check. */
+  private runAll(): RunResult {
+    const q = this.queue;
+    const log = this.log;
+    const start = this.executed;
+    for (;;) {
+      const e = q.pop();
+      if (e === undefined) break;
+      if (e.cancelled) continue;
+      this._now = e.time;
+      if (log !== null) log.record(e);
+      this.executed++;
+      e.fn();
+    }
+    return { now: this._now, events: this.executed - start, reason: "empty" };
+  }
+
+  private runBounded(until: Ns, maxEvents: number, stopWhen: (() => boolean) | undefined): RunResult {
     const q = this.queue;
     const log = this.log;
     let n = 0;
@@ -243,9 +278,9 @@ export class Simulation {
       if (top.cancelled) continue;
       this._now = top.time;
       if (log !== null) log.record(top);
-      top.fn();
-      n++;
       this.executed++;
+      n++;
+      top.fn();
       if (stopWhen !== undefined && stopWhen()) return { now: this._now, events: n, reason: "condition" };
     }
   }

@@ -1,14 +1,16 @@
 import { PriorityQueue } from "@js-sdsl/priority-queue";
 import type { Ns } from "./time.js";
 
-/** One scheduled event. Ordered by (time, priority, seq): lower first. */
-export interface ScheduledEvent {
-  time: Ns;
-  priority: number;
-  seq: number;
-  name: string;
-  fn: () => void;
-  cancelled: boolean;
+/** One scheduled event. Ordered by (time, priority, seq): lower first. A class, so every event has one shape. */
+export class ScheduledEvent {
+  cancelled = false;
+  constructor(
+    readonly time: Ns,
+    readonly priority: number,
+    readonly seq: number,
+    readonly name: string,
+    readonly fn: () => void,
+  ) {}
 }
 
 /** The interface the engine needs from an event queue, so alternatives can be measured side by side. */
