@@ -9,6 +9,7 @@
  *   pcieUp[g], pcieDown[g]       GPU <-> its PCIe switch (d2h / h2d rate, carries the PCIe latency)
  *   swUp[s], swDown[s]           PCIe switch <-> CPU root complex (shared by its GPUs and NICs)
  *   mem                          host memory (both directions)
+ *   hbm[g]                       a GPU's copy to itself (HBM bandwidth / 2: read + write)
  *   nicTx[i], nicRx[i]           NIC into / out of the fabric (carries the NIC latency)
  *   fabUp, fabDown               node <-> fabric, only when a fabric is described
  *                                (perNode x NIC bandwidth / oversubscription, fabric latency)
@@ -45,6 +46,8 @@ interface NodeLinks {
   mem: number;
   nicTx: number[];
   nicRx: number[];
+  /** HBM per GPU: carries a GPU's copies to itself (the local chunk of an all-to-all), read + write. */
+  hbm: number[];
   fabUp: number;
   fabDown: number;
 }
@@ -89,7 +92,8 @@ export class Cluster {
     const add = (name: string, kind: LinkKind, bw: number, lat: number): number => net.addLink(name, kind, bw, lat);
     for (let n = 0; n < nodes; n++) {
       const p = `node${n}`;
-      const L: NodeLinks = { nvUp: [], nvDown: [], nvPair: [], pcieUp: [], pcieDown: [], swUp: [], swDown: [], mem: -1, nicTx: [], nicRx: [], fabUp: -1, fabDown: -1 };
+      const L: NodeLinks = { nvUp: [], nvDown: [], nvPair: [], pcieUp: [], pcieDown: [], swUp: [], swDown: [], mem: -1, nicTx: [], nicRx: [], hbm: [], fabUp: -1, fabDown: -1 };
+      for (let g = 0; g < G; g++) L.hbm.push(add(`${p}/gpu${g}/hbm`, "memory", node.gpu.hbmBytesPerS / 2, 0));
       if (node.nvlink !== null && G > 1) {
         const bw = node.nvlink.bandwidthBytesPerS * (node.nvlink.efficiency ?? 1);
         if (node.nvlink.topology === "switch") {
@@ -176,7 +180,9 @@ export class Cluster {
     const D = this.nodeLinks[dn];
     let k = 0;
     if (sn === dn) {
-      if (srcHost && dstHost) {
+      if (src === dst && !srcHost) {
+        r[k++] = S.hbm[sl];
+      } else if (srcHost && dstHost) {
         r[k++] = S.mem;
       } else if (srcHost) {
         r[k++] = S.mem;
@@ -246,14 +252,10 @@ export class Cluster {
     return Array.from(r.subarray(0, k), (l) => this.net.linkNames[l]);
   }
 
-  /** A point-to-point transfer; onDone runs when the last byte has arrived. A GPU to itself is an HBM copy. */
+  /** A point-to-point transfer; onDone runs when the last byte has arrived. A GPU to itself is a copy through its HBM link. */
   transfer(src: Endpoint, dst: Endpoint, bytes: number, onDone: () => void): void {
     const s = this.endpointIndex(src);
     const d = this.endpointIndex(dst);
-    if (s === d && s < this.gpuCount) {
-      this.sim.scheduleRaw(this.cost.timeNs({ kind: "copy", bytes, direction: "d2d" }), onDone, 0, "cluster.localCopy");
-      return;
-    }
     const k = this.route(s, d, this.scratch);
     this.net.startFlow(this.scratch, k, bytes, this.net.group(1, onDone), s, d);
   }
@@ -288,8 +290,9 @@ export class Cluster {
   }
 
   /**
-   * All-to-all: group member i sends sizes[i * n + j] bytes to member j (the diagonal stays local and
-   * moves nothing). Fixed-size all-to-all is the case of equal sizes.
+   * All-to-all: group member i sends sizes[i * n + j] bytes to member j (the diagonal is a local copy
+   * through the GPU's HBM link, as NCCL does). Fixed-size all-to-all is the case of equal sizes.
+   * Zero-size entries start no flow.
    */
   allToAll(group: number[], sizes: Float64Array | number[], onDone: () => void, opts: AllToAllOptions = {}): void {
     const n = group.length;
@@ -308,14 +311,14 @@ export class Cluster {
   private flatAllToAll(group: number[], sizes: ArrayLike<number>, onDone: () => void): void {
     const n = group.length;
     let count = 0;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j && sizes[i * n + j] > 0) count++;
+    for (let i = 0; i < n * n; i++) if (sizes[i] > 0) count++;
     const grp = this.net.group(count, onDone);
     const r = this.scratch;
     for (let i = 0; i < n; i++) {
       const s = group[i];
       for (let j = 0; j < n; j++) {
         const b = sizes[i * n + j];
-        if (i === j || !(b > 0)) continue;
+        if (!(b > 0)) continue;
         const d = group[j];
         const k = this.route(s, d, r);
         this.net.startFlow(r, k, b, grp, s, d);
@@ -365,7 +368,7 @@ export class Cluster {
       const na = nodeOfMember[a];
       for (let c = 0; c < n; c++) {
         const bytes = sizes[a * n + c];
-        if (!(bytes > 0) || a === c) continue;
+        if (!(bytes > 0)) continue;
         const nc = nodeOfMember[c];
         if (nc === na) {
           phase1[a * n + c] += bytes;

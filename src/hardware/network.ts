@@ -195,6 +195,20 @@ export class FlowNetwork {
     return out;
   }
 
+  /**
+   * The active flows with their current fair rates (bytes/s) and routes, and every link's capacity
+   * (bytes/s): for tests and inspection. Rates are those of the last recomputation.
+   */
+  snapshot(): { flows: Array<{ rateBytesPerS: number; maxRateBytesPerS: number; route: number[]; remainingBytes: number }>; linkCapBytesPerS: number[] } {
+    const flows = [];
+    for (let i = 0; i < this.nActive; i++) {
+      const f = this.active[i];
+      const route = Array.from(this.fRoute.subarray(f * MAX_ROUTE, f * MAX_ROUTE + this.fRouteLen[f]));
+      flows.push({ rateBytesPerS: this.fRate[f] * 1e9, maxRateBytesPerS: this.fMaxRate[f] * 1e9, route, remainingBytes: this.fRemaining[f] });
+    }
+    return { flows, linkCapBytesPerS: Array.from(this.linkCap.subarray(0, this.nLinks), (c) => c * 1e9) };
+  }
+
   /** A completion group: `onDone` runs once `count` flows have been delivered (at once, at the current time, if count is 0). */
   group(count: number, onDone: () => void): number {
     if (count === 0) {
