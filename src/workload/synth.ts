@@ -1,0 +1,540 @@
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { rootStream, type RandomStream } from "../sim/rng.js";
+import { UserError, listValues } from "../util/errors.js";
+import { TraceBuilder } from "./builder.js";
+import { reuseRates, skewOf, perLayerLoad } from "./stats.js";
+import type { RoutingTrace } from "./trace.js";
+
+/**
+ * Parameters of the synthetic routing generator.
+ *
+ * Each request follows a latent topic (cluster) that persists across the layers of a token and,
+ * with probability `topicStay`, from one token to the next (otherwise it is redrawn from
+ * `clusterWeights`). At each layer a token keeps each of the previous token's experts with
+ * probability `reuse[layer]` (temporal locality) and fills the rest of its top-k from the
+ * topic's per-layer inclusion probabilities `inclusion[cluster][layer][expert]` (popularity
+ * skew; the shared topic gives cross-layer correlation and within-layer co-activation), by
+ * systematic sampling in random order so each expert is picked with its inclusion probability.
+ */
+export interface SynthParams {
+  kind: "moesim-synth-params";
+  version: 1;
+  layers: number;
+  experts: number;
+  topK: number;
+  clusters: number;
+  /** Stationary topic weights, length clusters, sum 1. */
+  clusterWeights: number[];
+  /** Probability a token keeps its predecessor's topic. */
+  topicStay: number;
+  /** [cluster][layer][expert] probability that the expert is among a token's top-k (each row sums to topK). */
+  inclusion: number[][][];
+  /** Per-layer probability of keeping each of the previous token's experts. */
+  reuse: number[];
+  /**
+   * Cross-layer dependence: lift[l - 1][a][e] = P(e at l | a at l - 1) / P(e at l), for l >= 1.
+   * The fill at layer l weighs expert e by the geometric mean over the token's experts a at layer
+   * l - 1 of lift[a][e], raised to `strength`.
+   */
+  crossLayer?: { strength: number; lift: number[][][] };
+  /** [layer][expert] multiplicative weight corrections, calibrated so per-layer loads match. */
+  adjust?: number[][];
+  /** Tokens per request observed in the fitted trace (for defaults). */
+  lengths?: { min: number; max: number; mean: number };
+  model?: string;
+  expertBytes?: number;
+  /** What the parameters were fitted to, and the statistics they should reproduce. */
+  fittedFrom?: { source: string; tokens: number; reuseRate: number; reusePerLayer: number[]; giniPerLayer: number[]; maxOverMeanPerLayer: number[] };
+}
+
+export interface SynthOptions {
+  sequences: number;
+  tokensPerSequence: number | [number, number];
+  seed: number | string;
+}
+
+/** xorshift128+ style fast generator seeded from a RandomStream, for the inner sampling loops. */
+class FastRng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+  constructor(s: RandomStream) {
+    const w = () => (Math.floor(s.next() * 0x100000000) >>> 0) | 1;
+    this.a = w();
+    this.b = w();
+    this.c = w();
+    this.d = w();
+  }
+  /** Uniform in [0, 1) (xoshiro128**-like, 32-bit). */
+  next(): number {
+    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
+    const t = this.b << 9;
+    this.c ^= this.a;
+    this.d ^= this.b;
+    this.b ^= this.c;
+    this.a ^= this.d;
+    this.c ^= t;
+    this.d = rotl(this.d, 11);
+    return r / 0x100000000;
+  }
+}
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+function lengthsOf(trace: RoutingTrace): number[] {
+  const n = new Map<number, number>();
+  for (let t = 0; t < trace.tokens; t++) n.set(trace.seq[t], (n.get(trace.seq[t]) ?? 0) + 1);
+  return [...n.values()];
+}
+
+/** Scales `w` (over the candidates) so min(1, f * w) sums to m; returns the probabilities. */
+function capScale(w: Float64Array, cand: Uint8Array, m: number, out: Float64Array): void {
+  const E = w.length;
+  let f = 0;
+  let capped = 0;
+  for (let iter = 0; iter < 20; iter++) {
+    let sum = 0;
+    let ones = 0;
+    for (let e = 0; e < E; e++) {
+      if (!cand[e]) continue;
+      if (f > 0 && f * w[e] >= 1) ones++;
+      else sum += w[e];
+    }
+    const nf = sum > 0 ? (m - ones) / sum : 0;
+    if (ones === capped && iter > 0 && Math.abs(nf - f) <= 1e-12 * nf) break;
+    capped = ones;
+    f = nf;
+  }
+  for (let e = 0; e < E; e++) out[e] = cand[e] ? Math.min(1, f * w[e]) : 0;
+}
+
+/**
+ * The generator's state for one trace: reused buffers so the inner loop allocates nothing.
+ */
+class Sampler {
+  private readonly order: Int32Array;
+  private readonly cand: Uint8Array;
+  private readonly prob: Float64Array;
+  private readonly w: Float64Array;
+  private readonly logLift: Float64Array[] | null;
+  private readonly g: Float64Array;
+  constructor(
+    private readonly p: SynthParams,
+    private readonly rng: FastRng,
+  ) {
+    const E = p.experts;
+    this.logLift = p.crossLayer
+      ? p.crossLayer.lift.map((m) => {
+          const a = new Float64Array(E * E);
+          for (let i = 0; i < E; i++) for (let e = 0; e < E; e++) a[i * E + e] = Math.log(Math.max(1e-6, m[i][e]));
+          return a;
+        })
+      : null;
+    this.g = new Float64Array(E);
+    this.order = new Int32Array(p.experts);
+    this.cand = new Uint8Array(p.experts);
+    this.prob = new Float64Array(p.experts);
+    this.w = new Float64Array(p.experts);
+  }
+
+  /**
+   * Writes one layer's top-k for a token into out[at..at+K): kept experts of `prev` first, then
+   * the fill. `prevAt` < 0 when the token has no predecessor.
+   */
+  layer(cluster: number, l: number, out: Uint16Array, at: number, prevAt: number, reuse: number): void {
+    const { experts: E, topK: K } = this.p;
+    const rng = this.rng;
+    const cand = this.cand;
+    cand.fill(1);
+    let n = 0;
+    if (prevAt >= 0) {
+      for (let k = 0; k < K; k++) {
+        if (rng.next() < reuse) {
+          const e = out[prevAt + k];
+          out[at + n++] = e;
+          cand[e] = 0;
+        }
+      }
+    }
+    const m = K - n;
+    if (m === 0) return;
+    const incl = this.p.inclusion[cluster][l];
+    const w = this.w;
+    // Stationary correction: with keep probability r, an expert of inclusion pi must be filled
+    // with probability proportional to pi / (1 - r * pi) for its long-run inclusion to stay pi.
+    if (prevAt >= 0) for (let e = 0; e < E; e++) w[e] = incl[e] / Math.max(1e-9, 1 - reuse * incl[e]);
+    else for (let e = 0; e < E; e++) w[e] = incl[e];
+    const adj = this.p.adjust?.[l];
+    if (adj) for (let e = 0; e < E; e++) w[e] *= adj[e];
+    if (this.logLift !== null && l > 0) {
+      // The token's own experts at the layer below sit just before this layer's slot.
+      const ll = this.logLift[l - 1];
+      const g = this.g;
+      g.fill(0);
+      for (let k = 0; k < K; k++) {
+        const base = out[at - K + k] * E;
+        for (let e = 0; e < E; e++) g[e] += ll[base + e];
+      }
+      const f = this.p.crossLayer!.strength / K;
+      for (let e = 0; e < E; e++) w[e] *= Math.exp(f * g[e]);
+    }
+    capScale(w, cand, m, this.prob);
+    // Random order (Fisher-Yates), then systematic sampling: picks exactly m distinct experts,
+    // each with probability prob[e].
+    const order = this.order;
+    for (let i = 0; i < E; i++) order[i] = i;
+    for (let i = E - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      const t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    let target = rng.next();
+    let cum = 0;
+    let got = 0;
+    for (let i = 0; i < E && got < m; i++) {
+      const e = order[i];
+      const pe = this.prob[e];
+      if (pe <= 0) continue;
+      cum += pe;
+      if (target < cum) {
+        out[at + n++] = e;
+        cand[e] = 0;
+        got++;
+        target += 1;
+      }
+    }
+    // Floating-point shortfall: take the most likely remaining experts.
+    while (got < m) {
+      let best = -1;
+      for (let e = 0; e < E; e++) if (cand[e] && (best < 0 || this.prob[e] > this.prob[best])) best = e;
+      out[at + n++] = best;
+      cand[best] = 0;
+      got++;
+    }
+  }
+}
+
+/** Generates a routing trace from the parameters; deterministic in opts.seed. */
+export function synthesize(params: SynthParams, opts: SynthOptions): RoutingTrace {
+  checkParams(params, "synthesis parameters");
+  const { layers: L, topK: K } = params;
+  if (!Number.isInteger(opts.sequences) || opts.sequences < 1) throw new UserError(`sequences must be a positive integer, got ${opts.sequences}`);
+  const [lo, hi] = Array.isArray(opts.tokensPerSequence) ? opts.tokensPerSequence : [opts.tokensPerSequence, opts.tokensPerSequence];
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) {
+    throw new UserError(`tokensPerSequence must be a positive integer or [min, max] with 1 <= min <= max, got ${JSON.stringify(opts.tokensPerSequence)}`);
+  }
+  const root = rootStream(opts.seed).child("synth");
+  const lengthRng = root.child("lengths");
+  const topicRng = root.child("topics");
+  const fast = new FastRng(root.child("routing"));
+  const sampler = new Sampler(params, fast);
+  const cw = params.clusterWeights;
+  const b = new TraceBuilder(L, params.experts, K);
+  for (let s = 0; s < opts.sequences; s++) {
+    const len = lo + lengthRng.int(hi - lo + 1);
+    let cluster = topicRng.categorical(cw);
+    let prevAt = -1;
+    for (let i = 0; i < len; i++) {
+      if (i > 0 && !(topicRng.next() < params.topicStay)) cluster = topicRng.categorical(cw);
+      const slot = b.addToken(s, i);
+      for (let l = 0; l < L; l++) {
+        const at = slot.at + l * K;
+        sampler.layer(cluster, l, slot.picks, at, prevAt < 0 ? -1 : prevAt + l * K, params.reuse[l]);
+      }
+      prevAt = slot.at;
+    }
+  }
+  return b.build({
+    source: `synthetic:${params.fittedFrom?.source ?? params.model ?? "params"}`,
+    synthetic: { seed: String(opts.seed), sequences: opts.sequences, tokensPerSequence: opts.tokensPerSequence },
+    ...(params.model ? { model: params.model } : {}),
+    ...(params.expertBytes ? { expertBytes: params.expertBytes } : {}),
+  });
+}
+
+/** Caps inclusion probabilities at 1 and rescales to sum k. */
+function inclusionFromWeights(w: number[], k: number): number[] {
+  const E = w.length;
+  const cand = new Uint8Array(E).fill(1);
+  const out = new Float64Array(E);
+  capScale(Float64Array.from(w), cand, k, out);
+  return Array.from(out);
+}
+
+/**
+ * Parameters without a fitted trace: Zipf(s) popularity over a random expert order per layer,
+ * one topic, and `locality` as each expert's keep probability.
+ */
+export function zipfSynthParams(o: { layers: number; experts: number; topK: number; zipf: number; locality?: number; seed?: number | string }): SynthParams {
+  if (o.topK > o.experts) throw new UserError(`top-k ${o.topK} exceeds the ${o.experts} experts per layer`);
+  const rng = rootStream(o.seed ?? 0).child("zipf-params");
+  const inclusion: number[][] = [];
+  for (let l = 0; l < o.layers; l++) {
+    const perm = rng.child(`layer${l}`).shuffle(Array.from({ length: o.experts }, (_, i) => i));
+    const w = new Array<number>(o.experts);
+    for (let r = 0; r < o.experts; r++) w[perm[r]] = 1 / Math.pow(r + 1, o.zipf);
+    inclusion.push(inclusionFromWeights(w, o.topK));
+  }
+  return {
+    kind: "moesim-synth-params",
+    version: 1,
+    layers: o.layers,
+    experts: o.experts,
+    topK: o.topK,
+    clusters: 1,
+    clusterWeights: [1],
+    topicStay: 1,
+    inclusion: [inclusion],
+    reuse: new Array(o.layers).fill(o.locality ?? 0),
+  };
+}
+
+/**
+ * Spherical k-means over tokens (each a binary vector of its layers x experts picks); returns the
+ * cluster of each token. Deterministic: seeded initial centres.
+ */
+function clusterTokens(trace: RoutingTrace, K: number, iters: number, rng: RandomStream): Int32Array {
+  const { layers: L, experts: E, topK: k, tokens: T, picks } = trace;
+  const D = L * E;
+  const per = L * k;
+  // Picks as feature indices l * E + e.
+  const feat = new Int32Array(T * per);
+  for (let t = 0; t < T; t++) for (let l = 0; l < L; l++) for (let j = 0; j < k; j++) {
+    const i = t * per + l * k + j;
+    feat[i] = l * E + picks[i];
+  }
+  const cent = new Float64Array(K * D);
+  const chosen = new Set<number>();
+  for (let c = 0; c < K; c++) {
+    let t = rng.int(T);
+    while (chosen.has(t) && chosen.size < T) t = rng.int(T);
+    chosen.add(t);
+    for (let j = 0; j < per; j++) cent[c * D + feat[t * per + j]] = 1;
+  }
+  const assign = new Int32Array(T);
+  const norm = new Float64Array(K);
+  const size = new Float64Array(K);
+  for (let it = 0; it < iters; it++) {
+    for (let c = 0; c < K; c++) {
+      let s = 0;
+      for (let d = 0; d < D; d++) s += cent[c * D + d] ** 2;
+      norm[c] = s;
+    }
+    for (let t = 0; t < T; t++) {
+      let best = 0;
+      let bestScore = -Infinity;
+      const f0 = t * per;
+      for (let c = 0; c < K; c++) {
+        const base = c * D;
+        let dot = 0;
+        for (let j = 0; j < per; j++) dot += cent[base + feat[f0 + j]];
+        const score = dot - 0.5 * norm[c];
+        if (score > bestScore) {
+          bestScore = score;
+          best = c;
+        }
+      }
+      assign[t] = best;
+    }
+    cent.fill(0);
+    size.fill(0);
+    for (let t = 0; t < T; t++) {
+      const base = assign[t] * D;
+      size[assign[t]]++;
+      for (let j = 0; j < per; j++) cent[base + feat[t * per + j]]++;
+    }
+    for (let c = 0; c < K; c++) {
+      if (size[c] === 0) {
+        // Re-seed an empty cluster on a random token.
+        const t = rng.int(T);
+        for (let j = 0; j < per; j++) cent[c * D + feat[t * per + j]] = 1;
+        continue;
+      }
+      for (let d = 0; d < D; d++) cent[c * D + d] /= size[c];
+    }
+  }
+  return assign;
+}
+
+const round = (x: number, digits = 6): number => Number(x.toPrecision(digits));
+
+/**
+ * Fits generator parameters to a trace: topics by k-means over tokens' routing, per-topic
+ * per-layer inclusion probabilities, topic persistence from consecutive tokens, and per-layer keep
+ * probabilities calibrated by simulation so the synthetic reuse rate matches the trace's.
+ */
+export function fitSynth(
+  trace: RoutingTrace,
+  opts: { clusters?: number; iterations?: number; seed?: number | string; calibrationRounds?: number; crossLayerStrength?: number } = {},
+): SynthParams {
+  const { layers: L, experts: E, topK: K, tokens: T, picks, seq } = trace;
+  if (T < 2) throw new UserError("cannot fit synthetic parameters to a trace with fewer than 2 tokens");
+  const C = Math.max(1, Math.min(opts.clusters ?? 8, T));
+  const rng = rootStream(opts.seed ?? 0).child("fit");
+  const assign = clusterTokens(trace, C, opts.iterations ?? 8, rng.child("kmeans"));
+  // Inclusion per cluster and layer, lightly smoothed toward uniform.
+  const size = new Float64Array(C);
+  const counts = new Float64Array(C * L * E);
+  for (let t = 0; t < T; t++) {
+    const c = assign[t];
+    size[c]++;
+    for (let l = 0; l < L; l++) for (let j = 0; j < K; j++) counts[(c * L + l) * E + picks[(t * L + l) * K + j]]++;
+  }
+  const alpha = 1;
+  const used: number[] = [];
+  for (let c = 0; c < C; c++) if (size[c] > 0) used.push(c);
+  const inclusion = used.map((c) =>
+    Array.from({ length: L }, (_, l) =>
+      Array.from({ length: E }, (_, e) => round((counts[(c * L + l) * E + e] + (alpha * K) / E) / (size[c] + alpha), 4)),
+    ),
+  );
+  const clusterWeights = used.map((c) => size[c] / T);
+  // Topic persistence: P(same topic) = stay + (1 - stay) * sum pi^2.
+  const last = new Map<number, number>();
+  let pairs = 0;
+  let same = 0;
+  for (let t = 0; t < T; t++) {
+    const p = last.get(seq[t]);
+    last.set(seq[t], t);
+    if (p === undefined) continue;
+    pairs++;
+    if (assign[p] === assign[t]) same++;
+  }
+  const sumSq = clusterWeights.reduce((a, w) => a + w * w, 0);
+  const obsSame = pairs > 0 ? same / pairs : 1;
+  const topicStay = sumSq < 1 ? Math.min(1, Math.max(0, (obsSame - sumSq) / (1 - sumSq))) : 1;
+  const target = reuseRates(trace);
+  const lens = lengthsOf(trace);
+  const load = perLayerLoad(trace).map(skewOf);
+  const params: SynthParams = {
+    kind: "moesim-synth-params",
+    version: 1,
+    layers: L,
+    experts: E,
+    topK: K,
+    clusters: used.length,
+    clusterWeights: clusterWeights.map((w) => round(w)),
+    topicStay: round(topicStay),
+    inclusion,
+    reuse: target.perLayer.map(() => 0),
+    lengths: { min: Math.min(...lens), max: Math.max(...lens), mean: round(T / lens.length) },
+    ...(typeof trace.meta.model === "string" ? { model: trace.meta.model } : {}),
+    ...(typeof trace.meta.expertBytes === "number" ? { expertBytes: trace.meta.expertBytes } : {}),
+    fittedFrom: {
+      source: String(trace.meta.source ?? "trace").split(/[\\/]/).pop()!,
+      tokens: T,
+      reuseRate: round(target.overall),
+      reusePerLayer: target.perLayer.map((x) => round(x)),
+      giniPerLayer: load.map((s) => round(s.gini)),
+      maxOverMeanPerLayer: load.map((s) => round(s.maxOverMean)),
+    },
+  };
+  const strength = opts.crossLayerStrength ?? 3;
+  if (strength > 0 && L > 1) params.crossLayer = { strength, lift: liftMatrices(trace) };
+  const targetLoad = perLayerLoad(trace).map((row) => row.map((x) => x / T));
+  params.adjust = Array.from({ length: L }, () => new Array<number>(E).fill(1));
+  // Calibrate keep probabilities (measured reuse = r + (1 - r) * chance, solved for r) and the
+  // per-layer load corrections, by simulating and comparing with the trace.
+  const meanLen = Math.max(2, Math.round(T / lens.length));
+  const sequences = Math.max(8, Math.min(lens.length, Math.ceil(20000 / meanLen)));
+  const rounds = opts.calibrationRounds ?? 4;
+  for (let round_ = 0; round_ < rounds; round_++) {
+    const sim = synthesize(params, { sequences, tokensPerSequence: meanLen, seed: `calibrate-${round_}` });
+    const got = reuseRates(sim).perLayer;
+    const simLoad = perLayerLoad(sim);
+    params.adjust = params.adjust!.map((row, l) => {
+      const next = row.map((a, e) => a * Math.pow((targetLoad[l][e] + 1e-4) / (simLoad[l][e] / sim.tokens + 1e-4), 0.8));
+      const mean = next.reduce((x, y) => x + y, 0) / E;
+      return next.map((x) => round(x / mean, 5));
+    });
+    params.reuse = params.reuse.map((r, l) => {
+      const chance = r < 1 ? Math.max(0, Math.min(0.999, (got[l] - r) / (1 - r))) : 0;
+      const next = (target.perLayer[l] - chance) / (1 - chance);
+      return round(Math.min(1, Math.max(0, next)));
+    });
+  }
+  return params;
+}
+
+/** lift[l - 1][a][e] = P(e at l | a at l - 1) / P(e at l), shrunk toward 1 for rare a. */
+function liftMatrices(trace: RoutingTrace, pseudo = 20): number[][][] {
+  const { layers: L, experts: E, topK: K, tokens: T, picks } = trace;
+  const out: number[][][] = [];
+  for (let l = 1; l < L; l++) {
+    const J = new Float64Array(E * E);
+    const na = new Float64Array(E);
+    const ne = new Float64Array(E);
+    for (let t = 0; t < T; t++) {
+      const a0 = (t * L + l - 1) * K;
+      const b0 = a0 + K;
+      for (let i = 0; i < K; i++) {
+        na[picks[a0 + i]]++;
+        ne[picks[b0 + i]]++;
+        const r = picks[a0 + i] * E;
+        for (let j = 0; j < K; j++) J[r + picks[b0 + j]]++;
+      }
+    }
+    const m: number[][] = [];
+    for (let a = 0; a < E; a++) {
+      const row: number[] = [];
+      for (let e = 0; e < E; e++) {
+        const pe = Math.max(ne[e], 0.5) / T;
+        row.push(Number(((J[a * E + e] + pseudo * pe) / ((na[a] + pseudo) * pe)).toPrecision(2)));
+      }
+      m.push(row);
+    }
+    out.push(m);
+  }
+  return out;
+}
+
+function checkParams(p: SynthParams, where: string): void {
+  const bad = (what: string) => {
+    throw new UserError(`${where}: ${what}`);
+  };
+  if (p === null || typeof p !== "object" || p.kind !== "moesim-synth-params") bad(`expected a JSON object with "kind": "moesim-synth-params"`);
+  for (const k of ["layers", "experts", "topK", "clusters"] as const) {
+    if (!Number.isInteger(p[k]) || p[k] < 1) bad(`"${k}" must be a positive integer`);
+  }
+  if (p.topK > p.experts) bad(`"topK" ${p.topK} exceeds "experts" ${p.experts}`);
+  if (!Array.isArray(p.clusterWeights) || p.clusterWeights.length !== p.clusters) bad(`"clusterWeights" must have ${p.clusters} entries`);
+  if (!Array.isArray(p.reuse) || p.reuse.length !== p.layers) bad(`"reuse" must have ${p.layers} entries (one per layer)`);
+  if (!Array.isArray(p.inclusion) || p.inclusion.length !== p.clusters) bad(`"inclusion" must be [cluster][layer][expert] with ${p.clusters} clusters`);
+  for (const c of p.inclusion) {
+    if (!Array.isArray(c) || c.length !== p.layers) bad(`"inclusion" must have ${p.layers} layers per cluster`);
+    for (const row of c) if (!Array.isArray(row) || row.length !== p.experts) bad(`"inclusion" rows must have ${p.experts} experts`);
+  }
+  if (typeof p.topicStay !== "number" || p.topicStay < 0 || p.topicStay > 1) bad(`"topicStay" must be in [0, 1]`);
+}
+
+/** Directory of the fitted parameter files shipped with the project. */
+export const FITTED_DIR = join(dirname(fileURLToPath(import.meta.url)), "fitted");
+
+/** Names of the shipped fitted parameter sets. */
+export function fittedNames(): string[] {
+  if (!existsSync(FITTED_DIR)) return [];
+  return readdirSync(FITTED_DIR).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort();
+}
+
+/** Loads parameters from a JSON file, or a shipped set by name (e.g. "olmoe-1b-7b"). */
+export function loadSynthParams(pathOrName: string): SynthParams {
+  let path = pathOrName;
+  if (!existsSync(path)) {
+    const named = join(FITTED_DIR, `${pathOrName}.json`);
+    if (!/[\\/]/.test(pathOrName) && existsSync(named)) path = named;
+    else throw new UserError(`no synthetic parameters file or fitted set '${pathOrName}'; expected a path or one of ${listValues(fittedNames())}`);
+  }
+  let p: SynthParams;
+  try {
+    p = JSON.parse(readFileSync(path, "utf8")) as SynthParams;
+  } catch (e) {
+    throw new UserError(`bad JSON (${(e as Error).message}); expected synthesis parameters from 'moesim trace fit'`, path);
+  }
+  checkParams(p, path);
+  return p;
+}
