@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { UserError } from "../../util/errors.js";
 import { register as run } from "./run.js";
+import { register as trace } from "./trace.js";
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -21,7 +22,7 @@ export const commands: RegisterCommand[] = [
   run,
   notYet("cache", "compare expert-cache policies on a routing trace"),
   notYet("placement", "compare expert placement policies on a routing trace"),
-  notYet("trace", "inspect, convert, fit and synthesise routing traces"),
+  trace,
   notYet("report", "render Vega-Lite charts from a results directory"),
   notYet("sweep", "run a grid of scenarios on all cores"),
   notYet("merge", "merge sharded sweep results"),
