@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import { UserError } from "../../util/errors.js";
 import { register as run } from "./run.js";
 import { register as trace } from "./trace.js";
+import { register as cache } from "./cache.js";
+import { register as placement } from "./placement.js";
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -20,8 +22,8 @@ export function notYet(name: string, summary: string): RegisterCommand {
 
 export const commands: RegisterCommand[] = [
   run,
-  notYet("cache", "compare expert-cache policies on a routing trace"),
-  notYet("placement", "compare expert placement policies on a routing trace"),
+  cache,
+  placement,
   trace,
   notYet("report", "render Vega-Lite charts from a results directory"),
   notYet("sweep", "run a grid of scenarios on all cores"),
