@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { UserError } from "../../util/errors.js";
 import { register as run } from "./run.js";
+import { register as report } from "./report.js";
 import { register as trace } from "./trace.js";
 import { register as cache } from "./cache.js";
 import { register as placement } from "./placement.js";
+import { register as validate } from "./validate.js";
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -25,10 +27,10 @@ export const commands: RegisterCommand[] = [
   cache,
   placement,
   trace,
-  notYet("report", "render Vega-Lite charts from a results directory"),
+  report,
   notYet("sweep", "run a grid of scenarios on all cores"),
   notYet("merge", "merge sharded sweep results"),
   notYet("calibrate", "time WebGPU kernels and fit a cost-model profile"),
-  notYet("validate", "compare the models against measured reference figures"),
+  validate,
   notYet("init", "write a commented example scenario"),
 ];

@@ -1,0 +1,34 @@
+import type { RunSummary } from "../moe/results.js";
+
+/** A parameter value of a sweep point (a YAML scalar, or a small object/array for whole subtrees). */
+export type ParamValue = string | number | boolean | null | ParamValue[] | { [k: string]: ParamValue };
+
+/** Overrides of one point: key path ("policies.gating.policy") -> value. */
+export type Params = Record<string, ParamValue>;
+
+export const POINT_FORMAT = "moesim-sweep-point/v1";
+export const SWEEP_FORMAT = "moesim-sweep/v1";
+
+/** The file written for one finished point: points/<key>.json. */
+export interface PointResult {
+  format: typeof POINT_FORMAT;
+  sweep: string;
+  /** Stable hash of the parameters (the file name). */
+  key: string;
+  /** Position of the point in the sweep's expansion (grid order); merge sorts by it, then by key. */
+  index: number;
+  /** Hash of the base scenario: a point file made from another base is stale and re-run. */
+  base_hash: string;
+  params: Params;
+  summary: Omit<RunSummary, "results_dir">;
+}
+
+/** A merged sweep (sweep.json): every point, sorted by index then key. */
+export interface MergedSweep {
+  format: typeof SWEEP_FORMAT;
+  name: string;
+  base_hash: string;
+  /** The swept key paths, in the order they were declared. */
+  param_keys: string[];
+  points: Omit<PointResult, "format" | "sweep" | "base_hash">[];
+}
