@@ -493,6 +493,24 @@ function liftMatrices(trace: RoutingTrace, pseudo = 20): number[][][] {
   return out;
 }
 
+/** JSON text of the parameters: pretty at the top, one line per innermost array (small diffs, small files). */
+export function formatSynthParams(p: SynthParams): string {
+  const fmt = (v: unknown, indent: string): string => {
+    if (Array.isArray(v)) {
+      if (v.every((x) => typeof x === "number")) return JSON.stringify(v);
+      const inner = indent + "  ";
+      return "[\n" + v.map((x) => inner + fmt(x, inner)).join(",\n") + "\n" + indent + "]";
+    }
+    if (v !== null && typeof v === "object") {
+      const inner = indent + "  ";
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+      return "{\n" + entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${fmt(x, inner)}`).join(",\n") + "\n" + indent + "}";
+    }
+    return JSON.stringify(v);
+  };
+  return fmt(p, "") + "\n";
+}
+
 function checkParams(p: SynthParams, where: string): void {
   const bad = (what: string) => {
     throw new UserError(`${where}: ${what}`);

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { UserError, listValues } from "../../util/errors.js";
-import { writeJsonAtomic } from "../../util/fs.js";
+import { writeFileAtomic } from "../../util/fs.js";
 import { parseMappingSpec, readTrace, TRACE_FORMATS, writeBinaryTrace, type TraceFormat, type TraceReadOptions } from "../../workload/read.js";
 import { traceStats } from "../../workload/stats.js";
-import { fitSynth, loadSynthParams, synthesize } from "../../workload/synth.js";
+import { fitSynth, formatSynthParams, loadSynthParams, synthesize } from "../../workload/synth.js";
 
 interface ReadFlags {
   format?: string;
@@ -127,7 +127,7 @@ export function register(program: Command): void {
   ).action(async (path: string, f: ReadFlags & { output: string; clusters: string; seed: string }) => {
     const t = await readTrace(path, readOpts(f));
     const p = fitSynth(t, { clusters: int(f.clusters, "--clusters"), seed: f.seed });
-    writeJsonAtomic(f.output, p);
+    writeFileAtomic(f.output, formatSynthParams(p));
     process.stderr.write(`wrote ${f.output}: ${p.clusters} topics, reuse ${p.fittedFrom?.reuseRate.toFixed(3)}\n`);
   });
 
