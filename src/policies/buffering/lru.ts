@@ -19,6 +19,7 @@ class LruCache extends CacheBase {
     const { res, next, prev, experts: s, capacity } = this;
     const rec = this.rec;
     let misses = 0;
+    let count = this.count;
     for (let i = start; i < end; i++) {
       const e = req[i];
       if (!(e >= 0 && e < s)) this.badExpert(e);
@@ -30,17 +31,17 @@ class LruCache extends CacheBase {
         prev[n] = p;
       } else {
         misses++;
-        if (this.count === capacity) {
+        if (count === capacity) {
           const v = prev[s];
           const pv = prev[v];
           next[pv] = s;
           prev[s] = pv;
           res[v] = 0;
-          this.count--;
+          count--;
           if (rec !== null) rec.evicted.push(v);
         }
         res[e] = 1;
-        this.count++;
+        count++;
         if (rec !== null) rec.misses.push(e);
       }
       const f = next[s];
@@ -49,6 +50,7 @@ class LruCache extends CacheBase {
       prev[f] = e;
       next[s] = e;
     }
+    this.count = count;
     return misses;
   }
 }
