@@ -6,6 +6,8 @@ import { writeReport } from "../../src/report/index.js";
 import { FIXTURES, tempDir } from "./helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+/** The page's global object as the report script fills it (tsconfig has no DOM lib). */
+declare const window: { __moesimReport?: { expected: number; rendered: number; errors: string[]; done: boolean } };
 
 /** Why the browser test cannot run, or null. Under CI a missing chromium is a failure, never a skip. */
 function chromiumMissing(): string | null {
@@ -49,8 +51,8 @@ describe.skipIf(missing !== null)("report.html in headless Chromium, network off
         return route.abort();
       });
       await page.goto(pathToFileURL(report.html).href);
-      await page.waitForFunction(() => (window as unknown as { __moesimReport?: { done: boolean } }).__moesimReport?.done === true, null, { timeout: 30_000 });
-      const state = await page.evaluate(() => (window as unknown as { __moesimReport: { expected: number; rendered: number; errors: string[] } }).__moesimReport);
+      await page.waitForFunction(() => window.__moesimReport?.done === true, null, { timeout: 30_000 });
+      const state = (await page.evaluate(() => window.__moesimReport))!;
       expect(state.errors).toEqual([]);
       expect(state.expected).toBe(report.charts.length);
       expect(state.rendered).toBe(report.charts.length);
