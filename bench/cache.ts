@@ -10,7 +10,8 @@ import { existsSync } from "node:fs";
 import { resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readTrace } from "../src/workload/read.js";
-import { accessSequences, lockstepBatches } from "../src/policies/access.js";
+import { staticBatches } from "../src/workload/batching.js";
+import { accessSequences } from "../src/policies/access.js";
 import { bufferingPolicies, simulateCaches, type AccessSequence } from "../src/policies/buffering/index.js";
 import { getPlacementPolicy } from "../src/policies/placement/index.js";
 
@@ -23,7 +24,7 @@ if (!existsSync(tracePath)) {
 const SLOTS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 const trace = await readTrace(tracePath);
-const batches = lockstepBatches(trace, 16);
+const batches = staticBatches(trace, 16);
 const place = getPlacementPolicy("contiguous").place({ experts: trace.experts, gpus: 8, load: new Float64Array(trace.experts) });
 const seqs = accessSequences(trace, batches, place.expertGpu, 8).flat();
 const perSize = seqs.reduce((a, s) => a + s.requests.length, 0);

@@ -169,37 +169,3 @@ export function maxShareStats(shares: Float64Array, gpus: number): { worst: numb
   return { worst, mean: n === 0 ? 0 : sum / n, batches: n };
 }
 
-/**
- * Groups of `batchSize` requests (in order of first appearance) that decode in lock step: batch s of
- * a group holds the tokens at step s of the group's requests still generating. Groups run one after
- * another. Empty batches are skipped.
- */
-export function lockstepBatches(trace: RoutingTrace, batchSize: number): Int32Array[] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size must be an integer >= 1, got ${batchSize}`);
-  const order: number[] = [];
-  const bySeq = new Map<number, number[]>();
-  for (let t = 0; t < trace.tokens; t++) {
-    const s = trace.seq[t];
-    let list = bySeq.get(s);
-    if (list === undefined) {
-      list = [];
-      bySeq.set(s, list);
-      order.push(s);
-    }
-    list.push(t);
-  }
-  const out: Int32Array[] = [];
-  for (let g = 0; g < order.length; g += batchSize) {
-    const group = order.slice(g, g + batchSize).map((s) => {
-      const toks = bySeq.get(s)!;
-      return toks.sort((a, b) => trace.step[a] - trace.step[b] || a - b);
-    });
-    const steps = Math.max(...group.map((t) => t.length));
-    for (let s = 0; s < steps; s++) {
-      const batch: number[] = [];
-      for (const toks of group) if (s < toks.length) batch.push(toks[s]);
-      if (batch.length > 0) out.push(Int32Array.from(batch));
-    }
-  }
-  return out;
-}

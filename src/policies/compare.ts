@@ -4,7 +4,8 @@
  */
 import type { RoutingTrace } from "../workload/trace.js";
 import { UserError } from "../util/errors.js";
-import { accessSequences, activationMatrix, expertLoad, gpuLoadShares, lockstepBatches, maxShareStats, type TokenBatches } from "./access.js";
+import { staticBatches } from "../workload/batching.js";
+import { accessSequences, activationMatrix, expertLoad, gpuLoadShares, maxShareStats, type TokenBatches } from "./access.js";
 import { simulateCaches, type BufferingPolicy } from "./buffering/index.js";
 import type { PlacementPolicy } from "./placement/types.js";
 import { getPlacementPolicy } from "./placement/index.js";
@@ -44,7 +45,7 @@ function checkGpus(trace: RoutingTrace, gpus: number): void {
  */
 export function compareCachePolicies(trace: RoutingTrace, o: CacheCompareOptions): CacheRow[] {
   checkGpus(trace, o.gpus);
-  const batches = lockstepBatches(trace, o.batch);
+  const batches = staticBatches(trace, o.batch);
   const placement = o.placement ?? getPlacementPolicy("contiguous");
   const expertGpu: Int32Array[] = [];
   for (let l = 0; l < trace.layers; l++) {
@@ -88,7 +89,7 @@ export interface PlacementCompareOptions {
 /** Per policy: the max per-GPU load share of each (batch, layer), worst and mean. */
 export function comparePlacements(trace: RoutingTrace, o: PlacementCompareOptions): PlacementRow[] {
   checkGpus(trace, o.gpus);
-  const batches = lockstepBatches(trace, o.batch);
+  const batches = staticBatches(trace, o.batch);
   const fit = o.fitBatches ?? batches;
   const loads = Array.from({ length: trace.layers }, (_, l) => expertLoad(trace, l, fit));
   const acts = Array.from({ length: trace.layers }, (_, l) => activationMatrix(trace, fit, l));
