@@ -1,72 +1,74 @@
-import type { ModelSpec } from "../workload/model.js";
-import type { Dtype } from "../hardware/devices.js";
+import {
+  attentionCost,
+  denseFfnCost,
+  embeddingCost,
+  gatingCost,
+  kvCacheBytesPerToken,
+  modelStats,
+  moeLayerIndices,
+  sharedExpertCost,
+  type Cost,
+  type ModelSpec,
+} from "../workload/model.js";
+import type { CostOp } from "../hardware/cost.js";
 
-/** Bytes per element of a dtype. */
-export function dtypeBytes(d: Dtype): number {
-  return d === "fp32" ? 4 : d === "fp8" ? 1 : 2;
+export type SimPhase = "decode" | "prefill" | "encode";
+
+/** A workload Cost as a roofline op for the hardware cost model. */
+export function genericOp(m: ModelSpec, c: Cost): CostOp {
+  return { kind: "generic", flops: c.flops, bytes: c.weightBytes + c.activationBytes, dtype: m.dtype };
 }
 
-export function headDim(m: ModelSpec): number {
-  return m.headDim ?? Math.floor(m.dModel / m.heads);
-}
-
-/** Layers the simulated phase runs through (an encoder-decoder model runs its encoder or its decoder). */
-export function layersFor(m: ModelSpec, phase: "decode" | "prefill" | "encode"): number {
-  if (m.encoderLayers !== undefined && m.decoderLayers !== undefined) {
-    return phase === "encode" ? m.encoderLayers : m.decoderLayers;
+/**
+ * The layers the simulated phase runs through, as global layer indices with their MoE flag. An
+ * encoder-decoder model runs its encoder (phase encode) or its decoder (decode/prefill); decoder
+ * layers of such a model also carry cross-attention.
+ */
+export function simulatedLayers(m: ModelSpec, phase: SimPhase): { index: number; moe: boolean; crossAttention: boolean }[] {
+  const moe = new Set(moeLayerIndices(m));
+  const encDec = m.encoderLayers !== undefined && m.decoderLayers !== undefined;
+  let start = 0;
+  let count = m.layers;
+  if (encDec) {
+    start = phase === "encode" ? 0 : m.encoderLayers!;
+    count = phase === "encode" ? m.encoderLayers! : m.decoderLayers!;
   }
-  return m.layers;
+  const out = [];
+  for (let i = start; i < start + count; i++) out.push({ index: i, moe: moe.has(i), crossAttention: encDec && phase !== "encode" });
+  return out;
 }
 
-/** Whether layer l (0-based, within the simulated stack) is an MoE layer: every M-th layer. */
-export function isMoeLayer(m: ModelSpec, l: number): boolean {
-  const first = m.firstMoeLayer ?? m.moeEvery - 1;
-  return l >= first && (l - first) % m.moeEvery === 0;
+/** Attention over a GPU's sequences: `lengths[i]` new tokens of sequence i after `context` cached ones. */
+export function attentionOnGpu(m: ModelSpec, newTokensPerSeq: ArrayLike<number>, context: number, cross: boolean, crossLen: number): Cost {
+  const acc: Cost = { flops: 0, weightBytes: 0, activationBytes: 0 };
+  let any = false;
+  for (let i = 0; i < newTokensPerSeq.length; i++) {
+    const t = newTokensPerSeq[i];
+    if (t <= 0) continue;
+    any = true;
+    const c = attentionCost(m, { sequences: 1, tokens: t, contextLen: context });
+    acc.flops += c.flops;
+    acc.activationBytes += c.activationBytes;
+    acc.weightBytes = c.weightBytes; // weights are read once per layer, whatever the batch
+    if (cross) {
+      const x = attentionCost(m, { sequences: 1, tokens: t, contextLen: crossLen });
+      acc.flops += x.flops;
+      acc.activationBytes += x.activationBytes;
+    }
+  }
+  if (any && cross) acc.weightBytes *= 2;
+  return acc;
 }
 
-/** Attention weights of one layer (q, k, v, o projections). */
-export function attentionParams(m: ModelSpec): number {
-  const hd = headDim(m);
-  return m.dModel * (m.heads * hd) * 2 + m.dModel * (m.kvHeads * hd) * 2;
-}
+export { denseFfnCost, embeddingCost, gatingCost, kvCacheBytesPerToken, sharedExpertCost };
 
-/** KV-cache bytes per token per layer. */
-export function kvBytesPerToken(m: ModelSpec): number {
-  return 2 * m.kvHeads * headDim(m) * dtypeBytes(m.dtype);
-}
-
-/** FLOPs and bytes of one layer's attention for `tokens` tokens, each attending to `context` earlier tokens. */
-export function attentionWork(m: ModelSpec, tokens: number, context: number): { flops: number; bytes: number } {
-  if (tokens === 0) return { flops: 0, bytes: 0 };
-  const b = dtypeBytes(m.dtype);
-  const p = attentionParams(m);
-  const hd = headDim(m);
-  const flops = 2 * tokens * p + 4 * tokens * context * m.heads * hd;
-  const bytes = p * b + tokens * context * kvBytesPerToken(m) + 4 * tokens * m.dModel * b;
-  return { flops, bytes };
-}
-
-/** FFN matrices: SwiGLU has three, GELU/ReLU two. */
-export function ffnMatrices(m: ModelSpec): number {
-  return m.activation === "swiglu" ? 3 : 2;
-}
-
-/** A dense FFN of hidden size dff for `tokens` tokens. */
-export function denseFfnWork(m: ModelSpec, tokens: number, dff: number): { flops: number; bytes: number } {
-  if (tokens === 0) return { flops: 0, bytes: 0 };
-  const b = dtypeBytes(m.dtype);
-  const params = ffnMatrices(m) * m.dModel * dff;
-  return { flops: 2 * tokens * params, bytes: params * b + 2 * tokens * m.dModel * b };
-}
-
-/** The output head (and embedding lookup) once per step. */
-export function headWork(m: ModelSpec, tokens: number): { flops: number; bytes: number } {
-  if (tokens === 0) return { flops: 0, bytes: 0 };
-  const b = dtypeBytes(m.dtype);
-  return { flops: 2 * tokens * m.dModel * m.vocab, bytes: m.dModel * m.vocab * b + tokens * m.vocab * b };
-}
-
-/** Bytes of one expert's weights. */
+/** Bytes of one routed expert's weights. */
 export function expertBytes(m: ModelSpec): number {
-  return ffnMatrices(m) * m.dModel * m.dFf * dtypeBytes(m.dtype);
+  return modelStats(m).expertBytes;
+}
+
+/** Weight bytes every GPU holds whatever the placement: attention, dense FFNs, gates, shared experts, embeddings. */
+export function replicatedWeightBytes(m: ModelSpec): number {
+  const s = modelStats(m);
+  return (s.totalParams - s.moeLayers * m.experts * s.expertParams) * s.bytesPerParam;
 }

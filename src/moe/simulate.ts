@@ -6,20 +6,22 @@ import type { ClusterSpec } from "../hardware/devices.js";
 import type { CostModel } from "../hardware/cost.js";
 import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
 import type { ModelSpec } from "../workload/model.js";
+import { DTYPE_BYTES } from "../hardware/devices.js";
 import type { RoutingTrace } from "../workload/trace.js";
 import { ContinuousBatcher } from "../workload/batching.js";
 import type { GatingPlan, GatingPolicy } from "../policies/gating/index.js";
 import type { BufferingPolicy, ExpertCache } from "../policies/buffering/index.js";
 import type { Placement, PlacementPolicy } from "../policies/placement/index.js";
 import {
-  attentionWork,
-  denseFfnWork,
-  dtypeBytes,
+  attentionOnGpu,
+  denseFfnCost,
+  embeddingCost,
   expertBytes as expertBytesOf,
-  headWork,
-  isMoeLayer,
-  kvBytesPerToken,
-  layersFor,
+  genericOp,
+  kvCacheBytesPerToken,
+  replicatedWeightBytes,
+  sharedExpertCost,
+  simulatedLayers,
 } from "./costs.js";
 import { buildAccessSequences, buildPlacements, traceLayerOf } from "./prepare.js";
 
@@ -132,12 +134,15 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const trace = cfg.trace;
   const E = m.experts;
   const K = trace.topK;
-  const bytesPerElem = dtypeBytes(m.dtype);
+  const bytesPerElem = DTYPE_BYTES[m.dtype];
   const tokenBytes = m.dModel * bytesPerElem;
   const eBytes = expertBytesOf(m);
-  const nLayers = layersFor(m, cfg.phase);
+  const layers = simulatedLayers(m, cfg.phase);
+  const nLayers = layers.length;
   const moeLayers: number[] = [];
-  for (let l = 0; l < nLayers; l++) if (isMoeLayer(m, l)) moeLayers.push(l);
+  for (let l = 0; l < nLayers; l++) if (layers[l].moe) moeLayers.push(l);
+  const moeIndexOf = new Int32Array(nLayers).fill(-1);
+  moeLayers.forEach((l, j) => (moeIndexOf[l] = j));
 
   // Placement per MoE layer, from the trace's historical load (and co-activation).
   const placements = buildPlacements(cfg, moeLayers.length, D);
@@ -156,15 +161,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   }
 
   // Static memory: replicated dense weights, and each GPU's experts (or its cache slots).
-  const denseParamBytes = (() => {
-    let bytes = 0;
-    for (let l = 0; l < nLayers; l++) {
-      const a = attentionWork(m, 1, 0).bytes - 4 * m.dModel * bytesPerElem;
-      bytes += a;
-      if (!isMoeLayer(m, l)) bytes += denseFfnWork(m, 1, m.denseDFf ?? m.dFf).bytes - 2 * m.dModel * bytesPerElem;
-    }
-    return bytes + m.vocab * m.dModel * bytesPerElem;
-  })();
+  const denseParamBytes = replicatedWeightBytes(m);
   let oom: (OomInfo & { step: number }) | null = null;
   let currentStep = -1;
   const alloc = (g: number, cat: MemoryCategory, bytes: number): void => {
@@ -205,12 +202,25 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     const start = sim.now;
     const phases = zeroPhases();
     const n = tokens.length;
+    // Data parallel for the dense parts: whole requests go to GPUs round-robin.
     const tokenGpu = new Int32Array(n);
     const perGpuTokens = new Int32Array(D);
+    const seqRank = new Map<number, number>();
+    const seqTokens: number[] = [];
     for (let i = 0; i < n; i++) {
-      tokenGpu[i] = i % D;
-      perGpuTokens[i % D]++;
+      const s = trace.seq[tokens[i]];
+      let r = seqRank.get(s);
+      if (r === undefined) {
+        r = seqRank.size;
+        seqRank.set(s, r);
+        seqTokens.push(0);
+      }
+      seqTokens[r]++;
+      tokenGpu[i] = r % D;
+      perGpuTokens[r % D]++;
     }
+    const gpuSeqs: number[][] = Array.from({ length: D }, () => []);
+    seqTokens.forEach((t, r) => gpuSeqs[r % D].push(t));
     const gpuTokensStep = new Float64Array(D);
     let misses = 0;
     let hits = 0;
@@ -220,10 +230,13 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     const ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
     const stepKv = new Float64Array(D);
     const stepAct = new Float64Array(D);
+    const kvPerToken = kvCacheBytesPerToken(m);
     for (let g = 0; g < D; g++) {
-      const seqCtx = cfg.phase === "decode" ? ctx + 1 : Math.ceil(perGpuTokens[g]);
-      stepKv[g] = (cfg.phase === "decode" ? perGpuTokens[g] * seqCtx : perGpuTokens[g]) * kvBytesPerToken(m) * nLayers;
-      stepAct[g] = perGpuTokens[g] * m.dModel * bytesPerElem * 4 + perGpuTokens[g] * m.vocab * bytesPerElem;
+      // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
+      const cached = cfg.phase === "decode" ? gpuSeqs[g].length * (ctx + 1) : perGpuTokens[g];
+      stepKv[g] = cfg.phase === "encode" ? 0 : cached * kvPerToken * nLayers;
+      // Hidden states, attention intermediates and logits of the GPU's tokens.
+      stepAct[g] = perGpuTokens[g] * (4 * m.dModel + m.vocab) * bytesPerElem;
       alloc(g, "kv_cache", stepKv[g]);
       alloc(g, "activations", stepAct[g]);
     }
@@ -231,15 +244,14 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       // Attention (+ dense FFN on non-MoE layers) per GPU, in parallel; the slowest sets the pace.
       let attnMax = 0;
       let denseMax = 0;
-      const moe = isMoeLayer(m, l);
+      const moe = layers[l].moe;
       for (let g = 0; g < D; g++) {
-        const a = attentionWork(m, perGpuTokens[g], cfg.phase === "decode" ? ctx : Math.max(1, perGpuTokens[g]));
-        const ta = perGpuTokens[g] > 0 ? cost.timeNs({ kind: "generic", flops: a.flops, bytes: a.bytes, dtype: m.dtype }) : 0;
+        if (perGpuTokens[g] === 0) continue;
+        const a = attentionOnGpu(m, gpuSeqs[g], ctx, layers[l].crossAttention, cfg.contextTokens);
+        const ta = cost.timeNs(genericOp(m, a));
         let td = 0;
-        if (!moe && perGpuTokens[g] > 0) {
-          const d = denseFfnWork(m, perGpuTokens[g], m.denseDFf ?? m.dFf);
-          td = cost.timeNs({ kind: "generic", flops: d.flops, bytes: d.bytes, dtype: m.dtype });
-        }
+        if (!moe) td = cost.timeNs(genericOp(m, denseFfnCost(m, perGpuTokens[g])));
+        else if ((m.sharedExperts ?? 0) > 0) td = cost.timeNs(genericOp(m, sharedExpertCost(m, perGpuTokens[g])));
         gpuBusy[g] += ta + td;
         if (ta > attnMax) attnMax = ta;
         if (td > denseMax) denseMax = td;
@@ -250,7 +262,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
         yield attnMax + denseMax;
         continue;
       }
-      const j = moeLayers.indexOf(l);
+      const j = moeIndexOf[l];
       const place = placements[j];
       const tl = traceLayerOf(trace, j);
       // Gather this layer's picks for the step's tokens.
@@ -260,16 +272,23 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
         for (let k = 0; k < K; k++) picks[i * K + k] = trace.picks[off + k];
       }
       const { picks: routed, expertGpu, experts: nVirtual, owner } = place.replicas ? replicate(picks, place, D, tokenGpu, K) : { picks, expertGpu: place.expertGpu, experts: E, owner: null };
-      let gateMax = 0;
-      for (let g = 0; g < D; g++) {
-        const tg = perGpuTokens[g] > 0 ? cost.timeNs({ kind: "gating", tokens: perGpuTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype }) : 0;
-        gpuBusy[g] += tg;
-        if (tg > gateMax) gateMax = tg;
-      }
       const plan: GatingPlan = cfg.gating.policy.plan(
         { tokens: n, topK: K, experts: nVirtual, gpus: D, picks: routed, tokenGpu, expertGpu, tokenBytes },
         { capacityFactor: cfg.gating.capacityFactor ?? m.capacityFactor, blockSize: cfg.gating.blockSize },
       );
+      // Gate (router matmul, softmax, top-k) per GPU; static-capacity gates (GShard einsum) also
+      // build the S x E x capacity dispatch mask and run the dispatch and combine einsums over it.
+      let gateMax = 0;
+      for (let g = 0; g < D; g++) {
+        if (perGpuTokens[g] === 0) continue;
+        let tg = cost.timeNs({ kind: "gating", tokens: perGpuTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
+        if (plan.fixedSize && plan.capacity !== undefined && plan.capacity > 0) {
+          const cells = perGpuTokens[g] * nVirtual * plan.capacity;
+          tg += cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * m.dModel, bytes: 2 * cells * 4 + 2 * perGpuTokens[g] * tokenBytes, dtype: m.dtype });
+        }
+        gpuBusy[g] += tg;
+        if (tg > gateMax) gateMax = tg;
+      }
       dropped += plan.dropped;
       padded += plan.padded;
       let inactive = 0;
@@ -373,8 +392,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     // Output head once per step.
     let headMax = 0;
     for (let g = 0; g < D; g++) {
-      const h = headWork(m, perGpuTokens[g]);
-      const th = perGpuTokens[g] > 0 ? cost.timeNs({ kind: "generic", flops: h.flops, bytes: h.bytes, dtype: m.dtype }) : 0;
+      const th = perGpuTokens[g] > 0 ? cost.timeNs(genericOp(m, embeddingCost(m, perGpuTokens[g]))) : 0;
       gpuBusy[g] += th;
       if (th > headMax) headMax = th;
     }
