@@ -1,0 +1,262 @@
+/**
+ * The calibration sweep: times every op over a range of sizes on the local adapter, fits the
+ * curves and returns a moesim-profile/v1 profile (with the extras in profile-ext.ts). The raw
+ * points (median, p10, p90, reps) are kept in the profile.
+ */
+import type { OpCurve, ProfilePoint } from "../hardware/profile.js";
+import { storageBuffer, type GpuContext } from "./gpu.js";
+import { DeviceToHost, HostToDevice, d2dEncode } from "./kernels/copy.js";
+import { ExpertFfnBank, ffnFlops, fillUniform } from "./kernels/ffn.js";
+import { Gating } from "./kernels/gating.js";
+import { DEFAULT_TILE } from "./kernels/matmul.js";
+import { Matmul } from "./kernels/matmul-run.js";
+import { RowShuffle, orderFromSizeMatrix } from "./kernels/shuffle.js";
+import { VALIDATION_LAYER, type LayerShape } from "./layer.js";
+import { fitAffine, fitPiecewise, fitStaircase } from "./fit.js";
+import type { CalibratedProfile, ExtraCurve } from "./profile-ext.js";
+import { rootStream } from "../sim/rng.js";
+import { GpuTimer, measureHost, statOf, type Encode, type FitStatistic, type TimingStats } from "./timing.js";
+
+export interface CalibrateOptions {
+  quick?: boolean;
+  /** Timed repetitions per point (default 5 quick, 9 full). */
+  reps?: number;
+  shape?: LayerShape;
+  /** Statistic of the repetitions that the fits use (default "min"). */
+  stat?: FitStatistic;
+  /** Called after each measured point. */
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+export interface SweepPlan {
+  launch: number[];
+  ffnTokens: number[];
+  gatingTokens: number[];
+  shuffleTokens: number[];
+  copyBytes: number[];
+  matmulSizes: number[];
+}
+
+export function sweepPlan(quick: boolean, shape: LayerShape = VALIDATION_LAYER): SweepPlan {
+  const tm = DEFAULT_TILE.tm;
+  const maxLayerTokens = 256;
+  const ffn: number[] = [];
+  for (let t = tm; t <= maxLayerTokens; t += tm) ffn.push(t);
+  void shape;
+  return quick
+    ? {
+        launch: [0, 8, 32],
+        ffnTokens: ffn,
+        gatingTokens: [1, 16, 64, 256],
+        shuffleTokens: [1, 16, 64, 256],
+        copyBytes: [4096, 262144, 4194304],
+        matmulSizes: [64, 256],
+      }
+    : {
+        launch: [0, 2, 8, 16, 32, 64],
+        ffnTokens: [...ffn, 384, 512],
+        gatingTokens: [1, 4, 16, 64, 128, 256, 512, 1024],
+        shuffleTokens: [1, 4, 16, 64, 128, 256, 512, 1024],
+        copyBytes: [4096, 65536, 1048576, 4194304, 16777216],
+        matmulSizes: [64, 128, 256, 512],
+      };
+}
+
+/** A measured point; the fits read `fitNs` (the chosen statistic), medianNs/p10/p90 are the spread. */
+export type CalPoint = ProfilePoint & { minNs: number; fitNs: number };
+
+let fitStat: FitStatistic = "min";
+
+function point(x: number, s: TimingStats, shape: Record<string, number | string>, minusNs = 0): CalPoint {
+  const r = (v: number) => Math.round(Math.max(0, v - minusNs));
+  return {
+    x,
+    shape,
+    medianNs: r(s.medianNs),
+    p10Ns: r(s.p10Ns),
+    p90Ns: r(s.p90Ns),
+    minNs: r(s.minNs),
+    fitNs: r(statOf(s, fitStat)),
+    reps: s.reps,
+  };
+}
+
+function pass(enc: GPUCommandEncoder, tw: Parameters<Encode>[1], body: (p: GPUComputePassEncoder) => void): void {
+  const p = enc.beginComputePass({ timestampWrites: tw(true, true) });
+  body(p);
+  p.end();
+}
+
+/** Runs the sweep and returns the fitted profile. */
+export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): Promise<CalibratedProfile> {
+  const quick = opts.quick ?? false;
+  const reps = opts.reps ?? (quick ? 5 : 9);
+  const warmup = quick ? 1 : 2;
+  fitStat = opts.stat ?? "min";
+  const shape = opts.shape ?? VALIDATION_LAYER;
+  const plan = sweepPlan(quick, shape);
+  const total =
+    plan.launch.length +
+    plan.ffnTokens.length +
+    plan.gatingTokens.length +
+    2 * plan.shuffleTokens.length +
+    3 * plan.copyBytes.length +
+    plan.matmulSizes.length;
+  let done = 0;
+  const tick = (label: string) => opts.onProgress?.(++done, total, label);
+  const timer = new GpuTimer(ctx);
+  const dev = ctx.device;
+  const { dModel: d, dFf: f, act, dtype, experts: E, topK: k } = shape;
+  const rowBytes = d * (dtype === "f16" ? 2 : 4);
+
+  // Launch overhead: one pass with n empty (zero-workgroup, indirect) dispatches.
+  const emptyArgs = storageBuffer(dev, 64, GPUBufferUsage.INDIRECT);
+  const idle = new ExpertFfnBank(ctx, { ...shape, dFf: DEFAULT_TILE.tn, dModel: DEFAULT_TILE.tn }, 1, 1);
+  const launchPts: CalPoint[] = [];
+  for (const n of plan.launch) {
+    const s = await timer.measure(
+      (enc, tw) =>
+        pass(enc, tw, (p) => {
+          for (let i = 0; i < n / 2; i++) idle.encodeIndirect(p, 0, emptyArgs, 0);
+        }),
+      reps,
+      warmup,
+    );
+    launchPts.push(point(n, s, { dispatches: n }));
+    tick(`launch ${n}`);
+  }
+  idle.destroy();
+  emptyArgs.destroy();
+  const launchFit = fitAffine(launchPts);
+  const passNs = launchFit.fixedNs;
+
+  // Expert FFN: one expert, T tokens, the layer's kernels and shape.
+  const bank = new ExpertFfnBank(ctx, shape, 1, Math.max(...plan.ffnTokens));
+  const ffnPts: Array<CalPoint & { tokens: number }> = [];
+  for (const t of plan.ffnTokens) {
+    bank.setRoute([0], [t]);
+    const s = await timer.measure((enc, tw) => pass(enc, tw, (p) => bank.encode(p, 0, t)), reps, warmup);
+    ffnPts.push({ ...point(ffnFlops(t, d, f, act), s, { tokens: t, d_model: d, d_ff: f, act, dtype }, passNs), tokens: t });
+    tick(`expert_ffn ${t} tokens`);
+  }
+  bank.destroy();
+
+  // Gating: random logits, E experts, top-k.
+  const maxG = Math.max(...plan.gatingTokens);
+  const gating = new Gating(ctx, maxG, E, k, { dModel: d, dFf: f, tile: DEFAULT_TILE });
+  const logits = fillUniform(maxG * E, 5, 3);
+  const gatingPts: CalPoint[] = [];
+  for (const t of plan.gatingTokens) {
+    gating.setTokens(t, logits);
+    const s = await timer.measure((enc, tw) => pass(enc, tw, (p) => gating.encode(p)), reps, warmup);
+    gatingPts.push(point(t, s, { tokens: t, experts: E, top_k: k }, passNs));
+    tick(`gating ${t} tokens`);
+  }
+
+  // Shuffle (dispatch gather, from a size matrix over 4 ranks) and combine (weighted scatter back).
+  const maxS = Math.max(...plan.shuffleTokens);
+  const src = storageBuffer(dev, maxS * k * d * 4);
+  dev.queue.writeBuffer(src, 0, fillUniform(maxS * d, 3, 1));
+  const dst = storageBuffer(dev, maxS * k * d * 4);
+  const index = storageBuffer(dev, maxS * k * 4);
+  const weights = storageBuffer(dev, maxS * k * 4);
+  dev.queue.writeBuffer(weights, 0, fillUniform(maxS * k, 4, 1));
+  const dispatch = new RowShuffle(ctx, "dispatch", d, k, { src, dst, index });
+  const combine = new RowShuffle(ctx, "combine", d, k, { src: dst, dst: src, index, weights });
+  const rng = rootStream(1).child("calibrate/size-matrix");
+  const shufflePts: CalPoint[] = [];
+  const combinePts: CalPoint[] = [];
+  for (const t of plan.shuffleTokens) {
+    const rows = t * k;
+    // a 4x4 size matrix with random split of the rows (tokens from source s to destination r)
+    const ranks = 4;
+    const sizes = Array.from({ length: ranks }, () => new Array<number>(ranks).fill(0));
+    for (let i = 0; i < rows; i++) sizes[rng.int(ranks)][rng.int(ranks)]++;
+    const order = orderFromSizeMatrix(sizes); // source rows; the kernel divides by k
+    const idx = order.map((v) => v * k);
+    dev.queue.writeBuffer(index, 0, idx);
+    dispatch.setRows(rows);
+    const s1 = await timer.measure((enc, tw) => pass(enc, tw, (p) => dispatch.encode(p)), reps, warmup);
+    shufflePts.push(point(rows * rowBytes, s1, { tokens: t, top_k: k, d_model: d, ranks }, passNs));
+    tick(`shuffle ${rows} rows`);
+    const slot = new Uint32Array(rows);
+    for (let i = 0; i < rows; i++) slot[order[i]] = i;
+    dev.queue.writeBuffer(index, 0, slot);
+    combine.setRows(t);
+    const s2 = await timer.measure((enc, tw) => pass(enc, tw, (p) => combine.encode(p)), reps, warmup);
+    combinePts.push(point(rows * rowBytes, s2, { tokens: t, top_k: k, d_model: d }, passNs));
+    tick(`combine ${t} tokens`);
+  }
+  for (const b of [src, dst, index, weights]) b.destroy();
+  dispatch.destroy();
+  combine.destroy();
+  gating.destroy();
+
+  // Copies.
+  const d2dPts: CalPoint[] = [];
+  const h2dPts: CalPoint[] = [];
+  const d2hPts: CalPoint[] = [];
+  for (const bytes of plan.copyBytes) {
+    const a = storageBuffer(dev, bytes);
+    const b = storageBuffer(dev, bytes);
+    const s = await timer.measure(d2dEncode(a, b, bytes), reps, warmup);
+    d2dPts.push(point(bytes, s, { bytes }));
+    a.destroy();
+    b.destroy();
+    tick(`copy_d2d ${bytes} B`);
+    const h2d = new HostToDevice(ctx, bytes);
+    const data = new Uint8Array(bytes).fill(7);
+    h2dPts.push(point(bytes, await measureHost(() => h2d.run(data), reps, warmup), { bytes }));
+    h2d.destroy();
+    tick(`copy_h2d ${bytes} B`);
+    const d2h = new DeviceToHost(ctx, bytes);
+    d2hPts.push(point(bytes, await measureHost(() => d2h.run(), reps, warmup), { bytes }));
+    d2h.destroy();
+    tick(`copy_d2h ${bytes} B`);
+  }
+
+  // Plain matmul (square, tiled kernel).
+  const mmPts: CalPoint[] = [];
+  for (const n of plan.matmulSizes) {
+    const mm = new Matmul(ctx, n, n, n, "tiled", dtype);
+    const s = await timer.measure((enc, tw) => pass(enc, tw, (p) => mm.encode(p)), reps, warmup);
+    mmPts.push(point(mm.flops, s, { m: n, k: n, n, dtype }, passNs));
+    mm.destroy();
+    tick(`matmul ${n}^3`);
+  }
+  timer.destroy();
+
+  const curve = (unit: OpCurve["unit"], points: ProfilePoint[], fit = fitPiecewise(points)): OpCurve => ({ unit, dtype, points, fit });
+  const extra = (unit: ExtraCurve["unit"], points: ProfilePoint[], fit: ExtraCurve["fit"]): ExtraCurve => ({ unit, points, fit });
+  return {
+    format: "moesim-profile/v1",
+    adapter: ctx.info,
+    createdAt: new Date().toISOString(),
+    sweep: {
+      quick,
+      reps,
+      warmup,
+      timing: timer.method,
+      fitStatistic: fitStat,
+      statistic: `fits use the ${fitStat} of the reps (fitNs); medianNs, p10Ns, p90Ns give the spread; GPU-timed ops have the pass overhead (launch fixedNs) subtracted`,
+      layer: shape,
+      ffnTile: DEFAULT_TILE,
+      plan,
+    },
+    ops: {
+      expert_ffn: curve("flops", ffnPts.map(({ tokens: _t, ...p }) => p), fitStaircase(ffnPts, DEFAULT_TILE.tm, (t) => ffnFlops(t, d, f, act))),
+      gating: curve("tokens", gatingPts),
+      shuffle: curve("bytes", shufflePts),
+      copy_d2d: curve("bytes", d2dPts),
+      copy_h2d: curve("bytes", h2dPts),
+      copy_d2h: curve("bytes", d2hPts),
+      matmul: curve("flops", mmPts),
+    },
+    extraOps: {
+      combine: extra("bytes", combinePts, fitPiecewise(combinePts)),
+      launch: extra("dispatches", launchPts, launchFit),
+    },
+    ffnTileTokens: DEFAULT_TILE.tm,
+    layer: shape,
+  };
+}
