@@ -1,0 +1,157 @@
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { Worker } from "node:worker_threads";
+import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { describePoint, pointText } from "./point.js";
+import { quietProgress, type ProgressSink } from "./progress.js";
+import { shardPoints, type SweepPoint, type SweepSpec } from "./spec.js";
+import { POINT_FORMAT, type PointResult } from "./types.js";
+import type { PointReply, PointTask } from "./worker-main.js";
+
+export const SPEC_FORMAT = "moesim-sweep-spec/v1";
+
+/** sweep-spec.json: what a sweep folder is for, so merge can check shards belong together and none is missing. */
+export interface SweepManifest {
+  format: typeof SPEC_FORMAT;
+  name: string;
+  base_hash: string;
+  param_keys: string[];
+  points: number;
+}
+
+export interface SweepOptions {
+  /** Worker threads (default: all cores). */
+  workers?: number;
+  /** Run only shard i of n. */
+  shard?: { index: number; count: number } | null;
+  /** Output folder (default: the spec's out). */
+  out?: string;
+  progress?: ProgressSink;
+  /** Stop after this many points have finished (tests use it to stand in for a killed sweep). */
+  stopAfter?: number;
+}
+
+export interface SweepRun {
+  out: string;
+  total: number;
+  /** Points of this shard. */
+  selected: number;
+  skipped: number;
+  ran: number;
+  workers: number;
+  seconds: number;
+}
+
+export const pointsDir = (out: string): string => join(out, "points");
+
+/** Reads a finished point file, or null when absent, unreadable or made from another base scenario. */
+export function readPoint(path: string, baseHash?: string): PointResult | null {
+  if (!existsSync(path)) return null;
+  try {
+    const p = JSON.parse(readFileSync(path, "utf8")) as PointResult;
+    if (p.format !== POINT_FORMAT || (baseHash !== undefined && p.base_hash !== baseHash)) return null;
+    return p;
+  } catch {
+    return null;
+  }
+}
+
+/** Serializes a point result; the same point always gives the same bytes. */
+export function pointJson(p: PointResult): string {
+  return JSON.stringify(p, null, 2) + "\n";
+}
+
+const WORKER_URL = new URL("./worker.mjs", import.meta.url);
+
+/**
+ * Runs a sweep's points (or one shard's) on a pool of worker threads. Each finished point is written
+ * at once, atomically, as points/<key>.json; points whose file exists (same base scenario) are
+ * skipped, so a killed sweep resumes where it stopped. Results do not depend on the worker count:
+ * every point is simulated alone from its own scenario and seed.
+ */
+export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepRun> {
+  const t0 = performance.now();
+  const out = resolve(opts.out ?? spec.out);
+  const progress = opts.progress ?? quietProgress;
+  const selected = shardPoints(spec.points, opts.shard ?? null);
+  // Validate every point before anything runs: a bad override fails fast with its key path.
+  const tasks = new Map<number, PointTask>();
+  for (const p of selected) {
+    const { text, file } = pointText(spec, p);
+    tasks.set(p.index, { index: p.index, key: p.key, text, file, name: `${spec.name}-${p.key}` });
+  }
+  const manifest: SweepManifest = { format: SPEC_FORMAT, name: spec.name, base_hash: spec.baseHash, param_keys: spec.paramKeys, points: spec.points.length };
+  const manifestPath = join(out, "sweep-spec.json");
+  if (existsSync(manifestPath)) {
+    const old = JSON.parse(readFileSync(manifestPath, "utf8")) as SweepManifest;
+    if (old.name !== spec.name) throw new UserError(`${out} holds sweep '${old.name}', not '${spec.name}'; choose another --out`);
+  } else if (existsSync(out) && readdirSync(out).filter((e) => !e.startsWith(".")).length > 0) {
+    throw new UserError(`${out} exists and is not a sweep folder; choose another --out`);
+  }
+  writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+  const dir = pointsDir(out);
+  const todo: SweepPoint[] = selected.filter((p) => readPoint(join(dir, `${p.key}.json`), spec.baseHash) === null);
+  const skipped = selected.length - todo.length;
+  const limit = opts.stopAfter ?? Infinity;
+  const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), todo.length || 1));
+  progress.start(selected.length, skipped);
+  let done = skipped;
+  let ran = 0;
+  if (todo.length > 0 && limit > 0) {
+    await new Promise<void>((resolvePool, rejectPool) => {
+      const queue = [...todo];
+      const workers: Worker[] = [];
+      const started = new Map<Worker, { point: SweepPoint; t: number }>();
+      let failed = false;
+      let live = 0;
+      const fail = (e: Error): void => {
+        if (failed) return;
+        failed = true;
+        for (const w of workers) void w.terminate();
+        rejectPool(e);
+      };
+      const next = (w: Worker): void => {
+        const p = ran + started.size < limit ? queue.shift() : undefined;
+        if (!p) {
+          started.delete(w);
+          void w.terminate();
+          return;
+        }
+        started.set(w, { point: p, t: performance.now() });
+        w.postMessage(tasks.get(p.index));
+      };
+      for (let i = 0; i < nWorkers; i++) {
+        const w = new Worker(WORKER_URL);
+        workers.push(w);
+        live++;
+        w.on("message", (m: PointReply | { type: "ready" }) => {
+          if (failed) return;
+          if (m.type === "ready") return next(w);
+          const cur = started.get(w)!;
+          if (m.type === "error") {
+            const where = describePoint(cur.point);
+            return fail(m.user ? new UserError(`${where}: ${m.message}`, spec.file) : Object.assign(new Error(`${spec.file}: ${where}: ${m.message}`), { stack: m.stack }));
+          }
+          const result: PointResult = { format: POINT_FORMAT, sweep: spec.name, key: cur.point.key, index: cur.point.index, base_hash: spec.baseHash, params: cur.point.params, summary: m.summary as PointResult["summary"] };
+          writeFileAtomic(join(dir, `${cur.point.key}.json`), pointJson(result));
+          ran++;
+          done++;
+          progress.point(done, selected.length, describePoint(cur.point), (performance.now() - cur.t) / 1000);
+          next(w);
+        });
+        w.on("error", (e) => fail(e));
+        w.on("exit", (code) => {
+          live--;
+          const cur = started.get(w);
+          if (cur && !failed) return fail(new Error(`${spec.file}: worker stopped (exit code ${code}) while running ${describePoint(cur.point)}`));
+          if (live === 0 && !failed) resolvePool();
+        });
+      }
+    }).finally(() => progress.stop());
+  } else {
+    progress.stop();
+  }
+  return { out, total: spec.points.length, selected: selected.length, skipped, ran, workers: todo.length ? nWorkers : 0, seconds: (performance.now() - t0) / 1000 };
+}

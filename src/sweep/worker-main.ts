@@ -1,0 +1,39 @@
+import { parentPort } from "node:worker_threads";
+import { parseScenario } from "../scenario/load.js";
+import { runScenario } from "../moe/run.js";
+import { UserError } from "../util/errors.js";
+
+/** A point to simulate: its validated scenario as JSON text, and the file relative paths resolve from. */
+export interface PointTask {
+  index: number;
+  key: string;
+  text: string;
+  file: string;
+  name: string;
+}
+
+export type PointReply =
+  | { type: "done"; index: number; key: string; summary: Record<string, unknown> }
+  | { type: "error"; index: number; key: string; user: boolean; message: string; stack?: string };
+
+/** Simulates one point and returns its summary without the (machine-dependent) results_dir. */
+export async function runPoint(task: PointTask): Promise<Record<string, unknown>> {
+  const loaded = parseScenario(task.text, task.file);
+  const run = await runScenario(loaded, { name: task.name, outDir: "." });
+  const { results_dir: _drop, ...summary } = run.summary as unknown as Record<string, unknown>;
+  return summary;
+}
+
+if (parentPort) {
+  const port = parentPort;
+  port.on("message", async (task: PointTask) => {
+    try {
+      const summary = await runPoint(task);
+      port.postMessage({ type: "done", index: task.index, key: task.key, summary } satisfies PointReply);
+    } catch (e) {
+      const err = e as Error;
+      port.postMessage({ type: "error", index: task.index, key: task.key, user: e instanceof UserError, message: err?.message ?? String(e), stack: err?.stack } satisfies PointReply);
+    }
+  });
+  port.postMessage({ type: "ready" });
+}
