@@ -12,10 +12,10 @@ import { DEFAULT_TILE } from "./kernels/matmul.js";
 import { Matmul } from "./kernels/matmul-run.js";
 import { RowShuffle, orderFromSizeMatrix } from "./kernels/shuffle.js";
 import { VALIDATION_LAYER, type LayerShape } from "./layer.js";
-import { fitAffine, fitPiecewise, fitStaircase } from "./fit.js";
+import { fitAffine, fitPiecewise, fitTiles } from "./fit.js";
 import type { CalibratedProfile, ExtraCurve } from "./profile-ext.js";
 import { rootStream } from "../sim/rng.js";
-import { GpuTimer, measureHost, statOf, type Encode, type FitStatistic, type TimingStats } from "./timing.js";
+import { GpuTimer, measureHost, statOf, summarize, type Encode, type FitStatistic, type TimingStats } from "./timing.js";
 
 export interface CalibrateOptions {
   quick?: boolean;
@@ -104,6 +104,14 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
     plan.matmulSizes.length;
   let done = 0;
   const tick = (label: string) => opts.onProgress?.(++done, total, label);
+  let frac = 0;
+  const tickN = (n: number, label: string) => {
+    frac += n;
+    const whole = Math.floor(frac + 1e-9);
+    frac -= whole;
+    done += whole;
+    opts.onProgress?.(Math.min(done, total), total, label);
+  };
   const timer = new GpuTimer(ctx);
   const dev = ctx.device;
   const { dModel: d, dFf: f, act, dtype, experts: E, topK: k } = shape;
@@ -133,12 +141,23 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
   // Expert FFN: one expert, T tokens, the layer's kernels and shape.
   const bank = new ExpertFfnBank(ctx, shape, 1, Math.max(...plan.ffnTokens));
   const ffnPts: Array<CalPoint & { tokens: number }> = [];
-  for (const t of plan.ffnTokens) {
-    bank.setRoute([0], [t]);
-    const s = await timer.measure((enc, tw) => pass(enc, tw, (p) => bank.encode(p, 0, t)), reps, warmup);
-    ffnPts.push({ ...point(ffnFlops(t, d, f, act), s, { tokens: t, d_model: d, d_ff: f, act, dtype }, passNs), tokens: t });
-    tick(`expert_ffn ${t} tokens`);
+  // Interleaved rounds (every token count once per round), so that a burst of load from other
+  // processes spreads over all points instead of bending one of them.
+  const ffnEncode = (t: number): Encode => (enc, tw) =>
+    pass(enc, tw, (p) => {
+      bank.encode(p, 0, t);
+    });
+  const ffnSamples = plan.ffnTokens.map(() => [] as number[]);
+  for (let r = 0; r < warmup + reps; r++) {
+    for (const [i, t] of plan.ffnTokens.entries()) {
+      bank.setRoute([0], [t]);
+      const ns = await timer.once(ffnEncode(t));
+      if (r >= warmup) ffnSamples[i].push(ns);
+    }
+    tickN(plan.ffnTokens.length / (warmup + reps), `expert_ffn round ${r + 1}/${warmup + reps}`);
   }
+  for (const [i, t] of plan.ffnTokens.entries())
+    ffnPts.push({ ...point(ffnFlops(t, d, f, act), summarize(ffnSamples[i]), { tokens: t, d_model: d, d_ff: f, act, dtype }, passNs), tokens: t });
   bank.destroy();
 
   // Gating: random logits, E experts, top-k.
@@ -244,7 +263,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
       plan,
     },
     ops: {
-      expert_ffn: curve("flops", ffnPts.map(({ tokens: _t, ...p }) => p), fitStaircase(ffnPts, DEFAULT_TILE.tm, (t) => ffnFlops(t, d, f, act))),
+      expert_ffn: curve("flops", ffnPts.map(({ tokens: _t, ...p }) => p), fitTiles(ffnPts, DEFAULT_TILE.tm, (t) => ffnFlops(t, d, f, act))),
       gating: curve("tokens", gatingPts),
       shuffle: curve("bytes", shufflePts),
       copy_d2d: curve("bytes", d2dPts),

@@ -81,3 +81,29 @@ export function median(v: readonly number[]): number {
 function round(ns: number): number {
   return Math.round(ns * 10) / 10;
 }
+
+/**
+ * The tiled FFN's time model: a + b * ceil(T / step) (whole tiles of `step` tokens), fitted by
+ * Theil-Sen (median of pairwise slopes, then median intercept) so that a few repetitions slowed
+ * by other processes do not bend it; returned as a staircase of piecewise-linear knots up to the
+ * largest measured T (beyond it, the last step's slope continues).
+ */
+export function fitTiles(
+  points: ReadonlyArray<ProfilePoint & { tokens: number }>,
+  step: number,
+  xOf: (tokens: number) => number,
+): PiecewiseLinearFit & { perTileNs: number; fixedNs: number } {
+  const pts = points.map((p) => ({ n: Math.ceil(p.tokens / step), y: timeOf(p) }));
+  const slopes: number[] = [];
+  for (let i = 0; i < pts.length; i++)
+    for (let j = i + 1; j < pts.length; j++) if (pts[j].n !== pts[i].n) slopes.push((pts[j].y - pts[i].y) / (pts[j].n - pts[i].n));
+  const b = slopes.length ? Math.max(0, median(slopes)) : 0;
+  const a = Math.max(0, median(pts.map((p) => p.y - b * p.n)));
+  const maxTiles = Math.max(...pts.map((p) => p.n));
+  const knots: Array<[number, number]> = [];
+  for (let k = 1; k <= maxTiles; k++) {
+    const y = round(a + b * k);
+    knots.push([xOf((k - 1) * step + 1), y], [xOf(k * step), y]);
+  }
+  return { kind: "piecewise-linear", knots, perTileNs: round(b), fixedNs: round(a) };
+}

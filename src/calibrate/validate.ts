@@ -8,7 +8,7 @@ import { readBuffer, type GpuContext } from "./gpu.js";
 import { MoeLayer, VALIDATION_LAYER, type LayerShape } from "./layer.js";
 import { predictLayerNs } from "./predict.js";
 import { expertCounts, logitsForPicks, routingSample, type RoutingSample } from "./routing.js";
-import { GpuTimer, statOf, type FitStatistic } from "./timing.js";
+import { GpuTimer, statOf, summarize, type FitStatistic } from "./timing.js";
 import { median } from "./fit.js";
 
 export interface ValidationPoint {
@@ -52,14 +52,29 @@ export async function validate(
   const timer = new GpuTimer(ctx);
   const points: ValidationPoint[] = [];
   try {
+    // Interleaved rounds (every batch size once per round), so that load from other processes
+    // spreads over all points; then per batch size the chosen statistic of its samples.
+    const warmup = opts.quick ? 1 : 2;
+    const samples = tokensList.map(() => [] as number[]);
+    const logits = tokensList.map((t) => logitsForPicks(sample, t));
+    for (let r = 0; r < warmup + reps; r++) {
+      for (const [i, t] of tokensList.entries()) {
+        layer.setBatch(t, logits[i]);
+        const ns = await timer.once(layer.encode());
+        if (r >= warmup) samples[i].push(ns);
+        if (r === 0) {
+          // The gating on the GPU must have routed exactly as the sample says.
+          const counts = expertCounts(sample, t);
+          const got = new Uint32Array(await readBuffer(ctx.device, layer.gating.buffers.counts, shape.experts * 4));
+          if (counts.some((c, e) => c !== got[e]))
+            throw new Error(`GPU gating counts ${[...got].join(",")} differ from the routing sample ${counts.join(",")} at ${t} tokens`);
+        }
+      }
+      opts.onProgress?.(r + 1, warmup + reps, `layer round ${r + 1}/${warmup + reps}`);
+    }
     for (const [i, t] of tokensList.entries()) {
-      layer.setBatch(t, logitsForPicks(sample, t));
+      const s = summarize(samples[i]);
       const counts = expertCounts(sample, t);
-      const s = await timer.measure(layer.encode(), reps, opts.quick ? 1 : 2);
-      // The gating on the GPU must have routed exactly as the sample says.
-      const got = new Uint32Array(await readBuffer(ctx.device, layer.gating.buffers.counts, shape.experts * 4));
-      if (counts.some((c, e) => c !== got[e]))
-        throw new Error(`GPU gating counts ${[...got].join(",")} differ from the routing sample ${counts.join(",")} at ${t} tokens`);
       const pred = predictLayerNs(profile, shape, counts);
       const measured = statOf(s, stat);
       points.push({
@@ -72,7 +87,6 @@ export async function validate(
         measured_p10_us: round(s.p10Ns / 1e3),
         measured_p90_us: round(s.p90Ns / 1e3),
       });
-      opts.onProgress?.(i + 1, tokensList.length, `layer ${t} tokens`);
     }
   } finally {
     timer.destroy();
