@@ -3,8 +3,6 @@ import { UserError } from "../../util/errors.js";
 import { register as run } from "./run.js";
 import { register as report } from "./report.js";
 import { register as calibrate } from "./calibrate.js";
-import { register as sweep } from "./sweep.js";
-import { register as merge } from "./merge.js";
 import { register as trace } from "./trace.js";
 import { register as cache } from "./cache.js";
 import { register as placement } from "./placement.js";
@@ -31,8 +29,8 @@ export const commands: RegisterCommand[] = [
   placement,
   trace,
   report,
-  sweep,
-  merge,
+  notYet("sweep", "run a grid of scenarios on all cores"),
+  notYet("merge", "merge sharded sweep results"),
   calibrate,
   validate,
   notYet("init", "write a commented example scenario"),
