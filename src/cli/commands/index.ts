@@ -3,6 +3,8 @@ import { UserError } from "../../util/errors.js";
 import { register as run } from "./run.js";
 import { register as report } from "./report.js";
 import { register as calibrate } from "./calibrate.js";
+import { register as sweep } from "./sweep.js";
+import { register as merge } from "./merge.js";
 import { register as trace } from "./trace.js";
 import { register as cache } from "./cache.js";
 import { register as placement } from "./placement.js";
@@ -29,8 +31,8 @@ export const commands: RegisterCommand[] = [
   placement,
   trace,
   report,
-  notYet("sweep", "run a grid of scenarios on all cores"),
-  notYet("merge", "merge sharded sweep results"),
+  sweep,
+  merge,
   calibrate,
   validate,
   notYet("init", "write a commented example scenario"),
