@@ -113,9 +113,9 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
         rejectPool(e);
       };
       const next = (w: Worker): void => {
+        started.delete(w);
         const p = ran + started.size < limit ? queue.shift() : undefined;
         if (!p) {
-          started.delete(w);
           void w.terminate();
           return;
         }

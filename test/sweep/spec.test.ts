@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { parseShard, parseSweep, pointText, setPath, shardPoints, stableHash } from "../../src/sweep/index.js";
+import { loadSweepFile } from "../../src/sweep/spec.js";
+import { SMALL_SWEEP } from "./helpers.js";
+
+describe("sweep files", () => {
+  it("expands a grid as a cartesian product, last axis fastest, with stable keys", () => {
+    const s = loadSweepFile(SMALL_SWEEP);
+    expect(s.paramKeys).toEqual(["policies.gating.policy", "workload.batching.batch_size"]);
+    expect(s.points.map((p) => [p.params["policies.gating.policy"], p.params["workload.batching.batch_size"]])).toEqual([
+      ["static", 4], ["static", 8], ["static", 16], ["dynamic", 4], ["dynamic", 8], ["dynamic", 16],
+    ]);
+    expect(new Set(s.points.map((p) => p.key)).size).toBe(6);
+    // The key is the hash of the parameters alone: key order in the file does not change it.
+    expect(s.points[0].key).toBe(stableHash({ "workload.batching.batch_size": 4, "policies.gating.policy": "static" }));
+    expect(loadSweepFile(SMALL_SWEEP).points.map((p) => p.key)).toEqual(s.points.map((p) => p.key));
+  });
+
+  it("crosses a points list with the grid, and puts constant overrides into the base hash", () => {
+    const text = (steps: number) => `base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\nset: { workload.max_steps: ${steps} }\npoints:\n  - { policies.placement.policy: greedy }\n  - { policies.placement.policy: contiguous }\ngrid:\n  workload.batching.batch_size: [1, 2]\n`;
+    const s = parseSweep(text(3));
+    expect(s.points).toHaveLength(4);
+    expect(s.paramKeys).toEqual(["policies.placement.policy", "workload.batching.batch_size"]);
+    expect((s.base.workload as { max_steps: number }).max_steps).toBe(3);
+    expect(parseSweep(text(4)).baseHash).not.toBe(s.baseHash);
+    expect(parseSweep(text(4)).points.map((p) => p.key)).toEqual(s.points.map((p) => p.key));
+  });
+
+  it("applies overrides at key paths, deep-merging mappings, and validates each point like a scenario", () => {
+    const base = { a: { b: { c: 1, d: 2 } }, l: [1, 2] };
+    expect(setPath(base, "a.b.c", 5)).toEqual({ a: { b: { c: 5, d: 2 } }, l: [1, 2] });
+    expect(setPath(base, "a.b", { e: 3 })).toEqual({ a: { b: { c: 1, d: 2, e: 3 } }, l: [1, 2] });
+    expect(setPath(base, "x.y", true)).toEqual({ ...base, x: { y: true } });
+    expect(setPath(base, "l.1", 9)).toEqual({ a: base.a, l: [1, 9] });
+    expect(base.a.b.c).toBe(1); // the base is not changed
+    expect(() => setPath(base, "a.b.c.d", 1)).toThrow(/a\.b\.c is 1, not a mapping/);
+    const s = parseSweep(`base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b }, workload: { batching: { kind: static, batch_size: 2 } } }\ngrid:\n  workload.batching.batch_size: [8, -1]\n`, "s.yaml");
+    expect(() => pointText(s, s.points[0])).not.toThrow();
+    expect(() => pointText(s, s.points[1])).toThrow(/s\.yaml: point 1 \(workload\.batching\.batch_size=-1\): workload\.batching\.batch_size: .*/);
+    const typo = parseSweep(`base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\ngrid:\n  policies.gating.polcy: [static]\n`, "t.yaml");
+    expect(() => pointText(typo, typo.points[0])).toThrow(/unknown key 'polcy'/);
+  });
+
+  it("reports sweep-file mistakes with file:line:col and the key path", () => {
+    expect(() => parseSweep(`base: b.yaml\ngrid:\n  policies.gating.policy: []\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: grid\.policies\.gating\.policy: a grid axis needs at least one value/);
+    expect(() => parseSweep(`base: b.yaml\ngird: {}\n`, "s.yaml")).toThrow(/^s\.yaml:2:\d+: gird: unknown key 'gird'/);
+    expect(() => parseSweep(`base: x.yaml\n`, "s.yaml")).toThrow(/needs 'grid'.*or 'points'/);
+    expect(() => parseSweep(`base: missing.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/s\.yaml:1:7: base: cannot read scenario missing\.yaml \(ENOENT\)/);
+    expect(() => parseSweep(`base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\npoints: [{ seed: 1 }, { seed: 1 }]\n`, "s.yaml")).toThrow(/repeats point 0/);
+  });
+
+  it("shards are disjoint and together cover every point, whatever n", () => {
+    const s = loadSweepFile(SMALL_SWEEP);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), (n) => {
+        const seen = new Map<string, number>();
+        for (let i = 0; i < n; i++) for (const p of shardPoints(s.points, { index: i, count: n })) seen.set(p.key, (seen.get(p.key) ?? 0) + 1);
+        return seen.size === s.points.length && [...seen.values()].every((c) => c === 1);
+      }),
+    );
+    expect(parseShard("1/4")).toEqual({ index: 1, count: 4 });
+    expect(() => parseShard("4/4")).toThrow(/0 <= i < n/);
+    expect(() => parseShard("a/b")).toThrow(/expected i\/n/);
+  });
+});
