@@ -5,6 +5,7 @@ import { register as report } from "./report.js";
 import { register as calibrate } from "./calibrate.js";
 import { register as sweep } from "./sweep.js";
 import { register as merge } from "./merge.js";
+import { register as init } from "./init.js";
 import { register as trace } from "./trace.js";
 import { register as cache } from "./cache.js";
 import { register as placement } from "./placement.js";
@@ -35,5 +36,5 @@ export const commands: RegisterCommand[] = [
   merge,
   calibrate,
   validate,
-  notYet("init", "write a commented example scenario"),
+  init,
 ];

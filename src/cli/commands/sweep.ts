@@ -40,7 +40,7 @@ export function register(program: Command): void {
         });
         if (opts.json) process.stdout.write(JSON.stringify({ name: spec.name, out, total: spec.points.length, shard, points: pts }) + "\n");
         else {
-          const rows = [["#", ...spec.paramKeys, "key", "done"], ...pts.map((p) => [String(p.index), ...spec.paramKeys.map((k) => JSON.stringify(p.params[k] ?? null)), p.key, p.done ? "yes" : "no"])];
+          const rows = [["#", ...spec.paramKeys, "key", "done"], ...pts.map((p) => [String(p.index), ...spec.paramKeys.map((k) => (typeof p.params[k] === "object" ? JSON.stringify(p.params[k]) : String(p.params[k]))), p.key, p.done ? "yes" : "no"])];
           process.stdout.write(`${spec.name}: ${pts.length} of ${spec.points.length} points -> ${out}\n${table(rows)}\n`);
         }
         return;

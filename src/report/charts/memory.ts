@@ -10,7 +10,8 @@ export function memoryTotals(rows: MemoryChange[]): Map<string, { t: number; byt
   const totals = new Map<string, number>();
   const out = new Map<string, { t: number; bytes: number }[]>();
   const sorted = rows.map((r, i) => ({ r, i })).sort((a, b) => a.r.time_ns - b.r.time_ns || a.i - b.i);
-  for (const { r } of sorted) {
+  for (const { r: raw } of sorted) {
+    const r = /^\d+$/.test(raw.gpu) ? { ...raw, gpu: `gpu${raw.gpu}` } : raw;
     let cats = cur.get(r.gpu);
     if (!cats) cur.set(r.gpu, (cats = new Map()));
     const prev = cats.get(r.category) ?? 0;
