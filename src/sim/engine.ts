@@ -45,7 +45,9 @@ type Callback<T> = (value: T) => void;
 /**
  * A one-shot occurrence that callbacks and processes can wait on (like SimPy's Event).
  * Triggering schedules the callbacks as an urgent event at the current time, so they run in a
- * defined order after the code that triggered them.
+ * defined order after the code that triggered them. An event that nobody waits on when it is
+ * triggered is processed at once (there is nothing to schedule); a callback added later still
+ * runs as an urgent event at the time it is added.
  */
 export class SimEvent<T = unknown> {
   private callbacks: Callback<T>[] | null = [];
@@ -72,7 +74,8 @@ export class SimEvent<T = unknown> {
     if (this._triggered) throw new SimulationError(`event "${this.name}" was triggered twice`);
     this._triggered = true;
     this._value = value;
-    this.sim.scheduleRaw(0, () => this.fire(), PRIORITY_URGENT, this.name);
+    if (this.callbacks!.length === 0) this.callbacks = null;
+    else this.sim.scheduleRaw(0, () => this.fire(), PRIORITY_URGENT, this.name);
     return this;
   }
 
@@ -105,7 +108,7 @@ export class Process<T = unknown> extends SimEvent<T> {
     super(sim, name);
     this.resume = (v: unknown) => this.step(v);
     this.wake = () => this.step(undefined);
-    sim.schedule(0, () => this.step(undefined), { name });
+    sim.scheduleRaw(0, this.wake, PRIORITY_NORMAL, name);
   }
 
   private step(value: unknown): void {
@@ -151,7 +154,7 @@ export class Simulation {
   }
   /** Events waiting in the queue. */
   get pending(): number {
-    return this.queue.size;
+    return this.queue.length;
   }
 
   /** Runs `fn` after `delay` ns. */
