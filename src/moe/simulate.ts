@@ -8,7 +8,7 @@ import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
 import type { ModelSpec } from "../workload/model.js";
 import { DTYPE_BYTES } from "../hardware/devices.js";
 import type { RoutingTrace } from "../workload/trace.js";
-import { ContinuousBatcher } from "../workload/batching.js";
+import type { ContinuousBatcher, RequestStats } from "../workload/batching.js";
 import type { GatingPlan, GatingPolicy } from "../policies/gating/index.js";
 import type { BufferingPolicy, ExpertCache } from "../policies/buffering/index.js";
 import type { Placement, PlacementPolicy } from "../policies/placement/index.js";
@@ -137,6 +137,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const bytesPerElem = DTYPE_BYTES[m.dtype];
   const tokenBytes = m.dModel * bytesPerElem;
   const eBytes = expertBytesOf(m);
+  const launchNs = cfg.clusterSpec.node.gpu.launchOverheadNs;
   const layers = simulatedLayers(m, cfg.phase);
   const nLayers = layers.length;
   const moeLayers: number[] = [];
@@ -190,6 +191,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const requestStart = new Map<number, number>();
   const requestEnd = new Map<number, number>();
   let tokensDone = 0;
+  let batcherStats: RequestStats | null = null;
 
   const waitAll = (evs: SimEvent<unknown>[]): SimEvent<unknown[]> => sim.allOf(evs);
   const a2a = (sizes: Float64Array): SimEvent<void> => {
@@ -198,7 +200,17 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     return ev;
   };
 
+  /** One step; an allocation that does not fit ends the run with the OOM recorded at this step. */
   function* runStep(stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
+    try {
+      yield* stepBody(stepIdx, tokens);
+    } catch (e) {
+      if (!(e instanceof OomStop)) throw e;
+      oom = { ...e.info, step: stepIdx };
+    }
+  }
+
+  function* stepBody(stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
     const start = sim.now;
     const phases = zeroPhases();
     const n = tokens.length;
@@ -235,8 +247,11 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
       const cached = cfg.phase === "decode" ? gpuSeqs[g].length * (ctx + 1) : perGpuTokens[g];
       stepKv[g] = cfg.phase === "encode" ? 0 : cached * kvPerToken * nLayers;
-      // Hidden states, attention intermediates and logits of the GPU's tokens.
-      stepAct[g] = perGpuTokens[g] * (4 * m.dModel + m.vocab) * bytesPerElem;
+      // Hidden states and logits of the GPU's tokens, and one layer's attention probabilities
+      // (heads x new tokens x keys per sequence, materialised as in fairseq).
+      let scores = 0;
+      for (const t of gpuSeqs[g]) scores += m.heads * t * (ctx + t);
+      stepAct[g] = (perGpuTokens[g] * (4 * m.dModel + m.vocab) + scores) * bytesPerElem;
       alloc(g, "kv_cache", stepKv[g]);
       alloc(g, "activations", stepAct[g]);
     }
@@ -282,8 +297,8 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       for (let g = 0; g < D; g++) {
         if (perGpuTokens[g] === 0) continue;
         let tg = cost.timeNs({ kind: "gating", tokens: perGpuTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
-        if (plan.fixedSize && plan.capacity !== undefined && plan.capacity > 0) {
-          const cells = perGpuTokens[g] * nVirtual * plan.capacity;
+        if (plan.einsumCellsPerGpu && plan.einsumCellsPerGpu[g] > 0) {
+          const cells = plan.einsumCellsPerGpu[g];
           tg += cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * m.dModel, bytes: 2 * cells * 4 + 2 * perGpuTokens[g] * tokenBytes, dtype: m.dtype });
         }
         gpuBusy[g] += tg;
@@ -340,6 +355,11 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
         }
       }
       const tDispatch = sim.now;
+      if (plan.capacityAllReduce) {
+        const ev = sim.event<void>("capacity_all_reduce");
+        cluster.allReduce(group, 4, () => ev.succeed());
+        yield ev;
+      }
       if (plan.countsExchange) {
         const counts = new Float64Array(D * D);
         for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
@@ -362,10 +382,14 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
           if (expertGpu[e] === g && plan.expertRows[e] > 0 && (caches === null || plan.expertTokens[e] > 0)) order.push(e);
         }
         order.sort((a, b) => (ready.get(a) ?? 0) - (ready.get(b) ?? 0) || a - b);
+        let launched = 0;
         for (const e of order) {
           const rdy = ready.get(e);
           if (rdy !== undefined && rdy > t) t = rdy;
-          const c = cost.timeNs({ kind: "expert_ffn", tokens: plan.expertRows[e], dModel: m.dModel, dFf: m.dFf, activation: m.activation, dtype: m.dtype });
+          let c = cost.timeNs({ kind: "expert_ffn", tokens: plan.expertRows[e], dModel: m.dModel, dFf: m.dFf, activation: m.activation, dtype: m.dtype });
+          // Gates other than per-expert loops (FastMoE) run a GPU's experts as one grouped kernel:
+          // one launch, whatever the number of experts.
+          if (!plan.perExpertLoop && launched++ > 0) c = Math.max(0, c - launchNs);
           t += c;
           busy += c;
           gpuTokensStep[g] += plan.expertTokens[e];
@@ -452,6 +476,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
         for (let s = 0; s < cfg.steps.length && s < maxSteps; s++) {
           currentStep = s;
           yield sim.process(runStep(s, cfg.steps[s]), "step");
+          if (oom) return;
         }
       } else if (cfg.continuous) {
         const b = cfg.continuous.batcher();
@@ -471,7 +496,10 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
           if (toks.length === 0) break;
           currentStep = s;
           yield sim.process(runStep(s, toks), "step");
+          if (oom) return;
         }
+        b.finish(sim.now);
+        batcherStats = b.requestStats();
       }
     } catch (e) {
       if (e instanceof OomStop) {
@@ -497,8 +525,14 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       timeline: pool.timeline().map((r) => ({ time_ns: r.timeNs, category: r.category, bytes: r.bytes })),
     };
   });
+  // Request latency: arrival to last token under continuous batching; else first step to last.
   const reqLat: number[] = [];
-  for (const [s, t0] of requestStart) reqLat.push(requestEnd.get(s)! - t0);
+  if (batcherStats) {
+    const st: RequestStats = batcherStats;
+    for (let i = 0; i < st.endNs.length; i++) if (Number.isFinite(st.endNs[i])) reqLat.push(st.endNs[i] - st.arrivalNs[i]);
+  } else {
+    for (const [s, t0] of requestStart) reqLat.push(requestEnd.get(s)! - t0);
+  }
   return {
     name: cfg.name,
     completedSteps: steps.length,

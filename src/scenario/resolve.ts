@@ -5,10 +5,10 @@ import { rootStream } from "../sim/rng.js";
 import type { ClusterSpec } from "../hardware/devices.js";
 import { clusterSpecFrom } from "../hardware/presets.js";
 import { CalibratedCostModel, RooflineCostModel, loadProfile, type CostModel } from "../hardware/cost.js";
-import { getModelPreset, type ModelSpec } from "../workload/model.js";
+import { getModelPreset, moeLayerIndices, type ModelSpec } from "../workload/model.js";
 import type { RoutingTrace } from "../workload/trace.js";
 import { readTrace } from "../workload/read.js";
-import { synthesize, loadSynthParams, zipfSynthParams } from "../workload/synth.js";
+import { synthesize, loadSynthParams, zipfSynthParams, type SynthParams } from "../workload/synth.js";
 import { ContinuousBatcher, staticBatches } from "../workload/batching.js";
 import { getGatingPolicy } from "../policies/gating/index.js";
 import { getBufferingPolicy } from "../policies/buffering/index.js";
@@ -133,7 +133,16 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
         const path = /[\\/.]/.test(f) ? scenarioPath(loaded, f) : undefined;
         return loadSynthParams(path ?? f);
       }
-      return zipfSynthParams({ layers: Math.max(1, model.layers), experts: model.experts, topK: model.topK, zipf: syn.zipf ?? 1.0, locality: syn.locality ?? 0.3 });
+      return topicSynthParams({
+        layers: Math.max(1, moeLayerIndices(model).length),
+        experts: model.experts,
+        topK: model.topK,
+        zipf: syn.zipf ?? 1.0,
+        locality: syn.locality ?? 0.3,
+        topics: syn.topics ?? 1,
+        topicStay: syn.topic_stay ?? 0.9,
+        seed: `${sc.seed}/routing`,
+      });
     });
     trace = synthesize(params, { sequences: syn.sequences, tokensPerSequence: syn.tokens_per_sequence, seed });
     if (tr.max_tokens !== undefined && tr.max_tokens < trace.tokens) trace = truncateTrace(trace, tr.max_tokens);
@@ -233,4 +242,17 @@ function truncateTrace(t: RoutingTrace, n: number): RoutingTrace {
     step: t.step.slice(0, n),
     weights: t.weights?.slice(0, n * per),
   };
+}
+
+/**
+ * Synthetic routing without a fitted trace: Zipf(s) expert popularity per layer and, with several
+ * topics, a different popularity order per topic. Tokens keep their topic with probability
+ * topicStay, so experts favoured by the same topic are active together (co-activation) and across
+ * layers of a token (cross-layer correlation).
+ */
+export function topicSynthParams(o: { layers: number; experts: number; topK: number; zipf: number; locality: number; topics: number; topicStay: number; seed: string }): SynthParams {
+  const per = Array.from({ length: o.topics }, (_, c) =>
+    zipfSynthParams({ layers: o.layers, experts: o.experts, topK: o.topK, zipf: o.zipf, locality: o.locality, seed: `${o.seed}/topic${c}` }),
+  );
+  return { ...per[0], clusters: o.topics, clusterWeights: new Array(o.topics).fill(1 / o.topics), topicStay: o.topics > 1 ? o.topicStay : 1, inclusion: per.map((p) => p.inclusion[0]) };
 }

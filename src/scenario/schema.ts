@@ -39,6 +39,8 @@ export const traceSchema = z
         fitted: z.string().optional().describe("Name or path of fitted synthetic parameters (e.g. olmoe-1b-7b)"),
         zipf: nonNegative.optional().describe("Expert popularity skew (Zipf exponent) when no fitted parameters are given"),
         locality: z.number().min(0).max(1).optional().describe("Probability a token reuses the previous token's expert"),
+        topics: positiveInt.optional().describe("Latent topics, each with its own expert popularity (co-activation between experts of a topic)"),
+        topic_stay: z.number().min(0).max(1).optional().describe("Probability a token keeps the previous token's topic"),
         sequences: positiveInt.default(64),
         tokens_per_sequence: positiveInt.default(32),
       })

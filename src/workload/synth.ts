@@ -55,6 +55,9 @@ export interface SynthOptions {
   seed: number | string;
 }
 
+/** Layers with at least this many experts use the O(m log E) successive fill (see Sampler.successiveFill). */
+const FAST_FILL_EXPERTS = 256;
+
 /** xorshift128+ style fast generator seeded from a RandomStream, for the inner sampling loops. */
 class FastRng {
   private a: number;
@@ -122,6 +125,8 @@ class Sampler {
   private readonly w: Float64Array;
   private readonly logLift: Float64Array[] | null;
   private readonly g: Float64Array;
+  private readonly probCache = new Map<number, Float64Array>();
+  private readonly cdfCache = new Map<number, Float64Array>();
   constructor(
     private readonly p: SynthParams,
     private readonly rng: FastRng,
@@ -162,6 +167,65 @@ class Sampler {
     }
     const m = K - n;
     if (m === 0) return;
+    // Without kept experts and without cross-layer lift, the fill probabilities depend only on
+    // (topic, layer, has predecessor): compute them once. This is the common case, and it turns
+    // an O(E * iterations) rescaling per token-layer into a lookup.
+    // With many experts, kept ones are simply redrawn if picked again (successiveFill), so the
+    // cached probabilities serve tokens with kept experts too.
+    const fast = E >= FAST_FILL_EXPERTS && this.logLift === null;
+    const cacheable = (n === 0 || fast) && this.logLift === null;
+    const key = (cluster * this.p.layers + l) * 2 + (prevAt >= 0 ? 1 : 0);
+    let prob = cacheable ? this.probCache.get(key) : undefined;
+    if (prob === undefined) {
+      if (cacheable) this.cand.fill(1);
+      this.fillProbabilities(cluster, l, prevAt, reuse, cacheable ? K : m, out, at);
+      prob = this.prob;
+      if (cacheable) {
+        prob = Float64Array.from(prob);
+        this.probCache.set(key, prob);
+        if (E >= FAST_FILL_EXPERTS) {
+          const cdf = new Float64Array(E);
+          let acc = 0;
+          for (let e = 0; e < E; e++) cdf[e] = acc += prob[e];
+          this.cdfCache.set(key, cdf);
+        }
+      }
+    }
+    const cdf = fast ? this.cdfCache.get(key) : undefined;
+    if (cdf !== undefined) this.successiveFill(cdf, m, n, out, at);
+    else this.sampleFill(prob, m, n, out, at);
+  }
+
+  /**
+   * For many experts (>= FAST_FILL_EXPERTS): successive sampling, each pick drawn in proportion to
+   * prob by binary search on its cumulative sum, redrawing repeats. O(m log E) instead of O(E);
+   * inclusion probabilities are then close to, not exactly, prob (hot experts slightly under).
+   */
+  private successiveFill(cdf: Float64Array, m: number, n: number, out: Uint16Array, at: number): void {
+    const total = cdf[cdf.length - 1];
+    const rng = this.rng;
+    const start = 0;
+    for (let got = 0; got < m; ) {
+      const u = rng.next() * total;
+      let lo = 0;
+      let hi = cdf.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cdf[mid] > u) hi = mid;
+        else lo = mid + 1;
+      }
+      let dup = false;
+      for (let i = start; i < n; i++) if (out[at + i] === lo) dup = true;
+      if (dup) continue;
+      out[at + n++] = lo;
+      got++;
+    }
+  }
+
+  /** Fill probabilities over the candidates (this.prob), summing to m. */
+  private fillProbabilities(cluster: number, l: number, prevAt: number, reuse: number, m: number, out: Uint16Array, at: number): void {
+    const { experts: E, topK: K } = this.p;
+    const cand = this.cand;
     const incl = this.p.inclusion[cluster][l];
     const w = this.w;
     // Stationary correction: with keep probability r, an expert of inclusion pi must be filled
@@ -183,8 +247,13 @@ class Sampler {
       for (let e = 0; e < E; e++) w[e] *= Math.exp(f * g[e]);
     }
     capScale(w, cand, m, this.prob);
-    // Random order (Fisher-Yates), then systematic sampling: picks exactly m distinct experts,
-    // each with probability prob[e].
+  }
+
+  /** Random order (Fisher-Yates), then systematic sampling: picks exactly m distinct experts, each with probability prob[e]. */
+  private sampleFill(prob: Float64Array, m: number, n: number, out: Uint16Array, at: number): void {
+    const E = this.p.experts;
+    const rng = this.rng;
+    const cand = this.cand;
     const order = this.order;
     for (let i = 0; i < E; i++) order[i] = i;
     for (let i = E - 1; i > 0; i--) {
@@ -198,7 +267,7 @@ class Sampler {
     let got = 0;
     for (let i = 0; i < E && got < m; i++) {
       const e = order[i];
-      const pe = this.prob[e];
+      const pe = prob[e];
       if (pe <= 0) continue;
       cum += pe;
       if (target < cum) {
@@ -211,7 +280,7 @@ class Sampler {
     // Floating-point shortfall: take the most likely remaining experts.
     while (got < m) {
       let best = -1;
-      for (let e = 0; e < E; e++) if (cand[e] && (best < 0 || this.prob[e] > this.prob[best])) best = e;
+      for (let e = 0; e < E; e++) if (cand[e] && (best < 0 || prob[e] > prob[best])) best = e;
       out[at + n++] = best;
       cand[best] = 0;
       got++;

@@ -33,6 +33,8 @@ export const staticGating: GatingPolicy = {
     for (let i = 0; i < n.length; i++) kept[i] = Math.min(n[i], capacity);
     const mask = new Float64Array(gpus);
     for (let g = 0; g < gpus; g++) mask[g] = shard[g] * experts * capacity * 4;
-    return assemblePlan("static", input, rows, kept, { countsExchange: false, fixedSize: true, perExpertLoop: false, capacityAllReduce: false, capacity }, undefined, mask);
+    const plan = assemblePlan("static", input, rows, kept, { countsExchange: false, fixedSize: true, perExpertLoop: false, capacityAllReduce: false, capacity }, undefined, mask);
+    plan.einsumCellsPerGpu = Float64Array.from(shard, (s) => s * experts * capacity);
+    return plan;
   },
 };

@@ -54,6 +54,11 @@ export interface GatingPlan {
   bufferBytesPerGpu: Float64Array;
   /** Rows per (source GPU, expert) when padded to a capacity. */
   capacity?: number;
+  /**
+   * Cells of the dense S x E x capacity dispatch/combine tensors each GPU builds and multiplies
+   * through (GShard/fairseq einsum gating); absent when the gate dispatches with sparse kernels.
+   */
+  einsumCellsPerGpu?: Float64Array;
 }
 
 export interface GatingPolicy {
