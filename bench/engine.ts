@@ -141,7 +141,7 @@ function mm1Processes(n: number, queue: QueueKind, seed = 42): Mm1Result {
 }
 
 /** Best of `repeat` runs by CPU time (after one warm-up run on a tenth of the customers); best wall time beside it. */
-function best(fn: (n: number) => Mm1Result, n: number, repeat = 4): Mm1Result {
+function best(fn: (n: number) => Mm1Result, n: number, repeat = 5): Mm1Result {
   fn(Math.max(1000, Math.floor(n / 10)));
   let b: Mm1Result | null = null;
   let bestWall = Infinity;

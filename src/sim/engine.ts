@@ -111,19 +111,31 @@ export class Process<T = unknown> extends SimEvent<T> {
     sim.scheduleRaw(0, this.wake, PRIORITY_NORMAL, name);
   }
 
+  /**
+   * Runs the generator up to its next wait. Yielding an event that has already been processed
+   * (e.g. a request for a free resource) continues at once with its value, as in SimPy 3,
+   * instead of a round trip through the queue.
+   */
   private step(value: unknown): void {
-    const r = this.gen.next(value);
-    if (r.done) {
-      this.succeed(r.value);
-      return;
-    }
-    const y = r.value;
-    if (typeof y === "number") {
-      this.sim.scheduleRaw(y, this.wake, PRIORITY_NORMAL, this.name);
-    } else if (y instanceof SimEvent) {
-      y.then(this.resume);
-    } else {
-      throw new SimulationError(`process "${this.name}" yielded ${String(y)}; expected a delay in ns or a SimEvent`);
+    for (;;) {
+      const r = this.gen.next(value);
+      if (r.done) {
+        this.succeed(r.value);
+        return;
+      }
+      const y = r.value;
+      if (typeof y === "number") {
+        this.sim.scheduleRaw(y, this.wake, PRIORITY_NORMAL, this.name);
+        return;
+      }
+      if (!(y instanceof SimEvent)) {
+        throw new SimulationError(`process "${this.name}" yielded ${String(y)}; expected a delay in ns or a SimEvent`);
+      }
+      if (!y.processed) {
+        y.then(this.resume);
+        return;
+      }
+      value = y.value;
     }
   }
 }

@@ -21,8 +21,15 @@ export interface EventQueue {
   readonly length: number;
 }
 
+/** The (time, priority, seq) order as a comparator: negative when a runs first. */
 export function compareEvents(a: ScheduledEvent, b: ScheduledEvent): number {
-  return a.time - b.time || a.priority - b.priority || a.seq - b.seq;
+  const at = a.time;
+  const bt = b.time;
+  if (at !== bt) return at < bt ? -1 : 1;
+  const ap = a.priority;
+  const bp = b.priority;
+  if (ap !== bp) return ap < bp ? -1 : 1;
+  return a.seq - b.seq;
 }
 
 /**

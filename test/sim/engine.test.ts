@@ -253,6 +253,27 @@ describe.each(kinds)("Simulation (%s queue)", (queue) => {
       expect(p.value).toEqual([60, 20, 40, 30]);
     });
 
+    it("yielding an already-processed event continues at once with its value (no queue round trip)", () => {
+      const sim = new Simulation({ queue });
+      const done = sim.event<string>("done");
+      done.succeed("v"); // nobody waits: processed at once
+      expect(done.processed).toBe(true);
+      const got: [unknown, number][] = [];
+      function* p(): ProcessGenerator {
+        yield 10;
+        got.push([yield done, sim.now]);
+        got.push([yield done, sim.now]);
+      }
+      sim.process(p());
+      const r = sim.run();
+      expect(got).toEqual([
+        ["v", 10],
+        ["v", 10],
+      ]);
+      // the process start, its 10 ns wake-up, and nothing else
+      expect(r.events).toBe(2);
+    });
+
     it("a bad yield throws a clear error naming the process", () => {
       const sim = new Simulation({ queue });
       function* bad(): ProcessGenerator {
