@@ -27,9 +27,15 @@ export function toVega(spec: TopLevelSpec): vega.Spec {
   return compile(spec).spec as vega.Spec;
 }
 
-/** Renders a Vega-Lite spec to SVG headless (vega View with renderer "none"). */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(toVega(spec)), { renderer: "none", logLevel: vega.Error });
+/**
+ * Renders a Vega-Lite spec to SVG headless (vega View with renderer "none"). Vega's warnings (an
+ * empty extent, a bad field) are pushed onto `warnings` when given, instead of the console.
+ */
+export async function renderSvg(spec: TopLevelSpec, warnings?: string[]): Promise<string> {
+  const logger = vega.logger(vega.Warn, undefined, (_method: string, level: string, input: readonly unknown[]) => {
+    if (level === "WARN" || level === "ERROR") warnings?.push(input.map(String).join(" "));
+  });
+  const view = new vega.View(vega.parse(toVega(spec)), { renderer: "none", logger });
   try {
     return await view.toSVG();
   } finally {

@@ -7,18 +7,18 @@ import { FIXTURES, markCount, pngSize, svgTexts, tempDir } from "./helpers.js";
 
 /** What each chart kind must draw: the result set it comes from, its marks and its axis titles. */
 const EXPECT: Record<string, { from: keyof typeof FIXTURES; marks: Record<string, number>; axes: string[] }> = {
-  // 3 gating policies -> 3 lines; 11 points drawn (static 64 ran out of memory: a cross instead).
+  // 3 gating policies x 4 batch sizes -> 3 lines with 12 points.
   throughput: { from: "sweep", marks: { line: 3, symbol: 12 }, axes: ["batch size", "throughput (tokens/s)"] },
   // 4 steps x 7 phases stacked.
   latency: { from: "run", marks: { rect: 28 }, axes: ["step", "time per step (ms)"] },
   // 4 GPU lines and the capacity rule.
   memory: { from: "run", marks: { line: 4, rule: 1 }, axes: ["simulated time (ms)", "memory in use (GiB)"] },
-  // 4 policies, Belady shaded as the bound.
+  // 4 policies x 6 sizes, Belady shaded as the bound.
   missrate: { from: "cache", marks: { line: 4, area: 1, symbol: 24 }, axes: ["cache size (expert slots per GPU per layer)", "miss rate"] },
   // 4 GPUs and the even-share rule.
   load: { from: "run", marks: { rect: 4, rule: 1 }, axes: ["GPU", "token-expert assignments"] },
-  // 2 link kinds.
-  links: { from: "run", marks: { rect: 2 }, axes: ["link kind", "bytes moved (GiB)"] },
+  // 4 link kinds (memory, nic, nvlink, pcie).
+  links: { from: "run", marks: { rect: 4 }, axes: ["link kind", "bytes moved (GiB)"] },
 };
 
 describe("report charts", () => {
@@ -31,7 +31,9 @@ describe("report charts", () => {
       const input = loadReportInput(FIXTURES[exp.from]);
       const chart = buildCharts(input).find((c) => c.id === id);
       expect(chart, `${id} from ${exp.from}`).toBeDefined();
-      const svg = await renderSvg(chart!.spec);
+      const warnings: string[] = [];
+      const svg = await renderSvg(chart!.spec, warnings);
+      expect(warnings).toEqual([]);
       for (const [mark, n] of Object.entries(exp.marks)) expect(markCount(svg, mark), `${id}: ${mark} marks`).toBe(n);
       expect(svgTexts(svg, "axis-title").sort()).toEqual([...exp.axes].sort());
       const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)![1]);
@@ -39,6 +41,18 @@ describe("report charts", () => {
       expect(pngSize(png).width).toBe(width * 2);
     });
   }
+
+  it("throughput: an out-of-memory point leaves a gap in its line and is marked on the axis", async () => {
+    const chart = buildCharts(loadReportInput(FIXTURES.sweepOom)).find((c) => c.id === "throughput")!;
+    const warnings: string[] = [];
+    const svg = await renderSvg(chart.spec, warnings);
+    expect(warnings).toEqual([]);
+    // 12 points: 11 on the lines, the static/64 point as a cross.
+    expect(markCount(svg, "line")).toBe(3);
+    expect(markCount(svg, "symbol")).toBe(12);
+    const layers = (chart.spec as { layer: { transform: { filter: string }[] }[]; data: { values: { tokens_per_s: number | null; oom: string }[] } });
+    expect(layers.data.values.filter((v) => v.tokens_per_s === null).map((v) => v.oom)).toEqual(["out of memory"]);
+  });
 
   it("PNG text really renders with the font (removing the text changes the pixels)", async () => {
     const input = loadReportInput(FIXTURES.run);

@@ -9,6 +9,8 @@ export const FIXTURES = {
   run: join(repoRoot, "test/fixtures/report/run"),
   cache: join(repoRoot, "test/fixtures/report/cache"),
   sweep: join(repoRoot, "test/fixtures/report/sweep"),
+  /** Hand-written: static gating runs out of memory at batch 64. */
+  sweepOom: join(repoRoot, "test/fixtures/report/sweep-oom"),
 };
 
 export function tempDir(prefix = "moesim-report-"): string {
@@ -28,8 +30,9 @@ const unescape = (s: string): string => s.replace(/&lt;/g, "<").replace(/&gt;/g,
 /** Count of marks of a type (vega's SVG groups: mark-line, mark-rect, mark-symbol, mark-area, mark-rule). */
 export function markCount(svg: string, type: string): number {
   let n = 0;
-  const re = new RegExp(`<g class="mark-${type} role-mark[^"]*"[^>]*>([\\s\\S]*?)</g>`, "g");
-  for (const m of svg.matchAll(re)) n += (m[1].match(/<(path|line|rect)\b/g) ?? []).length;
+  // An empty mark group is self-closing (<g .../>) and holds nothing.
+  const re = new RegExp(`<g class="mark-${type} role-mark[^"]*"[^>]*?(/>|>([\\s\\S]*?)</g>)`, "g");
+  for (const m of svg.matchAll(re)) n += ((m[2] ?? "").match(/<(path|line|rect)\b/g) ?? []).length;
   return n;
 }
 

@@ -30,9 +30,21 @@ export const throughput: ChartDef = {
       oom: p.summary.oom ? "out of memory" : "ok",
     }));
     const xTitle = x ? shortKey(x) : "point";
+    const anyOom = values.some((v) => v.tokens_per_s === null);
     const logX = x !== null && /batch/.test(x) && s.points.every((p) => (p.params[x] as number) > 0);
     const scale = logX ? { type: "log" as const, base: 2 } : { zero: false };
     const ticks = logX ? { values: [...new Set(s.points.map((p) => p.params[x!] as number))].sort((a, b) => a - b) } : {};
+    // Out-of-memory points: a cross on the x axis, so the gap in the line is explained.
+    const oomLayer = {
+      mark: { type: "point" as const, shape: "cross", size: 80, filled: true },
+      transform: [{ filter: "datum.tokens_per_s === null" }],
+      encoding: {
+        x: x ? { field: "x", type: "quantitative" as const, scale } : { field: "x", type: "nominal" as const },
+        y: { datum: 0, type: "quantitative" as const },
+        color: { field: "series", type: "nominal" as const, title: seriesTitle },
+        tooltip: [{ field: "series" }, { field: "x" }, { field: "oom" }],
+      },
+    };
     return {
       $schema: SCHEMA,
       title: x && /batch/.test(x) ? "Throughput vs batch size" : `Throughput vs ${xTitle}`,
@@ -50,17 +62,8 @@ export const throughput: ChartDef = {
             color: { field: "series", type: "nominal", title: seriesTitle },
           },
         },
-        {
-          // Out-of-memory points: a cross on the x axis, so the gap in the line is explained.
-          mark: { type: "point", shape: "cross", size: 80, filled: true },
-          transform: [{ filter: "datum.tokens_per_s === null" }],
-          encoding: {
-            x: x ? { field: "x", type: "quantitative", scale } : { field: "x", type: "nominal" },
-            y: { datum: 0, type: "quantitative" },
-            color: { field: "series", type: "nominal", title: seriesTitle },
-            tooltip: [{ field: "series" }, { field: "x" }, { field: "oom" }],
-          },
-        },
+        // Out-of-memory points (only when there are any: an empty layer would warn of an empty extent).
+        ...(anyOom ? [oomLayer] : []),
       ],
     };
   },
