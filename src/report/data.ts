@@ -107,5 +107,8 @@ export function loadReportInput(dirArg: string): ReportInput {
     const name = (!Array.isArray(raw) && typeof (raw as { name?: unknown }).name === "string" ? (raw as { name: string }).name : null) ?? dir.split(/[\\/]/).pop() ?? "cache";
     return { kind: "cache", dir, name, entries: arr };
   }
+  if (existsSync(join(dir, "points"))) {
+    throw new UserError(`${dirArg} holds sweep points but no merged sweep.json yet; run: moesim merge ${dirArg} [other shard folders]`);
+  }
   throw new UserError(`${dirArg} is not a moesim results directory: expected summary.json (moesim run), cache.json (moesim cache) or sweep.json (moesim sweep/merge)`);
 }

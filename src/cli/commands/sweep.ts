@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .option("-o, --out <dir>", "sweep folder (default: the sweep's out, or results/sweeps/NAME)")
     .option("--dry-run", "list the points (and which are done) without running anything")
     .option("--no-report", "do not render the report after merging")
-    .option("-q, --quiet", "no progress output")
+    .option("-q, --quiet", "no progress output (progress goes to stderr: a bar on a terminal, lines otherwise)")
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
@@ -45,7 +45,7 @@ export function register(program: Command): void {
         }
         return;
       }
-      const run = await runSweep(spec, { workers: opts.workers, shard, out, progress: progressFor({ quiet: opts.quiet || opts.json }) });
+      const run = await runSweep(spec, { workers: opts.workers, shard, out, progress: progressFor({ quiet: opts.quiet }) });
       let merged: string | null = null;
       let report: string | null = null;
       let rows: { key: string; params: Record<string, unknown>; tokens_per_s: number; oom: boolean; step_ms_p50: number }[] = [];
