@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
+import { workerEntry } from "./bundle.js";
 import { describePoint, pointText } from "./point.js";
 import { quietProgress, type ProgressSink } from "./progress.js";
 import { shardPoints, type SweepPoint, type SweepSpec } from "./spec.js";
@@ -42,6 +43,8 @@ export interface SweepRun {
   ran: number;
   workers: number;
   seconds: number;
+  /** How the workers loaded the simulator ("bundle", or "tsx" as the fallback); null when nothing ran. */
+  entry: "bundle" | "tsx" | null;
 }
 
 export const pointsDir = (out: string): string => join(out, "points");
@@ -63,7 +66,6 @@ export function pointJson(p: PointResult): string {
   return JSON.stringify(p, null, 2) + "\n";
 }
 
-const WORKER_URL = new URL("./worker.mjs", import.meta.url);
 
 /**
  * Runs a sweep's points (or one shard's) on a pool of worker threads. Each finished point is written
@@ -99,7 +101,10 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   progress.start(selected.length, skipped);
   let done = skipped;
   let ran = 0;
+  let entryKind: SweepRun["entry"] = null;
   if (todo.length > 0 && limit > 0) {
+    const entry = await workerEntry();
+    entryKind = entry.kind;
     await new Promise<void>((resolvePool, rejectPool) => {
       const queue = [...todo];
       const workers: Worker[] = [];
@@ -123,7 +128,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
         w.postMessage(tasks.get(p.index));
       };
       for (let i = 0; i < nWorkers; i++) {
-        const w = new Worker(WORKER_URL);
+        const w = new Worker(entry.url);
         workers.push(w);
         live++;
         w.on("message", (m: PointReply | { type: "ready" }) => {
@@ -149,9 +154,12 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
           if (live === 0 && !failed) resolvePool();
         });
       }
-    }).finally(() => progress.stop());
+    }).finally(() => {
+      progress.stop();
+      entry.cleanup();
+    });
   } else {
     progress.stop();
   }
-  return { out, total: spec.points.length, selected: selected.length, skipped, ran, workers: todo.length ? nWorkers : 0, seconds: (performance.now() - t0) / 1000 };
+  return { out, total: spec.points.length, selected: selected.length, skipped, ran, workers: todo.length ? nWorkers : 0, seconds: (performance.now() - t0) / 1000, entry: entryKind };
 }

@@ -104,6 +104,24 @@ describe("sweep runs", () => {
     expect(m.files.get("sweep.csv")).toBe(reference.csv);
   });
 
+  it("the bundled worker entry and the tsx fallback give the same bytes", async () => {
+    const out = tempDir();
+    const bundled = await runSweep(spec, { workers: 1, out, shard: { index: 0, count: 3 } });
+    expect(bundled.entry).toBe("bundle");
+    const out2 = tempDir();
+    process.env.MOESIM_SWEEP_BUNDLE = "0";
+    try {
+      const viaTsx = await runSweep(spec, { workers: 1, out: out2, shard: { index: 0, count: 3 } });
+      expect(viaTsx.entry).toBe("tsx");
+    } finally {
+      delete process.env.MOESIM_SWEEP_BUNDLE;
+    }
+    expect(mergeSweeps([out2]).files.get("sweep.json")).toBe(mergeSweeps([out]).files.get("sweep.json"));
+    // And both agree with the reference's points.
+    const ref = JSON.parse(reference.json).points.filter((p: { index: number }) => p.index % 3 === 0);
+    expect(JSON.parse(mergeSweeps([out]).files.get("sweep.json")!).points).toEqual(ref);
+  });
+
   it("stops after some points (as if interrupted) and the in-process resume matches too", async () => {
     const out = tempDir();
     const first = await runSweep(spec, { workers: 2, out, stopAfter: 3 });
