@@ -1,6 +1,5 @@
 import type { LoadedScenario } from "../scenario/load.js";
 import { resolveScenario, type ResolvedScenario } from "../scenario/resolve.js";
-import type { ModelSpec } from "../workload/model.js";
 import { resultFiles, summarizeRun, type RunSummary } from "./results.js";
 import { simulateMoe, type MoeSimResult } from "./simulate.js";
 
@@ -12,11 +11,6 @@ export interface ScenarioRun {
   files: Map<string, string>;
 }
 
-/** A dense model with the same FLOPs per token: every layer dense, FFN width top-k x the expert's. */
-export function denseEquivalent(m: ModelSpec): ModelSpec {
-  return { ...m, name: `${m.name}-dense-equivalent`, moeEvery: Number.MAX_SAFE_INTEGER, firstMoeLayer: Number.MAX_SAFE_INTEGER, denseDFf: m.topK * m.dFf + (m.sharedExperts ?? 0) * (m.sharedDFf ?? m.dFf) };
-}
-
 /** Resolves and simulates a loaded scenario; pure apart from reading the files the scenario names. */
 export async function runScenario(loaded: LoadedScenario, opts: { outDir?: string; name?: string } = {}): Promise<ScenarioRun> {
   const resolved = await resolveScenario(loaded, opts);
@@ -24,7 +18,7 @@ export async function runScenario(loaded: LoadedScenario, opts: { outDir?: strin
   const result = simulateMoe(cfg);
   let dense: MoeSimResult | null = null;
   if (resolved.scenario.workload.dense_baseline) {
-    dense = simulateMoe({ ...cfg, name: `${cfg.name}-dense`, model: denseEquivalent(cfg.model), buffering: { ...cfg.buffering, policy: null }, eventLog: false });
+    dense = simulateMoe({ ...cfg, name: `${cfg.name}-dense`, denseEquivalent: true, buffering: { ...cfg.buffering, policy: null }, eventLog: false });
   }
   const sc = resolved.scenario;
   const summary = summarizeRun(

@@ -49,6 +49,11 @@ export interface MoeSimConfig {
   placement: { policy: PlacementPolicy; replicateHot: number };
   rng: RandomStream;
   eventLog?: boolean;
+  /**
+   * The dense baseline: every MoE layer becomes a dense FFN of width top-k x the expert's (plus
+   * shared experts), so FLOPs per token stay the same; no gating, no all-to-all, no experts.
+   */
+  denseEquivalent?: boolean;
 }
 
 export interface StepRecord {
@@ -141,7 +146,9 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const layers = simulatedLayers(m, cfg.phase);
   const nLayers = layers.length;
   const moeLayers: number[] = [];
-  for (let l = 0; l < nLayers; l++) if (layers[l].moe) moeLayers.push(l);
+  const denseEq = cfg.denseEquivalent === true;
+  const denseEqSpec: ModelSpec = { ...m, denseDFf: m.topK * m.dFf + (m.sharedExperts ?? 0) * (m.sharedDFf ?? m.dFf) };
+  if (!denseEq) for (let l = 0; l < nLayers; l++) if (layers[l].moe) moeLayers.push(l);
   const moeIndexOf = new Int32Array(nLayers).fill(-1);
   moeLayers.forEach((l, j) => (moeIndexOf[l] = j));
 
@@ -163,6 +170,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
 
   // Static memory: replicated dense weights, and each GPU's experts (or its cache slots).
   const denseParamBytes = replicatedWeightBytes(m);
+  const moeLayerCountAll = layers.filter((x) => x.moe).length;
   let oom: (OomInfo & { step: number }) | null = null;
   let currentStep = -1;
   const alloc = (g: number, cat: MemoryCategory, bytes: number): void => {
@@ -259,13 +267,13 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       // Attention (+ dense FFN on non-MoE layers) per GPU, in parallel; the slowest sets the pace.
       let attnMax = 0;
       let denseMax = 0;
-      const moe = layers[l].moe;
+      const moe = layers[l].moe && !denseEq;
       for (let g = 0; g < D; g++) {
         if (perGpuTokens[g] === 0) continue;
         const a = attentionOnGpu(m, gpuSeqs[g], ctx, layers[l].crossAttention, cfg.contextTokens);
         const ta = cost.timeNs(genericOp(m, a));
         let td = 0;
-        if (!moe) td = cost.timeNs(genericOp(m, denseFfnCost(m, perGpuTokens[g])));
+        if (!moe) td = cost.timeNs(genericOp(m, denseFfnCost(layers[l].moe ? denseEqSpec : m, perGpuTokens[g])));
         else if ((m.sharedExperts ?? 0) > 0) td = cost.timeNs(genericOp(m, sharedExpertCost(m, perGpuTokens[g])));
         gpuBusy[g] += ta + td;
         if (ta > attnMax) attnMax = ta;
@@ -461,6 +469,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       for (let g = 0; g < D; g++) {
         currentStep = -1;
         let weights = denseParamBytes;
+        if (denseEq) weights += moeLayerCountAll * (denseFfnCost(denseEqSpec, 0).weightBytes - (m.sharedExperts ? sharedExpertCost(m, 0).weightBytes : 0));
         if (!caches) {
           let nE = 0;
           for (let j = 0; j < moeLayers.length; j++) nE += expertsOnGpu(j, g);

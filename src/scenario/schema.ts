@@ -42,7 +42,10 @@ export const traceSchema = z
         topics: positiveInt.optional().describe("Latent topics, each with its own expert popularity (co-activation between experts of a topic)"),
         topic_stay: z.number().min(0).max(1).optional().describe("Probability a token keeps the previous token's topic"),
         sequences: positiveInt.default(64),
-        tokens_per_sequence: positiveInt.default(32),
+        tokens_per_sequence: z
+          .union([positiveInt, z.tuple([positiveInt, positiveInt])])
+          .default(32)
+          .describe("Tokens per request: a number, or [min, max] drawn uniformly per request"),
       })
       .strict()
       .optional(),
