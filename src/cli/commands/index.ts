@@ -10,6 +10,7 @@ import { register as trace } from "./trace.js";
 import { register as cache } from "./cache.js";
 import { register as placement } from "./placement.js";
 import { register as validate } from "./validate.js";
+import { register as schema } from "./schema.js";
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -37,4 +38,5 @@ export const commands: RegisterCommand[] = [
   calibrate,
   validate,
   init,
+  schema,
 ];
