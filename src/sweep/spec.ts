@@ -95,6 +95,10 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
     if (issue.code === "unrecognized_keys") {
       path = [...path, issue.keys[0]];
       what = `unknown key '${issue.keys[0]}' (valid: name, description, base, set, grid, points, out)`;
+    } else if (path.length === 1 && path[0] === "base" && (raw as Record<string, unknown>).base === undefined) {
+      what = "missing required key (a scenario file path, or an inline scenario mapping)";
+    } else if (path[0] === "base") {
+      what = "expected a scenario file path, or an inline scenario mapping";
     } else if (issue.code === "invalid_type" && issue.input === undefined) {
       what = `missing required key (expected ${issue.expected})`;
     } else if (issue.code === "invalid_key") {

@@ -46,6 +46,8 @@ describe("sweep files", () => {
     expect(() => parseSweep(`base: b.yaml\ngrid:\n  policies.gating.policy: []\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: grid\.policies\.gating\.policy: a grid axis needs at least one value/);
     expect(() => parseSweep(`base: b.yaml\ngird: {}\n`, "s.yaml")).toThrow(/^s\.yaml:2:\d+: gird: unknown key 'gird'/);
     expect(() => parseSweep(`base: x.yaml\n`, "s.yaml")).toThrow(/needs 'grid'.*or 'points'/);
+    expect(() => parseSweep(`grid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml:1:1: base: missing required key \(a scenario file path, or an inline scenario mapping\)/);
+    expect(() => parseSweep(`base: 3\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml:1:7: base: expected a scenario file path/);
     expect(() => parseSweep(`base: missing.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/s\.yaml:1:7: base: cannot read scenario missing\.yaml \(ENOENT\)/);
     expect(() => parseSweep(`base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\npoints: [{ seed: 1 }, { seed: 1 }]\n`, "s.yaml")).toThrow(/repeats point 0/);
   });
