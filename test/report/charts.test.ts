@@ -54,6 +54,30 @@ describe("report charts", () => {
     expect(layers.data.values.filter((v) => v.tokens_per_s === null).map((v) => v.oom)).toEqual(["out of memory"]);
   });
 
+  it("a sweep over buffering policy x slots yields the miss-rate chart from each point's cache summary", async () => {
+    const base = loadReportInput(FIXTURES.sweep);
+    if (base.kind !== "sweep") throw new Error("fixture kind");
+    const template = base.sweep.points[0].summary;
+    const points = ["lru", "belady"].flatMap((policy, i) =>
+      [2, 4].map((slots, j) => ({
+        key: `${i}${j}`,
+        index: i * 2 + j,
+        params: { "policies.buffering.policy": policy, "policies.buffering.slots": slots },
+        summary: { ...template, policies: { ...template.policies, buffering: policy, slots }, cache: { requests: 100, hits: 0, misses: 0, miss_rate: (policy === "lru" ? 0.6 : 0.4) - 0.1 * j, bytes_moved: 0 } },
+      })),
+    );
+    const input = { ...base, sweep: { ...base.sweep, param_keys: ["policies.buffering.policy", "policies.buffering.slots"], points } };
+    const chart = buildCharts(input).find((c) => c.id === "missrate");
+    expect(chart).toBeDefined();
+    const values = (chart!.spec as { data: { values: { policy: string; slots: number; bound: string }[] } }).data.values;
+    expect(values.map((v) => `${v.policy}/${v.slots}/${v.bound}`)).toEqual(["belady/2/Belady (bound)", "belady/4/Belady (bound)", "lru/2/online policy", "lru/4/online policy"]);
+    const warnings: string[] = [];
+    const svg = await renderSvg(chart!.spec, warnings);
+    expect(warnings).toEqual([]);
+    expect(markCount(svg, "line")).toBe(2);
+    expect(markCount(svg, "area")).toBe(1);
+  });
+
   it("PNG text really renders with the font (removing the text changes the pixels)", async () => {
     const input = loadReportInput(FIXTURES.run);
     const svg = await renderSvg(buildCharts(input).find((c) => c.id === "links")!.spec);
