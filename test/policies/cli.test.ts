@@ -63,9 +63,12 @@ describe("moesim cache / placement", () => {
   });
 
   it("cache prints a table without --json", async () => {
-    const r = await cli(["cache", "--trace", trace, "--slots", "2", "--gpus", "4", "--batch", "2"]);
+    const out = join(dir, "table");
+    const r = await cli(["cache", "--trace", trace, "--slots", "2", "--gpus", "4", "--batch", "2", "--out", out]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/miss rate/);
+    // The report is written by default, beside the results.
+    expect(existsSync(join(out, "report", "report.html"))).toBe(true);
     for (const p of ["lifo-paper", "lru", "belady"]) expect(r.out).toContain(p);
   });
 

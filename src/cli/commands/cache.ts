@@ -11,6 +11,7 @@ interface CacheOpts {
   expertBytes?: string;
   json?: boolean;
   out?: string;
+  report: boolean;
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -31,7 +32,8 @@ export function register(program: Command): void {
     .option("--placement <name>", "expert placement deciding which GPU caches which expert", "contiguous")
     .option("--expert-bytes <n>", "bytes of one expert's weights (default: from the trace header)")
     .option("--json", "print one JSON array of {policy, slots, requests, misses, miss_rate, bytes_moved}")
-    .option("-o, --out <dir>", "also write cache.csv, cache.json and cache-missrate.vl.json there")
+    .option("-o, --out <dir>", "results folder for cache.csv, cache.json, the Vega-Lite spec and the report (default results/cache/<trace name>)")
+    .option("--no-report", "do not render the report (charts as SVG/PNG and report.html)")
     .addHelpText(
       "after",
       "\nExample:\n  moesim cache --trace ../shared/traces/olmoe-1b-7b-decode.jsonl.gz --policies all --slots 1..8 --gpus 8 --batch 16\n" +
@@ -43,7 +45,7 @@ export function register(program: Command): void {
       const { getPlacementPolicy } = await import("../../policies/placement/index.js");
       const { compareCachePolicies, parseSlots, cacheMissRateSpec } = await import("../../policies/compare.js");
       const { writeFileAtomic, writeJsonAtomic } = await import("../../util/fs.js");
-      const { join } = await import("node:path");
+      const { basename, join } = await import("node:path");
 
       const policies = parseBufferingPolicies(opts.policies);
       const slots = parseSlots(opts.slots);
@@ -67,13 +69,20 @@ export function register(program: Command): void {
         onRow: (r) => process.stderr.write(`  ${r.policy} slots=${r.slots} miss_rate=${r.miss_rate.toFixed(4)}\n`),
       });
 
-      if (opts.out !== undefined) {
+      const out = opts.out ?? join("results", "cache", basename(opts.trace).replace(/\.(jsonl|csv|mtrace)(\.gz)?$/i, "").replace(/\.gz$/i, ""));
+      {
+        opts.out = out;
         const csv = ["policy,slots,requests,misses,miss_rate,bytes_moved", ...rows.map((r) => `${r.policy},${r.slots},${r.requests},${r.misses},${r.miss_rate},${r.bytes_moved}`)].join("\n") + "\n";
         writeFileAtomic(join(opts.out, "cache.csv"), csv);
         writeJsonAtomic(join(opts.out, "cache.json"), rows);
         const title = `Expert-cache miss rate: ${trace.meta.model ?? opts.trace}, ${gpus} GPUs, batch ${batch}, ${placement.name} placement`;
         writeJsonAtomic(join(opts.out, "cache-missrate.vl.json"), cacheMissRateSpec(rows, title));
         process.stderr.write(`wrote ${join(opts.out, "cache.csv")}, cache.json, cache-missrate.vl.json\n`);
+        if (opts.report) {
+          const { writeReportFor } = await import("../report-hook.js");
+          const page = await writeReportFor(opts.out);
+          if (page) process.stderr.write(`report: ${page}\n`);
+        }
       }
 
       if (opts.json) {
