@@ -5,9 +5,14 @@
  * latency (sum of its links' latencies) after its last byte leaves.
  *
  * Speed: flows live in typed arrays (struct of arrays, slots reused); every start or end at one
- * instant is batched into one recomputation (an event at the same time, after the others); a
- * recomputation is O(flows x route length + links x log links); the engine sees one pending event
- * for the next completion, not one per flow.
+ * instant is batched into one recomputation (an event at the same time, after the others). A
+ * recomputation only re-solves the connected components (flows linked through shared links) that
+ * contain a link whose flows changed: max-min fair rates decompose exactly over components, so the
+ * others keep their rates. It costs O(component flows x route length + component links x log). A
+ * flow's remaining bytes are kept as (bytes, time) and only brought forward when its rate changes;
+ * its projected finish time sits in a heap, so the next completion is found in O(log flows), and
+ * the engine sees one pending event for it, not one per flow. Link busy time is counted from the
+ * instant a link gets its first flow to the one it loses its last.
  */
 import type { Simulation } from "../sim/engine.js";
 import type { ScheduledEvent } from "../sim/queue.js";
@@ -20,51 +25,70 @@ export const MAX_ROUTE = 12;
 /** Runs after all other events at the same instant, so that simultaneous starts and ends are solved once. */
 const PRIORITY_SOLVE = 1_000_000;
 
+/** fTag values other than a live completion-heap tag (>= 0). */
+const UNRATED = -1;
+const FINISHED = -2;
+const FINISHING = -3;
+
 interface Group {
   left: number;
   deliverAt: number;
   onDone: () => void;
 }
 
-/** A binary min-heap of (key, id) in typed arrays. */
+/** A binary min-heap of (key, id, tag) in typed arrays. */
 class MinHeap {
   keys = new Float64Array(1024);
   ids = new Int32Array(1024);
+  tags = new Int32Array(1024);
   size = 0;
   clear(): void {
     this.size = 0;
   }
-  push(key: number, id: number): void {
-    if (this.size === this.keys.length) {
-      const k = new Float64Array(this.size * 2);
-      k.set(this.keys);
-      this.keys = k;
-      const d = new Int32Array(this.size * 2);
-      d.set(this.ids);
-      this.ids = d;
-    }
+  push(key: number, id: number, tag = 0): void {
+    if (this.size === this.keys.length) this.growTo(this.size * 2);
     const keys = this.keys;
     const ids = this.ids;
+    const tags = this.tags;
     let i = this.size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (keys[p] <= key) break;
       keys[i] = keys[p];
       ids[i] = ids[p];
+      tags[i] = tags[p];
       i = p;
     }
     keys[i] = key;
     ids[i] = id;
+    tags[i] = tag;
   }
-  /** Removes the top; read topKey/topId before. */
-  pop(): void {
+  /** Adds an entry without keeping the heap order: call heapify() after a run of appends. */
+  append(key: number, id: number, tag: number): void {
+    if (this.size === this.keys.length) this.growTo(this.size * 2);
+    this.keys[this.size] = key;
+    this.ids[this.size] = id;
+    this.tags[this.size++] = tag;
+  }
+  /** Restores the heap order in O(size) (Floyd). */
+  heapify(): void {
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i, this.keys[i], this.ids[i], this.tags[i], this.size);
+  }
+  private growTo(n: number): void {
+    const k = new Float64Array(n);
+    k.set(this.keys);
+    this.keys = k;
+    const d = new Int32Array(n);
+    d.set(this.ids);
+    this.ids = d;
+    const t = new Int32Array(n);
+    t.set(this.tags);
+    this.tags = t;
+  }
+  private siftDown(i: number, key: number, id: number, tag: number, n: number): void {
     const keys = this.keys;
     const ids = this.ids;
-    const n = --this.size;
-    if (n === 0) return;
-    const key = keys[n];
-    const id = ids[n];
-    let i = 0;
+    const tags = this.tags;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
@@ -72,10 +96,18 @@ class MinHeap {
       if (keys[c] >= key) break;
       keys[i] = keys[c];
       ids[i] = ids[c];
+      tags[i] = tags[c];
       i = c;
     }
     keys[i] = key;
     ids[i] = id;
+    tags[i] = tag;
+  }
+  /** Removes the top; read keys[0]/ids[0]/tags[0] before. */
+  pop(): void {
+    const n = --this.size;
+    if (n === 0) return;
+    this.siftDown(0, this.keys[n], this.ids[n], this.tags[n], n);
   }
 }
 
@@ -86,13 +118,16 @@ export class FlowNetwork {
   private linkLat = new Float64Array(64);
   private linkBytes = new Float64Array(64);
   private linkBusy = new Float64Array(64);
+  private linkBusySince = new Float64Array(64); // when the link got its first active flow
   private linkActive = new Int32Array(64); // active flows crossing the link
+  private linkFlows: Int32Array[] = []; // the active flows crossing each link, [0, linkActive)
   readonly linkNames: string[] = [];
   readonly linkKinds: LinkKind[] = [];
 
   // ---- flows (slots) ----
   private cap = 0;
-  private fRemaining = new Float64Array(0);
+  private fRemaining = new Float64Array(0); // bytes left at time fSince
+  private fSince = new Float64Array(0);
   private fBytes = new Float64Array(0);
   private fLogical = new Float64Array(0);
   private fRate = new Float64Array(0);
@@ -100,11 +135,14 @@ export class FlowNetwork {
   private fLat = new Float64Array(0);
   private fRouteLen = new Int32Array(0);
   private fRoute = new Int32Array(0);
+  private fLinkPos = new Int32Array(0); // index of the flow in linkFlows of its route's k-th link
   private fGroup = new Int32Array(0);
   private fSrc = new Int32Array(0);
   private fDst = new Int32Array(0);
   private fPos = new Int32Array(0);
   private fFrozen = new Uint8Array(0);
+  private fTag = new Int32Array(0); // matches the tag of the flow's live entry in the completion heap
+  private fSeen = new Int32Array(0); // component search epoch
   private freeSlots: number[] = [];
   private active = new Int32Array(0);
   private nActive = 0;
@@ -116,12 +154,18 @@ export class FlowNetwork {
   // ---- solver scratch ----
   private remCap = new Float64Array(64);
   private unfrozen = new Int32Array(64);
-  private adjStart = new Int32Array(65);
-  private adjFill = new Int32Array(64);
-  private adj = new Int32Array(0);
+  private linkSeen = new Int32Array(64);
+  private dirty = new Int32Array(64); // links whose flows changed since the last recomputation
+  private nDirty = 0;
+  private epoch = 0;
+  private compFlows = new Int32Array(0);
+  private compLinks = new Int32Array(64);
   private heap = new MinHeap();
+  /** Projected finish time (absolute ns) of every active flow with a rate; stale entries are skipped by tag. */
+  private doneHeap = new MinHeap();
+  private nextTag = 0;
+  private finishing: number[] = [];
 
-  private lastT = 0;
   private solvePending = false;
   private nextDone: ScheduledEvent | null = null;
   private readonly solveFn = (): void => this.solveEvent();
@@ -134,6 +178,8 @@ export class FlowNetwork {
   readonly deliveredBytes: Float64Array;
   /** Recomputations of the fair shares so far. */
   solves = 0;
+  /** Flows whose rates were recomputed, summed over recomputations (the solver's work). */
+  solvedFlows = 0;
   /** Flows completed so far. */
   flowsDone = 0;
 
@@ -144,7 +190,6 @@ export class FlowNetwork {
     this.sentBytes = new Float64Array(endpoints);
     this.receivedBytes = new Float64Array(endpoints);
     this.deliveredBytes = new Float64Array(endpoints);
-    this.lastT = sim.now;
   }
 
   get linkCount(): number {
@@ -165,14 +210,17 @@ export class FlowNetwork {
       this.linkLat = grow(this.linkLat, n);
       this.linkBytes = grow(this.linkBytes, n);
       this.linkBusy = grow(this.linkBusy, n);
+      this.linkBusySince = grow(this.linkBusySince, n);
       this.linkActive = growI(this.linkActive, n);
+      this.linkSeen = growI(this.linkSeen, n);
       this.remCap = new Float64Array(n);
       this.unfrozen = new Int32Array(n);
-      this.adjStart = new Int32Array(n + 1);
-      this.adjFill = new Int32Array(n);
+      this.dirty = new Int32Array(n);
+      this.compLinks = new Int32Array(n);
     }
     this.linkCap[id] = bandwidthBytesPerS / 1e9;
     this.linkLat[id] = latencyNs;
+    this.linkFlows.push(new Int32Array(4));
     this.linkNames.push(name);
     this.linkKinds.push(kind);
     return id;
@@ -187,10 +235,11 @@ export class FlowNetwork {
 
   /** Per-link bytes carried (by completed flows) and time with at least one active flow. */
   linkStats(): Array<{ link: string; kind: LinkKind; bytes: number; busyNs: number }> {
-    this.advance(this.sim.now);
+    const now = this.sim.now;
     const out = [];
     for (let l = 0; l < this.nLinks; l++) {
-      out.push({ link: this.linkNames[l], kind: this.linkKinds[l], bytes: this.linkBytes[l], busyNs: this.linkBusy[l] });
+      const busy = this.linkBusy[l] + (this.linkActive[l] > 0 ? now - this.linkBusySince[l] : 0);
+      out.push({ link: this.linkNames[l], kind: this.linkKinds[l], bytes: this.linkBytes[l], busyNs: busy });
     }
     return out;
   }
@@ -204,7 +253,7 @@ export class FlowNetwork {
     for (let i = 0; i < this.nActive; i++) {
       const f = this.active[i];
       const route = Array.from(this.fRoute.subarray(f * MAX_ROUTE, f * MAX_ROUTE + this.fRouteLen[f]));
-      flows.push({ rateBytesPerS: this.fRate[f] * 1e9, maxRateBytesPerS: this.fMaxRate[f] * 1e9, route, remainingBytes: this.fRemaining[f] });
+      flows.push({ rateBytesPerS: this.fRate[f] * 1e9, maxRateBytesPerS: this.fMaxRate[f] * 1e9, route, remainingBytes: this.remainingAt(f, this.sim.now) });
     }
     return { flows, linkCapBytesPerS: Array.from(this.linkCap.subarray(0, this.nLinks), (c) => c * 1e9) };
   }
@@ -253,7 +302,7 @@ export class FlowNetwork {
       this.groupDone(group, this.sim.now + lat);
       return;
     }
-    this.advance(this.sim.now);
+    const now = this.sim.now;
     let f = this.freeSlots.pop();
     if (f === undefined) {
       if (this.cap === this.nActive + this.freeSlots.length) this.growFlows(Math.max(1024, this.cap * 2));
@@ -261,17 +310,29 @@ export class FlowNetwork {
       // slots are handed out densely: the next never-used slot is nActive + free (all used slots are active or free)
     }
     this.fRemaining[f] = bytes;
+    this.fSince[f] = now;
     this.fBytes[f] = bytes;
     this.fLogical[f] = logical;
     this.fRate[f] = 0;
     this.fMaxRate[f] = maxRateBytesPerS / 1e9;
     this.fLat[f] = lat;
     this.fRouteLen[f] = len;
+    this.fTag[f] = UNRATED; // no completion entry until its rate is known
     const base = f * MAX_ROUTE;
     for (let i = 0; i < len; i++) {
       const l = route[i];
       this.fRoute[base + i] = l;
-      this.linkActive[l]++;
+      const k = this.linkActive[l]++;
+      if (k === 0) this.linkBusySince[l] = now;
+      let list = this.linkFlows[l];
+      if (k === list.length) {
+        const bigger = new Int32Array(list.length * 2);
+        bigger.set(list);
+        this.linkFlows[l] = list = bigger;
+      }
+      list[k] = f;
+      this.fLinkPos[base + i] = k;
+      this.markDirty(l);
     }
     this.fGroup[f] = group;
     this.fSrc[f] = src;
@@ -283,6 +344,7 @@ export class FlowNetwork {
 
   private growFlows(n: number): void {
     this.fRemaining = grow(this.fRemaining, n);
+    this.fSince = grow(this.fSince, n);
     this.fBytes = grow(this.fBytes, n);
     this.fLogical = grow(this.fLogical, n);
     this.fRate = grow(this.fRate, n);
@@ -290,15 +352,30 @@ export class FlowNetwork {
     this.fLat = grow(this.fLat, n);
     this.fRouteLen = growI(this.fRouteLen, n);
     this.fRoute = growI(this.fRoute, n * MAX_ROUTE);
+    this.fLinkPos = growI(this.fLinkPos, n * MAX_ROUTE);
     this.fGroup = growI(this.fGroup, n);
     this.fSrc = growI(this.fSrc, n);
     this.fDst = growI(this.fDst, n);
     this.fPos = growI(this.fPos, n);
+    this.fTag = growI(this.fTag, n);
+    this.fSeen = growI(this.fSeen, n);
     this.active = growI(this.active, n);
+    this.compFlows = new Int32Array(n);
     const fr = new Uint8Array(n);
     fr.set(this.fFrozen);
     this.fFrozen = fr;
     this.cap = n;
+  }
+
+  private markDirty(l: number): void {
+    if (this.linkSeen[l] === -1) return; // already listed
+    this.linkSeen[l] = -1;
+    this.dirty[this.nDirty++] = l;
+  }
+
+  /** Bytes the flow has left at time t (at its current rate). */
+  private remainingAt(f: number, t: number): number {
+    return this.fRemaining[f] - this.fRate[f] * (t - this.fSince[f]);
   }
 
   private groupDone(group: number, deliverAt: number): void {
@@ -318,43 +395,41 @@ export class FlowNetwork {
     this.sim.scheduleRaw(0, this.solveFn, PRIORITY_SOLVE, "network.solve");
   }
 
-  /** Moves every active flow forward to time `t` at its current rate. */
-  private advance(t: number): void {
-    const dt = t - this.lastT;
-    if (dt <= 0) return;
-    const act = this.active;
-    const rem = this.fRemaining;
-    const rate = this.fRate;
-    for (let i = 0; i < this.nActive; i++) {
-      const f = act[i];
-      rem[f] -= rate[f] * dt;
-    }
-    const la = this.linkActive;
-    const busy = this.linkBusy;
-    for (let l = 0; l < this.nLinks; l++) if (la[l] > 0) busy[l] += dt;
-    this.lastT = t;
-  }
-
   private completionEvent(): void {
     this.nextDone = null;
-    this.advance(this.sim.now);
-    // Complete every flow whose remaining bytes are (within rounding) gone.
-    const act = this.active;
-    const rem = this.fRemaining;
-    const rate = this.fRate;
-    let i = 0;
-    let any = false;
-    while (i < this.nActive) {
-      const f = act[i];
-      if (rem[f] <= rate[f] * 1e-3 || rem[f] <= this.fBytes[f] * 1e-12) {
-        this.finishFlow(f);
-        any = true; // finishFlow swapped the last active flow into position i
-      } else {
-        i++;
+    const now = this.sim.now;
+    // Every flow whose remaining bytes are (within rounding) gone: the top of the finish-time heap.
+    const h = this.doneHeap;
+    const tag = this.fTag;
+    const fin = this.finishing;
+    fin.length = 0;
+    while (h.size > 0) {
+      const f = h.ids[0];
+      if (h.tags[0] !== tag[f]) {
+        h.pop(); // stale: the flow was re-rated or has finished
+        continue;
       }
+      const rem = this.remainingAt(f, now);
+      if (!(rem <= this.fRate[f] * 1e-3 || rem <= this.fBytes[f] * 1e-12)) break;
+      h.pop();
+      tag[f] = FINISHING;
+      fin.push(f);
     }
-    if (any) this.requestSolve();
-    else this.scheduleNextCompletion();
+    if (fin.length === 0) {
+      this.scheduleNextCompletion();
+      return;
+    }
+    // Finish them in the order a scan of the active list with swap-removal meets them (so that
+    // groups ending at one instant fire in a deterministic, position-based order).
+    const pos = this.fPos;
+    if (fin.length > 1) fin.sort((a, b) => pos[a] - pos[b]);
+    const act = this.active;
+    for (const f of fin) {
+      if (tag[f] !== FINISHING) continue; // finished already, when it was swapped into an earlier position
+      const p = pos[f];
+      while (p < this.nActive && tag[act[p]] === FINISHING) this.finishFlow(act[p]);
+    }
+    this.requestSolve();
   }
 
   private finishFlow(f: number): void {
@@ -364,8 +439,25 @@ export class FlowNetwork {
     const bytes = this.fBytes[f];
     for (let k = 0; k < len; k++) {
       const l = this.fRoute[base + k];
-      this.linkActive[l]--;
+      // swap-remove from the link's flow list
+      const list = this.linkFlows[l];
+      const last = --this.linkActive[l];
+      const at = this.fLinkPos[base + k];
+      const moved = list[last];
+      if (moved !== f) {
+        list[at] = moved;
+        const mb = moved * MAX_ROUTE;
+        const ml = this.fRouteLen[moved];
+        for (let j = 0; j < ml; j++) {
+          if (this.fRoute[mb + j] === l) {
+            this.fLinkPos[mb + j] = at;
+            break;
+          }
+        }
+      }
+      if (last === 0) this.linkBusy[l] += now - this.linkBusySince[l];
       this.linkBytes[l] += bytes;
+      this.markDirty(l);
     }
     this.sentBytes[this.fSrc[f]] += bytes;
     this.receivedBytes[this.fDst[f]] += bytes;
@@ -376,13 +468,13 @@ export class FlowNetwork {
     const last = this.active[--this.nActive];
     this.active[pos] = last;
     this.fPos[last] = pos;
+    this.fTag[f] = FINISHED;
     this.freeSlots.push(f);
     this.groupDone(this.fGroup[f], now + this.fLat[f]);
   }
 
   private solveEvent(): void {
     this.solvePending = false;
-    this.advance(this.sim.now);
     this.solve();
     this.scheduleNextCompletion();
   }
@@ -392,74 +484,96 @@ export class FlowNetwork {
       this.sim.cancel(this.nextDone);
       this.nextDone = null;
     }
-    let best = Infinity;
-    const act = this.active;
-    const rem = this.fRemaining;
-    const rate = this.fRate;
-    for (let i = 0; i < this.nActive; i++) {
-      const f = act[i];
-      const t = rem[f] / rate[f];
-      if (t < best) best = t;
-    }
-    if (best === Infinity) return;
+    const h = this.doneHeap;
+    while (h.size > 0 && h.tags[0] !== this.fTag[h.ids[0]]) h.pop();
+    if (h.size === 0) return;
+    const f = h.ids[0];
+    const now = this.sim.now;
+    const best = this.remainingAt(f, now) / this.fRate[f];
     const delay = Math.max(0, Math.ceil(best - 1e-6));
     this.nextDone = this.sim.scheduleRaw(delay, this.doneFn, 0, "network.flowDone");
   }
 
-  /** Max-min fair rates for the active flows by progressive filling. */
+  /**
+   * Max-min fair rates by progressive filling, for the flows connected (through shared links) to a
+   * link whose flows changed since the last recomputation; other flows keep their rates.
+   */
   private solve(): void {
     this.solves++;
-    const nL = this.nLinks;
-    const n = this.nActive;
-    const act = this.active;
-    const remCap = this.remCap;
-    const unf = this.unfrozen;
+    const now = this.sim.now;
+    // The affected components: search from the dirty links over link -> flows -> links.
+    const ep = ++this.epoch;
+    const seenL = this.linkSeen;
+    const seenF = this.fSeen;
+    const stack = this.dirty;
+    let top = this.nDirty;
+    this.nDirty = 0;
+    for (let i = 0; i < top; i++) seenL[stack[i]] = ep;
+    const comp = this.compFlows;
+    const compL = this.compLinks;
+    let nF = 0;
+    let nL = 0;
     const fRoute = this.fRoute;
     const fLen = this.fRouteLen;
-    const frozen = this.fFrozen;
+    const la = this.linkActive;
+    while (top > 0) {
+      const l = stack[--top];
+      const cnt = la[l];
+      if (cnt === 0) continue;
+      compL[nL++] = l;
+      const list = this.linkFlows[l];
+      for (let j = 0; j < cnt; j++) {
+        const f = list[j];
+        if (seenF[f] === ep) continue;
+        seenF[f] = ep;
+        comp[nF++] = f;
+        const base = f * MAX_ROUTE;
+        const len = fLen[f];
+        for (let k = 0; k < len; k++) {
+          const l2 = fRoute[base + k];
+          if (seenL[l2] !== ep) {
+            seenL[l2] = ep;
+            stack[top++] = l2;
+          }
+        }
+      }
+    }
+    this.solvedFlows += nF;
+    if (nF === 0) return;
+    // Bring the component's flows to now at their old rates.
     const rate = this.fRate;
-    // Count unfrozen flows per link and build link -> flows adjacency (CSR).
-    unf.fill(0, 0, nL);
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const f = act[i];
+    const rem = this.fRemaining;
+    const since = this.fSince;
+    const frozen = this.fFrozen;
+    for (let i = 0; i < nF; i++) {
+      const f = comp[i];
+      rem[f] -= rate[f] * (now - since[f]);
+      since[f] = now;
       frozen[f] = 0;
-      const base = f * MAX_ROUTE;
-      const len = fLen[f];
-      for (let k = 0; k < len; k++) unf[fRoute[base + k]]++;
-      total += len;
     }
-    if (this.adj.length < total) this.adj = new Int32Array(Math.max(total, this.adj.length * 2));
-    const adj = this.adj;
-    const start = this.adjStart;
-    const fill = this.adjFill;
-    start[0] = 0;
-    for (let l = 0; l < nL; l++) {
-      start[l + 1] = start[l] + unf[l];
-      fill[l] = start[l];
-      remCap[l] = this.linkCap[l];
-    }
-    for (let i = 0; i < n; i++) {
-      const f = act[i];
-      const base = f * MAX_ROUTE;
-      const len = fLen[f];
-      for (let k = 0; k < len; k++) adj[fill[fRoute[base + k]]++] = f;
-    }
+    const remCap = this.remCap;
+    const unf = this.unfrozen;
+    const nLinks = this.nLinks;
     const heap = this.heap;
     heap.clear();
-    for (let l = 0; l < nL; l++) if (unf[l] > 0) heap.push(remCap[l] / unf[l], l);
-    const maxRate = this.fMaxRate;
-    for (let i = 0; i < n; i++) {
-      const f = act[i];
-      if (maxRate[f] !== Infinity) heap.push(maxRate[f], nL + f);
+    for (let i = 0; i < nL; i++) {
+      const l = compL[i];
+      remCap[l] = this.linkCap[l];
+      unf[l] = la[l];
+      heap.push(remCap[l] / unf[l], l);
     }
-    let left = n;
+    const maxRate = this.fMaxRate;
+    for (let i = 0; i < nF; i++) {
+      const f = comp[i];
+      if (maxRate[f] !== Infinity) heap.push(maxRate[f], nLinks + f);
+    }
+    let left = nF;
     while (heap.size > 0 && left > 0) {
       const key = heap.keys[0];
       const id = heap.ids[0];
       heap.pop();
-      if (id >= nL) {
-        const f = id - nL;
+      if (id >= nLinks) {
+        const f = id - nLinks;
         if (frozen[f] === 1) continue;
         this.freeze(f, key);
         left--;
@@ -472,15 +586,37 @@ export class FlowNetwork {
         heap.push(share, l); // stale: shares only grow as flows elsewhere freeze
         continue;
       }
-      for (let j = start[l]; j < start[l + 1]; j++) {
-        const f = adj[j];
+      const list = this.linkFlows[l];
+      const cnt = la[l];
+      for (let j = 0; j < cnt; j++) {
+        const f = list[j];
         if (frozen[f] === 1) continue;
         this.freeze(f, share);
         left--;
       }
     }
-    // Flows with no finite constraint cannot happen (every flow has >= 1 link), but keep rates sane.
-    for (let i = 0; i < n; i++) if (!(rate[act[i]] > 0)) rate[act[i]] = 1e-12;
+    // New projected finish times. Re-rated flows leave stale entries behind: when they would
+    // outnumber the live ones, or most flows were re-rated, rebuild the heap in O(flows).
+    const dh = this.doneHeap;
+    const tag = this.fTag;
+    const rebuild = dh.size + nF > 2 * this.nActive + 1024 || 2 * nF > this.nActive;
+    if (rebuild) dh.clear();
+    for (let i = 0; i < nF; i++) {
+      const f = comp[i];
+      if (!(rate[f] > 0)) rate[f] = 1e-12; // every flow has >= 1 link, but keep rates sane
+      const t = (this.nextTag = (this.nextTag + 1) & 0x3fffffff);
+      tag[f] = t;
+      if (rebuild) dh.append(now + rem[f] / rate[f], f, t);
+      else dh.push(now + rem[f] / rate[f], f, t);
+    }
+    if (rebuild) {
+      const act = this.active;
+      for (let i = 0; i < this.nActive; i++) {
+        const f = act[i];
+        if (tag[f] >= 0 && seenF[f] !== ep) dh.append(since[f] + rem[f] / rate[f], f, tag[f]);
+      }
+      dh.heapify();
+    }
   }
 
   private freeze(f: number, r: number): void {
