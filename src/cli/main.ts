@@ -30,6 +30,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A user error is one line: control characters (newlines, NUL, ...) that a message may quote from
+ * a bad input file are shown escaped, and a very long message is shortened.
+ */
+export function oneLine(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const s = message.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  return s.length > 2000 ? `${s.slice(0, 2000)}...` : s;
+}
+
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     // help and version exit with code 0; commander already printed its message.
@@ -37,7 +47,7 @@ export function reportError(e: unknown): number {
     return EXIT_USER;
   }
   if (e instanceof UserError) {
-    process.stderr.write(`moesim: error: ${e.message}\n`);
+    process.stderr.write(`moesim: error: ${oneLine(e.message)}\n`);
     return EXIT_USER;
   }
   const err = e as Error;

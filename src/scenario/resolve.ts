@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rootStream } from "../sim/rng.js";
 import type { ClusterSpec } from "../hardware/devices.js";
-import { clusterSpecFrom } from "../hardware/presets.js";
+import { clusterSpecFrom, getNodePreset } from "../hardware/presets.js";
 import { CalibratedCostModel, RooflineCostModel, loadProfile, type CostModel } from "../hardware/cost.js";
 import { getModelPreset, moeLayerIndices, type ModelSpec } from "../workload/model.js";
 import type { RoutingTrace } from "../workload/trace.js";
@@ -16,7 +16,7 @@ import { getPlacementPolicy } from "../policies/placement/index.js";
 import { UserError } from "../util/errors.js";
 import type { MoeSimConfig } from "../moe/simulate.js";
 import type { LoadedScenario } from "./load.js";
-import type { Scenario } from "./schema.js";
+import { LIMITS, type Scenario } from "./schema.js";
 
 /** The project's root (for built-in files such as the shipped synthetic trace). */
 export const PROJECT_ROOT = resolvePath(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -70,13 +70,96 @@ export interface ResolvedScenario {
   outputsDir: string;
 }
 
-function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Record<string, unknown>): void {
+const isMapping = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === "object" && !Array.isArray(x);
+
+/**
+ * The shape of cluster.overrides against the preset: where the preset has a mapping (gpu, pcie,
+ * nic, ...) the override must be a mapping too (nvlink may also be null: no NVLink), and a leaf
+ * keeps the preset's type. Numbers are range-checked by the hardware module afterwards.
+ */
+function checkClusterOverrides(loaded: LoadedScenario, base: unknown, over: Record<string, unknown>, path: string[]): void {
+  if (!isMapping(base)) return;
   for (const [k, v] of Object.entries(over)) {
-    if (!(k in base) && !["firstMoeLayer", "denseDFf", "sharedExperts", "sharedDFf", "headDim", "encoderLayers", "decoderLayers", "capacityFactor"].includes(k)) {
-      throw new UserError(`model.overrides.${k}: not a model field; valid: ${Object.keys(base).join(", ")}`, loaded.locate(["model", "overrides", k]));
+    if (!(k in base)) continue; // the hardware module names the unknown key and the valid ones
+    const b = base[k];
+    const p = [...path, k];
+    const fail = (what: string): never => {
+      throw new UserError(`${p.join(".")}: ${what}`, loaded.locate(p));
+    };
+    if (isMapping(b)) {
+      if (v === null && k === "nvlink") continue;
+      if (!isMapping(v)) fail(`expected a mapping (the preset's ${k} fields: ${Object.keys(b).join(", ")}), got ${JSON.stringify(v)}`);
+      checkClusterOverrides(loaded, b, v as Record<string, unknown>, p);
+    } else if (b === null) {
+      if (v !== null && !isMapping(v)) fail(`expected a mapping or null, got ${JSON.stringify(v)}`);
+    } else if (typeof b !== typeof v) {
+      fail(`expected a ${typeof b}, got ${JSON.stringify(v)}`);
     }
-    if (typeof (base as unknown as Record<string, unknown>)[k] === "number" && !(typeof v === "number" && Number.isFinite(v) && v > 0)) {
-      throw new UserError(`model.overrides.${k}: expected a positive number, got ${JSON.stringify(v)}`, loaded.locate(["model", "overrides", k]));
+  }
+}
+
+/** Integer fields of a ModelSpec and their largest sane value; 0 allowed where marked. */
+const MODEL_INT_FIELDS: Record<string, { max: number; zero?: boolean }> = {
+  layers: { max: 4096 },
+  moeEvery: { max: 4096 },
+  firstMoeLayer: { max: 4095, zero: true },
+  experts: { max: 65536 },
+  topK: { max: 65536 },
+  dModel: { max: 1 << 20 },
+  dFf: { max: 1 << 22 },
+  denseDFf: { max: 1 << 22 },
+  sharedExperts: { max: 1024, zero: true },
+  sharedDFf: { max: 1 << 22 },
+  vocab: { max: 1 << 24 },
+  heads: { max: 65536 },
+  kvHeads: { max: 65536 },
+  headDim: { max: 65536 },
+  encoderLayers: { max: 4096 },
+  decoderLayers: { max: 4096 },
+};
+const MODEL_ENUMS: Record<string, readonly string[]> = { dtype: ["fp32", "fp16", "bf16", "fp8"], activation: ["swiglu", "gelu", "relu"] };
+const MLA_FIELDS = ["qLoraRank", "kvLoraRank", "qkNopeHeadDim", "qkRopeHeadDim", "vHeadDim"];
+
+function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Record<string, unknown>): void {
+  const fail = (k: string, what: string, path: (string | number)[] = ["model", "overrides", k]): never => {
+    throw new UserError(`model.overrides.${k}: ${what}`, loaded.locate(path));
+  };
+  for (const [k, v] of Object.entries(over)) {
+    if (!(k in base) && !(k in MODEL_INT_FIELDS) && !["capacityFactor", "tiedEmbeddings", "bias", "mla"].includes(k)) {
+      fail(k, `not a model field; valid: ${Object.keys(base).join(", ")}`);
+    }
+    const int = MODEL_INT_FIELDS[k];
+    if (int) {
+      if (!(typeof v === "number" && Number.isInteger(v) && (int.zero ? v >= 0 : v > 0) && v <= int.max)) {
+        fail(k, `expected an integer in ${int.zero ? 0 : 1}..${int.max}, got ${JSON.stringify(v) ?? String(v)}`);
+      }
+    } else if (k === "capacityFactor") {
+      if (!(typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 1e6)) fail(k, `expected a positive number (at most 1e6), got ${JSON.stringify(v)}`);
+    } else if (k in MODEL_ENUMS) {
+      if (typeof v !== "string" || !MODEL_ENUMS[k].includes(v)) fail(k, `expected one of ${MODEL_ENUMS[k].join(", ")}, got ${JSON.stringify(v)}`);
+    } else if (k === "tiedEmbeddings" || k === "bias") {
+      if (typeof v !== "boolean") fail(k, `expected true or false, got ${JSON.stringify(v)}`);
+    } else if (k === "name") {
+      if (typeof v !== "string" || v === "") fail(k, `expected a non-empty string, got ${JSON.stringify(v)}`);
+    } else if (k === "mla") {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) fail(k, "expected a mapping of MLA dimensions");
+      for (const [f, x] of Object.entries(v as Record<string, unknown>)) {
+        if (!MLA_FIELDS.includes(f)) fail(`${k}.${f}`, `not an MLA field; valid: ${MLA_FIELDS.join(", ")}`, ["model", "overrides", k, f]);
+        if (!(typeof x === "number" && Number.isInteger(x) && x > 0 && x <= 65536)) fail(`${k}.${f}`, `expected an integer in 1..65536, got ${JSON.stringify(x)}`, ["model", "overrides", k, f]);
+      }
+    } else if (k === "published") {
+      fail(k, "the published totals of a preset cannot be overridden");
+    }
+  }
+}
+
+/** Checks the merged model: top-k at most the experts, and the layer stacks consistent. */
+function checkModel(loaded: LoadedScenario, m: ModelSpec): void {
+  const where = loaded.locate(["model", "overrides"]);
+  if (m.topK > m.experts) throw new UserError(`model: top-k ${m.topK} is more than the ${m.experts} experts per layer`, where);
+  if (m.encoderLayers !== undefined || m.decoderLayers !== undefined) {
+    if ((m.encoderLayers ?? 0) + (m.decoderLayers ?? 0) !== m.layers) {
+      throw new UserError(`model: encoderLayers + decoderLayers (${m.encoderLayers ?? 0} + ${m.decoderLayers ?? 0}) must equal layers (${m.layers})`, where);
     }
   }
 }
@@ -88,10 +171,17 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
   const name = opts.name ?? sc.name ?? fileStem;
 
   // Cluster.
+  if (sc.cluster.overrides) {
+    const preset = at(loaded, ["cluster", "preset"], () => getNodePreset(sc.cluster.preset));
+    checkClusterOverrides(loaded, preset, sc.cluster.overrides, ["cluster", "overrides"]);
+  }
   const clusterSpec = at(loaded, ["cluster"], () =>
     clusterSpecFrom({ preset: sc.cluster.preset, nodes: sc.cluster.nodes, overrides: sc.cluster.overrides }),
   );
   const totalGpus = clusterSpec.node.gpusPerNode * clusterSpec.nodes;
+  if (totalGpus > LIMITS.gpus) {
+    throw new UserError(`cluster: ${sc.cluster.nodes} nodes x ${clusterSpec.node.gpusPerNode} GPUs = ${totalGpus} GPUs; at most ${LIMITS.gpus} are supported`, loaded.locate(["cluster"]));
+  }
   const gpus = sc.cluster.gpus ?? totalGpus;
   if (gpus > totalGpus) {
     throw new UserError(`cluster.gpus: ${gpus} GPUs asked, but ${sc.cluster.nodes} x ${clusterSpec.node.name} has ${totalGpus}`, loaded.locate(["cluster", "gpus"]));
@@ -111,6 +201,7 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
   const base = at(loaded, ["model", "preset"], () => getModelPreset(sc.model.preset));
   if (sc.model.overrides) checkModelOverrides(loaded, base, sc.model.overrides);
   const model = deepMerge(base, sc.model.overrides) as ModelSpec;
+  if (sc.model.overrides) checkModel(loaded, model);
 
   // Trace.
   let trace: RoutingTrace;
@@ -126,6 +217,15 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
     );
   } else {
     const syn = tr.synthetic ?? { sequences: 64, tokens_per_sequence: 32 };
+    const maxLen = Array.isArray(syn.tokens_per_sequence) ? syn.tokens_per_sequence[1] : syn.tokens_per_sequence;
+    const perToken = Math.max(1, moeLayerIndices(model).length) * model.topK;
+    const maxTokens = Math.min(LIMITS.syntheticTokens, Math.floor(LIMITS.syntheticPicks / perToken));
+    if (syn.sequences * maxLen > maxTokens) {
+      throw new UserError(
+        `trace.synthetic: ${syn.sequences} sequences x up to ${maxLen} tokens is more than the ${maxTokens} synthetic tokens allowed for this model (${perToken} expert picks per token, at most ${LIMITS.syntheticPicks} in all); use fewer sequences or a smaller tokens_per_sequence`,
+        loaded.locate(["trace", "synthetic"]),
+      );
+    }
     const seed = `${sc.seed}/trace`;
     const params = at(loaded, ["trace", "synthetic"], () => {
       if (syn.fitted) {

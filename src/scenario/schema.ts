@@ -6,6 +6,26 @@ import { z } from "zod";
  * lists the valid values of the registry as it is, not a copy that could go stale.
  */
 const positiveInt = z.number().int().positive();
+/**
+ * Limits on counts, far above any real use, so that a typo such as `sequences: 1e9` ends in a
+ * clear error instead of exhausting memory.
+ */
+export const LIMITS = {
+  nodes: 4096,
+  gpus: 65536,
+  topics: 1024,
+  sequences: 1_000_000,
+  tokensPerSequence: 1_000_000,
+  /** Synthetic tokens in all (sequences x tokens per sequence). */
+  syntheticTokens: 10_000_000,
+  /** Synthetic expert picks in all (tokens x MoE layers x top-k), 2 bytes each. */
+  syntheticPicks: 100_000_000,
+  batch: 1_000_000,
+  contextTokens: 100_000_000,
+  steps: 1_000_000_000,
+  slots: 65536,
+} as const;
+const count = (max: number) => positiveInt.max(max);
 const nonNegative = z.number().nonnegative();
 
 const overrides = z.record(z.string(), z.unknown()).describe("Deep-merged over the preset's fields");
@@ -13,8 +33,8 @@ const overrides = z.record(z.string(), z.unknown()).describe("Deep-merged over t
 export const clusterSchema = z
   .object({
     preset: z.string().describe("Node preset, e.g. paper-v100, dgx-a100, dgx-h100, hgx-h200, consumer-pcie4"),
-    nodes: positiveInt.default(1).describe("Number of nodes"),
-    gpus: positiveInt.optional().describe("Use only this many GPUs (default: all GPUs of all nodes)"),
+    nodes: count(LIMITS.nodes).default(1).describe("Number of nodes"),
+    gpus: count(LIMITS.gpus).optional().describe("Use only this many GPUs (default: all GPUs of all nodes)"),
     overrides: overrides.optional(),
     profile: z.string().optional().describe("Path to a calibrated cost-model profile (moesim calibrate); relative to the scenario file"),
     efficiency: z
@@ -39,11 +59,11 @@ export const traceSchema = z
         fitted: z.string().optional().describe("Name or path of fitted synthetic parameters (e.g. olmoe-1b-7b)"),
         zipf: nonNegative.optional().describe("Expert popularity skew (Zipf exponent) when no fitted parameters are given"),
         locality: z.number().min(0).max(1).optional().describe("Probability a token reuses the previous token's expert"),
-        topics: positiveInt.optional().describe("Latent topics, each with its own expert popularity (co-activation between experts of a topic)"),
+        topics: count(LIMITS.topics).optional().describe("Latent topics, each with its own expert popularity (co-activation between experts of a topic)"),
         topic_stay: z.number().min(0).max(1).optional().describe("Probability a token keeps the previous token's topic"),
-        sequences: positiveInt.default(64),
+        sequences: count(LIMITS.sequences).default(64),
         tokens_per_sequence: z
-          .union([positiveInt, z.tuple([positiveInt, positiveInt])])
+          .union([count(LIMITS.tokensPerSequence), z.tuple([count(LIMITS.tokensPerSequence), count(LIMITS.tokensPerSequence)])])
           .default(32)
           .describe("Tokens per request: a number, or [min, max] drawn uniformly per request"),
       })
@@ -54,11 +74,11 @@ export const traceSchema = z
   .strict();
 
 export const batchingSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("static"), batch_size: positiveInt }).strict(),
+  z.object({ kind: z.literal("static"), batch_size: count(LIMITS.batch) }).strict(),
   z
     .object({
       kind: z.literal("continuous"),
-      max_batch: positiveInt,
+      max_batch: count(LIMITS.batch),
       arrival: z
         .discriminatedUnion("kind", [
           z.object({ kind: z.literal("poisson"), rate_per_s: z.number().positive() }).strict(),
@@ -74,9 +94,9 @@ export const workloadSchema = z
   .object({
     phase: z.enum(["decode", "prefill", "encode"]).default("decode").describe("decode: one token per request per step; prefill/encode: batch_size tokens per step"),
     batching: batchingSchema.default({ kind: "static", batch_size: 16 }),
-    tokens_per_step: positiveInt.optional().describe("For prefill/encode: tokens in one step (sequence length x requests)"),
-    context_tokens: z.number().int().nonnegative().default(512).describe("KV-cache context per request for decode attention"),
-    max_steps: positiveInt.optional().describe("Stop after this many steps"),
+    tokens_per_step: count(LIMITS.batch).optional().describe("For prefill/encode: tokens in one step (sequence length x requests)"),
+    context_tokens: z.number().int().nonnegative().max(LIMITS.contextTokens).default(512).describe("KV-cache context per request for decode attention"),
+    max_steps: count(LIMITS.steps).optional().describe("Stop after this many steps"),
     dense_baseline: z.boolean().default(false).describe("Also simulate a dense model with the same FLOPs per token"),
   })
   .strict();
@@ -87,14 +107,14 @@ export const policiesSchema = z
       .object({
         policy: z.string().default("dynamic"),
         capacity_factor: z.number().positive().optional(),
-        block_size: positiveInt.optional(),
+        block_size: count(LIMITS.batch).optional(),
       })
       .strict()
       .default({ policy: "dynamic" }),
     buffering: z
       .object({
         policy: z.string().default("none").describe("none keeps all of a GPU's experts resident"),
-        slots: positiveInt.optional().describe("Expert-cache slots per GPU per MoE layer"),
+        slots: count(LIMITS.slots).optional().describe("Expert-cache slots per GPU per MoE layer"),
         pinned: z.boolean().default(true).describe("Pinned host memory for expert copies"),
       })
       .strict()
@@ -102,7 +122,7 @@ export const policiesSchema = z
     placement: z
       .object({
         policy: z.string().default("contiguous"),
-        replicate_hot: z.number().int().nonnegative().default(0),
+        replicate_hot: z.number().int().nonnegative().max(LIMITS.slots).default(0),
       })
       .strict()
       .default({ policy: "contiguous", replicate_hot: 0 }),

@@ -55,7 +55,12 @@ function parseList(v: string): number[] {
  */
 export async function readCsv(path: string, first: Line, rest: AsyncIterable<Line>, opts: TraceReadOptions): Promise<RoutingTrace> {
   const map = resolveMapping(opts.mapping);
-  const header = splitCsv(first.text).map((h) => h.trim());
+  let header: string[];
+  try {
+    header = splitCsv(first.text).map((h) => h.trim());
+  } catch (e) {
+    throw new UserError(`bad CSV header (${(e as Error).message}); expected a header row naming the columns`, `${path}:${first.no}`);
+  }
   const col = (name: string): number => header.indexOf(name);
   const need = (name: string, what: string): number => {
     const i = col(name);

@@ -14,7 +14,13 @@ export function peekBytes(path: string, n: number): Buffer {
   }
   try {
     const buf = Buffer.alloc(n);
-    const got = readSync(fd, buf, 0, n, 0);
+    let got: number;
+    try {
+      got = readSync(fd, buf, 0, n, 0);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new UserError(err.code === "EISDIR" ? "is a directory, expected a trace file" : `cannot read (${err.code ?? err.message})`, path);
+    }
     return buf.subarray(0, got);
   } finally {
     closeSync(fd);
