@@ -381,15 +381,17 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       // Expert compute per GPU: resident experts first, then missed ones as their weights arrive.
       let endMax = tArrived;
       let critCompute = 0;
+      // Experts with rows run (padding included); with buffering, only experts with real tokens
+      // have weights. One pass over the experts, in id order, into per-GPU lists.
+      const orders: number[][] = Array.from({ length: D }, () => []);
+      for (let e = 0; e < nVirtual; e++) {
+        if (plan.expertRows[e] > 0 && (caches === null || plan.expertTokens[e] > 0)) orders[expertGpu[e]].push(e);
+      }
       for (let g = 0; g < D; g++) {
         let t = tArrived;
         let busy = 0;
-        const order: number[] = [];
-        // Experts with rows run (padding included); with buffering, only experts with real tokens have weights.
-        for (let e = 0; e < nVirtual; e++) {
-          if (expertGpu[e] === g && plan.expertRows[e] > 0 && (caches === null || plan.expertTokens[e] > 0)) order.push(e);
-        }
-        order.sort((a, b) => (ready.get(a) ?? 0) - (ready.get(b) ?? 0) || a - b);
+        const order = orders[g];
+        if (ready.size > 0) order.sort((a, b) => (ready.get(a) ?? 0) - (ready.get(b) ?? 0) || a - b);
         let launched = 0;
         for (const e of order) {
           const rdy = ready.get(e);

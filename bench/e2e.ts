@@ -1,0 +1,92 @@
+/**
+ * bench/e2e: the seed paper's LM 52B scenario (scenarios/paper/base/lm.yaml: 512 experts, top-2,
+ * dynamic gating, paper-v100 nodes) run end to end through runScenario, as the serving case:
+ * phase decode (one token per request per step), static batches of 8 requests per GPU, context
+ * 1024 tokens, many steps. Two cases: 1 node (8 GPUs, 64 requests) and 4 nodes (32 GPUs, 256
+ * requests, fabric over EDR InfiniBand). Per case: wall time of runScenario, simulated seconds per
+ * wall second (realtime factor; also per second of process CPU time, steadier on a shared machine)
+ * and engine events per wall second. The wall time covers all of runScenario: resolving the
+ * scenario (synthesising the routing trace), the simulation, and the summary.
+ * Reference, measured in the same run: the 8-GPU case's wall time per event; ratio =
+ * wall-per-event(32 GPUs) / wall-per-event(8 GPUs), so ~1 means the cost of an event does not grow
+ * with the cluster (the network solver's per-event cost grows with the flows in flight).
+ * The last stdout line is the JSON result. `--steps N` sets the decode steps (default 64).
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseScenario } from "../src/scenario/load.js";
+import { runScenario } from "../src/moe/run.js";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const argSteps = process.argv.indexOf("--steps");
+const STEPS = argSteps > 0 ? Number(process.argv[argSteps + 1]) : 64;
+
+interface Case {
+  label: string;
+  nodes: number;
+  wallS: number;
+  cpuS: number;
+  simS: number;
+  events: number;
+  steps: number;
+  tokens: number;
+}
+
+async function runCase(label: string, nodes: number, steps: number): Promise<Case> {
+  const file = resolve(ROOT, "scenarios", "paper", "base", "lm.yaml");
+  const loaded = parseScenario(readFileSync(file, "utf8"), file);
+  const sc = loaded.scenario;
+  const requests = 64 * nodes; // 8 per GPU, as the paper's batch of 64 on 8 GPUs
+  sc.name = `bench-e2e-${label}`;
+  sc.cluster.nodes = nodes;
+  sc.trace = { ...sc.trace, synthetic: { ...sc.trace.synthetic!, sequences: requests, tokens_per_sequence: steps } };
+  sc.workload = { ...sc.workload, phase: "decode", batching: { kind: "static", batch_size: requests }, context_tokens: 1024, max_steps: steps };
+  sc.outputs = { ...sc.outputs, timelines: false, report: false };
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const run = await runScenario(loaded, { outDir: "/tmp/moesim-bench-e2e" });
+  const wallS = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  const cpuS = (c.user + c.system) / 1e6;
+  const r = run.result;
+  if (r.oom) throw new Error(`${label}: out of memory at step ${r.oom.step}`);
+  return { label, nodes, wallS, cpuS, simS: r.simulatedNs / 1e9, events: r.events, steps: r.completedSteps, tokens: r.tokens };
+}
+
+function line(c: Case): void {
+  console.log(
+    `${c.label.padEnd(8)} gpus=${String(c.nodes * 8).padStart(2)} steps=${c.steps} tokens=${c.tokens} events=${c.events} ` +
+      `wall_s=${c.wallS.toFixed(3)} cpu_s=${c.cpuS.toFixed(3)} simulated_s=${c.simS.toFixed(4)} realtime_factor=${(c.simS / c.wallS).toFixed(2)} ` +
+      `events_per_s=${Math.round(c.events / c.wallS)}`,
+  );
+}
+
+await runCase("warmup", 1, 4); // JIT and module loading
+const one = await runCase("1node", 1, STEPS);
+line(one);
+const four = await runCase("4nodes", 4, STEPS);
+line(four);
+
+const perEvent1 = one.wallS / one.events;
+const perEvent4 = four.wallS / four.events;
+console.log(
+  JSON.stringify({
+    bench: "e2e",
+    scenario: "paper LM 52B (lm.yaml) as decode: 8 requests/GPU, context 1024",
+    steps: STEPS,
+    realtime_factor: Number((one.simS / one.wallS).toFixed(2)),
+    events_per_s: Math.round(one.events / one.wallS),
+    realtime_factor_4nodes: Number((four.simS / four.wallS).toFixed(2)),
+    events_per_s_4nodes: Math.round(four.events / four.wallS),
+    realtime_factor_cpu: Number((one.simS / one.cpuS).toFixed(2)),
+    realtime_factor_4nodes_cpu: Number((four.simS / four.cpuS).toFixed(2)),
+    wall_s: Number(one.wallS.toFixed(3)),
+    wall_s_4nodes: Number(four.wallS.toFixed(3)),
+    simulated_s: one.simS,
+    simulated_s_4nodes: four.simS,
+    reference: "wall time per event of the 8-gpu case, same run",
+    reference_us_per_event: Number((perEvent1 * 1e6).toFixed(3)),
+    ratio: Number((perEvent4 / perEvent1).toFixed(3)),
+  }),
+);
