@@ -54,6 +54,8 @@ export interface MoeSimConfig {
    * shared experts), so FLOPs per token stay the same; no gating, no all-to-all, no experts.
    */
   denseEquivalent?: boolean;
+  /** Two-stage all-to-all across nodes (see Cluster.allToAll). */
+  hierarchicalAllToAll?: boolean;
 }
 
 export interface StepRecord {
@@ -204,7 +206,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const waitAll = (evs: SimEvent<unknown>[]): SimEvent<unknown[]> => sim.allOf(evs);
   const a2a = (sizes: Float64Array): SimEvent<void> => {
     const ev = sim.event<void>("all_to_all");
-    cluster.allToAll(group, sizes, () => ev.succeed());
+    cluster.allToAll(group, sizes, () => ev.succeed(), { hierarchical: cfg.hierarchicalAllToAll === true });
     return ev;
   };
 

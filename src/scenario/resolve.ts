@@ -176,7 +176,14 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
     checkClusterOverrides(loaded, preset, sc.cluster.overrides, ["cluster", "overrides"]);
   }
   const clusterSpec = at(loaded, ["cluster"], () =>
-    clusterSpecFrom({ preset: sc.cluster.preset, nodes: sc.cluster.nodes, overrides: sc.cluster.overrides }),
+    clusterSpecFrom({
+      preset: sc.cluster.preset,
+      nodes: sc.cluster.nodes,
+      overrides: sc.cluster.overrides,
+      fabric: sc.cluster.fabric
+        ? { kind: sc.cluster.fabric.kind, latencyNs: sc.cluster.fabric.latency_ns, oversubscription: sc.cluster.fabric.oversubscription }
+        : undefined,
+    }),
   );
   const totalGpus = clusterSpec.node.gpusPerNode * clusterSpec.nodes;
   if (totalGpus > LIMITS.gpus) {
@@ -313,6 +320,7 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
     placement: { policy: placement, replicateHot: p.placement.replicate_hot },
     rng,
     eventLog: sc.outputs.event_log,
+    hierarchicalAllToAll: sc.cluster.hierarchical_all_to_all,
   };
   return { scenario: sc, name, config, clusterSpec, model, trace, outputsDir };
 }

@@ -42,6 +42,19 @@ export const clusterSchema = z
       .strict()
       .optional()
       .describe("Roofline efficiencies of the preset cost model"),
+    fabric: z
+      .object({
+        kind: z.enum(["fat-tree", "rail"]).default("fat-tree"),
+        latency_ns: z.number().nonnegative().max(1e9).optional().describe("Extra one-way latency through the fabric's switches"),
+        oversubscription: z.number().min(1).max(1000).optional().describe("NIC bandwidth over uplink bandwidth (1 = non-blocking)"),
+      })
+      .strict()
+      .optional()
+      .describe("The network between nodes (InfiniBand/RoCE)"),
+    hierarchical_all_to_all: z
+      .boolean()
+      .default(false)
+      .describe("All-to-all in two stages across nodes: gather within the node over NVLink, then one exchange per node pair over the NICs"),
   })
   .strict();
 
