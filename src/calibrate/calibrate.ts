@@ -3,6 +3,7 @@
  * curves and returns a moesim-profile/v1 profile (with the extras in profile-ext.ts). The raw
  * points (median, p10, p90, reps) are kept in the profile.
  */
+import { availableParallelism } from "node:os";
 import type { OpCurve, ProfilePoint } from "../hardware/profile.js";
 import { storageBuffer, type GpuContext } from "./gpu.js";
 import { DeviceToHost, HostToDevice, d2dEncode } from "./kernels/copy.js";
@@ -15,6 +16,7 @@ import { VALIDATION_LAYER, type LayerShape } from "./layer.js";
 import { fitAffine, fitPiecewise, fitTiles } from "./fit.js";
 import type { CalibratedProfile, ExtraCurve } from "./profile-ext.js";
 import { rootStream } from "../sim/rng.js";
+import { runRounds, type RoundEntry } from "./rounds.js";
 import { GpuTimer, measureHost, statOf, summarize, type Encode, type FitStatistic, type TimingStats } from "./timing.js";
 
 export interface CalibrateOptions {
@@ -26,6 +28,12 @@ export interface CalibrateOptions {
   stat?: FitStatistic;
   /** Called after each measured point. */
   onProgress?: (done: number, total: number, label: string) => void;
+  /**
+   * Measurements to time in the same interleaved rounds as the FFN sweep (the validation's layer
+   * points, from calibrateAndValidate); their samples go to onAlongside.
+   */
+  alongside?: RoundEntry[];
+  onAlongside?: (samples: Map<string, number[]>) => void;
 }
 
 export interface SweepPlan {
@@ -138,27 +146,43 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
   const launchFit = fitAffine(launchPts);
   const passNs = launchFit.fixedNs;
 
-  // Expert FFN: one expert, T tokens, the layer's kernels and shape.
-  const bank = new ExpertFfnBank(ctx, shape, 1, Math.max(...plan.ffnTokens));
+  // Expert FFN: T tokens through one expert of a bank of E (the layer's kernels, shape and
+  // expert count), dispatched indirectly from host-written arguments exactly as the layer
+  // dispatches them from the gating's, each measurement on the next expert in turn so that its
+  // weights are not the ones the previous measurement just read (in the layer, consecutive
+  // experts have different weights too). Interleaved rounds (every token count once per round,
+  // plus the validation's layer points when calibrateAndValidate asks for them), so that load
+  // from other processes falls on all points alike.
+  const bank = new ExpertFfnBank(ctx, shape, E, Math.max(...plan.ffnTokens));
+  const ffnArgs = storageBuffer(dev, E * 24, GPUBufferUsage.INDIRECT);
+  const { tm, tn } = DEFAULT_TILE;
+  let nextExpert = 0;
+  const ffnEntries: RoundEntry[] = plan.ffnTokens.map((t) => {
+    let e = 0;
+    return {
+      key: `ffn:${t}`,
+      setup: () => {
+        e = nextExpert++ % E;
+        const route = new Uint32Array(E * 2);
+        route[2 * e + 1] = t;
+        dev.queue.writeBuffer(bank.route, 0, route);
+        const wy = Math.ceil(t / tm);
+        dev.queue.writeBuffer(ffnArgs, e * 24, new Uint32Array([f / tn, wy, 1, d / tn, wy, 1]));
+      },
+      encode: (enc, tw) => pass(enc, tw, (p) => bank.encodeIndirect(p, e, ffnArgs, e * 24)),
+    };
+  });
+  const alongside = opts.alongside ?? [];
+  const ffnReps = opts.reps ?? (quick ? 8 : 12);
+  const roundSamples = await runRounds(timer, [...ffnEntries, ...alongside], ffnReps, warmup, (r, n) =>
+    tickN(plan.ffnTokens.length / n, `expert_ffn${alongside.length ? " + layer" : ""} round ${r}/${n}`),
+  );
+  opts.onAlongside?.(new Map(alongside.map((a) => [a.key, roundSamples.get(a.key)!])));
   const ffnPts: Array<CalPoint & { tokens: number }> = [];
-  // Interleaved rounds (every token count once per round), so that a burst of load from other
-  // processes spreads over all points instead of bending one of them.
-  const ffnEncode = (t: number): Encode => (enc, tw) =>
-    pass(enc, tw, (p) => {
-      bank.encode(p, 0, t);
-    });
-  const ffnSamples = plan.ffnTokens.map(() => [] as number[]);
-  for (let r = 0; r < warmup + reps; r++) {
-    for (const [i, t] of plan.ffnTokens.entries()) {
-      bank.setRoute([0], [t]);
-      const ns = await timer.once(ffnEncode(t));
-      if (r >= warmup) ffnSamples[i].push(ns);
-    }
-    tickN(plan.ffnTokens.length / (warmup + reps), `expert_ffn round ${r + 1}/${warmup + reps}`);
-  }
-  for (const [i, t] of plan.ffnTokens.entries())
-    ffnPts.push({ ...point(ffnFlops(t, d, f, act), summarize(ffnSamples[i]), { tokens: t, d_model: d, d_ff: f, act, dtype }, passNs), tokens: t });
+  for (const t of plan.ffnTokens)
+    ffnPts.push({ ...point(ffnFlops(t, d, f, act), summarize(roundSamples.get(`ffn:${t}`)!), { tokens: t, d_model: d, d_ff: f, act, dtype }, passNs), tokens: t });
   bank.destroy();
+  ffnArgs.destroy();
 
   // Gating: random logits, E experts, top-k.
   const maxG = Math.max(...plan.gatingTokens);
@@ -254,7 +278,11 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
     sweep: {
       quick,
       reps,
+      ffnReps,
       warmup,
+      rounds: alongside.length ? "expert_ffn and layer points interleaved" : "expert_ffn points interleaved",
+      lpNumThreads: process.env.LP_NUM_THREADS ?? null,
+      hostCpus: availableParallelism(),
       timing: timer.method,
       fitStatistic: fitStat,
       statistic: `fits use the ${fitStat} of the reps (fitNs); medianNs, p10Ns, p90Ns give the spread; GPU-timed ops have the pass overhead (launch fixedNs) subtracted`,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GpuContext } from "../../src/calibrate/gpu.js";
-import { calibrate } from "../../src/calibrate/calibrate.js";
-import { validate } from "../../src/calibrate/validate.js";
+import { calibrateAndValidate } from "../../src/calibrate/validate.js";
 import { evaluateFit, PROFILE_OPS } from "../../src/hardware/profile.js";
 import { getTestGpu } from "./adapter.js";
 
@@ -17,7 +16,8 @@ describe("quick calibration + MoE-layer validation on the local adapter", () => 
     "fits every op and predicts the real layer within 10% median, 25% max",
     async (t) => {
       if (!ctx) return t.skip(reason);
-      const profile = await calibrate(ctx, { quick: true });
+      // The layer points run in the same interleaved rounds as the calibration's FFN points.
+      const { profile, validation: v } = await calibrateAndValidate(ctx, { quick: true, tokens: [1, 4, 16, 64, 256] });
       expect(profile.format).toBe("moesim-profile/v1");
       for (const op of PROFILE_OPS) {
         const c = profile.ops[op];
@@ -27,9 +27,12 @@ describe("quick calibration + MoE-layer validation on the local adapter", () => 
         const xs = c!.points.map((p) => p.x).sort((a, b) => a - b);
         expect(evaluateFit(c!.fit, xs[xs.length - 1])).toBeGreaterThanOrEqual(evaluateFit(c!.fit, xs[0]));
       }
-      const v = await validate(ctx, profile, { quick: true, tokens: [1, 4, 16, 64, 256] });
+      const ffn = profile.ops.expert_ffn!.fit as { perTileNs?: number; fixedNs?: number };
+      console.log(`expert_ffn: ${ffn.fixedNs} ns per call + ${ffn.perTileNs} ns per 32-token tile; pass ${profile.extraOps?.launch?.fit.kind === "affine" ? profile.extraOps.launch.fit.fixedNs : "?"} ns`);
       for (const p of v.points)
-        console.log(`layer ${p.tokens} tokens: measured ${p.measured_us} us, predicted ${p.predicted_us} us, error ${(p.error * 100).toFixed(1)}%`);
+        console.log(
+          `layer ${p.tokens} tokens (${p.active_experts} experts, ${p.ffn_tiles} tiles): measured ${p.measured_us} us (median ${p.measured_median_us}), predicted ${p.predicted_us} us ${JSON.stringify(p.predicted_parts_us)}, error ${(p.error * 100).toFixed(1)}%`,
+        );
       console.log(`median |error| ${(v.median_abs_error * 100).toFixed(1)}%, max ${(v.max_abs_error * 100).toFixed(1)}%`);
       expect(v.median_abs_error).toBeLessThanOrEqual(0.1);
       expect(v.max_abs_error).toBeLessThanOrEqual(0.25);
