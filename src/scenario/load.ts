@@ -31,7 +31,13 @@ export function keyPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** What the union-typed keys accept, for messages. */
+const UNION_FORMS: Record<string, string> = {
+  tokens_per_sequence: "a positive integer or a list [min, max] of two",
+  seed: "an integer or a string",
+};
+
+function describeIssue(issue: z.core.$ZodIssue, raw?: unknown): string {
   switch (issue.code) {
     case "unrecognized_keys":
       return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
@@ -39,8 +45,15 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `expected one of ${listValues(issue.values.map((v) => JSON.stringify(v)))}`;
     case "invalid_union": {
       const disc = (issue as { note?: string }).note;
-      return disc ? `${issue.message} (${disc})` : issue.message;
+      if (disc) return `${issue.message} (${disc})`;
+      const last = issue.path[issue.path.length - 1];
+      const forms = typeof last === "string" ? UNION_FORMS[last] : undefined;
+      return `expected ${forms ?? "another kind of value"}, got ${describeValue(raw === undefined ? undefined : valueAt(raw, issue.path as PropertyKey[]))}`;
     }
+    case "too_big":
+      return `too big: expected ${issue.inclusive ? "<=" : "<"}${issue.maximum}, got ${describeValue(valueAt(raw, issue.path as PropertyKey[]))}`;
+    case "too_small":
+      return `too small: expected ${issue.inclusive ? ">=" : ">"}${issue.minimum}, got ${describeValue(valueAt(raw, issue.path as PropertyKey[]))}`;
     default:
       return issue.message.replace(/^Invalid input: /, "");
   }
@@ -58,6 +71,7 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 
 /** A short description of a YAML value for messages: "a string ('abc')", "NaN", "a list", ... */
 export function describeValue(v: unknown): string {
+  if (v === undefined) return "nothing";
   if (v === null) return "null (an empty value)";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "number") return Number.isNaN(v) ? "NaN" : !Number.isFinite(v) ? (v > 0 ? "infinity" : "-infinity") : String(v);
@@ -190,7 +204,7 @@ export function parseScenario(text: string, file = "<inline>"): LoadedScenario {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     let path = issue.path as PropertyKey[];
-    let what = describeIssue(issue);
+    let what = describeIssue(issue, raw);
     if (issue.code === "unrecognized_keys") {
       path = [...path, issue.keys[0]];
     } else if (issue.code === "invalid_type") {

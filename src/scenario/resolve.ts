@@ -251,12 +251,13 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
         seed: `${sc.seed}/routing`,
       });
     });
-    trace = synthesize(params, { sequences: syn.sequences, tokensPerSequence: syn.tokens_per_sequence, seed });
+    trace = at(loaded, ["trace", "synthetic", "tokens_per_sequence"], () => synthesize(params, { sequences: syn.sequences, tokensPerSequence: syn.tokens_per_sequence, seed }));
     if (tr.max_tokens !== undefined && tr.max_tokens < trace.tokens) trace = truncateTrace(trace, tr.max_tokens);
   }
+  if (trace.tokens === 0) throw new UserError("trace: the trace has no tokens; expected at least one", loaded.locate(["trace"]));
   if (trace.experts !== model.experts) {
     throw new UserError(
-      `the trace has ${trace.experts} experts per layer but model '${model.name}' has ${model.experts}; pick a matching model or trace`,
+      `the trace has ${trace.experts} experts per layer${trace.meta.expertsInferred ? ` (inferred: its largest expert id is ${trace.experts - 1})` : ""} but model '${model.name}' has ${model.experts}; pick a matching model or trace`,
       loaded.locate(["trace"]),
     );
   }
@@ -284,6 +285,9 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
           ? { kind: "timestamps" as const, path: scenarioPath(loaded, b.arrival.file) }
           : { kind: "all-at-once" as const };
     continuous = { batcher: () => new ContinuousBatcher(trace, { maxBatch: b.max_batch, arrival }, rng.child("arrivals")) };
+    // Build one now, so that a bad arrival file is reported with its place in the scenario (child
+    // streams are derived by name: this draws nothing from the run's streams).
+    at(loaded, ["workload", "batching", "arrival"], () => continuous!.batcher());
   }
 
   // Policies.

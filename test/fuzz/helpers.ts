@@ -56,11 +56,10 @@ export function badOutcome(r: CliResult): string | null {
  */
 export function errorKind(err: string): string {
   let m = err.replace(/^moesim: error: /, "").trim();
-  m = m.replace(/^(?:\/|<)[^\s:]*(?::\d+)*: /, ""); // file:line:col
-  m = m.replace(/^[A-Za-z_][\w.[\]]*: /, ""); // key path
-  m = m.replace(/^[A-Za-z_][\w.[\]]*: /, "");
+  m = m.replace(/(?:\/|<)[^\s:]*(?::\d+)*:? ?/g, ""); // file paths with :line:col
+  for (let i = 0; i < 3; i++) m = m.replace(/^[A-Za-z_][\w.[\]-]*: /, ""); // key paths
   m = m.replace(/"[^"]*"|'[^']*'|\([^)]*\)/g, "Q").replace(/-?\d[\d.e+-]*/g, "N");
-  return m.split(/[;,]/)[0].slice(0, 70);
+  return m.split(/[;,]/)[0].slice(0, 60);
 }
 
 export interface FuzzCase {
@@ -75,13 +74,15 @@ export interface FuzzCase {
 export interface FuzzStats {
   cases: number;
   kinds: Map<string, number>;
+  /** One full message per kind. */
+  examples: Map<string, string>;
   failures: string[];
   slowestMs: number;
   slowest: string;
 }
 
 export function newStats(): FuzzStats {
-  return { cases: 0, kinds: new Map(), failures: [], slowestMs: 0, slowest: "" };
+  return { cases: 0, kinds: new Map(), examples: new Map(), failures: [], slowestMs: 0, slowest: "" };
 }
 
 export function tempDir(prefix: string): string {
@@ -103,12 +104,19 @@ export async function checkScenarioFile(stats: FuzzStats, file: string, outDir: 
   }
   const k = errorKind(r.err);
   stats.kinds.set(k, (stats.kinds.get(k) ?? 0) + 1);
+  if (!stats.examples.has(k)) stats.examples.set(k, `${what}\n      -> ${r.err.trim()}`);
 }
 
 export function writeCase(dir: string, i: number, c: FuzzCase): string {
   const path = join(dir, `${String(i).padStart(4, "0")}-${c.name}`);
   writeFileSync(path, c.bytes);
   return path;
+}
+
+/** With MOESIM_FUZZ_VERBOSE=1: one example message per error kind (for reviewing their clarity). */
+export function printExamples(stats: FuzzStats): void {
+  if (!process.env.MOESIM_FUZZ_VERBOSE) return;
+  for (const [k, ex] of stats.examples) console.log(`  [${k}] ${ex}`);
 }
 
 export function summaryLine(label: string, stats: FuzzStats): string {

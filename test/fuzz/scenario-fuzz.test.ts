@@ -5,14 +5,14 @@
  * invalid (an unknown key, a wrong type, a bad number, an unknown name, broken YAML, bad bytes,
  * a resource limit, a contradiction), so any run that succeeds is a failure too.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { stringify } from "yaml";
 import { rootStream, type RandomStream } from "../../src/sim/rng.js";
 import { encodeBinaryTrace } from "../../src/workload/read.js";
 import { synthesize, zipfSynthParams } from "../../src/workload/synth.js";
-import { INVALID_UTF8, checkScenarioFile, insertBytes, newStats, pick, summaryLine, tempDir, writeCase, type FuzzCase } from "./helpers.js";
+import { INVALID_UTF8, checkScenarioFile, printExamples, insertBytes, newStats, pick, summaryLine, tempDir, writeCase, type FuzzCase } from "./helpers.js";
 
 const SEED = 20240607;
 const CASES = 1200;
@@ -380,6 +380,7 @@ const MUTATORS: Array<[string, (rng: RandomStream, ctx: Ctx) => FuzzCase]> = [
 describe("scenario fuzz (issue 7)", () => {
   it(`>= 1,000 mutated scenarios each end in one clear error with exit code 2`, async () => {
     const dir = tempDir("moesim-fuzz-scenario-");
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, "results");
     const traceFile = join(dir, "small.mtrace");
     const small = synthesize(zipfSynthParams({ layers: 16, experts: 64, topK: 8, zipf: 1.1, locality: 0.3, seed: "fuzz" }), { sequences: 4, tokensPerSequence: 4, seed: "fuzz" });
@@ -412,6 +413,7 @@ describe("scenario fuzz (issue 7)", () => {
     console.log(summaryLine("scenario fuzz", stats));
     console.log(`  mutators: ${[...perMutator].map(([k, n]) => `${k} ${n}`).join(", ")}`);
     console.log(`  error kinds: ${[...stats.kinds.keys()].slice(0, 40).join(" | ")}`);
+    printExamples(stats);
     expect(stats.failures.slice(0, 60).join("\n")).toBe("");
     expect(stats.cases).toBeGreaterThanOrEqual(1000);
     expect(stats.kinds.size).toBeGreaterThan(40);

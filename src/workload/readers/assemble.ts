@@ -20,6 +20,7 @@ class Col<T extends Int32Array | Uint16Array | Float32Array> {
 }
 
 const TOKEN_BITS = 2 ** 24;
+const INT32_MAX = 2 ** 31 - 1;
 
 /**
  * Collects per-(token, layer) records in typed columns (no per-record objects) and assembles them
@@ -57,16 +58,18 @@ export class RecordAssembler {
     const where = `${this.path}:${lineNo}`;
     if (typeof seq !== "number" && typeof seq !== "string") throw new UserError(`field "${names.seq}" (request id) is missing or not a number/string`, where);
     if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= TOKEN_BITS) throw new UserError(`field "${names.token}" must be a token position, an integer in 0..${TOKEN_BITS - 1}; got ${JSON.stringify(token)}`, where);
-    if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0) throw new UserError(`field "${names.layer}" must be a non-negative integer layer id; got ${JSON.stringify(layer)}`, where);
+    if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0 || layer > INT32_MAX) throw new UserError(`field "${names.layer}" must be a layer id, an integer in 0..${INT32_MAX}; got ${JSON.stringify(layer)}`, where);
     const ex = typeof experts === "number" ? [experts] : experts;
     if (!Array.isArray(ex)) throw new UserError(`field "${names.experts}" must be an array of expert ids; got ${JSON.stringify(experts)}`, where);
+    if (ex.length === 0) throw new UserError(`field "${names.experts}" is empty; expected the top-k expert ids`, where);
     if (this.topK === undefined) this.topK = ex.length;
     if (ex.length !== this.topK) throw new UserError(`"${names.experts}" has ${ex.length} experts; expected top-${this.topK} (as in the first record)`, where);
     const start = this.picks.length;
     for (let k = 0; k < ex.length; k++) {
       const e = ex[k];
       if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= this.expertLimit) {
-        throw new UserError(`"${names.experts}"[${k}] = ${JSON.stringify(e)} is out of range; expected an expert id in 0..${this.expertLimit - 1}`, where);
+        const what = typeof e === "number" && Number.isInteger(e) ? "is out of range" : "is not an integer";
+        throw new UserError(`"${names.experts}"[${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${this.expertLimit - 1}`, where);
       }
       for (let j = start; j < this.picks.length; j++) {
         if (this.picks.buf[j] === e) throw new UserError(`"${names.experts}" picks expert ${e} twice; expected ${this.topK} distinct experts`, where);
@@ -132,7 +135,8 @@ export class RecordAssembler {
       }
       recOf[slot] = i;
     }
-    const numericSeqs = this.seqNames.every((s) => typeof s === "number" && Number.isInteger(s));
+    // Request ids are kept when they fit the i32 column; otherwise numbered in order of appearance.
+    const numericSeqs = this.seqNames.every((s) => typeof s === "number" && Number.isInteger(s) && s >= -INT32_MAX - 1 && s <= INT32_MAX);
     const experts = this.opts.experts ?? this.maxExpert + 1;
     const b = new TraceBuilder(L, experts, topK, this.hasWeights === true);
     let prevSeq = -1;
@@ -156,6 +160,7 @@ export class RecordAssembler {
       }
     }
     const m: TraceMeta = { ...meta, layerIds };
+    if (this.opts.experts === undefined) m.expertsInferred = true;
     if (!numericSeqs) m.seqNames = this.seqNames.map(String);
     return b.build(m);
   }

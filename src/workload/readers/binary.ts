@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
+import { isUtf8 } from "node:buffer";
 import { crc32 } from "node:zlib";
 import { UserError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
@@ -27,7 +28,8 @@ export const BINARY_MAGIC = "MOETRACE";
 export const BINARY_VERSION = 1;
 const HEADER_BYTES = 48;
 
-const pad = (n: number, a: number): number => (n + a - 1) & ~(a - 1);
+// Arithmetic, not bitwise: header fields of a corrupt file can make n exceed 2^31.
+const pad = (n: number, a: number): number => Math.ceil(n / a) * a;
 
 function layout(tokens: number, layers: number, topK: number, metaBytes: number, weights: boolean) {
   const nPicks = tokens * layers * topK;
@@ -92,6 +94,26 @@ function view<T extends Uint16Array | Int32Array | Float32Array>(
   return out;
 }
 
+/**
+ * The checksum only says the bytes are the ones written: a file written by other tools could
+ * still hold expert ids out of range (which would index past per-expert arrays) or a negative step.
+ */
+function checkPicks(t: RoutingTrace, where: string): void {
+  const { picks, experts } = t;
+  for (let i = 0; i < picks.length; i++) {
+    if (picks[i] >= experts) {
+      const row = Math.floor(i / t.topK);
+      throw new UserError(
+        `binary trace: token ${Math.floor(row / t.layers)} layer ${row % t.layers} picks expert ${picks[i]}; expected an expert id in 0..${experts - 1}`,
+        where,
+      );
+    }
+  }
+  for (let i = 0; i < t.tokens; i++) {
+    if (t.step[i] < 0) throw new UserError(`binary trace: token ${i} has step ${t.step[i]}; expected a non-negative position in its request`, where);
+  }
+}
+
 /** Reads a binary trace from a path or a buffer; typed arrays are views over the file's bytes. */
 export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verify?: boolean } = {}): RoutingTrace {
   checkHost();
@@ -120,6 +142,10 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
   const metaBytes = buf.readUInt32LE(32);
   const crc = buf.readUInt32LE(36);
   const fileBytes = buf.readDoubleLE(40);
+  if ((flags & ~1) !== 0) throw new UserError(`binary trace has unknown flags 0x${flags.toString(16)}; expected only bit 0 (router weights)`, where);
+  if (layers < 1 || topK < 1 || experts < 1 || experts > 65536 || topK > experts) {
+    throw new UserError(`binary trace header has ${layers} layers, ${experts} experts, top-${topK}; expected at least 1 layer and 1 <= top-k <= experts <= 65536`, where);
+  }
   const lay = layout(tokens, layers, topK, metaBytes, (flags & 1) !== 0);
   if (fileBytes !== lay.end || buf.length !== lay.end) {
     throw new UserError(
@@ -131,11 +157,14 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
     throw new UserError("binary trace checksum mismatch; the file is corrupt (expected the CRC-32 in its header)", where);
   }
   let meta: TraceMeta;
+  const metaBuf = buf.subarray(HEADER_BYTES, HEADER_BYTES + metaBytes);
   try {
-    meta = JSON.parse(buf.toString("utf8", HEADER_BYTES, HEADER_BYTES + metaBytes)) as TraceMeta;
+    if (!isUtf8(metaBuf)) throw new Error("not UTF-8");
+    meta = JSON.parse(metaBuf.toString("utf8")) as TraceMeta;
   } catch {
-    throw new UserError("binary trace meta is not valid JSON", where);
+    throw new UserError("binary trace meta is not valid UTF-8 JSON", where);
   }
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw new UserError("binary trace meta must be a JSON object", where);
   const trace: RoutingTrace = {
     layers,
     experts,
@@ -147,5 +176,6 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
     meta,
   };
   if (flags & 1) trace.weights = view(Float32Array, buf, lay.weightsAt, lay.nPicks);
+  checkPicks(trace, where);
   return trace;
 }

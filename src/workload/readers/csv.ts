@@ -45,7 +45,8 @@ export function splitCsv(text: string): string[] {
 function parseList(v: string): number[] {
   const s = v.trim().replace(/^\[|\]$/g, "");
   if (s === "") return [];
-  return s.split(/[\s;|,]+/).filter((x) => x !== "").map(Number);
+  // Non-numbers stay strings, so that the error quotes what the file holds.
+  return s.split(/[\s;|,]+/).filter((x) => x !== "").map((x) => (Number.isFinite(Number(x)) ? Number(x) : x)) as number[];
 }
 
 /**

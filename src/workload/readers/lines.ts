@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { createReadStream, openSync, readSync, closeSync } from "node:fs";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
@@ -31,6 +32,31 @@ export function isGzip(head: Uint8Array): boolean {
   return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
 }
 
+/**
+ * A text trace is UTF-8 without NUL bytes. Checks the complete lines of a chunk (up to its last
+ * newline, which never splits a UTF-8 sequence; all of it at the end of the file) and names the
+ * first bad line; `before` is the number of lines before the chunk.
+ */
+function checkText(chunk: Buffer, path: string, before: number, final = false): void {
+  const end = final ? chunk.length : chunk.lastIndexOf(10) + 1;
+  if (end <= 0) return;
+  const body = chunk.subarray(0, end);
+  const nul = body.indexOf(0);
+  if (nul < 0 && isUtf8(body)) return;
+  let line = before + 1;
+  let start = 0;
+  for (;;) {
+    const nl = body.indexOf(10, start);
+    const stop = nl < 0 ? body.length : nl;
+    const text = body.subarray(start, stop);
+    if (text.indexOf(0) >= 0) throw new UserError("contains NUL bytes; expected a UTF-8 text trace (or the binary .mtrace form with its MOETRACE magic)", `${path}:${line}`);
+    if (!isUtf8(text)) throw new UserError("not valid UTF-8 text; expected a UTF-8 text trace (re-encode it, e.g. from Latin-1 or UTF-16, to UTF-8)", `${path}:${line}`);
+    if (nl < 0) return;
+    start = nl + 1;
+    line++;
+  }
+}
+
 /** A text line and its 1-based line number. */
 export interface Line {
   text: string;
@@ -60,6 +86,7 @@ export async function* readLines(path: string): AsyncGenerator<Line> {
         chunk = Buffer.concat([rest, chunk]);
         rest = null;
       }
+      checkText(chunk, path, no);
       let start = 0;
       for (;;) {
         const nl = chunk.indexOf(10, start);
@@ -83,6 +110,7 @@ export async function* readLines(path: string): AsyncGenerator<Line> {
     file.destroy();
   }
   if (rest !== null && rest.length > 0) {
+    checkText(rest, path, no, true);
     no++;
     yield { text: rest.toString("utf8"), no };
   }

@@ -26,6 +26,16 @@ export function isOlmoeTokenLine(v: unknown): boolean {
     Array.isArray((v as { experts: unknown[] }).experts[0]);
 }
 
+const INT32_MAX = 2 ** 31 - 1;
+/** Expert ids are stored as u16. */
+const MAX_EXPERTS = 65536;
+const MAX_LAYERS = 4096;
+
+/** A JSON value for a message; a missing field says so. */
+function shown(v: unknown): string {
+  return v === undefined ? "nothing (the field is missing)" : JSON.stringify(v);
+}
+
 function positiveInt(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v > 0;
 }
@@ -48,13 +58,15 @@ export async function readOlmoe(
   else pending = first;
   const fromHeader = (key: "layers" | "experts" | "top_k", v: unknown): number | undefined => {
     if (v === undefined) return undefined;
-    if (!positiveInt(v)) throw new UserError(`header field "${key}" must be a positive integer, got ${JSON.stringify(v)}`, `${path}:${first.no}`);
+    const max = key === "layers" ? MAX_LAYERS : MAX_EXPERTS;
+    if (!positiveInt(v) || v > max) throw new UserError(`header field "${key}" must be an integer in 1..${max}, got ${JSON.stringify(v)}`, `${path}:${first.no}`);
     return v;
   };
   let layers = opts.layers ?? fromHeader("layers", header.layers);
   let topK = opts.topK ?? fromHeader("top_k", header.top_k);
   const experts = opts.experts ?? fromHeader("experts", header.experts);
-  const expertLimit = experts ?? 65536;
+  if (topK !== undefined && experts !== undefined && topK > experts) throw new UserError(`header field "top_k" (${topK}) is more than "experts" (${experts})`, `${path}:${first.no}`);
+  const expertLimit = experts ?? MAX_EXPERTS;
   let builder: TraceBuilder | null = null;
   const domains: Record<number, string> = {};
   const promptLens: Record<number, number> = {};
@@ -67,12 +79,18 @@ export async function readOlmoe(
     if (typeof rec !== "object" || rec === null || Array.isArray(rec)) throw new UserError("expected a JSON object per line", where);
     const seq = rec.seq;
     const step = rec.step;
-    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0) throw new UserError(`"seq" must be a non-negative integer, got ${JSON.stringify(seq)}`, where);
-    if (step !== undefined && (typeof step !== "number" || !Number.isInteger(step) || step < 0)) throw new UserError(`"step" must be a non-negative integer, got ${JSON.stringify(step)}`, where);
+    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0 || seq > INT32_MAX) throw new UserError(`"seq" must be an integer in 0..${INT32_MAX}, got ${shown(seq)}`, where);
+    if (step !== undefined && (typeof step !== "number" || !Number.isInteger(step) || step < 0 || step > INT32_MAX)) throw new UserError(`"step" must be an integer in 0..${INT32_MAX}, got ${shown(step)}`, where);
     const ex = rec.experts;
     if (!Array.isArray(ex) || ex.length === 0 || !Array.isArray(ex[0])) throw new UserError(`"experts" must be an array of per-layer arrays experts[layer][k]`, where);
-    if (layers === undefined) layers = ex.length;
-    if (topK === undefined) topK = (ex[0] as unknown[]).length;
+    if (layers === undefined) {
+      if (ex.length > MAX_LAYERS) throw new UserError(`"experts" has ${ex.length} layers; at most ${MAX_LAYERS} are supported`, where);
+      layers = ex.length;
+    }
+    if (topK === undefined) {
+      topK = (ex[0] as unknown[]).length;
+      if (topK === 0) throw new UserError(`experts[0] is empty; expected the top-k expert ids of each layer`, where);
+    }
     if (ex.length !== layers) throw new UserError(`"experts" has ${ex.length} layers; expected ${layers} (one list per MoE layer${ex.length < layers ? ", a layer is missing" : ""})`, where);
     if (builder === null) builder = new TraceBuilder(layers, experts ?? 0, topK);
     const slot = builder.addToken(seq, typeof step === "number" ? step : -1);
@@ -87,7 +105,8 @@ export async function readOlmoe(
       for (let k = 0; k < topK; k++) {
         const e = row[k];
         if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= expertLimit) {
-          throw new UserError(`experts[${l}][${k}] = ${JSON.stringify(e)} is out of range; expected an expert id in 0..${expertLimit - 1}`, where);
+          const what = typeof e === "number" && Number.isInteger(e) ? "is out of range" : "is not an integer";
+          throw new UserError(`experts[${l}][${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${expertLimit - 1}`, where);
         }
         for (let j = start; j < at; j++) {
           if (picks[j] === e) throw new UserError(`experts[${l}] picks expert ${e} twice; expected ${topK} distinct experts`, where);
@@ -115,6 +134,7 @@ export async function readOlmoe(
   if (Object.keys(promptLens).length > 0) meta.promptLens = promptLens;
   const trace = b.build(meta);
   trace.experts = experts ?? maxExpert + 1;
+  if (experts === undefined) trace.meta.expertsInferred = true;
   fillMissingSteps(trace);
   return trace;
 }
