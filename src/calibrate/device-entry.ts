@@ -3,12 +3,11 @@
  *   npx esbuild src/calibrate/device-entry.ts --bundle --platform=node --format=esm \
  *     --external:webgpu --outfile=.device/calibrate.mjs
  *   node .device/calibrate.mjs OUT_PROFILE.json [--quick] [--validation OUT_VALIDATION.json]
- * Runs calibrate + validate on the local adapter, writes the profile (and the validation result),
+ * Runs calibrate + validate (interleaved rounds) on the local adapter, writes the profile (and the validation result),
  * prints the validation summary as one JSON line on stdout.
  */
-import { calibrate } from "./calibrate.js";
 import { openGpu } from "./gpu.js";
-import { validate } from "./validate.js";
+import { calibrateAndValidate } from "./validate.js";
 import { writeJsonAtomic } from "../util/fs.js";
 
 async function mainEntry(argv: string[]): Promise<number> {
@@ -23,9 +22,8 @@ async function mainEntry(argv: string[]): Promise<number> {
   const ctx = await openGpu();
   process.stderr.write(`adapter: ${ctx.info.description} (${ctx.info.vendor}), fallback ${ctx.info.isFallbackAdapter}\n`);
   const log = (d: number, n: number, what: string) => process.stderr.write(`  ${d}/${n} ${what}\n`);
-  const profile = await calibrate(ctx, { quick, onProgress: log });
+  const { profile, validation: v } = await calibrateAndValidate(ctx, { quick, onProgress: log });
   writeJsonAtomic(out, profile);
-  const v = await validate(ctx, profile, { quick, onProgress: log });
   writeJsonAtomic(vOut, v);
   process.stdout.write(JSON.stringify({ profile: out, validation: vOut, median_abs_error: v.median_abs_error, max_abs_error: v.max_abs_error, points: v.points }) + "\n");
   ctx.device.destroy();

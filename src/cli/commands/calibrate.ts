@@ -77,10 +77,16 @@ export function register(program: Command): void {
       log(`moesim calibrate: adapter ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}${ctx.info.isFallbackAdapter ? ", software fallback" : ""})`);
       const result: Record<string, unknown> = {};
       let profile = profileIn;
+      let validated: Awaited<ReturnType<typeof cal.validate>> | undefined;
       if (opts.out && !profileIn) {
         const bar = await progressBar("calibrate");
         try {
-          profile = await cal.calibrate(ctx, { quick: opts.quick, reps, stat, onProgress: bar.update });
+          // With --validate too, the layer points run in the calibration's interleaved rounds.
+          if (opts.validate) {
+            const both = await cal.calibrateAndValidate(ctx, { quick: opts.quick, reps, stat, onProgress: bar.update });
+            profile = both.profile;
+            validated = both.validation;
+          } else profile = await cal.calibrate(ctx, { quick: opts.quick, reps, stat, onProgress: bar.update });
         } finally {
           bar.stop();
         }
@@ -101,9 +107,9 @@ export function register(program: Command): void {
       if (opts.validate) {
         if (!profile) throw new UserError("--validate needs --profile <path> or --out <path>");
         const bar = await progressBar("validate");
-        let v;
+        let v = validated;
         try {
-          v = await cal.validate(ctx, profile, { quick: opts.quick, reps, stat, onProgress: bar.update });
+          v ??= await cal.validate(ctx, profile, { quick: opts.quick, reps, stat, onProgress: bar.update });
         } finally {
           bar.stop();
         }
