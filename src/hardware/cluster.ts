@@ -27,6 +27,11 @@ export interface ClusterOptions {
   cost?: CostModel;
   /** Record each memory pool's timeline (default true). */
   recordTimeline?: boolean;
+  /**
+   * Compute a collective that starts on an idle network at once (FlowNetwork.runGroup's fast
+   * path; same results); false runs every collective event by event (default true).
+   */
+  fastCollectives?: boolean;
 }
 
 export interface AllToAllOptions {
@@ -82,6 +87,7 @@ export class Cluster {
       this.pools.push(new MemoryPool(`node${this.nodeOf(g)}/gpu${g % this.G}`, node.gpu.hbmBytes, clock, opts.recordTimeline ?? true));
     }
     this.net = new FlowNetwork(sim, this.gpuCount + spec.nodes);
+    this.net.fastGroups = opts.fastCollectives ?? true;
     this.buildLinks();
   }
 
@@ -312,18 +318,19 @@ export class Cluster {
     const n = group.length;
     let count = 0;
     for (let i = 0; i < n * n; i++) if (sizes[i] > 0) count++;
-    const grp = this.net.group(count, onDone);
-    const r = this.scratch;
-    for (let i = 0; i < n; i++) {
-      const s = group[i];
-      for (let j = 0; j < n; j++) {
-        const b = sizes[i * n + j];
-        if (!(b > 0)) continue;
-        const d = group[j];
-        const k = this.route(s, d, r);
-        this.net.startFlow(r, k, b, grp, s, d);
+    this.net.runGroup(count, onDone, (grp) => {
+      const r = this.scratch;
+      for (let i = 0; i < n; i++) {
+        const s = group[i];
+        for (let j = 0; j < n; j++) {
+          const b = sizes[i * n + j];
+          if (!(b > 0)) continue;
+          const d = group[j];
+          const k = this.route(s, d, r);
+          this.net.startFlow(r, k, b, grp, s, d);
+        }
       }
-    }
+    });
   }
 
   /** Hierarchical needs the same number of group members on every node it touches, and > 1 node. */
@@ -384,15 +391,16 @@ export class Cluster {
     const runPhase = (m: Float64Array, logical: Float64Array | null, next: () => void): void => {
       let count = 0;
       for (let i = 0; i < n * n; i++) if (m[i] > 0) count++;
-      const grp = this.net.group(count, next);
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < n; j++) {
-          const b = m[i * n + j];
-          if (!(b > 0)) continue;
-          const k = this.route(group[i], group[j], r);
-          this.net.startFlow(r, k, b, grp, group[i], group[j], logical === null ? b : logical[i * n + j]);
+      this.net.runGroup(count, next, (grp) => {
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            const b = m[i * n + j];
+            if (!(b > 0)) continue;
+            const k = this.route(group[i], group[j], r);
+            this.net.startFlow(r, k, b, grp, group[i], group[j], logical === null ? b : logical[i * n + j]);
+          }
         }
-      }
+      });
     };
     runPhase(phase1, logical1, () => runPhase(phase2, null, onDone));
   }
@@ -411,13 +419,14 @@ export class Cluster {
         onDone();
         return;
       }
-      const grp = this.net.group(n, round);
-      for (let i = 0; i < n; i++) {
-        const s = group[i];
-        const d = group[(i + 1) % n];
-        const k = this.route(s, d, r);
-        this.net.startFlow(r, k, bytes, grp, s, d);
-      }
+      this.net.runGroup(n, round, (grp) => {
+        for (let i = 0; i < n; i++) {
+          const s = group[i];
+          const d = group[(i + 1) % n];
+          const k = this.route(s, d, r);
+          this.net.startFlow(r, k, bytes, grp, s, d);
+        }
+      });
     };
     round();
   }

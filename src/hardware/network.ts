@@ -13,6 +13,16 @@
  * its projected finish time sits in a heap, so the next completion is found in O(log flows), and
  * the engine sees one pending event for it, not one per flow. Link busy time is counted from the
  * instant a link gets its first flow to the one it loses its last.
+ *
+ * Fast path (`runGroup`): a group of flows started together on an idle network (no flow active or
+ * pending) runs alone until another flow starts. Its whole course is then computed at once, by the
+ * same progressive filling and completion steps on a private clock instead of engine events, and
+ * the engine gets one event: the group's delivery. The steps, and so every rate, remaining byte
+ * and completion time, are those of the event-driven path (the same code, the same floating-point
+ * operations). Should another flow start before the group's last flow has finished, the network
+ * goes back to the group's start, replays it up to that instant and continues event-driven from
+ * there, as if the fast path had never been taken. Counters (link bytes and busy time, bytes per
+ * endpoint) are brought up to the group's end when it starts.
  */
 import type { Simulation } from "../sim/engine.js";
 import type { ScheduledEvent } from "../sim/queue.js";
@@ -24,6 +34,9 @@ export const MAX_ROUTE = 12;
 
 /** Runs after all other events at the same instant, so that simultaneous starts and ends are solved once. */
 const PRIORITY_SOLVE = 1_000_000;
+
+/** The group id of the flows of a group computed on the fast path. */
+const ISO_GROUP = -2;
 
 /** fTag values other than a live completion-heap tag (>= 0). */
 const UNRATED = -1;
@@ -171,6 +184,39 @@ export class FlowNetwork {
   private readonly solveFn = (): void => this.solveEvent();
   private readonly doneFn = (): void => this.completionEvent();
 
+  // ---- fast path: one group alone on the network (see runGroup) ----
+  /** Use the fast path for groups started on an idle network (false: always event-driven). */
+  fastGroups = true;
+  /** Groups computed on the fast path so far, and how many were replayed because a flow joined. */
+  fastRuns = 0;
+  fastReplays = 0;
+  private isoBuilding = false;
+  private isoLive = false;
+  private isoT0 = 0;
+  private isoLeft = 0;
+  private isoCount = 0;
+  private isoDeliver = 0;
+  private isoLastFinish = 0;
+  private isoOnDone: (() => void) | null = null;
+  private isoEnd: ScheduledEvent | null = null;
+  // the group's flows, to replay them: routes, bytes, logical bytes, rate caps, endpoints
+  private isoN = 0;
+  private isoRoute = new Int32Array(64 * MAX_ROUTE);
+  private isoLen = new Int32Array(64);
+  private isoBytes = new Float64Array(64);
+  private isoLogical = new Float64Array(64);
+  private isoMaxRate = new Float64Array(64);
+  private isoSrc = new Int32Array(64);
+  private isoDst = new Int32Array(64);
+  // the network's counters when the group started (it was idle then)
+  private snapLinkBytes = new Float64Array(64);
+  private snapLinkBusy = new Float64Array(64);
+  private snapSent = new Float64Array(0);
+  private snapReceived = new Float64Array(0);
+  private snapDelivered = new Float64Array(0);
+  private snapFree: number[] = [];
+  private snapCounters = [0, 0, 0, 0];
+
   /** Bytes sent / received per endpoint (network-level, counted when a flow's last byte leaves). */
   readonly sentBytes: Float64Array;
   readonly receivedBytes: Float64Array;
@@ -291,6 +337,29 @@ export class FlowNetwork {
   ): void {
     if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new Error(`flow size must be a finite number >= 0, got ${bytes}`);
     if (len > MAX_ROUTE) throw new Error(`route of ${len} links exceeds ${MAX_ROUTE}`);
+    if (this.isoBuilding) {
+      if (group !== ISO_GROUP) throw new Error("runGroup: a flow of another group was started while the group's flows were being added");
+      this.recordIso(route, len, bytes, logical, maxRateBytesPerS, src, dst);
+    } else {
+      if (group === ISO_GROUP) throw new Error("runGroup: its group id is valid only inside its add callback");
+      if (this.isoLive && this.sim.now < this.isoLastFinish) this.replayIso(this.sim.now);
+    }
+    this.addFlow(this.sim.now, route, len, bytes, group, src, dst, logical, maxRateBytesPerS);
+    if (!this.isoBuilding) this.requestSolve();
+  }
+
+  /** Adds a flow at time `now` (no recomputation requested). */
+  private addFlow(
+    now: number,
+    route: ArrayLike<number>,
+    len: number,
+    bytes: number,
+    group: number,
+    src: number,
+    dst: number,
+    logical: number,
+    maxRateBytesPerS: number,
+  ): void {
     let lat = 0;
     for (let i = 0; i < len; i++) lat += this.linkLat[route[i]];
     if (bytes === 0 || len === 0) {
@@ -299,10 +368,9 @@ export class FlowNetwork {
       this.receivedBytes[dst] += bytes;
       this.deliveredBytes[dst] += logical;
       this.flowsDone++;
-      this.groupDone(group, this.sim.now + lat);
+      this.groupDone(group, now + lat, now);
       return;
     }
-    const now = this.sim.now;
     let f = this.freeSlots.pop();
     if (f === undefined) {
       if (this.cap === this.nActive + this.freeSlots.length) this.growFlows(Math.max(1024, this.cap * 2));
@@ -339,7 +407,6 @@ export class FlowNetwork {
     this.fDst[f] = dst;
     this.fPos[f] = this.nActive;
     this.active[this.nActive++] = f;
-    this.requestSolve();
   }
 
   private growFlows(n: number): void {
@@ -378,14 +445,19 @@ export class FlowNetwork {
     return this.fRemaining[f] - this.fRate[f] * (t - this.fSince[f]);
   }
 
-  private groupDone(group: number, deliverAt: number): void {
+  private groupDone(group: number, deliverAt: number, now: number): void {
+    if (group === ISO_GROUP) {
+      if (deliverAt > this.isoDeliver) this.isoDeliver = deliverAt;
+      this.isoLeft--;
+      return;
+    }
     if (group < 0) return;
     const g = this.groups[group]!;
     if (deliverAt > g.deliverAt) g.deliverAt = deliverAt;
     if (--g.left === 0) {
       this.groups[group] = null;
       this.freeGroups.push(group);
-      this.sim.scheduleRaw(Math.ceil(g.deliverAt) - this.sim.now, g.onDone, 0, "network.delivered");
+      this.sim.scheduleRaw(Math.ceil(g.deliverAt) - now, g.onDone, 0, "network.delivered");
     }
   }
 
@@ -397,7 +469,12 @@ export class FlowNetwork {
 
   private completionEvent(): void {
     this.nextDone = null;
-    const now = this.sim.now;
+    if (this.complete(this.sim.now)) this.requestSolve();
+    else this.scheduleNextCompletion();
+  }
+
+  /** Finishes the flows whose bytes are gone at `now`; false when there were none. */
+  private complete(now: number): boolean {
     // Every flow whose remaining bytes are (within rounding) gone: the top of the finish-time heap.
     const h = this.doneHeap;
     const tag = this.fTag;
@@ -415,10 +492,7 @@ export class FlowNetwork {
       tag[f] = FINISHING;
       fin.push(f);
     }
-    if (fin.length === 0) {
-      this.scheduleNextCompletion();
-      return;
-    }
+    if (fin.length === 0) return false;
     // Finish them in the order a scan of the active list with swap-removal meets them (so that
     // groups ending at one instant fire in a deterministic, position-based order).
     const pos = this.fPos;
@@ -427,13 +501,12 @@ export class FlowNetwork {
     for (const f of fin) {
       if (tag[f] !== FINISHING) continue; // finished already, when it was swapped into an earlier position
       const p = pos[f];
-      while (p < this.nActive && tag[act[p]] === FINISHING) this.finishFlow(act[p]);
+      while (p < this.nActive && tag[act[p]] === FINISHING) this.finishFlow(act[p], now);
     }
-    this.requestSolve();
+    return true;
   }
 
-  private finishFlow(f: number): void {
-    const now = this.sim.now;
+  private finishFlow(f: number, now: number): void {
     const len = this.fRouteLen[f];
     const base = f * MAX_ROUTE;
     const bytes = this.fBytes[f];
@@ -470,12 +543,12 @@ export class FlowNetwork {
     this.fPos[last] = pos;
     this.fTag[f] = FINISHED;
     this.freeSlots.push(f);
-    this.groupDone(this.fGroup[f], now + this.fLat[f]);
+    this.groupDone(this.fGroup[f], now + this.fLat[f], now);
   }
 
   private solveEvent(): void {
     this.solvePending = false;
-    this.solve();
+    this.solve(this.sim.now);
     this.scheduleNextCompletion();
   }
 
@@ -484,23 +557,190 @@ export class FlowNetwork {
       this.sim.cancel(this.nextDone);
       this.nextDone = null;
     }
+    const delay = this.nextDelay(this.sim.now);
+    if (delay >= 0) this.nextDone = this.sim.scheduleRaw(delay, this.doneFn, 0, "network.flowDone");
+  }
+
+  /** Delay from `now` to the next completion check (the earliest projected finish); -1 if no flow is active. */
+  private nextDelay(now: number): number {
     const h = this.doneHeap;
     while (h.size > 0 && h.tags[0] !== this.fTag[h.ids[0]]) h.pop();
-    if (h.size === 0) return;
+    if (h.size === 0) return -1;
     const f = h.ids[0];
-    const now = this.sim.now;
     const best = this.remainingAt(f, now) / this.fRate[f];
-    const delay = Math.max(0, Math.ceil(best - 1e-6));
-    this.nextDone = this.sim.scheduleRaw(delay, this.doneFn, 0, "network.flowDone");
+    return Math.max(0, Math.ceil(best - 1e-6));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Fast path
+
+  /** True when no flow is active and nothing is pending: a group started now would run alone. */
+  get idle(): boolean {
+    return this.nActive === 0 && !this.solvePending && this.nextDone === null && this.nDirty === 0 && !(this.isoLive && this.sim.now < this.isoLastFinish);
+  }
+
+  /**
+   * Runs a group of `count` flows whose `onDone` fires once all have been delivered; `add(group)`
+   * starts them (startFlow with that group id, at the current time). On an idle network the group
+   * is computed at once (the fast path, see the file comment); otherwise, or with `fastGroups` off,
+   * it is the same as `group(count, onDone)` followed by `add`.
+   */
+  runGroup(count: number, onDone: () => void, add: (group: number) => void): void {
+    if (count === 0 || !this.fastGroups || !this.idle) {
+      add(this.group(count, onDone));
+      return;
+    }
+    const now = this.sim.now;
+    // A previous fast group may still await its delivery event, but its flows are done.
+    this.fastRuns++;
+    this.snapshotIdle();
+    this.isoT0 = now;
+    this.isoCount = count;
+    this.isoLeft = count;
+    this.isoDeliver = now;
+    this.isoOnDone = onDone;
+    this.isoN = 0;
+    this.isoBuilding = true;
+    try {
+      add(ISO_GROUP);
+    } finally {
+      this.isoBuilding = false;
+    }
+    this.isoLastFinish = this.advance(now, Infinity);
+    if (this.isoLeft !== 0) {
+      this.isoOnDone = null;
+      throw new Error(`runGroup: ${this.isoLeft} of ${count} flows were not started by add()`);
+    }
+    this.isoLive = true;
+    this.isoEnd = this.sim.scheduleRaw(Math.ceil(this.isoDeliver) - now, onDone, 0, "network.delivered");
+  }
+
+  /**
+   * Runs the network from `t0` (flows added, not yet solved) on a private clock: the solve at t0,
+   * then completion checks and solves as the engine would run them, up to `until`. Returns the time
+   * of the last completion check done. With a finite `until`, leaves the state as the event-driven
+   * path would have it at `until` (a completion at `until` done, its solve left to the engine) and
+   * hands the next completion check to the engine.
+   */
+  private advance(t0: number, until: number): number {
+    let now = t0;
+    this.solve(now);
+    for (;;) {
+      const d = this.nextDelay(now);
+      if (d < 0) return now;
+      if (now + d > until) {
+        this.nextDone = this.sim.scheduleRaw(now + d - this.sim.now, this.doneFn, 0, "network.flowDone");
+        return now;
+      }
+      now += d;
+      if (this.complete(now)) {
+        if (now === until) {
+          this.requestSolve();
+          return now;
+        }
+        this.solve(now);
+      }
+    }
+  }
+
+  private recordIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {
+    const i = this.isoN++;
+    if (i === this.isoLen.length) {
+      const n = 2 * i;
+      this.isoRoute = growI(this.isoRoute, n * MAX_ROUTE);
+      this.isoLen = growI(this.isoLen, n);
+      this.isoBytes = grow(this.isoBytes, n);
+      this.isoLogical = grow(this.isoLogical, n);
+      this.isoMaxRate = grow(this.isoMaxRate, n);
+      this.isoSrc = growI(this.isoSrc, n);
+      this.isoDst = growI(this.isoDst, n);
+    }
+    for (let k = 0; k < len; k++) this.isoRoute[i * MAX_ROUTE + k] = route[k];
+    this.isoLen[i] = len;
+    this.isoBytes[i] = bytes;
+    this.isoLogical[i] = logical;
+    this.isoMaxRate[i] = maxRate;
+    this.isoSrc[i] = src;
+    this.isoDst[i] = dst;
+  }
+
+  /** Saves what running a group changes on an idle network, so that it can be replayed. */
+  private snapshotIdle(): void {
+    if (this.snapLinkBytes.length < this.nLinks) {
+      this.snapLinkBytes = new Float64Array(this.linkCap.length);
+      this.snapLinkBusy = new Float64Array(this.linkCap.length);
+    }
+    this.snapLinkBytes.set(this.linkBytes.subarray(0, this.nLinks));
+    this.snapLinkBusy.set(this.linkBusy.subarray(0, this.nLinks));
+    if (this.snapSent.length !== this.sentBytes.length) {
+      this.snapSent = new Float64Array(this.sentBytes.length);
+      this.snapReceived = new Float64Array(this.sentBytes.length);
+      this.snapDelivered = new Float64Array(this.sentBytes.length);
+    }
+    this.snapSent.set(this.sentBytes);
+    this.snapReceived.set(this.receivedBytes);
+    this.snapDelivered.set(this.deliveredBytes);
+    const fs = this.freeSlots;
+    const sf = this.snapFree;
+    sf.length = fs.length;
+    for (let i = 0; i < fs.length; i++) sf[i] = fs[i];
+    const c = this.snapCounters;
+    c[0] = this.solves;
+    c[1] = this.solvedFlows;
+    c[2] = this.flowsDone;
+    c[3] = this.nextTag;
+  }
+
+  /**
+   * A flow starts at `t` while the fast group is still running: restore the network as it was at
+   * the group's start, run the group again up to `t` and leave it to the event-driven path.
+   */
+  private replayIso(t: number): void {
+    this.fastReplays++;
+    this.isoLive = false;
+    if (this.isoEnd !== null) this.sim.cancel(this.isoEnd);
+    this.isoEnd = null;
+    this.linkBytes.set(this.snapLinkBytes.subarray(0, this.nLinks));
+    this.linkBusy.set(this.snapLinkBusy.subarray(0, this.nLinks));
+    this.sentBytes.set(this.snapSent);
+    this.receivedBytes.set(this.snapReceived);
+    this.deliveredBytes.set(this.snapDelivered);
+    const fs = this.freeSlots;
+    const sf = this.snapFree;
+    fs.length = sf.length;
+    for (let i = 0; i < sf.length; i++) fs[i] = sf[i];
+    const c = this.snapCounters;
+    this.solves = c[0];
+    this.solvedFlows = c[1];
+    this.flowsDone = c[2];
+    this.nextTag = c[3];
+    this.doneHeap.clear();
+    const t0 = this.isoT0;
+    this.isoLeft = this.isoCount;
+    this.isoDeliver = t0;
+    for (let i = 0; i < this.isoN; i++) {
+      this.addFlow(t0, this.isoRoute.subarray(i * MAX_ROUTE), this.isoLen[i], this.isoBytes[i], ISO_GROUP, this.isoSrc[i], this.isoDst[i], this.isoLogical[i], this.isoMaxRate[i]);
+    }
+    this.advance(t0, t);
+    // The flows still running belong to an ordinary group from now on.
+    const onDone = this.isoOnDone!;
+    this.isoOnDone = null;
+    if (this.isoLeft === 0) {
+      // every flow finished (at t at the latest): deliver as the event-driven path would
+      this.sim.scheduleRaw(Math.ceil(this.isoDeliver) - t, onDone, 0, "network.delivered");
+      return;
+    }
+    const id = this.group(this.isoLeft, onDone);
+    this.groups[id]!.deliverAt = this.isoDeliver;
+    for (let i = 0; i < this.nActive; i++) this.fGroup[this.active[i]] = id;
   }
 
   /**
    * Max-min fair rates by progressive filling, for the flows connected (through shared links) to a
    * link whose flows changed since the last recomputation; other flows keep their rates.
    */
-  private solve(): void {
+  private solve(now: number): void {
     this.solves++;
-    const now = this.sim.now;
     // The affected components: search from the dirty links over link -> flows -> links.
     const ep = ++this.epoch;
     const seenL = this.linkSeen;

@@ -203,6 +203,25 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   let tokensDone = 0;
   let batcherStats: RequestStats | null = null;
 
+  // Scratch reused across layers and steps, and memoised costs (a cost model is a pure function of the op).
+  let picksBuf = new Int32Array(0);
+  let activeBuf = new Int32Array(0);
+  let stamp = new Int32Array(0);
+  let stampNow = 0;
+  const orders: number[][] = Array.from({ length: D }, () => []);
+  const countsBySize = new Map<number, Float64Array>();
+  let expertNsMemo = new Float64Array(0);
+  const expertNs = (rows: number): number => {
+    if (rows >= expertNsMemo.length) {
+      const bigger = new Float64Array(Math.max(rows + 1, 2 * expertNsMemo.length, 64)).fill(-1);
+      bigger.set(expertNsMemo);
+      expertNsMemo = bigger;
+    }
+    let t = expertNsMemo[rows];
+    if (t < 0) t = expertNsMemo[rows] = cost.timeNs({ kind: "expert_ffn", tokens: rows, dModel: m.dModel, dFf: m.dFf, activation: m.activation, dtype: m.dtype });
+    return t;
+  };
+
   const waitAll = (evs: SimEvent<unknown>[]): SimEvent<unknown[]> => sim.allOf(evs);
   const a2a = (sizes: Float64Array): SimEvent<void> => {
     const ev = sim.event<void>("all_to_all");
@@ -265,18 +284,35 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       alloc(g, "kv_cache", stepKv[g]);
       alloc(g, "activations", stepAct[g]);
     }
+    // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and
+    // sequences only): attention with / without cross-attention, the dense FFN or shared experts,
+    // the gate. Computed at the first layer that needs them.
+    const attnNs = [new Float64Array(D).fill(-1), new Float64Array(D).fill(-1)];
+    const denseNs = [new Float64Array(D).fill(-1), new Float64Array(D).fill(-1), new Float64Array(D).fill(-1)];
+    const gateNs = new Float64Array(D).fill(-1);
+    if (picksBuf.length < n * K) picksBuf = new Int32Array(n * K);
     for (let l = 0; l < nLayers; l++) {
       // Attention (+ dense FFN on non-MoE layers) per GPU, in parallel; the slowest sets the pace.
       let attnMax = 0;
       let denseMax = 0;
       const moe = layers[l].moe && !denseEq;
+      const cross = layers[l].crossAttention;
+      const aNs = attnNs[cross ? 1 : 0];
+      // 0: dense FFN of the model, 1: the dense equivalent of a MoE layer, 2: shared experts
+      const dk = !moe ? (layers[l].moe ? 1 : 0) : (m.sharedExperts ?? 0) > 0 ? 2 : -1;
+      const dNs = dk >= 0 ? denseNs[dk] : null;
       for (let g = 0; g < D; g++) {
         if (perGpuTokens[g] === 0) continue;
-        const a = attentionOnGpu(m, gpuSeqs[g], ctx, layers[l].crossAttention, cfg.contextTokens);
-        const ta = cost.timeNs(genericOp(m, a));
+        let ta = aNs[g];
+        if (ta < 0) ta = aNs[g] = cost.timeNs(genericOp(m, attentionOnGpu(m, gpuSeqs[g], ctx, cross, cfg.contextTokens)));
         let td = 0;
-        if (!moe) td = cost.timeNs(genericOp(m, denseFfnCost(layers[l].moe ? denseEqSpec : m, perGpuTokens[g])));
-        else if ((m.sharedExperts ?? 0) > 0) td = cost.timeNs(genericOp(m, sharedExpertCost(m, perGpuTokens[g])));
+        if (dNs !== null) {
+          td = dNs[g];
+          if (td < 0) {
+            const c = dk === 2 ? sharedExpertCost(m, perGpuTokens[g]) : denseFfnCost(dk === 1 ? denseEqSpec : m, perGpuTokens[g]);
+            td = dNs[g] = cost.timeNs(genericOp(m, c));
+          }
+        }
         gpuBusy[g] += ta + td;
         if (ta > attnMax) attnMax = ta;
         if (td > denseMax) denseMax = td;
@@ -290,8 +326,8 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       const j = moeIndexOf[l];
       const place = placements[j];
       const tl = traceLayerOf(trace, j);
-      // Gather this layer's picks for the step's tokens.
-      const picks = new Int32Array(n * K);
+      // Gather this layer's picks for the step's tokens (a scratch buffer: the plan does not keep it).
+      const picks = picksBuf.length === n * K ? picksBuf : picksBuf.subarray(0, n * K);
       for (let i = 0; i < n; i++) {
         const off = (tokens[i] * trace.layers + tl) * K;
         for (let k = 0; k < K; k++) picks[i * K + k] = trace.picks[off + k];
@@ -306,7 +342,8 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       let gateMax = 0;
       for (let g = 0; g < D; g++) {
         if (perGpuTokens[g] === 0) continue;
-        let tg = cost.timeNs({ kind: "gating", tokens: perGpuTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
+        let tg = gateNs[g];
+        if (tg < 0) tg = gateNs[g] = cost.timeNs({ kind: "gating", tokens: perGpuTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
         if (plan.einsumCellsPerGpu && plan.einsumCellsPerGpu[g] > 0) {
           const cells = plan.einsumCellsPerGpu[g];
           tg += cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * m.dModel, bytes: 2 * cells * 4 + 2 * perGpuTokens[g] * tokenBytes, dtype: m.dtype });
@@ -316,38 +353,62 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       }
       dropped += plan.dropped;
       padded += plan.padded;
-      let inactive = 0;
-      for (let e = 0; e < E; e++) {
-        let t = plan.expertTokens[e];
-        if (owner) for (let v = E; v < nVirtual; v++) if (owner[v] === e) t += plan.expertTokens[v];
-        if (t === 0) inactive++;
+      // The experts with rows, ascending (sparse gates list them; others are scanned once).
+      let active = plan.activeExperts;
+      if (active === undefined) {
+        let c = 0;
+        if (activeBuf.length < nVirtual) activeBuf = new Int32Array(nVirtual);
+        for (let e = 0; e < nVirtual; e++) if (plan.expertRows[e] > 0) activeBuf[c++] = e;
+        active = activeBuf.subarray(0, c);
       }
-      inactiveSum[j] += inactive;
+      const nActive = active.length;
+      // Inactive experts: real experts with no token on any of their copies. An expert with
+      // tokens has rows (kept <= rows), so only the listed experts can have tokens.
+      if (stamp.length < E) stamp = new Int32Array(E);
+      const st0 = ++stampNow;
+      let touched = 0;
+      for (let i = 0; i < nActive; i++) {
+        const e = active[i];
+        if (plan.expertTokens[e] === 0) continue;
+        const r = owner ? owner[e] : e;
+        if (stamp[r] !== st0) {
+          stamp[r] = st0;
+          touched++;
+        }
+      }
+      inactiveSum[j] += E - touched;
       for (let g = 0; g < D; g++) alloc(g, "all_to_all", plan.bufferBytesPerGpu[g]);
       phases.attention += attnMax;
       phases.gating += gateMax;
       yield attnMax + gateMax;
 
+      // Per-GPU lists of the experts that compute (id order): rows > 0 and, with buffering, real
+      // tokens (only those have weights).
+      for (let g = 0; g < D; g++) orders[g].length = 0;
+      for (let i = 0; i < nActive; i++) {
+        const e = active[i];
+        if (caches === null || plan.expertTokens[e] > 0) orders[expertGpu[e]].push(e);
+      }
       // Gating has decided: start weight copies for cache misses (one copy stream per GPU).
-      const ready = new Map<number, number>(); // virtual expert -> time its weights are on the GPU
+      let ready: Map<number, number> | null = null; // virtual expert -> time its weights are on the GPU
       const copyDone: SimEvent<unknown>[] = [];
       if (caches) {
+        const readyMap = (ready = new Map<number, number>());
         for (let g = 0; g < D; g++) {
-          const active: number[] = [];
-          for (let e = 0; e < nVirtual; e++) if (expertGpu[e] === g && plan.expertTokens[e] > 0) active.push(e);
+          const act = orders[g]; // with buffering: exactly the GPU's experts with tokens, ascending
           const cache = caches[g][j];
-          const realIds = owner ? active.map((e) => (e < E ? e : owner[e])) : active;
+          const realIds = owner ? act.map((e) => (e < E ? e : owner[e])) : act.slice();
           const r = cache.accessBatch(stepIdx, realIds);
           const st = cacheStats![g * moeLayers.length + j];
-          st.requests += active.length;
+          st.requests += act.length;
           st.misses += r.misses.length;
-          st.hits += active.length - r.misses.length;
+          st.hits += act.length - r.misses.length;
           st.bytes_moved += r.misses.length * eBytes;
           misses += r.misses.length;
-          hits += active.length - r.misses.length;
+          hits += act.length - r.misses.length;
           if (r.misses.length > 0) {
             const missSet = new Set(r.misses);
-            const queue = active.filter((_, i) => missSet.has(realIds[i]));
+            const queue = act.filter((_, i) => missSet.has(realIds[i]));
             const done = sim.event("weights");
             copyDone.push(done);
             const next = (i: number): void => {
@@ -356,7 +417,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
                 return;
               }
               cluster.hostToDevice(g, eBytes, () => {
-                ready.set(queue[i], sim.now);
+                readyMap.set(queue[i], sim.now);
                 next(i + 1);
               }, { pinned: cfg.buffering.pinned });
             };
@@ -371,8 +432,12 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
         yield ev;
       }
       if (plan.countsExchange) {
-        const counts = new Float64Array(D * D);
-        for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
+        let counts = countsBySize.get(nVirtual);
+        if (counts === undefined) {
+          counts = new Float64Array(D * D);
+          for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
+          countsBySize.set(nVirtual, counts); // never written again: collectives read it later
+        }
         yield a2a(counts);
       }
       yield a2a(plan.sendBytes);
@@ -383,22 +448,22 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       // Expert compute per GPU: resident experts first, then missed ones as their weights arrive.
       let endMax = tArrived;
       let critCompute = 0;
-      // Experts with rows run (padding included); with buffering, only experts with real tokens
-      // have weights. One pass over the experts, in id order, into per-GPU lists.
-      const orders: number[][] = Array.from({ length: D }, () => []);
-      for (let e = 0; e < nVirtual; e++) {
-        if (plan.expertRows[e] > 0 && (caches === null || plan.expertTokens[e] > 0)) orders[expertGpu[e]].push(e);
-      }
       for (let g = 0; g < D; g++) {
         let t = tArrived;
         let busy = 0;
         const order = orders[g];
-        if (ready.size > 0) order.sort((a, b) => (ready.get(a) ?? 0) - (ready.get(b) ?? 0) || a - b);
+        if (ready !== null && ready.size > 0) {
+          const rd = ready;
+          order.sort((a, b) => (rd.get(a) ?? 0) - (rd.get(b) ?? 0) || a - b);
+        }
         let launched = 0;
-        for (const e of order) {
-          const rdy = ready.get(e);
-          if (rdy !== undefined && rdy > t) t = rdy;
-          let c = cost.timeNs({ kind: "expert_ffn", tokens: plan.expertRows[e], dModel: m.dModel, dFf: m.dFf, activation: m.activation, dtype: m.dtype });
+        for (let i = 0; i < order.length; i++) {
+          const e = order[i];
+          if (ready !== null) {
+            const rdy = ready.get(e);
+            if (rdy !== undefined && rdy > t) t = rdy;
+          }
+          let c = expertNs(plan.expertRows[e]);
           // Gates other than per-expert loops (FastMoE) run a GPU's experts as one grouped kernel:
           // one launch, whatever the number of experts.
           if (!plan.perExpertLoop && launched++ > 0) c = Math.max(0, c - launchNs);

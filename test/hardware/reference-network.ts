@@ -212,6 +212,11 @@ export class FlowNetwork {
     return { flows, linkCapBytesPerS: Array.from(this.linkCap.subarray(0, this.nLinks), (c) => c * 1e9) };
   }
 
+  /** The event-driven path only (no fast path): a group, then its flows. */
+  runGroup(count: number, onDone: () => void, add: (group: number) => void): void {
+    add(this.group(count, onDone));
+  }
+
   /** A completion group: `onDone` runs once `count` flows have been delivered (at once, at the current time, if count is 0). */
   group(count: number, onDone: () => void): number {
     if (count === 0) {

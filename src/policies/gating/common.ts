@@ -25,6 +25,131 @@ export function countBySourceAndExpert(input: GatingInput): Int32Array {
   return n;
 }
 
+/**
+ * The same counts as countBySourceAndExpert, sparse: only the (source GPU, expert) cells that some
+ * pick touches, in order of first touch. `cellKey[i] = g * experts + e`, `cellCount[i]` its picks.
+ * Costs O(tokens x topK + experts) (the experts' GPUs are still checked), not O(gpus x experts).
+ * The returned arrays are scratch buffers reused by the next call: read them before calling again.
+ */
+export interface SparseCounts {
+  cells: number;
+  cellKey: Int32Array;
+  cellCount: Int32Array;
+}
+
+let cellOf = new Int32Array(0); // (g * experts + e) -> cell index + 1; all zero between calls
+const sparse: SparseCounts = { cells: 0, cellKey: new Int32Array(256), cellCount: new Int32Array(256) };
+
+export function countSparse(input: GatingInput): SparseCounts {
+  const { tokens, topK, experts, gpus, picks, tokenGpu, expertGpu } = input;
+  if (picks.length !== tokens * topK) throw new UserError(`gating: picks has ${picks.length} entries, expected tokens*topK = ${tokens * topK}`);
+  if (tokenGpu.length !== tokens) throw new UserError(`gating: tokenGpu has ${tokenGpu.length} entries, expected ${tokens}`);
+  if (expertGpu.length !== experts) throw new UserError(`gating: expertGpu has ${expertGpu.length} entries, expected ${experts}`);
+  if (cellOf.length < gpus * experts) cellOf = new Int32Array(gpus * experts);
+  if (sparse.cellKey.length < tokens * topK) {
+    sparse.cellKey = new Int32Array(tokens * topK);
+    sparse.cellCount = new Int32Array(tokens * topK);
+  }
+  const at = cellOf;
+  const key = sparse.cellKey;
+  const cnt = sparse.cellCount;
+  let cells = 0;
+  try {
+    for (let t = 0; t < tokens; t++) {
+      const g = tokenGpu[t];
+      if (!(g >= 0 && g < gpus)) throw new UserError(`gating: token ${t} on GPU ${g}, expected 0..${gpus - 1}`);
+      const row = g * experts;
+      for (let k = 0; k < topK; k++) {
+        const e = picks[t * topK + k];
+        if (!(e >= 0 && e < experts)) throw new UserError(`gating: token ${t} picks expert ${e}, expected 0..${experts - 1}`);
+        const i = row + e;
+        const c = at[i];
+        if (c === 0) {
+          key[cells] = i;
+          cnt[cells] = 1;
+          at[i] = ++cells;
+        } else cnt[c - 1]++;
+      }
+    }
+  } finally {
+    for (let c = 0; c < cells; c++) at[key[c]] = 0;
+  }
+  for (let e = 0; e < experts; e++) {
+    const g = expertGpu[e];
+    if (!(g >= 0 && g < gpus)) throw new UserError(`gating: expert ${e} on GPU ${g}, expected 0..${gpus - 1}`);
+  }
+  sparse.cells = cells;
+  return sparse;
+}
+
+/**
+ * assemblePlan for gates that send exactly the routed rows (rows = kept = the counts, no drops),
+ * from sparse counts: the same plan, in O(cells + gpus^2) instead of O(gpus x experts), with
+ * `activeExperts` set. `computeRows` (padding per expert) must map 0 rows to 0.
+ */
+export function assembleSparsePlan(
+  policy: string,
+  input: GatingInput,
+  counts: SparseCounts,
+  flags: Pick<GatingPlan, "countsExchange" | "fixedSize" | "perExpertLoop" | "capacityAllReduce">,
+  computeRows?: (e: number, realRows: number) => number,
+): GatingPlan {
+  const { experts, gpus, tokenBytes, expertGpu } = input;
+  const sendTokens = new Float64Array(gpus * gpus);
+  const expertRows = new Int32Array(experts);
+  const expertTokens = new Int32Array(experts);
+  const { cells, cellKey, cellCount } = counts;
+  const touched = new Int32Array(cells);
+  let nTouched = 0;
+  for (let c = 0; c < cells; c++) {
+    const k = cellKey[c];
+    const g = (k / experts) | 0;
+    const e = k - g * experts;
+    const n = cellCount[c];
+    sendTokens[g * gpus + expertGpu[e]] += n;
+    if (expertTokens[e] === 0) touched[nTouched++] = e;
+    expertRows[e] += n;
+    expertTokens[e] += n;
+  }
+  const active = touched.subarray(0, nTouched).sort();
+  let keptTotal = 0;
+  let rowTotal = 0;
+  for (let i = 0; i < nTouched; i++) {
+    const e = active[i];
+    if (computeRows) expertRows[e] = computeRows(e, expertRows[e]);
+    keptTotal += expertTokens[e];
+    rowTotal += expertRows[e];
+  }
+  const sendBytes = new Float64Array(gpus * gpus);
+  for (let i = 0; i < sendTokens.length; i++) sendBytes[i] = sendTokens[i] * tokenBytes;
+  const bufferBytesPerGpu = new Float64Array(gpus);
+  for (let g = 0; g < gpus; g++) {
+    let out = 0;
+    for (let d = 0; d < gpus; d++) out += sendTokens[g * gpus + d];
+    bufferBytesPerGpu[g] = out * tokenBytes;
+  }
+  // Integer byte counts (< 2^53): the sum does not depend on the order of the experts.
+  for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[active[i]]] += expertRows[active[i]] * tokenBytes;
+  const dispatched = input.tokens * input.topK;
+  return {
+    policy,
+    sendTokens,
+    sendBytes,
+    expertRows,
+    expertTokens,
+    dispatched,
+    dropped: dispatched - keptTotal,
+    padded: rowTotal - keptTotal,
+    combined: keptTotal,
+    countsExchange: flags.countsExchange,
+    fixedSize: flags.fixedSize,
+    perExpertLoop: flags.perExpertLoop,
+    capacityAllReduce: flags.capacityAllReduce,
+    bufferBytesPerGpu,
+    activeExperts: active,
+  };
+}
+
 /** Tokens held by each GPU. */
 export function tokensPerGpu(input: GatingInput): Int32Array {
   const c = new Int32Array(input.gpus);

@@ -1,4 +1,4 @@
-import { assemblePlan, countBySourceAndExpert } from "./common.js";
+import { assembleSparsePlan, countSparse } from "./common.js";
 import type { GatingPolicy } from "./types.js";
 
 /**
@@ -10,7 +10,6 @@ export const dynamic: GatingPolicy = {
   name: "dynamic",
   description: "the paper's: sort, bincount, counts all-to-all, variable all-to-all; no drops, no padding",
   plan(input) {
-    const n = countBySourceAndExpert(input);
-    return assemblePlan("dynamic", input, n, n, { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false });
+    return assembleSparsePlan("dynamic", input, countSparse(input), { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false });
   },
 };

@@ -1,4 +1,4 @@
-import { assemblePlan, countBySourceAndExpert } from "./common.js";
+import { assembleSparsePlan, countSparse } from "./common.js";
 import type { GatingPolicy } from "./types.js";
 
 /**
@@ -9,7 +9,6 @@ export const fastmoe: GatingPolicy = {
   name: "fastmoe",
   description: "counts all-to-all, variable all-to-all, no padding or drops, experts launched one by one",
   plan(input) {
-    const n = countBySourceAndExpert(input);
-    return assemblePlan("fastmoe", input, n, n, { countsExchange: true, fixedSize: false, perExpertLoop: true, capacityAllReduce: false });
+    return assembleSparsePlan("fastmoe", input, countSparse(input), { countsExchange: true, fixedSize: false, perExpertLoop: true, capacityAllReduce: false });
   },
 };

@@ -59,6 +59,11 @@ export interface GatingPlan {
    * through (GShard/fairseq einsum gating); absent when the gate dispatches with sparse kernels.
    */
   einsumCellsPerGpu?: Float64Array;
+  /**
+   * The experts with rows (expertRows > 0), ascending; set by the gates that plan sparsely
+   * (dynamic, fastmoe, megablocks) so that callers need not scan every expert.
+   */
+  activeExperts?: Int32Array;
 }
 
 export interface GatingPolicy {

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Simulation } from "../../src/sim/engine.js";
+import { Cluster } from "../../src/hardware/cluster.js";
+import { clusterSpecFrom } from "../../src/hardware/presets.js";
+
+/**
+ * FlowNetwork.runGroup's fast path (a collective on an idle network computed at once, one engine
+ * event) against the event-driven path (Cluster fastCollectives: false): the same completion ns,
+ * in the same order, the same link and endpoint counters; also when other transfers start in the
+ * middle of a collective (the fast path then replays the collective up to that instant).
+ */
+interface Case {
+  preset: "paper-v100" | "dgx-h100";
+  nodes: number;
+  collectives: Array<{ at: number; sizes: number[]; kind: "a2a" | "hier" | "allreduce" }>;
+  copies: Array<{ at: number; gpu: number; bytes: number; pinned: boolean }>;
+}
+
+function run(c: Case, fast: boolean) {
+  const sim = new Simulation();
+  const cluster = new Cluster(sim, clusterSpecFrom({ preset: c.preset, nodes: c.nodes }), { recordTimeline: false, fastCollectives: fast });
+  const n = cluster.gpuCount;
+  const group = Array.from({ length: n }, (_, i) => i);
+  const done: Array<[string, number]> = [];
+  c.collectives.forEach((col, i) => {
+    sim.schedule(col.at, () => {
+      const cb = (): void => void done.push([`c${i}`, sim.now]);
+      if (col.kind === "allreduce") cluster.allReduce(group, col.sizes[0] + 1, cb);
+      else {
+        const sizes = new Float64Array(n * n);
+        for (let k = 0; k < sizes.length; k++) sizes[k] = col.sizes[k % col.sizes.length];
+        cluster.allToAll(group, sizes, cb, { hierarchical: col.kind === "hier" });
+      }
+    });
+  });
+  c.copies.forEach((cp, i) => {
+    sim.schedule(cp.at, () => cluster.hostToDevice(cp.gpu % n, cp.bytes, () => void done.push([`h${i}`, sim.now]), { pinned: cp.pinned }));
+  });
+  sim.run();
+  const net = cluster.net;
+  return {
+    done,
+    end: sim.now,
+    links: cluster.linkTraffic(),
+    sent: Array.from(net.sentBytes),
+    received: Array.from(net.receivedBytes),
+    delivered: Array.from(net.deliveredBytes),
+    flows: net.flowsDone,
+    fastRuns: net.fastRuns,
+    replays: net.fastReplays,
+  };
+}
+
+const sizeArb = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4e6 }), fc.constantFrom(2048, 4096, 1 << 20));
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  preset: fc.constantFrom("paper-v100" as const, "dgx-h100" as const),
+  nodes: fc.integer({ min: 1, max: 2 }),
+  collectives: fc.array(
+    fc.record({
+      at: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400_000 })),
+      sizes: fc.array(sizeArb, { minLength: 1, maxLength: 37 }),
+      kind: fc.constantFrom("a2a" as const, "a2a" as const, "hier" as const, "allreduce" as const),
+    }),
+    { minLength: 1, maxLength: 4 },
+  ),
+  copies: fc.array(
+    fc.record({ at: fc.integer({ min: 0, max: 400_000 }), gpu: fc.nat(15), bytes: fc.integer({ min: 1, max: 8e6 }), pinned: fc.boolean() }),
+    { maxLength: 3 },
+  ),
+});
+
+describe("network fast path (runGroup) equals the event-driven path", () => {
+  it("property: collectives on 1-2 V100 / H100 nodes, alone or with host copies joining mid-way", () => {
+    let fastRuns = 0;
+    let replays = 0;
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const a = run(c, true);
+        const b = run(c, false);
+        expect(b.fastRuns).toBe(0);
+        fastRuns += a.fastRuns;
+        replays += a.replays;
+        expect(a.done).toEqual(b.done);
+        expect(a.end).toBe(b.end);
+        expect(a.links).toEqual(b.links);
+        expect(a.sent).toEqual(b.sent);
+        expect(a.received).toEqual(b.received);
+        expect(a.delivered).toEqual(b.delivered);
+        expect(a.flows).toBe(b.flows);
+      }),
+      { numRuns: 250, seed: 20261125 },
+    );
+    // Both the fast path and its replay were exercised.
+    expect(fastRuns).toBeGreaterThan(100);
+    expect(replays).toBeGreaterThan(5);
+  });
+
+  it("a collective alone costs one engine event for its flows (plus its launch)", () => {
+    const sim = new Simulation();
+    const cluster = new Cluster(sim, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), { recordTimeline: false });
+    const sizes = new Float64Array(64).map((_, i) => 1000 + 37 * i);
+    let at = -1;
+    cluster.allToAll(Array.from({ length: 8 }, (_, i) => i), sizes, () => (at = sim.now));
+    const r = sim.run();
+    expect(r.events).toBe(2); // launch overhead, delivery
+    const slow = new Simulation();
+    const c2 = new Cluster(slow, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), { recordTimeline: false, fastCollectives: false });
+    let at2 = -1;
+    c2.allToAll(Array.from({ length: 8 }, (_, i) => i), sizes, () => (at2 = slow.now));
+    expect(slow.run().events).toBeGreaterThan(10);
+    expect(at).toBe(at2);
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { assemblePlan, countBySourceAndExpert } from "../../src/policies/gating/common.js";
+import { getGatingPolicy } from "../../src/policies/gating/index.js";
+import type { GatingInput } from "../../src/policies/gating/types.js";
+
+/**
+ * The sparse gates (dynamic, fastmoe, megablocks plan from the touched (GPU, expert) cells only)
+ * give exactly the plan of the dense O(gpus x experts) assembly, plus the list of active experts.
+ */
+const inputArb: fc.Arbitrary<GatingInput> = fc
+  .record({ gpus: fc.integer({ min: 1, max: 8 }), experts: fc.integer({ min: 1, max: 64 }), topK: fc.integer({ min: 1, max: 3 }), tokens: fc.integer({ min: 0, max: 40 }), seed: fc.nat() })
+  .chain(({ gpus, experts, topK, tokens }) =>
+    fc.record({
+      tokens: fc.constant(tokens),
+      topK: fc.constant(topK),
+      experts: fc.constant(experts),
+      gpus: fc.constant(gpus),
+      picks: fc.array(fc.nat(experts - 1), { minLength: tokens * topK, maxLength: tokens * topK }).map((a) => Int32Array.from(a)),
+      tokenGpu: fc.array(fc.nat(gpus - 1), { minLength: tokens, maxLength: tokens }).map((a) => Int32Array.from(a)),
+      expertGpu: fc.array(fc.nat(gpus - 1), { minLength: experts, maxLength: experts }).map((a) => Int32Array.from(a)),
+      tokenBytes: fc.constantFrom(2, 4096, 24576),
+    }),
+  );
+
+describe("sparse gating plans", () => {
+  it("property: dynamic, fastmoe and megablocks equal the dense assembly; activeExperts lists the experts with rows", () => {
+    fc.assert(
+      fc.property(inputArb, fc.integer({ min: 1, max: 8 }), (input, blockSize) => {
+        const n = countBySourceAndExpert(input);
+        const flags = { fastmoe: [true, true], megablocks: [true, false], dynamic: [true, false] } as const;
+        for (const name of ["dynamic", "fastmoe", "megablocks"] as const) {
+          const sparse = getGatingPolicy(name).plan(input, { blockSize });
+          const pad = name === "megablocks" ? (_e: number, r: number) => Math.ceil(r / blockSize) * blockSize : undefined;
+          const dense = assemblePlan(name, input, n, n, { countsExchange: flags[name][0], fixedSize: false, perExpertLoop: flags[name][1], capacityAllReduce: false }, pad);
+          const { activeExperts, ...rest } = sparse;
+          expect(rest).toEqual(dense);
+          const want = [];
+          for (let e = 0; e < input.experts; e++) if (dense.expertRows[e] > 0) want.push(e);
+          expect(Array.from(activeExperts!)).toEqual(want);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("rejects the same bad inputs as the dense count", () => {
+    const base: GatingInput = { tokens: 2, topK: 1, experts: 4, gpus: 2, picks: Int32Array.from([0, 3]), tokenGpu: Int32Array.from([0, 1]), expertGpu: Int32Array.from([0, 0, 1, 1]), tokenBytes: 8 };
+    const plan = getGatingPolicy("dynamic").plan;
+    expect(() => plan({ ...base, picks: Int32Array.from([0, 4]) })).toThrow(/token 1 picks expert 4, expected 0..3/);
+    expect(() => plan({ ...base, tokenGpu: Int32Array.from([0, 2]) })).toThrow(/token 1 on GPU 2/);
+    expect(() => plan({ ...base, expertGpu: Int32Array.from([0, 0, 5, 1]) })).toThrow(/expert 2 on GPU 5/);
+    // a failed call leaves no stale counts behind
+    expect(Array.from(plan(base).expertTokens)).toEqual([1, 0, 0, 1]);
+  });
+});
