@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from "node:os";
 import type { OpCurve, ProfilePoint } from "../hardware/profile.js";
-import { storageBuffer, type GpuContext } from "./gpu.js";
+import { storageBuffer, timingNice, type GpuContext } from "./gpu.js";
 import { DeviceToHost, HostToDevice, d2dEncode } from "./kernels/copy.js";
 import { ExpertFfnBank, ffnFlops, fillUniform } from "./kernels/ffn.js";
 import { Gating } from "./kernels/gating.js";
@@ -54,7 +54,7 @@ export function sweepPlan(quick: boolean, shape: LayerShape = VALIDATION_LAYER):
   return quick
     ? {
         launch: [0, 8, 32],
-        ffnTokens: ffn,
+        ffnTokens: [tm, 2 * tm, 4 * tm, 8 * tm],
         gatingTokens: [1, 16, 64, 256],
         shuffleTokens: [1, 16, 64, 256],
         copyBytes: [4096, 262144, 4194304],
@@ -95,6 +95,18 @@ function pass(enc: GPUCommandEncoder, tw: Parameters<Encode>[1], body: (p: GPUCo
   p.end();
 }
 
+/**
+ * Experts per timed FFN pass: the point's time is (pass time - pass overhead) / FFN_GROUP, the
+ * cost of one expert's FFN call following another's, as in the layer; it also makes FFN points
+ * about as long as layer points, so that load from other processes stretches both alike.
+ */
+export const FFN_GROUP = 4;
+
+function perCall(s: TimingStats, passNs: number): TimingStats {
+  const f = (v: number) => (v - passNs) / FFN_GROUP;
+  return { medianNs: f(s.medianNs), minNs: f(s.minNs), p10Ns: f(s.p10Ns), p90Ns: f(s.p90Ns), reps: s.reps };
+}
+
 /** Runs the sweep and returns the fitted profile. */
 export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): Promise<CalibratedProfile> {
   const quick = opts.quick ?? false;
@@ -128,23 +140,14 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
   // Launch overhead: one pass with n empty (zero-workgroup, indirect) dispatches.
   const emptyArgs = storageBuffer(dev, 64, GPUBufferUsage.INDIRECT);
   const idle = new ExpertFfnBank(ctx, { ...shape, dFf: DEFAULT_TILE.tn, dModel: DEFAULT_TILE.tn }, 1, 1);
-  const launchPts: CalPoint[] = [];
-  for (const n of plan.launch) {
-    const s = await timer.measure(
-      (enc, tw) =>
-        pass(enc, tw, (p) => {
-          for (let i = 0; i < n / 2; i++) idle.encodeIndirect(p, 0, emptyArgs, 0);
-        }),
-      reps,
-      warmup,
-    );
-    launchPts.push(point(n, s, { dispatches: n }));
-    tick(`launch ${n}`);
-  }
-  idle.destroy();
-  emptyArgs.destroy();
-  const launchFit = fitAffine(launchPts);
-  const passNs = launchFit.fixedNs;
+  // In the interleaved rounds below (with the FFN points), so that load drifts reach it alike.
+  const launchEntries: RoundEntry[] = plan.launch.map((n) => ({
+    key: `launch:${n}`,
+    encode: (enc, tw) =>
+      pass(enc, tw, (p) => {
+        for (let i = 0; i < n / 2; i++) idle.encodeIndirect(p, 0, emptyArgs, 0);
+      }),
+  }));
 
   // Expert FFN: T tokens through one expert of a bank of E (the layer's kernels, shape and
   // expert count), dispatched indirectly from host-written arguments exactly as the layer
@@ -153,34 +156,54 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
   // experts have different weights too). Interleaved rounds (every token count once per round,
   // plus the validation's layer points when calibrateAndValidate asks for them), so that load
   // from other processes falls on all points alike.
-  const bank = new ExpertFfnBank(ctx, shape, E, Math.max(...plan.ffnTokens));
+  const bank = new ExpertFfnBank(ctx, shape, E, FFN_GROUP * Math.max(...plan.ffnTokens));
   const ffnArgs = storageBuffer(dev, E * 24, GPUBufferUsage.INDIRECT);
   const { tm, tn } = DEFAULT_TILE;
   let nextExpert = 0;
   const ffnEntries: RoundEntry[] = plan.ffnTokens.map((t) => {
-    let e = 0;
+    const group: number[] = [];
     return {
       key: `ffn:${t}`,
       setup: () => {
-        e = nextExpert++ % E;
+        // FFN_GROUP consecutive experts (rotating), T tokens each, in one pass: as in the layer,
+        // where each expert's FFN follows another expert's with other weights.
+        group.length = 0;
         const route = new Uint32Array(E * 2);
-        route[2 * e + 1] = t;
-        dev.queue.writeBuffer(bank.route, 0, route);
+        const args = new Uint32Array(E * 6);
         const wy = Math.ceil(t / tm);
-        dev.queue.writeBuffer(ffnArgs, e * 24, new Uint32Array([f / tn, wy, 1, d / tn, wy, 1]));
+        for (let g = 0; g < FFN_GROUP; g++) {
+          const e = nextExpert++ % E;
+          group.push(e);
+          route.set([g * t, t], 2 * e);
+          args.set([f / tn, wy, 1, d / tn, wy, 1], 6 * e);
+        }
+        dev.queue.writeBuffer(bank.route, 0, route);
+        dev.queue.writeBuffer(ffnArgs, 0, args);
       },
-      encode: (enc, tw) => pass(enc, tw, (p) => bank.encodeIndirect(p, e, ffnArgs, e * 24)),
+      encode: (enc, tw) =>
+        pass(enc, tw, (p) => {
+          for (const e of group) bank.encodeIndirect(p, e, ffnArgs, e * 24);
+        }),
     };
   });
   const alongside = opts.alongside ?? [];
   const ffnReps = opts.reps ?? (quick ? 8 : 12);
-  const roundSamples = await runRounds(timer, [...ffnEntries, ...alongside], ffnReps, warmup, (r, n) =>
+  const roundSamples = await runRounds(timer, [...launchEntries, ...ffnEntries, ...alongside], ffnReps, warmup, (r, n) =>
     tickN(plan.ffnTokens.length / n, `expert_ffn${alongside.length ? " + layer" : ""} round ${r}/${n}`),
   );
   opts.onAlongside?.(new Map(alongside.map((a) => [a.key, roundSamples.get(a.key)!])));
+  idle.destroy();
+  emptyArgs.destroy();
+  const launchPts = plan.launch.map((n) => point(n, summarize(roundSamples.get(`launch:${n}`)!), { dispatches: n }));
+  for (const n of plan.launch) tick(`launch ${n}`);
+  const launchFit = fitAffine(launchPts);
+  const passNs = launchFit.fixedNs;
   const ffnPts: Array<CalPoint & { tokens: number }> = [];
   for (const t of plan.ffnTokens)
-    ffnPts.push({ ...point(ffnFlops(t, d, f, act), summarize(roundSamples.get(`ffn:${t}`)!), { tokens: t, d_model: d, d_ff: f, act, dtype }, passNs), tokens: t });
+    ffnPts.push({
+      ...point(ffnFlops(t, d, f, act), perCall(summarize(roundSamples.get(`ffn:${t}`)!), passNs), { tokens: t, d_model: d, d_ff: f, act, dtype, experts_per_pass: FFN_GROUP }),
+      tokens: t,
+    });
   bank.destroy();
   ffnArgs.destroy();
 
@@ -283,6 +306,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
       rounds: alongside.length ? "expert_ffn and layer points interleaved" : "expert_ffn points interleaved",
       lpNumThreads: process.env.LP_NUM_THREADS ?? null,
       hostCpus: availableParallelism(),
+      nice: timingNice,
       timing: timer.method,
       fitStatistic: fitStat,
       statistic: `fits use the ${fitStat} of the reps (fitNs); medianNs, p10Ns, p90Ns give the spread; GPU-timed ops have the pass overhead (launch fixedNs) subtracted`,

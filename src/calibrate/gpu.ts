@@ -3,14 +3,61 @@
  * GPU object. The object returned by create() must stay referenced for the life of the process
  * (else Dawn is collected and the process crashes), so it is kept in a module-level variable.
  */
+import { getPriority, setPriority } from "node:os";
 import { create, globals } from "webgpu";
 import { UserError } from "../util/errors.js";
 
 let gpuInstance: GPU | null = null;
 
+/** The scheduling priority (nice value) the GPU's threads were created with; see raisePriority. */
+export let timingNice: number | null = null;
+
+/**
+ * Best effort: raises this thread's scheduling priority before Dawn and the driver start their
+ * threads (Linux threads inherit the creating thread's nice value). On lavapipe the "GPU" is this
+ * process's CPU threads; on a machine shared with other processes, their load stretches every
+ * measurement, and more the longer it is (a 1 s layer never finds the quiet window that a 25 ms
+ * FFN point does), which biases a fit from short points against long validation points. With a
+ * higher priority the measurements come close to the uncontended time. Without the permission
+ * (not root, no CAP_SYS_NICE) it keeps the normal priority. MOESIM_NICE=0 turns it off.
+ */
+function raisePriority(): void {
+  const want = Number(process.env.MOESIM_NICE ?? -10);
+  if (!Number.isInteger(want) || want === 0) return;
+  try {
+    setPriority(want);
+    timingNice = getPriority();
+  } catch {
+    timingNice = getPriority();
+  }
+}
+
+/** The nice value of the JS thread while it waits for the GPU; see lowerWaiterPriority. */
+export let waiterNice: number | null = null;
+
+/**
+ * dawn.node completes mapAsync / onSubmittedWorkDone by polling on the JS thread (setImmediate
+ * loop), so while a measurement runs that thread spins on a core. On lavapipe the driver's worker
+ * threads run the shaders on the same cores: on 2 cores the spinning thread took about a third of
+ * the CPU from them, and how much varied with the scheduler — slower kernels and noisy timings.
+ * Once the driver's threads exist (they keep their priority), the JS thread drops to a lower
+ * priority (a higher nice value, which needs no permission), so it polls only on idle CPU.
+ * MOESIM_NICE=0 turns this off too.
+ */
+function lowerWaiterPriority(): void {
+  if (process.env.MOESIM_NICE === "0") return;
+  try {
+    setPriority(Math.min(19, getPriority() + 15));
+  } catch {
+    // keep it
+  }
+  waiterNice = getPriority();
+}
+
 /** The GPU entry point, created once per process. */
 export function getGpu(): GPU {
   if (gpuInstance === null) {
+    raisePriority();
     Object.assign(globalThis, globals);
     // Timestamp quantization (a browser anti-fingerprinting measure) would round GPU timestamps to
     // tens of microseconds; a calibrator needs them exact.
@@ -84,6 +131,7 @@ export async function openGpu(opts: { timestamps?: boolean } = {}): Promise<GpuC
       maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
     },
   });
+  lowerWaiterPriority();
   return { adapter, device, info: describeAdapter(adapter), hasTimestamps, hasF16 };
 }
 
