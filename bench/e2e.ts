@@ -10,6 +10,8 @@
  * Reference, measured in the same run: the 8-GPU case's wall time per event; ratio =
  * wall-per-event(32 GPUs) / wall-per-event(8 GPUs), so ~1 means the cost of an event does not grow
  * with the cluster (the network solver's per-event cost grows with the flows in flight).
+ * Also per case: the simulation alone (simulateMoe on the resolved config, best of 3 runs), i.e.
+ * without resolving (trace synthesis) and the summary/results files: realtime_factor_sim.
  * The last stdout line is the JSON result. `--steps N` sets the decode steps (default 64).
  */
 import { readFileSync } from "node:fs";
@@ -17,6 +19,7 @@ import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseScenario } from "../src/scenario/load.js";
 import { runScenario } from "../src/moe/run.js";
+import { simulateMoe } from "../src/moe/simulate.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const argSteps = process.argv.indexOf("--steps");
@@ -31,6 +34,8 @@ interface Case {
   events: number;
   steps: number;
   tokens: number;
+  /** Best wall time of simulateMoe alone on the resolved config (3 runs). */
+  simOnlyS: number;
 }
 
 async function runCase(label: string, nodes: number, steps: number): Promise<Case> {
@@ -51,14 +56,20 @@ async function runCase(label: string, nodes: number, steps: number): Promise<Cas
   const cpuS = (c.user + c.system) / 1e6;
   const r = run.result;
   if (r.oom) throw new Error(`${label}: out of memory at step ${r.oom.step}`);
-  return { label, nodes, wallS, cpuS, simS: r.simulatedNs / 1e9, events: r.events, steps: r.completedSteps, tokens: r.tokens };
+  let simOnlyS = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const s0 = performance.now();
+    simulateMoe(run.resolved.config);
+    simOnlyS = Math.min(simOnlyS, (performance.now() - s0) / 1000);
+  }
+  return { label, nodes, wallS, cpuS, simS: r.simulatedNs / 1e9, events: r.events, steps: r.completedSteps, tokens: r.tokens, simOnlyS };
 }
 
 function line(c: Case): void {
   console.log(
     `${c.label.padEnd(8)} gpus=${String(c.nodes * 8).padStart(2)} steps=${c.steps} tokens=${c.tokens} events=${c.events} ` +
       `wall_s=${c.wallS.toFixed(3)} cpu_s=${c.cpuS.toFixed(3)} simulated_s=${c.simS.toFixed(4)} realtime_factor=${(c.simS / c.wallS).toFixed(2)} ` +
-      `events_per_s=${Math.round(c.events / c.wallS)}`,
+      `events_per_s=${Math.round(c.events / c.wallS)} sim_only_s=${c.simOnlyS.toFixed(4)} realtime_factor_sim=${(c.simS / c.simOnlyS).toFixed(2)}`,
   );
 }
 
@@ -79,6 +90,8 @@ console.log(
     events_per_s: Math.round(one.events / one.wallS),
     realtime_factor_4nodes: Number((four.simS / four.wallS).toFixed(2)),
     events_per_s_4nodes: Math.round(four.events / four.wallS),
+    realtime_factor_sim: Number((one.simS / one.simOnlyS).toFixed(2)),
+    realtime_factor_sim_4nodes: Number((four.simS / four.simOnlyS).toFixed(2)),
     realtime_factor_cpu: Number((one.simS / one.cpuS).toFixed(2)),
     realtime_factor_4nodes_cpu: Number((four.simS / four.cpuS).toFixed(2)),
     wall_s: Number(one.wallS.toFixed(3)),

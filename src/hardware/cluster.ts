@@ -67,6 +67,8 @@ export class Cluster {
   private readonly scratch = new Int32Array(MAX_ROUTE);
   private readonly collectiveOverheadNs: number;
   private readonly switches: number;
+  private groupSeen: Int32Array;
+  private groupMark = 0;
 
   constructor(
     readonly sim: Simulation,
@@ -88,6 +90,7 @@ export class Cluster {
     }
     this.net = new FlowNetwork(sim, this.gpuCount + spec.nodes);
     this.net.fastGroups = opts.fastCollectives ?? true;
+    this.groupSeen = new Int32Array(this.gpuCount);
     this.buildLinks();
   }
 
@@ -282,11 +285,13 @@ export class Cluster {
   }
 
   private checkGroup(group: number[]): void {
-    const seen = new Set<number>();
-    for (const g of group) {
+    const seen = this.groupSeen;
+    const mark = ++this.groupMark;
+    for (let i = 0; i < group.length; i++) {
+      const g = group[i];
       this.checkGpu(g);
-      if (seen.has(g)) throw new Error(`GPU ${g} appears twice in a collective group`);
-      seen.add(g);
+      if (seen[g] === mark) throw new Error(`GPU ${g} appears twice in a collective group`);
+      seen[g] = mark;
     }
   }
 

@@ -496,7 +496,18 @@ export class FlowNetwork {
     // Finish them in the order a scan of the active list with swap-removal meets them (so that
     // groups ending at one instant fire in a deterministic, position-based order).
     const pos = this.fPos;
-    if (fin.length > 1) fin.sort((a, b) => pos[a] - pos[b]);
+    if (fin.length > 32) fin.sort((a, b) => pos[a] - pos[b]);
+    else for (let i = 1; i < fin.length; i++) {
+      // insertion sort by position (short runs; no comparator closure per call)
+      const f = fin[i];
+      const p = pos[f];
+      let j = i - 1;
+      while (j >= 0 && pos[fin[j]] > p) {
+        fin[j + 1] = fin[j];
+        j--;
+      }
+      fin[j + 1] = f;
+    }
     const act = this.active;
     for (const f of fin) {
       if (tag[f] !== FINISHING) continue; // finished already, when it was swapped into an earlier position

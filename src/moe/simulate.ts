@@ -210,6 +210,9 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   let stampNow = 0;
   const orders: number[][] = Array.from({ length: D }, () => []);
   const countsBySize = new Map<number, Float64Array>();
+  const backBuf = new Float64Array(D * D);
+  const byId = (a: number, b: number): number => a - b;
+  let lastPlan: GatingPlan | undefined;
   let expertNsMemo = new Float64Array(0);
   const expertNs = (rows: number): number => {
     if (rows >= expertNsMemo.length) {
@@ -335,7 +338,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       const { picks: routed, expertGpu, experts: nVirtual, owner } = place.replicas ? replicate(picks, place, D, tokenGpu, K) : { picks, expertGpu: place.expertGpu, experts: E, owner: null };
       const plan: GatingPlan = cfg.gating.policy.plan(
         { tokens: n, topK: K, experts: nVirtual, gpus: D, picks: routed, tokenGpu, expertGpu, tokenBytes },
-        { capacityFactor: cfg.gating.capacityFactor ?? m.capacityFactor, blockSize: cfg.gating.blockSize },
+        { capacityFactor: cfg.gating.capacityFactor ?? m.capacityFactor, blockSize: cfg.gating.blockSize, reuse: lastPlan },
       );
       // Gate (router matmul, softmax, top-k) per GPU; static-capacity gates (GShard einsum) also
       // build the S x E x capacity dispatch mask and run the dispatch and combine einsums over it.
@@ -382,13 +385,15 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       phases.gating += gateMax;
       yield attnMax + gateMax;
 
-      // Per-GPU lists of the experts that compute (id order): rows > 0 and, with buffering, real
-      // tokens (only those have weights).
+      // Per-GPU lists of the experts that compute: rows > 0 and, with buffering, real tokens (only
+      // those have weights). In id order with buffering (the caches see them in that order);
+      // without, only the first launch (the lowest id) is special, so the lists stay unsorted.
       for (let g = 0; g < D; g++) orders[g].length = 0;
       for (let i = 0; i < nActive; i++) {
         const e = active[i];
         if (caches === null || plan.expertTokens[e] > 0) orders[expertGpu[e]].push(e);
       }
+      if (caches !== null) for (let g = 0; g < D; g++) if (orders[g].length > 1) orders[g].sort(byId);
       // Gating has decided: start weight copies for cache misses (one copy stream per GPU).
       let ready: Map<number, number> | null = null; // virtual expert -> time its weights are on the GPU
       const copyDone: SimEvent<unknown>[] = [];
@@ -456,7 +461,9 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
           const rd = ready;
           order.sort((a, b) => (rd.get(a) ?? 0) - (rd.get(b) ?? 0) || a - b);
         }
-        let launched = 0;
+        // The first expert launched: the head of the (sorted) list with buffering, else the lowest id.
+        let first = order.length > 0 ? order[0] : -1;
+        if (ready === null) for (let i = 1; i < order.length; i++) if (order[i] < first) first = order[i];
         for (let i = 0; i < order.length; i++) {
           const e = order[i];
           if (ready !== null) {
@@ -465,8 +472,8 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
           }
           let c = expertNs(plan.expertRows[e]);
           // Gates other than per-expert loops (FastMoE) run a GPU's experts as one grouped kernel:
-          // one launch, whatever the number of experts.
-          if (!plan.perExpertLoop && launched++ > 0) c = Math.max(0, c - launchNs);
+          // one launch, whatever the number of experts. (Integer ns: the sum is order-free.)
+          if (!plan.perExpertLoop && e !== first) c = Math.max(0, c - launchNs);
           t += c;
           busy += c;
           gpuTokensStep[g] += plan.expertTokens[e];
@@ -483,12 +490,14 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       phases.weight_transfer += Math.max(0, expertSpan - critCompute);
       if (endMax > sim.now) yield endMax - sim.now;
       // Combine: the transpose of the dispatch.
-      const back = new Float64Array(D * D);
+      // (A buffer reused from layer to layer: the collective has read it when it completes.)
+      const back = backBuf;
       for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = plan.sendBytes[s * D + d];
       const tCombine = sim.now;
       yield a2a(back);
       phases.all_to_all += sim.now - tCombine;
       for (let g = 0; g < D; g++) free(g, "all_to_all", plan.bufferBytesPerGpu[g]);
+      lastPlan = plan; // done with it: the next layer's plan may reuse its arrays
     }
     // Output head once per step.
     let headMax = 0;

@@ -85,7 +85,7 @@ export function countSparse(input: GatingInput): SparseCounts {
 /**
  * assemblePlan for gates that send exactly the routed rows (rows = kept = the counts, no drops),
  * from sparse counts: the same plan, in O(cells + gpus^2) instead of O(gpus x experts), with
- * `activeExperts` set. `computeRows` (padding per expert) must map 0 rows to 0.
+ * `activeExperts` set (in order of first touch, not sorted). `computeRows` (padding per expert) must map 0 rows to 0.
  */
 export function assembleSparsePlan(
   policy: string,
@@ -93,13 +93,44 @@ export function assembleSparsePlan(
   counts: SparseCounts,
   flags: Pick<GatingPlan, "countsExchange" | "fixedSize" | "perExpertLoop" | "capacityAllReduce">,
   computeRows?: (e: number, realRows: number) => number,
+  reuse?: GatingPlan,
 ): GatingPlan {
   const { experts, gpus, tokenBytes, expertGpu } = input;
-  const sendTokens = new Float64Array(gpus * gpus);
-  const expertRows = new Int32Array(experts);
-  const expertTokens = new Int32Array(experts);
   const { cells, cellKey, cellCount } = counts;
-  const touched = new Int32Array(cells);
+  let sendTokens: Float64Array;
+  let sendBytes: Float64Array;
+  let expertRows: Int32Array;
+  let expertTokens: Int32Array;
+  let bufferBytesPerGpu: Float64Array;
+  let touched: Int32Array;
+  const old = reuse?.activeExperts;
+  if (
+    reuse !== undefined &&
+    old !== undefined &&
+    reuse.sendTokens.length === gpus * gpus &&
+    reuse.expertRows.length === experts &&
+    reuse.bufferBytesPerGpu.length === gpus &&
+    old.buffer.byteLength >= cells * 4
+  ) {
+    // The old plan's per-expert arrays are zero but at its active experts.
+    for (let i = 0; i < old.length; i++) {
+      reuse.expertRows[old[i]] = 0;
+      reuse.expertTokens[old[i]] = 0;
+    }
+    sendTokens = reuse.sendTokens.fill(0);
+    sendBytes = reuse.sendBytes;
+    expertRows = reuse.expertRows;
+    expertTokens = reuse.expertTokens;
+    bufferBytesPerGpu = reuse.bufferBytesPerGpu;
+    touched = new Int32Array(old.buffer, 0, old.buffer.byteLength >> 2);
+  } else {
+    sendTokens = new Float64Array(gpus * gpus);
+    sendBytes = new Float64Array(gpus * gpus);
+    expertRows = new Int32Array(experts);
+    expertTokens = new Int32Array(experts);
+    bufferBytesPerGpu = new Float64Array(gpus);
+    touched = new Int32Array(Math.max(cells, 64));
+  }
   let nTouched = 0;
   for (let c = 0; c < cells; c++) {
     const k = cellKey[c];
@@ -111,7 +142,7 @@ export function assembleSparsePlan(
     expertRows[e] += n;
     expertTokens[e] += n;
   }
-  const active = touched.subarray(0, nTouched).sort();
+  const active = touched.subarray(0, nTouched);
   let keptTotal = 0;
   let rowTotal = 0;
   for (let i = 0; i < nTouched; i++) {
@@ -120,9 +151,7 @@ export function assembleSparsePlan(
     keptTotal += expertTokens[e];
     rowTotal += expertRows[e];
   }
-  const sendBytes = new Float64Array(gpus * gpus);
   for (let i = 0; i < sendTokens.length; i++) sendBytes[i] = sendTokens[i] * tokenBytes;
-  const bufferBytesPerGpu = new Float64Array(gpus);
   for (let g = 0; g < gpus; g++) {
     let out = 0;
     for (let d = 0; d < gpus; d++) out += sendTokens[g * gpus + d];
@@ -130,6 +159,7 @@ export function assembleSparsePlan(
   }
   // Integer byte counts (< 2^53): the sum does not depend on the order of the experts.
   for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[active[i]]] += expertRows[active[i]] * tokenBytes;
+  // (keptTotal and rowTotal are integer sums too: the order of `active` does not matter.)
   const dispatched = input.tokens * input.topK;
   return {
     policy,

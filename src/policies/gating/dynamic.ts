@@ -9,7 +9,7 @@ import type { GatingPolicy } from "./types.js";
 export const dynamic: GatingPolicy = {
   name: "dynamic",
   description: "the paper's: sort, bincount, counts all-to-all, variable all-to-all; no drops, no padding",
-  plan(input) {
-    return assembleSparsePlan("dynamic", input, countSparse(input), { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false });
+  plan(input, opts = {}) {
+    return assembleSparsePlan("dynamic", input, countSparse(input), { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false }, undefined, opts.reuse);
   },
 };

@@ -8,7 +8,7 @@ import type { GatingPolicy } from "./types.js";
 export const fastmoe: GatingPolicy = {
   name: "fastmoe",
   description: "counts all-to-all, variable all-to-all, no padding or drops, experts launched one by one",
-  plan(input) {
-    return assembleSparsePlan("fastmoe", input, countSparse(input), { countsExchange: true, fixedSize: false, perExpertLoop: true, capacityAllReduce: false });
+  plan(input, opts = {}) {
+    return assembleSparsePlan("fastmoe", input, countSparse(input), { countsExchange: true, fixedSize: false, perExpertLoop: true, capacityAllReduce: false }, undefined, opts.reuse);
   },
 };

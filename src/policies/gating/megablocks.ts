@@ -19,6 +19,7 @@ export const megablocks: GatingPolicy = {
       countSparse(input),
       { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false },
       (_e, real) => Math.ceil(real / bs) * bs,
+      opts.reuse,
     );
   },
 };

@@ -24,6 +24,12 @@ export interface GatingOptions {
   capacity?: number;
   /** MegaBlocks block size in rows (default 128). */
   blockSize?: number;
+  /**
+   * A plan from an earlier call that the caller no longer needs: gates that plan sparsely write
+   * the new plan into its arrays (when their sizes fit) instead of allocating new ones. Small typed
+   * arrays are costly to allocate (off-heap backing stores), and a simulation plans every layer.
+   */
+  reuse?: GatingPlan;
 }
 
 export interface GatingPlan {
@@ -60,8 +66,8 @@ export interface GatingPlan {
    */
   einsumCellsPerGpu?: Float64Array;
   /**
-   * The experts with rows (expertRows > 0), ascending; set by the gates that plan sparsely
-   * (dynamic, fastmoe, megablocks) so that callers need not scan every expert.
+   * The experts with rows (expertRows > 0), each once, in no particular order; set by the gates
+   * that plan sparsely (dynamic, fastmoe, megablocks) so that callers need not scan every expert.
    */
   activeExperts?: Int32Array;
 }
