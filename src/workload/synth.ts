@@ -153,15 +153,12 @@ class Sampler {
   layer(cluster: number, l: number, out: Uint16Array, at: number, prevAt: number, reuse: number): void {
     const { experts: E, topK: K } = this.p;
     const rng = this.rng;
-    const cand = this.cand;
-    cand.fill(1);
     let n = 0;
     if (prevAt >= 0) {
       for (let k = 0; k < K; k++) {
         if (rng.next() < reuse) {
           const e = out[prevAt + k];
           out[at + n++] = e;
-          cand[e] = 0;
         }
       }
     }
@@ -177,7 +174,7 @@ class Sampler {
     const key = (cluster * this.p.layers + l) * 2 + (prevAt >= 0 ? 1 : 0);
     let prob = cacheable ? this.probCache.get(key) : undefined;
     if (prob === undefined) {
-      if (cacheable) this.cand.fill(1);
+      this.resetCandidates(cacheable ? 0 : n, out, at);
       this.fillProbabilities(cluster, l, prevAt, reuse, cacheable ? K : m, out, at);
       prob = this.prob;
       if (cacheable) {
@@ -193,7 +190,20 @@ class Sampler {
     }
     const cdf = fast ? this.cdfCache.get(key) : undefined;
     if (cdf !== undefined) this.successiveFill(cdf, m, n, out, at);
-    else this.sampleFill(prob, m, n, out, at);
+    else {
+      this.resetCandidates(n, out, at);
+      this.sampleFill(prob, m, n, out, at);
+    }
+  }
+
+  /**
+   * Candidates for the fill: every expert but the first `kept` of out[at..]. Only the paths that
+   * read them set them (successive sampling does not: an O(E) reset per token-layer saved).
+   */
+  private resetCandidates(kept: number, out: Uint16Array, at: number): void {
+    const cand = this.cand;
+    cand.fill(1);
+    for (let i = 0; i < kept; i++) cand[out[at + i]] = 0;
   }
 
   /**
