@@ -34,6 +34,8 @@ export interface CalibrateOptions {
    */
   alongside?: RoundEntry[];
   onAlongside?: (samples: Map<string, number[]>) => void;
+  /** An E-expert bank of the layer's shape to time the FFN points on (the layer's own). */
+  ffnBank?: ExpertFfnBank;
 }
 
 export interface SweepPlan {
@@ -156,7 +158,9 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
   // experts have different weights too). Interleaved rounds (every token count once per round,
   // plus the validation's layer points when calibrateAndValidate asks for them), so that load
   // from other processes falls on all points alike.
-  const bank = new ExpertFfnBank(ctx, shape, E, FFN_GROUP * Math.max(...plan.ffnTokens));
+  // The layer's own bank when validating alongside (same buffers, same weights as the layer runs).
+  const ownBank = !opts.ffnBank || opts.ffnBank.capacity < Math.max(...plan.ffnTokens);
+  const bank = ownBank ? new ExpertFfnBank(ctx, shape, E, Math.max(...plan.ffnTokens)) : opts.ffnBank!;
   const ffnArgs = storageBuffer(dev, E * 24, GPUBufferUsage.INDIRECT);
   const { tm, tn } = DEFAULT_TILE;
   let nextExpert = 0;
@@ -174,7 +178,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
         for (let g = 0; g < FFN_GROUP; g++) {
           const e = nextExpert++ % E;
           group.push(e);
-          route.set([g * t, t], 2 * e);
+          route.set([0, t], 2 * e); // every expert of the group on the same rows, one after the other
           args.set([f / tn, wy, 1, d / tn, wy, 1], 6 * e);
         }
         dev.queue.writeBuffer(bank.route, 0, route);
@@ -187,7 +191,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
     };
   });
   const alongside = opts.alongside ?? [];
-  const ffnReps = opts.reps ?? (quick ? 8 : 12);
+  const ffnReps = opts.reps ?? (quick ? 12 : 16);
   const roundSamples = await runRounds(timer, [...launchEntries, ...ffnEntries, ...alongside], ffnReps, warmup, (r, n) =>
     tickN(plan.ffnTokens.length / n, `expert_ffn${alongside.length ? " + layer" : ""} round ${r}/${n}`),
   );
@@ -204,7 +208,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
       ...point(ffnFlops(t, d, f, act), perCall(summarize(roundSamples.get(`ffn:${t}`)!), passNs), { tokens: t, d_model: d, d_ff: f, act, dtype, experts_per_pass: FFN_GROUP }),
       tokens: t,
     });
-  bank.destroy();
+  if (ownBank) bank.destroy();
   ffnArgs.destroy();
 
   // Gating: random logits, E experts, top-k.

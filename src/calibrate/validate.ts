@@ -133,7 +133,7 @@ function layerSetup(profileLayer: LayerShape | undefined, opts: ValidateOptions)
 /** Validates a stored profile: times the layer (interleaved rounds) and compares with the prediction. */
 export async function validate(ctx: GpuContext, profile: CostProfile, opts: ValidateOptions = {}): Promise<ValidationResult> {
   const { shape, sample, tokensList } = layerSetup((profile as { layer?: LayerShape }).layer, opts);
-  const reps = opts.reps ?? (opts.quick ? 8 : 12);
+  const reps = opts.reps ?? (opts.quick ? 12 : 16);
   const stat = opts.stat ?? ((profile.sweep as { fitStatistic?: FitStatistic }).fitStatistic ?? "min");
   const bench = new LayerBench(ctx, shape, tokensList, sample);
   const timer = new GpuTimer(ctx);
@@ -163,7 +163,7 @@ export async function calibrateAndValidate(
   try {
     await bench.checkRouting(timer);
     let samples = new Map<string, number[]>();
-    const profile = await calibrate(ctx, { ...opts, shape, alongside: bench.entries, onAlongside: (s) => (samples = s) });
+    const profile = await calibrate(ctx, { ...opts, shape, alongside: bench.entries, ffnBank: bench.layer.bank, onAlongside: (s) => (samples = s) });
     const validation = bench.result(profile, samples, opts.stat ?? profile.sweep.fitStatistic as FitStatistic, timer.method);
     return { profile, validation };
   } finally {
