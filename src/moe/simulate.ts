@@ -5,7 +5,7 @@ import { Cluster } from "../hardware/cluster.js";
 import type { ClusterSpec } from "../hardware/devices.js";
 import type { CostModel } from "../hardware/cost.js";
 import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
-import type { ModelSpec } from "../workload/model.js";
+import type { Cost, ModelSpec } from "../workload/model.js";
 import { DTYPE_BYTES } from "../hardware/devices.js";
 import type { RoutingTrace } from "../workload/trace.js";
 import type { ContinuousBatcher, RequestStats } from "../workload/batching.js";
@@ -56,6 +56,14 @@ export interface MoeSimConfig {
   denseEquivalent?: boolean;
   /** Two-stage all-to-all across nodes (see Cluster.allToAll). */
   hierarchicalAllToAll?: boolean;
+  /**
+   * Tensor-parallel degree of the dense parts (attention, dense FFN, head): groups of this many
+   * consecutive GPUs share each request's dense work, each rank holding 1/T of those weights, with
+   * an all-reduce after attention and after each dense FFN, and an all-gather after each MoE
+   * layer's combine; experts stay expert-parallel over all GPUs, each rank dispatching 1/T of its
+   * group's tokens. 1 (the default) is pure data parallelism.
+   */
+  tensorParallel?: number;
 }
 
 export interface StepRecord {
@@ -136,6 +144,10 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const cluster = new Cluster(sim, cfg.clusterSpec, { cost: cfg.cost });
   const cost = cluster.cost;
   const D = cfg.gpus;
+  const T = cfg.tensorParallel ?? 1;
+  if (!(Number.isInteger(T) && T >= 1 && D % T === 0)) throw new Error(`tensor-parallel degree ${T} must divide the ${D} GPUs`);
+  const DP = D / T;
+  const tpGroups = Array.from({ length: DP }, (_, k) => Array.from({ length: T }, (_, r) => k * T + r));
   const group = Array.from({ length: D }, (_, i) => i);
   const m = cfg.model;
   const trace = cfg.trace;
@@ -171,7 +183,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   }
 
   // Static memory: replicated dense weights, and each GPU's experts (or its cache slots).
-  const denseParamBytes = replicatedWeightBytes(m);
+  const denseParamBytes = replicatedWeightBytes(m) / T;
   const moeLayerCountAll = layers.filter((x) => x.moe).length;
   let oom: (OomInfo & { step: number }) | null = null;
   let currentStep = -1;
@@ -226,6 +238,18 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   };
 
   const waitAll = (evs: SimEvent<unknown>[]): SimEvent<unknown[]> => sim.allOf(evs);
+  /** All-reduce (or all-gather) of `bytesPerGroup[k]` within every tensor-parallel group at once. */
+  const tpCollective = (bytesPerGroup: Float64Array, kind: "allReduce" | "allGather"): SimEvent<unknown[]> => {
+    const evs: SimEvent<unknown>[] = [];
+    for (let k = 0; k < DP; k++) {
+      if (bytesPerGroup[k] <= 0) continue;
+      const ev = sim.event<unknown>(`tp_${kind}`);
+      if (kind === "allReduce") cluster.allReduce(tpGroups[k], bytesPerGroup[k], () => ev.succeed());
+      else cluster.allGather(tpGroups[k], bytesPerGroup[k] / T, () => ev.succeed());
+      evs.push(ev);
+    }
+    return sim.allOf(evs);
+  };
   const a2a = (sizes: Float64Array): SimEvent<void> => {
     const ev = sim.event<void>("all_to_all");
     cluster.allToAll(group, sizes, () => ev.succeed(), { hierarchical: cfg.hierarchicalAllToAll === true });
@@ -246,11 +270,14 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     const start = sim.now;
     const phases = zeroPhases();
     const n = tokens.length;
-    // Data parallel for the dense parts: whole requests go to GPUs round-robin.
+    // Data parallel for the dense parts: whole requests go to GPUs (tensor-parallel groups of T
+    // GPUs) round-robin. perGpuTokens: the tokens whose dense work a GPU shares (its group's);
+    // tokenGpu: the GPU that dispatches each token to the experts (1/T of its group's tokens).
     const tokenGpu = new Int32Array(n);
     const perGpuTokens = new Int32Array(D);
     const seqRank = new Map<number, number>();
     const seqTokens: number[] = [];
+    const groupTokens = new Float64Array(DP);
     for (let i = 0; i < n; i++) {
       const s = trace.seq[tokens[i]];
       let r = seqRank.get(s);
@@ -260,11 +287,18 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
         seqTokens.push(0);
       }
       seqTokens[r]++;
-      tokenGpu[i] = r % D;
-      perGpuTokens[r % D]++;
+      const k = r % DP;
+      tokenGpu[i] = k * T + (groupTokens[k]++ % T);
+      for (let x = 0; x < T; x++) perGpuTokens[k * T + x]++;
     }
     const gpuSeqs: number[][] = Array.from({ length: D }, () => []);
-    seqTokens.forEach((t, r) => gpuSeqs[r % D].push(t));
+    seqTokens.forEach((t, r) => {
+      for (let x = 0; x < T; x++) gpuSeqs[(r % DP) * T + x].push(t);
+    });
+    const dispatchTokens = new Int32Array(D);
+    for (let i = 0; i < n; i++) dispatchTokens[tokenGpu[i]]++;
+    // The activation bytes each tensor-parallel group reduces after attention or a dense FFN.
+    const tpBytes = T > 1 ? Float64Array.from(groupTokens, (t) => t * m.dModel * bytesPerElem) : null;
     const gpuTokensStep = new Float64Array(D);
     let misses = 0;
     let hits = 0;
@@ -278,12 +312,12 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     for (let g = 0; g < D; g++) {
       // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
       const cached = cfg.phase === "decode" ? gpuSeqs[g].length * (ctx + 1) : perGpuTokens[g];
-      stepKv[g] = cfg.phase === "encode" ? 0 : cached * kvPerToken * nLayers;
+      stepKv[g] = cfg.phase === "encode" ? 0 : (cached * kvPerToken * nLayers) / T;
       // Hidden states and logits of the GPU's tokens, and one layer's attention probabilities
       // (heads x new tokens x keys per sequence, materialised as in fairseq).
       let scores = 0;
       for (const t of gpuSeqs[g]) scores += m.heads * t * (ctx + t);
-      stepAct[g] = (perGpuTokens[g] * (4 * m.dModel + m.vocab) + scores) * bytesPerElem;
+      stepAct[g] = (perGpuTokens[g] * (4 * m.dModel + m.vocab / T) + scores / T) * bytesPerElem;
       alloc(g, "kv_cache", stepKv[g]);
       alloc(g, "activations", stepAct[g]);
     }
@@ -307,18 +341,34 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       for (let g = 0; g < D; g++) {
         if (perGpuTokens[g] === 0) continue;
         let ta = aNs[g];
-        if (ta < 0) ta = aNs[g] = cost.timeNs(genericOp(m, attentionOnGpu(m, gpuSeqs[g], ctx, cross, cfg.contextTokens)));
+        if (ta < 0) ta = aNs[g] = cost.timeNs(genericOp(m, shard(attentionOnGpu(m, gpuSeqs[g], ctx, cross, cfg.contextTokens), T)));
         let td = 0;
         if (dNs !== null) {
           td = dNs[g];
           if (td < 0) {
             const c = dk === 2 ? sharedExpertCost(m, perGpuTokens[g]) : denseFfnCost(dk === 1 ? denseEqSpec : m, perGpuTokens[g]);
-            td = dNs[g] = cost.timeNs(genericOp(m, c));
+            td = dNs[g] = cost.timeNs(genericOp(m, shard(c, T)));
           }
         }
         gpuBusy[g] += ta + td;
         if (ta > attnMax) attnMax = ta;
         if (td > denseMax) denseMax = td;
+      }
+      if (tpBytes !== null) {
+        // Tensor parallel: each block ends with an all-reduce within the group; its time counts
+        // to the block (attention, or the dense FFN).
+        yield attnMax;
+        let t0 = sim.now;
+        yield tpCollective(tpBytes, "allReduce");
+        phases.attention += attnMax + (sim.now - t0);
+        attnMax = 0;
+        if (!moe) {
+          yield denseMax;
+          t0 = sim.now;
+          yield tpCollective(tpBytes, "allReduce");
+          phases.dense += denseMax + (sim.now - t0);
+          continue;
+        }
       }
       if (!moe) {
         phases.attention += attnMax;
@@ -344,12 +394,12 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       // build the S x E x capacity dispatch mask and run the dispatch and combine einsums over it.
       let gateMax = 0;
       for (let g = 0; g < D; g++) {
-        if (perGpuTokens[g] === 0) continue;
+        if (dispatchTokens[g] === 0) continue;
         let tg = gateNs[g];
-        if (tg < 0) tg = gateNs[g] = cost.timeNs({ kind: "gating", tokens: perGpuTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
+        if (tg < 0) tg = gateNs[g] = cost.timeNs({ kind: "gating", tokens: dispatchTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
         if (plan.einsumCellsPerGpu && plan.einsumCellsPerGpu[g] > 0) {
           const cells = plan.einsumCellsPerGpu[g];
-          tg += cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * m.dModel, bytes: 2 * cells * 4 + 2 * perGpuTokens[g] * tokenBytes, dtype: m.dtype });
+          tg += cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * m.dModel, bytes: 2 * cells * 4 + 2 * dispatchTokens[g] * tokenBytes, dtype: m.dtype });
         }
         gpuBusy[g] += tg;
         if (tg > gateMax) gateMax = tg;
@@ -495,6 +545,8 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = plan.sendBytes[s * D + d];
       const tCombine = sim.now;
       yield a2a(back);
+      // Tensor parallel: every rank of a group gets all of the group's tokens back.
+      if (tpBytes !== null) yield tpCollective(tpBytes, "allGather");
       phases.all_to_all += sim.now - tCombine;
       for (let g = 0; g < D; g++) free(g, "all_to_all", plan.bufferBytesPerGpu[g]);
       lastPlan = plan; // done with it: the next layer's plan may reuse its arrays
@@ -502,7 +554,7 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     // Output head once per step.
     let headMax = 0;
     for (let g = 0; g < D; g++) {
-      const th = perGpuTokens[g] > 0 ? cost.timeNs(genericOp(m, embeddingCost(m, perGpuTokens[g]))) : 0;
+      const th = perGpuTokens[g] > 0 ? cost.timeNs(genericOp(m, shard(embeddingCost(m, perGpuTokens[g]), T))) : 0;
       gpuBusy[g] += th;
       if (th > headMax) headMax = th;
     }
@@ -688,4 +740,9 @@ function replicate(
   for (let i = 0; i < owner.length; i++) ownerArr[E + i] = owner[i];
   void D;
   return { picks: out, expertGpu, experts: E + extra.length, owner: ownerArr };
+}
+
+/** A rank's share of a tensor-parallel op: 1/T of its FLOPs, weights and activations. */
+function shard(c: Cost, T: number): Cost {
+  return T === 1 ? c : { flops: c.flops / T, weightBytes: c.weightBytes / T, activationBytes: c.activationBytes / T };
 }

@@ -306,6 +306,13 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
     throw new UserError(`policies.placement.replicate_hot: not supported together with buffering policy '${buffering.name}'`, loaded.locate(["policies", "placement", "replicate_hot"]));
   }
 
+  const tp = sc.parallelism.tensor;
+  if (gpus % tp !== 0 || clusterSpec.node.gpusPerNode % tp !== 0) {
+    throw new UserError(
+      `parallelism.tensor: ${tp} must divide the GPUs per node (${clusterSpec.node.gpusPerNode}) and the GPUs used (${gpus})`,
+      loaded.locate(["parallelism", "tensor"]),
+    );
+  }
   const outputsDir = opts.outDir ?? sc.outputs.dir ?? join("results", name);
   const config: MoeSimConfig = {
     name,
@@ -325,6 +332,7 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
     rng,
     eventLog: sc.outputs.event_log,
     hierarchicalAllToAll: sc.cluster.hierarchical_all_to_all,
+    tensorParallel: sc.parallelism.tensor,
   };
   return { scenario: sc, name, config, clusterSpec, model, trace, outputsDir };
 }

@@ -170,6 +170,14 @@ export const scenarioSchema = z
       buffering: { policy: "none", pinned: true },
       placement: { policy: "contiguous", replicate_hot: 0 },
     }),
+    parallelism: z
+      .object({
+        tensor: count(64)
+          .default(1)
+          .describe("Tensor-parallel degree of the dense parts (attention, dense FFN, head) within a node; experts stay expert-parallel over all GPUs"),
+      })
+      .strict()
+      .default({ tensor: 1 }),
     outputs: outputsSchema.default({ timelines: true, event_log: false, report: true }),
   })
   .strict();

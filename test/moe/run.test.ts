@@ -95,6 +95,20 @@ describe("moesim run: simulation invariants", () => {
     expect(Math.max(...r.result.steps.map((s) => s.tokens))).toBeLessThanOrEqual(8);
   });
 
+  it("tensor parallelism shards the dense weights, adds its collectives, and keeps every token", async () => {
+    const run = (t: number) => runScenario(scenario(`parallelism: { tensor: ${t} }`));
+    const [a, b] = [await run(1), await run(2)];
+    expect(b.summary.tokens).toBe(a.summary.tokens);
+    // Dense weights are split over the 2 ranks of a group; experts are not.
+    expect(b.summary.memory.peak_by_category_bytes.weights).toBeLessThan(a.summary.memory.peak_by_category_bytes.weights);
+    // Same routing, same expert work.
+    expect(b.result.steps.map((s) => s.gpu_tokens.reduce((x, y) => x + y, 0))).toEqual(a.result.steps.map((s) => s.gpu_tokens.reduce((x, y) => x + y, 0)));
+    // The all-gathers after each combine take time on top of the all-to-alls.
+    expect(b.summary.phase_breakdown_ms.all_to_all).toBeGreaterThan(a.summary.phase_breakdown_ms.all_to_all);
+    for (const st of b.result.steps) expect(PHASES.reduce((acc, p) => acc + st.phases_ns[p], 0)).toBe(st.latency_ns);
+    await expect(runScenario(scenario(`parallelism: { tensor: 3 }`))).rejects.toThrow(/parallelism\.tensor: 3 must divide/);
+  });
+
   it("unknown policy names fail with the valid values and the scenario location", async () => {
     const loaded = scenario(`policies: { buffering: { policy: belady2, slots: 2 } }`);
     await expect(runScenario(loaded)).rejects.toThrow(UserError);
