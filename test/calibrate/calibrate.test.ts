@@ -37,6 +37,9 @@ describe("quick calibration + MoE-layer validation on the local adapter", () => 
       expect(v.median_abs_error).toBeLessThanOrEqual(0.1);
       expect(v.max_abs_error).toBeLessThanOrEqual(0.25);
     },
-    300_000,
+    // A timing measurement: another process taking the CPU during the rounds (on a shared
+    // 2-core machine) can spoil one attempt. Each retry measures everything afresh, and the bounds
+    // stay as they are, so a wrong model still fails all three attempts.
+    { timeout: 300_000, retry: 2 },
   );
 });
