@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rootStream } from "../sim/rng.js";
@@ -220,7 +220,7 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
     const p = scenarioPath(loaded, tr.file);
     if (!existsSync(p)) throw new UserError(`trace.file: no such file ${p}`, loaded.locate(["trace", "file"]));
     trace = await atAsync(loaded, ["trace", "file"], () =>
-      readTrace(p, { format: tr.format === "auto" ? undefined : tr.format, mapping: tr.mapping, maxTokens: tr.max_tokens }),
+      cachedTrace(p, { format: tr.format === "auto" ? undefined : tr.format, mapping: tr.mapping, maxTokens: tr.max_tokens }),
     );
   } else {
     const syn = tr.synthetic ?? { sequences: 64, tokens_per_sequence: 32 };
@@ -375,4 +375,23 @@ export function topicSynthParams(o: { layers: number; experts: number; topK: num
     zipfSynthParams({ layers: o.layers, experts: o.experts, topK: o.topK, zipf: o.zipf, locality: o.locality, seed: `${o.seed}/topic${c}` }),
   );
   return { ...per[0], clusters: o.topics, clusterWeights: new Array(o.topics).fill(1 / o.topics), topicStay: o.topics > 1 ? o.topicStay : 1, inclusion: per.map((p) => p.inclusion[0]) };
+}
+
+/**
+ * The last trace file read, kept for the next scenario that names the same file unchanged (same
+ * size and modification time) with the same options: a sweep's points usually share one trace.
+ * Traces are never mutated after reading, so sharing the object is safe.
+ */
+let lastTrace: { key: string; trace: Promise<RoutingTrace> } | null = null;
+function cachedTrace(path: string, opts: Parameters<typeof readTrace>[1]): Promise<RoutingTrace> {
+  const st = statSync(path);
+  const key = JSON.stringify([path, st.size, st.mtimeMs, opts]);
+  if (lastTrace?.key !== key) {
+    const trace = readTrace(path, opts);
+    lastTrace = { key, trace };
+    trace.catch(() => {
+      if (lastTrace?.key === key) lastTrace = null;
+    });
+  }
+  return lastTrace.trace;
 }
