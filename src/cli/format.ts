@@ -1,19 +1,11 @@
+import { fmtBytes } from "../util/format.js";
 import type { RunSummary } from "../moe/results.js";
+
 
 const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const bold = (s: string): string => (useColor() ? `\x1b[1m${s}\x1b[0m` : s);
 const red = (s: string): string => (useColor() ? `\x1b[31m${s}\x1b[0m` : s);
 
-export function fmtBytes(b: number): string {
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let x = b;
-  while (x >= 1024 && i < u.length - 1) {
-    x /= 1024;
-    i++;
-  }
-  return `${x.toFixed(i === 0 ? 0 : 2)} ${u[i]}`;
-}
 
 /** Aligns rows of cells into columns. */
 export function table(rows: string[][]): string {

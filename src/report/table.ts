@@ -1,5 +1,6 @@
 import type { ReportInput } from "./data.js";
 import { shortKey } from "./charts/common.js";
+import { fmtBytes } from "../util/format.js";
 
 /** The summary table of a report: a header row and rows of cells (strings). */
 export interface SummaryTable {
@@ -9,16 +10,7 @@ export interface SummaryTable {
 }
 
 const num = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : "-");
-function bytes(b: number): string {
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let x = b;
-  while (x >= 1024 && i < u.length - 1) {
-    x /= 1024;
-    i++;
-  }
-  return `${x.toFixed(i === 0 ? 0 : 2)} ${u[i]}`;
-}
+const bytes = fmtBytes;
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 export function summaryTable(input: ReportInput): SummaryTable {
