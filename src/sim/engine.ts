@@ -50,14 +50,20 @@ type Callback<T> = (value: T) => void;
  * runs as an urgent event at the time it is added.
  */
 export class SimEvent<T = unknown> {
-  private callbacks: Callback<T>[] | null = [];
-  private _triggered = false;
-  private _value: T | undefined;
+  // Fields are `declare`d and assigned in the constructor (see ScheduledEvent in queue.ts).
+  declare readonly sim: Simulation;
+  declare readonly name: string;
+  declare private callbacks: Callback<T>[] | null;
+  declare private _triggered: boolean;
+  declare private _value: T | undefined;
 
-  constructor(
-    readonly sim: Simulation,
-    readonly name = "event",
-  ) {}
+  constructor(sim: Simulation, name = "event") {
+    this.sim = sim;
+    this.name = name;
+    this.callbacks = [];
+    this._triggered = false;
+    this._value = undefined;
+  }
 
   get triggered(): boolean {
     return this._triggered;
@@ -145,14 +151,19 @@ export class Process<T = unknown> extends SimEvent<T> {
  * (time, priority, insertion sequence). It knows nothing about what is being simulated.
  */
 export class Simulation {
-  private _now: Ns = 0;
-  private seq = 0;
-  private executed = 0;
-  private running = false;
-  private readonly queue: EventQueue;
-  readonly log: EventLog | null;
+  // Fields are `declare`d and assigned in the constructor (see ScheduledEvent in queue.ts).
+  declare private _now: Ns;
+  declare private seq: number;
+  declare private executed: number;
+  declare private running: boolean;
+  declare private readonly queue: EventQueue;
+  declare readonly log: EventLog | null;
 
   constructor(opts: SimulationOptions = {}) {
+    this._now = 0;
+    this.seq = 0;
+    this.executed = 0;
+    this.running = false;
     this.queue = makeQueue(opts.queue ?? "sdsl");
     this.log = opts.log === true ? new EventLog() : opts.log instanceof EventLog ? opts.log : null;
   }

@@ -1,25 +1,37 @@
 import { SimulationError } from "./errors.js";
 import { SimEvent, type Simulation } from "./engine.js";
 
-/** A FIFO queue with O(1) amortised shift. */
+/** A FIFO queue: a ring buffer with a power-of-two capacity, O(1) push and shift. */
 export class Fifo<T> {
-  private items: T[] = [];
+  private items: (T | undefined)[] = new Array<T | undefined>(16).fill(undefined);
+  private mask = 15;
   private head = 0;
+  private size = 0;
   get length(): number {
-    return this.items.length - this.head;
+    return this.size;
   }
   push(x: T): void {
-    this.items.push(x);
+    if (this.size > this.mask) this.grow();
+    this.items[(this.head + this.size) & this.mask] = x;
+    this.size++;
   }
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const x = this.items[this.head];
-    this.items[this.head++] = undefined as T;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    if (this.size === 0) return undefined;
+    const h = this.head;
+    const x = this.items[h];
+    this.items[h] = undefined;
+    this.head = (h + 1) & this.mask;
+    this.size--;
     return x;
+  }
+  private grow(): void {
+    const old = this.items;
+    const n = old.length;
+    const next = new Array<T | undefined>(2 * n).fill(undefined);
+    for (let i = 0; i < n; i++) next[i] = old[(this.head + i) & this.mask];
+    this.items = next;
+    this.mask = 2 * n - 1;
+    this.head = 0;
   }
 }
 
@@ -29,21 +41,29 @@ export class Fifo<T> {
  * Either way the holder calls `release()`.
  */
 export class Resource {
-  private inUse = 0;
-  private readonly waiters = new Fifo<() => void>();
+  // Fields are `declare`d and assigned in the constructor (see ScheduledEvent in queue.ts).
+  declare readonly sim: Simulation;
+  declare readonly capacity: number;
+  declare readonly name: string;
+  declare private inUse: number;
+  declare private readonly waiters: Fifo<() => void>;
   /** Time-weighted statistics of the wait queue length and of busy units. */
-  private lastChange = 0;
-  private queueArea = 0;
-  private busyArea = 0;
+  declare private lastChange: number;
+  declare private queueArea: number;
+  declare private busyArea: number;
 
-  constructor(
-    readonly sim: Simulation,
-    readonly capacity = 1,
-    readonly name = "resource",
-  ) {
+  constructor(sim: Simulation, capacity = 1, name = "resource") {
     if (!(capacity >= 1) || !Number.isInteger(capacity)) {
       throw new SimulationError(`resource "${name}": capacity must be a positive integer, got ${capacity}`);
     }
+    this.sim = sim;
+    this.capacity = capacity;
+    this.name = name;
+    this.inUse = 0;
+    this.waiters = new Fifo<() => void>();
+    this.lastChange = 0;
+    this.queueArea = 0;
+    this.busyArea = 0;
   }
 
   get busy(): number {

@@ -72,17 +72,44 @@ export function searchCdf(cdf: ArrayLike<number>, u: number): number {
   return lo;
 }
 
+interface AleaState {
+  s0: number;
+  s1: number;
+  s2: number;
+  c: number;
+}
+
 /**
  * A seeded random stream (seedrandom's alea). Child streams are derived from the root seed and a
  * name alone, so creating streams in another order, or adding a component, never shifts the draws
  * of the others.
  */
 export class RandomStream {
-  private readonly prng: seedrandom.PRNG;
+  /**
+   * Alea's state, seeded by seedrandom's own alea (its Mash hash of the seed) and then stepped
+   * here with exactly its arithmetic (`prng()` below), so the draws are bit-identical to
+   * seedrandom.alea(seed)() without a closure call and property look-ups per draw.
+   */
+  private readonly st = new Float64Array(4); // s0, s1, s2, c
   private spareNormal: number | null = null;
 
   constructor(readonly seed: string) {
-    this.prng = seedrandom.alea(seed);
+    const st = (seedrandom.alea(seed, { state: true }) as seedrandom.PRNG & { state(): AleaState }).state();
+    this.st[0] = st.s0;
+    this.st[1] = st.s1;
+    this.st[2] = st.s2;
+    this.st[3] = st.c;
+  }
+
+  /** One alea step: uniform in [0, 1), an exact multiple of 2^-32. */
+  private prng(): number {
+    const s = this.st;
+    const t = 2091639 * s[0] + s[3] * 2.3283064365386963e-10; // 2^-32
+    const c = t | 0;
+    s[0] = s[1];
+    s[1] = s[2];
+    s[3] = c;
+    return (s[2] = t - c);
   }
 
   /** An independent stream named `name` under this one. */
