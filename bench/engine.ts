@@ -99,9 +99,9 @@ function mm1Callbacks(n: number, queue: QueueKind, seed = 42): Mm1Result {
     const t0 = sim.now;
     server.acquire(() => {
       waited += sim.now - t0;
-      sim.scheduleRaw(Math.round(service.exponential(1) * MEAN_SERVICE_NS), depart, PRIORITY_NORMAL, "departure");
+      sim.scheduleRaw(service.exponentialNs(MEAN_SERVICE_NS), depart, PRIORITY_NORMAL, "departure");
     });
-    if (++created < n) sim.scheduleRaw(Math.round(arrivals.exponential(1) * meanIa), arrive, PRIORITY_NORMAL, "arrival");
+    if (++created < n) sim.scheduleRaw(arrivals.exponentialNs(meanIa), arrive, PRIORITY_NORMAL, "arrival");
   };
   sim.scheduleRaw(0, arrive, PRIORITY_NORMAL, "arrival");
   let events = 0;
@@ -123,14 +123,14 @@ function mm1Processes(n: number, queue: QueueKind, seed = 42): Mm1Result {
     const t0 = sim.now;
     yield server.request();
     waited += sim.now - t0;
-    yield Math.round(service.exponential(1) * MEAN_SERVICE_NS);
+    yield service.exponentialNs(MEAN_SERVICE_NS);
     server.release();
     served++;
   }
   function* source(): ProcessGenerator {
     for (let i = 0; i < n; i++) {
       sim.process(customer(), "customer");
-      yield Math.round(arrivals.exponential(1) * meanIa);
+      yield arrivals.exponentialNs(meanIa);
     }
   }
   sim.process(source(), "source");

@@ -137,6 +137,15 @@ export class RandomStream {
     return this.exponentialSlow(jz, iz) / rate;
   }
 
+  /**
+   * An exponential delay in whole nanoseconds with the given mean (ns): the draw times the mean,
+   * rounded half up to an integer (Math.floor(x + 0.5), which V8 compiles without the branch
+   * Math.round costs on the hot path). For the engine's integer clock: `sim.schedule(rng.exponentialNs(m), ...)`.
+   */
+  exponentialNs(meanNs: number): number {
+    return Math.floor(this.exponential(1) * meanNs + 0.5);
+  }
+
   /** The ziggurat's rejection and tail steps (about 1% of draws). */
   private exponentialSlow(jz: number, iz: number): number {
     for (;;) {

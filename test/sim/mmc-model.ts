@@ -55,7 +55,7 @@ export function runMmc(o: MmcOptions): MmcResult {
       const wq = sim.now - arrivedAt;
       sumWq += wq;
       if (index >= warmup) sumWqAfter += wq;
-      sim.scheduleRaw(Math.round(service.exponential(1) * MEAN_SERVICE_NS), () => {
+      sim.scheduleRaw(service.exponentialNs(MEAN_SERVICE_NS), () => {
         const w = sim.now - arrivedAt;
         sumW += w;
         if (index >= warmup) sumWAfter += w;
@@ -64,7 +64,7 @@ export function runMmc(o: MmcOptions): MmcResult {
       }, PRIORITY_NORMAL, "departure");
     });
     if (created < o.customers) {
-      sim.scheduleRaw(Math.round(arrivals.exponential(1) * meanInterarrivalNs), arrive, PRIORITY_NORMAL, "arrival");
+      sim.scheduleRaw(arrivals.exponentialNs(meanInterarrivalNs), arrive, PRIORITY_NORMAL, "arrival");
     }
   };
   sim.scheduleRaw(0, arrive, PRIORITY_NORMAL, "arrival");

@@ -196,3 +196,24 @@ describe("distributions", () => {
     expect(searchCdf(cdf, 0.999)).toBe(3);
   });
 });
+
+describe("exponentialNs", () => {
+  it("is the exponential draw times the mean, rounded half up to whole ns, with the right mean", () => {
+    const a = rootStream(11).child("x");
+    const b = rootStream(11).child("x");
+    const mean = 12_345.5;
+    let sum = 0;
+    const n = 200_000;
+    for (let i = 0; i < n; i++) {
+      const ns = a.exponentialNs(mean);
+      const x = b.exponential(1) * mean;
+      expect(Number.isSafeInteger(ns)).toBe(true);
+      expect(ns).toBeGreaterThanOrEqual(0);
+      expect(ns).toBe(Math.floor(x + 0.5));
+      if (x % 1 !== 0.5) expect(ns).toBe(Math.round(x));
+      sum += ns;
+    }
+    // Standard error of the mean is mean / sqrt(n) ~ 0.22%; 5 sigma.
+    expect(Math.abs(sum / n - mean) / mean).toBeLessThan(5 / Math.sqrt(n));
+  });
+});
