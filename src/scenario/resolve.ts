@@ -14,6 +14,7 @@ import { getGatingPolicy } from "../policies/gating/index.js";
 import { getBufferingPolicy } from "../policies/buffering/index.js";
 import { getPlacementPolicy } from "../policies/placement/index.js";
 import { UserError } from "../util/errors.js";
+import { deepMerge } from "../util/merge.js";
 import type { MoeSimConfig } from "../moe/simulate.js";
 import type { LoadedScenario } from "./load.js";
 import { LIMITS, type Scenario } from "./schema.js";
@@ -50,15 +51,6 @@ export function scenarioPath(loaded: LoadedScenario, p: string): string {
   return resolvePath(base, p);
 }
 
-function deepMerge(base: unknown, over: unknown): unknown {
-  if (over === undefined) return base;
-  if (base && over && typeof base === "object" && typeof over === "object" && !Array.isArray(base) && !Array.isArray(over)) {
-    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = deepMerge(out[k], v);
-    return out;
-  }
-  return over;
-}
 
 export interface ResolvedScenario {
   scenario: Scenario;

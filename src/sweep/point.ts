@@ -1,20 +1,8 @@
 import { parseScenario, type LoadedScenario } from "../scenario/load.js";
 import { UserError } from "../util/errors.js";
+import { deepMerge } from "../util/merge.js";
 import type { SweepPoint, SweepSpec } from "./spec.js";
 import type { ParamValue } from "./types.js";
-
-function isPlain(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-function deepMerge(base: unknown, over: unknown): unknown {
-  if (isPlain(base) && isPlain(over)) {
-    const out: Record<string, unknown> = { ...base };
-    for (const [k, v] of Object.entries(over)) out[k] = deepMerge(out[k], v);
-    return out;
-  }
-  return structuredClone(over);
-}
 
 /**
  * Sets a key path ("workload.batching.batch_size", "a.list.0") in a copy-on-write clone, creating
