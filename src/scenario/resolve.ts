@@ -199,7 +199,8 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
   // Model.
   const base = at(loaded, ["model", "preset"], () => getModelPreset(sc.model.preset));
   if (sc.model.overrides) checkModelOverrides(loaded, base, sc.model.overrides);
-  const model = deepMerge(base, sc.model.overrides) as ModelSpec;
+  // A copy: the top-k is set from the trace below, and the preset object is shared by every run.
+  const model = { ...(deepMerge(base, sc.model.overrides) as ModelSpec) };
   if (sc.model.overrides) checkModel(loaded, model);
 
   // Trace.
