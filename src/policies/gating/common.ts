@@ -160,24 +160,9 @@ export function assembleSparsePlan(
   // Integer byte counts (< 2^53): the sum does not depend on the order of the experts.
   for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[active[i]]] += expertRows[active[i]] * tokenBytes;
   // (keptTotal and rowTotal are integer sums too: the order of `active` does not matter.)
-  const dispatched = input.tokens * input.topK;
-  return {
-    policy,
-    sendTokens,
-    sendBytes,
-    expertRows,
-    expertTokens,
-    dispatched,
-    dropped: dispatched - keptTotal,
-    padded: rowTotal - keptTotal,
-    combined: keptTotal,
-    countsExchange: flags.countsExchange,
-    fixedSize: flags.fixedSize,
-    perExpertLoop: flags.perExpertLoop,
-    capacityAllReduce: flags.capacityAllReduce,
-    bufferBytesPerGpu,
-    activeExperts: active,
-  };
+  const plan = planOf(policy, input, { sendTokens, sendBytes, expertRows, expertTokens, bufferBytesPerGpu }, keptTotal, rowTotal, flags);
+  plan.activeExperts = active;
+  return plan;
 }
 
 /** Tokens held by each GPU. */
@@ -229,13 +214,27 @@ export function assemblePlan(
     bufferBytesPerGpu[g] = out * tokenBytes + (extraBytesPerGpu?.[g] ?? 0);
   }
   for (let e = 0; e < experts; e++) bufferBytesPerGpu[expertGpu[e]] += expertRows[e] * tokenBytes;
+  const plan = planOf(policy, input, { sendTokens, sendBytes, expertRows, expertTokens, bufferBytesPerGpu }, keptTotal, rowTotal, flags);
+  if (flags.capacity !== undefined) plan.capacity = flags.capacity;
+  return plan;
+}
+
+/** The plan record both assemblers return: the arrays, the token totals they imply, and the gate's flags. */
+function planOf(
+  policy: string,
+  input: GatingInput,
+  a: Pick<GatingPlan, "sendTokens" | "sendBytes" | "expertRows" | "expertTokens" | "bufferBytesPerGpu">,
+  keptTotal: number,
+  rowTotal: number,
+  flags: Pick<GatingPlan, "countsExchange" | "fixedSize" | "perExpertLoop" | "capacityAllReduce">,
+): GatingPlan {
   const dispatched = input.tokens * input.topK;
-  const plan: GatingPlan = {
+  return {
     policy,
-    sendTokens,
-    sendBytes,
-    expertRows,
-    expertTokens,
+    sendTokens: a.sendTokens,
+    sendBytes: a.sendBytes,
+    expertRows: a.expertRows,
+    expertTokens: a.expertTokens,
     dispatched,
     dropped: dispatched - keptTotal,
     padded: rowTotal - keptTotal,
@@ -244,8 +243,6 @@ export function assemblePlan(
     fixedSize: flags.fixedSize,
     perExpertLoop: flags.perExpertLoop,
     capacityAllReduce: flags.capacityAllReduce,
-    bufferBytesPerGpu,
+    bufferBytesPerGpu: a.bufferBytesPerGpu,
   };
-  if (flags.capacity !== undefined) plan.capacity = flags.capacity;
-  return plan;
 }
