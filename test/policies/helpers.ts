@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
-import { resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { RoutingTrace } from "../../src/workload/trace.js";
 import { readTrace } from "../../src/workload/read.js";
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const OLMOE_TRACE = resolve(repoRoot, "../shared/traces/olmoe-1b-7b-decode.jsonl.gz");
+import { REAL_TRACE as OLMOE_TRACE } from "../workload/shared.js";
+
+export { repoRoot } from "../workload/shared.js";
+export { OLMOE_TRACE };
 
 /** Why the real-trace tests cannot run, or null. Under CI a missing trace is a failure, not a skip. */
 export function realTraceMissing(): string | null {
