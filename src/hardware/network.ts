@@ -190,6 +190,8 @@ export class FlowNetwork {
   /** Groups computed on the fast path so far, and how many were replayed because a flow joined. */
   fastRuns = 0;
   fastReplays = 0;
+  /** Of the fast runs, those whose flows shared no link (computed without progressive filling). */
+  fastIsolated = 0;
   private isoBuilding = false;
   private isoLive = false;
   private isoT0 = 0;
@@ -201,6 +203,11 @@ export class FlowNetwork {
   private isoEnd: ScheduledEvent | null = null;
   // the group's flows, to replay them: routes, bytes, logical bytes, rate caps, endpoints
   private isoN = 0;
+  private isoKey = new Float64Array(64);
+  private isoOrder = new Int32Array(64);
+  private isoSorted = new Float64Array(64);
+  private isoRank = new Int32Array(130);
+  private isoTags = new Int32Array(64);
   private isoRoute = new Int32Array(64 * MAX_ROUTE);
   private isoLen = new Int32Array(64);
   private isoBytes = new Float64Array(64);
@@ -617,7 +624,12 @@ export class FlowNetwork {
     } finally {
       this.isoBuilding = false;
     }
-    this.isoLastFinish = this.advance(now, Infinity);
+    if (this.isolated()) {
+      this.fastIsolated++;
+      this.isoLastFinish = this.advanceIsolated(now);
+    } else {
+      this.isoLastFinish = this.advance(now, Infinity);
+    }
     if (this.isoLeft !== 0) {
       this.isoOnDone = null;
       throw new Error(`runGroup: ${this.isoLeft} of ${count} flows were not started by add()`);
@@ -652,6 +664,131 @@ export class FlowNetwork {
         this.solve(now);
       }
     }
+  }
+
+  /** True when no two active flows share a link (each flow is alone on every link of its route). */
+  private isolated(): boolean {
+    const act = this.active;
+    const la = this.linkActive;
+    const len = this.fRouteLen;
+    const route = this.fRoute;
+    for (let i = 0; i < this.nActive; i++) {
+      const b = act[i] * MAX_ROUTE;
+      for (let k = len[act[i]] - 1; k >= 0; k--) if (la[route[b + k]] !== 1) return false;
+    }
+    return true;
+  }
+
+  /**
+   * advance(t0, Infinity) for flows that share no link (an all-to-all over point-to-point NVLink,
+   * say), started at t0 on an idle network. Progressive filling then gives each flow
+   * min(its links' capacities, its own cap) for its whole life (a lone flow's share of a link is the
+   * link's capacity / 1), so solving reduces to that minimum and the completion checks to visiting
+   * the flows in order of projected finish. The arithmetic of every check (remaining bytes, the
+   * next delay, the done test) and the finishing order are those of advance(), so completion times,
+   * counters and the state left behind are the same; only the heaps are skipped.
+   */
+  private advanceIsolated(t0: number): number {
+    const n = this.nActive;
+    const act = this.active;
+    const rate = this.fRate;
+    const rem = this.fRemaining;
+    const bytes = this.fBytes;
+    const maxRate = this.fMaxRate;
+    const cap = this.linkCap;
+    const route = this.fRoute;
+    const len = this.fRouteLen;
+    const tag = this.fTag;
+    // solve(t0)
+    this.markSolved(n);
+    if (this.isoKey.length < this.cap) {
+      this.isoKey = new Float64Array(this.cap); // by flow slot
+      this.isoOrder = new Int32Array(this.cap);
+    }
+    const key = this.isoKey;
+    const order = this.isoOrder;
+    // the tags solve() would give (only their being >= 0 matters once the group is done)
+    const liveTag = this.isoTags.length >= n ? this.isoTags : (this.isoTags = new Int32Array(2 * n));
+    for (let i = 0; i < n; i++) liveTag[i] = this.nextTag = (this.nextTag + 1) & 0x3fffffff;
+    for (let i = 0; i < n; i++) {
+      const f = act[i];
+      let r = maxRate[f];
+      const b = f * MAX_ROUTE;
+      for (let k = len[f] - 1; k >= 0; k--) {
+        const c = cap[route[b + k]];
+        if (c < r) r = c;
+      }
+      if (!(r > 0)) r = 1e-12;
+      rate[f] = r;
+      key[f] = t0 + rem[f] / r;
+    }
+    // Flows in order of projected finish (the order the completion heap yields them): the distinct
+    // keys kept sorted by binary insertion (an all-to-all has few distinct message sizes), each
+    // flow ranked among them, then a counting sort by rank.
+    const sorted = this.isoSorted.length >= n ? this.isoSorted : (this.isoSorted = new Float64Array(2 * n));
+    const rank = this.isoRank.length >= n + 1 ? this.isoRank : (this.isoRank = new Int32Array(2 * n + 2));
+    let nd = 0;
+    for (let i = 0; i < n; i++) {
+      const k = key[act[i]];
+      let lo = 0;
+      let hi = nd;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (sorted[mid] < k) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo === nd || sorted[lo] !== k) {
+        for (let j = nd; j > lo; j--) sorted[j] = sorted[j - 1];
+        sorted[lo] = k;
+        nd++;
+      }
+    }
+    rank.fill(0, 0, nd + 1);
+    for (let i = 0; i < n; i++) {
+      const k = key[act[i]];
+      let lo = 0;
+      let hi = nd - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (sorted[mid] < k) lo = mid + 1;
+        else hi = mid;
+      }
+      tag[act[i]] = lo; // (scratch until the flow finishes; overwritten below)
+      rank[lo + 1]++;
+    }
+    for (let r = 1; r <= nd; r++) rank[r] += rank[r - 1];
+    for (let i = 0; i < n; i++) order[rank[tag[act[i]]]++] = act[i];
+    for (let i = 0; i < n; i++) tag[order[i]] = liveTag[i];
+    let now = t0;
+    let idx = 0;
+    while (idx < n) {
+      // nextDelay(now) for the earliest flow, then complete(now)
+      const f0 = order[idx];
+      now += Math.max(0, Math.ceil((rem[f0] - rate[f0] * (now - t0)) / rate[f0] - 1e-6));
+      const first = idx;
+      while (idx < n) {
+        const f = order[idx];
+        const left = rem[f] - rate[f] * (now - t0);
+        if (!(left <= rate[f] * 1e-3 || left <= bytes[f] * 1e-12)) break;
+        tag[f] = FINISHING;
+        idx++;
+      }
+      if (idx === first) continue;
+      // complete() finishes them in active-list order, swap-removal included: one scan does the same
+      for (let p = 0; p < this.nActive; p++) while (p < this.nActive && tag[act[p]] === FINISHING) this.finishFlow(act[p], now);
+      // solve(now): the finished flows' links carry no other flow
+      this.markSolved(0);
+    }
+    return now;
+  }
+
+  /** What solve() leaves when the dirty links' flows need no re-solving: counters, no dirty link. */
+  private markSolved(flows: number): void {
+    this.solves++;
+    this.solvedFlows += flows;
+    const ep = ++this.epoch;
+    for (let i = 0; i < this.nDirty; i++) this.linkSeen[this.dirty[i]] = ep;
+    this.nDirty = 0;
   }
 
   private recordIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {

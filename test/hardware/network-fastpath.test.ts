@@ -48,6 +48,7 @@ function run(c: Case, fast: boolean) {
     delivered: Array.from(net.deliveredBytes),
     flows: net.flowsDone,
     fastRuns: net.fastRuns,
+    isolated: net.fastIsolated,
     replays: net.fastReplays,
   };
 }
@@ -74,6 +75,7 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
   it("property: collectives on 1-2 V100 / H100 nodes, alone or with host copies joining mid-way", () => {
     let fastRuns = 0;
     let replays = 0;
+    let isolated = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
         const a = run(c, true);
@@ -81,6 +83,7 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
         expect(b.fastRuns).toBe(0);
         fastRuns += a.fastRuns;
         replays += a.replays;
+        isolated += a.isolated;
         expect(a.done).toEqual(b.done);
         expect(a.end).toBe(b.end);
         expect(a.links).toEqual(b.links);
@@ -91,8 +94,10 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
       }),
       { numRuns: 250, seed: 20261125 },
     );
-    // Both the fast path and its replay were exercised.
+    // The fast path (with and without shared links) and its replay were all exercised.
     expect(fastRuns).toBeGreaterThan(100);
+    expect(isolated).toBeGreaterThan(20);
+    expect(fastRuns - isolated).toBeGreaterThan(20);
     expect(replays).toBeGreaterThan(5);
   });
 
