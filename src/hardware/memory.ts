@@ -47,7 +47,11 @@ export class MemoryPool {
   private readonly peakBy = new Float64Array(MEMORY_CATEGORIES.length);
   private total = 0;
   private peakTotal = 0;
-  private readonly points: MemoryTimelinePoint[] = [];
+  // The timeline as columns (time, category index, bytes after the change): no object per change.
+  private nPoints = 0;
+  private tTime = new Float64Array(0);
+  private tCat = new Uint8Array(0);
+  private tBytes = new Float64Array(0);
   /** Out-of-memory events seen so far (every refused allocation). */
   readonly ooms: OomInfo[] = [];
 
@@ -86,7 +90,7 @@ export class MemoryPool {
     this.total += bytes;
     if (this.usedBy[i] > this.peakBy[i]) this.peakBy[i] = this.usedBy[i];
     if (this.total > this.peakTotal) this.peakTotal = this.total;
-    this.record(category, i);
+    this.record(i);
     return { ok: true };
   }
 
@@ -102,7 +106,7 @@ export class MemoryPool {
     if (bytes === 0) return;
     this.usedBy[i] -= bytes;
     this.total -= bytes;
-    this.record(category, i);
+    this.record(i);
   }
 
   used(category?: MemoryCategory): number {
@@ -121,7 +125,9 @@ export class MemoryPool {
   }
   /** Every change, in order: the category's bytes in use after it (empty when recording is off). */
   timeline(): MemoryTimelinePoint[] {
-    return this.points.slice();
+    const out: MemoryTimelinePoint[] = new Array(this.nPoints);
+    for (let k = 0; k < this.nPoints; k++) out[k] = { timeNs: this.tTime[k], category: MEMORY_CATEGORIES[this.tCat[k]], bytes: this.tBytes[k] };
+    return out;
   }
 
   private index(category: MemoryCategory): number {
@@ -129,7 +135,23 @@ export class MemoryPool {
     if (i === undefined) throw new Error(`memory pool ${this.name}: unknown category ${String(category)}`);
     return i;
   }
-  private record(category: MemoryCategory, i: number): void {
-    if (this.recordTimeline) this.points.push({ timeNs: this.clock(), category, bytes: this.usedBy[i] });
+  private record(i: number): void {
+    if (!this.recordTimeline) return;
+    const k = this.nPoints++;
+    if (k === this.tTime.length) {
+      const n = Math.max(256, 2 * k);
+      const t = new Float64Array(n);
+      t.set(this.tTime);
+      this.tTime = t;
+      const c = new Uint8Array(n);
+      c.set(this.tCat);
+      this.tCat = c;
+      const b = new Float64Array(n);
+      b.set(this.tBytes);
+      this.tBytes = b;
+    }
+    this.tTime[k] = this.clock();
+    this.tCat[k] = i;
+    this.tBytes[k] = this.usedBy[i];
   }
 }

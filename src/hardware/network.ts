@@ -203,11 +203,18 @@ export class FlowNetwork {
   private isoEnd: ScheduledEvent | null = null;
   // the group's flows, to replay them: routes, bytes, logical bytes, rate caps, endpoints
   private isoN = 0;
-  private isoKey = new Float64Array(64);
-  private isoOrder = new Int32Array(64);
-  private isoSorted = new Float64Array(64);
-  private isoRank = new Int32Array(130);
-  private isoTags = new Int32Array(64);
+  private isoShared = false;
+  private isoStamp = 0;
+  private linkStamp = new Int32Array(64); // isoStamp of the fast group whose records use the link
+  // scratch of advanceIsolated, by record
+  private isoRate = new Float64Array(0);
+  private isoKey = new Float64Array(0);
+  private isoOrder = new Int32Array(0);
+  private isoSorted = new Float64Array(0);
+  private isoRank = new Int32Array(0);
+  private isoAct = new Int32Array(0);
+  private isoPos = new Int32Array(0);
+  private isoState = new Uint8Array(0);
   private isoRoute = new Int32Array(64 * MAX_ROUTE);
   private isoLen = new Int32Array(64);
   private isoBytes = new Float64Array(64);
@@ -351,8 +358,9 @@ export class FlowNetwork {
       if (group === ISO_GROUP) throw new Error("runGroup: its group id is valid only inside its add callback");
       if (this.isoLive && this.sim.now < this.isoLastFinish) this.replayIso(this.sim.now);
     }
+    if (this.isoBuilding) return; // added (or computed directly) once the group is complete
     this.addFlow(this.sim.now, route, len, bytes, group, src, dst, logical, maxRateBytesPerS);
-    if (!this.isoBuilding) this.requestSolve();
+    this.requestSolve();
   }
 
   /** Adds a flow at time `now` (no recomputation requested). */
@@ -618,16 +626,20 @@ export class FlowNetwork {
     this.isoDeliver = now;
     this.isoOnDone = onDone;
     this.isoN = 0;
+    this.isoShared = false;
+    if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
+    this.isoStamp++;
     this.isoBuilding = true;
     try {
       add(ISO_GROUP);
     } finally {
       this.isoBuilding = false;
     }
-    if (this.isolated()) {
+    if (!this.isoShared) {
       this.fastIsolated++;
       this.isoLastFinish = this.advanceIsolated(now);
     } else {
+      this.addIsoFlows(now);
       this.isoLastFinish = this.advance(now, Infinity);
     }
     if (this.isoLeft !== 0) {
@@ -666,70 +678,80 @@ export class FlowNetwork {
     }
   }
 
-  /** True when no two active flows share a link (each flow is alone on every link of its route). */
-  private isolated(): boolean {
-    const act = this.active;
-    const la = this.linkActive;
-    const len = this.fRouteLen;
-    const route = this.fRoute;
-    for (let i = 0; i < this.nActive; i++) {
-      const b = act[i] * MAX_ROUTE;
-      for (let k = len[act[i]] - 1; k >= 0; k--) if (la[route[b + k]] !== 1) return false;
+  /** Starts the recorded flows of the fast group as flows of the event-driven path, at t0. */
+  private addIsoFlows(t0: number): void {
+    for (let i = 0; i < this.isoN; i++) {
+      this.addFlow(t0, this.isoRoute.subarray(i * MAX_ROUTE), this.isoLen[i], this.isoBytes[i], ISO_GROUP, this.isoSrc[i], this.isoDst[i], this.isoLogical[i], this.isoMaxRate[i]);
     }
-    return true;
   }
 
   /**
-   * advance(t0, Infinity) for flows that share no link (an all-to-all over point-to-point NVLink,
-   * say), started at t0 on an idle network. Progressive filling then gives each flow
-   * min(its links' capacities, its own cap) for its whole life (a lone flow's share of a link is the
-   * link's capacity / 1), so solving reduces to that minimum and the completion checks to visiting
-   * the flows in order of projected finish. The arithmetic of every check (remaining bytes, the
-   * next delay, the done test) and the finishing order are those of advance(), so completion times,
-   * counters and the state left behind are the same; only the heaps are skipped.
+   * addIsoFlows + advance(t0, Infinity) for a fast group whose flows share no link (an all-to-all
+   * over point-to-point NVLink, say), computed from its records without flow slots or heaps.
+   * Progressive filling gives a flow alone on its links min(their capacities, its own cap) (its
+   * share of a link is the capacity / 1) for its whole life, so the completion checks reduce to
+   * visiting the flows in order of projected finish. Every check's arithmetic (remaining bytes,
+   * next delay, done test), the finishing order (the active list's, with swap-removal) and so every
+   * completion time and counter are those of the event-driven path; slot bookkeeping is skipped
+   * (nothing outside the network sees slots). Returns the time of the last completion check.
    */
   private advanceIsolated(t0: number): number {
-    const n = this.nActive;
-    const act = this.active;
-    const rate = this.fRate;
-    const rem = this.fRemaining;
-    const bytes = this.fBytes;
-    const maxRate = this.fMaxRate;
-    const cap = this.linkCap;
-    const route = this.fRoute;
-    const len = this.fRouteLen;
-    const tag = this.fTag;
-    // solve(t0)
-    this.markSolved(n);
-    if (this.isoKey.length < this.cap) {
-      this.isoKey = new Float64Array(this.cap); // by flow slot
-      this.isoOrder = new Int32Array(this.cap);
+    const n = this.isoN;
+    if (this.isoRate.length < n) {
+      const m = 2 * n;
+      this.isoRate = new Float64Array(m);
+      this.isoKey = new Float64Array(m);
+      this.isoOrder = new Int32Array(m);
+      this.isoSorted = new Float64Array(m);
+      this.isoRank = new Int32Array(m + 1);
+      this.isoAct = new Int32Array(m);
+      this.isoPos = new Int32Array(m);
+      this.isoState = new Uint8Array(m);
     }
+    const rate = this.isoRate;
     const key = this.isoKey;
-    const order = this.isoOrder;
-    // the tags solve() would give (only their being >= 0 matters once the group is done)
-    const liveTag = this.isoTags.length >= n ? this.isoTags : (this.isoTags = new Int32Array(2 * n));
-    for (let i = 0; i < n; i++) liveTag[i] = this.nextTag = (this.nextTag + 1) & 0x3fffffff;
+    const bytes = this.isoBytes;
+    const route = this.isoRoute;
+    const len = this.isoLen;
+    const cap = this.linkCap;
+    const lat = this.linkLat;
+    const act = this.isoAct;
+    const pos = this.isoPos;
+    const state = this.isoState; // 0 running, 1 finishing, 2 finished
+    // Zero-byte (or linkless) flows are delivered at once, as addFlow does; the others are active
+    // in record order. Then solve(t0): each flow's rate.
+    let na = 0;
     for (let i = 0; i < n; i++) {
-      const f = act[i];
-      let r = maxRate[f];
-      const b = f * MAX_ROUTE;
-      for (let k = len[f] - 1; k >= 0; k--) {
+      if (bytes[i] === 0 || len[i] === 0) {
+        this.finishIso(i, t0);
+        state[i] = 2;
+        continue;
+      }
+      state[i] = 0;
+      pos[i] = na;
+      act[na++] = i;
+      let r = this.isoMaxRate[i] / 1e9;
+      const b = i * MAX_ROUTE;
+      for (let k = len[i] - 1; k >= 0; k--) {
         const c = cap[route[b + k]];
         if (c < r) r = c;
       }
       if (!(r > 0)) r = 1e-12;
-      rate[f] = r;
-      key[f] = t0 + rem[f] / r;
+      rate[i] = r;
+      key[i] = t0 + bytes[i] / r;
     }
+    this.solves++;
+    this.solvedFlows += na;
+    this.nextTag = (this.nextTag + na) & 0x3fffffff;
     // Flows in order of projected finish (the order the completion heap yields them): the distinct
-    // keys kept sorted by binary insertion (an all-to-all has few distinct message sizes), each
-    // flow ranked among them, then a counting sort by rank.
-    const sorted = this.isoSorted.length >= n ? this.isoSorted : (this.isoSorted = new Float64Array(2 * n));
-    const rank = this.isoRank.length >= n + 1 ? this.isoRank : (this.isoRank = new Int32Array(2 * n + 2));
+    // keys kept sorted by binary insertion (an all-to-all has few distinct message sizes), each flow
+    // ranked among them, then a counting sort by rank.
+    const sorted = this.isoSorted;
+    const rank = this.isoRank;
+    const order = this.isoOrder;
     let nd = 0;
-    for (let i = 0; i < n; i++) {
-      const k = key[act[i]];
+    for (let a = 0; a < na; a++) {
+      const k = key[act[a]];
       let lo = 0;
       let hi = nd;
       while (lo < hi) {
@@ -744,8 +766,9 @@ export class FlowNetwork {
       }
     }
     rank.fill(0, 0, nd + 1);
-    for (let i = 0; i < n; i++) {
-      const k = key[act[i]];
+    for (let a = 0; a < na; a++) {
+      const i = act[a];
+      const k = key[i];
       let lo = 0;
       let hi = nd - 1;
       while (lo < hi) {
@@ -753,42 +776,66 @@ export class FlowNetwork {
         if (sorted[mid] < k) lo = mid + 1;
         else hi = mid;
       }
-      tag[act[i]] = lo; // (scratch until the flow finishes; overwritten below)
+      order[a] = lo; // the rank, for now
       rank[lo + 1]++;
     }
     for (let r = 1; r <= nd; r++) rank[r] += rank[r - 1];
-    for (let i = 0; i < n; i++) order[rank[tag[act[i]]]++] = act[i];
-    for (let i = 0; i < n; i++) tag[order[i]] = liveTag[i];
+    for (let a = na - 1; a >= 0; a--) pos[a] = order[a]; // (pos is free until the loop below sets it again)
+    for (let a = 0; a < na; a++) order[rank[pos[a]]++] = act[a];
+    for (let a = 0; a < na; a++) pos[act[a]] = a;
     let now = t0;
     let idx = 0;
-    while (idx < n) {
+    let live = na;
+    while (idx < na) {
       // nextDelay(now) for the earliest flow, then complete(now)
       const f0 = order[idx];
-      now += Math.max(0, Math.ceil((rem[f0] - rate[f0] * (now - t0)) / rate[f0] - 1e-6));
+      now += Math.max(0, Math.ceil((bytes[f0] - rate[f0] * (now - t0)) / rate[f0] - 1e-6));
       const first = idx;
-      while (idx < n) {
-        const f = order[idx];
-        const left = rem[f] - rate[f] * (now - t0);
-        if (!(left <= rate[f] * 1e-3 || left <= bytes[f] * 1e-12)) break;
-        tag[f] = FINISHING;
+      while (idx < na) {
+        const i = order[idx];
+        const left = bytes[i] - rate[i] * (now - t0);
+        if (!(left <= rate[i] * 1e-3 || left <= bytes[i] * 1e-12)) break;
+        state[i] = 1;
         idx++;
       }
       if (idx === first) continue;
       // complete() finishes them in active-list order, swap-removal included: one scan does the same
-      for (let p = 0; p < this.nActive; p++) while (p < this.nActive && tag[act[p]] === FINISHING) this.finishFlow(act[p], now);
-      // solve(now): the finished flows' links carry no other flow
-      this.markSolved(0);
+      for (let p = 0; p < live; p++) {
+        while (p < live && state[act[p]] === 1) {
+          const i = act[p];
+          this.finishIso(i, now);
+          state[i] = 2;
+          const last = act[--live];
+          act[p] = last;
+          pos[last] = p;
+        }
+      }
+      this.solves++; // solve(now): nothing left to re-rate
     }
     return now;
   }
 
-  /** What solve() leaves when the dirty links' flows need no re-solving: counters, no dirty link. */
-  private markSolved(flows: number): void {
-    this.solves++;
-    this.solvedFlows += flows;
-    const ep = ++this.epoch;
-    for (let i = 0; i < this.nDirty; i++) this.linkSeen[this.dirty[i]] = ep;
-    this.nDirty = 0;
+  /** finishFlow for a record of the fast group computed directly: counters and delivery. */
+  private finishIso(i: number, now: number): void {
+    const b = i * MAX_ROUTE;
+    const bytes = this.isoBytes[i];
+    let lat = 0;
+    for (let k = 0; k < this.isoLen[i]; k++) {
+      const l = this.isoRoute[b + k];
+      lat += this.linkLat[l];
+      if (bytes > 0) {
+        // the link carried this flow alone, from t0
+        this.linkBusy[l] += now - this.isoT0;
+        this.linkBytes[l] += bytes;
+      }
+    }
+    this.sentBytes[this.isoSrc[i]] += bytes;
+    this.receivedBytes[this.isoDst[i]] += bytes;
+    this.deliveredBytes[this.isoDst[i]] += this.isoLogical[i];
+    this.flowsDone++;
+    const at = now + lat;
+    if (at > this.isoDeliver) this.isoDeliver = at;
+    this.isoLeft--;
   }
 
   private recordIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {
@@ -803,7 +850,13 @@ export class FlowNetwork {
       this.isoSrc = growI(this.isoSrc, n);
       this.isoDst = growI(this.isoDst, n);
     }
-    for (let k = 0; k < len; k++) this.isoRoute[i * MAX_ROUTE + k] = route[k];
+    const st = this.isoStamp;
+    for (let k = 0; k < len; k++) {
+      const l = route[k];
+      this.isoRoute[i * MAX_ROUTE + k] = l;
+      if (this.linkStamp[l] === st) this.isoShared = true;
+      else this.linkStamp[l] = st;
+    }
     this.isoLen[i] = len;
     this.isoBytes[i] = bytes;
     this.isoLogical[i] = logical;
@@ -866,9 +919,7 @@ export class FlowNetwork {
     const t0 = this.isoT0;
     this.isoLeft = this.isoCount;
     this.isoDeliver = t0;
-    for (let i = 0; i < this.isoN; i++) {
-      this.addFlow(t0, this.isoRoute.subarray(i * MAX_ROUTE), this.isoLen[i], this.isoBytes[i], ISO_GROUP, this.isoSrc[i], this.isoDst[i], this.isoLogical[i], this.isoMaxRate[i]);
-    }
+    this.addIsoFlows(t0);
     this.advance(t0, t);
     // The flows still running belong to an ordinary group from now on.
     const onDone = this.isoOnDone!;
