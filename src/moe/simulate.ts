@@ -220,7 +220,6 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   let activeBuf = new Int32Array(0);
   let stamp = new Int32Array(0);
   let stampNow = 0;
-  const orders: number[][] = Array.from({ length: D }, () => []);
   const countsBySize = new Map<number, Float64Array>();
   const backBuf = new Float64Array(D * D);
   const byId = (a: number, b: number): number => a - b;
@@ -266,18 +265,53 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     }
   }
 
-  function* stepBody(stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
-    const start = sim.now;
-    const phases = zeroPhases();
+  // Per-step scratch, reused from step to step (a step's state lives here while it runs; steps
+  // run one at a time).
+  let tokenGpuBuf = new Int32Array(0);
+  let tokenGpu = tokenGpuBuf; // the step's view: one entry per token
+  const perGpuTokens = new Int32Array(D);
+  const dispatchTokens = new Int32Array(D);
+  const groupTokens = new Float64Array(DP);
+  const seqRank = new Map<number, number>();
+  const seqTokens: number[] = [];
+  const gpuSeqs: number[][] = Array.from({ length: D }, () => []);
+  const gpuTokensStep = new Float64Array(D);
+  const stepKv = new Float64Array(D);
+  const stepAct = new Float64Array(D);
+  const attnNs = [new Float64Array(D), new Float64Array(D)];
+  const denseNs = [new Float64Array(D), new Float64Array(D), new Float64Array(D)];
+  const gateNs = new Float64Array(D);
+  // Per-GPU lists of the experts that compute, as one buffer with offsets (CSR).
+  let ordBuf = new Int32Array(0);
+  const ordStart = new Int32Array(D + 1);
+  const ordFill = new Int32Array(D);
+  const kvPerToken = kvCacheBytesPerToken(m);
+  const capacityFactor = cfg.gating.capacityFactor ?? m.capacityFactor;
+  const gatingPolicy = cfg.gating.policy;
+  /** What the running step has counted so far. */
+  const cur = { n: 0, misses: 0, hits: 0, dropped: 0, padded: 0, attnMax: 0, denseMax: 0, gateMax: 0, critCompute: 0 };
+
+  /**
+   * Sets up a step: data parallel for the dense parts (whole requests go to GPUs, or tensor-parallel
+   * groups of T GPUs, round-robin), each GPU's tokens and sequences, and the step's memory (KV
+   * cache for its requests, activations of the widest layer). Returns the tensor-parallel
+   * all-reduce sizes (null without tensor parallelism).
+   */
+  function beginStep(tokens: Int32Array): Float64Array | null {
     const n = tokens.length;
-    // Data parallel for the dense parts: whole requests go to GPUs (tensor-parallel groups of T
-    // GPUs) round-robin. perGpuTokens: the tokens whose dense work a GPU shares (its group's);
-    // tokenGpu: the GPU that dispatches each token to the experts (1/T of its group's tokens).
-    const tokenGpu = new Int32Array(n);
-    const perGpuTokens = new Int32Array(D);
-    const seqRank = new Map<number, number>();
-    const seqTokens: number[] = [];
-    const groupTokens = new Float64Array(DP);
+    cur.n = n;
+    cur.misses = cur.hits = cur.dropped = cur.padded = 0;
+    if (tokenGpuBuf.length < n) tokenGpuBuf = new Int32Array(Math.max(n, 2 * tokenGpuBuf.length));
+    tokenGpu = tokenGpuBuf.length === n ? tokenGpuBuf : tokenGpuBuf.subarray(0, n);
+    perGpuTokens.fill(0);
+    dispatchTokens.fill(0);
+    groupTokens.fill(0);
+    gpuTokensStep.fill(0);
+    seqRank.clear();
+    seqTokens.length = 0;
+    for (let g = 0; g < D; g++) gpuSeqs[g].length = 0;
+    // perGpuTokens: the tokens whose dense work a GPU shares (its group's); tokenGpu: the GPU that
+    // dispatches each token to the experts (1/T of its group's tokens).
     for (let i = 0; i < n; i++) {
       const s = trace.seq[tokens[i]];
       let r = seqRank.get(s);
@@ -291,24 +325,9 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       tokenGpu[i] = k * T + (groupTokens[k]++ % T);
       for (let x = 0; x < T; x++) perGpuTokens[k * T + x]++;
     }
-    const gpuSeqs: number[][] = Array.from({ length: D }, () => []);
-    seqTokens.forEach((t, r) => {
-      for (let x = 0; x < T; x++) gpuSeqs[(r % DP) * T + x].push(t);
-    });
-    const dispatchTokens = new Int32Array(D);
+    for (let r = 0; r < seqTokens.length; r++) for (let x = 0; x < T; x++) gpuSeqs[(r % DP) * T + x].push(seqTokens[r]);
     for (let i = 0; i < n; i++) dispatchTokens[tokenGpu[i]]++;
-    // The activation bytes each tensor-parallel group reduces after attention or a dense FFN.
-    const tpBytes = T > 1 ? Float64Array.from(groupTokens, (t) => t * m.dModel * bytesPerElem) : null;
-    const gpuTokensStep = new Float64Array(D);
-    let misses = 0;
-    let hits = 0;
-    let dropped = 0;
-    let padded = 0;
-    // Per-step memory: KV cache for the requests of this step, activations of the widest layer.
     const ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
-    const stepKv = new Float64Array(D);
-    const stepAct = new Float64Array(D);
-    const kvPerToken = kvCacheBytesPerToken(m);
     for (let g = 0; g < D; g++) {
       // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
       const cached = cfg.phase === "decode" ? gpuSeqs[g].length * (ctx + 1) : perGpuTokens[g];
@@ -324,247 +343,227 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and
     // sequences only): attention with / without cross-attention, the dense FFN or shared experts,
     // the gate. Computed at the first layer that needs them.
-    const attnNs = [new Float64Array(D).fill(-1), new Float64Array(D).fill(-1)];
-    const denseNs = [new Float64Array(D).fill(-1), new Float64Array(D).fill(-1), new Float64Array(D).fill(-1)];
-    const gateNs = new Float64Array(D).fill(-1);
+    for (const a of attnNs) a.fill(-1);
+    for (const a of denseNs) a.fill(-1);
+    gateNs.fill(-1);
     if (picksBuf.length < n * K) picksBuf = new Int32Array(n * K);
-    for (let l = 0; l < nLayers; l++) {
-      // Attention (+ dense FFN on non-MoE layers) per GPU, in parallel; the slowest sets the pace.
-      let attnMax = 0;
-      let denseMax = 0;
-      const moe = layers[l].moe && !denseEq;
-      const cross = layers[l].crossAttention;
-      const aNs = attnNs[cross ? 1 : 0];
-      // 0: dense FFN of the model, 1: the dense equivalent of a MoE layer, 2: shared experts
-      const dk = !moe ? (layers[l].moe ? 1 : 0) : (m.sharedExperts ?? 0) > 0 ? 2 : -1;
-      const dNs = dk >= 0 ? denseNs[dk] : null;
-      for (let g = 0; g < D; g++) {
-        if (perGpuTokens[g] === 0) continue;
-        let ta = aNs[g];
-        if (ta < 0) ta = aNs[g] = cost.timeNs(genericOp(m, shard(attentionOnGpu(m, gpuSeqs[g], ctx, cross, cfg.contextTokens), T)));
-        let td = 0;
-        if (dNs !== null) {
-          td = dNs[g];
-          if (td < 0) {
-            const c = dk === 2 ? sharedExpertCost(m, perGpuTokens[g]) : denseFfnCost(dk === 1 ? denseEqSpec : m, perGpuTokens[g]);
-            td = dNs[g] = cost.timeNs(genericOp(m, shard(c, T)));
-          }
-        }
-        gpuBusy[g] += ta + td;
-        if (ta > attnMax) attnMax = ta;
-        if (td > denseMax) denseMax = td;
-      }
-      if (tpBytes !== null) {
-        // Tensor parallel: each block ends with an all-reduce within the group; its time counts
-        // to the block (attention, or the dense FFN).
-        yield attnMax;
-        let t0 = sim.now;
-        yield tpCollective(tpBytes, "allReduce");
-        phases.attention += attnMax + (sim.now - t0);
-        attnMax = 0;
-        if (!moe) {
-          yield denseMax;
-          t0 = sim.now;
-          yield tpCollective(tpBytes, "allReduce");
-          phases.dense += denseMax + (sim.now - t0);
-          continue;
+    // The activation bytes each tensor-parallel group reduces after attention or a dense FFN.
+    return T > 1 ? Float64Array.from(groupTokens, (t) => t * m.dModel * bytesPerElem) : null;
+  }
+
+  /** Attention (+ the dense FFN of non-MoE layers) per GPU, in parallel: sets cur.attnMax / cur.denseMax. */
+  function denseParts(l: number, moe: boolean): void {
+    let attnMax = 0;
+    let denseMax = 0;
+    const cross = layers[l].crossAttention;
+    const aNs = attnNs[cross ? 1 : 0];
+    // 0: dense FFN of the model, 1: the dense equivalent of a MoE layer, 2: shared experts
+    const dk = !moe ? (layers[l].moe ? 1 : 0) : (m.sharedExperts ?? 0) > 0 ? 2 : -1;
+    const dNs = dk >= 0 ? denseNs[dk] : null;
+    const ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
+    for (let g = 0; g < D; g++) {
+      if (perGpuTokens[g] === 0) continue;
+      let ta = aNs[g];
+      if (ta < 0) ta = aNs[g] = cost.timeNs(genericOp(m, shard(attentionOnGpu(m, gpuSeqs[g], ctx, cross, cfg.contextTokens), T)));
+      let td = 0;
+      if (dNs !== null) {
+        td = dNs[g];
+        if (td < 0) {
+          const c = dk === 2 ? sharedExpertCost(m, perGpuTokens[g]) : denseFfnCost(dk === 1 ? denseEqSpec : m, perGpuTokens[g]);
+          td = dNs[g] = cost.timeNs(genericOp(m, shard(c, T)));
         }
       }
-      if (!moe) {
-        phases.attention += attnMax;
-        phases.dense += denseMax;
-        yield attnMax + denseMax;
+      gpuBusy[g] += ta + td;
+      if (ta > attnMax) attnMax = ta;
+      if (td > denseMax) denseMax = td;
+    }
+    cur.attnMax = attnMax;
+    cur.denseMax = denseMax;
+  }
+
+  /**
+   * Gating of MoE layer j for the step's tokens: the plan, the gate's time per GPU (cur.gateMax),
+   * the inactive-expert count, and the dispatch buffers allocated. Returns the plan with the
+   * virtual experts' GPUs (replicas included) and owners.
+   */
+  function gateLayer(j: number, tokens: Int32Array): { plan: GatingPlan; expertGpu: Int32Array; owner: Int32Array | null } {
+    const n = tokens.length;
+    const place = placements[j];
+    const tl = traceLayerOf(trace, j);
+    // This layer's picks for the step's tokens (a scratch buffer: the plan does not keep it).
+    const picks = picksBuf.length === n * K ? picksBuf : picksBuf.subarray(0, n * K);
+    const tp = trace.picks;
+    const stride = trace.layers * K;
+    for (let i = 0; i < n; i++) {
+      const off = tokens[i] * stride + tl * K;
+      for (let k = 0; k < K; k++) picks[i * K + k] = tp[off + k];
+    }
+    const r = place.replicas ? replicate(picks, place, D, tokenGpu, K) : null;
+    const routed = r ? r.picks : picks;
+    const expertGpu = r ? r.expertGpu : place.expertGpu;
+    const nVirtual = r ? r.experts : E;
+    const owner = r ? r.owner : null;
+    const plan: GatingPlan = gatingPolicy.plan(
+      { tokens: n, topK: K, experts: nVirtual, gpus: D, picks: routed, tokenGpu, expertGpu, tokenBytes },
+      { capacityFactor, blockSize: cfg.gating.blockSize, reuse: lastPlan },
+    );
+    // Gate (router matmul, softmax, top-k) per GPU; static-capacity gates (GShard einsum) also
+    // build the S x E x capacity dispatch mask and run the dispatch and combine einsums over it.
+    let gateMax = 0;
+    for (let g = 0; g < D; g++) {
+      if (dispatchTokens[g] === 0) continue;
+      let tg = gateNs[g];
+      if (tg < 0) tg = gateNs[g] = cost.timeNs({ kind: "gating", tokens: dispatchTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
+      if (plan.einsumCellsPerGpu && plan.einsumCellsPerGpu[g] > 0) {
+        const cells = plan.einsumCellsPerGpu[g];
+        tg += cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * m.dModel, bytes: 2 * cells * 4 + 2 * dispatchTokens[g] * tokenBytes, dtype: m.dtype });
+      }
+      gpuBusy[g] += tg;
+      if (tg > gateMax) gateMax = tg;
+    }
+    cur.gateMax = gateMax;
+    cur.dropped += plan.dropped;
+    cur.padded += plan.padded;
+    // The experts with rows (sparse gates list them; others are scanned once), then per GPU the
+    // experts that compute: rows > 0 and, with buffering, real tokens (only those have weights).
+    let active = plan.activeExperts;
+    if (active === undefined) {
+      let c = 0;
+      if (activeBuf.length < nVirtual) activeBuf = new Int32Array(nVirtual);
+      for (let e = 0; e < nVirtual; e++) if (plan.expertRows[e] > 0) activeBuf[c++] = e;
+      active = activeBuf.subarray(0, c);
+    }
+    const nActive = active.length;
+    // Inactive experts: real experts with no token on any of their copies. An expert with
+    // tokens has rows (kept <= rows), so only the listed experts can have tokens.
+    if (stamp.length < E) stamp = new Int32Array(E);
+    const st0 = ++stampNow;
+    let touched = 0;
+    const et = plan.expertTokens;
+    ordStart.fill(0);
+    for (let i = 0; i < nActive; i++) {
+      const e = active[i];
+      if (et[e] === 0) {
+        if (caches === null) ordStart[expertGpu[e] + 1]++;
         continue;
       }
-      const j = moeIndexOf[l];
-      const place = placements[j];
-      const tl = traceLayerOf(trace, j);
-      // Gather this layer's picks for the step's tokens (a scratch buffer: the plan does not keep it).
-      const picks = picksBuf.length === n * K ? picksBuf : picksBuf.subarray(0, n * K);
-      for (let i = 0; i < n; i++) {
-        const off = (tokens[i] * trace.layers + tl) * K;
-        for (let k = 0; k < K; k++) picks[i * K + k] = trace.picks[off + k];
+      ordStart[expertGpu[e] + 1]++;
+      const o = owner ? owner[e] : e;
+      if (stamp[o] !== st0) {
+        stamp[o] = st0;
+        touched++;
       }
-      const { picks: routed, expertGpu, experts: nVirtual, owner } = place.replicas ? replicate(picks, place, D, tokenGpu, K) : { picks, expertGpu: place.expertGpu, experts: E, owner: null };
-      const plan: GatingPlan = cfg.gating.policy.plan(
-        { tokens: n, topK: K, experts: nVirtual, gpus: D, picks: routed, tokenGpu, expertGpu, tokenBytes },
-        { capacityFactor: cfg.gating.capacityFactor ?? m.capacityFactor, blockSize: cfg.gating.blockSize, reuse: lastPlan },
-      );
-      // Gate (router matmul, softmax, top-k) per GPU; static-capacity gates (GShard einsum) also
-      // build the S x E x capacity dispatch mask and run the dispatch and combine einsums over it.
-      let gateMax = 0;
-      for (let g = 0; g < D; g++) {
-        if (dispatchTokens[g] === 0) continue;
-        let tg = gateNs[g];
-        if (tg < 0) tg = gateNs[g] = cost.timeNs({ kind: "gating", tokens: dispatchTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
-        if (plan.einsumCellsPerGpu && plan.einsumCellsPerGpu[g] > 0) {
-          const cells = plan.einsumCellsPerGpu[g];
-          tg += cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * m.dModel, bytes: 2 * cells * 4 + 2 * dispatchTokens[g] * tokenBytes, dtype: m.dtype });
-        }
-        gpuBusy[g] += tg;
-        if (tg > gateMax) gateMax = tg;
-      }
-      dropped += plan.dropped;
-      padded += plan.padded;
-      // The experts with rows, ascending (sparse gates list them; others are scanned once).
-      let active = plan.activeExperts;
-      if (active === undefined) {
-        let c = 0;
-        if (activeBuf.length < nVirtual) activeBuf = new Int32Array(nVirtual);
-        for (let e = 0; e < nVirtual; e++) if (plan.expertRows[e] > 0) activeBuf[c++] = e;
-        active = activeBuf.subarray(0, c);
-      }
-      const nActive = active.length;
-      // Inactive experts: real experts with no token on any of their copies. An expert with
-      // tokens has rows (kept <= rows), so only the listed experts can have tokens.
-      if (stamp.length < E) stamp = new Int32Array(E);
-      const st0 = ++stampNow;
-      let touched = 0;
-      for (let i = 0; i < nActive; i++) {
-        const e = active[i];
-        if (plan.expertTokens[e] === 0) continue;
-        const r = owner ? owner[e] : e;
-        if (stamp[r] !== st0) {
-          stamp[r] = st0;
-          touched++;
-        }
-      }
-      inactiveSum[j] += E - touched;
-      for (let g = 0; g < D; g++) alloc(g, "all_to_all", plan.bufferBytesPerGpu[g]);
-      phases.attention += attnMax;
-      phases.gating += gateMax;
-      yield attnMax + gateMax;
-
-      // Per-GPU lists of the experts that compute: rows > 0 and, with buffering, real tokens (only
-      // those have weights). In id order with buffering (the caches see them in that order);
-      // without, only the first launch (the lowest id) is special, so the lists stay unsorted.
-      for (let g = 0; g < D; g++) orders[g].length = 0;
-      for (let i = 0; i < nActive; i++) {
-        const e = active[i];
-        if (caches === null || plan.expertTokens[e] > 0) orders[expertGpu[e]].push(e);
-      }
-      if (caches !== null) for (let g = 0; g < D; g++) if (orders[g].length > 1) orders[g].sort(byId);
-      // Gating has decided: start weight copies for cache misses (one copy stream per GPU).
-      let ready: Map<number, number> | null = null; // virtual expert -> time its weights are on the GPU
-      const copyDone: SimEvent<unknown>[] = [];
-      if (caches) {
-        const readyMap = (ready = new Map<number, number>());
-        for (let g = 0; g < D; g++) {
-          const act = orders[g]; // with buffering: exactly the GPU's experts with tokens, ascending
-          const cache = caches[g][j];
-          const realIds = owner ? act.map((e) => (e < E ? e : owner[e])) : act.slice();
-          const r = cache.accessBatch(stepIdx, realIds);
-          const st = cacheStats![g * moeLayers.length + j];
-          st.requests += act.length;
-          st.misses += r.misses.length;
-          st.hits += act.length - r.misses.length;
-          st.bytes_moved += r.misses.length * eBytes;
-          misses += r.misses.length;
-          hits += act.length - r.misses.length;
-          if (r.misses.length > 0) {
-            const missSet = new Set(r.misses);
-            const queue = act.filter((_, i) => missSet.has(realIds[i]));
-            const done = sim.event("weights");
-            copyDone.push(done);
-            const next = (i: number): void => {
-              if (i >= queue.length) {
-                done.succeed();
-                return;
-              }
-              cluster.hostToDevice(g, eBytes, () => {
-                readyMap.set(queue[i], sim.now);
-                next(i + 1);
-              }, { pinned: cfg.buffering.pinned });
-            };
-            next(0);
-          }
-        }
-      }
-      const tDispatch = sim.now;
-      if (plan.capacityAllReduce) {
-        const ev = sim.event<void>("capacity_all_reduce");
-        cluster.allReduce(group, 4, () => ev.succeed());
-        yield ev;
-      }
-      if (plan.countsExchange) {
-        let counts = countsBySize.get(nVirtual);
-        if (counts === undefined) {
-          counts = new Float64Array(D * D);
-          for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
-          countsBySize.set(nVirtual, counts); // never written again: collectives read it later
-        }
-        yield a2a(counts);
-      }
-      yield a2a(plan.sendBytes);
-      const tArrived = sim.now;
-      phases.all_to_all += tArrived - tDispatch;
-      if (copyDone.length > 0) yield waitAll(copyDone);
-
-      // Expert compute per GPU: resident experts first, then missed ones as their weights arrive.
-      let endMax = tArrived;
-      let critCompute = 0;
-      for (let g = 0; g < D; g++) {
-        let t = tArrived;
-        let busy = 0;
-        const order = orders[g];
-        if (ready !== null && ready.size > 0) {
-          const rd = ready;
-          order.sort((a, b) => (rd.get(a) ?? 0) - (rd.get(b) ?? 0) || a - b);
-        }
-        // The first expert launched: the head of the (sorted) list with buffering, else the lowest id.
-        let first = order.length > 0 ? order[0] : -1;
-        if (ready === null) for (let i = 1; i < order.length; i++) if (order[i] < first) first = order[i];
-        for (let i = 0; i < order.length; i++) {
-          const e = order[i];
-          if (ready !== null) {
-            const rdy = ready.get(e);
-            if (rdy !== undefined && rdy > t) t = rdy;
-          }
-          let c = expertNs(plan.expertRows[e]);
-          // Gates other than per-expert loops (FastMoE) run a GPU's experts as one grouped kernel:
-          // one launch, whatever the number of experts. (Integer ns: the sum is order-free.)
-          if (!plan.perExpertLoop && e !== first) c = Math.max(0, c - launchNs);
-          t += c;
-          busy += c;
-          gpuTokensStep[g] += plan.expertTokens[e];
-        }
-        gpuBusy[g] += busy;
-        if (t > endMax) {
-          endMax = t;
-          critCompute = busy;
-        }
-      }
-      // On the critical GPU: its compute, and the rest of the span is waiting for weights.
-      const expertSpan = endMax - tArrived;
-      phases.expert_compute += Math.min(expertSpan, critCompute);
-      phases.weight_transfer += Math.max(0, expertSpan - critCompute);
-      if (endMax > sim.now) yield endMax - sim.now;
-      // Combine: the transpose of the dispatch.
-      // (A buffer reused from layer to layer: the collective has read it when it completes.)
-      const back = backBuf;
-      for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = plan.sendBytes[s * D + d];
-      const tCombine = sim.now;
-      yield a2a(back);
-      // Tensor parallel: every rank of a group gets all of the group's tokens back.
-      if (tpBytes !== null) yield tpCollective(tpBytes, "allGather");
-      phases.all_to_all += sim.now - tCombine;
-      for (let g = 0; g < D; g++) free(g, "all_to_all", plan.bufferBytesPerGpu[g]);
-      lastPlan = plan; // done with it: the next layer's plan may reuse its arrays
     }
-    // Output head once per step.
-    let headMax = 0;
+    inactiveSum[j] += E - touched;
+    for (let g = 0; g < D; g++) ordStart[g + 1] += ordStart[g];
+    if (ordBuf.length < ordStart[D]) ordBuf = new Int32Array(Math.max(ordStart[D], 2 * ordBuf.length));
+    for (let g = 0; g < D; g++) ordFill[g] = ordStart[g];
+    for (let i = 0; i < nActive; i++) {
+      const e = active[i];
+      if (caches === null || et[e] > 0) ordBuf[ordFill[expertGpu[e]]++] = e;
+    }
+    // With buffering the caches see each GPU's experts in id order; without, only the first launch
+    // (the lowest id) is special, so the lists stay unsorted.
+    if (caches !== null) for (let g = 0; g < D; g++) sortIds(ordBuf, ordStart[g], ordStart[g + 1]);
+    for (let g = 0; g < D; g++) alloc(g, "all_to_all", plan.bufferBytesPerGpu[g]);
+    return { plan, expertGpu, owner };
+  }
+
+  /**
+   * Expert buffering for MoE layer j: each GPU's cache sees its experts with tokens; misses are
+   * copied from host memory one after another (one copy stream per GPU), starting now. Returns the
+   * time each missed (virtual) expert's weights arrive (filled in as copies finish) and the events
+   * of the GPUs' copy streams.
+   */
+  function startCopies(j: number, stepIdx: number, owner: Int32Array | null): { ready: Map<number, number>; copyDone: SimEvent<unknown>[] } {
+    const ready = new Map<number, number>();
+    const copyDone: SimEvent<unknown>[] = [];
     for (let g = 0; g < D; g++) {
-      const th = perGpuTokens[g] > 0 ? cost.timeNs(genericOp(m, shard(embeddingCost(m, perGpuTokens[g]), T))) : 0;
-      gpuBusy[g] += th;
-      if (th > headMax) headMax = th;
+      const act = Array.from(ordBuf.subarray(ordStart[g], ordStart[g + 1])); // exactly the GPU's experts with tokens, ascending
+      const cache = caches![g][j];
+      const realIds = owner ? act.map((e) => (e < E ? e : owner[e])) : act.slice();
+      const r = cache.accessBatch(stepIdx, realIds);
+      const st = cacheStats![g * moeLayers.length + j];
+      st.requests += act.length;
+      st.misses += r.misses.length;
+      st.hits += act.length - r.misses.length;
+      st.bytes_moved += r.misses.length * eBytes;
+      cur.misses += r.misses.length;
+      cur.hits += act.length - r.misses.length;
+      if (r.misses.length === 0) continue;
+      const missSet = new Set(r.misses);
+      const queue = act.filter((_, i) => missSet.has(realIds[i]));
+      const done = sim.event("weights");
+      copyDone.push(done);
+      const next = (i: number): void => {
+        if (i >= queue.length) {
+          done.succeed();
+          return;
+        }
+        cluster.hostToDevice(g, eBytes, () => {
+          ready.set(queue[i], sim.now);
+          next(i + 1);
+        }, { pinned: cfg.buffering.pinned });
+      };
+      next(0);
     }
-    phases.dense += headMax;
-    yield headMax;
+    return { ready, copyDone };
+  }
+
+  /**
+   * Expert compute per GPU from `tArrived`: resident experts first, then missed ones as their
+   * weights arrive. Counts each GPU's busy time and tokens; returns when the slowest GPU is done
+   * and sets cur.critCompute to that GPU's compute time.
+   */
+  function expertCompute(plan: GatingPlan, ready: Map<number, number> | null, tArrived: number): number {
+    let endMax = tArrived;
+    let critCompute = 0;
+    const rows = plan.expertRows;
+    const et = plan.expertTokens;
+    const perExpert = plan.perExpertLoop;
+    for (let g = 0; g < D; g++) {
+      const a = ordStart[g];
+      const b = ordStart[g + 1];
+      if (a === b) continue;
+      if (ready !== null && ready.size > 0) sortByReady(ordBuf, a, b, ready);
+      // The first expert launched: the head of the (sorted) list with buffering, else the lowest id.
+      let first = ordBuf[a];
+      if (ready === null) for (let i = a + 1; i < b; i++) if (ordBuf[i] < first) first = ordBuf[i];
+      let t = tArrived;
+      let busy = 0;
+      let toks = 0;
+      for (let i = a; i < b; i++) {
+        const e = ordBuf[i];
+        if (ready !== null) {
+          const rdy = ready.get(e);
+          if (rdy !== undefined && rdy > t) t = rdy;
+        }
+        let c = expertNs(rows[e]);
+        // Gates other than per-expert loops (FastMoE) run a GPU's experts as one grouped kernel:
+        // one launch, whatever the number of experts. (Integer ns: the sum is order-free.)
+        if (!perExpert && e !== first) c = Math.max(0, c - launchNs);
+        t += c;
+        busy += c;
+        toks += et[e];
+      }
+      gpuTokensStep[g] += toks;
+      gpuBusy[g] += busy;
+      if (t > endMax) {
+        endMax = t;
+        critCompute = busy;
+      }
+    }
+    cur.critCompute = critCompute;
+    return endMax;
+  }
+
+  /** The output head, once per step, and the step's record. */
+  function endStep(stepIdx: number, tokens: Int32Array, start: number, phases: Record<PhaseName, number>): void {
+    const n = tokens.length;
     for (let g = 0; g < D; g++) {
       free(g, "kv_cache", stepKv[g]);
       free(g, "activations", stepAct[g]);
     }
-    const latency = sim.now - start;
     let tot = 0;
     let mx = 0;
     for (let g = 0; g < D; g++) {
@@ -576,14 +575,14 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       start_ns: start,
       end_ns: sim.now,
       tokens: n,
-      latency_ns: latency,
+      latency_ns: sim.now - start,
       phases_ns: phases,
       gpu_tokens: Array.from(gpuTokensStep),
       max_gpu_share: tot > 0 ? mx / tot : 0,
-      cache_misses: misses,
-      cache_hits: hits,
-      dropped,
-      padded,
+      cache_misses: cur.misses,
+      cache_hits: cur.hits,
+      dropped: cur.dropped,
+      padded: cur.padded,
     });
     for (const p of PHASES) phaseTotals[p] += phases[p];
     tokensDone += n;
@@ -592,6 +591,101 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
       if (!requestStart.has(s)) requestStart.set(s, start);
       requestEnd.set(s, sim.now);
     }
+  }
+
+  function headNs(): number {
+    let headMax = 0;
+    for (let g = 0; g < D; g++) {
+      const th = perGpuTokens[g] > 0 ? cost.timeNs(genericOp(m, shard(embeddingCost(m, perGpuTokens[g]), T))) : 0;
+      gpuBusy[g] += th;
+      if (th > headMax) headMax = th;
+    }
+    return headMax;
+  }
+
+  /** Combine: the transpose of the dispatch, in a buffer reused from layer to layer (a collective has read it when it completes). */
+  function transposeInto(back: Float64Array, send: Float64Array): Float64Array {
+    for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = send[s * D + d];
+    return back;
+  }
+
+  function* stepBody(stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
+    const start = sim.now;
+    const phases = zeroPhases();
+    const tpBytes = beginStep(tokens);
+    for (let l = 0; l < nLayers; l++) {
+      const moe = layers[l].moe && !denseEq;
+      denseParts(l, moe);
+      let attnMax = cur.attnMax;
+      if (tpBytes !== null) {
+        // Tensor parallel: each block ends with an all-reduce within the group; its time counts
+        // to the block (attention, or the dense FFN).
+        yield attnMax;
+        let t0 = sim.now;
+        yield tpCollective(tpBytes, "allReduce");
+        phases.attention += attnMax + (sim.now - t0);
+        attnMax = 0;
+        if (!moe) {
+          yield cur.denseMax;
+          t0 = sim.now;
+          yield tpCollective(tpBytes, "allReduce");
+          phases.dense += cur.denseMax + (sim.now - t0);
+          continue;
+        }
+      }
+      if (!moe) {
+        phases.attention += attnMax;
+        phases.dense += cur.denseMax;
+        yield attnMax + cur.denseMax;
+        continue;
+      }
+      const j = moeIndexOf[l];
+      const { plan, owner } = gateLayer(j, tokens);
+      phases.attention += attnMax;
+      phases.gating += cur.gateMax;
+      yield attnMax + cur.gateMax;
+      // Gating has decided: start weight copies for cache misses (one copy stream per GPU).
+      const copies = caches !== null ? startCopies(j, stepIdx, owner) : null;
+      const tDispatch = sim.now;
+      if (plan.capacityAllReduce) {
+        const ev = sim.event<void>("capacity_all_reduce");
+        cluster.allReduce(group, 4, () => ev.succeed());
+        yield ev;
+      }
+      if (plan.countsExchange) yield a2a(countsMatrix(plan.expertRows.length));
+      yield a2a(plan.sendBytes);
+      const tArrived = sim.now;
+      phases.all_to_all += tArrived - tDispatch;
+      if (copies !== null && copies.copyDone.length > 0) yield waitAll(copies.copyDone);
+      const endMax = expertCompute(plan, copies?.ready ?? null, tArrived);
+      // On the critical GPU: its compute, and the rest of the span is waiting for weights.
+      const expertSpan = endMax - tArrived;
+      phases.expert_compute += Math.min(expertSpan, cur.critCompute);
+      phases.weight_transfer += Math.max(0, expertSpan - cur.critCompute);
+      if (endMax > sim.now) yield endMax - sim.now;
+      const tCombine = sim.now;
+      yield a2a(transposeInto(backBuf, plan.sendBytes));
+      // Tensor parallel: every rank of a group gets all of the group's tokens back.
+      if (tpBytes !== null) yield tpCollective(tpBytes, "allGather");
+      phases.all_to_all += sim.now - tCombine;
+      for (let g = 0; g < D; g++) free(g, "all_to_all", plan.bufferBytesPerGpu[g]);
+      lastPlan = plan; // done with it: the next layer's plan may reuse its arrays
+    }
+    const headMax = headNs();
+    phases.dense += headMax;
+    yield headMax;
+    endStep(stepIdx, tokens, start, phases);
+  }
+
+  /** The all-to-all of per-expert counts (4 bytes per expert to every other GPU); never written again once made. */
+  function countsMatrix(nVirtual: number): Float64Array {
+    let counts = countsBySize.get(nVirtual);
+    if (counts === undefined) {
+      counts = new Float64Array(D * D);
+      for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
+      countsBySize.set(nVirtual, counts);
+    }
+    return counts;
   }
 
   function* driver(): ProcessGenerator<void> {
@@ -656,13 +750,21 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     const pool = cluster.memory(g);
     const peak: Record<string, number> = {};
     for (const c of CATEGORIES) peak[c] = pool.peak(c);
-    return {
+    const m = {
       gpu: g,
       capacity_bytes: cfg.clusterSpec.node.gpu.hbmBytes,
       peak_bytes: pool.peak(),
       peak_by_category: peak,
-      timeline: pool.timeline().map((r) => ({ time_ns: r.timeNs, category: r.category, bytes: r.bytes })),
+      timeline: [] as MoeSimResult["memory"][number]["timeline"],
     };
+    // Built on first use (most runs write no timeline): an enumerable getter, so it still
+    // serialises like a plain field.
+    let timeline: MoeSimResult["memory"][number]["timeline"] | null = null;
+    Object.defineProperty(m, "timeline", {
+      enumerable: true,
+      get: () => (timeline ??= pool.timeline().map((r) => ({ time_ns: r.timeNs, category: r.category, bytes: r.bytes }))),
+    });
+    return m;
   });
   // Request latency: arrival to last token under continuous batching; else first step to last.
   const reqLat: number[] = [];
@@ -740,6 +842,35 @@ function replicate(
   for (let i = 0; i < owner.length; i++) ownerArr[E + i] = owner[i];
   void D;
   return { picks: out, expertGpu, experts: E + extra.length, owner: ownerArr };
+}
+
+/** Sorts a[lo..hi) ascending (short runs: insertion sort). */
+function sortIds(a: Int32Array, lo: number, hi: number): void {
+  for (let i = lo + 1; i < hi; i++) {
+    const v = a[i];
+    let j = i - 1;
+    while (j >= lo && a[j] > v) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
+
+/** Sorts a[lo..hi) by the time the expert's weights are ready (0 if resident), then by id. */
+function sortByReady(a: Int32Array, lo: number, hi: number, ready: Map<number, number>): void {
+  for (let i = lo + 1; i < hi; i++) {
+    const v = a[i];
+    const rv = ready.get(v) ?? 0;
+    let j = i - 1;
+    while (j >= lo) {
+      const ru = ready.get(a[j]) ?? 0;
+      if (ru < rv || (ru === rv && a[j] < v)) break;
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = v;
+  }
 }
 
 /** A rank's share of a tensor-parallel op: 1/T of its FLOPs, weights and activations. */
