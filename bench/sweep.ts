@@ -1,6 +1,6 @@
 // Sweep throughput: 200 small scenarios run with 1 worker thread (the reference) and with one
 // worker per core, in the same run. Prints the speed-up; goal: speedup >= 0.8 x cores.
-// Usage: npm run bench -- sweep [--points N]
+// Usage: npm run bench -- sweep [--points N] [--steps S] (decode steps per point, default 4)
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,6 +11,8 @@ import { workerEntry } from "../src/sweep/bundle.js";
 const root = resolve(fileURLToPath(import.meta.url), "../..");
 const arg = process.argv.indexOf("--points");
 const target = arg > 0 ? Number(process.argv[arg + 1]) : 200;
+const argSteps = process.argv.indexOf("--steps");
+const STEPS = argSteps > 0 ? Number(process.argv[argSteps + 1]) : 4;
 const gatings = ["static", "tutel", "fastmoe", "megablocks", "dynamic"];
 const seeds = Array.from({ length: Math.ceil(target / gatings.length) }, (_, i) => i + 1);
 const trace = join(root, "scenarios/traces/quickstart.mtrace");
@@ -21,7 +23,7 @@ base:
   cluster: { preset: dgx-h100 }
   model: { preset: olmoe-1b-7b }
   trace: { file: ${JSON.stringify(trace)} }
-  workload: { phase: decode, batching: { kind: static, batch_size: 8 }, max_steps: 4 }
+  workload: { phase: decode, batching: { kind: static, batch_size: 8 }, max_steps: ${STEPS} }
   outputs: { timelines: false }
 grid:
   seed: [${seeds.join(", ")}]
@@ -57,6 +59,7 @@ console.log(
   JSON.stringify({
     bench: "sweep",
     points: spec.points.length,
+    steps_per_point: STEPS,
     cores,
     seconds_1_worker: Math.round(one.seconds * 1000) / 1000,
     seconds_all_workers: Math.round(all.seconds * 1000) / 1000,

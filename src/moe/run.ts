@@ -11,8 +11,11 @@ export interface ScenarioRun {
   files: Map<string, string>;
 }
 
-/** Resolves and simulates a loaded scenario; pure apart from reading the files the scenario names. */
-export async function runScenario(loaded: LoadedScenario, opts: { outDir?: string; name?: string } = {}): Promise<ScenarioRun> {
+/**
+ * Resolves and simulates a loaded scenario; pure apart from reading the files the scenario names.
+ * `files: false` skips building the results files (a sweep point keeps only the summary).
+ */
+export async function runScenario(loaded: LoadedScenario, opts: { outDir?: string; name?: string; files?: boolean } = {}): Promise<ScenarioRun> {
   const resolved = await resolveScenario(loaded, opts);
   const cfg = resolved.config;
   const result = simulateMoe(cfg);
@@ -43,6 +46,6 @@ export async function runScenario(loaded: LoadedScenario, opts: { outDir?: strin
     },
     dense,
   );
-  const files = resultFiles(result, summary, { name: resolved.name, scenario: sc }, sc.outputs.timelines);
+  const files = opts.files === false ? new Map<string, string>() : resultFiles(result, summary, { name: resolved.name, scenario: sc }, sc.outputs.timelines);
   return { resolved, result, dense, summary, files };
 }

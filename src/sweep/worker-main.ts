@@ -19,7 +19,7 @@ export type PointReply =
 /** Simulates one point and returns its summary without the (machine-dependent) results_dir. */
 export async function runPoint(task: PointTask): Promise<Record<string, unknown>> {
   const loaded = parseScenario(task.text, task.file);
-  const run = await runScenario(loaded, { name: task.name, outDir: "." });
+  const run = await runScenario(loaded, { name: task.name, outDir: ".", files: false });
   const { results_dir: _drop, ...summary } = run.summary as unknown as Record<string, unknown>;
   return summary;
 }
