@@ -8,8 +8,22 @@ export function traceLayerOf(trace: RoutingTrace, j: number): number {
   return j % trace.layers;
 }
 
-/** Tokens per expert at one trace layer, over the whole trace (the "historical load"). */
+/** layerLoad per trace and layer: a pure function of the trace, which runs in one process share. */
+const loadCache = new WeakMap<RoutingTrace, Map<number, Float64Array>>();
+
+/**
+ * Tokens per expert at one trace layer, over the whole trace (the "historical load"); computed
+ * once per trace and layer (the array is shared: do not write to it).
+ */
 export function layerLoad(trace: RoutingTrace, tl: number): Float64Array {
+  let byLayer = loadCache.get(trace);
+  if (byLayer === undefined) loadCache.set(trace, (byLayer = new Map()));
+  let load = byLayer.get(tl);
+  if (load === undefined) byLayer.set(tl, (load = computeLayerLoad(trace, tl)));
+  return load;
+}
+
+function computeLayerLoad(trace: RoutingTrace, tl: number): Float64Array {
   const load = new Float64Array(trace.experts);
   const K = trace.topK;
   for (let t = 0; t < trace.tokens; t++) {
@@ -45,21 +59,27 @@ export function activationMatrix(trace: RoutingTrace, batches: Int32Array[], tl:
 
 export function buildPlacements(cfg: MoeSimConfig, moeLayerCount: number, gpus: number): Placement[] {
   const trace = cfg.trace;
-  const batches = statBatches(cfg);
+  let stat: Int32Array[] | undefined;
+  const batches = (): Int32Array[] => (stat ??= statBatches(cfg));
   const cache = new Map<number, Placement>();
   const out: Placement[] = [];
   for (let j = 0; j < moeLayerCount; j++) {
     const tl = traceLayerOf(trace, j);
     let p = cache.get(tl);
     if (!p) {
-      p = cfg.placement.policy.place({
+      // Co-activation statistics only for the policies that read them (a scan of every batch).
+      let activations: ReturnType<typeof activationMatrix> | undefined;
+      const input = {
         experts: trace.experts,
         gpus,
         slotsPerGpu: Math.ceil(trace.experts / gpus),
         load: layerLoad(trace, tl),
-        activations: activationMatrix(trace, batches, tl),
+        get activations() {
+          return (activations ??= activationMatrix(trace, batches(), tl));
+        },
         replicateHot: cfg.placement.replicateHot,
-      });
+      };
+      p = cfg.placement.policy.place(input);
       cache.set(tl, p);
     }
     out.push(p);

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { rootStream } from "../sim/rng.js";
 import type { ClusterSpec } from "../hardware/devices.js";
 import { clusterSpecFrom, getNodePreset } from "../hardware/presets.js";
-import { CalibratedCostModel, RooflineCostModel, loadProfile, type CostModel } from "../hardware/cost.js";
+import { CalibratedCostModel, RooflineCostModel, type CostModel } from "../hardware/cost.js";
 import { getModelPreset, moeLayerIndices, type ModelSpec } from "../workload/model.js";
 import type { RoutingTrace } from "../workload/trace.js";
 import { readTrace } from "../workload/read.js";
@@ -17,7 +17,8 @@ import { UserError } from "../util/errors.js";
 import { deepMerge } from "../util/merge.js";
 import type { MoeSimConfig } from "../moe/simulate.js";
 import type { LoadedScenario } from "./load.js";
-import { LIMITS, type Scenario } from "./schema.js";
+import type { Scenario } from "./schema.js";
+import { LIMITS } from "./limits.js";
 
 /** The project's root (for built-in files such as the shipped synthetic trace). */
 export const PROJECT_ROOT = resolvePath(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -192,6 +193,8 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
   let cost: CostModel = roofline;
   if (sc.cluster.profile) {
     const p = scenarioPath(loaded, sc.cluster.profile);
+    // (loaded on demand: the profile schema brings zod, which a run without a profile never needs)
+    const { loadProfile } = await import("../hardware/profile-schema.js");
     const profile = at(loaded, ["cluster", "profile"], () => loadProfile(p));
     cost = new CalibratedCostModel(profile, roofline);
   }

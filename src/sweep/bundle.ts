@@ -59,7 +59,12 @@ export async function workerEntry(): Promise<WorkerEntry> {
       platform: "node",
       format: "esm",
       target: "node20",
-      packages: "external",
+      // Packages are bundled too (seedrandom, the priority queue; zod only behind the dynamic import
+      // of the profile schema, so it is parsed but never run unless a scenario names a profile):
+      // one file to load is what makes a worker start fast. Native or unused ones stay outside.
+      external: ["webgpu", "@resvg/resvg-js", "esbuild", "playwright-core", "vega", "vega-lite", "vega-embed", "yaml"],
+      // CommonJS packages (seedrandom) require Node's built-in modules.
+      banner: { js: 'import { createRequire as __moesimRequire } from "node:module"; const require = __moesimRequire(import.meta.url);' },
       logLevel: "silent",
       plugins: [
         {

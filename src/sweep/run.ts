@@ -81,8 +81,8 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   // Validate every point before anything runs: a bad override fails fast with its key path.
   const tasks = new Map<number, PointTask>();
   for (const p of selected) {
-    const { text, file } = pointText(spec, p);
-    tasks.set(p.index, { index: p.index, key: p.key, text, file, name: `${spec.name}-${p.key}` });
+    const { file, loaded } = pointText(spec, p);
+    tasks.set(p.index, { index: p.index, key: p.key, scenario: loaded.scenario, file, name: `${spec.name}-${p.key}` });
   }
   const manifest: SweepManifest = { format: SPEC_FORMAT, name: spec.name, base_hash: spec.baseHash, param_keys: spec.paramKeys, points: spec.points.length };
   const manifestPath = join(out, "sweep-spec.json");
@@ -128,7 +128,10 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
         w.postMessage(tasks.get(p.index));
       };
       for (let i = 0; i < nWorkers; i++) {
-        const w = new Worker(entry.url);
+        // A bundled worker is plain JavaScript and needs no Node options: in particular it must not
+        // inherit a TypeScript loader given to this process (`node --import tsx`, as the benches
+        // and tests run), which would cost every worker ~0.2 s of CPU to start.
+        const w = new Worker(entry.url, entry.kind === "bundle" ? { execArgv: [] } : {});
         workers.push(w);
         live++;
         w.on("message", (m: PointReply | { type: "ready" }) => {
