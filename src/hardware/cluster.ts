@@ -176,8 +176,34 @@ export class Cluster {
     return this.gpuCount + e.host;
   }
 
+  /**
+   * Routes between the endpoints of small clusters (<= 64 endpoints), memoised: a route is a pure
+   * function of the two endpoints and the topology. routeLen -1: not computed yet.
+   */
+  private routeMemo: Int32Array | null = null;
+  private routeLen: Int8Array | null = null;
+
   /** Writes the route between two endpoint indices into r; returns its length. */
   private route(src: number, dst: number, r: Int32Array): number {
+    const nEnd = this.gpuCount + this.spec.nodes;
+    if (nEnd > 64) return this.computeRoute(src, dst, r);
+    if (this.routeLen === null) {
+      this.routeLen = new Int8Array(nEnd * nEnd).fill(-1);
+      this.routeMemo = new Int32Array(nEnd * nEnd * MAX_ROUTE);
+    }
+    const p = src * nEnd + dst;
+    const memo = this.routeMemo!;
+    let k = this.routeLen[p];
+    if (k < 0) {
+      k = this.routeLen[p] = this.computeRoute(src, dst, r);
+      for (let i = 0; i < k; i++) memo[p * MAX_ROUTE + i] = r[i];
+      return k;
+    }
+    for (let i = 0; i < k; i++) r[i] = memo[p * MAX_ROUTE + i];
+    return k;
+  }
+
+  private computeRoute(src: number, dst: number, r: Int32Array): number {
     const G = this.G;
     const srcHost = src >= this.gpuCount;
     const dstHost = dst >= this.gpuCount;

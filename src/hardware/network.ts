@@ -215,6 +215,12 @@ export class FlowNetwork {
   private isoAct = new Int32Array(0);
   private isoPos = new Int32Array(0);
   private isoState = new Uint8Array(0);
+  private isoHId = new Int32Array(0);
+  private isoHKey = new Float64Array(0);
+  private isoDOrder = new Int32Array(0);
+  private isoCnt = new Int32Array(0);
+  private readonly bits64 = new Float64Array(1);
+  private readonly bits32 = new Uint32Array(this.bits64.buffer);
   private isoRoute = new Int32Array(64 * MAX_ROUTE);
   private isoLen = new Int32Array(64);
   private isoBytes = new Float64Array(64);
@@ -743,45 +749,63 @@ export class FlowNetwork {
     this.solves++;
     this.solvedFlows += na;
     this.nextTag = (this.nextTag + na) & 0x3fffffff;
-    // Flows in order of projected finish (the order the completion heap yields them): the distinct
-    // keys kept sorted by binary insertion (an all-to-all has few distinct message sizes), each flow
-    // ranked among them, then a counting sort by rank.
-    const sorted = this.isoSorted;
-    const rank = this.isoRank;
+    // Flows in order of projected finish (the order the completion heap yields them). An
+    // all-to-all has few distinct message sizes, hence few distinct keys: they are found through a
+    // small hash table on the key's bits, sorted (insertion sort, or a comparator sort when many),
+    // and the flows counting-sorted by their key's rank.
     const order = this.isoOrder;
+    const flowD = this.isoPos; // (scratch: a flow's distinct-key id; pos is set again below)
+    let hsize = 16;
+    while (hsize < 2 * na) hsize *= 2;
+    if (this.isoHId.length < hsize) {
+      this.isoHId = new Int32Array(hsize);
+      this.isoHKey = new Float64Array(hsize);
+    }
+    const hid = this.isoHId;
+    const hkey = this.isoHKey;
+    hid.fill(-1, 0, hsize);
+    const mask = hsize - 1;
+    const shift = 32 - Math.log2(hsize);
+    const bits = this.bits64;
+    const words = this.bits32;
+    const dKey = this.isoSorted; // distinct keys, by id
     let nd = 0;
     for (let a = 0; a < na; a++) {
       const k = key[act[a]];
-      let lo = 0;
-      let hi = nd;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (sorted[mid] < k) lo = mid + 1;
-        else hi = mid;
+      bits[0] = k;
+      let h = Math.imul(words[0] ^ words[1], 0x9e3779b1) >>> shift;
+      while (hid[h] >= 0 && hkey[h] !== k) h = (h + 1) & mask;
+      if (hid[h] < 0) {
+        hid[h] = nd;
+        hkey[h] = k;
+        dKey[nd++] = k;
       }
-      if (lo === nd || sorted[lo] !== k) {
-        for (let j = nd; j > lo; j--) sorted[j] = sorted[j - 1];
-        sorted[lo] = k;
-        nd++;
-      }
+      flowD[a] = hid[h];
     }
-    rank.fill(0, 0, nd + 1);
-    for (let a = 0; a < na; a++) {
-      const i = act[a];
-      const k = key[i];
-      let lo = 0;
-      let hi = nd - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (sorted[mid] < k) lo = mid + 1;
-        else hi = mid;
+    // distinct ids in key order -> rank of each id
+    const dOrder = this.isoDOrder.length >= nd ? this.isoDOrder : (this.isoDOrder = new Int32Array(2 * nd));
+    for (let d = 0; d < nd; d++) dOrder[d] = d;
+    if (nd <= 64) {
+      for (let x = 1; x < nd; x++) {
+        const d = dOrder[x];
+        const kd = dKey[d];
+        let y = x - 1;
+        while (y >= 0 && dKey[dOrder[y]] > kd) {
+          dOrder[y + 1] = dOrder[y];
+          y--;
+        }
+        dOrder[y + 1] = d;
       }
-      order[a] = lo; // the rank, for now
-      rank[lo + 1]++;
+    } else {
+      dOrder.subarray(0, nd).sort((x, y) => dKey[x] - dKey[y]);
     }
-    for (let r = 1; r <= nd; r++) rank[r] += rank[r - 1];
-    for (let a = na - 1; a >= 0; a--) pos[a] = order[a]; // (pos is free until the loop below sets it again)
-    for (let a = 0; a < na; a++) order[rank[pos[a]]++] = act[a];
+    const rank = this.isoRank; // rank of each distinct id, then counting-sort offsets after nd
+    for (let r = 0; r < nd; r++) rank[dOrder[r]] = r;
+    const cnt = this.isoCnt.length >= nd + 1 ? this.isoCnt : (this.isoCnt = new Int32Array(2 * nd + 2));
+    cnt.fill(0, 0, nd + 1);
+    for (let a = 0; a < na; a++) cnt[rank[flowD[a]] + 1]++;
+    for (let r = 1; r <= nd; r++) cnt[r] += cnt[r - 1];
+    for (let a = 0; a < na; a++) order[cnt[rank[flowD[a]]]++] = act[a];
     for (let a = 0; a < na; a++) pos[act[a]] = a;
     let now = t0;
     let idx = 0;
