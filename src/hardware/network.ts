@@ -749,12 +749,51 @@ export class FlowNetwork {
     this.solves++;
     this.solvedFlows += na;
     this.nextTag = (this.nextTag + na) & 0x3fffffff;
-    // Flows in order of projected finish (the order the completion heap yields them). An
-    // all-to-all has few distinct message sizes, hence few distinct keys: they are found through a
-    // small hash table on the key's bits, sorted (insertion sort, or a comparator sort when many),
-    // and the flows counting-sorted by their key's rank.
+    const order = this.orderByKey(na);
+    for (let a = 0; a < na; a++) pos[act[a]] = a;
+    let now = t0;
+    let idx = 0;
+    let live = na;
+    while (idx < na) {
+      // nextDelay(now) for the earliest flow, then complete(now)
+      const f0 = order[idx];
+      now += Math.max(0, Math.ceil((bytes[f0] - rate[f0] * (now - t0)) / rate[f0] - 1e-6));
+      const first = idx;
+      while (idx < na) {
+        const i = order[idx];
+        const left = bytes[i] - rate[i] * (now - t0);
+        if (!(left <= rate[i] * 1e-3 || left <= bytes[i] * 1e-12)) break;
+        state[i] = 1;
+        idx++;
+      }
+      if (idx === first) continue;
+      // complete() finishes them in active-list order, swap-removal included: one scan does the same
+      for (let p = 0; p < live; p++) {
+        while (p < live && state[act[p]] === 1) {
+          const i = act[p];
+          this.finishIso(i, now);
+          state[i] = 2;
+          const last = act[--live];
+          act[p] = last;
+          pos[last] = p;
+        }
+      }
+      this.solves++; // solve(now): nothing left to re-rate
+    }
+    return now;
+  }
+
+  /**
+   * The active records of the fast group (isoAct[0..na)) in order of projected finish (isoKey),
+   * the order the completion heap yields them. An all-to-all has few distinct message sizes, hence
+   * few distinct keys: they are found through a small hash table on the key's bits, sorted
+   * (insertion sort, or a comparator sort when many), and the records counting-sorted by rank.
+   */
+  private orderByKey(na: number): Int32Array {
+    const act = this.isoAct;
+    const key = this.isoKey;
     const order = this.isoOrder;
-    const flowD = this.isoPos; // (scratch: a flow's distinct-key id; pos is set again below)
+    const flowD = this.isoPos; // (scratch: a record's distinct-key id; the caller sets pos after)
     let hsize = 16;
     while (hsize < 2 * na) hsize *= 2;
     if (this.isoHId.length < hsize) {
@@ -806,37 +845,7 @@ export class FlowNetwork {
     for (let a = 0; a < na; a++) cnt[rank[flowD[a]] + 1]++;
     for (let r = 1; r <= nd; r++) cnt[r] += cnt[r - 1];
     for (let a = 0; a < na; a++) order[cnt[rank[flowD[a]]]++] = act[a];
-    for (let a = 0; a < na; a++) pos[act[a]] = a;
-    let now = t0;
-    let idx = 0;
-    let live = na;
-    while (idx < na) {
-      // nextDelay(now) for the earliest flow, then complete(now)
-      const f0 = order[idx];
-      now += Math.max(0, Math.ceil((bytes[f0] - rate[f0] * (now - t0)) / rate[f0] - 1e-6));
-      const first = idx;
-      while (idx < na) {
-        const i = order[idx];
-        const left = bytes[i] - rate[i] * (now - t0);
-        if (!(left <= rate[i] * 1e-3 || left <= bytes[i] * 1e-12)) break;
-        state[i] = 1;
-        idx++;
-      }
-      if (idx === first) continue;
-      // complete() finishes them in active-list order, swap-removal included: one scan does the same
-      for (let p = 0; p < live; p++) {
-        while (p < live && state[act[p]] === 1) {
-          const i = act[p];
-          this.finishIso(i, now);
-          state[i] = 2;
-          const last = act[--live];
-          act[p] = last;
-          pos[last] = p;
-        }
-      }
-      this.solves++; // solve(now): nothing left to re-rate
-    }
-    return now;
+    return order;
   }
 
   /** finishFlow for a record of the fast group computed directly: counters and delivery. */
