@@ -141,6 +141,8 @@ describe("binary form", () => {
   it("round-trips any trace (property)", () => {
     fc.assert(
       fc.property(arb, ({ s, picks, seq, w }) => {
+        // distinct experts within each token's top-k (a repeat is refused, tested below)
+        for (let i = 1; i < picks.length; i += 2) if (picks[i] === picks[i - 1]) picks[i] = (picks[i] + 1) % s.experts;
         const t: RoutingTrace = {
           layers: s.layers, experts: s.experts, topK: s.topK, tokens: s.tokens,
           picks: Uint16Array.from(picks), seq: Int32Array.from(seq), step: Int32Array.from(seq, (_, i) => i),
@@ -164,5 +166,13 @@ describe("binary form", () => {
     bad[bad.length - 1] ^= 1;
     expect(() => readBinaryTrace(bad)).toThrow(/checksum mismatch/);
     expect(() => readBinaryTrace(Buffer.from("not a trace at all, definitely not one"))).toThrow(/expected the magic "MOETRACE"/);
+  });
+  it("refuses an expert picked twice in one token's top-k, and ids out of range, naming token and layer", () => {
+    const t: RoutingTrace = { layers: 2, experts: 4, topK: 2, tokens: 2, picks: Uint16Array.from([0, 1, 2, 3, 1, 2, 3, 3]), seq: Int32Array.from([0, 0]), step: Int32Array.from([0, 1]), meta: {} };
+    expect(() => readBinaryTrace(encodeBinaryTrace(t))).toThrow(new UserError("binary trace: token 1 layer 1 picks expert 3 twice; expected 2 distinct experts", "<buffer>"));
+    t.picks[7] = 4;
+    expect(() => readBinaryTrace(encodeBinaryTrace(t))).toThrow(/token 1 layer 1 picks expert 4; expected an expert id in 0\.\.3/);
+    t.picks[7] = 0; // the same id in another token's row is fine
+    expect(readBinaryTrace(encodeBinaryTrace(t)).picks[7]).toBe(0);
   });
 });

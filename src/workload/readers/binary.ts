@@ -96,17 +96,20 @@ function view<T extends Uint16Array | Int32Array | Float32Array>(
 
 /**
  * The checksum only says the bytes are the ones written: a file written by other tools could
- * still hold expert ids out of range (which would index past per-expert arrays) or a negative step.
+ * still hold expert ids out of range (which would index past per-expert arrays), an expert picked
+ * twice in one token's top-k (as the text readers refuse), or a negative step. One pass, a stamp
+ * per expert: the row that last picked it.
  */
 function checkPicks(t: RoutingTrace, where: string): void {
-  const { picks, experts } = t;
-  for (let i = 0; i < picks.length; i++) {
-    if (picks[i] >= experts) {
-      const row = Math.floor(i / t.topK);
-      throw new UserError(
-        `binary trace: token ${Math.floor(row / t.layers)} layer ${row % t.layers} picks expert ${picks[i]}; expected an expert id in 0..${experts - 1}`,
-        where,
-      );
+  const { picks, experts, topK: K } = t;
+  const last = new Int32Array(experts).fill(-1);
+  const at = (row: number): string => `binary trace: token ${Math.floor(row / t.layers)} layer ${row % t.layers}`;
+  for (let row = 0, i = 0; i < picks.length; row++) {
+    for (let k = 0; k < K; k++, i++) {
+      const e = picks[i];
+      if (e >= experts) throw new UserError(`${at(row)} picks expert ${e}; expected an expert id in 0..${experts - 1}`, where);
+      if (last[e] === row) throw new UserError(`${at(row)} picks expert ${e} twice; expected ${K} distinct experts`, where);
+      last[e] = row;
     }
   }
   for (let i = 0; i < t.tokens; i++) {
