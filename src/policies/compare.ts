@@ -74,6 +74,8 @@ export interface PlacementRow {
   mean_max_share: number;
   /** The perfectly balanced share, 1 / gpus. */
   ideal_share: number;
+  /** Batches the policy was judged on (all, or those after the fitting part with fitFraction). */
+  batches_judged: number;
 }
 
 export interface PlacementCompareOptions {
@@ -84,13 +86,27 @@ export interface PlacementCompareOptions {
   correlationWeight?: number;
   /** Batches to fit load and correlation on (default: the evaluated batches, i.e. in-sample). */
   fitBatches?: TokenBatches;
+  /**
+   * Held-out split: fit on the first `fitFraction` of the trace's batches (in trace order), judge
+   * on the rest. Overrides fitBatches. Default: fit and judge on all batches (in-sample).
+   */
+  fitFraction?: number;
 }
 
 /** Per policy: the max per-GPU load share of each (batch, layer), worst and mean. */
 export function comparePlacements(trace: RoutingTrace, o: PlacementCompareOptions): PlacementRow[] {
   checkGpus(trace, o.gpus);
-  const batches = staticBatches(trace, o.batch);
-  const fit = o.fitBatches ?? batches;
+  let batches: TokenBatches = staticBatches(trace, o.batch);
+  let fit = o.fitBatches ?? batches;
+  if (o.fitFraction !== undefined) {
+    const f = o.fitFraction;
+    const cut = Math.floor(batches.length * f);
+    if (!(f > 0 && f < 1) || cut < 1 || cut >= batches.length) {
+      throw new UserError(`fit fraction ${f}: expected a number in (0, 1) leaving at least one of the trace's ${batches.length} batches to fit on and one to judge on`);
+    }
+    fit = batches.slice(0, cut);
+    batches = batches.slice(cut);
+  }
   const loads = Array.from({ length: trace.layers }, (_, l) => expertLoad(trace, l, fit));
   const acts = Array.from({ length: trace.layers }, (_, l) => activationMatrix(trace, fit, l));
   return o.policies.map((p) => {
@@ -111,7 +127,7 @@ export function comparePlacements(trace: RoutingTrace, o: PlacementCompareOption
       sum += st.mean * st.batches;
       n += st.batches;
     }
-    return { policy: p.name, worst_max_share: worst, mean_max_share: n === 0 ? 0 : sum / n, ideal_share: 1 / o.gpus };
+    return { policy: p.name, worst_max_share: worst, mean_max_share: n === 0 ? 0 : sum / n, ideal_share: 1 / o.gpus, batches_judged: batches.length };
   });
 }
 

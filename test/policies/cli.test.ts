@@ -91,4 +91,18 @@ describe("moesim cache / placement", () => {
       expect(x.mean_max_share).toBeGreaterThanOrEqual(0.25);
     }
   });
+
+  it("placement --fit-fraction judges on the held-out batches; a bad fraction is one line, exit 2", async () => {
+    const all = JSON.parse((await cli(["placement", "--trace", trace, "--gpus", "4", "--batch", "4", "--json"])).out) as { batches_judged: number }[];
+    const r = await cli(["placement", "--trace", trace, "--gpus", "4", "--batch", "4", "--fit-fraction", "0.25", "--json"]);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.out) as { batches_judged: number }[];
+    expect(rows[0].batches_judged).toBe(all[0].batches_judged - Math.floor(all[0].batches_judged * 0.25));
+    for (const bad of ["0", "1", "x", ""]) {
+      const b = await cli(["placement", "--trace", trace, "--fit-fraction", bad]);
+      expect(b.code).toBe(2);
+      expect(b.err.trim().split("\n")).toHaveLength(1);
+      expect(b.err).toMatch(/--fit-fraction: expected a number between 0 and 1/);
+    }
+  });
 });

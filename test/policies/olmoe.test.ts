@@ -71,4 +71,18 @@ describe.skipIf(missing !== null)(`real OLMoE trace${missing ? ` (skipped: ${mis
     expect(get("greedy").mean_max_share).toBeLessThan(get("contiguous").mean_max_share);
     expect(get("anti-correlation").mean_max_share).toBeLessThan(get("contiguous").mean_max_share);
   });
+
+  it("held out (fitted on the first half of the batches, judged on the second), greedy and anti-correlation still beat contiguous", async () => {
+    const trace = await loadOlmoe();
+    const all = Math.ceil(trace.tokens / 16); // 51,112 tokens in batches of 16 requests' tokens
+    const out = comparePlacements(trace, { policies: [...placementPolicies.values()], gpus: 8, batch: 16, fitFraction: 0.5 });
+    const get = (p: string) => out.find((r) => r.policy === p)!;
+    for (const r of out) expect(r.batches_judged).toBeGreaterThan(0.4 * all);
+    expect(new Set(out.map((r) => r.batches_judged)).size).toBe(1);
+    expect(get("greedy").mean_max_share).toBeLessThan(get("contiguous").mean_max_share);
+    expect(get("anti-correlation").mean_max_share).toBeLessThan(get("contiguous").mean_max_share);
+    expect(get("anti-correlation").worst_max_share).toBeLessThan(get("contiguous").worst_max_share);
+    // in-sample rows judge every batch
+    expect(comparePlacements(trace, { policies: [placementPolicies.get("greedy")!], gpus: 8, batch: 16 })[0].batches_judged).toBeGreaterThan(out[0].batches_judged);
+  });
 });
