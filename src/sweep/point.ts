@@ -38,6 +38,14 @@ export function pointScenario(spec: SweepSpec, point: SweepPoint): Record<string
   return s;
 }
 
+/**
+ * A point's error without the base scenario's file name (and line:column in the point's generated
+ * text, which would mean nothing to the user): the sweep file and the point are named instead.
+ */
+export function withoutBaseFile(spec: SweepSpec, message: string): string {
+  return message.startsWith(spec.baseFile) ? message.slice(spec.baseFile.length).replace(/^(:\d+:\d+)?: /, "") : message;
+}
+
 /** Describes a point in messages: "point 3 (policies.gating.policy=static, workload.batching.batch_size=64)". */
 export function describePoint(point: SweepPoint): string {
   return `point ${point.index} (${Object.entries(point.params)
@@ -57,8 +65,7 @@ export function pointText(spec: SweepSpec, point: SweepPoint): { text: string; f
     return { text, file: spec.baseFile, loaded };
   } catch (e) {
     if (e instanceof UserError) {
-      const msg = e.message.startsWith(spec.baseFile) ? e.message.slice(spec.baseFile.length).replace(/^:\d+:\d+: /, "") : e.message;
-      throw new UserError(`${describePoint(point)}: ${msg}`, spec.file);
+      throw new UserError(`${describePoint(point)}: ${withoutBaseFile(spec, e.message)}`, spec.file);
     }
     throw e;
   }

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { workerEntry } from "./bundle.js";
-import { describePoint, pointText } from "./point.js";
+import { describePoint, pointText, withoutBaseFile } from "./point.js";
 import { quietProgress, type ProgressSink } from "./progress.js";
 import { shardPoints, type SweepPoint, type SweepSpec } from "./spec.js";
 import { POINT_FORMAT, type PointResult } from "./types.js";
@@ -140,7 +140,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
           const cur = started.get(w)!;
           if (m.type === "error") {
             const where = describePoint(cur.point);
-            return fail(m.user ? new UserError(`${where}: ${m.message}`, spec.file) : Object.assign(new Error(`${spec.file}: ${where}: ${m.message}`), { stack: m.stack }));
+            return fail(m.user ? new UserError(`${where}: ${withoutBaseFile(spec, m.message)}`, spec.file) : Object.assign(new Error(`${spec.file}: ${where}: ${m.message}`), { stack: m.stack }));
           }
           const result: PointResult = { format: POINT_FORMAT, sweep: spec.name, key: cur.point.key, index: cur.point.index, base_hash: spec.baseHash, params: cur.point.params, summary: m.summary as PointResult["summary"] };
           writeFileAtomic(join(dir, `${cur.point.key}.json`), pointJson(result));

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadSweepFile, mergeSweeps, runSweep, writeMerged, type SweepSpec } from "../../src/sweep/index.js";
 import { mergedFiles, repoRoot, SMALL_SWEEP, tempDir } from "./helpers.js";
+import { UserError } from "../../src/util/errors.js";
 
 /** Runs a sweep (or its shards) into fresh folders and merges them into a new one. */
 async function sweepAndMerge(spec: SweepSpec, runs: { workers: number; shard?: { index: number; count: number } }[]): Promise<string> {
@@ -144,6 +145,25 @@ describe("sweep runs", () => {
     const r = await runSweep(spec, { workers: 1, out, shard: { index: 0, count: 3 } });
     expect(r.ran).toBe(1);
     expect(r.skipped).toBe(1);
+  });
+
+  it("an error found while a worker resolves a point names the sweep file and the point, once, and stops the sweep", async () => {
+    const dir = tempDir();
+    const file = join(dir, "bad.sweep.yaml");
+    const trace = join(repoRoot, "scenarios/traces/quickstart.mtrace");
+    writeFileSync(
+      file,
+      `name: bad\nbase:\n  cluster: { preset: dgx-h100 }\n  model: { preset: olmoe-1b-7b }\n  trace: { file: ${JSON.stringify(trace)} }\n` +
+        `  workload: { phase: decode, batching: { kind: static, batch_size: 8 }, max_steps: 1 }\ngrid:\n  model.preset: [olmoe-1b-7b, no-such-model]\n`,
+    );
+    const bad = loadSweepFile(file);
+    const err = await runSweep(bad, { workers: 1, out: join(dir, "out") }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(UserError);
+    expect(err!.message).toMatch(/point 1 \(model\.preset=no-such-model\): model\.preset: unknown model preset 'no-such-model'; expected paper-lm-52b, /);
+    expect(err!.message.split(file).length - 1).toBeLessThanOrEqual(1);
   });
 
   it("refuses to merge folders of different sweeps", async () => {
