@@ -517,18 +517,7 @@ export class FlowNetwork {
     // Finish them in the order a scan of the active list with swap-removal meets them (so that
     // groups ending at one instant fire in a deterministic, position-based order).
     const pos = this.fPos;
-    if (fin.length > 32) fin.sort((a, b) => pos[a] - pos[b]);
-    else for (let i = 1; i < fin.length; i++) {
-      // insertion sort by position (short runs; no comparator closure per call)
-      const f = fin[i];
-      const p = pos[f];
-      let j = i - 1;
-      while (j >= 0 && pos[fin[j]] > p) {
-        fin[j + 1] = fin[j];
-        j--;
-      }
-      fin[j + 1] = f;
-    }
+    sortIdsByKey(fin, fin.length, pos);
     const act = this.active;
     for (const f of fin) {
       if (tag[f] !== FINISHING) continue; // finished already, when it was swapped into an earlier position
@@ -824,20 +813,7 @@ export class FlowNetwork {
     // distinct ids in key order -> rank of each id
     const dOrder = this.isoDOrder.length >= nd ? this.isoDOrder : (this.isoDOrder = new Int32Array(2 * nd));
     for (let d = 0; d < nd; d++) dOrder[d] = d;
-    if (nd <= 64) {
-      for (let x = 1; x < nd; x++) {
-        const d = dOrder[x];
-        const kd = dKey[d];
-        let y = x - 1;
-        while (y >= 0 && dKey[dOrder[y]] > kd) {
-          dOrder[y + 1] = dOrder[y];
-          y--;
-        }
-        dOrder[y + 1] = d;
-      }
-    } else {
-      dOrder.subarray(0, nd).sort((x, y) => dKey[x] - dKey[y]);
-    }
+    sortIdsByKey(dOrder, nd, dKey);
     const rank = this.isoRank; // rank of each distinct id, then counting-sort offsets after nd
     for (let r = 0; r < nd; r++) rank[dOrder[r]] = r;
     const cnt = this.isoCnt.length >= nd + 1 ? this.isoCnt : (this.isoCnt = new Int32Array(2 * nd + 2));
@@ -1101,6 +1077,29 @@ export class FlowNetwork {
       this.remCap[l] -= r;
       this.unfrozen[l]--;
     }
+  }
+}
+
+/**
+ * Sorts ids[0..n) by key[id] ascending (ties keep no particular order: callers' keys are distinct or
+ * their order among equal keys does not matter): insertion sort for short runs, no comparator
+ * closure per call; a comparator sort beyond 32.
+ */
+function sortIdsByKey(ids: number[] | Int32Array, n: number, key: ArrayLike<number>): void {
+  if (n > 32) {
+    const head = ids instanceof Int32Array ? ids.subarray(0, n) : ids;
+    head.sort((a, b) => key[a] - key[b]);
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const id = ids[i];
+    const k = key[id];
+    let j = i - 1;
+    while (j >= 0 && key[ids[j]] > k) {
+      ids[j + 1] = ids[j];
+      j--;
+    }
+    ids[j + 1] = id;
   }
 }
 
