@@ -166,6 +166,24 @@ describe("sweep runs", () => {
     expect(err!.message.split(file).length - 1).toBeLessThanOrEqual(1);
   });
 
+  it("a point with a calibrated profile runs in the bundled workers (the profile schema is loaded on demand there)", async () => {
+    const dir = tempDir();
+    const file = join(dir, "prof.sweep.yaml");
+    const trace = join(repoRoot, "scenarios/traces/quickstart.mtrace");
+    const profile = join(repoRoot, "profiles/lavapipe.json");
+    writeFileSync(
+      file,
+      `name: prof\nbase:\n  cluster: { preset: dgx-h100, profile: ${JSON.stringify(profile)} }\n  model: { preset: olmoe-1b-7b }\n  trace: { file: ${JSON.stringify(trace)} }\n` +
+        `  workload: { phase: decode, batching: { kind: static, batch_size: 8 }, max_steps: 1 }\ngrid:\n  seed: [1]\n`,
+    );
+    const out = join(dir, "out");
+    const r = await runSweep(loadSweepFile(file), { workers: 1, out });
+    expect(r.entry).toBe("bundle");
+    expect(r.ran).toBe(1);
+    const point = JSON.parse(readFileSync(join(out, "points", pointFiles(out)[0]), "utf8")) as { summary: { cluster: { cost_model: string } } };
+    expect(point.summary.cluster.cost_model).toMatch(/calibrated/i);
+  });
+
   it("refuses to merge folders of different sweeps", async () => {
     const other = tempDir();
     writeFileSync(join(other, "s.yaml"), readFileSync(SMALL_SWEEP, "utf8").replace("name: small", "name: other").replace("base: base.yaml", `base: ${join(repoRoot, "test/fixtures/sweep/base.yaml")}`));
