@@ -32,7 +32,16 @@ export interface ClusterOptions {
    * path; same results); false runs every collective event by event (default true).
    */
   fastCollectives?: boolean;
+  /**
+   * "flow" (default): flows share links max-min fairly, recomputed as flows start and end.
+   * "analytic": each collective's links drain its bytes at their capacity, groups do not contend
+   * (FlowNetwork.analytic); much faster on large clusters, a lower bound on the flow model's times.
+   */
+  networkModel?: NetworkModel;
 }
+
+export type NetworkModel = "flow" | "analytic";
+export const NETWORK_MODELS: readonly NetworkModel[] = ["flow", "analytic"];
 
 export interface AllToAllOptions {
   /** Two phases across nodes: intra-node exchange over NVLink, then same-local-rank exchange over NICs. */
@@ -90,6 +99,7 @@ export class Cluster {
     }
     this.net = new FlowNetwork(sim, this.gpuCount + spec.nodes);
     this.net.fastGroups = opts.fastCollectives ?? true;
+    this.net.analytic = opts.networkModel === "analytic";
     this.groupSeen = new Int32Array(this.gpuCount);
     this.buildLinks();
   }

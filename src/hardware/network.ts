@@ -249,6 +249,19 @@ export class FlowNetwork {
   /** Flows completed so far. */
   flowsDone = 0;
 
+  /**
+   * Analytic model instead of flow-level sharing (set before any flow starts): a collective's flows
+   * share each link's bandwidth among themselves (a link drains its group's bytes at its capacity;
+   * a flow ends when the most loaded link on its route has drained), but groups and single
+   * transfers do not slow each other down. No flow is simulated: one event per group. A lower
+   * bound on the flow model's times (equal for flows that share no link, to the ns rounding); see
+   * docs/hardware.md.
+   */
+  analytic = false;
+  private aLoad = new Float64Array(0); // bytes per link of the group being computed (analytic)
+  private aTouched = new Int32Array(0);
+  private aBusyUntil = new Float64Array(0); // end of the latest busy interval booked per link (analytic)
+
   constructor(
     readonly sim: Simulation,
     endpoints: number,
@@ -360,6 +373,10 @@ export class FlowNetwork {
     if (this.isoBuilding) {
       if (group !== ISO_GROUP) throw new Error("runGroup: a flow of another group was started while the group's flows were being added");
       this.recordIso(route, len, bytes, logical, maxRateBytesPerS, src, dst);
+    } else if (this.analytic) {
+      if (group === ISO_GROUP) throw new Error("runGroup: its group id is valid only inside its add callback");
+      this.analyticFlow(route, len, bytes, group, src, dst, logical, maxRateBytesPerS);
+      return;
     } else {
       if (group === ISO_GROUP) throw new Error("runGroup: its group id is valid only inside its add callback");
       if (this.isoLive && this.sim.now < this.isoLastFinish) this.replayIso(this.sim.now);
@@ -607,6 +624,10 @@ export class FlowNetwork {
    * it is the same as `group(count, onDone)` followed by `add`.
    */
   runGroup(count: number, onDone: () => void, add: (group: number) => void): void {
+    if (this.analytic && count > 0) {
+      this.runAnalyticGroup(count, onDone, add);
+      return;
+    }
     if (count === 0 || !this.fastGroups || !this.idle) {
       add(this.group(count, onDone));
       return;
@@ -845,6 +866,117 @@ export class FlowNetwork {
     const at = now + lat;
     if (at > this.isoDeliver) this.isoDeliver = at;
     this.isoLeft--;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Analytic model
+
+  /** Books [t0, t0 + dur) as busy time of link l, merged with the intervals booked before (analytic). */
+  private bookBusy(l: number, t0: number, dur: number): void {
+    if (this.aBusyUntil.length < this.linkCap.length) this.aBusyUntil = grow(this.aBusyUntil, this.linkCap.length);
+    const end = t0 + dur;
+    const from = Math.max(t0, this.aBusyUntil[l]);
+    if (end > from) {
+      this.linkBusy[l] += end - from;
+      this.aBusyUntil[l] = end;
+    }
+  }
+
+  /** A single flow in the analytic model: alone on its route, at its bottleneck rate from now. */
+  private analyticFlow(route: ArrayLike<number>, len: number, bytes: number, group: number, src: number, dst: number, logical: number, maxRateBytesPerS: number): void {
+    const now = this.sim.now;
+    let lat = 0;
+    let rate = maxRateBytesPerS / 1e9;
+    for (let k = 0; k < len; k++) {
+      const l = route[k];
+      lat += this.linkLat[l];
+      if (this.linkCap[l] < rate) rate = this.linkCap[l];
+    }
+    let dur = 0;
+    if (bytes > 0 && len > 0) {
+      if (!(rate > 0)) rate = 1e-12;
+      dur = bytes / rate;
+      for (let k = 0; k < len; k++) {
+        this.linkBytes[route[k]] += bytes;
+        this.bookBusy(route[k], now, dur);
+      }
+    }
+    this.sentBytes[src] += bytes;
+    this.receivedBytes[dst] += bytes;
+    this.deliveredBytes[dst] += logical;
+    this.flowsDone++;
+    this.groupDone(group, now + dur + lat, now);
+  }
+
+  /**
+   * A group in the analytic model: each link drains the group's bytes on it at its capacity
+   * (T_l = bytes_l / capacity_l, from now); a flow ends when the most loaded link on its route has
+   * drained (and no sooner than its own rate cap allows), and is delivered its route's latency
+   * later; the group when its last flow is. One engine event: the delivery.
+   */
+  private runAnalyticGroup(count: number, onDone: () => void, add: (group: number) => void): void {
+    const now = this.sim.now;
+    if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
+    this.isoStamp++;
+    this.isoN = 0;
+    this.isoBuilding = true;
+    try {
+      add(ISO_GROUP);
+    } finally {
+      this.isoBuilding = false;
+    }
+    const n = this.isoN;
+    if (n !== count) throw new Error(`runGroup: ${count - n} of ${count} flows were not started by add()`);
+    if (this.aLoad.length < this.linkCap.length) {
+      this.aLoad = new Float64Array(this.linkCap.length);
+      this.aTouched = new Int32Array(this.linkCap.length);
+    }
+    const load = this.aLoad;
+    const touched = this.aTouched;
+    let nt = 0;
+    const route = this.isoRoute;
+    const len = this.isoLen;
+    const bytes = this.isoBytes;
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i];
+      if (!(b > 0)) continue;
+      for (let k = 0; k < len[i]; k++) {
+        const l = route[i * MAX_ROUTE + k];
+        if (load[l] === 0) touched[nt++] = l;
+        load[l] += b;
+      }
+    }
+    // load[l] becomes the time the link needs to drain it
+    for (let t = 0; t < nt; t++) {
+      const l = touched[t];
+      const b = load[l];
+      this.linkBytes[l] += b;
+      load[l] = b / this.linkCap[l];
+      this.bookBusy(l, now, load[l]);
+    }
+    let deliver = now;
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i];
+      let dur = 0;
+      let lat = 0;
+      for (let k = 0; k < len[i]; k++) {
+        const l = route[i * MAX_ROUTE + k];
+        lat += this.linkLat[l];
+        if (b > 0 && load[l] > dur) dur = load[l];
+      }
+      if (b > 0 && len[i] > 0) {
+        const own = b / (this.isoMaxRate[i] / 1e9);
+        if (own > dur) dur = own;
+      }
+      const at = now + dur + lat;
+      if (at > deliver) deliver = at;
+      this.sentBytes[this.isoSrc[i]] += b;
+      this.receivedBytes[this.isoDst[i]] += b;
+      this.deliveredBytes[this.isoDst[i]] += this.isoLogical[i];
+    }
+    for (let t = 0; t < nt; t++) load[touched[t]] = 0;
+    this.flowsDone += n;
+    this.sim.scheduleRaw(Math.ceil(deliver) - now, onDone, 0, "network.delivered");
   }
 
   private recordIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Simulation } from "../../src/sim/engine.js";
+import { Cluster, type NetworkModel } from "../../src/hardware/cluster.js";
+import { clusterSpecFrom } from "../../src/hardware/presets.js";
+
+/**
+ * The analytic network model (Cluster networkModel "analytic", FlowNetwork.analytic) against the
+ * flow model: for one collective alone on the network it is a lower bound on the flow model's
+ * completion time, equal (to the ns rounding) when no two flows share a link, and it moves the same
+ * bytes over the same links.
+ */
+type Kind = "a2a" | "hier" | "allreduce";
+
+function run(preset: "paper-v100" | "dgx-h100", nodes: number, kind: Kind, sizes: number[], model: NetworkModel) {
+  const sim = new Simulation();
+  const cluster = new Cluster(sim, clusterSpecFrom({ preset, nodes }), { recordTimeline: false, networkModel: model });
+  const n = cluster.gpuCount;
+  const group = Array.from({ length: n }, (_, i) => i);
+  let done = -1;
+  const cb = (): void => void (done = sim.now);
+  if (kind === "allreduce") cluster.allReduce(group, sizes[0] + 1, cb);
+  else {
+    const m = new Float64Array(n * n);
+    for (let k = 0; k < m.length; k++) m[k] = sizes[k % sizes.length];
+    cluster.allToAll(group, m, cb, { hierarchical: kind === "hier" });
+  }
+  const r = sim.run();
+  const bytes = new Map(cluster.linkTraffic().map((l) => [l.link, l.bytes]));
+  return { done, events: r.events, bytes, sent: Array.from(cluster.net.sentBytes), delivered: Array.from(cluster.net.deliveredBytes) };
+}
+
+const sizeArb = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4e6 }), fc.constantFrom(2048, 4096, 1 << 20));
+
+describe("analytic network model", () => {
+  it("property: one collective alone: a lower bound on the flow model, same bytes on every link", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("paper-v100" as const, "dgx-h100" as const),
+        fc.integer({ min: 1, max: 2 }),
+        fc.constantFrom("a2a" as const, "hier" as const, "allreduce" as const),
+        fc.array(sizeArb, { minLength: 1, maxLength: 37 }),
+        (preset, nodes, kind, sizes) => {
+          const f = run(preset, nodes, kind, sizes, "flow");
+          const a = run(preset, nodes, kind, sizes, "analytic");
+          expect(a.done).toBeLessThanOrEqual(f.done + 1);
+          // and close: a collective's most loaded link stays busy to the end under max-min too
+          expect(a.done).toBeGreaterThanOrEqual(0.95 * f.done);
+          for (const [link, b] of f.bytes) expect(a.bytes.get(link), link).toBe(b);
+          expect(a.sent).toEqual(f.sent);
+          expect(a.delivered).toEqual(f.delivered);
+        },
+      ),
+      { numRuns: 120, seed: 20261126 },
+    );
+  });
+
+  it("property: an all-to-all whose flows share no link (point-to-point NVLink node) ends within 2 ns of the flow model", () => {
+    fc.assert(
+      fc.property(fc.array(sizeArb, { minLength: 1, maxLength: 64 }), (sizes) => {
+        const f = run("paper-v100", 1, "a2a", sizes, "flow");
+        const a = run("paper-v100", 1, "a2a", sizes, "analytic");
+        expect(Math.abs(a.done - f.done)).toBeLessThanOrEqual(2);
+      }),
+      { numRuns: 150, seed: 7 },
+    );
+  });
+
+  it("a 4-node all-to-all: within 1% of the flow model, in 2 engine events instead of hundreds of max-min solves", () => {
+    for (const preset of ["paper-v100", "dgx-h100"] as const) {
+      const sizes = Array.from({ length: 64 }, (_, i) => ((i * 7919) % 5) * 65536 + 1024);
+      const f = run(preset, 4, "a2a", sizes, "flow");
+      const a = run(preset, 4, "a2a", sizes, "analytic");
+      expect(a.done, preset).toBeLessThanOrEqual(f.done);
+      expect(a.done, preset).toBeGreaterThanOrEqual(0.99 * f.done);
+      expect(a.events, preset).toBe(2); // the launch overhead and the delivery
+    }
+  });
+
+  it("a lone transfer takes bytes / bottleneck + route latency, as in the flow model; concurrent groups do not contend", () => {
+    const t = (model: NetworkModel, twice: boolean): number[] => {
+      const sim = new Simulation();
+      const cluster = new Cluster(sim, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), { recordTimeline: false, networkModel: model });
+      const out: number[] = [];
+      cluster.hostToDevice(0, 12_000_000, () => out.push(sim.now));
+      if (twice) cluster.hostToDevice(0, 12_000_000, () => out.push(sim.now));
+      sim.run();
+      return out;
+    };
+    const [flowOne] = t("flow", false);
+    const [anaOne] = t("analytic", false);
+    expect(Math.abs(anaOne - flowOne)).toBeLessThanOrEqual(1);
+    // 12 MB at 12 GB/s pinned = 1 ms, plus 1 us of PCIe latency
+    expect(anaOne).toBeGreaterThanOrEqual(1_001_000);
+    expect(anaOne).toBeLessThanOrEqual(1_001_002);
+    // two copies at once: the flow model shares the link (both end at ~2 ms), the analytic one does not
+    expect(Math.min(...t("flow", true))).toBeGreaterThan(1.9e6);
+    expect(t("analytic", true)).toEqual([anaOne, anaOne]);
+  });
+});
