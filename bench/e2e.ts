@@ -2,7 +2,8 @@
  * bench/e2e: the seed paper's LM 52B scenario (scenarios/paper/base/lm.yaml: 512 experts, top-2,
  * dynamic gating, paper-v100 nodes) run end to end through runScenario, as the serving case:
  * phase decode (one token per request per step), static batches of 8 requests per GPU, context
- * 1024 tokens, many steps. Two cases: 1 node (8 GPUs, 64 requests) and 4 nodes (32 GPUs, 256
+ * 1024 tokens, many steps. Two cases, each with the flow network model (the default) and again
+ * with the analytic one (fields *_analytic): 1 node (8 GPUs, 64 requests) and 4 nodes (32 GPUs, 256
  * requests, fabric over EDR InfiniBand). Per case: wall time of runScenario, simulated seconds per
  * wall second (realtime factor; also per second of process CPU time, steadier on a shared machine)
  * and engine events per wall second. The wall time covers all of runScenario: resolving the
@@ -41,13 +42,14 @@ interface Case {
   simOnlyS: number;
 }
 
-async function runCase(label: string, nodes: number, steps: number): Promise<Case> {
+async function runCase(label: string, nodes: number, steps: number, networkModel: "flow" | "analytic" = "flow"): Promise<Case> {
   const file = resolve(ROOT, "scenarios", "paper", "base", "lm.yaml");
   const loaded = parseScenario(readFileSync(file, "utf8"), file);
   const sc = loaded.scenario;
   const requests = 64 * nodes; // 8 per GPU, as the paper's batch of 64 on 8 GPUs
   sc.name = `bench-e2e-${label}`;
   sc.cluster.nodes = nodes;
+  sc.cluster.network_model = networkModel;
   sc.trace = { ...sc.trace, synthetic: { ...sc.trace.synthetic!, sequences: requests, tokens_per_sequence: steps } };
   sc.workload = { ...sc.workload, phase: "decode", batching: { kind: "static", batch_size: requests }, context_tokens: 1024, max_steps: steps };
   sc.outputs = { ...sc.outputs, timelines: false, report: false };
@@ -81,6 +83,12 @@ const one = await runCase("1node", 1, STEPS);
 line(one);
 const four = await runCase("4nodes", 4, STEPS);
 line(four);
+// The analytic network model (cluster.network_model: analytic): collectives alone on the network
+// come out within ~1% of the flow model (test/hardware/network-analytic.test.ts).
+const oneA = await runCase("1node-an", 1, STEPS, "analytic");
+line(oneA);
+const fourA = await runCase("4nodes-an", 4, STEPS, "analytic");
+line(fourA);
 
 const perEvent1 = one.wallS / one.events;
 const perEvent4 = four.wallS / four.events;
@@ -97,6 +105,9 @@ console.log(
     realtime_factor_sim_4nodes: Number((four.simS / four.simOnlyS).toFixed(2)),
     realtime_factor_cpu: Number((one.simS / one.cpuS).toFixed(2)),
     realtime_factor_4nodes_cpu: Number((four.simS / four.cpuS).toFixed(2)),
+    realtime_factor_analytic: Number((oneA.simS / oneA.wallS).toFixed(2)),
+    realtime_factor_4nodes_analytic: Number((fourA.simS / fourA.wallS).toFixed(2)),
+    simulated_s_4nodes_analytic: fourA.simS,
     wall_s: Number(one.wallS.toFixed(3)),
     wall_s_4nodes: Number(four.wallS.toFixed(3)),
     simulated_s: one.simS,

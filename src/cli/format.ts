@@ -16,7 +16,7 @@ export function table(rows: string[][]): string {
 /** A short human summary of a run. */
 export function formatSummary(s: RunSummary): string {
   const lines: string[] = [];
-  lines.push(bold(`moesim: ${s.scenario}`) + ` — ${s.model} on ${s.cluster.nodes} x ${s.cluster.preset} (${s.cluster.gpus} GPUs, ${s.cluster.cost_model} cost model)`);
+  lines.push(bold(`moesim: ${s.scenario}`) + ` — ${s.model} on ${s.cluster.nodes} x ${s.cluster.preset} (${s.cluster.gpus} GPUs, ${s.cluster.cost_model} cost model${s.cluster.network_model === "analytic" ? ", analytic network" : ""})`);
   lines.push(`policies: gating=${s.policies.gating} buffering=${s.policies.buffering}${s.policies.slots ? ` (${s.policies.slots} slots)` : ""} placement=${s.policies.placement}`);
   lines.push(`trace: ${s.trace.source} (${s.trace.tokens} tokens, ${s.trace.layers} layers, ${s.trace.experts} experts, top-${s.trace.top_k})`);
   if (s.oom) {

@@ -11,7 +11,7 @@ export interface RunSummary {
   format: typeof RESULTS_FORMAT;
   scenario: string;
   seed: number | string;
-  cluster: { preset: string; nodes: number; gpus: number; gpu: string; cost_model: string };
+  cluster: { preset: string; nodes: number; gpus: number; gpu: string; cost_model: string; network_model: string };
   model: string;
   trace: { source: string; tokens: number; layers: number; experts: number; top_k: number };
   policies: { gating: string; buffering: string; slots: number | null; placement: string };
@@ -47,6 +47,8 @@ export interface SummaryContext {
   preset: string;
   nodes: number;
   costModel: string;
+  /** "flow" or "analytic" (default "flow"). */
+  networkModel?: string;
   gpuName: string;
   policies: RunSummary["policies"];
   phase: string;
@@ -118,7 +120,7 @@ export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSim
     format: RESULTS_FORMAT,
     scenario: r.name,
     seed: ctx.seed,
-    cluster: { preset: ctx.preset, nodes: ctx.nodes, gpus: r.memory.length, gpu: ctx.gpuName, cost_model: ctx.costModel },
+    cluster: { preset: ctx.preset, nodes: ctx.nodes, gpus: r.memory.length, gpu: ctx.gpuName, cost_model: ctx.costModel, network_model: ctx.networkModel ?? "flow" },
     model: ctx.model,
     trace: { source: ctx.traceSource, ...ctx.traceShape },
     policies: ctx.policies,

@@ -31,6 +31,7 @@ export async function runScenario(loaded: LoadedScenario, opts: { outDir?: strin
       preset: sc.cluster.preset,
       nodes: sc.cluster.nodes,
       costModel: cfg.cost?.name ?? "roofline",
+      networkModel: cfg.networkModel ?? "flow",
       gpuName: resolved.clusterSpec.node.gpu.name,
       policies: {
         gating: cfg.gating.policy.name,

@@ -1,7 +1,7 @@
 import { Simulation, type ProcessGenerator, type SimEvent } from "../sim/engine.js";
 import { EventLog } from "../sim/log.js";
 import type { RandomStream } from "../sim/rng.js";
-import { Cluster } from "../hardware/cluster.js";
+import { Cluster, type NetworkModel } from "../hardware/cluster.js";
 import type { ClusterSpec } from "../hardware/devices.js";
 import type { CostModel } from "../hardware/cost.js";
 import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
@@ -56,6 +56,8 @@ export interface MoeSimConfig {
   denseEquivalent?: boolean;
   /** Two-stage all-to-all across nodes (see Cluster.allToAll). */
   hierarchicalAllToAll?: boolean;
+  /** The network model: max-min fair flows (default) or analytic (see Cluster's networkModel). */
+  networkModel?: NetworkModel;
   /**
    * Tensor-parallel degree of the dense parts (attention, dense FFN, head): groups of this many
    * consecutive GPUs share each request's dense work, each rank holding 1/T of those weights, with
@@ -141,7 +143,7 @@ class OomStop extends Error {
  */
 export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const sim = new Simulation({ log: cfg.eventLog ? new EventLog() : false });
-  const cluster = new Cluster(sim, cfg.clusterSpec, { cost: cfg.cost });
+  const cluster = new Cluster(sim, cfg.clusterSpec, { cost: cfg.cost, networkModel: cfg.networkModel });
   const cost = cluster.cost;
   const D = cfg.gpus;
   const T = cfg.tensorParallel ?? 1;

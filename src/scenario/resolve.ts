@@ -328,6 +328,7 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
     rng,
     eventLog: sc.outputs.event_log,
     hierarchicalAllToAll: sc.cluster.hierarchical_all_to_all,
+    networkModel: sc.cluster.network_model,
     tensorParallel: sc.parallelism.tensor,
   };
   return { scenario: sc, name, config, clusterSpec, model, trace, outputsDir };

@@ -38,6 +38,12 @@ export const clusterSchema = z
       .boolean()
       .default(false)
       .describe("All-to-all in two stages across nodes: gather within the node over NVLink, then one exchange per node pair over the NICs"),
+    network_model: z
+      .enum(["flow", "analytic"])
+      .default("flow")
+      .describe(
+        "flow: flows share links max-min fairly as they start and end (default). analytic: each collective's links drain its bytes at their capacity and collectives/copies do not contend; much faster on many nodes, a lower bound (within ~1% for a collective alone)",
+      ),
   })
   .strict();
 

@@ -20,6 +20,23 @@ function scenario(extra: string): ReturnType<typeof parseScenario> {
   );
 }
 
+describe("network_model: analytic", () => {
+  it("a 4-node decode scenario: the same tokens, throughput within 1% of the flow model (collectives alone on the network), summary says so", async () => {
+    const yaml = (m: string): string =>
+      `name: t\nseed: 7\ncluster: { preset: dgx-h100, nodes: 4, network_model: ${m} }\nmodel: { preset: olmoe-1b-7b }\n` +
+      `trace: { synthetic: { fitted: olmoe-1b-7b, sequences: 64, tokens_per_sequence: 3 } }\nworkload: { phase: decode, batching: { kind: static, batch_size: 64 } }\n`;
+    const at = join(ROOT, "scenarios", "inline.yaml");
+    const f = await runScenario(parseScenario(yaml("flow"), at));
+    const a = await runScenario(parseScenario(yaml("analytic"), at));
+    expect(f.summary.cluster.network_model).toBe("flow");
+    expect(a.summary.cluster.network_model).toBe("analytic");
+    expect(a.summary.tokens).toBe(f.summary.tokens);
+    expect(a.summary.tokens_per_s).toBeGreaterThanOrEqual(f.summary.tokens_per_s); // times are a lower bound
+    expect(a.summary.tokens_per_s / f.summary.tokens_per_s).toBeLessThan(1.01);
+    expect(a.result.links.map((l) => l.bytes)).toEqual(f.result.links.map((l) => l.bytes));
+  });
+});
+
 describe("moesim run: the quickstart scenario", () => {
   it("runs, accounts every token and phase, and is byte-identical across two runs", async () => {
     const a = await runScenario(loadScenarioFile(QUICKSTART));
