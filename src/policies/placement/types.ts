@@ -4,7 +4,7 @@ export interface PlacementInput {
   gpus: number;
   /** Experts each GPU can hold; default ceil(experts / gpus). Replicas come on top. */
   slotsPerGpu?: number;
-  /** Historical load: token-expert assignments per expert. */
+  /** Historical load: token-expert assignments per expert (shared between runs: read it, never write it). */
   load: Float64Array;
   /** Historical activations: active[b * experts + e] is 1 when expert e got tokens in batch b. */
   activations?: { batches: number; active: Uint8Array };
