@@ -34,7 +34,7 @@ describe("placement policies", () => {
     expect(a[1]).not.toBe(a[3]);
   });
 
-  it("every policy respects the slots per GPU and places every expert", () => {
+  it("every policy respects the slots per GPU, places every expert and leaves its inputs unchanged", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 20 }),
@@ -44,8 +44,13 @@ describe("placement policies", () => {
         (experts, gpus, rep, loads) => {
           const load = Float64Array.from(loads.slice(0, experts));
           const active = Uint8Array.from({ length: 5 * experts }, (_, i) => (loads[i % 20] + i) % 3 === 0 ? 1 : 0);
+          const loadBefore = Array.from(load);
+          const activeBefore = Array.from(active);
           for (const p of placementPolicies.values()) {
             const pl = p.place({ experts, gpus, load, activations: { batches: 5, active }, replicateHot: rep });
+            // inputs are shared between runs (load is cached per trace): a policy must not write them
+            expect(Array.from(load), p.name).toEqual(loadBefore);
+            expect(Array.from(active), p.name).toEqual(activeBefore);
             const used = new Array(gpus).fill(0);
             for (const g of pl.expertGpu) used[g]++;
             for (const u of used) expect(u).toBeLessThanOrEqual(Math.ceil(experts / gpus));
