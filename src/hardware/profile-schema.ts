@@ -60,8 +60,16 @@ export function parseProfile(value: unknown, where: string): CostProfile {
   return r.data as CostProfile;
 }
 
-/** Reads and validates a profile JSON file (moesim-profile/v1). */
+/** Reads and validates a profile JSON file (moesim-profile/v1): the fields of the format. */
 export function loadProfile(path: string): CostProfile {
+  return readProfileFile(path).profile;
+}
+
+/**
+ * Reads a profile JSON file and validates it against the format; `raw` is the whole parsed value,
+ * with any extra fields a writer added (`moesim calibrate` adds extraOps, ffnTileTokens, layer).
+ */
+export function readProfileFile(path: string): { profile: CostProfile; raw: unknown } {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -74,5 +82,5 @@ export function loadProfile(path: string): CostProfile {
   } catch (e) {
     throw new UserError(`cost profile is not valid JSON: ${(e as Error).message}`, path);
   }
-  return parseProfile(value, path);
+  return { profile: parseProfile(value, path), raw: value };
 }
