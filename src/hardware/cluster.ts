@@ -34,8 +34,9 @@ export interface ClusterOptions {
   fastCollectives?: boolean;
   /**
    * "flow" (default): flows share links max-min fairly, recomputed as flows start and end.
-   * "analytic": each collective's links drain its bytes at their capacity, groups do not contend
-   * (FlowNetwork.analytic); much faster on large clusters, a lower bound on the flow model's times.
+   * "analytic": every link serves bytes at its capacity, first come first served, a collective or
+   * copy ends when the last link on its route is through (FlowNetwork.analytic); much faster on
+   * large clusters, a lower bound on the flow model's times for a collective alone.
    */
   networkModel?: NetworkModel;
 }

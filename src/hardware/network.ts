@@ -250,17 +250,16 @@ export class FlowNetwork {
   flowsDone = 0;
 
   /**
-   * Analytic model instead of flow-level sharing (set before any flow starts): a collective's flows
-   * share each link's bandwidth among themselves (a link drains its group's bytes at its capacity;
-   * a flow ends when the most loaded link on its route has drained), but groups and single
-   * transfers do not slow each other down. No flow is simulated: one event per group. A lower
-   * bound on the flow model's times (equal for flows that share no link, to the ns rounding); see
-   * docs/hardware.md.
+   * Analytic model instead of flow-level sharing (set before any flow starts): every link serves
+   * bytes at its capacity, first come first served; a collective queues its bytes on each link at
+   * once, a flow ends when the last link on its route is through with them. No flow is simulated:
+   * one event per group. For a collective alone on the network, a lower bound on the flow model's
+   * times (equal for flows that share no link, to the ns rounding); see docs/hardware.md.
    */
   analytic = false;
   private aLoad = new Float64Array(0); // bytes per link of the group being computed (analytic)
   private aTouched = new Int32Array(0);
-  private aBusyUntil = new Float64Array(0); // end of the latest busy interval booked per link (analytic)
+  private aBusyUntil = new Float64Array(0); // when each link has drained the bytes queued on it so far (analytic)
 
   constructor(
     readonly sim: Simulation,
@@ -871,48 +870,46 @@ export class FlowNetwork {
   // ---------------------------------------------------------------------------------------------
   // Analytic model
 
-  /** Books [t0, t0 + dur) as busy time of link l, merged with the intervals booked before (analytic). */
-  private bookBusy(l: number, t0: number, dur: number): void {
+  /**
+   * Queues `bytes` on link l at time t0 (analytic): the link serves bytes at its capacity, first
+   * come first served across all traffic, so they start when it has drained what came before (or
+   * at t0) and take bytes / capacity. Returns when they are through; counts link bytes and busy time.
+   */
+  private drain(l: number, t0: number, bytes: number): number {
     if (this.aBusyUntil.length < this.linkCap.length) this.aBusyUntil = grow(this.aBusyUntil, this.linkCap.length);
-    const end = t0 + dur;
-    const from = Math.max(t0, this.aBusyUntil[l]);
-    if (end > from) {
-      this.linkBusy[l] += end - from;
-      this.aBusyUntil[l] = end;
-    }
+    const dur = bytes / this.linkCap[l];
+    const end = Math.max(t0, this.aBusyUntil[l]) + dur;
+    this.aBusyUntil[l] = end;
+    this.linkBusy[l] += dur;
+    this.linkBytes[l] += bytes;
+    return end;
   }
 
-  /** A single flow in the analytic model: alone on its route, at its bottleneck rate from now. */
+  /** A single flow in the analytic model: through each link of its route (queued behind earlier traffic), at most at its own rate cap. */
   private analyticFlow(route: ArrayLike<number>, len: number, bytes: number, group: number, src: number, dst: number, logical: number, maxRateBytesPerS: number): void {
     const now = this.sim.now;
     let lat = 0;
-    let rate = maxRateBytesPerS / 1e9;
-    for (let k = 0; k < len; k++) {
-      const l = route[k];
-      lat += this.linkLat[l];
-      if (this.linkCap[l] < rate) rate = this.linkCap[l];
-    }
-    let dur = 0;
+    let finish = now;
+    for (let k = 0; k < len; k++) lat += this.linkLat[route[k]];
     if (bytes > 0 && len > 0) {
-      if (!(rate > 0)) rate = 1e-12;
-      dur = bytes / rate;
+      finish = now + bytes / (maxRateBytesPerS / 1e9);
       for (let k = 0; k < len; k++) {
-        this.linkBytes[route[k]] += bytes;
-        this.bookBusy(route[k], now, dur);
+        const end = this.drain(route[k], now, bytes);
+        if (end > finish) finish = end;
       }
     }
     this.sentBytes[src] += bytes;
     this.receivedBytes[dst] += bytes;
     this.deliveredBytes[dst] += logical;
     this.flowsDone++;
-    this.groupDone(group, now + dur + lat, now);
+    this.groupDone(group, finish + lat, now);
   }
 
   /**
-   * A group in the analytic model: each link drains the group's bytes on it at its capacity
-   * (T_l = bytes_l / capacity_l, from now); a flow ends when the most loaded link on its route has
-   * drained (and no sooner than its own rate cap allows), and is delivered its route's latency
-   * later; the group when its last flow is. One engine event: the delivery.
+   * A group in the analytic model: each link drains the group's bytes on it at its capacity,
+   * after what earlier traffic queued there (from now if the link is free); a flow ends when the
+   * last link on its route has drained (and no sooner than its own rate cap allows), and is
+   * delivered its route's latency later; the group when its last flow is. One engine event.
    */
   private runAnalyticGroup(count: number, onDone: () => void, add: (group: number) => void): void {
     const now = this.sim.now;
@@ -946,29 +943,26 @@ export class FlowNetwork {
         load[l] += b;
       }
     }
-    // load[l] becomes the time the link needs to drain it
+    // load[l] becomes the time the link is through with the group's bytes
     for (let t = 0; t < nt; t++) {
       const l = touched[t];
-      const b = load[l];
-      this.linkBytes[l] += b;
-      load[l] = b / this.linkCap[l];
-      this.bookBusy(l, now, load[l]);
+      load[l] = this.drain(l, now, load[l]);
     }
     let deliver = now;
     for (let i = 0; i < n; i++) {
       const b = bytes[i];
-      let dur = 0;
+      let finish = now;
       let lat = 0;
       for (let k = 0; k < len[i]; k++) {
         const l = route[i * MAX_ROUTE + k];
         lat += this.linkLat[l];
-        if (b > 0 && load[l] > dur) dur = load[l];
+        if (b > 0 && load[l] > finish) finish = load[l];
       }
       if (b > 0 && len[i] > 0) {
-        const own = b / (this.isoMaxRate[i] / 1e9);
-        if (own > dur) dur = own;
+        const own = now + b / (this.isoMaxRate[i] / 1e9);
+        if (own > finish) finish = own;
       }
-      const at = now + dur + lat;
+      const at = finish + lat;
       if (at > deliver) deliver = at;
       this.sentBytes[this.isoSrc[i]] += b;
       this.receivedBytes[this.isoDst[i]] += b;

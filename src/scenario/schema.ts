@@ -42,7 +42,7 @@ export const clusterSchema = z
       .enum(["flow", "analytic"])
       .default("flow")
       .describe(
-        "flow: flows share links max-min fairly as they start and end (default). analytic: each collective's links drain its bytes at their capacity and collectives/copies do not contend; much faster on many nodes, a lower bound (within ~1% for a collective alone)",
+        "flow: flows share links max-min fairly as they start and end (default). analytic: every link serves bytes at its capacity, first come first served, and a collective or copy ends when the last link on its route is through; much faster on many nodes, within ~1% of flow on the tested scenarios",
       ),
   })
   .strict();

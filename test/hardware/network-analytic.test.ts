@@ -5,10 +5,10 @@ import { Cluster, type NetworkModel } from "../../src/hardware/cluster.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
 
 /**
- * The analytic network model (Cluster networkModel "analytic", FlowNetwork.analytic) against the
- * flow model: for one collective alone on the network it is a lower bound on the flow model's
- * completion time, equal (to the ns rounding) when no two flows share a link, and it moves the same
- * bytes over the same links.
+ * The analytic network model (Cluster networkModel "analytic", FlowNetwork.analytic: links serve
+ * bytes at their capacity, first come first served) against the flow model: for one collective
+ * alone on the network it is a lower bound on the flow model's completion time, equal (to the ns
+ * rounding) when no two flows share a link, and it moves the same bytes over the same links.
  */
 type Kind = "a2a" | "hier" | "allreduce";
 
@@ -77,7 +77,7 @@ describe("analytic network model", () => {
     }
   });
 
-  it("a lone transfer takes bytes / bottleneck + route latency, as in the flow model; concurrent groups do not contend", () => {
+  it("a lone transfer takes bytes / bottleneck + route latency, as in the flow model; concurrent transfers queue on a shared link", () => {
     const t = (model: NetworkModel, twice: boolean): number[] => {
       const sim = new Simulation();
       const cluster = new Cluster(sim, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), { recordTimeline: false, networkModel: model });
@@ -93,8 +93,12 @@ describe("analytic network model", () => {
     // 12 MB at 12 GB/s pinned = 1 ms, plus 1 us of PCIe latency
     expect(anaOne).toBeGreaterThanOrEqual(1_001_000);
     expect(anaOne).toBeLessThanOrEqual(1_001_002);
-    // two copies at once: the flow model shares the link (both end at ~2 ms), the analytic one does not
-    expect(Math.min(...t("flow", true))).toBeGreaterThan(1.9e6);
-    expect(t("analytic", true)).toEqual([anaOne, anaOne]);
+    // two copies at once over the same PCIe link: the flow model shares it (both end at ~2 ms);
+    // the analytic one serves them one after the other (1 ms, then 2 ms): the same last end
+    const flowTwo = t("flow", true);
+    const anaTwo = t("analytic", true);
+    expect(Math.min(...flowTwo)).toBeGreaterThan(1.9e6);
+    expect(anaTwo[0]).toBe(anaOne);
+    expect(Math.abs(Math.max(...anaTwo) - Math.max(...flowTwo))).toBeLessThanOrEqual(2);
   });
 });

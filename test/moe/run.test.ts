@@ -35,6 +35,15 @@ describe("network_model: analytic", () => {
     expect(a.summary.tokens_per_s / f.summary.tokens_per_s).toBeLessThan(1.01);
     expect(a.result.links.map((l) => l.bytes)).toEqual(f.result.links.map((l) => l.bytes));
   });
+
+  it("the quickstart (expert buffering: weight copies queue on shared PCIe links while all-to-alls run): within 1% of the flow model", async () => {
+    const f = await runScenario(loadScenarioFile(QUICKSTART));
+    const loaded = loadScenarioFile(QUICKSTART);
+    loaded.scenario.cluster.network_model = "analytic";
+    const a = await runScenario(loaded);
+    expect(a.summary.cache).toEqual(f.summary.cache); // the same misses, so the same copies
+    expect(Math.abs(a.summary.tokens_per_s / f.summary.tokens_per_s - 1)).toBeLessThan(0.01);
+  });
 });
 
 describe("moesim run: the quickstart scenario", () => {

@@ -13,7 +13,7 @@ cluster:
   nodes: 1                   # nodes of the preset, joined by its NICs (InfiniBand)
   # gpus: 4                  # use only this many GPUs
   # profile: profiles/my-gpu.json   # a calibrated cost model from \`moesim calibrate\`
-  # network_model: analytic  # faster on many nodes: collectives drain their links, no flow sharing (default: flow)
+  # network_model: analytic  # faster on many nodes: links serve bytes first come first served, no flow sharing (default: flow)
 
 model:
   preset: olmoe-1b-7b        # paper-lm-52b, nllb-moe-54b, olmoe-1b-7b, mixtral-8x7b, deepseek-v2-lite, qwen1.5-moe-a2.7b
