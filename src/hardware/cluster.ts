@@ -356,7 +356,13 @@ export class Cluster {
     }
   }
 
+  private readonly routeFn = (s: number, d: number, r: Int32Array): number => this.route(s, d, r);
+
   private flatAllToAll(group: number[], sizes: ArrayLike<number>, onDone: () => void): void {
+    if (this.net.analytic) {
+      this.net.runAnalyticAllToAll(group, sizes, this.routeFn, onDone);
+      return;
+    }
     const n = group.length;
     let count = 0;
     for (let i = 0; i < n * n; i++) if (sizes[i] > 0) count++;

@@ -973,6 +973,87 @@ export class FlowNetwork {
     this.sim.scheduleRaw(Math.ceil(deliver) - now, onDone, 0, "network.delivered");
   }
 
+  /**
+   * runAnalyticGroup for an all-to-all: member i sends sizes[i * n + j] bytes to member j over
+   * route(group[i], group[j], r) (the link ids written into r, its length returned); zero sizes
+   * start no flow. The same arithmetic in the same order as runGroup with one startFlow per
+   * nonzero entry, without recording the flows: what an analytic all-to-all on many nodes spends
+   * its time on.
+   */
+  runAnalyticAllToAll(group: readonly number[], sizes: ArrayLike<number>, route: (src: number, dst: number, r: Int32Array) => number, onDone: () => void): void {
+    const n = group.length;
+    const now = this.sim.now;
+    if (this.aLoad.length < this.linkCap.length) {
+      this.aLoad = new Float64Array(this.linkCap.length);
+      this.aTouched = new Int32Array(this.linkCap.length);
+    }
+    if (this.aRoutes.length < n * n * MAX_ROUTE) {
+      this.aRoutes = new Int32Array(n * n * MAX_ROUTE);
+      this.aRouteLen = new Int32Array(n * n);
+    }
+    const load = this.aLoad;
+    const touched = this.aTouched;
+    const routes = this.aRoutes;
+    const rlen = this.aRouteLen;
+    const r = this.aRoute;
+    let nt = 0;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const p = i * n + j;
+        const b = sizes[p];
+        if (!(b > 0)) continue;
+        if (!Number.isFinite(b)) throw new Error(`flow size must be a finite number >= 0, got ${b}`);
+        count++;
+        const k = route(group[i], group[j], r);
+        if (k > MAX_ROUTE) throw new Error(`route of ${k} links exceeds ${MAX_ROUTE}`);
+        rlen[p] = k;
+        for (let x = 0; x < k; x++) {
+          const l = r[x];
+          routes[p * MAX_ROUTE + x] = l;
+          if (load[l] === 0) touched[nt++] = l;
+          load[l] += b;
+        }
+      }
+    }
+    if (count === 0) {
+      this.group(0, onDone);
+      return;
+    }
+    for (let t = 0; t < nt; t++) {
+      const l = touched[t];
+      load[l] = this.drain(l, now, load[l]);
+    }
+    const linkLat = this.linkLat;
+    let deliver = now;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const p = i * n + j;
+        const b = sizes[p];
+        if (!(b > 0)) continue;
+        let finish = now;
+        let lat = 0;
+        const k = rlen[p];
+        for (let x = 0; x < k; x++) {
+          const l = routes[p * MAX_ROUTE + x];
+          lat += linkLat[l];
+          if (load[l] > finish) finish = load[l];
+        }
+        const at = finish + lat;
+        if (at > deliver) deliver = at;
+        this.sentBytes[group[i]] += b;
+        this.receivedBytes[group[j]] += b;
+        this.deliveredBytes[group[j]] += b;
+      }
+    }
+    for (let t = 0; t < nt; t++) load[touched[t]] = 0;
+    this.flowsDone += count;
+    this.sim.scheduleRaw(Math.ceil(deliver) - now, onDone, 0, "network.delivered");
+  }
+  private aRoutes = new Int32Array(0);
+  private aRouteLen = new Int32Array(0);
+  private readonly aRoute = new Int32Array(MAX_ROUTE);
+
   private recordIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {
     const i = this.isoN++;
     if (i === this.isoLen.length) {

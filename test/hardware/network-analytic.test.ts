@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
 import { Cluster, type NetworkModel } from "../../src/hardware/cluster.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
+import { FlowNetwork } from "../../src/hardware/network.js";
 
 /**
  * The analytic network model (Cluster networkModel "analytic", FlowNetwork.analytic: links serve
@@ -75,6 +76,56 @@ describe("analytic network model", () => {
       expect(a.done, preset).toBeGreaterThanOrEqual(0.99 * f.done);
       expect(a.events, preset).toBe(2); // the launch overhead and the delivery
     }
+  });
+
+  it("property: the dedicated analytic all-to-all equals the same flows started one by one in a group (times, link and endpoint counters)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.tuple(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1e6 })), fc.array(fc.nat(5), { minLength: 1, maxLength: 3 })), { minLength: 25, maxLength: 25 }),
+        fc.integer({ min: 0, max: 5000 }),
+        (n, links, pairs, busyFirst) => {
+          const build = () => {
+            const sim = new Simulation();
+            const net = new FlowNetwork(sim, n);
+            net.analytic = true;
+            for (let l = 0; l < links; l++) net.addLink(`l${l}`, "nvlink", (l + 1) * 1e9, 100 * l);
+            return { sim, net };
+          };
+          const group = Array.from({ length: n }, (_, i) => i);
+          const sizes = Array.from({ length: n * n }, (_, p) => pairs[p][0]);
+          const routeOf = (s: number, d: number, r: Int32Array): number => {
+            const rt = [...new Set(pairs[s * n + d][1].map((x) => x % links))];
+            rt.forEach((l, k) => (r[k] = l));
+            return rt.length;
+          };
+          const out = (sim: Simulation, net: FlowNetwork, t: number[]) => ({ t, stats: net.linkStats(), sent: Array.from(net.sentBytes), got: Array.from(net.deliveredBytes), flows: net.flowsDone, end: sim.now });
+          // a copy already queued on link 0 first, so that the all-to-all waits behind it
+          const a = build();
+          const ta: number[] = [];
+          a.net.startFlow([0], 1, busyFirst, a.net.group(1, () => ta.push(a.sim.now)), 0, 0);
+          a.net.runAnalyticAllToAll(group, sizes, routeOf, () => ta.push(a.sim.now));
+          a.sim.run();
+          const b = build();
+          const tb: number[] = [];
+          b.net.startFlow([0], 1, busyFirst, b.net.group(1, () => tb.push(b.sim.now)), 0, 0);
+          const count = sizes.filter((x) => x > 0).length;
+          const r = new Int32Array(12);
+          b.net.runGroup(count, () => tb.push(b.sim.now), (g) => {
+            for (let i = 0; i < n; i++)
+              for (let j = 0; j < n; j++) {
+                if (!(sizes[i * n + j] > 0)) continue;
+                const k = routeOf(i, j, r);
+                b.net.startFlow(r, k, sizes[i * n + j], g, i, j);
+              }
+          });
+          b.sim.run();
+          expect(out(a.sim, a.net, ta)).toEqual(out(b.sim, b.net, tb));
+        },
+      ),
+      { numRuns: 200, seed: 11 },
+    );
   });
 
   it("a lone transfer takes bytes / bottleneck + route latency, as in the flow model; concurrent transfers queue on a shared link", () => {
