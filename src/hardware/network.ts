@@ -885,32 +885,16 @@ export class FlowNetwork {
     return end;
   }
 
-  /** A single flow in the analytic model: through each link of its route (queued behind earlier traffic), at most at its own rate cap. */
+  /** A single flow in the analytic model: a group of one (analyticRecords), delivered to its own group. */
   private analyticFlow(route: ArrayLike<number>, len: number, bytes: number, group: number, src: number, dst: number, logical: number, maxRateBytesPerS: number): void {
     const now = this.sim.now;
-    let lat = 0;
-    let finish = now;
-    for (let k = 0; k < len; k++) lat += this.linkLat[route[k]];
-    if (bytes > 0 && len > 0) {
-      finish = now + bytes / (maxRateBytesPerS / 1e9);
-      for (let k = 0; k < len; k++) {
-        const end = this.drain(route[k], now, bytes);
-        if (end > finish) finish = end;
-      }
-    }
-    this.sentBytes[src] += bytes;
-    this.receivedBytes[dst] += bytes;
-    this.deliveredBytes[dst] += logical;
-    this.flowsDone++;
-    this.groupDone(group, finish + lat, now);
+    // (the records are free: a group being recorded takes its flows in the branch before this)
+    this.isoN = 0;
+    this.pushIso(route, len, bytes, logical, maxRateBytesPerS, src, dst);
+    this.groupDone(group, this.analyticRecords(now), now);
   }
 
-  /**
-   * A group in the analytic model: each link drains the group's bytes on it at its capacity,
-   * after what earlier traffic queued there (from now if the link is free); a flow ends when the
-   * last link on its route has drained (and no sooner than its own rate cap allows), and is
-   * delivered its route's latency later; the group when its last flow is. One engine event.
-   */
+  /** A group in the analytic model: its flows recorded by `add`, computed by analyticRecords. One engine event. */
   private runAnalyticGroup(count: number, onDone: () => void, add: (group: number) => void): void {
     const now = this.sim.now;
     if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
@@ -922,8 +906,48 @@ export class FlowNetwork {
     } finally {
       this.isoBuilding = false;
     }
+    if (this.isoN !== count) throw new Error(`runGroup: ${count - this.isoN} of ${count} flows were not started by add()`);
+    this.sim.scheduleRaw(Math.ceil(this.analyticRecords(now)) - now, onDone, 0, "network.delivered");
+  }
+
+  /**
+   * runAnalyticGroup for an all-to-all: member i sends sizes[i * n + j] bytes to member j over
+   * route(group[i], group[j], r) (the link ids written into r, its length returned); zero sizes
+   * start no flow. The records are written directly, in the order runGroup with one startFlow per
+   * nonzero entry would write them, so the results are the same without startFlow's per-flow cost.
+   */
+  runAnalyticAllToAll(group: readonly number[], sizes: ArrayLike<number>, route: (src: number, dst: number, r: Int32Array) => number, onDone: () => void): void {
+    const n = group.length;
+    const now = this.sim.now;
+    const r = this.aRoute;
+    this.isoN = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const b = sizes[i * n + j];
+        if (!(b > 0)) continue;
+        if (!Number.isFinite(b)) throw new Error(`flow size must be a finite number >= 0, got ${b}`);
+        const k = route(group[i], group[j], r);
+        if (k > MAX_ROUTE) throw new Error(`route of ${k} links exceeds ${MAX_ROUTE}`);
+        this.pushIso(r, k, b, b, Infinity, group[i], group[j]);
+      }
+    }
+    if (this.isoN === 0) {
+      this.group(0, onDone);
+      return;
+    }
+    this.sim.scheduleRaw(Math.ceil(this.analyticRecords(now)) - now, onDone, 0, "network.delivered");
+  }
+  private readonly aRoute = new Int32Array(MAX_ROUTE);
+
+  /**
+   * The analytic model over the records 0..isoN: each link drains the records' bytes on it at its
+   * capacity, after what earlier traffic queued there (from now if the link is free); a flow ends
+   * when the last link on its route has drained (and no sooner than its own rate cap allows) and
+   * is delivered its route's latency later. Counts link, endpoint and flow counters; returns when
+   * the last flow is delivered.
+   */
+  private analyticRecords(now: number): number {
     const n = this.isoN;
-    if (n !== count) throw new Error(`runGroup: ${count - n} of ${count} flows were not started by add()`);
     if (this.aLoad.length < this.linkCap.length) {
       this.aLoad = new Float64Array(this.linkCap.length);
       this.aTouched = new Int32Array(this.linkCap.length);
@@ -937,124 +961,56 @@ export class FlowNetwork {
     for (let i = 0; i < n; i++) {
       const b = bytes[i];
       if (!(b > 0)) continue;
-      for (let k = 0; k < len[i]; k++) {
-        const l = route[i * MAX_ROUTE + k];
+      const base = i * MAX_ROUTE;
+      for (let k = base, end = base + len[i]; k < end; k++) {
+        const l = route[k];
         if (load[l] === 0) touched[nt++] = l;
         load[l] += b;
       }
     }
-    // load[l] becomes the time the link is through with the group's bytes
-    for (let t = 0; t < nt; t++) {
-      const l = touched[t];
-      load[l] = this.drain(l, now, load[l]);
-    }
-    let deliver = now;
-    for (let i = 0; i < n; i++) {
-      const b = bytes[i];
-      let finish = now;
-      let lat = 0;
-      for (let k = 0; k < len[i]; k++) {
-        const l = route[i * MAX_ROUTE + k];
-        lat += this.linkLat[l];
-        if (b > 0 && load[l] > finish) finish = load[l];
-      }
-      if (b > 0 && len[i] > 0) {
-        const own = now + b / (this.isoMaxRate[i] / 1e9);
-        if (own > finish) finish = own;
-      }
-      const at = finish + lat;
-      if (at > deliver) deliver = at;
-      this.sentBytes[this.isoSrc[i]] += b;
-      this.receivedBytes[this.isoDst[i]] += b;
-      this.deliveredBytes[this.isoDst[i]] += this.isoLogical[i];
-    }
-    for (let t = 0; t < nt; t++) load[touched[t]] = 0;
-    this.flowsDone += n;
-    this.sim.scheduleRaw(Math.ceil(deliver) - now, onDone, 0, "network.delivered");
-  }
-
-  /**
-   * runAnalyticGroup for an all-to-all: member i sends sizes[i * n + j] bytes to member j over
-   * route(group[i], group[j], r) (the link ids written into r, its length returned); zero sizes
-   * start no flow. The same arithmetic in the same order as runGroup with one startFlow per
-   * nonzero entry, without recording the flows: what an analytic all-to-all on many nodes spends
-   * its time on.
-   */
-  runAnalyticAllToAll(group: readonly number[], sizes: ArrayLike<number>, route: (src: number, dst: number, r: Int32Array) => number, onDone: () => void): void {
-    const n = group.length;
-    const now = this.sim.now;
-    if (this.aLoad.length < this.linkCap.length) {
-      this.aLoad = new Float64Array(this.linkCap.length);
-      this.aTouched = new Int32Array(this.linkCap.length);
-    }
-    if (this.aRoutes.length < n * n * MAX_ROUTE) {
-      this.aRoutes = new Int32Array(n * n * MAX_ROUTE);
-      this.aRouteLen = new Int32Array(n * n);
-    }
-    const load = this.aLoad;
-    const touched = this.aTouched;
-    const routes = this.aRoutes;
-    const rlen = this.aRouteLen;
-    const r = this.aRoute;
-    let nt = 0;
-    let count = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        const p = i * n + j;
-        const b = sizes[p];
-        if (!(b > 0)) continue;
-        if (!Number.isFinite(b)) throw new Error(`flow size must be a finite number >= 0, got ${b}`);
-        count++;
-        const k = route(group[i], group[j], r);
-        if (k > MAX_ROUTE) throw new Error(`route of ${k} links exceeds ${MAX_ROUTE}`);
-        rlen[p] = k;
-        for (let x = 0; x < k; x++) {
-          const l = r[x];
-          routes[p * MAX_ROUTE + x] = l;
-          if (load[l] === 0) touched[nt++] = l;
-          load[l] += b;
-        }
-      }
-    }
-    if (count === 0) {
-      this.group(0, onDone);
-      return;
-    }
+    // load[l] becomes the time the link is through with the records' bytes
     for (let t = 0; t < nt; t++) {
       const l = touched[t];
       load[l] = this.drain(l, now, load[l]);
     }
     const linkLat = this.linkLat;
+    const maxRate = this.isoMaxRate;
+    const logical = this.isoLogical;
+    const src = this.isoSrc;
+    const dst = this.isoDst;
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
     let deliver = now;
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        const p = i * n + j;
-        const b = sizes[p];
-        if (!(b > 0)) continue;
-        let finish = now;
-        let lat = 0;
-        const k = rlen[p];
-        for (let x = 0; x < k; x++) {
-          const l = routes[p * MAX_ROUTE + x];
-          lat += linkLat[l];
-          if (load[l] > finish) finish = load[l];
-        }
-        const at = finish + lat;
-        if (at > deliver) deliver = at;
-        this.sentBytes[group[i]] += b;
-        this.receivedBytes[group[j]] += b;
-        this.deliveredBytes[group[j]] += b;
+      const b = bytes[i];
+      let finish = now;
+      let lat = 0;
+      const base = i * MAX_ROUTE;
+      const end = base + len[i];
+      for (let k = base; k < end; k++) {
+        const l = route[k];
+        lat += linkLat[l];
+        if (b > 0 && load[l] > finish) finish = load[l];
       }
+      // a rate cap of its own (pageable copies); uncapped flows (Infinity) have none to add
+      if (b > 0 && end > base && maxRate[i] !== Infinity) {
+        const own = now + b / (maxRate[i] / 1e9);
+        if (own > finish) finish = own;
+      }
+      const at = finish + lat;
+      if (at > deliver) deliver = at;
+      sent[src[i]] += b;
+      received[dst[i]] += b;
+      delivered[dst[i]] += logical[i];
     }
     for (let t = 0; t < nt; t++) load[touched[t]] = 0;
-    this.flowsDone += count;
-    this.sim.scheduleRaw(Math.ceil(deliver) - now, onDone, 0, "network.delivered");
+    this.flowsDone += n;
+    return deliver;
   }
-  private aRoutes = new Int32Array(0);
-  private aRouteLen = new Int32Array(0);
-  private readonly aRoute = new Int32Array(MAX_ROUTE);
 
-  private recordIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {
+  /** Appends a flow to the records, growing them as needed. */
+  private pushIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {
     const i = this.isoN++;
     if (i === this.isoLen.length) {
       const n = 2 * i;
@@ -1066,13 +1022,7 @@ export class FlowNetwork {
       this.isoSrc = growI(this.isoSrc, n);
       this.isoDst = growI(this.isoDst, n);
     }
-    const st = this.isoStamp;
-    for (let k = 0; k < len; k++) {
-      const l = route[k];
-      this.isoRoute[i * MAX_ROUTE + k] = l;
-      if (this.linkStamp[l] === st) this.isoShared = true;
-      else this.linkStamp[l] = st;
-    }
+    for (let k = 0; k < len; k++) this.isoRoute[i * MAX_ROUTE + k] = route[k];
     this.isoLen[i] = len;
     this.isoBytes[i] = bytes;
     this.isoLogical[i] = logical;
@@ -1080,6 +1030,18 @@ export class FlowNetwork {
     this.isoSrc[i] = src;
     this.isoDst[i] = dst;
   }
+
+  /** Records a flow of the fast group being built, noting whether it shares a link with an earlier one. */
+  private recordIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {
+    this.pushIso(route, len, bytes, logical, maxRate, src, dst);
+    const st = this.isoStamp;
+    for (let k = 0; k < len; k++) {
+      const l = route[k];
+      if (this.linkStamp[l] === st) this.isoShared = true;
+      else this.linkStamp[l] = st;
+    }
+  }
+
 
   /** Saves what running a group changes on an idle network, so that it can be replayed. */
   private snapshotIdle(): void {
