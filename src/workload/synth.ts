@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { rootStream, type RandomStream } from "../sim/rng.js";
+import { rootStream, searchCdf, type RandomStream } from "../sim/rng.js";
 import { UserError, listValues } from "../util/errors.js";
 import { TraceBuilder } from "./builder.js";
 import { reuseRates, skewOf, perLayerLoad } from "./stats.js";
@@ -214,18 +214,10 @@ class Sampler {
   private successiveFill(cdf: Float64Array, m: number, n: number, out: Uint16Array, at: number): void {
     const total = cdf[cdf.length - 1];
     const rng = this.rng;
-    const start = 0;
     for (let got = 0; got < m; ) {
-      const u = rng.next() * total;
-      let lo = 0;
-      let hi = cdf.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (cdf[mid] > u) hi = mid;
-        else lo = mid + 1;
-      }
+      const lo = searchCdf(cdf, rng.next() * total);
       let dup = false;
-      for (let i = start; i < n; i++) if (out[at + i] === lo) dup = true;
+      for (let i = 0; i < n; i++) if (out[at + i] === lo) dup = true;
       if (dup) continue;
       out[at + n++] = lo;
       got++;
