@@ -1,19 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RunSummary } from "../moe/results.js";
+import type { CacheRow } from "../policies/compare.js";
 import type { MergedSweep } from "../sweep/types.js";
 import { UserError } from "../util/errors.js";
 import { parseCsv } from "./csv.js";
 
-/** One row of `moesim cache` results (cache.json). */
-export interface CacheEntry {
-  policy: string;
-  slots: number;
-  requests: number;
-  misses: number;
-  miss_rate: number;
-  bytes_moved: number;
-}
+/** One row of `moesim cache` results (cache.json): the rows compareCachePolicies writes. */
+export type CacheEntry = CacheRow;
 
 export interface MemoryChange {
   time_ns: number;
