@@ -1,27 +1,47 @@
 import { UserError } from "../../util/errors.js";
 import type { GatingInput, GatingPlan } from "./types.js";
 
-/** Validates the input and counts assignments per (source GPU, expert): n[g * experts + e]. */
-export function countBySourceAndExpert(input: GatingInput): Int32Array {
-  const { tokens, topK, experts, gpus, picks, tokenGpu, expertGpu } = input;
+/** The input's array lengths against its token, top-k and expert counts. */
+function checkShape(input: GatingInput): void {
+  const { tokens, topK, experts, picks, tokenGpu, expertGpu } = input;
   if (picks.length !== tokens * topK) throw new UserError(`gating: picks has ${picks.length} entries, expected tokens*topK = ${tokens * topK}`);
   if (tokenGpu.length !== tokens) throw new UserError(`gating: tokenGpu has ${tokenGpu.length} entries, expected ${tokens}`);
   if (expertGpu.length !== experts) throw new UserError(`gating: expertGpu has ${expertGpu.length} entries, expected ${experts}`);
-  const n = new Int32Array(gpus * experts);
-  for (let t = 0; t < tokens; t++) {
-    const g = tokenGpu[t];
-    if (!(g >= 0 && g < gpus)) throw new UserError(`gating: token ${t} on GPU ${g}, expected 0..${gpus - 1}`);
-    const row = g * experts;
-    for (let k = 0; k < topK; k++) {
-      const e = picks[t * topK + k];
-      if (!(e >= 0 && e < experts)) throw new UserError(`gating: token ${t} picks expert ${e}, expected 0..${experts - 1}`);
-      n[row + e]++;
-    }
-  }
+}
+
+/** Every expert placed on a GPU of the group. */
+function checkExpertGpus(input: GatingInput): void {
+  const { experts, gpus, expertGpu } = input;
   for (let e = 0; e < experts; e++) {
     const g = expertGpu[e];
     if (!(g >= 0 && g < gpus)) throw new UserError(`gating: expert ${e} on GPU ${g}, expected 0..${gpus - 1}`);
   }
+}
+
+function badTokenGpu(t: number, g: number, gpus: number): never {
+  throw new UserError(`gating: token ${t} on GPU ${g}, expected 0..${gpus - 1}`);
+}
+
+function badPick(t: number, e: number, experts: number): never {
+  throw new UserError(`gating: token ${t} picks expert ${e}, expected 0..${experts - 1}`);
+}
+
+/** Validates the input and counts assignments per (source GPU, expert): n[g * experts + e]. */
+export function countBySourceAndExpert(input: GatingInput): Int32Array {
+  const { tokens, topK, experts, gpus, picks, tokenGpu } = input;
+  checkShape(input);
+  const n = new Int32Array(gpus * experts);
+  for (let t = 0; t < tokens; t++) {
+    const g = tokenGpu[t];
+    if (!(g >= 0 && g < gpus)) badTokenGpu(t, g, gpus);
+    const row = g * experts;
+    for (let k = 0; k < topK; k++) {
+      const e = picks[t * topK + k];
+      if (!(e >= 0 && e < experts)) badPick(t, e, experts);
+      n[row + e]++;
+    }
+  }
+  checkExpertGpus(input);
   return n;
 }
 
@@ -41,10 +61,8 @@ let cellOf = new Int32Array(0); // (g * experts + e) -> cell index + 1; all zero
 const sparse: SparseCounts = { cells: 0, cellKey: new Int32Array(256), cellCount: new Int32Array(256) };
 
 export function countSparse(input: GatingInput): SparseCounts {
-  const { tokens, topK, experts, gpus, picks, tokenGpu, expertGpu } = input;
-  if (picks.length !== tokens * topK) throw new UserError(`gating: picks has ${picks.length} entries, expected tokens*topK = ${tokens * topK}`);
-  if (tokenGpu.length !== tokens) throw new UserError(`gating: tokenGpu has ${tokenGpu.length} entries, expected ${tokens}`);
-  if (expertGpu.length !== experts) throw new UserError(`gating: expertGpu has ${expertGpu.length} entries, expected ${experts}`);
+  const { tokens, topK, experts, gpus, picks, tokenGpu } = input;
+  checkShape(input);
   if (cellOf.length < gpus * experts) cellOf = new Int32Array(gpus * experts);
   if (sparse.cellKey.length < tokens * topK) {
     sparse.cellKey = new Int32Array(tokens * topK);
@@ -57,11 +75,11 @@ export function countSparse(input: GatingInput): SparseCounts {
   try {
     for (let t = 0; t < tokens; t++) {
       const g = tokenGpu[t];
-      if (!(g >= 0 && g < gpus)) throw new UserError(`gating: token ${t} on GPU ${g}, expected 0..${gpus - 1}`);
+      if (!(g >= 0 && g < gpus)) badTokenGpu(t, g, gpus);
       const row = g * experts;
       for (let k = 0; k < topK; k++) {
         const e = picks[t * topK + k];
-        if (!(e >= 0 && e < experts)) throw new UserError(`gating: token ${t} picks expert ${e}, expected 0..${experts - 1}`);
+        if (!(e >= 0 && e < experts)) badPick(t, e, experts);
         const i = row + e;
         const c = at[i];
         if (c === 0) {
@@ -74,10 +92,7 @@ export function countSparse(input: GatingInput): SparseCounts {
   } finally {
     for (let c = 0; c < cells; c++) at[key[c]] = 0;
   }
-  for (let e = 0; e < experts; e++) {
-    const g = expertGpu[e];
-    if (!(g >= 0 && g < gpus)) throw new UserError(`gating: expert ${e} on GPU ${g}, expected 0..${gpus - 1}`);
-  }
+  checkExpertGpus(input);
   sparse.cells = cells;
   return sparse;
 }
