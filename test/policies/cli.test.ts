@@ -1,8 +1,8 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { main } from "../../src/cli/main.js";
+import { runCli } from "../cli-runner.js";
 import { rootStream } from "../../src/sim/rng.js";
 
 /** A small synthetic trace in the OLMoE JSONL format: 8 requests, 2 layers, 16 experts, top-2. */
@@ -25,19 +25,7 @@ function writeTrace(dir: string): string {
   return path;
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(["node", "moesim", ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = runCli;
 
 describe("moesim cache / placement", () => {
   const dir = mkdtempSync(join(tmpdir(), "moesim-cache-"));

@@ -1,25 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runCli } from "../cli-runner.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { EXAMPLE_SCENARIO } from "../../src/cli/commands/init.js";
 import { FIXTURES, tempDir } from "./helpers.js";
 
 /** Runs the CLI in-process; returns exit code, stdout and stderr. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(["node", "moesim", ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 describe("report, sweep, merge and init on the command line", () => {
   beforeEach(() => {
