@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UserError } from "../../util/errors.js";
+import { integerFlag } from "../flags.js";
 
 interface CacheOpts {
   trace: string;
@@ -12,12 +13,6 @@ interface CacheOpts {
   json?: boolean;
   out?: string;
   report: boolean;
-}
-
-function positiveInt(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag}: expected an integer >= 1, got '${v}'`);
-  return n;
 }
 
 export function register(program: Command): void {
@@ -49,12 +44,12 @@ export function register(program: Command): void {
 
       const policies = parseBufferingPolicies(opts.policies);
       const slots = parseSlots(opts.slots);
-      const gpus = positiveInt("--gpus", opts.gpus);
-      const batch = positiveInt("--batch", opts.batch);
+      const gpus = integerFlag("--gpus", opts.gpus, 1);
+      const batch = integerFlag("--batch", opts.batch, 1);
       const placement = getPlacementPolicy(opts.placement);
       const trace = await readTrace(opts.trace);
       let expertBytes: number;
-      if (opts.expertBytes !== undefined) expertBytes = positiveInt("--expert-bytes", opts.expertBytes);
+      if (opts.expertBytes !== undefined) expertBytes = integerFlag("--expert-bytes", opts.expertBytes, 1);
       else if (typeof trace.meta.expertBytes === "number" && trace.meta.expertBytes > 0) expertBytes = trace.meta.expertBytes;
       else throw new UserError(`the trace does not say how big an expert is; pass --expert-bytes N`, opts.trace);
 

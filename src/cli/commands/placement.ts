@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UserError, listValues } from "../../util/errors.js";
+import { integerFlag } from "../flags.js";
 
 interface PlacementOpts {
   trace: string;
@@ -9,12 +10,6 @@ interface PlacementOpts {
   replicateHot: string;
   fitFraction?: string;
   json?: boolean;
-}
-
-function nonNegInt(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag}: expected an integer >= ${min}, got '${v}'`);
-  return n;
 }
 
 export function register(program: Command): void {
@@ -39,9 +34,9 @@ export function register(program: Command): void {
       const names = opts.policies.trim() === "all" ? placementPolicyNames() : opts.policies.split(",").map((s) => s.trim()).filter((s) => s !== "");
       if (names.length === 0) throw new UserError(`--policies: expected 'all' or a comma list of ${listValues(placementPolicyNames())}`);
       const policies = names.map(getPlacementPolicy);
-      const gpus = nonNegInt("--gpus", opts.gpus, 1);
-      const batch = nonNegInt("--batch", opts.batch, 1);
-      const replicateHot = nonNegInt("--replicate-hot", opts.replicateHot, 0);
+      const gpus = integerFlag("--gpus", opts.gpus, 1);
+      const batch = integerFlag("--batch", opts.batch, 1);
+      const replicateHot = integerFlag("--replicate-hot", opts.replicateHot, 0);
       let fitFraction: number | undefined;
       if (opts.fitFraction !== undefined) {
         fitFraction = Number(opts.fitFraction);
