@@ -42,7 +42,6 @@ export interface ClusterOptions {
 }
 
 export type NetworkModel = "flow" | "analytic";
-export const NETWORK_MODELS: readonly NetworkModel[] = ["flow", "analytic"];
 
 export interface AllToAllOptions {
   /** Two phases across nodes: intra-node exchange over NVLink, then same-local-rank exchange over NICs. */

@@ -8,7 +8,7 @@ export function traceLayerOf(trace: RoutingTrace, j: number): number {
   return j % trace.layers;
 }
 
-/** layerLoad per trace and layer: a pure function of the trace, which runs in one process share. */
+/** layerLoad per trace and layer (a pure function of the trace): computed once for all the runs of a process that share the trace. */
 const loadCache = new WeakMap<RoutingTrace, Map<number, Float64Array>>();
 
 /**
