@@ -288,10 +288,12 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const ordStart = new Int32Array(D + 1);
   const ordFill = new Int32Array(D);
   const kvPerToken = kvCacheBytesPerToken(m);
+  /** Keys each request attends to besides its new tokens: the context in decode, none otherwise. */
+  const ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
   const capacityFactor = cfg.gating.capacityFactor ?? m.capacityFactor;
   const gatingPolicy = cfg.gating.policy;
   /** What the running step has counted so far. */
-  const cur = { n: 0, misses: 0, hits: 0, dropped: 0, padded: 0, attnMax: 0, denseMax: 0, gateMax: 0, critCompute: 0 };
+  const cur = { misses: 0, hits: 0, dropped: 0, padded: 0, attnMax: 0, denseMax: 0, gateMax: 0, critCompute: 0 };
 
   /**
    * Sets up a step: data parallel for the dense parts (whole requests go to GPUs, or tensor-parallel
@@ -301,7 +303,6 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
    */
   function beginStep(tokens: Int32Array): Float64Array | null {
     const n = tokens.length;
-    cur.n = n;
     cur.misses = cur.hits = cur.dropped = cur.padded = 0;
     if (tokenGpuBuf.length < n) tokenGpuBuf = new Int32Array(Math.max(n, 2 * tokenGpuBuf.length));
     tokenGpu = tokenGpuBuf.length === n ? tokenGpuBuf : tokenGpuBuf.subarray(0, n);
@@ -329,7 +330,6 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     }
     for (let r = 0; r < seqTokens.length; r++) for (let x = 0; x < T; x++) gpuSeqs[(r % DP) * T + x].push(seqTokens[r]);
     for (let i = 0; i < n; i++) dispatchTokens[tokenGpu[i]]++;
-    const ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
     for (let g = 0; g < D; g++) {
       // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
       const cached = cfg.phase === "decode" ? gpuSeqs[g].length * (ctx + 1) : perGpuTokens[g];
@@ -362,7 +362,6 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
     // 0: dense FFN of the model, 1: the dense equivalent of a MoE layer, 2: shared experts
     const dk = !moe ? (layers[l].moe ? 1 : 0) : (m.sharedExperts ?? 0) > 0 ? 2 : -1;
     const dNs = dk >= 0 ? denseNs[dk] : null;
-    const ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
     for (let g = 0; g < D; g++) {
       if (perGpuTokens[g] === 0) continue;
       let ta = aNs[g];
