@@ -19,7 +19,7 @@ import { secondsToNs } from "../sim/time.js";
 import { RooflineCostModel, type CostModel } from "./cost.js";
 import type { ClusterSpec } from "./devices.js";
 import { MemoryPool } from "./memory.js";
-import { FlowNetwork, MAX_ROUTE, type LinkKind } from "./network.js";
+import { FlowNetwork, MAX_ROUTE, pairRoutes, type LinkKind, type PairRoutes } from "./network.js";
 
 export type Endpoint = { gpu: number } | { host: number };
 
@@ -356,28 +356,24 @@ export class Cluster {
   }
 
   private readonly routeFn = (s: number, d: number, r: Int32Array): number => this.route(s, d, r);
+  /** The PairRoutes of the groups all-to-alls ran on, by array (checked against the members: arrays can change). */
+  private readonly pairMemo = new WeakMap<readonly number[], { members: Int32Array; routes: PairRoutes }>();
+
+  /** The routes between a group's members, computed once per group array. */
+  private groupRoutes(group: readonly number[]): PairRoutes {
+    const hit = this.pairMemo.get(group);
+    if (hit !== undefined && hit.members.length === group.length) {
+      let same = true;
+      for (let i = 0; i < group.length && same; i++) same = hit.members[i] === group[i];
+      if (same) return hit.routes;
+    }
+    const routes = pairRoutes(group, this.routeFn);
+    this.pairMemo.set(group, { members: Int32Array.from(group), routes });
+    return routes;
+  }
 
   private flatAllToAll(group: number[], sizes: ArrayLike<number>, onDone: () => void): void {
-    if (this.net.analytic) {
-      this.net.runAnalyticAllToAll(group, sizes, this.routeFn, onDone);
-      return;
-    }
-    const n = group.length;
-    let count = 0;
-    for (let i = 0; i < n * n; i++) if (sizes[i] > 0) count++;
-    this.net.runGroup(count, onDone, (grp) => {
-      const r = this.scratch;
-      for (let i = 0; i < n; i++) {
-        const s = group[i];
-        for (let j = 0; j < n; j++) {
-          const b = sizes[i * n + j];
-          if (!(b > 0)) continue;
-          const d = group[j];
-          const k = this.route(s, d, r);
-          this.net.startFlow(r, k, b, grp, s, d);
-        }
-      }
-    });
+    this.net.runAllToAll(this.groupRoutes(group), sizes, onDone);
   }
 
   /** Hierarchical needs the same number of group members on every node it touches, and > 1 node. */

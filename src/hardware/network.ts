@@ -32,6 +32,21 @@ export type LinkKind = "nvlink" | "pcie" | "nic" | "fabric" | "memory";
 /** Max links on one route. */
 export const MAX_ROUTE = 12;
 
+/**
+ * The routes between the members of a collective group, precomputed once per group (Cluster
+ * memoises them): pair p = i * n + j (member i to member j) crosses route[p * MAX_ROUTE ..] for
+ * len[p] links, from endpoint src[p] to dst[p].
+ */
+export interface PairRoutes {
+  n: number;
+  route: Int32Array;
+  len: Int32Array;
+  src: Int32Array;
+  dst: Int32Array;
+  /** No link lies on the routes of two pairs (an all-to-all over point-to-point links): its flows never share one. */
+  disjoint: boolean;
+}
+
 /** Runs after all other events at the same instant, so that simultaneous starts and ends are solved once. */
 const PRIORITY_SOLVE = 1_000_000;
 
@@ -192,6 +207,8 @@ export class FlowNetwork {
   fastReplays = 0;
   /** Of the fast runs, those whose flows shared no link (computed without progressive filling). */
   fastIsolated = 0;
+  /** Of the isolated runs, those computed in closed form (closedIsolated) rather than check by check. */
+  fastClosed = 0;
   private isoBuilding = false;
   private isoLive = false;
   private isoT0 = 0;
@@ -217,6 +234,10 @@ export class FlowNetwork {
   private isoState = new Uint8Array(0);
   private isoHId = new Int32Array(0);
   private isoHKey = new Float64Array(0);
+  // closedIsolated's set of distinct finish offsets: slot h is taken when finSetMark[h] === finMark
+  private finSetMark = new Int32Array(0);
+  private finSetKey = new Float64Array(0);
+  private finMark = 0;
   private isoDOrder = new Int32Array(0);
   private isoCnt = new Int32Array(0);
   private readonly bits64 = new Float64Array(1);
@@ -632,15 +653,7 @@ export class FlowNetwork {
       return;
     }
     const now = this.sim.now;
-    // A previous fast group may still await its delivery event, but its flows are done.
-    this.fastRuns++;
-    this.snapshotIdle();
-    this.isoT0 = now;
-    this.isoCount = count;
-    this.isoLeft = count;
-    this.isoDeliver = now;
-    this.isoOnDone = onDone;
-    this.isoN = 0;
+    this.beginFast(count, onDone);
     this.isoShared = false;
     if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
     this.isoStamp++;
@@ -652,17 +665,195 @@ export class FlowNetwork {
     }
     if (!this.isoShared) {
       this.fastIsolated++;
-      this.isoLastFinish = this.advanceIsolated(now);
+      this.isoLastFinish = this.closedIsolated(now) ?? this.advanceIsolated(now);
     } else {
       this.addIsoFlows(now);
       this.isoLastFinish = this.advance(now, Infinity);
     }
+    this.endFast(count, onDone);
+  }
+
+  /** The fast path's start on an idle network: the counters are saved (for a replay), the records emptied. */
+  private beginFast(count: number, onDone: () => void): void {
+    // A previous fast group may still await its delivery event, but its flows are done.
+    this.fastRuns++;
+    this.snapshotIdle();
+    this.isoT0 = this.sim.now;
+    this.isoCount = count;
+    this.isoLeft = count;
+    this.isoDeliver = this.sim.now;
+    this.isoOnDone = onDone;
+    this.isoN = 0;
+  }
+
+  /** The fast path's end, every flow computed: the engine gets one event, the group's delivery. */
+  private endFast(count: number, onDone: () => void): void {
     if (this.isoLeft !== 0) {
       this.isoOnDone = null;
       throw new Error(`runGroup: ${this.isoLeft} of ${count} flows were not started by add()`);
     }
     this.isoLive = true;
-    this.isoEnd = this.sim.scheduleRaw(Math.ceil(this.isoDeliver) - now, onDone, 0, "network.delivered");
+    this.isoEnd = this.sim.scheduleRaw(Math.ceil(this.isoDeliver) - this.sim.now, onDone, 0, "network.delivered");
+  }
+
+  /**
+   * An all-to-all over a group whose routes are precomputed (PairRoutes): member i sends
+   * sizes[i * n + j] bytes to member j; zero sizes start no flow; onDone runs once all are
+   * delivered. The same as runGroup (or the analytic model's group) with one startFlow per nonzero
+   * size in pair order; when the routes share no link and the network is idle, the records are
+   * written straight from the table, without per-flow route lookups, link stamps or checks.
+   */
+  runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void {
+    const nn = t.n * t.n;
+    if (sizes.length !== nn) throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${t.n} x ${t.n} = ${nn}`);
+    let count = 0;
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b >= 0) || !Number.isFinite(b)) throw new Error(`flow size must be a finite number >= 0, got ${b}`);
+      if (b > 0) count++;
+    }
+    if (count === 0 || (!this.analytic && !(this.fastGroups && t.disjoint && this.idle))) {
+      const r = this.aRoute;
+      this.runGroup(count, onDone, (grp) => {
+        for (let p = 0; p < nn; p++) {
+          const b = sizes[p];
+          if (!(b > 0)) continue;
+          const k = t.len[p];
+          for (let x = 0; x < k; x++) r[x] = t.route[p * MAX_ROUTE + x];
+          this.startFlow(r, k, b, grp, t.src[p], t.dst[p]);
+        }
+      });
+      return;
+    }
+    const now = this.sim.now;
+    if (!this.analytic) this.beginFast(count, onDone);
+    if (this.isoLen.length < count) this.growIso(count);
+    const route = this.isoRoute;
+    const len = this.isoLen;
+    const bytes = this.isoBytes;
+    const logical = this.isoLogical;
+    const maxRate = this.isoMaxRate;
+    const src = this.isoSrc;
+    const dst = this.isoDst;
+    let i = 0;
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b > 0)) continue;
+      const k = t.len[p];
+      for (let x = 0, o = i * MAX_ROUTE, q = p * MAX_ROUTE; x < k; x++) route[o + x] = t.route[q + x];
+      len[i] = k;
+      bytes[i] = b;
+      logical[i] = b;
+      maxRate[i] = Infinity;
+      src[i] = t.src[p];
+      dst[i] = t.dst[p];
+      i++;
+    }
+    if (this.analytic) {
+      this.isoN = count;
+      this.sim.scheduleRaw(Math.ceil(this.analyticRecords(now)) - now, onDone, 0, "network.delivered");
+      return;
+    }
+    this.isoN = count;
+    this.isoShared = false;
+    this.fastIsolated++;
+    this.isoLastFinish = this.closedIsolated(now) ?? this.advanceIsolated(now);
+    this.endFast(count, onDone);
+  }
+
+  /**
+   * advanceIsolated in closed form, where that is provably the same: a flow alone on its links runs
+   * at its route's minimum capacity r, so its projected finish is t0 + x with x = bytes / r. When
+   * every flow has an integer byte count, x below 1e9 ns and x not within 2e-3 ns above an
+   * integer, then every completion check of the event-driven path lands on an integer ns; the
+   * check that finishes a flow is t0 + ceil(x) (the path's incremental arithmetic errs by a few
+   * ulps, which cannot cross an integer there, and its done tolerance of 1e-3 ns cannot catch the
+   * flow at an earlier check); the checks are the distinct values of ceil(x); and the endpoint
+   * sums are exact in any order. Returns null, having changed nothing, when a flow falls outside
+   * those bounds: advanceIsolated then replays the checks one by one.
+   */
+  private closedIsolated(t0: number): number | null {
+    const n = this.isoN;
+    if (this.isoRate.length < n) this.growIsoScratch(n);
+    const fin = this.isoKey;
+    const bytes = this.isoBytes;
+    const route = this.isoRoute;
+    const len = this.isoLen;
+    const cap = this.linkCap;
+    const maxRate = this.isoMaxRate;
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i];
+      if (!(b > 0) || len[i] === 0 || b !== Math.floor(b)) return null;
+      let r = maxRate[i] / 1e9;
+      const base = i * MAX_ROUTE;
+      for (let k = len[i] - 1; k >= 0; k--) {
+        const c = cap[route[base + k]];
+        if (c < r) r = c;
+      }
+      if (!(r > 0)) return null;
+      const x = b / r;
+      const o = Math.ceil(x);
+      if (!(x < 1e9) || x - (o - 1) <= 2e-3) return null;
+      fin[i] = o;
+    }
+    // Distinct finish offsets (a completion check and a re-solve each), in a small open-addressed set.
+    let hsize = 16;
+    while (hsize < 2 * n) hsize *= 2;
+    if (this.finSetMark.length < hsize) {
+      this.finSetMark = new Int32Array(hsize);
+      this.finSetKey = new Float64Array(hsize);
+      this.finMark = 0;
+    }
+    const taken = this.finSetMark;
+    const keys = this.finSetKey;
+    const mark = ++this.finMark;
+    const mask = hsize - 1;
+    let distinct = 0;
+    let last = 0;
+    const linkLat = this.linkLat;
+    const linkBusy = this.linkBusy;
+    const linkBytes = this.linkBytes;
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    const logical = this.isoLogical;
+    const src = this.isoSrc;
+    const dst = this.isoDst;
+    let deliver = this.isoDeliver;
+    for (let i = 0; i < n; i++) {
+      const o = fin[i];
+      let h = Math.imul(o | 0, 0x9e3779b1) >>> 0 & mask;
+      while (taken[h] === mark && keys[h] !== o) h = (h + 1) & mask;
+      if (taken[h] !== mark) {
+        taken[h] = mark;
+        keys[h] = o;
+        distinct++;
+      }
+      if (o > last) last = o;
+      // finishIso(i, t0 + o): the flow had its links to itself from t0
+      const b = bytes[i];
+      const base = i * MAX_ROUTE;
+      let lat = 0;
+      for (let k = base, end = base + len[i]; k < end; k++) {
+        const l = route[k];
+        lat += linkLat[l];
+        linkBusy[l] += o;
+        linkBytes[l] += b;
+      }
+      sent[src[i]] += b;
+      received[dst[i]] += b;
+      delivered[dst[i]] += logical[i];
+      const at = t0 + o + lat;
+      if (at > deliver) deliver = at;
+    }
+    this.isoDeliver = deliver;
+    this.flowsDone += n;
+    this.isoLeft -= n;
+    this.solves += 1 + distinct;
+    this.solvedFlows += n;
+    this.nextTag = (this.nextTag + n) & 0x3fffffff;
+    this.fastClosed++;
+    return t0 + last;
   }
 
   /**
@@ -712,17 +903,7 @@ export class FlowNetwork {
    */
   private advanceIsolated(t0: number): number {
     const n = this.isoN;
-    if (this.isoRate.length < n) {
-      const m = 2 * n;
-      this.isoRate = new Float64Array(m);
-      this.isoKey = new Float64Array(m);
-      this.isoOrder = new Int32Array(m);
-      this.isoSorted = new Float64Array(m);
-      this.isoRank = new Int32Array(m + 1);
-      this.isoAct = new Int32Array(m);
-      this.isoPos = new Int32Array(m);
-      this.isoState = new Uint8Array(m);
-    }
+    if (this.isoRate.length < n) this.growIsoScratch(n);
     const rate = this.isoRate;
     const key = this.isoKey;
     const bytes = this.isoBytes;
@@ -790,6 +971,18 @@ export class FlowNetwork {
       this.solves++; // solve(now): nothing left to re-rate
     }
     return now;
+  }
+
+  private growIsoScratch(n: number): void {
+    const m = 2 * n;
+    this.isoRate = new Float64Array(m);
+    this.isoKey = new Float64Array(m);
+    this.isoOrder = new Int32Array(m);
+    this.isoSorted = new Float64Array(m);
+    this.isoRank = new Int32Array(m + 1);
+    this.isoAct = new Int32Array(m);
+    this.isoPos = new Int32Array(m);
+    this.isoState = new Uint8Array(m);
   }
 
   /**
@@ -910,33 +1103,6 @@ export class FlowNetwork {
     this.sim.scheduleRaw(Math.ceil(this.analyticRecords(now)) - now, onDone, 0, "network.delivered");
   }
 
-  /**
-   * runAnalyticGroup for an all-to-all: member i sends sizes[i * n + j] bytes to member j over
-   * route(group[i], group[j], r) (the link ids written into r, its length returned); zero sizes
-   * start no flow. The records are written directly, in the order runGroup with one startFlow per
-   * nonzero entry would write them, so the results are the same without startFlow's per-flow cost.
-   */
-  runAnalyticAllToAll(group: readonly number[], sizes: ArrayLike<number>, route: (src: number, dst: number, r: Int32Array) => number, onDone: () => void): void {
-    const n = group.length;
-    const now = this.sim.now;
-    const r = this.aRoute;
-    this.isoN = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        const b = sizes[i * n + j];
-        if (!(b > 0)) continue;
-        if (!Number.isFinite(b)) throw new Error(`flow size must be a finite number >= 0, got ${b}`);
-        const k = route(group[i], group[j], r);
-        if (k > MAX_ROUTE) throw new Error(`route of ${k} links exceeds ${MAX_ROUTE}`);
-        this.pushIso(r, k, b, b, Infinity, group[i], group[j]);
-      }
-    }
-    if (this.isoN === 0) {
-      this.group(0, onDone);
-      return;
-    }
-    this.sim.scheduleRaw(Math.ceil(this.analyticRecords(now)) - now, onDone, 0, "network.delivered");
-  }
   private readonly aRoute = new Int32Array(MAX_ROUTE);
 
   /**
@@ -1009,19 +1175,21 @@ export class FlowNetwork {
     return deliver;
   }
 
+  /** Room for n records, keeping those written. */
+  private growIso(n: number): void {
+    this.isoRoute = growI(this.isoRoute, n * MAX_ROUTE);
+    this.isoLen = growI(this.isoLen, n);
+    this.isoBytes = grow(this.isoBytes, n);
+    this.isoLogical = grow(this.isoLogical, n);
+    this.isoMaxRate = grow(this.isoMaxRate, n);
+    this.isoSrc = growI(this.isoSrc, n);
+    this.isoDst = growI(this.isoDst, n);
+  }
+
   /** Appends a flow to the records, growing them as needed. */
   private pushIso(route: ArrayLike<number>, len: number, bytes: number, logical: number, maxRate: number, src: number, dst: number): void {
     const i = this.isoN++;
-    if (i === this.isoLen.length) {
-      const n = 2 * i;
-      this.isoRoute = growI(this.isoRoute, n * MAX_ROUTE);
-      this.isoLen = growI(this.isoLen, n);
-      this.isoBytes = grow(this.isoBytes, n);
-      this.isoLogical = grow(this.isoLogical, n);
-      this.isoMaxRate = grow(this.isoMaxRate, n);
-      this.isoSrc = growI(this.isoSrc, n);
-      this.isoDst = growI(this.isoDst, n);
-    }
+    if (i === this.isoLen.length) this.growIso(2 * i);
     for (let k = 0; k < len; k++) this.isoRoute[i * MAX_ROUTE + k] = route[k];
     this.isoLen[i] = len;
     this.isoBytes[i] = bytes;
@@ -1247,6 +1415,40 @@ export class FlowNetwork {
       this.unfrozen[l]--;
     }
   }
+}
+
+/**
+ * The PairRoutes of a group: route(src, dst, r) writes the links from endpoint src to dst into r
+ * and returns how many. disjoint is found by stamping every link of every pair's route.
+ */
+export function pairRoutes(group: readonly number[], route: (src: number, dst: number, r: Int32Array) => number): PairRoutes {
+  const n = group.length;
+  const t: PairRoutes = {
+    n,
+    route: new Int32Array(n * n * MAX_ROUTE),
+    len: new Int32Array(n * n),
+    src: new Int32Array(n * n),
+    dst: new Int32Array(n * n),
+    disjoint: true,
+  };
+  const r = new Int32Array(MAX_ROUTE);
+  const used = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const p = i * n + j;
+      const k = route(group[i], group[j], r);
+      if (k > MAX_ROUTE) throw new Error(`route of ${k} links exceeds ${MAX_ROUTE}`);
+      t.len[p] = k;
+      t.src[p] = group[i];
+      t.dst[p] = group[j];
+      for (let x = 0; x < k; x++) {
+        t.route[p * MAX_ROUTE + x] = r[x];
+        if (used.has(r[x])) t.disjoint = false;
+        used.add(r[x]);
+      }
+    }
+  }
+  return t;
 }
 
 /**

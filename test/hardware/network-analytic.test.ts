@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
 import { Cluster, type NetworkModel } from "../../src/hardware/cluster.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
-import { FlowNetwork } from "../../src/hardware/network.js";
+import { FlowNetwork, pairRoutes } from "../../src/hardware/network.js";
 
 /**
  * The analytic network model (Cluster networkModel "analytic", FlowNetwork.analytic: links serve
@@ -105,7 +105,7 @@ describe("analytic network model", () => {
           const a = build();
           const ta: number[] = [];
           a.net.startFlow([0], 1, busyFirst, a.net.group(1, () => ta.push(a.sim.now)), 0, 0);
-          a.net.runAnalyticAllToAll(group, sizes, routeOf, () => ta.push(a.sim.now));
+          a.net.runAllToAll(pairRoutes(group, routeOf), sizes, () => ta.push(a.sim.now));
           a.sim.run();
           const b = build();
           const tb: number[] = [];

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
 import { Cluster } from "../../src/hardware/cluster.js";
+import { FlowNetwork, pairRoutes } from "../../src/hardware/network.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
 
 /**
@@ -115,5 +116,67 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
     c2.allToAll(Array.from({ length: 8 }, (_, i) => i), sizes, () => (at2 = slow.now));
     expect(slow.run().events).toBeGreaterThan(10);
     expect(at).toBe(at2);
+  });
+
+  it("property: an all-to-all on links of its own (closed form) equals the event path, at sizes whose finish falls next to an integer ns", () => {
+    let closed = 0;
+    let fallback = 0;
+    const offsets = [0, 1e-9, 1e-7, 1e-6, 2e-6, 1e-4, 1e-3, 1.5e-3, 2e-3, 2.1e-3, 0.25, 0.5, 1 - 1e-3, 1 - 1e-7];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.oneof(
+          // clean: integer sizes, finishes away from an integer ns (the closed form takes them)
+          fc.array(
+            fc.record({ bytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 5e7 })), whole: fc.integer({ min: 0, max: 200_000 }), off: fc.constantFrom(0, 0.01, 0.25, 0.5, 1 - 1e-3, 1 - 1e-7) }),
+            { minLength: 16, maxLength: 16 },
+          ),
+          // raw: fractional sizes and finishes just after an integer ns too
+          fc.array(
+            fc.record({
+              bytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 5e7 }), fc.double({ min: 0.5, max: 1e6, noNaN: true })),
+              whole: fc.integer({ min: 0, max: 200_000 }),
+              off: fc.constantFrom(...offsets),
+            }),
+            { minLength: 16, maxLength: 16 },
+          ),
+        ),
+        fc.integer({ min: 0, max: 1e9 }),
+        (n, pairs, t0) => {
+          const run = (fast: boolean) => {
+            const sim = new Simulation();
+            const net = new FlowNetwork(sim, n);
+            net.fastGroups = fast;
+            // one link per pair, its capacity chosen so that bytes / capacity = whole + off (up to rounding)
+            for (let p = 0; p < n * n; p++) {
+              const q = pairs[p];
+              const x = q.whole + q.off;
+              const cap = q.bytes > 0 && x > 0 ? q.bytes / x : 1;
+              net.addLink(`l${p}`, "nvlink", cap * 1e9, 10 * p + 0.5);
+            }
+            const group = Array.from({ length: n }, (_, i) => i);
+            const routes = pairRoutes(group, (s, d, r) => ((r[0] = s * n + d), 1));
+            expect(routes.disjoint).toBe(true);
+            const sizes = Array.from({ length: n * n }, (_, p) => pairs[p].bytes);
+            let at = -1;
+            sim.schedule(t0, () => net.runAllToAll(routes, sizes, () => (at = sim.now)));
+            sim.run();
+            return {
+              net,
+              out: { at, end: sim.now, links: net.linkStats(), sent: Array.from(net.sentBytes), got: Array.from(net.receivedBytes), del: Array.from(net.deliveredBytes), flows: net.flowsDone, solves: net.solves, solved: net.solvedFlows },
+            };
+          };
+          const a = run(true);
+          const b = run(false);
+          closed += a.net.fastClosed;
+          fallback += a.net.fastIsolated - a.net.fastClosed;
+          expect(a.out).toEqual(b.out);
+        },
+      ),
+      { numRuns: 400, seed: 20261126 },
+    );
+    // both the closed form and its check-by-check fallback were exercised
+    expect(closed).toBeGreaterThan(30);
+    expect(fallback).toBeGreaterThan(30);
   });
 });

@@ -14,6 +14,7 @@
  */
 import type { Simulation } from "../../src/sim/engine.js";
 import type { ScheduledEvent } from "../../src/sim/queue.js";
+import type { PairRoutes } from "../../src/hardware/network.js";
 
 export type LinkKind = "nvlink" | "pcie" | "nic" | "fabric" | "memory";
 
@@ -215,6 +216,18 @@ export class FlowNetwork {
   /** The event-driven path only (no fast path): a group, then its flows. */
   runGroup(count: number, onDone: () => void, add: (group: number) => void): void {
     add(this.group(count, onDone));
+  }
+
+  /** An all-to-all over precomputed routes: one flow per nonzero size, in pair order, in one group. */
+  runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void {
+    const nn = t.n * t.n;
+    let count = 0;
+    for (let p = 0; p < nn; p++) if (sizes[p] > 0) count++;
+    const g = this.group(count, onDone);
+    for (let p = 0; p < nn; p++) {
+      if (!(sizes[p] > 0)) continue;
+      this.startFlow(t.route.subarray(p * MAX_ROUTE, p * MAX_ROUTE + t.len[p]), t.len[p], sizes[p], g, t.src[p], t.dst[p]);
+    }
   }
 
   /** A completion group: `onDone` runs once `count` flows have been delivered (at once, at the current time, if count is 0). */
