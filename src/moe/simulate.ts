@@ -140,8 +140,73 @@ class OomStop extends Error {
  * miss the cache are copied from CPU memory over PCIe, one copy stream per GPU, starting as soon
  * as gating has decided, so the copies overlap the dispatch all-to-all as in the paper.
  * Collectives synchronise the GPUs, so each layer ends when its slowest GPU does.
+ */export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
+  const S = makeRun(cfg);
+  S.sim.process(driver(S), "driver");
+  S.sim.run();
+  return results(S);
+}
+
+/** The run's result, once the simulation has ended. */
+function results(S: Run): MoeSimResult {
+  const { cfg, sim, cluster, steps } = S;
+  const memory = S.group.map((g) => {
+    const pool = cluster.memory(g);
+    const peak: Record<string, number> = {};
+    for (const c of CATEGORIES) peak[c] = pool.peak(c);
+    const rec = {
+      gpu: g,
+      capacity_bytes: cfg.clusterSpec.node.gpu.hbmBytes,
+      peak_bytes: pool.peak(),
+      peak_by_category: peak,
+      timeline: [] as MoeSimResult["memory"][number]["timeline"],
+    };
+    // Built on first use (most runs write no timeline): an enumerable getter, so it still
+    // serialises like a plain field.
+    let timeline: MoeSimResult["memory"][number]["timeline"] | null = null;
+    Object.defineProperty(rec, "timeline", {
+      enumerable: true,
+      get: () => (timeline ??= pool.timeline().map((r) => ({ time_ns: r.timeNs, category: r.category, bytes: r.bytes }))),
+    });
+    return rec;
+  });
+  // Request latency: arrival to last token under continuous batching; else first step to last.
+  const reqLat: number[] = [];
+  if (S.batcherStats) {
+    const st: RequestStats = S.batcherStats;
+    for (let i = 0; i < st.endNs.length; i++) if (Number.isFinite(st.endNs[i])) reqLat.push(st.endNs[i] - st.arrivalNs[i]);
+  } else {
+    for (const [s, t0] of S.requestStart) reqLat.push(S.requestEnd.get(s)! - t0);
+  }
+  return {
+    name: cfg.name,
+    completedSteps: steps.length,
+    totalSteps: cfg.steps ? Math.min(cfg.steps.length, cfg.maxSteps ?? Infinity) : null,
+    tokens: S.tokensDone,
+    simulatedNs: sim.now,
+    oom: S.oom,
+    steps,
+    phaseTotalsNs: S.phaseTotals,
+    inactiveExperts: S.moeLayers.map((_, j) => ({ layer: j, mean_inactive: steps.length ? S.inactiveSum[j] / steps.length : 0, experts: S.E })),
+    cache: S.cacheStats,
+    memory,
+    links: cluster.linkTraffic().map((l) => ({ link: l.link, kind: l.kind, bytes: l.bytes })),
+    requestLatencyNs: reqLat,
+    events: sim.eventCount,
+    eventLog: sim.log ? sim.log.toJSONL() : null,
+    gpuBusyNs: Array.from(S.gpuBusy),
+    placement: S.placements,
+  };
+}
+
+/**
+ * A run's state: the configuration, the engine and cluster, the step's scratch and what has been
+ * counted so far. The step's helpers below are module-level functions of it, not closures made
+ * per run: optimised code inlines its calls, and a closure made by another run would be another
+ * call target (V8 then deoptimises the shared code at every call until it gives up inlining,
+ * which made every sweep point after the first, and every second run in one process, slow).
  */
-export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
+function makeRun(cfg: MoeSimConfig) {
   const sim = new Simulation({ log: cfg.eventLog ? new EventLog() : false });
   const cluster = new Cluster(sim, cfg.clusterSpec, { cost: cfg.cost, networkModel: cfg.networkModel });
   const cost = cluster.cost;
@@ -189,22 +254,6 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   const moeLayerCountAll = layers.filter((x) => x.moe).length;
   let oom: (OomInfo & { step: number }) | null = null;
   let currentStep = -1;
-  const alloc = (g: number, cat: MemoryCategory, bytes: number): void => {
-    if (bytes <= 0) return;
-    const r = cluster.memory(g).allocate(cat, bytes);
-    if (!r.ok) throw new OomStop(r.oom);
-  };
-  const free = (g: number, cat: MemoryCategory, bytes: number): void => {
-    if (bytes > 0) cluster.memory(g).free(cat, bytes);
-  };
-
-  const expertsOnGpu = (j: number, g: number): number => {
-    const p = placements[j];
-    let n = 0;
-    for (let e = 0; e < p.expertGpu.length; e++) if (p.expertGpu[e] === g) n++;
-    return n;
-  };
-
   const steps: StepRecord[] = [];
   const phaseTotals = zeroPhases();
   const inactiveSum = new Float64Array(moeLayers.length);
@@ -224,49 +273,8 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   let stampNow = 0;
   const countsBySize = new Map<number, Float64Array>();
   const backBuf = new Float64Array(D * D);
-  const byId = (a: number, b: number): number => a - b;
   let lastPlan: GatingPlan | undefined;
   let expertNsMemo = new Float64Array(0);
-  const expertNs = (rows: number): number => {
-    if (rows >= expertNsMemo.length) {
-      const bigger = new Float64Array(Math.max(rows + 1, 2 * expertNsMemo.length, 64)).fill(-1);
-      bigger.set(expertNsMemo);
-      expertNsMemo = bigger;
-    }
-    let t = expertNsMemo[rows];
-    if (t < 0) t = expertNsMemo[rows] = cost.timeNs({ kind: "expert_ffn", tokens: rows, dModel: m.dModel, dFf: m.dFf, activation: m.activation, dtype: m.dtype });
-    return t;
-  };
-
-  const waitAll = (evs: SimEvent<unknown>[]): SimEvent<unknown[]> => sim.allOf(evs);
-  /** All-reduce (or all-gather) of `bytesPerGroup[k]` within every tensor-parallel group at once. */
-  const tpCollective = (bytesPerGroup: Float64Array, kind: "allReduce" | "allGather"): SimEvent<unknown[]> => {
-    const evs: SimEvent<unknown>[] = [];
-    for (let k = 0; k < DP; k++) {
-      if (bytesPerGroup[k] <= 0) continue;
-      const ev = sim.event<unknown>(`tp_${kind}`);
-      if (kind === "allReduce") cluster.allReduce(tpGroups[k], bytesPerGroup[k], () => ev.succeed());
-      else cluster.allGather(tpGroups[k], bytesPerGroup[k] / T, () => ev.succeed());
-      evs.push(ev);
-    }
-    return sim.allOf(evs);
-  };
-  const a2a = (sizes: Float64Array): SimEvent<void> => {
-    const ev = sim.event<void>("all_to_all");
-    cluster.allToAll(group, sizes, () => ev.succeed(), { hierarchical: cfg.hierarchicalAllToAll === true });
-    return ev;
-  };
-
-  /** One step; an allocation that does not fit ends the run with the OOM recorded at this step. */
-  function* runStep(stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
-    try {
-      yield* stepBody(stepIdx, tokens);
-    } catch (e) {
-      if (!(e instanceof OomStop)) throw e;
-      oom = { ...e.info, step: stepIdx };
-    }
-  }
-
   // Per-step scratch, reused from step to step (a step's state lives here while it runs; steps
   // run one at a time).
   let tokenGpuBuf = new Int32Array(0);
@@ -295,506 +303,532 @@ export function simulateMoe(cfg: MoeSimConfig): MoeSimResult {
   /** What the running step has counted so far. */
   const cur = { misses: 0, hits: 0, dropped: 0, padded: 0, attnMax: 0, denseMax: 0, gateMax: 0, critCompute: 0 };
 
-  /**
-   * Sets up a step: data parallel for the dense parts (whole requests go to GPUs, or tensor-parallel
-   * groups of T GPUs, round-robin), each GPU's tokens and sequences, and the step's memory (KV
-   * cache for its requests, activations of the widest layer). Returns the tensor-parallel
-   * all-reduce sizes (null without tensor parallelism).
-   */
-  function beginStep(tokens: Int32Array): Float64Array | null {
-    const n = tokens.length;
-    cur.misses = cur.hits = cur.dropped = cur.padded = 0;
-    if (tokenGpuBuf.length < n) tokenGpuBuf = new Int32Array(Math.max(n, 2 * tokenGpuBuf.length));
-    tokenGpu = tokenGpuBuf.length === n ? tokenGpuBuf : tokenGpuBuf.subarray(0, n);
-    perGpuTokens.fill(0);
-    dispatchTokens.fill(0);
-    groupTokens.fill(0);
-    gpuTokensStep.fill(0);
-    seqRank.clear();
-    seqTokens.length = 0;
-    for (let g = 0; g < D; g++) gpuSeqs[g].length = 0;
-    // perGpuTokens: the tokens whose dense work a GPU shares (its group's); tokenGpu: the GPU that
-    // dispatches each token to the experts (1/T of its group's tokens).
-    for (let i = 0; i < n; i++) {
-      const s = trace.seq[tokens[i]];
-      let r = seqRank.get(s);
-      if (r === undefined) {
-        r = seqRank.size;
-        seqRank.set(s, r);
-        seqTokens.push(0);
-      }
-      seqTokens[r]++;
-      const k = r % DP;
-      tokenGpu[i] = k * T + (groupTokens[k]++ % T);
-      for (let x = 0; x < T; x++) perGpuTokens[k * T + x]++;
-    }
-    for (let r = 0; r < seqTokens.length; r++) for (let x = 0; x < T; x++) gpuSeqs[(r % DP) * T + x].push(seqTokens[r]);
-    for (let i = 0; i < n; i++) dispatchTokens[tokenGpu[i]]++;
-    for (let g = 0; g < D; g++) {
-      // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
-      const cached = cfg.phase === "decode" ? gpuSeqs[g].length * (ctx + 1) : perGpuTokens[g];
-      stepKv[g] = cfg.phase === "encode" ? 0 : (cached * kvPerToken * nLayers) / T;
-      // Hidden states and logits of the GPU's tokens, and one layer's attention probabilities
-      // (heads x new tokens x keys per sequence, materialised as in fairseq).
-      let scores = 0;
-      for (const t of gpuSeqs[g]) scores += m.heads * t * (ctx + t);
-      stepAct[g] = (perGpuTokens[g] * (4 * m.dModel + m.vocab / T) + scores / T) * bytesPerElem;
-      alloc(g, "kv_cache", stepKv[g]);
-      alloc(g, "activations", stepAct[g]);
-    }
-    // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and
-    // sequences only): attention with / without cross-attention, the dense FFN or shared experts,
-    // the gate. Computed at the first layer that needs them.
-    for (const a of attnNs) a.fill(-1);
-    for (const a of denseNs) a.fill(-1);
-    gateNs.fill(-1);
-    if (picksBuf.length < n * K) picksBuf = new Int32Array(n * K);
-    // The activation bytes each tensor-parallel group reduces after attention or a dense FFN.
-    return T > 1 ? Float64Array.from(groupTokens, (t) => t * m.dModel * bytesPerElem) : null;
-  }
+  return { cfg, D, DP, E, K, T, activeBuf, attnNs, backBuf, batcherStats: batcherStats as RequestStats | null, bytesPerElem, cacheStats, caches, capacityFactor, cluster, cost, countsBySize, ctx, cur, currentStep, denseEq, denseEqSpec, denseNs, denseParamBytes, dispatchTokens, eBytes, expertNsMemo, gateNs, gatingPolicy, gpuBusy, gpuSeqs, gpuTokensStep, group, groupTokens, inactiveSum, kvPerToken, lastPlan: lastPlan as GatingPlan | undefined, launchNs, layers, m, moeIndexOf, moeLayerCountAll, moeLayers, nLayers, oom: oom as (OomInfo & { step: number }) | null, ordBuf, ordFill, ordStart, perGpuTokens, phaseTotals, picksBuf, placements, requestEnd, requestStart, seqRank, seqTokens, sim, slots, stamp, stampNow, stepAct, stepKv, steps, tokenBytes, tokenGpu, tokenGpuBuf, tokensDone, tpGroups, trace };
+}
 
-  /** Attention (+ the dense FFN of non-MoE layers) per GPU, in parallel: sets cur.attnMax / cur.denseMax. */
-  function denseParts(l: number, moe: boolean): void {
-    let attnMax = 0;
-    let denseMax = 0;
-    const cross = layers[l].crossAttention;
-    const aNs = attnNs[cross ? 1 : 0];
-    // 0: dense FFN of the model, 1: the dense equivalent of a MoE layer, 2: shared experts
-    const dk = !moe ? (layers[l].moe ? 1 : 0) : (m.sharedExperts ?? 0) > 0 ? 2 : -1;
-    const dNs = dk >= 0 ? denseNs[dk] : null;
-    for (let g = 0; g < D; g++) {
-      if (perGpuTokens[g] === 0) continue;
-      let ta = aNs[g];
-      if (ta < 0) ta = aNs[g] = cost.timeNs(genericOp(m, shard(attentionOnGpu(m, gpuSeqs[g], ctx, cross, cfg.contextTokens), T)));
-      let td = 0;
-      if (dNs !== null) {
-        td = dNs[g];
-        if (td < 0) {
-          const c = dk === 2 ? sharedExpertCost(m, perGpuTokens[g]) : denseFfnCost(dk === 1 ? denseEqSpec : m, perGpuTokens[g]);
-          td = dNs[g] = cost.timeNs(genericOp(m, shard(c, T)));
-        }
-      }
-      gpuBusy[g] += ta + td;
-      if (ta > attnMax) attnMax = ta;
-      if (td > denseMax) denseMax = td;
-    }
-    cur.attnMax = attnMax;
-    cur.denseMax = denseMax;
-  }
+type Run = ReturnType<typeof makeRun>;
 
-  /**
-   * Gating of MoE layer j for the step's tokens: the plan, the gate's time per GPU (cur.gateMax),
-   * the inactive-expert count, and the dispatch buffers allocated. Returns the plan with the
-   * virtual experts' GPUs (replicas included) and owners.
-   */
-  function gateLayer(j: number, tokens: Int32Array): { plan: GatingPlan; expertGpu: Int32Array; owner: Int32Array | null } {
-    const n = tokens.length;
-    const place = placements[j];
-    const tl = traceLayerOf(trace, j);
-    // This layer's picks for the step's tokens (a scratch buffer: the plan does not keep it).
-    const picks = picksBuf.length === n * K ? picksBuf : picksBuf.subarray(0, n * K);
-    const tp = trace.picks;
-    const stride = trace.layers * K;
-    for (let i = 0; i < n; i++) {
-      const off = tokens[i] * stride + tl * K;
-      for (let k = 0; k < K; k++) picks[i * K + k] = tp[off + k];
-    }
-    const r = place.replicas ? replicate(picks, place, D, tokenGpu, K) : null;
-    const routed = r ? r.picks : picks;
-    const expertGpu = r ? r.expertGpu : place.expertGpu;
-    const nVirtual = r ? r.experts : E;
-    const owner = r ? r.owner : null;
-    const plan: GatingPlan = gatingPolicy.plan(
-      { tokens: n, topK: K, experts: nVirtual, gpus: D, picks: routed, tokenGpu, expertGpu, tokenBytes },
-      { capacityFactor, blockSize: cfg.gating.blockSize, reuse: lastPlan },
-    );
-    // Gate (router matmul, softmax, top-k) per GPU; static-capacity gates (GShard einsum) also
-    // build the S x E x capacity dispatch mask and run the dispatch and combine einsums over it.
-    let gateMax = 0;
-    for (let g = 0; g < D; g++) {
-      if (dispatchTokens[g] === 0) continue;
-      let tg = gateNs[g];
-      if (tg < 0) tg = gateNs[g] = cost.timeNs({ kind: "gating", tokens: dispatchTokens[g], dModel: m.dModel, experts: E, topK: K, dtype: m.dtype });
-      if (plan.einsumCellsPerGpu && plan.einsumCellsPerGpu[g] > 0) {
-        const cells = plan.einsumCellsPerGpu[g];
-        tg += cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * m.dModel, bytes: 2 * cells * 4 + 2 * dispatchTokens[g] * tokenBytes, dtype: m.dtype });
-      }
-      gpuBusy[g] += tg;
-      if (tg > gateMax) gateMax = tg;
-    }
-    cur.gateMax = gateMax;
-    cur.dropped += plan.dropped;
-    cur.padded += plan.padded;
-    // The experts with rows (sparse gates list them; others are scanned once), then per GPU the
-    // experts that compute: rows > 0 and, with buffering, real tokens (only those have weights).
-    let active = plan.activeExperts;
-    if (active === undefined) {
-      let c = 0;
-      if (activeBuf.length < nVirtual) activeBuf = new Int32Array(nVirtual);
-      for (let e = 0; e < nVirtual; e++) if (plan.expertRows[e] > 0) activeBuf[c++] = e;
-      active = activeBuf.subarray(0, c);
-    }
-    const nActive = active.length;
-    // Inactive experts: real experts with no token on any of their copies. An expert with
-    // tokens has rows (kept <= rows), so only the listed experts can have tokens.
-    if (stamp.length < E) stamp = new Int32Array(E);
-    const st0 = ++stampNow;
-    let touched = 0;
-    const et = plan.expertTokens;
-    ordStart.fill(0);
-    for (let i = 0; i < nActive; i++) {
-      const e = active[i];
-      if (et[e] === 0) {
-        if (caches === null) ordStart[expertGpu[e] + 1]++;
-        continue;
-      }
-      ordStart[expertGpu[e] + 1]++;
-      const o = owner ? owner[e] : e;
-      if (stamp[o] !== st0) {
-        stamp[o] = st0;
-        touched++;
-      }
-    }
-    inactiveSum[j] += E - touched;
-    for (let g = 0; g < D; g++) ordStart[g + 1] += ordStart[g];
-    if (ordBuf.length < ordStart[D]) ordBuf = new Int32Array(Math.max(ordStart[D], 2 * ordBuf.length));
-    for (let g = 0; g < D; g++) ordFill[g] = ordStart[g];
-    for (let i = 0; i < nActive; i++) {
-      const e = active[i];
-      if (caches === null || et[e] > 0) ordBuf[ordFill[expertGpu[e]]++] = e;
-    }
-    // With buffering the caches see each GPU's experts in id order; without, only the first launch
-    // (the lowest id) is special, so the lists stay unsorted.
-    if (caches !== null) for (let g = 0; g < D; g++) sortIds(ordBuf, ordStart[g], ordStart[g + 1]);
-    for (let g = 0; g < D; g++) alloc(g, "all_to_all", plan.bufferBytesPerGpu[g]);
-    return { plan, expertGpu, owner };
-  }
+function alloc(S: Run, g: number, cat: MemoryCategory, bytes: number): void {
+  if (bytes <= 0) return;
+  const r = S.cluster.memory(g).allocate(cat, bytes);
+  if (!r.ok) throw new OomStop(r.oom);
+}
 
-  /**
-   * Expert buffering for MoE layer j: each GPU's cache sees its experts with tokens; misses are
-   * copied from host memory one after another (one copy stream per GPU), starting now. Returns the
-   * time each missed (virtual) expert's weights arrive (filled in as copies finish) and the events
-   * of the GPUs' copy streams.
-   */
-  function startCopies(j: number, stepIdx: number, owner: Int32Array | null): { ready: Map<number, number>; copyDone: SimEvent<unknown>[] } {
-    const ready = new Map<number, number>();
-    const copyDone: SimEvent<unknown>[] = [];
-    for (let g = 0; g < D; g++) {
-      const act = Array.from(ordBuf.subarray(ordStart[g], ordStart[g + 1])); // exactly the GPU's experts with tokens, ascending
-      const cache = caches![g][j];
-      const realIds = owner ? act.map((e) => (e < E ? e : owner[e])) : act.slice();
-      const r = cache.accessBatch(stepIdx, realIds);
-      const st = cacheStats![g * moeLayers.length + j];
-      st.requests += act.length;
-      st.misses += r.misses.length;
-      st.hits += act.length - r.misses.length;
-      st.bytes_moved += r.misses.length * eBytes;
-      cur.misses += r.misses.length;
-      cur.hits += act.length - r.misses.length;
-      if (r.misses.length === 0) continue;
-      const missSet = new Set(r.misses);
-      const queue = act.filter((_, i) => missSet.has(realIds[i]));
-      const done = sim.event("weights");
-      copyDone.push(done);
-      const next = (i: number): void => {
-        if (i >= queue.length) {
-          done.succeed();
-          return;
-        }
-        cluster.hostToDevice(g, eBytes, () => {
-          ready.set(queue[i], sim.now);
-          next(i + 1);
-        }, { pinned: cfg.buffering.pinned });
-      };
-      next(0);
-    }
-    return { ready, copyDone };
-  }
+function free(S: Run, g: number, cat: MemoryCategory, bytes: number): void {
+  if (bytes > 0) S.cluster.memory(g).free(cat, bytes);
+}
 
-  /**
-   * Expert compute per GPU from `tArrived`: resident experts first, then missed ones as their
-   * weights arrive. Counts each GPU's busy time and tokens; returns when the slowest GPU is done
-   * and sets cur.critCompute to that GPU's compute time.
-   */
-  function expertCompute(plan: GatingPlan, ready: Map<number, number> | null, tArrived: number): number {
-    let endMax = tArrived;
-    let critCompute = 0;
-    const rows = plan.expertRows;
-    const et = plan.expertTokens;
-    const perExpert = plan.perExpertLoop;
-    for (let g = 0; g < D; g++) {
-      const a = ordStart[g];
-      const b = ordStart[g + 1];
-      if (a === b) continue;
-      if (ready !== null && ready.size > 0) sortByReady(ordBuf, a, b, ready);
-      // The first expert launched: the head of the (sorted) list with buffering, else the lowest id.
-      let first = ordBuf[a];
-      if (ready === null) for (let i = a + 1; i < b; i++) if (ordBuf[i] < first) first = ordBuf[i];
-      let t = tArrived;
-      let busy = 0;
-      let toks = 0;
-      for (let i = a; i < b; i++) {
-        const e = ordBuf[i];
-        if (ready !== null) {
-          const rdy = ready.get(e);
-          if (rdy !== undefined && rdy > t) t = rdy;
-        }
-        let c = expertNs(rows[e]);
-        // Gates other than per-expert loops (FastMoE) run a GPU's experts as one grouped kernel:
-        // one launch, whatever the number of experts. (Integer ns: the sum is order-free.)
-        if (!perExpert && e !== first) c = Math.max(0, c - launchNs);
-        t += c;
-        busy += c;
-        toks += et[e];
-      }
-      gpuTokensStep[g] += toks;
-      gpuBusy[g] += busy;
-      if (t > endMax) {
-        endMax = t;
-        critCompute = busy;
-      }
-    }
-    cur.critCompute = critCompute;
-    return endMax;
-  }
+function expertsOnGpu(S: Run, j: number, g: number): number {
+  const p = S.placements[j];
+  let n = 0;
+  for (let e = 0; e < p.expertGpu.length; e++) if (p.expertGpu[e] === g) n++;
+  return n;
+}
 
-  /** The output head, once per step, and the step's record. */
-  function endStep(stepIdx: number, tokens: Int32Array, start: number, phases: Record<PhaseName, number>): void {
-    const n = tokens.length;
-    for (let g = 0; g < D; g++) {
-      free(g, "kv_cache", stepKv[g]);
-      free(g, "activations", stepAct[g]);
+function expertNs(S: Run, rows: number): number {
+  if (rows >= S.expertNsMemo.length) {
+    const bigger = new Float64Array(Math.max(rows + 1, 2 * S.expertNsMemo.length, 64)).fill(-1);
+    bigger.set(S.expertNsMemo);
+    S.expertNsMemo = bigger;
+  }
+  let t = S.expertNsMemo[rows];
+  if (t < 0) t = S.expertNsMemo[rows] = S.cost.timeNs({ kind: "expert_ffn", tokens: rows, dModel: S.m.dModel, dFf: S.m.dFf, activation: S.m.activation, dtype: S.m.dtype });
+  return t;
+}
+
+function waitAll(S: Run, evs: SimEvent<unknown>[]): SimEvent<unknown[]> {
+  return S.sim.allOf(evs);
+}
+
+/** All-reduce (or all-gather) of `bytesPerGroup[k]` within every tensor-parallel group at once. */
+function tpCollective(S: Run, bytesPerGroup: Float64Array, kind: "allReduce" | "allGather"): SimEvent<unknown[]> {
+  const evs: SimEvent<unknown>[] = [];
+  for (let k = 0; k < S.DP; k++) {
+    if (bytesPerGroup[k] <= 0) continue;
+    const ev = S.sim.event<unknown>(`tp_${kind}`);
+    if (kind === "allReduce") S.cluster.allReduce(S.tpGroups[k], bytesPerGroup[k], () => ev.succeed());
+    else S.cluster.allGather(S.tpGroups[k], bytesPerGroup[k] / S.T, () => ev.succeed());
+    evs.push(ev);
+  }
+  return S.sim.allOf(evs);
+}
+
+function a2a(S: Run, sizes: Float64Array): SimEvent<void> {
+  const ev = S.sim.event<void>("all_to_all");
+  S.cluster.allToAll(S.group, sizes, () => ev.succeed(), { hierarchical: S.cfg.hierarchicalAllToAll === true });
+  return ev;
+}
+
+/** One step; an allocation that does not fit ends the run with the OOM recorded at this step. */
+function* runStep(S: Run, stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
+  try {
+    yield* stepBody(S, stepIdx, tokens);
+  } catch (e) {
+    if (!(e instanceof OomStop)) throw e;
+    S.oom = { ...e.info, step: stepIdx };
+  }
+}
+
+
+/**
+ * Sets up a step: data parallel for the dense parts (whole requests go to GPUs, or tensor-parallel
+ * groups of T GPUs, round-robin), each GPU's tokens and sequences, and the step's memory (KV
+ * cache for its requests, activations of the widest layer). Returns the tensor-parallel
+ * all-reduce sizes (null without tensor parallelism).
+ */
+function beginStep(S: Run, tokens: Int32Array): Float64Array | null {
+  const n = tokens.length;
+  S.cur.misses = S.cur.hits = S.cur.dropped = S.cur.padded = 0;
+  if (S.tokenGpuBuf.length < n) S.tokenGpuBuf = new Int32Array(Math.max(n, 2 * S.tokenGpuBuf.length));
+  S.tokenGpu = S.tokenGpuBuf.length === n ? S.tokenGpuBuf : S.tokenGpuBuf.subarray(0, n);
+  S.perGpuTokens.fill(0);
+  S.dispatchTokens.fill(0);
+  S.groupTokens.fill(0);
+  S.gpuTokensStep.fill(0);
+  S.seqRank.clear();
+  S.seqTokens.length = 0;
+  for (let g = 0; g < S.D; g++) S.gpuSeqs[g].length = 0;
+  // perGpuTokens: the tokens whose dense work a GPU shares (its group's); tokenGpu: the GPU that
+  // dispatches each token to the experts (1/T of its group's tokens).
+  for (let i = 0; i < n; i++) {
+    const s = S.trace.seq[tokens[i]];
+    let r = S.seqRank.get(s);
+    if (r === undefined) {
+      r = S.seqRank.size;
+      S.seqRank.set(s, r);
+      S.seqTokens.push(0);
     }
-    let tot = 0;
-    let mx = 0;
-    for (let g = 0; g < D; g++) {
-      tot += gpuTokensStep[g];
-      if (gpuTokensStep[g] > mx) mx = gpuTokensStep[g];
+    S.seqTokens[r]++;
+    const k = r % S.DP;
+    S.tokenGpu[i] = k * S.T + (S.groupTokens[k]++ % S.T);
+    for (let x = 0; x < S.T; x++) S.perGpuTokens[k * S.T + x]++;
+  }
+  for (let r = 0; r < S.seqTokens.length; r++) for (let x = 0; x < S.T; x++) S.gpuSeqs[(r % S.DP) * S.T + x].push(S.seqTokens[r]);
+  for (let i = 0; i < n; i++) S.dispatchTokens[S.tokenGpu[i]]++;
+  for (let g = 0; g < S.D; g++) {
+    // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
+    const cached = S.cfg.phase === "decode" ? S.gpuSeqs[g].length * (S.ctx + 1) : S.perGpuTokens[g];
+    S.stepKv[g] = S.cfg.phase === "encode" ? 0 : (cached * S.kvPerToken * S.nLayers) / S.T;
+    // Hidden states and logits of the GPU's tokens, and one layer's attention probabilities
+    // (heads x new tokens x keys per sequence, materialised as in fairseq).
+    let scores = 0;
+    for (const t of S.gpuSeqs[g]) scores += S.m.heads * t * (S.ctx + t);
+    S.stepAct[g] = (S.perGpuTokens[g] * (4 * S.m.dModel + S.m.vocab / S.T) + scores / S.T) * S.bytesPerElem;
+    alloc(S, g, "kv_cache", S.stepKv[g]);
+    alloc(S, g, "activations", S.stepAct[g]);
+  }
+  // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and
+  // sequences only): attention with / without cross-attention, the dense FFN or shared experts,
+  // the gate. Computed at the first layer that needs them.
+  for (const a of S.attnNs) a.fill(-1);
+  for (const a of S.denseNs) a.fill(-1);
+  S.gateNs.fill(-1);
+  if (S.picksBuf.length < n * S.K) S.picksBuf = new Int32Array(n * S.K);
+  // The activation bytes each tensor-parallel group reduces after attention or a dense FFN.
+  return S.T > 1 ? Float64Array.from(S.groupTokens, (t) => t * S.m.dModel * S.bytesPerElem) : null;
+}
+
+
+/** Attention (+ the dense FFN of non-MoE layers) per GPU, in parallel: sets cur.attnMax / cur.denseMax. */
+function denseParts(S: Run, l: number, moe: boolean): void {
+  let attnMax = 0;
+  let denseMax = 0;
+  const cross = S.layers[l].crossAttention;
+  const aNs = S.attnNs[cross ? 1 : 0];
+  // 0: dense FFN of the model, 1: the dense equivalent of a MoE layer, 2: shared experts
+  const dk = !moe ? (S.layers[l].moe ? 1 : 0) : (S.m.sharedExperts ?? 0) > 0 ? 2 : -1;
+  const dNs = dk >= 0 ? S.denseNs[dk] : null;
+  for (let g = 0; g < S.D; g++) {
+    if (S.perGpuTokens[g] === 0) continue;
+    let ta = aNs[g];
+    if (ta < 0) ta = aNs[g] = S.cost.timeNs(genericOp(S.m, shard(attentionOnGpu(S.m, S.gpuSeqs[g], S.ctx, cross, S.cfg.contextTokens), S.T)));
+    let td = 0;
+    if (dNs !== null) {
+      td = dNs[g];
+      if (td < 0) {
+        const c = dk === 2 ? sharedExpertCost(S.m, S.perGpuTokens[g]) : denseFfnCost(dk === 1 ? S.denseEqSpec : S.m, S.perGpuTokens[g]);
+        td = dNs[g] = S.cost.timeNs(genericOp(S.m, shard(c, S.T)));
+      }
     }
-    steps.push({
-      step: stepIdx,
-      start_ns: start,
-      end_ns: sim.now,
-      tokens: n,
-      latency_ns: sim.now - start,
-      phases_ns: phases,
-      gpu_tokens: Array.from(gpuTokensStep),
-      max_gpu_share: tot > 0 ? mx / tot : 0,
-      cache_misses: cur.misses,
-      cache_hits: cur.hits,
-      dropped: cur.dropped,
-      padded: cur.padded,
-    });
-    for (const p of PHASES) phaseTotals[p] += phases[p];
-    tokensDone += n;
-    for (let i = 0; i < n; i++) {
-      const s = trace.seq[tokens[i]];
-      if (!requestStart.has(s)) requestStart.set(s, start);
-      requestEnd.set(s, sim.now);
+    S.gpuBusy[g] += ta + td;
+    if (ta > attnMax) attnMax = ta;
+    if (td > denseMax) denseMax = td;
+  }
+  S.cur.attnMax = attnMax;
+  S.cur.denseMax = denseMax;
+}
+
+
+/**
+ * Gating of MoE layer j for the step's tokens: the plan, the gate's time per GPU (cur.gateMax),
+ * the inactive-expert count, and the dispatch buffers allocated. Returns the plan with the
+ * virtual experts' GPUs (replicas included) and owners.
+ */
+function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; expertGpu: Int32Array; owner: Int32Array | null } {
+  const n = tokens.length;
+  const place = S.placements[j];
+  const tl = traceLayerOf(S.trace, j);
+  // This layer's picks for the step's tokens (a scratch buffer: the plan does not keep it).
+  const picks = S.picksBuf.length === n * S.K ? S.picksBuf : S.picksBuf.subarray(0, n * S.K);
+  const tp = S.trace.picks;
+  const stride = S.trace.layers * S.K;
+  for (let i = 0; i < n; i++) {
+    const off = tokens[i] * stride + tl * S.K;
+    for (let k = 0; k < S.K; k++) picks[i * S.K + k] = tp[off + k];
+  }
+  const r = place.replicas ? replicate(picks, place, S.D, S.tokenGpu, S.K) : null;
+  const routed = r ? r.picks : picks;
+  const expertGpu = r ? r.expertGpu : place.expertGpu;
+  const nVirtual = r ? r.experts : S.E;
+  const owner = r ? r.owner : null;
+  const plan: GatingPlan = S.gatingPolicy.plan(
+    { tokens: n, topK: S.K, experts: nVirtual, gpus: S.D, picks: routed, tokenGpu: S.tokenGpu, expertGpu, tokenBytes: S.tokenBytes },
+    { capacityFactor: S.capacityFactor, blockSize: S.cfg.gating.blockSize, reuse: S.lastPlan },
+  );
+  // Gate (router matmul, softmax, top-k) per GPU; static-capacity gates (GShard einsum) also
+  // build the S x E x capacity dispatch mask and run the dispatch and combine einsums over it.
+  let gateMax = 0;
+  for (let g = 0; g < S.D; g++) {
+    if (S.dispatchTokens[g] === 0) continue;
+    let tg = S.gateNs[g];
+    if (tg < 0) tg = S.gateNs[g] = S.cost.timeNs({ kind: "gating", tokens: S.dispatchTokens[g], dModel: S.m.dModel, experts: S.E, topK: S.K, dtype: S.m.dtype });
+    if (plan.einsumCellsPerGpu && plan.einsumCellsPerGpu[g] > 0) {
+      const cells = plan.einsumCellsPerGpu[g];
+      tg += S.cost.timeNs({ kind: "generic", flops: 2 * 2 * cells * S.m.dModel, bytes: 2 * cells * 4 + 2 * S.dispatchTokens[g] * S.tokenBytes, dtype: S.m.dtype });
+    }
+    S.gpuBusy[g] += tg;
+    if (tg > gateMax) gateMax = tg;
+  }
+  S.cur.gateMax = gateMax;
+  S.cur.dropped += plan.dropped;
+  S.cur.padded += plan.padded;
+  // The experts with rows (sparse gates list them; others are scanned once), then per GPU the
+  // experts that compute: rows > 0 and, with buffering, real tokens (only those have weights).
+  let active = plan.activeExperts;
+  if (active === undefined) {
+    let c = 0;
+    if (S.activeBuf.length < nVirtual) S.activeBuf = new Int32Array(nVirtual);
+    for (let e = 0; e < nVirtual; e++) if (plan.expertRows[e] > 0) S.activeBuf[c++] = e;
+    active = S.activeBuf.subarray(0, c);
+  }
+  const nActive = active.length;
+  // Inactive experts: real experts with no token on any of their copies. An expert with
+  // tokens has rows (kept <= rows), so only the listed experts can have tokens.
+  if (S.stamp.length < S.E) S.stamp = new Int32Array(S.E);
+  const st0 = ++S.stampNow;
+  let touched = 0;
+  const et = plan.expertTokens;
+  S.ordStart.fill(0);
+  for (let i = 0; i < nActive; i++) {
+    const e = active[i];
+    if (et[e] === 0) {
+      if (S.caches === null) S.ordStart[expertGpu[e] + 1]++;
+      continue;
+    }
+    S.ordStart[expertGpu[e] + 1]++;
+    const o = owner ? owner[e] : e;
+    if (S.stamp[o] !== st0) {
+      S.stamp[o] = st0;
+      touched++;
     }
   }
-
-  function headNs(): number {
-    let headMax = 0;
-    for (let g = 0; g < D; g++) {
-      const th = perGpuTokens[g] > 0 ? cost.timeNs(genericOp(m, shard(embeddingCost(m, perGpuTokens[g]), T))) : 0;
-      gpuBusy[g] += th;
-      if (th > headMax) headMax = th;
-    }
-    return headMax;
+  S.inactiveSum[j] += S.E - touched;
+  for (let g = 0; g < S.D; g++) S.ordStart[g + 1] += S.ordStart[g];
+  if (S.ordBuf.length < S.ordStart[S.D]) S.ordBuf = new Int32Array(Math.max(S.ordStart[S.D], 2 * S.ordBuf.length));
+  for (let g = 0; g < S.D; g++) S.ordFill[g] = S.ordStart[g];
+  for (let i = 0; i < nActive; i++) {
+    const e = active[i];
+    if (S.caches === null || et[e] > 0) S.ordBuf[S.ordFill[expertGpu[e]]++] = e;
   }
+  // With buffering the caches see each GPU's experts in id order; without, only the first launch
+  // (the lowest id) is special, so the lists stay unsorted.
+  if (S.caches !== null) for (let g = 0; g < S.D; g++) sortIds(S.ordBuf, S.ordStart[g], S.ordStart[g + 1]);
+  for (let g = 0; g < S.D; g++) alloc(S, g, "all_to_all", plan.bufferBytesPerGpu[g]);
+  return { plan, expertGpu, owner };
+}
 
-  /** Combine: the transpose of the dispatch, in a buffer reused from layer to layer (a collective has read it when it completes). */
-  function transposeInto(back: Float64Array, send: Float64Array): Float64Array {
-    for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = send[s * D + d];
-    return back;
-  }
 
-  function* stepBody(stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
-    const start = sim.now;
-    const phases = zeroPhases();
-    const tpBytes = beginStep(tokens);
-    for (let l = 0; l < nLayers; l++) {
-      const moe = layers[l].moe && !denseEq;
-      denseParts(l, moe);
-      let attnMax = cur.attnMax;
-      if (tpBytes !== null) {
-        // Tensor parallel: each block ends with an all-reduce within the group; its time counts
-        // to the block (attention, or the dense FFN).
-        yield attnMax;
-        let t0 = sim.now;
-        yield tpCollective(tpBytes, "allReduce");
-        phases.attention += attnMax + (sim.now - t0);
-        attnMax = 0;
-        if (!moe) {
-          yield cur.denseMax;
-          t0 = sim.now;
-          yield tpCollective(tpBytes, "allReduce");
-          phases.dense += cur.denseMax + (sim.now - t0);
-          continue;
-        }
-      }
-      if (!moe) {
-        phases.attention += attnMax;
-        phases.dense += cur.denseMax;
-        yield attnMax + cur.denseMax;
-        continue;
-      }
-      const j = moeIndexOf[l];
-      const { plan, owner } = gateLayer(j, tokens);
-      phases.attention += attnMax;
-      phases.gating += cur.gateMax;
-      yield attnMax + cur.gateMax;
-      // Gating has decided: start weight copies for cache misses (one copy stream per GPU).
-      const copies = caches !== null ? startCopies(j, stepIdx, owner) : null;
-      const tDispatch = sim.now;
-      if (plan.capacityAllReduce) {
-        const ev = sim.event<void>("capacity_all_reduce");
-        cluster.allReduce(group, 4, () => ev.succeed());
-        yield ev;
-      }
-      if (plan.countsExchange) yield a2a(countsMatrix(plan.expertRows.length));
-      yield a2a(plan.sendBytes);
-      const tArrived = sim.now;
-      phases.all_to_all += tArrived - tDispatch;
-      if (copies !== null && copies.copyDone.length > 0) yield waitAll(copies.copyDone);
-      const endMax = expertCompute(plan, copies?.ready ?? null, tArrived);
-      // On the critical GPU: its compute, and the rest of the span is waiting for weights.
-      const expertSpan = endMax - tArrived;
-      phases.expert_compute += Math.min(expertSpan, cur.critCompute);
-      phases.weight_transfer += Math.max(0, expertSpan - cur.critCompute);
-      if (endMax > sim.now) yield endMax - sim.now;
-      const tCombine = sim.now;
-      yield a2a(transposeInto(backBuf, plan.sendBytes));
-      // Tensor parallel: every rank of a group gets all of the group's tokens back.
-      if (tpBytes !== null) yield tpCollective(tpBytes, "allGather");
-      phases.all_to_all += sim.now - tCombine;
-      for (let g = 0; g < D; g++) free(g, "all_to_all", plan.bufferBytesPerGpu[g]);
-      lastPlan = plan; // done with it: the next layer's plan may reuse its arrays
-    }
-    const headMax = headNs();
-    phases.dense += headMax;
-    yield headMax;
-    endStep(stepIdx, tokens, start, phases);
-  }
-
-  /** The all-to-all of per-expert counts (4 bytes per expert to every other GPU); never written again once made. */
-  function countsMatrix(nVirtual: number): Float64Array {
-    let counts = countsBySize.get(nVirtual);
-    if (counts === undefined) {
-      counts = new Float64Array(D * D);
-      for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
-      countsBySize.set(nVirtual, counts);
-    }
-    return counts;
-  }
-
-  function* driver(): ProcessGenerator<void> {
-    try {
-      for (let g = 0; g < D; g++) {
-        currentStep = -1;
-        let weights = denseParamBytes;
-        if (denseEq) weights += moeLayerCountAll * (denseFfnCost(denseEqSpec, 0).weightBytes - (m.sharedExperts ? sharedExpertCost(m, 0).weightBytes : 0));
-        if (!caches) {
-          let nE = 0;
-          for (let j = 0; j < moeLayers.length; j++) nE += expertsOnGpu(j, g);
-          weights += nE * eBytes;
-          alloc(g, "weights", weights);
-        } else {
-          alloc(g, "weights", weights);
-          alloc(g, "expert_cache", slots * moeLayers.length * eBytes);
-        }
-      }
-      const maxSteps = cfg.maxSteps ?? Infinity;
-      if (cfg.steps) {
-        for (let s = 0; s < cfg.steps.length && s < maxSteps; s++) {
-          currentStep = s;
-          yield sim.process(runStep(s, cfg.steps[s]), "step");
-          if (oom) return;
-        }
-      } else if (cfg.continuous) {
-        const b = cfg.continuous.batcher();
-        for (let s = 0; s < maxSteps; s++) {
-          let toks = b.nextStep(sim.now);
-          if (toks === null) break;
-          while (toks.length === 0) {
-            const next = b.nextArrivalNs();
-            if (next === null) break;
-            const wait = Math.max(0, next - sim.now);
-            phaseTotals.idle += wait;
-            yield wait;
-            const t2 = b.nextStep(sim.now);
-            if (t2 === null) break;
-            toks = t2;
-          }
-          if (toks.length === 0) break;
-          currentStep = s;
-          yield sim.process(runStep(s, toks), "step");
-          if (oom) return;
-        }
-        b.finish(sim.now);
-        batcherStats = b.requestStats();
-      }
-    } catch (e) {
-      if (e instanceof OomStop) {
-        oom = { ...e.info, step: currentStep };
+/**
+ * Expert buffering for MoE layer j: each GPU's cache sees its experts with tokens; misses are
+ * copied from host memory one after another (one copy stream per GPU), starting now. Returns the
+ * time each missed (virtual) expert's weights arrive (filled in as copies finish) and the events
+ * of the GPUs' copy streams.
+ */
+function startCopies(S: Run, j: number, stepIdx: number, owner: Int32Array | null): { ready: Map<number, number>; copyDone: SimEvent<unknown>[] } {
+  const ready = new Map<number, number>();
+  const copyDone: SimEvent<unknown>[] = [];
+  for (let g = 0; g < S.D; g++) {
+    const act = Array.from(S.ordBuf.subarray(S.ordStart[g], S.ordStart[g + 1])); // exactly the GPU's experts with tokens, ascending
+    const cache = S.caches![g][j];
+    const realIds = owner ? act.map((e) => (e < S.E ? e : owner[e])) : act.slice();
+    const r = cache.accessBatch(stepIdx, realIds);
+    const st = S.cacheStats![g * S.moeLayers.length + j];
+    st.requests += act.length;
+    st.misses += r.misses.length;
+    st.hits += act.length - r.misses.length;
+    st.bytes_moved += r.misses.length * S.eBytes;
+    S.cur.misses += r.misses.length;
+    S.cur.hits += act.length - r.misses.length;
+    if (r.misses.length === 0) continue;
+    const missSet = new Set(r.misses);
+    const queue = act.filter((_, i) => missSet.has(realIds[i]));
+    const done = S.sim.event("weights");
+    copyDone.push(done);
+    const next = (i: number): void => {
+      if (i >= queue.length) {
+        done.succeed();
         return;
       }
-      throw e;
+      S.cluster.hostToDevice(g, S.eBytes, () => {
+        ready.set(queue[i], S.sim.now);
+        next(i + 1);
+      }, { pinned: S.cfg.buffering.pinned });
+    };
+    next(0);
+  }
+  return { ready, copyDone };
+}
+
+
+/**
+ * Expert compute per GPU from `tArrived`: resident experts first, then missed ones as their
+ * weights arrive. Counts each GPU's busy time and tokens; returns when the slowest GPU is done
+ * and sets cur.critCompute to that GPU's compute time.
+ */
+function expertCompute(S: Run, plan: GatingPlan, ready: Map<number, number> | null, tArrived: number): number {
+  let endMax = tArrived;
+  let critCompute = 0;
+  const rows = plan.expertRows;
+  const et = plan.expertTokens;
+  const perExpert = plan.perExpertLoop;
+  for (let g = 0; g < S.D; g++) {
+    const a = S.ordStart[g];
+    const b = S.ordStart[g + 1];
+    if (a === b) continue;
+    if (ready !== null && ready.size > 0) sortByReady(S.ordBuf, a, b, ready);
+    // The first expert launched: the head of the (sorted) list with buffering, else the lowest id.
+    let first = S.ordBuf[a];
+    if (ready === null) for (let i = a + 1; i < b; i++) if (S.ordBuf[i] < first) first = S.ordBuf[i];
+    let t = tArrived;
+    let busy = 0;
+    let toks = 0;
+    for (let i = a; i < b; i++) {
+      const e = S.ordBuf[i];
+      if (ready !== null) {
+        const rdy = ready.get(e);
+        if (rdy !== undefined && rdy > t) t = rdy;
+      }
+      let c = expertNs(S, rows[e]);
+      // Gates other than per-expert loops (FastMoE) run a GPU's experts as one grouped kernel:
+      // one launch, whatever the number of experts. (Integer ns: the sum is order-free.)
+      if (!perExpert && e !== first) c = Math.max(0, c - S.launchNs);
+      t += c;
+      busy += c;
+      toks += et[e];
+    }
+    S.gpuTokensStep[g] += toks;
+    S.gpuBusy[g] += busy;
+    if (t > endMax) {
+      endMax = t;
+      critCompute = busy;
     }
   }
-
-  sim.process(driver(), "driver");
-  sim.run();
-
-  const memory = group.map((g) => {
-    const pool = cluster.memory(g);
-    const peak: Record<string, number> = {};
-    for (const c of CATEGORIES) peak[c] = pool.peak(c);
-    const m = {
-      gpu: g,
-      capacity_bytes: cfg.clusterSpec.node.gpu.hbmBytes,
-      peak_bytes: pool.peak(),
-      peak_by_category: peak,
-      timeline: [] as MoeSimResult["memory"][number]["timeline"],
-    };
-    // Built on first use (most runs write no timeline): an enumerable getter, so it still
-    // serialises like a plain field.
-    let timeline: MoeSimResult["memory"][number]["timeline"] | null = null;
-    Object.defineProperty(m, "timeline", {
-      enumerable: true,
-      get: () => (timeline ??= pool.timeline().map((r) => ({ time_ns: r.timeNs, category: r.category, bytes: r.bytes }))),
-    });
-    return m;
-  });
-  // Request latency: arrival to last token under continuous batching; else first step to last.
-  const reqLat: number[] = [];
-  if (batcherStats) {
-    const st: RequestStats = batcherStats;
-    for (let i = 0; i < st.endNs.length; i++) if (Number.isFinite(st.endNs[i])) reqLat.push(st.endNs[i] - st.arrivalNs[i]);
-  } else {
-    for (const [s, t0] of requestStart) reqLat.push(requestEnd.get(s)! - t0);
-  }
-  return {
-    name: cfg.name,
-    completedSteps: steps.length,
-    totalSteps: cfg.steps ? Math.min(cfg.steps.length, cfg.maxSteps ?? Infinity) : null,
-    tokens: tokensDone,
-    simulatedNs: sim.now,
-    oom,
-    steps,
-    phaseTotalsNs: phaseTotals,
-    inactiveExperts: moeLayers.map((_, j) => ({ layer: j, mean_inactive: steps.length ? inactiveSum[j] / steps.length : 0, experts: E })),
-    cache: cacheStats,
-    memory,
-    links: cluster.linkTraffic().map((l) => ({ link: l.link, kind: l.kind, bytes: l.bytes })),
-    requestLatencyNs: reqLat,
-    events: sim.eventCount,
-    eventLog: sim.log ? sim.log.toJSONL() : null,
-    gpuBusyNs: Array.from(gpuBusy),
-    placement: placements,
-  };
+  S.cur.critCompute = critCompute;
+  return endMax;
 }
+
+
+/** The output head, once per step, and the step's record. */
+function endStep(S: Run, stepIdx: number, tokens: Int32Array, start: number, phases: Record<PhaseName, number>): void {
+  const n = tokens.length;
+  for (let g = 0; g < S.D; g++) {
+    free(S, g, "kv_cache", S.stepKv[g]);
+    free(S, g, "activations", S.stepAct[g]);
+  }
+  let tot = 0;
+  let mx = 0;
+  for (let g = 0; g < S.D; g++) {
+    tot += S.gpuTokensStep[g];
+    if (S.gpuTokensStep[g] > mx) mx = S.gpuTokensStep[g];
+  }
+  S.steps.push({
+    step: stepIdx,
+    start_ns: start,
+    end_ns: S.sim.now,
+    tokens: n,
+    latency_ns: S.sim.now - start,
+    phases_ns: phases,
+    gpu_tokens: Array.from(S.gpuTokensStep),
+    max_gpu_share: tot > 0 ? mx / tot : 0,
+    cache_misses: S.cur.misses,
+    cache_hits: S.cur.hits,
+    dropped: S.cur.dropped,
+    padded: S.cur.padded,
+  });
+  for (const p of PHASES) S.phaseTotals[p] += phases[p];
+  S.tokensDone += n;
+  for (let i = 0; i < n; i++) {
+    const s = S.trace.seq[tokens[i]];
+    if (!S.requestStart.has(s)) S.requestStart.set(s, start);
+    S.requestEnd.set(s, S.sim.now);
+  }
+}
+
+
+function headNs(S: Run): number {
+  let headMax = 0;
+  for (let g = 0; g < S.D; g++) {
+    const th = S.perGpuTokens[g] > 0 ? S.cost.timeNs(genericOp(S.m, shard(embeddingCost(S.m, S.perGpuTokens[g]), S.T))) : 0;
+    S.gpuBusy[g] += th;
+    if (th > headMax) headMax = th;
+  }
+  return headMax;
+}
+
+
+/** Combine: the transpose of the dispatch, in a buffer reused from layer to layer (a collective has read it when it completes). */
+function transposeInto(S: Run, back: Float64Array, send: Float64Array): Float64Array {
+  for (let s = 0; s < S.D; s++) for (let d = 0; d < S.D; d++) back[d * S.D + s] = send[s * S.D + d];
+  return back;
+}
+
+
+function* stepBody(S: Run, stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
+  const start = S.sim.now;
+  const phases = zeroPhases();
+  const tpBytes = beginStep(S, tokens);
+  for (let l = 0; l < S.nLayers; l++) {
+    const moe = S.layers[l].moe && !S.denseEq;
+    denseParts(S, l, moe);
+    let attnMax = S.cur.attnMax;
+    if (tpBytes !== null) {
+      // Tensor parallel: each block ends with an all-reduce within the group; its time counts
+      // to the block (attention, or the dense FFN).
+      yield attnMax;
+      let t0 = S.sim.now;
+      yield tpCollective(S, tpBytes, "allReduce");
+      phases.attention += attnMax + (S.sim.now - t0);
+      attnMax = 0;
+      if (!moe) {
+        yield S.cur.denseMax;
+        t0 = S.sim.now;
+        yield tpCollective(S, tpBytes, "allReduce");
+        phases.dense += S.cur.denseMax + (S.sim.now - t0);
+        continue;
+      }
+    }
+    if (!moe) {
+      phases.attention += attnMax;
+      phases.dense += S.cur.denseMax;
+      yield attnMax + S.cur.denseMax;
+      continue;
+    }
+    const j = S.moeIndexOf[l];
+    const { plan, owner } = gateLayer(S, j, tokens);
+    phases.attention += attnMax;
+    phases.gating += S.cur.gateMax;
+    yield attnMax + S.cur.gateMax;
+    // Gating has decided: start weight copies for cache misses (one copy stream per GPU).
+    const copies = S.caches !== null ? startCopies(S, j, stepIdx, owner) : null;
+    const tDispatch = S.sim.now;
+    if (plan.capacityAllReduce) {
+      const ev = S.sim.event<void>("capacity_all_reduce");
+      S.cluster.allReduce(S.group, 4, () => ev.succeed());
+      yield ev;
+    }
+    if (plan.countsExchange) yield a2a(S, countsMatrix(S, plan.expertRows.length));
+    yield a2a(S, plan.sendBytes);
+    const tArrived = S.sim.now;
+    phases.all_to_all += tArrived - tDispatch;
+    if (copies !== null && copies.copyDone.length > 0) yield waitAll(S, copies.copyDone);
+    const endMax = expertCompute(S, plan, copies?.ready ?? null, tArrived);
+    // On the critical GPU: its compute, and the rest of the span is waiting for weights.
+    const expertSpan = endMax - tArrived;
+    phases.expert_compute += Math.min(expertSpan, S.cur.critCompute);
+    phases.weight_transfer += Math.max(0, expertSpan - S.cur.critCompute);
+    if (endMax > S.sim.now) yield endMax - S.sim.now;
+    const tCombine = S.sim.now;
+    yield a2a(S, transposeInto(S, S.backBuf, plan.sendBytes));
+    // Tensor parallel: every rank of a group gets all of the group's tokens back.
+    if (tpBytes !== null) yield tpCollective(S, tpBytes, "allGather");
+    phases.all_to_all += S.sim.now - tCombine;
+    for (let g = 0; g < S.D; g++) free(S, g, "all_to_all", plan.bufferBytesPerGpu[g]);
+    S.lastPlan = plan; // done with it: the next layer's plan may reuse its arrays
+  }
+  const headMax = headNs(S);
+  phases.dense += headMax;
+  yield headMax;
+  endStep(S, stepIdx, tokens, start, phases);
+}
+
+
+/** The all-to-all of per-expert counts (4 bytes per expert to every other GPU); never written again once made. */
+function countsMatrix(S: Run, nVirtual: number): Float64Array {
+  let counts = S.countsBySize.get(nVirtual);
+  if (counts === undefined) {
+    counts = new Float64Array(S.D * S.D);
+    for (let s = 0; s < S.D; s++) for (let d = 0; d < S.D; d++) if (s !== d) counts[s * S.D + d] = 4 * nVirtual;
+    S.countsBySize.set(nVirtual, counts);
+  }
+  return counts;
+}
+
+
+function* driver(S: Run): ProcessGenerator<void> {
+  try {
+    for (let g = 0; g < S.D; g++) {
+      S.currentStep = -1;
+      let weights = S.denseParamBytes;
+      if (S.denseEq) weights += S.moeLayerCountAll * (denseFfnCost(S.denseEqSpec, 0).weightBytes - (S.m.sharedExperts ? sharedExpertCost(S.m, 0).weightBytes : 0));
+      if (!S.caches) {
+        let nE = 0;
+        for (let j = 0; j < S.moeLayers.length; j++) nE += expertsOnGpu(S, j, g);
+        weights += nE * S.eBytes;
+        alloc(S, g, "weights", weights);
+      } else {
+        alloc(S, g, "weights", weights);
+        alloc(S, g, "expert_cache", S.slots * S.moeLayers.length * S.eBytes);
+      }
+    }
+    const maxSteps = S.cfg.maxSteps ?? Infinity;
+    if (S.cfg.steps) {
+      for (let s = 0; s < S.cfg.steps.length && s < maxSteps; s++) {
+        S.currentStep = s;
+        yield S.sim.process(runStep(S, s, S.cfg.steps[s]), "step");
+        if (S.oom) return;
+      }
+    } else if (S.cfg.continuous) {
+      const b = S.cfg.continuous.batcher();
+      for (let s = 0; s < maxSteps; s++) {
+        let toks = b.nextStep(S.sim.now);
+        if (toks === null) break;
+        while (toks.length === 0) {
+          const next = b.nextArrivalNs();
+          if (next === null) break;
+          const wait = Math.max(0, next - S.sim.now);
+          S.phaseTotals.idle += wait;
+          yield wait;
+          const t2 = b.nextStep(S.sim.now);
+          if (t2 === null) break;
+          toks = t2;
+        }
+        if (toks.length === 0) break;
+        S.currentStep = s;
+        yield S.sim.process(runStep(S, s, toks), "step");
+        if (S.oom) return;
+      }
+      b.finish(S.sim.now);
+      S.batcherStats = b.requestStats();
+    }
+  } catch (e) {
+    if (e instanceof OomStop) {
+      S.oom = { ...e.info, step: S.currentStep };
+      return;
+    }
+    throw e;
+  }
+}
+
 
 /**
  * Hot-expert replication: a pick of a replicated expert goes to the copy on the token's own GPU

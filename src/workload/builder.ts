@@ -53,6 +53,15 @@ export class TraceBuilder {
     this.weights = withWeights ? new Grow((n) => new Float32Array(n), 1 << 16) : null;
   }
 
+  /** Room for `tokens` more tokens at once (a generator that knows its size skips the doublings). */
+  reserveTokens(tokens: number): void {
+    const n = this.layers * this.topK;
+    this.picks.reserve(tokens * n);
+    this.weights?.reserve(tokens * n);
+    this.seqs.reserve(tokens);
+    this.steps.reserve(tokens);
+  }
+
   get hasWeights(): boolean {
     return this.weights !== null;
   }

@@ -116,6 +116,49 @@ function capScale(w: Float64Array, cand: Uint8Array, m: number, out: Float64Arra
 }
 
 /**
+ * Cumulative sums of weights with a guide table (Chen and Asau): search(u) returns what
+ * searchCdf(cdf, u) returns (the first index whose cumulative sum exceeds u, or the last index),
+ * starting from the answer at the bottom of u's bucket instead of a binary search: O(1) on average.
+ */
+export class GuidedCdf {
+  readonly cdf: Float64Array;
+  readonly total: number;
+  private readonly guide: Int32Array;
+  private readonly scale: number;
+
+  constructor(weights: ArrayLike<number>) {
+    const E = weights.length;
+    const cdf = new Float64Array(E);
+    let acc = 0;
+    for (let e = 0; e < E; e++) cdf[e] = acc += weights[e];
+    this.cdf = cdf;
+    this.total = cdf[E - 1];
+    const G = E;
+    this.guide = new Int32Array(G);
+    this.scale = this.total > 0 ? G / this.total : 0;
+    // guide[j]: the answer for a u below every u that lands in bucket j (the previous bucket's
+    // bottom), so that rounding in floor(u * scale) can never start the scan past the answer.
+    let i = 0;
+    for (let j = 1; j < G; j++) {
+      const lo = (j - 1) / this.scale;
+      while (i < E - 1 && cdf[i] <= lo) i++;
+      this.guide[j] = i;
+    }
+  }
+
+  search(u: number): number {
+    const cdf = this.cdf;
+    const last = cdf.length - 1;
+    let j = Math.floor(u * this.scale);
+    if (!(j >= 0)) j = 0;
+    else if (j > last) j = last;
+    let i = this.guide[j];
+    while (i < last && cdf[i] <= u) i++;
+    return i;
+  }
+}
+
+/**
  * The generator's state for one trace: reused buffers so the inner loop allocates nothing.
  */
 class Sampler {
@@ -125,8 +168,9 @@ class Sampler {
   private readonly w: Float64Array;
   private readonly logLift: Float64Array[] | null;
   private readonly g: Float64Array;
-  private readonly probCache = new Map<number, Float64Array>();
-  private readonly cdfCache = new Map<number, Float64Array>();
+  /** By (topic, layer, has predecessor) key: the fill probabilities, and their cumulative sums with a guide table. */
+  private readonly probCache: (Float64Array | undefined)[];
+  private readonly cdfCache: (GuidedCdf | undefined)[];
   constructor(
     private readonly p: SynthParams,
     private readonly rng: FastRng,
@@ -140,6 +184,8 @@ class Sampler {
         })
       : null;
     this.g = new Float64Array(E);
+    this.probCache = new Array<Float64Array | undefined>(p.clusters * p.layers * 2).fill(undefined);
+    this.cdfCache = new Array<GuidedCdf | undefined>(p.clusters * p.layers * 2).fill(undefined);
     this.order = new Int32Array(p.experts);
     this.cand = new Uint8Array(p.experts);
     this.prob = new Float64Array(p.experts);
@@ -172,23 +218,18 @@ class Sampler {
     const fast = E >= FAST_FILL_EXPERTS && this.logLift === null;
     const cacheable = (n === 0 || fast) && this.logLift === null;
     const key = (cluster * this.p.layers + l) * 2 + (prevAt >= 0 ? 1 : 0);
-    let prob = cacheable ? this.probCache.get(key) : undefined;
+    let prob = cacheable ? this.probCache[key] : undefined;
     if (prob === undefined) {
       this.resetCandidates(cacheable ? 0 : n, out, at);
       this.fillProbabilities(cluster, l, prevAt, reuse, cacheable ? K : m, out, at);
       prob = this.prob;
       if (cacheable) {
         prob = Float64Array.from(prob);
-        this.probCache.set(key, prob);
-        if (E >= FAST_FILL_EXPERTS) {
-          const cdf = new Float64Array(E);
-          let acc = 0;
-          for (let e = 0; e < E; e++) cdf[e] = acc += prob[e];
-          this.cdfCache.set(key, cdf);
-        }
+        this.probCache[key] = prob;
+        if (E >= FAST_FILL_EXPERTS) this.cdfCache[key] = new GuidedCdf(prob);
       }
     }
-    const cdf = fast ? this.cdfCache.get(key) : undefined;
+    const cdf = fast ? this.cdfCache[key] : undefined;
     if (cdf !== undefined) this.successiveFill(cdf, m, n, out, at);
     else {
       this.resetCandidates(n, out, at);
@@ -211,11 +252,11 @@ class Sampler {
    * prob by binary search on its cumulative sum, redrawing repeats. O(m log E) instead of O(E);
    * inclusion probabilities are then close to, not exactly, prob (hot experts slightly under).
    */
-  private successiveFill(cdf: Float64Array, m: number, n: number, out: Uint16Array, at: number): void {
-    const total = cdf[cdf.length - 1];
+  private successiveFill(cdf: GuidedCdf, m: number, n: number, out: Uint16Array, at: number): void {
+    const total = cdf.total;
     const rng = this.rng;
     for (let got = 0; got < m; ) {
-      const lo = searchCdf(cdf, rng.next() * total);
+      const lo = cdf.search(rng.next() * total);
       let dup = false;
       for (let i = 0; i < n; i++) if (out[at + i] === lo) dup = true;
       if (dup) continue;
@@ -306,6 +347,7 @@ export function synthesize(params: SynthParams, opts: SynthOptions): RoutingTrac
   const sampler = new Sampler(params, fast);
   const cw = params.clusterWeights;
   const b = new TraceBuilder(L, params.experts, K);
+  if (lo === hi && opts.sequences * lo * L * K <= 1 << 28) b.reserveTokens(opts.sequences * lo);
   for (let s = 0; s < opts.sequences; s++) {
     const len = lo + lengthRng.int(hi - lo + 1);
     let cluster = topicRng.categorical(cw);

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { readTrace } from "../../src/workload/read.js";
 import { traceStats, type TraceStats } from "../../src/workload/stats.js";
-import { fitSynth, loadSynthParams, synthesize, zipfSynthParams, type SynthParams } from "../../src/workload/synth.js";
+import { GuidedCdf, fitSynth, loadSynthParams, synthesize, zipfSynthParams, type SynthParams } from "../../src/workload/synth.js";
+import { searchCdf } from "../../src/sim/rng.js";
+import fc from "fast-check";
 import { readBinaryTrace } from "../../src/workload/read.js";
 import { UserError } from "../../src/util/errors.js";
 import { haveReal, REAL_TRACE, repoRoot } from "./shared.js";
@@ -93,5 +95,22 @@ describe("synthesize", () => {
   it("bad parameters and unknown names are UserErrors", () => {
     expect(() => loadSynthParams("no-such-set")).toThrow(UserError);
     expect(() => synthesize({ ...p, reuse: [0] }, { sequences: 1, tokensPerSequence: 1, seed: 1 })).toThrow(/"reuse" must have 3 entries/);
+  });
+});
+
+describe("GuidedCdf (the synthesiser's O(1) inverse-CDF search)", () => {
+  it("property: returns exactly what the binary search returns, zero weights and boundary draws included", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constant(0), fc.double({ min: 1e-9, max: 10, noNaN: true }), fc.integer({ min: 1, max: 5 })), { minLength: 1, maxLength: 600 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), { minLength: 1, maxLength: 50 }),
+        (w, us) => {
+          const g = new GuidedCdf(w);
+          const draws = [...us.map((u) => u * g.total), 0, g.total, ...Array.from(g.cdf.slice(0, 20))];
+          for (const u of draws) expect(g.search(u)).toBe(searchCdf(g.cdf, u));
+        },
+      ),
+      { numRuns: 300, seed: 11 },
+    );
   });
 });
