@@ -1,11 +1,12 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { writeFileAtomic } from "../util/fs.js";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The worker entry that runs through tsx: always works, but each worker spends ~1 s of CPU starting. */
 export const TSX_WORKER_URL = new URL("./worker.mjs", import.meta.url);
 
-let counter = 0;
 
 export interface WorkerEntry {
   url: URL;
@@ -23,21 +24,43 @@ export interface WorkerEntry {
  * project's node_modules. `import.meta.url` keeps each source file's own URL, so paths built from
  * it (shipped traces, fitted parameters) still point into src/. On any failure (no esbuild, a
  * read-only install) the tsx entry is used instead; results are the same either way.
+ *
+ * The bundle is kept and reused (building it costs ~0.2 s, paid by every sweep otherwise): an
+ * index beside it lists every source file that went in with its size and modification time, and
+ * the bundle is rebuilt when any of them differs. Bundles are named by a hash of their content and
+ * written atomically, so sweeps started together share one and never read a half-written file.
  */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+const INDEX = "sweep-worker.json";
+
+interface BundleIndex {
+  file: string;
+  inputs: Array<[string, number, number]>;
 }
 
-/** Removes bundles left by sweeps that were killed (their process is gone). */
-function removeOrphans(dir: string): void {
-  for (const f of readdirSync(dir)) {
-    const m = /^sweep-worker-(\d+)-\d+\.mjs$/.exec(f);
-    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(dir, f), { force: true });
+function unchanged(index: BundleIndex, outDir: string): boolean {
+  if (!existsSync(join(outDir, index.file))) return false;
+  for (const [path, size, mtime] of index.inputs) {
+    try {
+      const st = statSync(path);
+      if (st.size !== size || st.mtimeMs !== mtime) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Bundles older than a day that the index no longer names (their sweeps have long loaded them). */
+function removeStale(outDir: string, keep: string): void {
+  const day = 24 * 3600 * 1000;
+  for (const f of readdirSync(outDir)) {
+    if (!/^sweep-worker-.*\.mjs$/.test(f) || f === keep) continue;
+    const path = join(outDir, f);
+    try {
+      if (Date.now() - statSync(path).mtimeMs > day) rmSync(path, { force: true });
+    } catch {
+      // another sweep removed it first
+    }
   }
 }
 
@@ -45,16 +68,23 @@ export async function workerEntry(): Promise<WorkerEntry> {
   const fallback: WorkerEntry = { url: TSX_WORKER_URL, kind: "tsx", cleanup() {} };
   if (process.env.MOESIM_SWEEP_BUNDLE === "0") return fallback;
   try {
-    const esbuild = await import("esbuild");
     const entry = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
     const root = resolve(dirname(entry), "..", "..");
     const outDir = join(root, "node_modules", ".cache", "moesim");
     mkdirSync(outDir, { recursive: true });
-    removeOrphans(outDir);
-    const outfile = join(outDir, `sweep-worker-${process.pid}-${counter++}.mjs`);
-    await esbuild.build({
+    const indexPath = join(outDir, INDEX);
+    try {
+      const index = JSON.parse(readFileSync(indexPath, "utf8")) as BundleIndex;
+      if (unchanged(index, outDir)) return { url: pathToFileURL(join(outDir, index.file)), kind: "bundle", cleanup() {} };
+    } catch {
+      // no index yet, or an unreadable one: build
+    }
+    const esbuild = await import("esbuild");
+    const result = await esbuild.build({
       entryPoints: [entry],
-      outfile,
+      write: false,
+      metafile: true,
+      outfile: join(outDir, "sweep-worker.mjs"),
       bundle: true,
       platform: "node",
       format: "esm",
@@ -78,7 +108,17 @@ export async function workerEntry(): Promise<WorkerEntry> {
         },
       ],
     });
-    return { url: pathToFileURL(outfile), kind: "bundle", cleanup: () => rmSync(outfile, { force: true }) };
+    const code = result.outputFiles[0].contents;
+    const file = `sweep-worker-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`;
+    writeFileAtomic(join(outDir, file), code);
+    const inputs: BundleIndex["inputs"] = Object.keys(result.metafile.inputs).map((rel) => {
+      const path = resolve(rel);
+      const st = statSync(path);
+      return [path, st.size, st.mtimeMs];
+    });
+    writeFileAtomic(indexPath, JSON.stringify({ file, inputs } satisfies BundleIndex) + "\n");
+    removeStale(outDir, file);
+    return { url: pathToFileURL(join(outDir, file)), kind: "bundle", cleanup() {} };
   } catch {
     return fallback;
   }

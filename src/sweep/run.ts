@@ -78,12 +78,6 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   const out = resolve(opts.out ?? spec.out);
   const progress = opts.progress ?? quietProgress;
   const selected = shardPoints(spec.points, opts.shard ?? null);
-  // Validate every point before anything runs: a bad override fails fast with its key path.
-  const tasks = new Map<number, PointTask>();
-  for (const p of selected) {
-    const { file, loaded } = pointText(spec, p);
-    tasks.set(p.index, { index: p.index, key: p.key, scenario: loaded.scenario, file, name: `${spec.name}-${p.key}` });
-  }
   const manifest: SweepManifest = { format: SPEC_FORMAT, name: spec.name, base_hash: spec.baseHash, param_keys: spec.paramKeys, points: spec.points.length };
   const manifestPath = join(out, "sweep-spec.json");
   if (existsSync(manifestPath)) {
@@ -92,29 +86,38 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   } else if (existsSync(out) && readdirSync(out).filter((e) => !e.startsWith(".")).length > 0) {
     throw new UserError(`${out} exists and is not a sweep folder; choose another --out`);
   }
-  writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
   const dir = pointsDir(out);
   const todo: SweepPoint[] = selected.filter((p) => readPoint(join(dir, `${p.key}.json`), spec.baseHash) === null);
   const skipped = selected.length - todo.length;
   const limit = opts.stopAfter ?? Infinity;
   const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), todo.length || 1));
+  // The workers start (load the simulator) while this thread validates the points.
+  const pool = todo.length > 0 && limit > 0 ? await startPool(nWorkers) : null;
+  const tasks = new Map<number, PointTask>();
+  try {
+    // Validate every point before any runs: a bad override fails fast with its key path.
+    for (const p of selected) {
+      const { file, loaded } = pointText(spec, p);
+      tasks.set(p.index, { index: p.index, key: p.key, scenario: loaded.scenario, file, name: `${spec.name}-${p.key}` });
+    }
+    writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+  } catch (e) {
+    pool?.stop();
+    throw e;
+  }
   progress.start(selected.length, skipped);
   let done = skipped;
   let ran = 0;
-  let entryKind: SweepRun["entry"] = null;
-  if (todo.length > 0 && limit > 0) {
-    const entry = await workerEntry();
-    entryKind = entry.kind;
+  if (pool !== null) {
     await new Promise<void>((resolvePool, rejectPool) => {
       const queue = [...todo];
-      const workers: Worker[] = [];
       const started = new Map<Worker, { point: SweepPoint; t: number }>();
       let failed = false;
-      let live = 0;
+      let live = pool.workers.length;
       const fail = (e: Error): void => {
         if (failed) return;
         failed = true;
-        for (const w of workers) void w.terminate();
+        pool.stop();
         rejectPool(e);
       };
       const next = (w: Worker): void => {
@@ -127,16 +130,10 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
         started.set(w, { point: p, t: performance.now() });
         w.postMessage(tasks.get(p.index));
       };
-      for (let i = 0; i < nWorkers; i++) {
-        // A bundled worker is plain JavaScript and needs no Node options: in particular it must not
-        // inherit a TypeScript loader given to this process (`node --import tsx`, as the benches
-        // and tests run), which would cost every worker ~0.2 s of CPU to start.
-        const w = new Worker(entry.url, entry.kind === "bundle" ? { execArgv: [] } : {});
-        workers.push(w);
-        live++;
-        w.on("message", (m: PointReply | { type: "ready" }) => {
+      pool.listen({
+        ready: (w) => next(w),
+        message: (w, m) => {
           if (failed) return;
-          if (m.type === "ready") return next(w);
           const cur = started.get(w)!;
           if (m.type === "error") {
             const where = describePoint(cur.point);
@@ -148,21 +145,68 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
           done++;
           progress.point(done, selected.length, describePoint(cur.point), (performance.now() - cur.t) / 1000);
           next(w);
-        });
-        w.on("error", (e) => fail(e));
-        w.on("exit", (code) => {
+        },
+        error: (e) => fail(e),
+        exit: (w, code) => {
           live--;
           const cur = started.get(w);
           if (cur && !failed) return fail(new Error(`${spec.file}: worker stopped (exit code ${code}) while running ${describePoint(cur.point)}`));
           if (live === 0 && !failed) resolvePool();
-        });
-      }
+        },
+      });
     }).finally(() => {
       progress.stop();
-      entry.cleanup();
+      pool.entry.cleanup();
     });
   } else {
     progress.stop();
   }
+  const entryKind: SweepRun["entry"] = pool?.entry.kind ?? null;
   return { out, total: spec.points.length, selected: selected.length, skipped, ran, workers: todo.length ? nWorkers : 0, seconds: (performance.now() - t0) / 1000, entry: entryKind };
 }
+
+interface PoolHandlers {
+  /** A worker has loaded the simulator (at once for those that did so before listen). */
+  ready(w: Worker): void;
+  message(w: Worker, m: PointReply): void;
+  error(e: Error): void;
+  exit(w: Worker, code: number): void;
+}
+
+/**
+ * Starts n workers on the point runner; they load it while the caller goes on (validating points,
+ * say). Messages that arrive before `listen` are held and delivered then, in order.
+ */
+async function startPool(n: number): Promise<{ workers: Worker[]; entry: Awaited<ReturnType<typeof workerEntry>>; listen(h: PoolHandlers): void; stop(): void }> {
+  const entry = await workerEntry();
+  const workers: Worker[] = [];
+  let handlers: PoolHandlers | null = null;
+  const held: Array<(h: PoolHandlers) => void> = [];
+  const deliver = (f: (h: PoolHandlers) => void): void => {
+    if (handlers) f(handlers);
+    else held.push(f);
+  };
+  for (let i = 0; i < n; i++) {
+    // A bundled worker is plain JavaScript and needs no Node options: in particular it must not
+    // inherit a TypeScript loader given to this process (`node --import tsx`, as the benches
+    // and tests run), which would cost every worker ~0.2 s of CPU to start.
+    const w = new Worker(entry.url, entry.kind === "bundle" ? { execArgv: [] } : {});
+    workers.push(w);
+    w.on("message", (m: PointReply | { type: "ready" }) => deliver((h) => (m.type === "ready" ? h.ready(w) : h.message(w, m))));
+    w.on("error", (e) => deliver((h) => h.error(e)));
+    w.on("exit", (code) => deliver((h) => h.exit(w, code)));
+  }
+  return {
+    workers,
+    entry,
+    listen(h) {
+      handlers = h;
+      for (const f of held.splice(0)) f(h);
+    },
+    stop() {
+      for (const w of workers) void w.terminate();
+      if (!handlers) entry.cleanup();
+    },
+  };
+}
+
