@@ -209,6 +209,8 @@ export class FlowNetwork {
   fastIsolated = 0;
   /** Of the isolated runs, those computed in closed form (closedIsolated) rather than check by check. */
   fastClosed = 0;
+  /** Of the replays, those of a group computed from its table without records (closedTable), unwound first. */
+  fastUnwound = 0;
   private isoBuilding = false;
   private isoLive = false;
   private isoT0 = 0;
@@ -238,6 +240,18 @@ export class FlowNetwork {
   private finSetMark = new Int32Array(0);
   private finSetKey = new Float64Array(0);
   private finMark = 0;
+  /**
+   * Every flow so far had whole bytes, so every counter (bytes, and busy ns) holds an integer:
+   * adding and then subtracting a whole number gives it back exactly (closedTable's undo).
+   */
+  private integral = true;
+  // closedTable's live group: its pair routes, sizes and finish offsets (records written only on a replay)
+  private isoLazy = false;
+  private isoTable: PairRoutes | null = null;
+  private isoSizes = new Float64Array(0);
+  private isoFin = new Float64Array(0);
+  private readonly snapLazy = [0, 0, 0, 0]; // the counters when closedTable's group started
+  private readonly tableRates = new WeakMap<PairRoutes, { rate: Float64Array; lat: Float64Array }>();
   private isoDOrder = new Int32Array(0);
   private isoCnt = new Int32Array(0);
   private readonly bits64 = new Float64Array(1);
@@ -390,6 +404,7 @@ export class FlowNetwork {
   ): void {
     if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new Error(`flow size must be a finite number >= 0, got ${bytes}`);
     if (len > MAX_ROUTE) throw new Error(`route of ${len} links exceeds ${MAX_ROUTE}`);
+    if (this.integral && !(Number.isInteger(bytes) && Number.isInteger(logical))) this.integral = false;
     if (this.isoBuilding) {
       if (group !== ISO_GROUP) throw new Error("runGroup: a flow of another group was started while the group's flows were being added");
       this.recordIso(route, len, bytes, logical, maxRateBytesPerS, src, dst);
@@ -677,6 +692,7 @@ export class FlowNetwork {
   private beginFast(count: number, onDone: () => void): void {
     // A previous fast group may still await its delivery event, but its flows are done.
     this.fastRuns++;
+    this.isoLazy = false;
     this.snapshotIdle();
     this.isoT0 = this.sim.now;
     this.isoCount = count;
@@ -726,6 +742,7 @@ export class FlowNetwork {
       return;
     }
     const now = this.sim.now;
+    if (!this.analytic && this.integral && this.closedTable(t, sizes, count, onDone)) return;
     if (!this.analytic) this.beginFast(count, onDone);
     if (this.isoLen.length < count) this.growIso(count);
     const route = this.isoRoute;
@@ -759,6 +776,161 @@ export class FlowNetwork {
     this.fastIsolated++;
     this.isoLastFinish = this.closedIsolated(now) ?? this.advanceIsolated(now);
     this.endFast(count, onDone);
+  }
+
+  /** Per pair of a table: its route's minimum capacity (bytes per ns) and its latency (summed in route order). */
+  private ratesOf(t: PairRoutes): { rate: Float64Array; lat: Float64Array } {
+    let r = this.tableRates.get(t);
+    if (r === undefined) {
+      const nn = t.n * t.n;
+      r = { rate: new Float64Array(nn), lat: new Float64Array(nn) };
+      for (let p = 0; p < nn; p++) {
+        let rate = Infinity;
+        let lat = 0;
+        for (let k = 0; k < t.len[p]; k++) {
+          const l = t.route[p * MAX_ROUTE + k];
+          lat += this.linkLat[l];
+          if (this.linkCap[l] < rate) rate = this.linkCap[l];
+        }
+        r.rate[p] = rate;
+        r.lat[p] = lat;
+      }
+      this.tableRates.set(t, r);
+    }
+    return r;
+  }
+
+  /**
+   * The fast path of an all-to-all over an idle network whose routes share no link, in closed form
+   * (closedIsolated's arithmetic and bounds) straight from the table: no records, no snapshot. Its
+   * flows' records are written, and its counters taken back (exactly: every counter holds whole
+   * numbers, see `integral`), only if another flow starts before it ends (replayIso). Returns
+   * false, having changed nothing, when a size falls outside closedIsolated's bounds.
+   */
+  private closedTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, onDone: () => void): boolean {
+    const nn = t.n * t.n;
+    const { rate, lat } = this.ratesOf(t);
+    if (this.isoFin.length < nn) {
+      this.isoFin = new Float64Array(nn);
+      this.isoSizes = new Float64Array(nn);
+    }
+    const fin = this.isoFin;
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b > 0)) continue;
+      const r = rate[p];
+      if (b !== Math.floor(b) || t.len[p] === 0 || !(r > 0)) return false;
+      const x = b / r;
+      const o = Math.ceil(x);
+      if (!(x < 1e9) || x - (o - 1) <= 2e-3) return false;
+      fin[p] = o;
+    }
+    const now = this.sim.now;
+    this.fastRuns++;
+    this.fastIsolated++;
+    this.fastClosed++;
+    const c = this.snapLazy;
+    c[0] = this.solves;
+    c[1] = this.solvedFlows;
+    c[2] = this.flowsDone;
+    c[3] = this.nextTag;
+    this.isoLazy = true;
+    this.isoTable = t;
+    const keep = this.isoSizes;
+    for (let p = 0; p < nn; p++) keep[p] = sizes[p] > 0 ? sizes[p] : 0;
+    this.isoT0 = now;
+    this.isoCount = count;
+    this.isoLeft = 0;
+    this.isoOnDone = onDone;
+    this.isoN = 0;
+    this.isoShared = false;
+    // Distinct finish offsets (a completion check and a re-solve each), in a small open-addressed set.
+    let hsize = 16;
+    while (hsize < 2 * count) hsize *= 2;
+    if (this.finSetMark.length < hsize) {
+      this.finSetMark = new Int32Array(hsize);
+      this.finSetKey = new Float64Array(hsize);
+      this.finMark = 0;
+    }
+    const taken = this.finSetMark;
+    const keys = this.finSetKey;
+    const mark = ++this.finMark;
+    const mask = hsize - 1;
+    let distinct = 0;
+    let last = 0;
+    const route = t.route;
+    const len = t.len;
+    const linkBusy = this.linkBusy;
+    const linkBytes = this.linkBytes;
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    let deliver = now;
+    for (let p = 0; p < nn; p++) {
+      const b = keep[p];
+      if (b === 0) continue;
+      const o = fin[p];
+      let h = (Math.imul(o | 0, 0x9e3779b1) >>> 0) & mask;
+      while (taken[h] === mark && keys[h] !== o) h = (h + 1) & mask;
+      if (taken[h] !== mark) {
+        taken[h] = mark;
+        keys[h] = o;
+        distinct++;
+      }
+      if (o > last) last = o;
+      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+        const l = route[k];
+        linkBusy[l] += o;
+        linkBytes[l] += b;
+      }
+      sent[t.src[p]] += b;
+      received[t.dst[p]] += b;
+      delivered[t.dst[p]] += b;
+      const at = now + o + lat[p];
+      if (at > deliver) deliver = at;
+    }
+    this.isoDeliver = deliver;
+    this.flowsDone += count;
+    this.solves += 1 + distinct;
+    this.solvedFlows += count;
+    this.nextTag = (this.nextTag + count) & 0x3fffffff;
+    this.isoLastFinish = now + last;
+    this.isoLive = true;
+    this.isoEnd = this.sim.scheduleRaw(Math.ceil(deliver) - now, onDone, 0, "network.delivered");
+    return true;
+  }
+
+  /** closedTable's group, when a flow joins it: its counters taken back, its records written, as if beginFast had run. */
+  private unwindLazy(): void {
+    this.fastUnwound++;
+    this.isoLazy = false;
+    const t = this.isoTable!;
+    this.isoTable = null;
+    const nn = t.n * t.n;
+    const fin = this.isoFin;
+    const keep = this.isoSizes;
+    this.isoN = 0;
+    for (let p = 0; p < nn; p++) {
+      const b = keep[p];
+      if (b === 0) continue;
+      const o = fin[p];
+      const base = p * MAX_ROUTE;
+      for (let k = base, end = base + t.len[p]; k < end; k++) {
+        this.linkBusy[t.route[k]] -= o;
+        this.linkBytes[t.route[k]] -= b;
+      }
+      this.sentBytes[t.src[p]] -= b;
+      this.receivedBytes[t.dst[p]] -= b;
+      this.deliveredBytes[t.dst[p]] -= b;
+      this.pushIso(t.route.subarray(base, base + t.len[p]), t.len[p], b, b, Infinity, t.src[p], t.dst[p]);
+    }
+    // what beginFast would have saved: the counters as they are now (the group taken back)
+    this.snapshotIdle();
+    const c = this.snapCounters;
+    c[0] = this.snapLazy[0];
+    c[1] = this.snapLazy[1];
+    c[2] = this.snapLazy[2];
+    c[3] = this.snapLazy[3];
   }
 
   /**
@@ -1243,6 +1415,7 @@ export class FlowNetwork {
    * the group's start, run the group again up to `t` and leave it to the event-driven path.
    */
   private replayIso(t: number): void {
+    if (this.isoLazy) this.unwindLazy();
     this.fastReplays++;
     this.isoLive = false;
     if (this.isoEnd !== null) this.sim.cancel(this.isoEnd);

@@ -51,6 +51,7 @@ function run(c: Case, fast: boolean) {
     fastRuns: net.fastRuns,
     isolated: net.fastIsolated,
     replays: net.fastReplays,
+    unwound: net.fastUnwound,
   };
 }
 
@@ -77,6 +78,7 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
     let fastRuns = 0;
     let replays = 0;
     let isolated = 0;
+    let unwound = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
         const a = run(c, true);
@@ -85,6 +87,7 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
         fastRuns += a.fastRuns;
         replays += a.replays;
         isolated += a.isolated;
+        unwound += a.unwound;
         expect(a.done).toEqual(b.done);
         expect(a.end).toBe(b.end);
         expect(a.links).toEqual(b.links);
@@ -100,6 +103,8 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
     expect(isolated).toBeGreaterThan(20);
     expect(fastRuns - isolated).toBeGreaterThan(20);
     expect(replays).toBeGreaterThan(5);
+    // ... including replays of all-to-alls computed from their tables alone (taken back, then replayed)
+    expect(unwound).toBeGreaterThan(3);
   });
 
   it("a collective alone costs one engine event for its flows (plus its launch)", () => {
