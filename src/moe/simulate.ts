@@ -58,6 +58,8 @@ export interface MoeSimConfig {
   hierarchicalAllToAll?: boolean;
   /** The network model: max-min fair flows (default) or analytic (see Cluster's networkModel). */
   networkModel?: NetworkModel;
+  /** Keep each GPU's memory timeline (result.memory[].timeline; default true); peaks are kept either way. */
+  memoryTimeline?: boolean;
   /**
    * Tensor-parallel degree of the dense parts (attention, dense FFN, head): groups of this many
    * consecutive GPUs share each request's dense work, each rank holding 1/T of those weights, with
@@ -208,7 +210,7 @@ function results(S: Run): MoeSimResult {
  */
 function makeRun(cfg: MoeSimConfig) {
   const sim = new Simulation({ log: cfg.eventLog ? new EventLog() : false });
-  const cluster = new Cluster(sim, cfg.clusterSpec, { cost: cfg.cost, networkModel: cfg.networkModel });
+  const cluster = new Cluster(sim, cfg.clusterSpec, { cost: cfg.cost, networkModel: cfg.networkModel, recordTimeline: cfg.memoryTimeline !== false });
   const cost = cluster.cost;
   const D = cfg.gpus;
   const T = cfg.tensorParallel ?? 1;

@@ -329,6 +329,8 @@ export async function resolveScenario(loaded: LoadedScenario, opts: { name?: str
     eventLog: sc.outputs.event_log,
     hierarchicalAllToAll: sc.cluster.hierarchical_all_to_all,
     networkModel: sc.cluster.network_model,
+    // the memory timeline is written (memory.csv) only with outputs.timelines
+    memoryTimeline: sc.outputs.timelines,
     tensorParallel: sc.parallelism.tensor,
   };
   return { scenario: sc, name, config, clusterSpec, model, trace, outputsDir };
