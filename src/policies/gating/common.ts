@@ -46,72 +46,22 @@ export function countBySourceAndExpert(input: GatingInput): Int32Array {
 }
 
 /**
- * The same counts as countBySourceAndExpert, sparse: only the (source GPU, expert) cells that some
- * pick touches, in order of first touch. `cellKey[i] = g * experts + e`, `cellCount[i]` its picks.
- * Costs O(tokens x topK + experts) (the experts' GPUs are still checked), not O(gpus x experts).
- * The returned arrays are scratch buffers reused by the next call: read them before calling again.
- */
-export interface SparseCounts {
-  cells: number;
-  cellKey: Int32Array;
-  cellCount: Int32Array;
-}
-
-let cellOf = new Int32Array(0); // (g * experts + e) -> cell index + 1; all zero between calls
-const sparse: SparseCounts = { cells: 0, cellKey: new Int32Array(256), cellCount: new Int32Array(256) };
-
-export function countSparse(input: GatingInput): SparseCounts {
-  const { tokens, topK, experts, gpus, picks, tokenGpu } = input;
-  checkShape(input);
-  if (cellOf.length < gpus * experts) cellOf = new Int32Array(gpus * experts);
-  if (sparse.cellKey.length < tokens * topK) {
-    sparse.cellKey = new Int32Array(tokens * topK);
-    sparse.cellCount = new Int32Array(tokens * topK);
-  }
-  const at = cellOf;
-  const key = sparse.cellKey;
-  const cnt = sparse.cellCount;
-  let cells = 0;
-  try {
-    for (let t = 0; t < tokens; t++) {
-      const g = tokenGpu[t];
-      if (!(g >= 0 && g < gpus)) badTokenGpu(t, g, gpus);
-      const row = g * experts;
-      for (let k = 0; k < topK; k++) {
-        const e = picks[t * topK + k];
-        if (!(e >= 0 && e < experts)) badPick(t, e, experts);
-        const i = row + e;
-        const c = at[i];
-        if (c === 0) {
-          key[cells] = i;
-          cnt[cells] = 1;
-          at[i] = ++cells;
-        } else cnt[c - 1]++;
-      }
-    }
-  } finally {
-    for (let c = 0; c < cells; c++) at[key[c]] = 0;
-  }
-  checkExpertGpus(input);
-  sparse.cells = cells;
-  return sparse;
-}
-
-/**
  * assemblePlan for gates that send exactly the routed rows (rows = kept = the counts, no drops),
- * from sparse counts: the same plan, in O(cells + gpus^2) instead of O(gpus x experts), with
- * `activeExperts` set (in order of first touch, not sorted). `computeRows` (padding per expert) must map 0 rows to 0.
+ * straight from the picks in one pass: the same plan, in O(tokens x topK + gpus^2 + experts)
+ * instead of O(gpus x experts), with `activeExperts` set (in order of first pick, not sorted).
+ * `computeRows` (padding per expert) must map 0 rows to 0. Validates the input as
+ * countBySourceAndExpert does (shape, each token's GPU, each pick, every expert's GPU).
  */
-export function assembleSparsePlan(
+export function sparsePlan(
   policy: string,
   input: GatingInput,
-  counts: SparseCounts,
   flags: Pick<GatingPlan, "countsExchange" | "fixedSize" | "perExpertLoop" | "capacityAllReduce">,
   computeRows?: (e: number, realRows: number) => number,
   reuse?: GatingPlan,
 ): GatingPlan {
-  const { experts, gpus, tokenBytes, expertGpu } = input;
-  const { cells, cellKey, cellCount } = counts;
+  const { tokens, topK, experts, gpus, picks, tokenGpu, tokenBytes, expertGpu } = input;
+  checkShape(input);
+  checkExpertGpus(input);
   let sendTokens: Float64Array;
   let sendBytes: Float64Array;
   let expertRows: Int32Array;
@@ -119,13 +69,14 @@ export function assembleSparsePlan(
   let bufferBytesPerGpu: Float64Array;
   let touched: Int32Array;
   const old = reuse?.activeExperts;
+  const picked = tokens * topK;
   if (
     reuse !== undefined &&
     old !== undefined &&
     reuse.sendTokens.length === gpus * gpus &&
     reuse.expertRows.length === experts &&
     reuse.bufferBytesPerGpu.length === gpus &&
-    old.buffer.byteLength >= cells * 4
+    old.buffer.byteLength >= Math.min(picked, experts) * 4
   ) {
     // The old plan's per-expert arrays are zero but at its active experts.
     for (let i = 0; i < old.length; i++) {
@@ -144,27 +95,36 @@ export function assembleSparsePlan(
     expertRows = new Int32Array(experts);
     expertTokens = new Int32Array(experts);
     bufferBytesPerGpu = new Float64Array(gpus);
-    touched = new Int32Array(Math.max(cells, 64));
+    touched = new Int32Array(Math.max(Math.min(picked, experts), 64));
   }
   let nTouched = 0;
-  for (let c = 0; c < cells; c++) {
-    const k = cellKey[c];
-    const g = (k / experts) | 0;
-    const e = k - g * experts;
-    const n = cellCount[c];
-    sendTokens[g * gpus + expertGpu[e]] += n;
-    if (expertTokens[e] === 0) touched[nTouched++] = e;
-    expertRows[e] += n;
-    expertTokens[e] += n;
+  try {
+    for (let t = 0; t < tokens; t++) {
+      const g = tokenGpu[t];
+      if (!(g >= 0 && g < gpus)) badTokenGpu(t, g, gpus);
+      const row = g * gpus;
+      for (let k = 0; k < topK; k++) {
+        const e = picks[t * topK + k];
+        if (!(e >= 0 && e < experts)) badPick(t, e, experts);
+        sendTokens[row + expertGpu[e]]++;
+        if (expertTokens[e]++ === 0) touched[nTouched++] = e;
+      }
+    }
+  } catch (err) {
+    // leave the arrays as the contract says (zero but at activeExperts) for a plan reusing them
+    for (let i = 0; i < nTouched; i++) expertTokens[touched[i]] = 0;
+    throw err;
   }
   const active = touched.subarray(0, nTouched);
   let keptTotal = 0;
   let rowTotal = 0;
   for (let i = 0; i < nTouched; i++) {
     const e = active[i];
-    if (computeRows) expertRows[e] = computeRows(e, expertRows[e]);
-    keptTotal += expertTokens[e];
-    rowTotal += expertRows[e];
+    const n = expertTokens[e];
+    const rows = computeRows ? computeRows(e, n) : n;
+    expertRows[e] = rows;
+    keptTotal += n;
+    rowTotal += rows;
   }
   for (let i = 0; i < sendTokens.length; i++) sendBytes[i] = sendTokens[i] * tokenBytes;
   for (let g = 0; g < gpus; g++) {

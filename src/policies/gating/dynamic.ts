@@ -1,4 +1,4 @@
-import { assembleSparsePlan, countSparse } from "./common.js";
+import { sparsePlan } from "./common.js";
 import type { GatingPolicy } from "./types.js";
 
 /**
@@ -10,6 +10,6 @@ export const dynamic: GatingPolicy = {
   name: "dynamic",
   description: "the paper's: sort, bincount, counts all-to-all, variable all-to-all; no drops, no padding",
   plan(input, opts = {}) {
-    return assembleSparsePlan("dynamic", input, countSparse(input), { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false }, undefined, opts.reuse);
+    return sparsePlan("dynamic", input, { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false }, undefined, opts.reuse);
   },
 };

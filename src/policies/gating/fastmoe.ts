@@ -1,4 +1,4 @@
-import { assembleSparsePlan, countSparse } from "./common.js";
+import { sparsePlan } from "./common.js";
 import type { GatingPolicy } from "./types.js";
 
 /**
@@ -9,6 +9,6 @@ export const fastmoe: GatingPolicy = {
   name: "fastmoe",
   description: "counts all-to-all, variable all-to-all, no padding or drops, experts launched one by one",
   plan(input, opts = {}) {
-    return assembleSparsePlan("fastmoe", input, countSparse(input), { countsExchange: true, fixedSize: false, perExpertLoop: true, capacityAllReduce: false }, undefined, opts.reuse);
+    return sparsePlan("fastmoe", input, { countsExchange: true, fixedSize: false, perExpertLoop: true, capacityAllReduce: false }, undefined, opts.reuse);
   },
 };

@@ -1,5 +1,5 @@
 import { UserError } from "../../util/errors.js";
-import { assembleSparsePlan, countSparse } from "./common.js";
+import { sparsePlan } from "./common.js";
 import type { GatingPolicy } from "./types.js";
 
 /**
@@ -13,10 +13,9 @@ export const megablocks: GatingPolicy = {
   plan(input, opts = {}) {
     const bs = opts.blockSize ?? 128;
     if (!Number.isInteger(bs) || bs < 1) throw new UserError(`megablocks gating: block size must be an integer >= 1, got ${bs}`);
-    return assembleSparsePlan(
+    return sparsePlan(
       "megablocks",
       input,
-      countSparse(input),
       { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false },
       (_e, real) => Math.ceil(real / bs) * bs,
       opts.reuse,
