@@ -250,7 +250,8 @@ export class FlowNetwork {
   private isoTable: PairRoutes | null = null;
   private isoSizes = new Float64Array(0);
   private isoFin = new Float64Array(0);
-  private readonly snapLazy = [0, 0, 0, 0]; // the counters when closedTable's group started
+  private readonly snapLazy = [0, 0, 0, 0];
+  private finList = new Float64Array(64); // closedTable's distinct finish offsets // the counters when closedTable's group started
   private readonly tableRates = new WeakMap<PairRoutes, { rate: Float64Array; lat: Float64Array }>();
   private isoDOrder = new Int32Array(0);
   private isoCnt = new Int32Array(0);
@@ -815,9 +816,15 @@ export class FlowNetwork {
       this.isoSizes = new Float64Array(nn);
     }
     const fin = this.isoFin;
+    // (isoSizes belongs to the live fast group, if any; the network is idle, so none is live)
+    const keep = this.isoSizes;
     for (let p = 0; p < nn; p++) {
       const b = sizes[p];
-      if (!(b > 0)) continue;
+      if (!(b > 0)) {
+        keep[p] = 0;
+        continue;
+      }
+      keep[p] = b;
       const r = rate[p];
       if (b !== Math.floor(b) || t.len[p] === 0 || !(r > 0)) return false;
       const x = b / r;
@@ -836,27 +843,18 @@ export class FlowNetwork {
     c[3] = this.nextTag;
     this.isoLazy = true;
     this.isoTable = t;
-    const keep = this.isoSizes;
-    for (let p = 0; p < nn; p++) keep[p] = sizes[p] > 0 ? sizes[p] : 0;
     this.isoT0 = now;
     this.isoCount = count;
     this.isoLeft = 0;
     this.isoOnDone = onDone;
     this.isoN = 0;
     this.isoShared = false;
-    // Distinct finish offsets (a completion check and a re-solve each), in a small open-addressed set.
-    let hsize = 16;
-    while (hsize < 2 * count) hsize *= 2;
-    if (this.finSetMark.length < hsize) {
-      this.finSetMark = new Int32Array(hsize);
-      this.finSetKey = new Float64Array(hsize);
-      this.finMark = 0;
-    }
-    const taken = this.finSetMark;
-    const keys = this.finSetKey;
-    const mark = ++this.finMark;
-    const mask = hsize - 1;
+    // Distinct finish offsets (a completion check and a re-solve each): an all-to-all has few (its
+    // sizes are a few multiples of a row), so a short list, checked last-found first, finds them.
+    if (this.finList.length < count) this.finList = new Float64Array(Math.max(64, 2 * count));
+    const seen = this.finList;
     let distinct = 0;
+    let prev = -1;
     let last = 0;
     const route = t.route;
     const len = t.len;
@@ -870,12 +868,11 @@ export class FlowNetwork {
       const b = keep[p];
       if (b === 0) continue;
       const o = fin[p];
-      let h = (Math.imul(o | 0, 0x9e3779b1) >>> 0) & mask;
-      while (taken[h] === mark && keys[h] !== o) h = (h + 1) & mask;
-      if (taken[h] !== mark) {
-        taken[h] = mark;
-        keys[h] = o;
-        distinct++;
+      if (o !== prev) {
+        let d = 0;
+        while (d < distinct && seen[d] !== o) d++;
+        if (d === distinct) seen[distinct++] = o;
+        prev = o;
       }
       if (o > last) last = o;
       for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
