@@ -1,6 +1,7 @@
 // Sweep throughput: 200 small scenarios run with 1 worker thread (the reference) and with one
 // worker per core, in the same run. Prints the speed-up; goal: speedup >= 0.8 x cores.
 // Usage: npm run bench -- sweep [--points N] [--steps S] (decode steps per point, default 4)
+//        [--workers W] (the parallel run's workers, default one per core)
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -31,7 +32,8 @@ grid:
 `;
 const spec = parseSweep(text, join(root, "bench/sweep.ts"));
 spec.points = spec.points.slice(0, target);
-const cores = availableParallelism();
+const argWorkers = process.argv.indexOf("--workers");
+const cores = argWorkers > 0 ? Number(process.argv[argWorkers + 1]) : availableParallelism();
 
 async function timed(workers: number): Promise<{ seconds: number; json: string }> {
   const out = mkdtempSync(join(tmpdir(), "moesim-bench-sweep-"));

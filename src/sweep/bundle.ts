@@ -67,6 +67,9 @@ function removeStale(outDir: string, keep: string): void {
 export async function workerEntry(): Promise<WorkerEntry> {
   const fallback: WorkerEntry = { url: TSX_WORKER_URL, kind: "tsx", cleanup() {} };
   if (process.env.MOESIM_SWEEP_BUNDLE === "0") return fallback;
+  // A bundle made elsewhere (a machine with node but without the dev dependencies, say)
+  const given = process.env.MOESIM_SWEEP_BUNDLE;
+  if (given && given !== "1") return { url: pathToFileURL(resolve(given)), kind: "bundle", cleanup() {} };
   try {
     const entry = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
     const root = resolve(dirname(entry), "..", "..");
