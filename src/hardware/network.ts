@@ -669,7 +669,7 @@ export class FlowNetwork {
       return;
     }
     const now = this.sim.now;
-    this.beginFast(count, onDone);
+    this.beginFast(count, now);
     this.isoShared = false;
     if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
     this.isoStamp++;
@@ -689,28 +689,79 @@ export class FlowNetwork {
     this.endFast(count, onDone);
   }
 
-  /** The fast path's start on an idle network: the counters are saved (for a replay), the records emptied. */
-  private beginFast(count: number, onDone: () => void): void {
+  /** The fast path's start at t0 on a network idle then: the counters are saved (for a replay), the records emptied. */
+  private beginFast(count: number, t0: number): void {
     // A previous fast group may still await its delivery event, but its flows are done.
     this.fastRuns++;
     this.isoLazy = false;
     this.snapshotIdle();
-    this.isoT0 = this.sim.now;
+    this.isoT0 = t0;
     this.isoCount = count;
     this.isoLeft = count;
-    this.isoDeliver = this.sim.now;
-    this.isoOnDone = onDone;
+    this.isoDeliver = t0;
+    this.isoOnDone = null;
     this.isoN = 0;
   }
 
   /** The fast path's end, every flow computed: the engine gets one event, the group's delivery. */
   private endFast(count: number, onDone: () => void): void {
-    if (this.isoLeft !== 0) {
-      this.isoOnDone = null;
-      throw new Error(`runGroup: ${this.isoLeft} of ${count} flows were not started by add()`);
-    }
+    if (this.isoLeft !== 0) throw new Error(`runGroup: ${this.isoLeft} of ${count} flows were not started by add()`);
     this.isoLive = true;
+    this.isoOnDone = onDone;
     this.isoEnd = this.sim.scheduleRaw(Math.ceil(this.isoDeliver) - this.sim.now, onDone, 0, "network.delivered");
+  }
+
+  /** The sizes of an all-to-all over t, checked; returns how many are nonzero. */
+  private countSizes(t: PairRoutes, sizes: ArrayLike<number>): number {
+    const nn = t.n * t.n;
+    if (sizes.length !== nn) throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${t.n} x ${t.n} = ${nn}`);
+    let count = 0;
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b >= 0) || !Number.isFinite(b)) throw new Error(`flow size must be a finite number >= 0, got ${b}`);
+      if (b > 0) count++;
+      if (b !== Math.floor(b)) this.integral = false;
+    }
+    return count;
+  }
+
+  /** Writes the records of an all-to-all's nonzero sizes, in pair order (stamping links when `stamp`: isoShared). */
+  private recordTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, stamp: boolean): void {
+    const nn = t.n * t.n;
+    this.isoN = 0;
+    if (this.isoLen.length < count) this.growIso(count);
+    if (stamp) {
+      if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
+      this.isoStamp++;
+      this.isoShared = false;
+    }
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b > 0)) continue;
+      const base = p * MAX_ROUTE;
+      const route = t.route.subarray(base, base + t.len[p]);
+      if (stamp) this.recordIso(route, t.len[p], b, b, Infinity, t.src[p], t.dst[p]);
+      else this.pushIso(route, t.len[p], b, b, Infinity, t.src[p], t.dst[p]);
+    }
+  }
+
+  /**
+   * The fast path of an all-to-all over t starting at t0 on a network idle then: every flow
+   * computed (closed form, check by check alone on its links, or progressive filling on a private
+   * clock), counters brought to its end; isoDeliver and isoLastFinish set. No event scheduled.
+   */
+  private fastAllToAll(t: PairRoutes, sizes: ArrayLike<number>, count: number, t0: number): void {
+    if (t.disjoint && this.integral && this.closedTable(t, sizes, count, t0)) return;
+    this.beginFast(count, t0);
+    this.recordTable(t, sizes, count, !t.disjoint);
+    if (t.disjoint || !this.isoShared) {
+      this.isoShared = false;
+      this.fastIsolated++;
+      this.isoLastFinish = this.closedIsolated(t0) ?? this.advanceIsolated(t0);
+    } else {
+      this.addIsoFlows(t0);
+      this.isoLastFinish = this.advance(t0, Infinity);
+    }
   }
 
   /**
@@ -721,16 +772,10 @@ export class FlowNetwork {
    * written straight from the table, without per-flow route lookups, link stamps or checks.
    */
   runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void {
-    const nn = t.n * t.n;
-    if (sizes.length !== nn) throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${t.n} x ${t.n} = ${nn}`);
-    let count = 0;
-    for (let p = 0; p < nn; p++) {
-      const b = sizes[p];
-      if (!(b >= 0) || !Number.isFinite(b)) throw new Error(`flow size must be a finite number >= 0, got ${b}`);
-      if (b > 0) count++;
-    }
-    if (count === 0 || (!this.analytic && !(this.fastGroups && t.disjoint && this.idle))) {
+    const count = this.countSizes(t, sizes);
+    if (count === 0 || (!this.analytic && !(this.fastGroups && this.idle))) {
       const r = this.aRoute;
+      const nn = t.n * t.n;
       this.runGroup(count, onDone, (grp) => {
         for (let p = 0; p < nn; p++) {
           const b = sizes[p];
@@ -743,39 +788,12 @@ export class FlowNetwork {
       return;
     }
     const now = this.sim.now;
-    if (!this.analytic && this.integral && this.closedTable(t, sizes, count, onDone)) return;
-    if (!this.analytic) this.beginFast(count, onDone);
-    if (this.isoLen.length < count) this.growIso(count);
-    const route = this.isoRoute;
-    const len = this.isoLen;
-    const bytes = this.isoBytes;
-    const logical = this.isoLogical;
-    const maxRate = this.isoMaxRate;
-    const src = this.isoSrc;
-    const dst = this.isoDst;
-    let i = 0;
-    for (let p = 0; p < nn; p++) {
-      const b = sizes[p];
-      if (!(b > 0)) continue;
-      const k = t.len[p];
-      for (let x = 0, o = i * MAX_ROUTE, q = p * MAX_ROUTE; x < k; x++) route[o + x] = t.route[q + x];
-      len[i] = k;
-      bytes[i] = b;
-      logical[i] = b;
-      maxRate[i] = Infinity;
-      src[i] = t.src[p];
-      dst[i] = t.dst[p];
-      i++;
-    }
     if (this.analytic) {
-      this.isoN = count;
+      this.recordTable(t, sizes, count, false);
       this.sim.scheduleRaw(Math.ceil(this.analyticRecords(now)) - now, onDone, 0, "network.delivered");
       return;
     }
-    this.isoN = count;
-    this.isoShared = false;
-    this.fastIsolated++;
-    this.isoLastFinish = this.closedIsolated(now) ?? this.advanceIsolated(now);
+    this.fastAllToAll(t, sizes, count, now);
     this.endFast(count, onDone);
   }
 
@@ -808,7 +826,7 @@ export class FlowNetwork {
    * numbers, see `integral`), only if another flow starts before it ends (replayIso). Returns
    * false, having changed nothing, when a size falls outside closedIsolated's bounds.
    */
-  private closedTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, onDone: () => void): boolean {
+  private closedTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, t0: number): boolean {
     const nn = t.n * t.n;
     const { rate, lat } = this.ratesOf(t);
     if (this.isoFin.length < nn) {
@@ -832,7 +850,7 @@ export class FlowNetwork {
       if (!(x < 1e9) || x - (o - 1) <= 2e-3) return false;
       fin[p] = o;
     }
-    const now = this.sim.now;
+    const now = t0;
     this.fastRuns++;
     this.fastIsolated++;
     this.fastClosed++;
@@ -846,7 +864,7 @@ export class FlowNetwork {
     this.isoT0 = now;
     this.isoCount = count;
     this.isoLeft = 0;
-    this.isoOnDone = onDone;
+    this.isoOnDone = null;
     this.isoN = 0;
     this.isoShared = false;
     // Distinct finish offsets (a completion check and a re-solve each): an all-to-all has few (its
@@ -892,8 +910,6 @@ export class FlowNetwork {
     this.solvedFlows += count;
     this.nextTag = (this.nextTag + count) & 0x3fffffff;
     this.isoLastFinish = now + last;
-    this.isoLive = true;
-    this.isoEnd = this.sim.scheduleRaw(Math.ceil(deliver) - now, onDone, 0, "network.delivered");
     return true;
   }
 
