@@ -728,21 +728,43 @@ export class FlowNetwork {
   /** Writes the records of an all-to-all's nonzero sizes, in pair order (stamping links when `stamp`: isoShared). */
   private recordTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, stamp: boolean): void {
     const nn = t.n * t.n;
-    this.isoN = 0;
     if (this.isoLen.length < count) this.growIso(count);
     if (stamp) {
       if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
       this.isoStamp++;
       this.isoShared = false;
     }
+    const st = this.isoStamp;
+    const linkStamp = this.linkStamp;
+    const route = this.isoRoute;
+    const len = this.isoLen;
+    const bytes = this.isoBytes;
+    const logical = this.isoLogical;
+    const maxRate = this.isoMaxRate;
+    const src = this.isoSrc;
+    const dst = this.isoDst;
+    let i = 0;
     for (let p = 0; p < nn; p++) {
       const b = sizes[p];
       if (!(b > 0)) continue;
-      const base = p * MAX_ROUTE;
-      const route = t.route.subarray(base, base + t.len[p]);
-      if (stamp) this.recordIso(route, t.len[p], b, b, Infinity, t.src[p], t.dst[p]);
-      else this.pushIso(route, t.len[p], b, b, Infinity, t.src[p], t.dst[p]);
+      const k = t.len[p];
+      for (let x = 0, o = i * MAX_ROUTE, q = p * MAX_ROUTE; x < k; x++) {
+        const l = t.route[q + x];
+        route[o + x] = l;
+        if (stamp) {
+          if (linkStamp[l] === st) this.isoShared = true;
+          else linkStamp[l] = st;
+        }
+      }
+      len[i] = k;
+      bytes[i] = b;
+      logical[i] = b;
+      maxRate[i] = Infinity;
+      src[i] = t.src[p];
+      dst[i] = t.dst[p];
+      i++;
     }
+    this.isoN = i;
   }
 
   /**
