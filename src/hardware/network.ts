@@ -19,7 +19,8 @@
  * same progressive filling and completion steps on a private clock instead of engine events, and
  * the engine gets one event: the group's delivery. The steps, and so every rate, remaining byte
  * and completion time, are those of the event-driven path (the same code, the same floating-point
- * operations). Should another flow start before the group's last flow has finished, the network
+ * operations; for flows alone on their links, a closed form where it provably gives the same
+ * completion checks: closedIsolated, closedTable). Should another flow start before the group's last flow has finished, the network
  * goes back to the group's start, replays it up to that instant and continues event-driven from
  * there, as if the fast path had never been taken. Counters (link bytes and busy time, bytes per
  * endpoint) are brought up to the group's end when it starts.
