@@ -812,8 +812,7 @@ export class FlowNetwork {
     }
     const now = this.sim.now;
     if (this.analytic) {
-      this.recordTable(t, sizes, count, false);
-      this.sim.scheduleRaw(Math.ceil(this.analyticRecords(now)) - now, onDone, 0, "network.delivered");
+      this.sim.scheduleRaw(Math.ceil(this.analyticTable(t, sizes, count, now)) - now, onDone, 0, "network.delivered");
       return;
     }
     this.fastAllToAll(t, sizes, count, now);
@@ -1312,6 +1311,59 @@ export class FlowNetwork {
   }
 
   private readonly aRoute = new Int32Array(MAX_ROUTE);
+
+  /**
+   * analyticRecords for an all-to-all, straight from its table (pair order, the same arithmetic:
+   * link loads, drain, each flow's finish at its slowest link, latency summed in route order): no
+   * records written. All-to-all flows have no rate cap of their own.
+   */
+  private analyticTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, now: number): number {
+    const nn = t.n * t.n;
+    if (this.aLoad.length < this.linkCap.length) {
+      this.aLoad = new Float64Array(this.linkCap.length);
+      this.aTouched = new Int32Array(this.linkCap.length);
+    }
+    const load = this.aLoad;
+    const touched = this.aTouched;
+    const route = t.route;
+    const len = t.len;
+    let nt = 0;
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b > 0)) continue;
+      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+        const l = route[k];
+        if (load[l] === 0) touched[nt++] = l;
+        load[l] += b;
+      }
+    }
+    for (let x = 0; x < nt; x++) {
+      const l = touched[x];
+      load[l] = this.drain(l, now, load[l]);
+    }
+    const { lat } = this.ratesOf(t);
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    let deliver = now;
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b > 0)) continue;
+      let finish = now;
+      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+        const f = load[route[k]];
+        if (f > finish) finish = f;
+      }
+      const at = finish + lat[p];
+      if (at > deliver) deliver = at;
+      sent[t.src[p]] += b;
+      received[t.dst[p]] += b;
+      delivered[t.dst[p]] += b;
+    }
+    for (let x = 0; x < nt; x++) load[touched[x]] = 0;
+    this.flowsDone += count;
+    return deliver;
+  }
 
   /**
    * The analytic model over the records 0..isoN: each link drains the records' bytes on it at its
