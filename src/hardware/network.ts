@@ -1312,6 +1312,24 @@ export class FlowNetwork {
 
   private readonly aRoute = new Int32Array(MAX_ROUTE);
 
+  /** aLoad / aTouched as large as the link arrays (the analytic model's per-group scratch). */
+  private loadScratch(): void {
+    if (this.aLoad.length < this.linkCap.length) {
+      this.aLoad = new Float64Array(this.linkCap.length);
+      this.aTouched = new Int32Array(this.linkCap.length);
+    }
+  }
+
+  /** Each link a group loaded (aTouched[0..nt)) drains its load after what was queued before: aLoad becomes when it is through. */
+  private drainTouched(nt: number, now: number): void {
+    const load = this.aLoad;
+    const touched = this.aTouched;
+    for (let x = 0; x < nt; x++) {
+      const l = touched[x];
+      load[l] = this.drain(l, now, load[l]);
+    }
+  }
+
   /**
    * analyticRecords for an all-to-all, straight from its table (pair order, the same arithmetic:
    * link loads, drain, each flow's finish at its slowest link, latency summed in route order): no
@@ -1319,10 +1337,7 @@ export class FlowNetwork {
    */
   private analyticTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, now: number): number {
     const nn = t.n * t.n;
-    if (this.aLoad.length < this.linkCap.length) {
-      this.aLoad = new Float64Array(this.linkCap.length);
-      this.aTouched = new Int32Array(this.linkCap.length);
-    }
+    this.loadScratch();
     const load = this.aLoad;
     const touched = this.aTouched;
     const route = t.route;
@@ -1337,10 +1352,7 @@ export class FlowNetwork {
         load[l] += b;
       }
     }
-    for (let x = 0; x < nt; x++) {
-      const l = touched[x];
-      load[l] = this.drain(l, now, load[l]);
-    }
+    this.drainTouched(nt, now);
     const { lat } = this.ratesOf(t);
     const sent = this.sentBytes;
     const received = this.receivedBytes;
@@ -1374,10 +1386,7 @@ export class FlowNetwork {
    */
   private analyticRecords(now: number): number {
     const n = this.isoN;
-    if (this.aLoad.length < this.linkCap.length) {
-      this.aLoad = new Float64Array(this.linkCap.length);
-      this.aTouched = new Int32Array(this.linkCap.length);
-    }
+    this.loadScratch();
     const load = this.aLoad;
     const touched = this.aTouched;
     let nt = 0;
@@ -1395,10 +1404,7 @@ export class FlowNetwork {
       }
     }
     // load[l] becomes the time the link is through with the records' bytes
-    for (let t = 0; t < nt; t++) {
-      const l = touched[t];
-      load[l] = this.drain(l, now, load[l]);
-    }
+    this.drainTouched(nt, now);
     const linkLat = this.linkLat;
     const maxRate = this.isoMaxRate;
     const logical = this.isoLogical;
