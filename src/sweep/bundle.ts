@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { writeFileAtomic } from "../util/fs.js";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -50,7 +50,7 @@ function unchanged(index: BundleIndex, outDir: string): boolean {
   return true;
 }
 
-/** Bundles older than a day that the index no longer names (their sweeps have long loaded them). */
+/** Bundles the index no longer names and no sweep has used for a day (reuse touches them). */
 function removeStale(outDir: string, keep: string): void {
   const day = 24 * 3600 * 1000;
   for (const f of readdirSync(outDir)) {
@@ -78,7 +78,13 @@ export async function workerEntry(): Promise<WorkerEntry> {
     const indexPath = join(outDir, INDEX);
     try {
       const index = JSON.parse(readFileSync(indexPath, "utf8")) as BundleIndex;
-      if (unchanged(index, outDir)) return { url: pathToFileURL(join(outDir, index.file)), kind: "bundle", cleanup() {} };
+      if (unchanged(index, outDir)) {
+        // marked as used now, so that removeStale (elsewhere, after a rebuild) leaves it alone
+        const file = join(outDir, index.file);
+        const now = new Date();
+        utimesSync(file, now, now);
+        return { url: pathToFileURL(file), kind: "bundle", cleanup() {} };
+      }
     } catch {
       // no index yet, or an unreadable one: build
     }
