@@ -237,7 +237,7 @@ export class FlowNetwork {
   private isoState = new Uint8Array(0);
   private isoHId = new Int32Array(0);
   private isoHKey = new Float64Array(0);
-  // closedIsolated's set of distinct finish offsets: slot h is taken when finSetMark[h] === finMark
+  // distinctFinishes' set: slot h is taken when finSetMark[h] === finMark
   private finSetMark = new Int32Array(0);
   private finSetKey = new Float64Array(0);
   private finMark = 0;
@@ -251,8 +251,7 @@ export class FlowNetwork {
   private isoTable: PairRoutes | null = null;
   private isoSizes = new Float64Array(0);
   private isoFin = new Float64Array(0);
-  private readonly snapLazy = [0, 0, 0, 0];
-  private finList = new Float64Array(64); // closedTable's distinct finish offsets // the counters when closedTable's group started
+  private readonly snapLazy = [0, 0, 0, 0]; // the counters when closedTable's group started
   private readonly tableRates = new WeakMap<PairRoutes, { rate: Float64Array; lat: Float64Array }>();
   private isoDOrder = new Int32Array(0);
   private isoCnt = new Int32Array(0);
@@ -889,12 +888,7 @@ export class FlowNetwork {
     this.isoOnDone = null;
     this.isoN = 0;
     this.isoShared = false;
-    // Distinct finish offsets (a completion check and a re-solve each): an all-to-all has few (its
-    // sizes are a few multiples of a row), so a short list, checked last-found first, finds them.
-    if (this.finList.length < count) this.finList = new Float64Array(Math.max(64, 2 * count));
-    const seen = this.finList;
-    let distinct = 0;
-    let prev = -1;
+    const distinct = this.distinctFinishes(fin, nn, keep);
     let last = 0;
     const route = t.route;
     const len = t.len;
@@ -908,12 +902,6 @@ export class FlowNetwork {
       const b = keep[p];
       if (b === 0) continue;
       const o = fin[p];
-      if (o !== prev) {
-        let d = 0;
-        while (d < distinct && seen[d] !== o) d++;
-        if (d === distinct) seen[distinct++] = o;
-        prev = o;
-      }
       if (o > last) last = o;
       for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
         const l = route[k];
@@ -969,6 +957,38 @@ export class FlowNetwork {
   }
 
   /**
+   * How many distinct finish offsets fin[0..n) holds (only where use[i] > 0, when use is given):
+   * the closed forms' completion checks, one re-solve each. A small open-addressed set; offsets
+   * are whole ns below 1e9.
+   */
+  private distinctFinishes(fin: Float64Array, n: number, use: Float64Array | null): number {
+    let hsize = 16;
+    while (hsize < 2 * n) hsize *= 2;
+    if (this.finSetMark.length < hsize) {
+      this.finSetMark = new Int32Array(hsize);
+      this.finSetKey = new Float64Array(hsize);
+      this.finMark = 0;
+    }
+    const taken = this.finSetMark;
+    const keys = this.finSetKey;
+    const mark = ++this.finMark;
+    const mask = hsize - 1;
+    let distinct = 0;
+    for (let i = 0; i < n; i++) {
+      if (use !== null && !(use[i] > 0)) continue;
+      const o = fin[i];
+      let h = (Math.imul(o | 0, 0x9e3779b1) >>> 0) & mask;
+      while (taken[h] === mark && keys[h] !== o) h = (h + 1) & mask;
+      if (taken[h] !== mark) {
+        taken[h] = mark;
+        keys[h] = o;
+        distinct++;
+      }
+    }
+    return distinct;
+  }
+
+  /**
    * advanceIsolated in closed form, where that is provably the same: a flow alone on its links runs
    * at its route's minimum capacity r, so its projected finish is t0 + x with x = bytes / r. When
    * every flow has an integer byte count, x below 1e9 ns and x not within 2e-3 ns above an
@@ -1003,19 +1023,7 @@ export class FlowNetwork {
       if (!(x < 1e9) || x - (o - 1) <= 2e-3) return null;
       fin[i] = o;
     }
-    // Distinct finish offsets (a completion check and a re-solve each), in a small open-addressed set.
-    let hsize = 16;
-    while (hsize < 2 * n) hsize *= 2;
-    if (this.finSetMark.length < hsize) {
-      this.finSetMark = new Int32Array(hsize);
-      this.finSetKey = new Float64Array(hsize);
-      this.finMark = 0;
-    }
-    const taken = this.finSetMark;
-    const keys = this.finSetKey;
-    const mark = ++this.finMark;
-    const mask = hsize - 1;
-    let distinct = 0;
+    const distinct = this.distinctFinishes(fin, n, null);
     let last = 0;
     const linkLat = this.linkLat;
     const linkBusy = this.linkBusy;
@@ -1029,13 +1037,6 @@ export class FlowNetwork {
     let deliver = this.isoDeliver;
     for (let i = 0; i < n; i++) {
       const o = fin[i];
-      let h = Math.imul(o | 0, 0x9e3779b1) >>> 0 & mask;
-      while (taken[h] === mark && keys[h] !== o) h = (h + 1) & mask;
-      if (taken[h] !== mark) {
-        taken[h] = mark;
-        keys[h] = o;
-        distinct++;
-      }
       if (o > last) last = o;
       // finishIso(i, t0 + o): the flow had its links to itself from t0
       const b = bytes[i];
@@ -1475,7 +1476,6 @@ export class FlowNetwork {
       else this.linkStamp[l] = st;
     }
   }
-
 
   /** Saves what running a group changes on an idle network, so that it can be replayed. */
   private snapshotIdle(): void {
