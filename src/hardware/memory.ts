@@ -2,6 +2,7 @@
  * Device memory accounting: a pool per GPU that tracks bytes in use by category over time and
  * refuses (with the numbers) any allocation that does not fit, instead of over-committing.
  */
+import { grown } from "../util/arrays.js";
 
 export const MEMORY_CATEGORIES = ["weights", "expert_cache", "activations", "all_to_all", "kv_cache", "workspace"] as const;
 export type MemoryCategory = (typeof MEMORY_CATEGORIES)[number];
@@ -140,15 +141,9 @@ export class MemoryPool {
     const k = this.nPoints++;
     if (k === this.tTime.length) {
       const n = Math.max(256, 2 * k);
-      const t = new Float64Array(n);
-      t.set(this.tTime);
-      this.tTime = t;
-      const c = new Uint8Array(n);
-      c.set(this.tCat);
-      this.tCat = c;
-      const b = new Float64Array(n);
-      b.set(this.tBytes);
-      this.tBytes = b;
+      this.tTime = grown(this.tTime, n);
+      this.tCat = grown(this.tCat, n);
+      this.tBytes = grown(this.tBytes, n);
     }
     this.tTime[k] = this.clock();
     this.tCat[k] = i;

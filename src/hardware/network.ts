@@ -27,6 +27,7 @@
  */
 import type { Simulation } from "../sim/engine.js";
 import type { ScheduledEvent } from "../sim/queue.js";
+import { grown } from "../util/arrays.js";
 
 export type LinkKind = "nvlink" | "pcie" | "nic" | "fabric" | "memory";
 
@@ -104,15 +105,9 @@ class MinHeap {
     for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i, this.keys[i], this.ids[i], this.tags[i], this.size);
   }
   private growTo(n: number): void {
-    const k = new Float64Array(n);
-    k.set(this.keys);
-    this.keys = k;
-    const d = new Int32Array(n);
-    d.set(this.ids);
-    this.ids = d;
-    const t = new Int32Array(n);
-    t.set(this.tags);
-    this.tags = t;
+    this.keys = grown(this.keys, n);
+    this.ids = grown(this.ids, n);
+    this.tags = grown(this.tags, n);
   }
   private siftDown(i: number, key: number, id: number, tag: number, n: number): void {
     const keys = this.keys;
@@ -320,13 +315,13 @@ export class FlowNetwork {
     const id = this.nLinks++;
     if (id >= this.linkCap.length) {
       const n = this.linkCap.length * 2;
-      this.linkCap = grow(this.linkCap, n);
-      this.linkLat = grow(this.linkLat, n);
-      this.linkBytes = grow(this.linkBytes, n);
-      this.linkBusy = grow(this.linkBusy, n);
-      this.linkBusySince = grow(this.linkBusySince, n);
-      this.linkActive = growI(this.linkActive, n);
-      this.linkSeen = growI(this.linkSeen, n);
+      this.linkCap = grown(this.linkCap, n);
+      this.linkLat = grown(this.linkLat, n);
+      this.linkBytes = grown(this.linkBytes, n);
+      this.linkBusy = grown(this.linkBusy, n);
+      this.linkBusySince = grown(this.linkBusySince, n);
+      this.linkActive = grown(this.linkActive, n);
+      this.linkSeen = grown(this.linkSeen, n);
       this.remCap = new Float64Array(n);
       this.unfrozen = new Int32Array(n);
       this.dirty = new Int32Array(n);
@@ -484,23 +479,23 @@ export class FlowNetwork {
   }
 
   private growFlows(n: number): void {
-    this.fRemaining = grow(this.fRemaining, n);
-    this.fSince = grow(this.fSince, n);
-    this.fBytes = grow(this.fBytes, n);
-    this.fLogical = grow(this.fLogical, n);
-    this.fRate = grow(this.fRate, n);
-    this.fMaxRate = grow(this.fMaxRate, n);
-    this.fLat = grow(this.fLat, n);
-    this.fRouteLen = growI(this.fRouteLen, n);
-    this.fRoute = growI(this.fRoute, n * MAX_ROUTE);
-    this.fLinkPos = growI(this.fLinkPos, n * MAX_ROUTE);
-    this.fGroup = growI(this.fGroup, n);
-    this.fSrc = growI(this.fSrc, n);
-    this.fDst = growI(this.fDst, n);
-    this.fPos = growI(this.fPos, n);
-    this.fTag = growI(this.fTag, n);
-    this.fSeen = growI(this.fSeen, n);
-    this.active = growI(this.active, n);
+    this.fRemaining = grown(this.fRemaining, n);
+    this.fSince = grown(this.fSince, n);
+    this.fBytes = grown(this.fBytes, n);
+    this.fLogical = grown(this.fLogical, n);
+    this.fRate = grown(this.fRate, n);
+    this.fMaxRate = grown(this.fMaxRate, n);
+    this.fLat = grown(this.fLat, n);
+    this.fRouteLen = grown(this.fRouteLen, n);
+    this.fRoute = grown(this.fRoute, n * MAX_ROUTE);
+    this.fLinkPos = grown(this.fLinkPos, n * MAX_ROUTE);
+    this.fGroup = grown(this.fGroup, n);
+    this.fSrc = grown(this.fSrc, n);
+    this.fDst = grown(this.fDst, n);
+    this.fPos = grown(this.fPos, n);
+    this.fTag = grown(this.fTag, n);
+    this.fSeen = grown(this.fSeen, n);
+    this.active = grown(this.active, n);
     this.compFlows = new Int32Array(n);
     const fr = new Uint8Array(n);
     fr.set(this.fFrozen);
@@ -671,7 +666,7 @@ export class FlowNetwork {
     const now = this.sim.now;
     this.beginFast(count, now);
     this.isoShared = false;
-    if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
+    if (this.linkStamp.length < this.nLinks) this.linkStamp = grown(this.linkStamp, this.linkCap.length);
     this.isoStamp++;
     this.isoBuilding = true;
     try {
@@ -730,7 +725,7 @@ export class FlowNetwork {
     const nn = t.n * t.n;
     if (this.isoLen.length < count) this.growIso(count);
     if (stamp) {
-      if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
+      if (this.linkStamp.length < this.nLinks) this.linkStamp = grown(this.linkStamp, this.linkCap.length);
       this.isoStamp++;
       this.isoShared = false;
     }
@@ -1277,7 +1272,7 @@ export class FlowNetwork {
    * at t0) and take bytes / capacity. Returns when they are through; counts link bytes and busy time.
    */
   private drain(l: number, t0: number, bytes: number): number {
-    if (this.aBusyUntil.length < this.linkCap.length) this.aBusyUntil = grow(this.aBusyUntil, this.linkCap.length);
+    if (this.aBusyUntil.length < this.linkCap.length) this.aBusyUntil = grown(this.aBusyUntil, this.linkCap.length);
     const dur = bytes / this.linkCap[l];
     const end = Math.max(t0, this.aBusyUntil[l]) + dur;
     this.aBusyUntil[l] = end;
@@ -1298,7 +1293,7 @@ export class FlowNetwork {
   /** A group in the analytic model: its flows recorded by `add`, computed by analyticRecords. One engine event. */
   private runAnalyticGroup(count: number, onDone: () => void, add: (group: number) => void): void {
     const now = this.sim.now;
-    if (this.linkStamp.length < this.nLinks) this.linkStamp = growI(this.linkStamp, this.linkCap.length);
+    if (this.linkStamp.length < this.nLinks) this.linkStamp = grown(this.linkStamp, this.linkCap.length);
     this.isoStamp++;
     this.isoN = 0;
     this.isoBuilding = true;
@@ -1444,13 +1439,13 @@ export class FlowNetwork {
 
   /** Room for n records, keeping those written. */
   private growIso(n: number): void {
-    this.isoRoute = growI(this.isoRoute, n * MAX_ROUTE);
-    this.isoLen = growI(this.isoLen, n);
-    this.isoBytes = grow(this.isoBytes, n);
-    this.isoLogical = grow(this.isoLogical, n);
-    this.isoMaxRate = grow(this.isoMaxRate, n);
-    this.isoSrc = growI(this.isoSrc, n);
-    this.isoDst = growI(this.isoDst, n);
+    this.isoRoute = grown(this.isoRoute, n * MAX_ROUTE);
+    this.isoLen = grown(this.isoLen, n);
+    this.isoBytes = grown(this.isoBytes, n);
+    this.isoLogical = grown(this.isoLogical, n);
+    this.isoMaxRate = grown(this.isoMaxRate, n);
+    this.isoSrc = grown(this.isoSrc, n);
+    this.isoDst = grown(this.isoDst, n);
   }
 
   /** Appends a flow to the records, growing them as needed. */
@@ -1739,15 +1734,4 @@ function sortIdsByKey(ids: number[] | Int32Array, n: number, key: ArrayLike<numb
     }
     ids[j + 1] = id;
   }
-}
-
-function grow(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a.subarray(0, Math.min(a.length, n)));
-  return b;
-}
-function growI(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a.subarray(0, Math.min(a.length, n)));
-  return b;
 }
