@@ -7,12 +7,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 /** The worker entry that runs through tsx: always works, but each worker spends ~1 s of CPU starting. */
 export const TSX_WORKER_URL = new URL("./worker.mjs", import.meta.url);
 
-
 export interface WorkerEntry {
   url: URL;
   /** "bundle" (plain JavaScript, fast to start) or "tsx" (the fallback). */
   kind: "bundle" | "tsx";
-  cleanup(): void;
 }
 
 /**
@@ -65,11 +63,11 @@ function removeStale(outDir: string, keep: string): void {
 }
 
 export async function workerEntry(): Promise<WorkerEntry> {
-  const fallback: WorkerEntry = { url: TSX_WORKER_URL, kind: "tsx", cleanup() {} };
+  const fallback: WorkerEntry = { url: TSX_WORKER_URL, kind: "tsx" };
   if (process.env.MOESIM_SWEEP_BUNDLE === "0") return fallback;
   // A bundle made elsewhere (a machine with node but without the dev dependencies, say)
   const given = process.env.MOESIM_SWEEP_BUNDLE;
-  if (given && given !== "1") return { url: pathToFileURL(resolve(given)), kind: "bundle", cleanup() {} };
+  if (given && given !== "1") return { url: pathToFileURL(resolve(given)), kind: "bundle" };
   try {
     const entry = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
     const root = resolve(dirname(entry), "..", "..");
@@ -83,7 +81,7 @@ export async function workerEntry(): Promise<WorkerEntry> {
         const file = join(outDir, index.file);
         const now = new Date();
         utimesSync(file, now, now);
-        return { url: pathToFileURL(file), kind: "bundle", cleanup() {} };
+        return { url: pathToFileURL(file), kind: "bundle" };
       }
     } catch {
       // no index yet, or an unreadable one: build
@@ -127,7 +125,7 @@ export async function workerEntry(): Promise<WorkerEntry> {
     });
     writeFileAtomic(indexPath, JSON.stringify({ file, inputs } satisfies BundleIndex) + "\n");
     removeStale(outDir, file);
-    return { url: pathToFileURL(join(outDir, file)), kind: "bundle", cleanup() {} };
+    return { url: pathToFileURL(join(outDir, file)), kind: "bundle" };
   } catch {
     return fallback;
   }

@@ -154,10 +154,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
           if (live === 0 && !failed) resolvePool();
         },
       });
-    }).finally(() => {
-      progress.stop();
-      pool.entry.cleanup();
-    });
+    }).finally(() => progress.stop());
   } else {
     progress.stop();
   }
@@ -205,7 +202,6 @@ async function startPool(n: number): Promise<{ workers: Worker[]; entry: Awaited
     },
     stop() {
       for (const w of workers) void w.terminate();
-      if (!handlers) entry.cleanup();
     },
   };
 }
