@@ -463,10 +463,10 @@ function denseParts(S: Run, l: number, moe: boolean): void {
 
 /**
  * Gating of MoE layer j for the step's tokens: the plan, the gate's time per GPU (cur.gateMax),
- * the inactive-expert count, and the dispatch buffers allocated. Returns the plan with the
- * virtual experts' GPUs (replicas included) and owners.
+ * the inactive-expert count, and the dispatch buffers allocated. Returns the plan and the owner
+ * (real expert) of each virtual expert when hot experts are replicated.
  */
-function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; expertGpu: Int32Array; owner: Int32Array | null } {
+function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; owner: Int32Array | null } {
   const n = tokens.length;
   const place = S.placements[j];
   const tl = traceLayerOf(S.trace, j);
@@ -546,7 +546,7 @@ function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; e
   // (the lowest id) is special, so the lists stay unsorted.
   if (S.caches !== null) for (let g = 0; g < S.D; g++) sortIds(S.ordBuf, S.ordStart[g], S.ordStart[g + 1]);
   for (let g = 0; g < S.D; g++) alloc(S, g, "all_to_all", plan.bufferBytesPerGpu[g]);
-  return { plan, expertGpu, owner };
+  return { plan, owner };
 }
 
 

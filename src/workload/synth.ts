@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { rootStream, searchCdf, type RandomStream } from "../sim/rng.js";
+import { rootStream, type RandomStream } from "../sim/rng.js";
 import { UserError, listValues } from "../util/errors.js";
 import { TraceBuilder } from "./builder.js";
 import { reuseRates, skewOf, perLayerLoad } from "./stats.js";
@@ -249,8 +249,8 @@ class Sampler {
 
   /**
    * For many experts (>= FAST_FILL_EXPERTS): successive sampling, each pick drawn in proportion to
-   * prob by binary search on its cumulative sum, redrawing repeats. O(m log E) instead of O(E);
-   * inclusion probabilities are then close to, not exactly, prob (hot experts slightly under).
+   * prob by an inverse-CDF search on its cumulative sums (GuidedCdf, O(1) on average), redrawing
+   * repeats. O(m) instead of O(E); inclusion probabilities are then close to, not exactly, prob (hot experts slightly under).
    */
   private successiveFill(cdf: GuidedCdf, m: number, n: number, out: Uint16Array, at: number): void {
     const total = cdf.total;
