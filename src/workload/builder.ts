@@ -7,9 +7,10 @@ class Grow<T extends Uint16Array | Int32Array | Float32Array> {
   constructor(private readonly make: (n: number) => T, initial = 1024) {
     this.buf = make(initial);
   }
-  reserve(n: number): void {
+  /** Room for n more values: doubling, or exactly that much when `exact` (the final size is known). */
+  reserve(n: number, exact = false): void {
     if (this.length + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
+    let cap = exact ? this.length + n : this.buf.length * 2;
     while (cap < this.length + n) cap *= 2;
     const next = this.make(cap);
     next.set(this.buf.subarray(0, this.length) as never);
@@ -19,12 +20,20 @@ class Grow<T extends Uint16Array | Int32Array | Float32Array> {
     if (this.length === this.buf.length) this.reserve(1);
     this.buf[this.length++] = v;
   }
+  get buffer(): T {
+    return this.buf;
+  }
   /** Writable slot at the end, grown to hold n more values. */
   tail(n: number): { buf: T; at: number } {
+    const at = this.tailAt(n);
+    return { buf: this.buf, at };
+  }
+  /** tail(n)'s start, the slot being in `buffer`. */
+  tailAt(n: number): number {
     this.reserve(n);
     const at = this.length;
     this.length += n;
-    return { buf: this.buf, at };
+    return at;
   }
   /** The filled part; a copy trimmed to size when the buffer is much larger than needed. */
   view(): T {
@@ -56,10 +65,10 @@ export class TraceBuilder {
   /** Room for `tokens` more tokens at once (a generator that knows its size skips the doublings). */
   reserveTokens(tokens: number): void {
     const n = this.layers * this.topK;
-    this.picks.reserve(tokens * n);
-    this.weights?.reserve(tokens * n);
-    this.seqs.reserve(tokens);
-    this.steps.reserve(tokens);
+    this.picks.reserve(tokens * n, true);
+    this.weights?.reserve(tokens * n, true);
+    this.seqs.reserve(tokens, true);
+    this.steps.reserve(tokens, true);
   }
 
   get hasWeights(): boolean {
@@ -78,6 +87,22 @@ export class TraceBuilder {
     const w = this.weights ? this.weights.tail(n) : null;
     this.tokens++;
     return { picks: p.buf, weights: w ? w.buf : null, at: p.at };
+  }
+
+  /**
+   * Appends one token with picks only (no weights); returns where its layers * topK picks start in
+   * `picksBuffer` (read the buffer after the call: appending may have grown it).
+   */
+  addTokenAt(seq: number, step: number): number {
+    this.seqs.push(seq);
+    this.steps.push(step);
+    this.tokens++;
+    return this.picks.tailAt(this.layers * this.topK);
+  }
+
+  /** The picks' current buffer (the filled part and room to grow). */
+  get picksBuffer(): Uint16Array {
+    return this.picks.buffer;
   }
 
   build(meta: TraceMeta): RoutingTrace {

@@ -55,6 +55,8 @@ export interface SynthOptions {
   seed: number | string;
 }
 
+const NO_PICKS = new Uint16Array(0);
+
 /** Layers with at least this many experts use the O(m log E) successive fill (see Sampler.successiveFill). */
 const FAST_FILL_EXPERTS = 256;
 
@@ -238,6 +240,57 @@ class Sampler {
   }
 
   /**
+   * True when every token-layer takes the fast path of `layer`: many experts and no cross-layer
+   * lift, so the fill draws from cached cumulative sums by (topic, layer, has predecessor).
+   */
+  get allFast(): boolean {
+    return this.p.experts >= FAST_FILL_EXPERTS && this.logLift === null;
+  }
+
+  /** The fill's cumulative sums for (topic, layer, has predecessor) on the fast path, built as `layer` builds them. */
+  fastCdf(cluster: number, l: number, hasPrev: boolean, reuse: number): GuidedCdf {
+    const key = (cluster * this.p.layers + l) * 2 + (hasPrev ? 1 : 0);
+    let cdf = this.cdfCache[key];
+    if (cdf === undefined) {
+      this.resetCandidates(0, NO_PICKS, 0);
+      // Without lift, the fill probabilities read neither `out` nor `at`.
+      this.fillProbabilities(cluster, l, hasPrev ? 0 : -1, reuse, this.p.topK, NO_PICKS, 0);
+      const prob = Float64Array.from(this.prob);
+      this.probCache[key] = prob;
+      cdf = this.cdfCache[key] = new GuidedCdf(prob);
+    }
+    return cdf;
+  }
+
+  /**
+   * `layer` for every layer of one token when `allFast`: the same draws in the same order (kept
+   * experts of the predecessor, then the successive fill), without the per-call dispatch.
+   */
+  fastToken(cluster: number, out: Uint16Array, at: number, prevAt: number): void {
+    const { layers: L, topK: K } = this.p;
+    const reuseRate = this.p.reuse;
+    const rng = this.rng;
+    for (let l = 0; l < L; l++) {
+      const base = at + l * K;
+      let n = 0;
+      if (prevAt >= 0) {
+        const r = reuseRate[l];
+        const pb = prevAt + l * K;
+        for (let k = 0; k < K; k++) if (rng.next() < r) out[base + n++] = out[pb + k];
+      }
+      if (n === K) continue;
+      const cdf = this.fastCdf(cluster, l, prevAt >= 0, reuseRate[l]);
+      const total = cdf.total;
+      while (n < K) {
+        const e = cdf.search(rng.next() * total);
+        let dup = false;
+        for (let i = 0; i < n; i++) if (out[base + i] === e) dup = true;
+        if (!dup) out[base + n++] = e;
+      }
+    }
+  }
+
+  /**
    * Candidates for the fill: every expert but the first `kept` of out[at..]. Only the paths that
    * read them set them (successive sampling does not: an O(E) reset per token-layer saved).
    */
@@ -348,18 +401,35 @@ export function synthesize(params: SynthParams, opts: SynthOptions): RoutingTrac
   const cw = params.clusterWeights;
   const b = new TraceBuilder(L, params.experts, K);
   if (lo === hi && opts.sequences * lo * L * K <= 1 << 28) b.reserveTokens(opts.sequences * lo);
-  for (let s = 0; s < opts.sequences; s++) {
-    const len = lo + lengthRng.int(hi - lo + 1);
-    let cluster = topicRng.categorical(cw);
-    let prevAt = -1;
-    for (let i = 0; i < len; i++) {
-      if (i > 0 && !(topicRng.next() < params.topicStay)) cluster = topicRng.categorical(cw);
-      const slot = b.addToken(s, i);
-      for (let l = 0; l < L; l++) {
-        const at = slot.at + l * K;
-        sampler.layer(cluster, l, slot.picks, at, prevAt < 0 ? -1 : prevAt + l * K, params.reuse[l]);
+  if (sampler.allFast) {
+    // The common case (many experts, no cross-layer lift), token by token without per-layer calls.
+    // With one topic the topic stream decides nothing (every draw picks topic 0): it is not drawn.
+    const oneTopic = params.clusters === 1;
+    for (let s = 0; s < opts.sequences; s++) {
+      const len = lo + lengthRng.int(hi - lo + 1);
+      let cluster = oneTopic ? 0 : topicRng.categorical(cw);
+      let prevAt = -1;
+      for (let i = 0; i < len; i++) {
+        if (!oneTopic && i > 0 && !(topicRng.next() < params.topicStay)) cluster = topicRng.categorical(cw);
+        const at = b.addTokenAt(s, i);
+        sampler.fastToken(cluster, b.picksBuffer, at, prevAt);
+        prevAt = at;
       }
-      prevAt = slot.at;
+    }
+  } else {
+    for (let s = 0; s < opts.sequences; s++) {
+      const len = lo + lengthRng.int(hi - lo + 1);
+      let cluster = topicRng.categorical(cw);
+      let prevAt = -1;
+      for (let i = 0; i < len; i++) {
+        if (i > 0 && !(topicRng.next() < params.topicStay)) cluster = topicRng.categorical(cw);
+        const at0 = b.addTokenAt(s, i);
+        for (let l = 0; l < L; l++) {
+          const at = at0 + l * K;
+          sampler.layer(cluster, l, b.picksBuffer, at, prevAt < 0 ? -1 : prevAt + l * K, params.reuse[l]);
+        }
+        prevAt = at0;
+      }
     }
   }
   return b.build({
