@@ -357,7 +357,17 @@ export class Cluster {
 
   private readonly routeFn = (s: number, d: number, r: Int32Array): number => this.route(s, d, r);
   /** The PairRoutes of the groups all-to-alls ran on, by array (checked against the members: arrays can change). */
-  private readonly pairMemo = new WeakMap<readonly number[], { members: Int32Array; routes: PairRoutes }>();
+  private readonly pairMemo = new WeakMap<readonly number[], MemoRoutes>();
+
+  /**
+   * Readies all-to-alls over `group` (the same array later passed to allToAll): its routes and the
+   * network's per-group state are computed now instead of at the first all-to-all. Optional; the
+   * results are the same either way.
+   */
+  prepareAllToAll(group: number[]): void {
+    this.checkGroup(group);
+    this.net.prepareTable(this.groupRoutes(group));
+  }
 
   /** The routes between a group's members, computed once per group array. */
   private groupRoutes(group: readonly number[]): PairRoutes {
@@ -368,7 +378,7 @@ export class Cluster {
       if (same) return hit.routes;
     }
     const routes = pairRoutes(group, this.routeFn);
-    this.pairMemo.set(group, { members: Int32Array.from(group), routes });
+    this.pairMemo.set(group, new MemoRoutes(Int32Array.from(group), routes));
     return routes;
   }
 
@@ -503,5 +513,15 @@ export class Cluster {
       bw = Math.min(bw, this.net.linkBandwidthBytesPerS(r[i]));
     }
     return lat + secondsToNs(bytes / bw);
+  }
+}
+
+/** A memoised group's members and routes (a class, not a literal: see PairTable in network.ts). */
+class MemoRoutes {
+  declare readonly members: Int32Array;
+  declare readonly routes: PairRoutes;
+  constructor(members: Int32Array, routes: PairRoutes) {
+    this.members = members;
+    this.routes = routes;
   }
 }

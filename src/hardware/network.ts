@@ -247,7 +247,7 @@ export class FlowNetwork {
   private isoSizes = new Float64Array(0);
   private isoFin = new Float64Array(0);
   private readonly snapLazy = [0, 0, 0, 0]; // the counters when closedTable's group started
-  private readonly tableRates = new WeakMap<PairRoutes, { rate: Float64Array; lat: Float64Array }>();
+  private readonly tableRates = new WeakMap<PairRoutes, TableRates>();
   private isoDOrder = new Int32Array(0);
   private isoCnt = new Int32Array(0);
   private readonly bits64 = new Float64Array(1);
@@ -813,12 +813,27 @@ export class FlowNetwork {
     this.endFast(count, onDone);
   }
 
+  /**
+   * Readies the network for all-to-alls over t: its per-pair rates and the closed form's scratch,
+   * sized now rather than at the first all-to-all. (Optimised code compiled in an earlier
+   * simulation has never seen those first-time branches taken and would deoptimise on them.)
+   */
+  prepareTable(t: PairRoutes): void {
+    this.ratesOf(t);
+    const nn = t.n * t.n;
+    if (this.isoFin.length < nn) {
+      this.isoFin = new Float64Array(nn);
+      this.isoSizes = new Float64Array(nn);
+    }
+    this.finSetFor(nn);
+  }
+
   /** Per pair of a table: its route's minimum capacity (bytes per ns) and its latency (summed in route order). */
   private ratesOf(t: PairRoutes): { rate: Float64Array; lat: Float64Array } {
     let r = this.tableRates.get(t);
     if (r === undefined) {
       const nn = t.n * t.n;
-      r = { rate: new Float64Array(nn), lat: new Float64Array(nn) };
+      r = new TableRates(nn);
       for (let p = 0; p < nn; p++) {
         let rate = Infinity;
         let lat = 0;
@@ -957,13 +972,7 @@ export class FlowNetwork {
    * are whole ns below 1e9.
    */
   private distinctFinishes(fin: Float64Array, n: number, use: Float64Array | null): number {
-    let hsize = 16;
-    while (hsize < 2 * n) hsize *= 2;
-    if (this.finSetMark.length < hsize) {
-      this.finSetMark = new Int32Array(hsize);
-      this.finSetKey = new Float64Array(hsize);
-      this.finMark = 0;
-    }
+    const hsize = this.finSetFor(n);
     const taken = this.finSetMark;
     const keys = this.finSetKey;
     const mark = ++this.finMark;
@@ -981,6 +990,18 @@ export class FlowNetwork {
       }
     }
     return distinct;
+  }
+
+  /** distinctFinishes' table for n offsets (a power of two >= 2n), grown if smaller; returns its size. */
+  private finSetFor(n: number): number {
+    let hsize = 16;
+    while (hsize < 2 * n) hsize *= 2;
+    if (this.finSetMark.length < hsize) {
+      this.finSetMark = new Int32Array(hsize);
+      this.finSetKey = new Float64Array(hsize);
+      this.finMark = 0;
+    }
+    return hsize;
   }
 
   /**
@@ -1679,20 +1700,45 @@ export class FlowNetwork {
   }
 }
 
+/** Per pair of a table: its route's minimum capacity and latency (a class, not a literal: see PairTable). */
+class TableRates {
+  declare readonly rate: Float64Array;
+  declare readonly lat: Float64Array;
+  constructor(nn: number) {
+    this.rate = new Float64Array(nn);
+    this.lat = new Float64Array(nn);
+  }
+}
+
+/**
+ * PairRoutes as a class rather than an object literal: a second literal would store new arrays
+ * into fields V8 had seen written once, marking them mutable and deoptimising the all-to-all code
+ * that read them (once per process, in its second simulation).
+ */
+class PairTable implements PairRoutes {
+  declare n: number;
+  declare route: Int32Array;
+  declare len: Int32Array;
+  declare src: Int32Array;
+  declare dst: Int32Array;
+  declare disjoint: boolean;
+  constructor(n: number) {
+    this.n = n;
+    this.route = new Int32Array(n * n * MAX_ROUTE);
+    this.len = new Int32Array(n * n);
+    this.src = new Int32Array(n * n);
+    this.dst = new Int32Array(n * n);
+    this.disjoint = true;
+  }
+}
+
 /**
  * The PairRoutes of a group: route(src, dst, r) writes the links from endpoint src to dst into r
  * and returns how many. disjoint is found by stamping every link of every pair's route.
  */
 export function pairRoutes(group: readonly number[], route: (src: number, dst: number, r: Int32Array) => number): PairRoutes {
   const n = group.length;
-  const t: PairRoutes = {
-    n,
-    route: new Int32Array(n * n * MAX_ROUTE),
-    len: new Int32Array(n * n),
-    src: new Int32Array(n * n),
-    dst: new Int32Array(n * n),
-    disjoint: true,
-  };
+  const t = new PairTable(n);
   const r = new Int32Array(MAX_ROUTE);
   const used = new Set<number>();
   for (let i = 0; i < n; i++) {

@@ -125,7 +125,31 @@ export interface MoeSimResult {
 const CATEGORIES: MemoryCategory[] = ["weights", "expert_cache", "activations", "all_to_all", "kv_cache", "workspace"];
 
 function zeroPhases(): Record<PhaseName, number> {
-  return { attention: 0, dense: 0, gating: 0, all_to_all: 0, expert_compute: 0, weight_transfer: 0, idle: 0 };
+  return new PhaseTimes();
+}
+
+/**
+ * Time per phase, all zero to start (a class, not a literal: a literal's boilerplate would keep
+ * the map its fields had before they first held fractions, and the next run's objects would
+ * deoptimise the code that adds to them).
+ */
+class PhaseTimes implements Record<PhaseName, number> {
+  declare attention: number;
+  declare dense: number;
+  declare gating: number;
+  declare all_to_all: number;
+  declare expert_compute: number;
+  declare weight_transfer: number;
+  declare idle: number;
+  constructor() {
+    this.attention = 0;
+    this.dense = 0;
+    this.gating = 0;
+    this.all_to_all = 0;
+    this.expert_compute = 0;
+    this.weight_transfer = 0;
+    this.idle = 0;
+  }
 }
 
 class OomStop extends Error {
@@ -208,7 +232,7 @@ function results(S: Run): MoeSimResult {
  * call target (V8 then deoptimises the shared code at every call until it gives up inlining,
  * which made every sweep point after the first, and every second run in one process, slow).
  */
-function makeRun(cfg: MoeSimConfig) {
+function runFields(cfg: MoeSimConfig) {
   const sim = new Simulation({ log: cfg.eventLog ? new EventLog() : false });
   const cluster = new Cluster(sim, cfg.clusterSpec, { cost: cfg.cost, networkModel: cfg.networkModel, recordTimeline: cfg.memoryTimeline !== false });
   const cost = cluster.cost;
@@ -269,17 +293,28 @@ function makeRun(cfg: MoeSimConfig) {
   let batcherStats: RequestStats | null = null;
 
   // Scratch reused across layers and steps, and memoised costs (a cost model is a pure function of the op).
-  let picksBuf = new Int32Array(0);
-  let activeBuf = new Int32Array(0);
-  let stamp = new Int32Array(0);
+  // Scratch is sized here for the run's largest step rather than grown at its first use: optimised
+  // code compiled during an earlier run in this process has never seen those growth branches taken
+  // (they ran before V8 kept type feedback) and would deoptimise on them.
+  let maxTokens = 0;
+  for (const st of cfg.steps ?? []) if (st.length > maxTokens) maxTokens = st.length;
+  let maxVirtual = E;
+  for (const p of placements) {
+    let extra = 0;
+    for (const r of p.replicas ?? []) extra += r?.length ?? 0;
+    if (E + extra > maxVirtual) maxVirtual = E + extra;
+  }
+  let picksBuf = new Int32Array(maxTokens * K);
+  let activeBuf = new Int32Array(maxVirtual);
+  let stamp = new Int32Array(E);
   let stampNow = 0;
   const countsBySize = new Map<number, Float64Array>();
   const backBuf = new Float64Array(D * D);
   let lastPlan: GatingPlan | undefined;
-  let expertNsMemo = new Float64Array(0);
+  let expertNsMemo = new Float64Array(Math.max(64, maxTokens * K + 1)).fill(-1);
   // Per-step scratch, reused from step to step (a step's state lives here while it runs; steps
   // run one at a time).
-  let tokenGpuBuf = new Int32Array(0);
+  let tokenGpuBuf = new Int32Array(maxTokens);
   let tokenGpu = tokenGpuBuf; // the step's view: one entry per token
   const perGpuTokens = new Int32Array(D);
   const dispatchTokens = new Int32Array(D);
@@ -294,7 +329,7 @@ function makeRun(cfg: MoeSimConfig) {
   const denseNs = [new Float64Array(D), new Float64Array(D), new Float64Array(D)];
   const gateNs = new Float64Array(D);
   // Per-GPU lists of the experts that compute, as one buffer with offsets (CSR).
-  let ordBuf = new Int32Array(0);
+  let ordBuf = new Int32Array(maxVirtual);
   const ordStart = new Int32Array(D + 1);
   const ordFill = new Int32Array(D);
   const kvPerToken = kvCacheBytesPerToken(m);
@@ -303,12 +338,212 @@ function makeRun(cfg: MoeSimConfig) {
   const capacityFactor = cfg.gating.capacityFactor ?? m.capacityFactor;
   const gatingPolicy = cfg.gating.policy;
   /** What the running step has counted so far. */
-  const cur = { misses: 0, hits: 0, dropped: 0, padded: 0, attnMax: 0, denseMax: 0, gateMax: 0, critCompute: 0 };
+  const cur = new StepTally();
 
   return { cfg, D, DP, E, K, T, activeBuf, attnNs, backBuf, batcherStats: batcherStats as RequestStats | null, bytesPerElem, cacheStats, caches, capacityFactor, cluster, cost, countsBySize, ctx, cur, currentStep, denseEq, denseEqSpec, denseNs, denseParamBytes, dispatchTokens, eBytes, expertNsMemo, gateNs, gatingPolicy, gpuBusy, gpuSeqs, gpuTokensStep, group, groupTokens, inactiveSum, kvPerToken, lastPlan: lastPlan as GatingPlan | undefined, launchNs, layers, m, moeIndexOf, moeLayerCountAll, moeLayers, nLayers, oom: oom as (OomInfo & { step: number }) | null, ordBuf, ordFill, ordStart, perGpuTokens, phaseTotals, picksBuf, placements, requestEnd, requestStart, seqRank, seqTokens, sim, slots, stamp, stampNow, stepAct, stepKv, steps, tokenBytes, tokenGpu, tokenGpuBuf, tokensDone, tpGroups, trace };
 }
 
-type Run = ReturnType<typeof makeRun>;
+function makeRun(cfg: MoeSimConfig): RunState {
+  const S = new RunState(runFields(cfg));
+  // First-time work done now rather than inside the first layer (see the scratch in runFields):
+  // the MoE all-to-all's routes, and the per-expert counts matrix dynamic gates exchange.
+  if (S.moeLayers.length > 0) {
+    S.cluster.prepareAllToAll(S.group);
+    countsMatrix(S, S.E);
+    // A plan of no tokens to start from: sparse gates write the first layer's plan into its
+    // arrays (GatingOptions.reuse) as they do every later layer's.
+    S.lastPlan = S.gatingPolicy.plan(
+      { tokens: 0, topK: S.K, experts: S.E, gpus: S.D, picks: new Int32Array(0), tokenGpu: new Int32Array(0), expertGpu: S.placements[0].expertGpu, tokenBytes: S.tokenBytes },
+      { capacityFactor: S.capacityFactor, blockSize: S.cfg.gating.blockSize },
+    );
+  }
+  return S;
+}
+
+/**
+ * A run's state is an instance of a class, its fields set by one named store each in the
+ * constructor, and not an object literal: a second run's literal would store new values into
+ * fields V8 had seen set only once (through a boilerplate whose map the first run had
+ * generalised), marking them mutable (or their types wider) and deoptimising every step helper
+ * that reads them at the start of the second run (~100 ms of re-optimisation per process: each
+ * sweep worker's second point, bench/e2e's measured run). Object.assign would not do either: its
+ * keyed stores turn an object with this many properties into a slow dictionary.
+ */
+class RunState {
+  declare cfg: F["cfg"];
+  declare D: F["D"];
+  declare DP: F["DP"];
+  declare E: F["E"];
+  declare K: F["K"];
+  declare T: F["T"];
+  declare activeBuf: F["activeBuf"];
+  declare attnNs: F["attnNs"];
+  declare backBuf: F["backBuf"];
+  declare batcherStats: F["batcherStats"];
+  declare bytesPerElem: F["bytesPerElem"];
+  declare cacheStats: F["cacheStats"];
+  declare caches: F["caches"];
+  declare capacityFactor: F["capacityFactor"];
+  declare cluster: F["cluster"];
+  declare cost: F["cost"];
+  declare countsBySize: F["countsBySize"];
+  declare ctx: F["ctx"];
+  declare cur: F["cur"];
+  declare currentStep: F["currentStep"];
+  declare denseEq: F["denseEq"];
+  declare denseEqSpec: F["denseEqSpec"];
+  declare denseNs: F["denseNs"];
+  declare denseParamBytes: F["denseParamBytes"];
+  declare dispatchTokens: F["dispatchTokens"];
+  declare eBytes: F["eBytes"];
+  declare expertNsMemo: F["expertNsMemo"];
+  declare gateNs: F["gateNs"];
+  declare gatingPolicy: F["gatingPolicy"];
+  declare gpuBusy: F["gpuBusy"];
+  declare gpuSeqs: F["gpuSeqs"];
+  declare gpuTokensStep: F["gpuTokensStep"];
+  declare group: F["group"];
+  declare groupTokens: F["groupTokens"];
+  declare inactiveSum: F["inactiveSum"];
+  declare kvPerToken: F["kvPerToken"];
+  declare lastPlan: F["lastPlan"];
+  declare launchNs: F["launchNs"];
+  declare layers: F["layers"];
+  declare m: F["m"];
+  declare moeIndexOf: F["moeIndexOf"];
+  declare moeLayerCountAll: F["moeLayerCountAll"];
+  declare moeLayers: F["moeLayers"];
+  declare nLayers: F["nLayers"];
+  declare oom: F["oom"];
+  declare ordBuf: F["ordBuf"];
+  declare ordFill: F["ordFill"];
+  declare ordStart: F["ordStart"];
+  declare perGpuTokens: F["perGpuTokens"];
+  declare phaseTotals: F["phaseTotals"];
+  declare picksBuf: F["picksBuf"];
+  declare placements: F["placements"];
+  declare requestEnd: F["requestEnd"];
+  declare requestStart: F["requestStart"];
+  declare seqRank: F["seqRank"];
+  declare seqTokens: F["seqTokens"];
+  declare sim: F["sim"];
+  declare slots: F["slots"];
+  declare stamp: F["stamp"];
+  declare stampNow: F["stampNow"];
+  declare stepAct: F["stepAct"];
+  declare stepKv: F["stepKv"];
+  declare steps: F["steps"];
+  declare tokenBytes: F["tokenBytes"];
+  declare tokenGpu: F["tokenGpu"];
+  declare tokenGpuBuf: F["tokenGpuBuf"];
+  declare tokensDone: F["tokensDone"];
+  declare tpGroups: F["tpGroups"];
+  declare trace: F["trace"];
+  constructor(f: F) {
+    this.cfg = f.cfg;
+    this.D = f.D;
+    this.DP = f.DP;
+    this.E = f.E;
+    this.K = f.K;
+    this.T = f.T;
+    this.activeBuf = f.activeBuf;
+    this.attnNs = f.attnNs;
+    this.backBuf = f.backBuf;
+    this.batcherStats = f.batcherStats;
+    this.bytesPerElem = f.bytesPerElem;
+    this.cacheStats = f.cacheStats;
+    this.caches = f.caches;
+    this.capacityFactor = f.capacityFactor;
+    this.cluster = f.cluster;
+    this.cost = f.cost;
+    this.countsBySize = f.countsBySize;
+    this.ctx = f.ctx;
+    this.cur = f.cur;
+    this.currentStep = f.currentStep;
+    this.denseEq = f.denseEq;
+    this.denseEqSpec = f.denseEqSpec;
+    this.denseNs = f.denseNs;
+    this.denseParamBytes = f.denseParamBytes;
+    this.dispatchTokens = f.dispatchTokens;
+    this.eBytes = f.eBytes;
+    this.expertNsMemo = f.expertNsMemo;
+    this.gateNs = f.gateNs;
+    this.gatingPolicy = f.gatingPolicy;
+    this.gpuBusy = f.gpuBusy;
+    this.gpuSeqs = f.gpuSeqs;
+    this.gpuTokensStep = f.gpuTokensStep;
+    this.group = f.group;
+    this.groupTokens = f.groupTokens;
+    this.inactiveSum = f.inactiveSum;
+    this.kvPerToken = f.kvPerToken;
+    this.lastPlan = f.lastPlan;
+    this.launchNs = f.launchNs;
+    this.layers = f.layers;
+    this.m = f.m;
+    this.moeIndexOf = f.moeIndexOf;
+    this.moeLayerCountAll = f.moeLayerCountAll;
+    this.moeLayers = f.moeLayers;
+    this.nLayers = f.nLayers;
+    this.oom = f.oom;
+    this.ordBuf = f.ordBuf;
+    this.ordFill = f.ordFill;
+    this.ordStart = f.ordStart;
+    this.perGpuTokens = f.perGpuTokens;
+    this.phaseTotals = f.phaseTotals;
+    this.picksBuf = f.picksBuf;
+    this.placements = f.placements;
+    this.requestEnd = f.requestEnd;
+    this.requestStart = f.requestStart;
+    this.seqRank = f.seqRank;
+    this.seqTokens = f.seqTokens;
+    this.sim = f.sim;
+    this.slots = f.slots;
+    this.stamp = f.stamp;
+    this.stampNow = f.stampNow;
+    this.stepAct = f.stepAct;
+    this.stepKv = f.stepKv;
+    this.steps = f.steps;
+    this.tokenBytes = f.tokenBytes;
+    this.tokenGpu = f.tokenGpu;
+    this.tokenGpuBuf = f.tokenGpuBuf;
+    this.tokensDone = f.tokensDone;
+    this.tpGroups = f.tpGroups;
+    this.trace = f.trace;
+  }
+}
+
+/** The fields of RunState, as runFields computes them. */
+type F = ReturnType<typeof runFields>;
+
+/**
+ * What the running step has counted so far (a class for the same reason as RunState). The fields
+ * start as NaN, a double: they hold doubles, and a first value that is a small integer would have
+ * V8 change their representation during the first run, and deoptimise the helpers that read them
+ * at the start of the next. Every step sets them before reading them (beginStep, denseParts,
+ * gateLayer, expertCompute).
+ */
+class StepTally {
+  declare misses: number;
+  declare hits: number;
+  declare dropped: number;
+  declare padded: number;
+  declare attnMax: number;
+  declare denseMax: number;
+  declare gateMax: number;
+  declare critCompute: number;
+  constructor() {
+    this.misses = NaN;
+    this.hits = NaN;
+    this.dropped = NaN;
+    this.padded = NaN;
+    this.attnMax = NaN;
+    this.denseMax = NaN;
+    this.gateMax = NaN;
+    this.critCompute = NaN;
+  }
+}
+
+type Run = RunState;
 
 function alloc(S: Run, g: number, cat: MemoryCategory, bytes: number): void {
   if (bytes <= 0) return;

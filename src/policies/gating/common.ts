@@ -95,7 +95,8 @@ export function sparsePlan(
     expertRows = new Int32Array(experts);
     expertTokens = new Int32Array(experts);
     bufferBytesPerGpu = new Float64Array(gpus);
-    touched = new Int32Array(Math.max(Math.min(picked, experts), 64));
+    // room for every expert, so that any later plan can reuse this one's arrays
+    touched = new Int32Array(Math.max(experts, 64));
   }
   let nTouched = 0;
   try {
