@@ -246,6 +246,7 @@ export class FlowNetwork {
   private isoTable: PairRoutes | null = null;
   private isoSizes = new Float64Array(0);
   private isoFin = new Float64Array(0);
+  private colSums = new Float64Array(64);
   private readonly snapLazy = [0, 0, 0, 0]; // the counters when closedTable's group started
   private readonly tableRates = new WeakMap<PairRoutes, TableRates>();
   private isoDOrder = new Int32Array(0);
@@ -826,6 +827,7 @@ export class FlowNetwork {
       this.isoSizes = new Float64Array(nn);
     }
     this.finSetFor(nn);
+    this.colScratch(t.n);
   }
 
   /** Per pair of a table: its route's minimum capacity (bytes per ns) and its latency (summed in route order). */
@@ -908,21 +910,34 @@ export class FlowNetwork {
     const received = this.receivedBytes;
     const delivered = this.deliveredBytes;
     let deliver = now;
-    for (let p = 0; p < nn; p++) {
-      const b = keep[p];
-      if (b === 0) continue;
-      const o = fin[p];
-      if (o > last) last = o;
-      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
-        const l = route[k];
-        linkBusy[l] += o;
-        linkBytes[l] += b;
+    // Endpoint bytes summed per row (source) and per column (destination) first, then added once
+    // each: every count is a whole number (integral), so the order of the additions cannot matter.
+    const n = t.n;
+    const col = this.colScratch(n);
+    for (let i = 0, p = 0; i < n; i++) {
+      let row = 0;
+      for (let j = 0; j < n; j++, p++) {
+        const b = keep[p];
+        if (b === 0) continue;
+        const o = fin[p];
+        if (o > last) last = o;
+        for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+          const l = route[k];
+          linkBusy[l] += o;
+          linkBytes[l] += b;
+        }
+        row += b;
+        col[j] += b;
+        const at = now + o + lat[p];
+        if (at > deliver) deliver = at;
       }
-      sent[t.src[p]] += b;
-      received[t.dst[p]] += b;
-      delivered[t.dst[p]] += b;
-      const at = now + o + lat[p];
-      if (at > deliver) deliver = at;
+      if (row > 0) sent[t.src[i * n]] += row;
+    }
+    for (let j = 0; j < n; j++) {
+      const c = col[j];
+      if (c === 0) continue;
+      received[t.dst[j]] += c;
+      delivered[t.dst[j]] += c;
     }
     this.isoDeliver = deliver;
     this.flowsDone += count;
@@ -990,6 +1005,14 @@ export class FlowNetwork {
       }
     }
     return distinct;
+  }
+
+  /** A zeroed scratch of n per-destination sums (closedTable). */
+  private colScratch(n: number): Float64Array {
+    if (this.colSums.length < n) this.colSums = new Float64Array(Math.max(n, 2 * this.colSums.length));
+    const c = this.colSums;
+    c.fill(0, 0, n);
+    return c;
   }
 
   /** distinctFinishes' table for n offsets (a power of two >= 2n), grown if smaller; returns its size. */

@@ -706,12 +706,14 @@ function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; o
   const place = S.placements[j];
   const tl = traceLayerOf(S.trace, j);
   // This layer's picks for the step's tokens (a scratch buffer: the plan does not keep it).
-  const picks = S.picksBuf.length === n * S.K ? S.picksBuf : S.picksBuf.subarray(0, n * S.K);
+  const K = S.K;
+  const picks = S.picksBuf.length === n * K ? S.picksBuf : S.picksBuf.subarray(0, n * K);
   const tp = S.trace.picks;
-  const stride = S.trace.layers * S.K;
-  for (let i = 0; i < n; i++) {
-    const off = tokens[i] * stride + tl * S.K;
-    for (let k = 0; k < S.K; k++) picks[i * S.K + k] = tp[off + k];
+  const stride = S.trace.layers * K;
+  const base = tl * K;
+  for (let i = 0, q = 0; i < n; i++) {
+    const off = tokens[i] * stride + base;
+    for (let k = 0; k < K; k++) picks[q++] = tp[off + k];
   }
   const r = place.replicas ? replicate(picks, place, S.D, S.tokenGpu, S.K) : null;
   const routed = r ? r.picks : picks;
@@ -755,27 +757,33 @@ function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; o
   const st0 = ++S.stampNow;
   let touched = 0;
   const et = plan.expertTokens;
-  S.ordStart.fill(0);
+  // (the run state's arrays in locals: the loops below are per active expert)
+  const ordStart = S.ordStart;
+  const stamp = S.stamp;
+  const noCache = S.caches === null;
+  ordStart.fill(0);
   for (let i = 0; i < nActive; i++) {
     const e = active[i];
     if (et[e] === 0) {
-      if (S.caches === null) S.ordStart[expertGpu[e] + 1]++;
+      if (noCache) ordStart[expertGpu[e] + 1]++;
       continue;
     }
-    S.ordStart[expertGpu[e] + 1]++;
+    ordStart[expertGpu[e] + 1]++;
     const o = owner ? owner[e] : e;
-    if (S.stamp[o] !== st0) {
-      S.stamp[o] = st0;
+    if (stamp[o] !== st0) {
+      stamp[o] = st0;
       touched++;
     }
   }
   S.inactiveSum[j] += S.E - touched;
-  for (let g = 0; g < S.D; g++) S.ordStart[g + 1] += S.ordStart[g];
-  if (S.ordBuf.length < S.ordStart[S.D]) S.ordBuf = new Int32Array(Math.max(S.ordStart[S.D], 2 * S.ordBuf.length));
-  for (let g = 0; g < S.D; g++) S.ordFill[g] = S.ordStart[g];
+  for (let g = 0; g < S.D; g++) ordStart[g + 1] += ordStart[g];
+  if (S.ordBuf.length < ordStart[S.D]) S.ordBuf = new Int32Array(Math.max(ordStart[S.D], 2 * S.ordBuf.length));
+  const ordBuf = S.ordBuf;
+  const ordFill = S.ordFill;
+  for (let g = 0; g < S.D; g++) ordFill[g] = ordStart[g];
   for (let i = 0; i < nActive; i++) {
     const e = active[i];
-    if (S.caches === null || et[e] > 0) S.ordBuf[S.ordFill[expertGpu[e]]++] = e;
+    if (noCache || et[e] > 0) ordBuf[ordFill[expertGpu[e]]++] = e;
   }
   // With buffering the caches see each GPU's experts in id order; without, only the first launch
   // (the lowest id) is special, so the lists stay unsorted.

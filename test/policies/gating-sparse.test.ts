@@ -49,12 +49,14 @@ describe("sparse gating plans", () => {
     );
   });
 
-  it("rejects the same bad inputs as the dense count", () => {
+  it("rejects the bad inputs the dense count rejects (expert GPUs: of the experts picked)", () => {
     const base: GatingInput = { tokens: 2, topK: 1, experts: 4, gpus: 2, picks: Int32Array.from([0, 3]), tokenGpu: Int32Array.from([0, 1]), expertGpu: Int32Array.from([0, 0, 1, 1]), tokenBytes: 8 };
     const plan = getGatingPolicy("dynamic").plan;
     expect(() => plan({ ...base, picks: Int32Array.from([0, 4]) })).toThrow(/token 1 picks expert 4, expected 0..3/);
     expect(() => plan({ ...base, tokenGpu: Int32Array.from([0, 2]) })).toThrow(/token 1 on GPU 2/);
-    expect(() => plan({ ...base, expertGpu: Int32Array.from([0, 0, 5, 1]) })).toThrow(/expert 2 on GPU 5/);
+    expect(() => plan({ ...base, expertGpu: Int32Array.from([0, 0, 1, 5]) })).toThrow(/expert 3 on GPU 5/);
+    // an expert no token picks does not enter the plan: its GPU is not checked
+    expect(plan({ ...base, expertGpu: Int32Array.from([0, 0, 5, 1]) }).sendTokens).toEqual(plan(base).sendTokens);
     // a failed call leaves no stale counts behind
     expect(Array.from(plan(base).expertTokens)).toEqual([1, 0, 0, 1]);
   });
