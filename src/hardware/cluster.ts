@@ -345,13 +345,19 @@ export class Cluster {
     const n = group.length;
     this.checkGroup(group);
     if (sizes.length !== n * n) throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${n} x ${n} = ${n * n}`);
+    // Checked here, at the call; the flat all-to-all takes the count from this pass.
+    let count = 0;
+    let whole = true;
     for (let i = 0; i < sizes.length; i++) {
-      if (!(sizes[i] >= 0) || !Number.isFinite(sizes[i])) throw new Error(`allToAll: sizes[${i}] = ${sizes[i]} is not a size in bytes`);
+      const b = sizes[i];
+      if (!(b >= 0) || !Number.isFinite(b)) throw new Error(`allToAll: sizes[${i}] = ${b} is not a size in bytes`);
+      if (b > 0) count++;
+      if (b !== Math.floor(b)) whole = false;
     }
     if (opts.hierarchical && this.canHierarchical(group)) {
       this.afterOverhead(() => this.hierarchicalAllToAll(group, sizes, onDone));
     } else {
-      this.afterOverhead(() => this.flatAllToAll(group, sizes, onDone));
+      this.afterOverhead(() => this.net.runAllToAllChecked(this.groupRoutes(group), sizes, count, whole, onDone));
     }
   }
 
@@ -380,10 +386,6 @@ export class Cluster {
     const routes = pairRoutes(group, this.routeFn);
     this.pairMemo.set(group, new MemoRoutes(Int32Array.from(group), routes));
     return routes;
-  }
-
-  private flatAllToAll(group: number[], sizes: ArrayLike<number>, onDone: () => void): void {
-    this.net.runAllToAll(this.groupRoutes(group), sizes, onDone);
   }
 
   /** Hierarchical needs the same number of group members on every node it touches, and > 1 node. */

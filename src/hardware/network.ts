@@ -790,7 +790,21 @@ export class FlowNetwork {
    * written straight from the table, without per-flow route lookups, link stamps or checks.
    */
   runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void {
-    const count = this.countSizes(t, sizes);
+    this.startAllToAll(t, sizes, this.countSizes(t, sizes), onDone);
+  }
+
+  /**
+   * runAllToAll for sizes its caller has already checked (Cluster.allToAll, at call time): `count`
+   * of them nonzero, `whole` when every one is a whole number. Spares the all-to-all a second
+   * pass over its sizes.
+   */
+  runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void {
+    if (sizes.length !== t.n * t.n) throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${t.n} x ${t.n} = ${t.n * t.n}`);
+    if (!whole) this.integral = false;
+    this.startAllToAll(t, sizes, count, onDone);
+  }
+
+  private startAllToAll(t: PairRoutes, sizes: ArrayLike<number>, count: number, onDone: () => void): void {
     if (count === 0 || (!this.analytic && !(this.fastGroups && this.idle))) {
       const r = this.aRoute;
       const nn = t.n * t.n;
