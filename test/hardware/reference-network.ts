@@ -219,6 +219,11 @@ export class FlowNetwork {
   }
 
   /** An all-to-all over precomputed routes: one flow per nonzero size, in pair order, in one group. */
+  /** Cluster's entry point (sizes counted by the caller): the reference counts them again itself. */
+  runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, _count: number, _whole: boolean, onDone: () => void): void {
+    this.runAllToAll(t, sizes, onDone);
+  }
+
   runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void {
     const nn = t.n * t.n;
     let count = 0;
