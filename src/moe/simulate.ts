@@ -68,6 +68,11 @@ export interface MoeSimConfig {
    * group's tokens. 1 (the default) is pure data parallelism.
    */
   tensorParallel?: number;
+  /**
+   * Compute experts from per-GPU lists, as with buffering, even without it (tests check the
+   * one-pass path taken otherwise, expertComputeFlat, against this one).
+   */
+  expertLists?: boolean;
 }
 
 export interface StepRecord {
@@ -330,6 +335,17 @@ function runFields(cfg: MoeSimConfig) {
   const gateNs = new Float64Array(D);
   // Per-GPU lists of the experts that compute, as one buffer with offsets (CSR).
   let ordBuf = new Int32Array(maxVirtual);
+  // expertComputeFlat's per-GPU sums, and the layer's active experts and their GPUs
+  const gpuSum = new Float64Array(D);
+  const gpuFirst = new Int32Array(D);
+  const gpuFirstNs = new Float64Array(D);
+  const gpuToks = new Float64Array(D);
+  let layerActive: Int32Array = new Int32Array(0);
+  let layerExpertGpu: Int32Array = new Int32Array(0);
+  // Expert times are whole ns (the cost model's contract); with a whole launch overhead too,
+  // a GPU's compute time is a sum of whole numbers and can be added in any order
+  // (expertComputeFlat; not taken when the config asks for the per-GPU lists).
+  const wholeLaunch = Number.isInteger(launchNs) && cfg.expertLists !== true;
   const ordStart = new Int32Array(D + 1);
   const ordFill = new Int32Array(D);
   const kvPerToken = kvCacheBytesPerToken(m);
@@ -340,7 +356,7 @@ function runFields(cfg: MoeSimConfig) {
   /** What the running step has counted so far. */
   const cur = new StepTally();
 
-  return { cfg, D, DP, E, K, T, activeBuf, attnNs, backBuf, batcherStats: batcherStats as RequestStats | null, bytesPerElem, cacheStats, caches, capacityFactor, cluster, cost, countsBySize, ctx, cur, currentStep, denseEq, denseEqSpec, denseNs, denseParamBytes, dispatchTokens, eBytes, expertNsMemo, gateNs, gatingPolicy, gpuBusy, gpuSeqs, gpuTokensStep, group, groupTokens, inactiveSum, kvPerToken, lastPlan: lastPlan as GatingPlan | undefined, launchNs, layers, m, moeIndexOf, moeLayerCountAll, moeLayers, nLayers, oom: oom as (OomInfo & { step: number }) | null, ordBuf, ordFill, ordStart, perGpuTokens, phaseTotals, picksBuf, placements, requestEnd, requestStart, seqRank, seqTokens, sim, slots, stamp, stampNow, stepAct, stepKv, steps, tokenBytes, tokenGpu, tokenGpuBuf, tokensDone, tpGroups, trace };
+  return { cfg, D, DP, E, K, T, activeBuf, attnNs, backBuf, batcherStats: batcherStats as RequestStats | null, bytesPerElem, cacheStats, caches, capacityFactor, cluster, cost, countsBySize, ctx, cur, currentStep, gpuSum, gpuFirst, gpuFirstNs, gpuToks, layerActive, layerExpertGpu, wholeLaunch, denseEq, denseEqSpec, denseNs, denseParamBytes, dispatchTokens, eBytes, expertNsMemo, gateNs, gatingPolicy, gpuBusy, gpuSeqs, gpuTokensStep, group, groupTokens, inactiveSum, kvPerToken, lastPlan: lastPlan as GatingPlan | undefined, launchNs, layers, m, moeIndexOf, moeLayerCountAll, moeLayers, nLayers, oom: oom as (OomInfo & { step: number }) | null, ordBuf, ordFill, ordStart, perGpuTokens, phaseTotals, picksBuf, placements, requestEnd, requestStart, seqRank, seqTokens, sim, slots, stamp, stampNow, stepAct, stepKv, steps, tokenBytes, tokenGpu, tokenGpuBuf, tokensDone, tpGroups, trace };
 }
 
 function makeRun(cfg: MoeSimConfig): RunState {
@@ -390,6 +406,13 @@ class RunState {
   declare ctx: F["ctx"];
   declare cur: F["cur"];
   declare currentStep: F["currentStep"];
+  declare gpuSum: F["gpuSum"];
+  declare gpuFirst: F["gpuFirst"];
+  declare gpuFirstNs: F["gpuFirstNs"];
+  declare gpuToks: F["gpuToks"];
+  declare layerActive: F["layerActive"];
+  declare layerExpertGpu: F["layerExpertGpu"];
+  declare wholeLaunch: F["wholeLaunch"];
   declare denseEq: F["denseEq"];
   declare denseEqSpec: F["denseEqSpec"];
   declare denseNs: F["denseNs"];
@@ -460,6 +483,13 @@ class RunState {
     this.ctx = f.ctx;
     this.cur = f.cur;
     this.currentStep = f.currentStep;
+    this.gpuSum = f.gpuSum;
+    this.gpuFirst = f.gpuFirst;
+    this.gpuFirstNs = f.gpuFirstNs;
+    this.gpuToks = f.gpuToks;
+    this.layerActive = f.layerActive;
+    this.layerExpertGpu = f.layerExpertGpu;
+    this.wholeLaunch = f.wholeLaunch;
     this.denseEq = f.denseEq;
     this.denseEqSpec = f.denseEqSpec;
     this.denseNs = f.denseNs;
@@ -776,6 +806,13 @@ function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; o
     }
   }
   S.inactiveSum[j] += S.E - touched;
+  S.layerActive = active;
+  S.layerExpertGpu = expertGpu;
+  if (noCache && S.wholeLaunch) {
+    // expertComputeFlat works from the active list: no per-GPU lists needed
+    for (let g = 0; g < S.D; g++) alloc(S, g, "all_to_all", plan.bufferBytesPerGpu[g]);
+    return { plan, owner };
+  }
   for (let g = 0; g < S.D; g++) ordStart[g + 1] += ordStart[g];
   if (S.ordBuf.length < ordStart[S.D]) S.ordBuf = new Int32Array(Math.max(ordStart[S.D], 2 * S.ordBuf.length));
   const ordBuf = S.ordBuf;
@@ -841,6 +878,7 @@ function startCopies(S: Run, j: number, stepIdx: number, owner: Int32Array | nul
  * and sets cur.critCompute to that GPU's compute time.
  */
 function expertCompute(S: Run, plan: GatingPlan, ready: Map<number, number> | null, tArrived: number): number {
+  if (S.caches === null && S.wholeLaunch) return expertComputeFlat(S, plan, tArrived);
   let endMax = tArrived;
   let critCompute = 0;
   const rows = plan.expertRows;
@@ -882,6 +920,54 @@ function expertCompute(S: Run, plan: GatingPlan, ready: Map<number, number> | nu
   return endMax;
 }
 
+
+/**
+ * expertCompute without buffering (no expert waits for weights), in one pass over the layer's
+ * active experts instead of per-GPU lists: a GPU's time is the sum of its experts' times, each
+ * less the launch overhead but for the first launched (the lowest id), and all of them whole ns,
+ * so summing per GPU in active order gives what expertCompute's per-GPU loop gives.
+ */
+function expertComputeFlat(S: Run, plan: GatingPlan, tArrived: number): number {
+  const rows = plan.expertRows;
+  const et = plan.expertTokens;
+  const perExpert = plan.perExpertLoop;
+  const L = S.launchNs;
+  const active = S.layerActive;
+  const eg = S.layerExpertGpu;
+  const sum = S.gpuSum;
+  const first = S.gpuFirst;
+  const firstNs = S.gpuFirstNs;
+  const toks = S.gpuToks;
+  sum.fill(0);
+  first.fill(-1);
+  toks.fill(0);
+  for (let i = 0; i < active.length; i++) {
+    const e = active[i];
+    const g = eg[e];
+    const c = expertNs(S, rows[e]);
+    sum[g] += perExpert ? c : Math.max(0, c - L);
+    if (first[g] < 0 || e < first[g]) {
+      first[g] = e;
+      firstNs[g] = c;
+    }
+    toks[g] += et[e];
+  }
+  let endMax = tArrived;
+  let critCompute = 0;
+  for (let g = 0; g < S.D; g++) {
+    if (first[g] < 0) continue;
+    const busy = perExpert ? sum[g] : sum[g] - Math.max(0, firstNs[g] - L) + firstNs[g];
+    const t = tArrived + busy;
+    S.gpuTokensStep[g] += toks[g];
+    S.gpuBusy[g] += busy;
+    if (t > endMax) {
+      endMax = t;
+      critCompute = busy;
+    }
+  }
+  S.cur.critCompute = critCompute;
+  return endMax;
+}
 
 /** The output head, once per step, and the step's record. */
 function endStep(S: Run, stepIdx: number, tokens: Int32Array, start: number, phases: Record<PhaseName, number>): void {

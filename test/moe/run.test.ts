@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { parseScenario, loadScenarioFile } from "../../src/scenario/load.js";
 import { runScenario } from "../../src/moe/run.js";
 import { writeResultsDir } from "../../src/moe/results.js";
-import { PHASES } from "../../src/moe/simulate.js";
+import { PHASES, simulateMoe } from "../../src/moe/simulate.js";
+import { resolveScenario } from "../../src/scenario/resolve.js";
 import { UserError } from "../../src/util/errors.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -156,5 +157,29 @@ describe("results directory", () => {
     writeFileSync(join(mine, "notes.txt"), "keep me");
     expect(() => writeResultsDir(mine, new Map([["summary.json", "{}"]]))).toThrow(/not written by moesim/);
     expect(readFileSync(join(mine, "notes.txt"), "utf8")).toBe("keep me");
+  });
+});
+
+describe("expert compute without buffering", () => {
+  it("the one-pass path gives the per-GPU lists' results (every gate, hot-expert copies, V100 and H100 nodes)", async () => {
+    let checked = 0;
+    // decode (few rows per expert: launch- and weight-bound, equal times) and encode of long
+    // sequences (hundreds of rows per expert: compute-bound, times that differ by expert)
+    const encode = "workload: { phase: encode, batching: { kind: static, batch_size: 8 } }\n";
+    for (const preset of ["paper-v100", "dgx-h100"])
+      for (const gating of ["static", "tutel", "fastmoe", "megablocks", "dynamic"])
+        for (const [hot, work] of [[0, ""], [6, ""], [0, encode], [6, encode]] as const) {
+          const loaded = scenario(`policies: { gating: { policy: ${gating} }, placement: { policy: greedy, replicate_hot: ${hot} } }\n${work}`);
+          loaded.scenario.cluster.preset = preset;
+          if (work) loaded.scenario.trace = { ...loaded.scenario.trace, synthetic: { ...loaded.scenario.trace.synthetic!, sequences: 8, tokens_per_sequence: 512 } };
+          const cfg = (await resolveScenario(loaded)).config;
+          const flat = simulateMoe(cfg);
+          const lists = simulateMoe({ ...cfg, expertLists: true });
+          expect(flat.steps.length).toBeGreaterThan(0);
+          expect(JSON.stringify(flat)).toBe(JSON.stringify(lists));
+          if (hot > 0) expect(flat.placement.some((p) => p.replicas && p.replicas.some((r) => r && r.length > 0))).toBe(true);
+          checked++;
+        }
+    expect(checked).toBe(40);
   });
 });
