@@ -68,12 +68,15 @@ export function buildPlacements(cfg: MoeSimConfig, moeLayerCount: number, gpus: 
     let p = cache.get(tl);
     if (!p) {
       // Co-activation statistics only for the policies that read them (a scan of every batch).
+      // The load only for those that read it too (a pass over the whole trace).
       let activations: ReturnType<typeof activationMatrix> | undefined;
       const input = {
         experts: trace.experts,
         gpus,
         slotsPerGpu: Math.ceil(trace.experts / gpus),
-        load: layerLoad(trace, tl),
+        get load() {
+          return layerLoad(trace, tl);
+        },
         get activations() {
           return (activations ??= activationMatrix(trace, batches(), tl));
         },

@@ -1,5 +1,5 @@
 import { UserError } from "../../util/errors.js";
-import { activationCorrelation, byLoadDesc, replicateHot, slotsOf } from "./common.js";
+import { activationCorrelation, byLoadDesc, loadOf, replicateHot, slotsOf } from "./common.js";
 import type { PlacementPolicy } from "./types.js";
 
 /**
@@ -13,7 +13,8 @@ export const antiCorrelation: PlacementPolicy = {
   description: "greedy, plus 0.5 x Pearson correlation of activations with the experts already on the GPU",
   place(input) {
     const slots = slotsOf(input);
-    const { experts, gpus, load } = input;
+    const { experts, gpus } = input;
+    const load = loadOf(input);
     if (input.activations === undefined) {
       throw new UserError("anti-correlation placement needs activations (batches x experts)");
     }

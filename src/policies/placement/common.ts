@@ -6,12 +6,21 @@ export function slotsOf(input: PlacementInput): number {
   const { experts, gpus } = input;
   if (!Number.isInteger(experts) || experts < 1) throw new UserError(`placement: experts must be an integer >= 1, got ${experts}`);
   if (!Number.isInteger(gpus) || gpus < 1) throw new UserError(`placement: gpus must be an integer >= 1, got ${gpus}`);
-  if (input.load.length !== experts) throw new UserError(`placement: load has ${input.load.length} entries, expected ${experts}`);
   const slots = input.slotsPerGpu ?? Math.ceil(experts / gpus);
   if (!Number.isInteger(slots) || slots * gpus < experts) {
     throw new UserError(`placement: ${gpus} GPUs x ${slots} slots cannot hold ${experts} experts`);
   }
   return slots;
+}
+
+/**
+ * The input's historical load, checked against its expert count. Only the policies that weigh
+ * experts by load read it (the simulator computes it on first read: a pass over the whole trace).
+ */
+export function loadOf(input: PlacementInput): Float64Array {
+  const load = input.load;
+  if (load.length !== input.experts) throw new UserError(`placement: load has ${load.length} entries, expected ${input.experts}`);
+  return load;
 }
 
 /** Experts sorted by load, heaviest first (ties: lower id first). */
@@ -26,7 +35,8 @@ export function byLoadDesc(load: Float64Array): number[] {
 export function replicateHot(placement: Placement, input: PlacementInput): Placement {
   const n = Math.min(input.replicateHot ?? 0, input.experts);
   if (!(n > 0) || input.gpus < 2) return placement;
-  const { gpus, load } = input;
+  const gpus = input.gpus;
+  const load = loadOf(input);
   const replicas: Int32Array[] = Array.from({ length: input.experts }, () => new Int32Array(0));
   const gpuLoad = new Float64Array(gpus);
   for (let e = 0; e < input.experts; e++) gpuLoad[placement.expertGpu[e]] += load[e];

@@ -1,4 +1,4 @@
-import { byLoadDesc, replicateHot, slotsOf } from "./common.js";
+import { byLoadDesc, loadOf, replicateHot, slotsOf } from "./common.js";
 import type { PlacementPolicy } from "./types.js";
 
 /**
@@ -10,7 +10,8 @@ export const greedy: PlacementPolicy = {
   description: "heaviest expert first onto the least loaded GPU with room (historical load)",
   place(input) {
     const slots = slotsOf(input);
-    const { gpus, load } = input;
+    const gpus = input.gpus;
+    const load = loadOf(input);
     const expertGpu = new Int32Array(input.experts);
     const used = new Int32Array(gpus);
     const total = new Float64Array(gpus);
