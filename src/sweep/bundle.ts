@@ -63,6 +63,9 @@ function removeStale(outDir: string, keep: string): void {
 }
 
 export async function workerEntry(): Promise<WorkerEntry> {
+  // Compiled (`npm run build`: this file is dist/sweep/bundle.js): the point runner is plain
+  // JavaScript already, beside this file; nothing to bundle and no TypeScript loader needed.
+  if (import.meta.url.endsWith(".js")) return { url: new URL("./worker-main.js", import.meta.url), kind: "bundle" };
   const fallback: WorkerEntry = { url: TSX_WORKER_URL, kind: "tsx" };
   if (process.env.MOESIM_SWEEP_BUNDLE === "0") return fallback;
   // A bundle made elsewhere (a machine with node but without the dev dependencies, say)
