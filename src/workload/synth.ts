@@ -213,12 +213,9 @@ class Sampler {
     const m = K - n;
     if (m === 0) return;
     // Without kept experts and without cross-layer lift, the fill probabilities depend only on
-    // (topic, layer, has predecessor): compute them once. This is the common case, and it turns
-    // an O(E * iterations) rescaling per token-layer into a lookup.
-    // With many experts, kept ones are simply redrawn if picked again (successiveFill), so the
-    // cached probabilities serve tokens with kept experts too.
-    const fast = E >= FAST_FILL_EXPERTS && this.logLift === null;
-    const cacheable = (n === 0 || fast) && this.logLift === null;
+    // (topic, layer, has predecessor): compute them once, turning an O(E * iterations) rescaling
+    // per token-layer into a lookup. (With many experts and no lift, `fastToken` runs instead.)
+    const cacheable = n === 0 && this.logLift === null;
     const key = (cluster * this.p.layers + l) * 2 + (prevAt >= 0 ? 1 : 0);
     let prob = cacheable ? this.probCache[key] : undefined;
     if (prob === undefined) {
@@ -228,43 +225,37 @@ class Sampler {
       if (cacheable) {
         prob = Float64Array.from(prob);
         this.probCache[key] = prob;
-        if (E >= FAST_FILL_EXPERTS) this.cdfCache[key] = new GuidedCdf(prob);
       }
     }
-    const cdf = fast ? this.cdfCache[key] : undefined;
-    if (cdf !== undefined) this.successiveFill(cdf, m, n, out, at);
-    else {
-      this.resetCandidates(n, out, at);
-      this.sampleFill(prob, m, n, out, at);
-    }
+    this.resetCandidates(n, out, at);
+    this.sampleFill(prob, m, n, out, at);
   }
 
   /**
-   * True when every token-layer takes the fast path of `layer`: many experts and no cross-layer
-   * lift, so the fill draws from cached cumulative sums by (topic, layer, has predecessor).
+   * True when every token-layer can be drawn by `fastToken`: many experts and no cross-layer lift,
+   * so the fill draws from cached cumulative sums by (topic, layer, has predecessor), redrawing
+   * experts already kept from the predecessor.
    */
   get allFast(): boolean {
     return this.p.experts >= FAST_FILL_EXPERTS && this.logLift === null;
   }
 
-  /** The fill's cumulative sums for (topic, layer, has predecessor) on the fast path, built as `layer` builds them. */
-  fastCdf(cluster: number, l: number, hasPrev: boolean, reuse: number): GuidedCdf {
+  /** The fill's cumulative sums for (topic, layer, has predecessor) on the fast path (all top-k slots, no candidate excluded). */
+  private fastCdf(cluster: number, l: number, hasPrev: boolean, reuse: number): GuidedCdf {
     const key = (cluster * this.p.layers + l) * 2 + (hasPrev ? 1 : 0);
     let cdf = this.cdfCache[key];
     if (cdf === undefined) {
       this.resetCandidates(0, NO_PICKS, 0);
       // Without lift, the fill probabilities read neither `out` nor `at`.
       this.fillProbabilities(cluster, l, hasPrev ? 0 : -1, reuse, this.p.topK, NO_PICKS, 0);
-      const prob = Float64Array.from(this.prob);
-      this.probCache[key] = prob;
-      cdf = this.cdfCache[key] = new GuidedCdf(prob);
+      cdf = this.cdfCache[key] = new GuidedCdf(Float64Array.from(this.prob));
     }
     return cdf;
   }
 
   /**
-   * `layer` for every layer of one token when `allFast`: the same draws in the same order (kept
-   * experts of the predecessor, then the successive fill), without the per-call dispatch.
+   * Every layer of one token when `allFast`: per layer, the predecessor's experts each kept with
+   * the layer's reuse probability, then the successive fill.
    */
   fastToken(cluster: number, out: Uint16Array, at: number, prevAt: number): void {
     const { layers: L, topK: K } = this.p;
@@ -278,15 +269,7 @@ class Sampler {
         const pb = prevAt + l * K;
         for (let k = 0; k < K; k++) if (rng.next() < r) out[base + n++] = out[pb + k];
       }
-      if (n === K) continue;
-      const cdf = this.fastCdf(cluster, l, prevAt >= 0, reuseRate[l]);
-      const total = cdf.total;
-      while (n < K) {
-        const e = cdf.search(rng.next() * total);
-        let dup = false;
-        for (let i = 0; i < n; i++) if (out[base + i] === e) dup = true;
-        if (!dup) out[base + n++] = e;
-      }
+      if (n < K) this.successiveFill(this.fastCdf(cluster, l, prevAt >= 0, reuseRate[l]), K - n, n, out, base);
     }
   }
 
@@ -301,7 +284,7 @@ class Sampler {
   }
 
   /**
-   * For many experts (>= FAST_FILL_EXPERTS): successive sampling, each pick drawn in proportion to
+   * For many experts (>= FAST_FILL_EXPERTS, fastToken): successive sampling, each pick drawn in proportion to
    * prob by an inverse-CDF search on its cumulative sums (GuidedCdf, O(1) on average), redrawing
    * repeats. O(m) instead of O(E); inclusion probabilities are then close to, not exactly, prob (hot experts slightly under).
    */
