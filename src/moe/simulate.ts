@@ -342,10 +342,11 @@ function runFields(cfg: MoeSimConfig) {
   const gpuToks = new Float64Array(D);
   let layerActive: Int32Array = new Int32Array(0);
   let layerExpertGpu: Int32Array = new Int32Array(0);
-  // Expert times are whole ns (the cost model's contract); with a whole launch overhead too,
-  // a GPU's compute time is a sum of whole numbers and can be added in any order
-  // (expertComputeFlat; not taken when the config asks for the per-GPU lists).
-  const wholeLaunch = Number.isInteger(launchNs) && cfg.expertLists !== true;
+  // Without buffering no expert waits for weights, and expert times are whole ns (the cost
+  // model's contract): with a whole launch overhead too, a GPU's compute time is a sum of whole
+  // numbers that can be added in any order, so experts are computed in one pass over the active
+  // list (expertComputeFlat) instead of per-GPU lists (unless the config asks for the lists).
+  const flatExperts = caches === null && Number.isInteger(launchNs) && cfg.expertLists !== true;
   const ordStart = new Int32Array(D + 1);
   const ordFill = new Int32Array(D);
   const kvPerToken = kvCacheBytesPerToken(m);
@@ -356,7 +357,7 @@ function runFields(cfg: MoeSimConfig) {
   /** What the running step has counted so far. */
   const cur = new StepTally();
 
-  return { cfg, D, DP, E, K, T, activeBuf, attnNs, backBuf, batcherStats: batcherStats as RequestStats | null, bytesPerElem, cacheStats, caches, capacityFactor, cluster, cost, countsBySize, ctx, cur, currentStep, gpuSum, gpuFirst, gpuFirstNs, gpuToks, layerActive, layerExpertGpu, wholeLaunch, denseEq, denseEqSpec, denseNs, denseParamBytes, dispatchTokens, eBytes, expertNsMemo, gateNs, gatingPolicy, gpuBusy, gpuSeqs, gpuTokensStep, group, groupTokens, inactiveSum, kvPerToken, lastPlan: lastPlan as GatingPlan | undefined, launchNs, layers, m, moeIndexOf, moeLayerCountAll, moeLayers, nLayers, oom: oom as (OomInfo & { step: number }) | null, ordBuf, ordFill, ordStart, perGpuTokens, phaseTotals, picksBuf, placements, requestEnd, requestStart, seqRank, seqTokens, sim, slots, stamp, stampNow, stepAct, stepKv, steps, tokenBytes, tokenGpu, tokenGpuBuf, tokensDone, tpGroups, trace };
+  return { cfg, D, DP, E, K, T, activeBuf, attnNs, backBuf, batcherStats: batcherStats as RequestStats | null, bytesPerElem, cacheStats, caches, capacityFactor, cluster, cost, countsBySize, ctx, cur, currentStep, gpuSum, gpuFirst, gpuFirstNs, gpuToks, layerActive, layerExpertGpu, flatExperts, denseEq, denseEqSpec, denseNs, denseParamBytes, dispatchTokens, eBytes, expertNsMemo, gateNs, gatingPolicy, gpuBusy, gpuSeqs, gpuTokensStep, group, groupTokens, inactiveSum, kvPerToken, lastPlan: lastPlan as GatingPlan | undefined, launchNs, layers, m, moeIndexOf, moeLayerCountAll, moeLayers, nLayers, oom: oom as (OomInfo & { step: number }) | null, ordBuf, ordFill, ordStart, perGpuTokens, phaseTotals, picksBuf, placements, requestEnd, requestStart, seqRank, seqTokens, sim, slots, stamp, stampNow, stepAct, stepKv, steps, tokenBytes, tokenGpu, tokenGpuBuf, tokensDone, tpGroups, trace };
 }
 
 function makeRun(cfg: MoeSimConfig): RunState {
@@ -412,7 +413,7 @@ class RunState {
   declare gpuToks: F["gpuToks"];
   declare layerActive: F["layerActive"];
   declare layerExpertGpu: F["layerExpertGpu"];
-  declare wholeLaunch: F["wholeLaunch"];
+  declare flatExperts: F["flatExperts"];
   declare denseEq: F["denseEq"];
   declare denseEqSpec: F["denseEqSpec"];
   declare denseNs: F["denseNs"];
@@ -489,7 +490,7 @@ class RunState {
     this.gpuToks = f.gpuToks;
     this.layerActive = f.layerActive;
     this.layerExpertGpu = f.layerExpertGpu;
-    this.wholeLaunch = f.wholeLaunch;
+    this.flatExperts = f.flatExperts;
     this.denseEq = f.denseEq;
     this.denseEqSpec = f.denseEqSpec;
     this.denseNs = f.denseNs;
@@ -771,8 +772,8 @@ function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; o
   S.cur.gateMax = gateMax;
   S.cur.dropped += plan.dropped;
   S.cur.padded += plan.padded;
-  // The experts with rows (sparse gates list them; others are scanned once), then per GPU the
-  // experts that compute: rows > 0 and, with buffering, real tokens (only those have weights).
+  // The experts with rows (sparse gates list them; others are scanned once); expertCompute works
+  // from them, or from per-GPU lists of them (expertLists).
   let active = plan.activeExperts;
   if (active === undefined) {
     let c = 0;
@@ -787,18 +788,10 @@ function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; o
   const st0 = ++S.stampNow;
   let touched = 0;
   const et = plan.expertTokens;
-  // (the run state's arrays in locals: the loops below are per active expert)
-  const ordStart = S.ordStart;
   const stamp = S.stamp;
-  const noCache = S.caches === null;
-  ordStart.fill(0);
   for (let i = 0; i < nActive; i++) {
     const e = active[i];
-    if (et[e] === 0) {
-      if (noCache) ordStart[expertGpu[e] + 1]++;
-      continue;
-    }
-    ordStart[expertGpu[e] + 1]++;
+    if (et[e] === 0) continue;
     const o = owner ? owner[e] : e;
     if (stamp[o] !== st0) {
       stamp[o] = st0;
@@ -808,27 +801,37 @@ function gateLayer(S: Run, j: number, tokens: Int32Array): { plan: GatingPlan; o
   S.inactiveSum[j] += S.E - touched;
   S.layerActive = active;
   S.layerExpertGpu = expertGpu;
-  if (noCache && S.wholeLaunch) {
-    // expertComputeFlat works from the active list: no per-GPU lists needed
-    for (let g = 0; g < S.D; g++) alloc(S, g, "all_to_all", plan.bufferBytesPerGpu[g]);
-    return { plan, owner };
+  if (!S.flatExperts) expertLists(S, active, et, expertGpu);
+  for (let g = 0; g < S.D; g++) alloc(S, g, "all_to_all", plan.bufferBytesPerGpu[g]);
+  return { plan, owner };
+}
+
+
+/**
+ * Per GPU, the experts that compute (CSR in ordStart/ordBuf): those with rows, and with buffering
+ * only those with real tokens (only those have weights). With buffering the caches see each GPU's
+ * experts in id order; without, only the first launch (the lowest id) is special, so the lists
+ * stay unsorted.
+ */
+function expertLists(S: Run, active: Int32Array, et: Int32Array, expertGpu: Int32Array): void {
+  const ordStart = S.ordStart;
+  const noCache = S.caches === null;
+  ordStart.fill(0);
+  for (let i = 0; i < active.length; i++) {
+    const e = active[i];
+    if (noCache || et[e] > 0) ordStart[expertGpu[e] + 1]++;
   }
   for (let g = 0; g < S.D; g++) ordStart[g + 1] += ordStart[g];
   if (S.ordBuf.length < ordStart[S.D]) S.ordBuf = new Int32Array(Math.max(ordStart[S.D], 2 * S.ordBuf.length));
   const ordBuf = S.ordBuf;
   const ordFill = S.ordFill;
   for (let g = 0; g < S.D; g++) ordFill[g] = ordStart[g];
-  for (let i = 0; i < nActive; i++) {
+  for (let i = 0; i < active.length; i++) {
     const e = active[i];
     if (noCache || et[e] > 0) ordBuf[ordFill[expertGpu[e]]++] = e;
   }
-  // With buffering the caches see each GPU's experts in id order; without, only the first launch
-  // (the lowest id) is special, so the lists stay unsorted.
-  if (S.caches !== null) for (let g = 0; g < S.D; g++) sortIds(S.ordBuf, S.ordStart[g], S.ordStart[g + 1]);
-  for (let g = 0; g < S.D; g++) alloc(S, g, "all_to_all", plan.bufferBytesPerGpu[g]);
-  return { plan, owner };
+  if (!noCache) for (let g = 0; g < S.D; g++) sortIds(ordBuf, ordStart[g], ordStart[g + 1]);
 }
-
 
 /**
  * Expert buffering for MoE layer j: each GPU's cache sees its experts with tokens; misses are
@@ -878,9 +881,9 @@ function startCopies(S: Run, j: number, stepIdx: number, owner: Int32Array | nul
  * and sets cur.critCompute to that GPU's compute time.
  */
 function expertCompute(S: Run, plan: GatingPlan, ready: Map<number, number> | null, tArrived: number): number {
-  if (S.caches === null && S.wholeLaunch) return expertComputeFlat(S, plan, tArrived);
+  if (S.flatExperts) return expertComputeFlat(S, plan, tArrived);
   let endMax = tArrived;
-  let critCompute = 0;
+  S.cur.critCompute = 0;
   const rows = plan.expertRows;
   const et = plan.expertTokens;
   const perExpert = plan.perExpertLoop;
@@ -909,15 +912,21 @@ function expertCompute(S: Run, plan: GatingPlan, ready: Map<number, number> | nu
       busy += c;
       toks += et[e];
     }
-    S.gpuTokensStep[g] += toks;
-    S.gpuBusy[g] += busy;
-    if (t > endMax) {
-      endMax = t;
-      critCompute = busy;
-    }
+    endMax = bookGpu(S, g, toks, busy, t, endMax);
   }
-  S.cur.critCompute = critCompute;
   return endMax;
+}
+
+/**
+ * Counts GPU g's expert tokens and busy time for a layer whose experts end at t on it; returns the
+ * layer's latest end so far (endMax, or t if later, whose busy time becomes cur.critCompute).
+ */
+function bookGpu(S: Run, g: number, toks: number, busy: number, t: number, endMax: number): number {
+  S.gpuTokensStep[g] += toks;
+  S.gpuBusy[g] += busy;
+  if (!(t > endMax)) return endMax;
+  S.cur.critCompute = busy;
+  return t;
 }
 
 
@@ -953,19 +962,12 @@ function expertComputeFlat(S: Run, plan: GatingPlan, tArrived: number): number {
     toks[g] += et[e];
   }
   let endMax = tArrived;
-  let critCompute = 0;
+  S.cur.critCompute = 0;
   for (let g = 0; g < S.D; g++) {
     if (first[g] < 0) continue;
     const busy = perExpert ? sum[g] : sum[g] - Math.max(0, firstNs[g] - L) + firstNs[g];
-    const t = tArrived + busy;
-    S.gpuTokensStep[g] += toks[g];
-    S.gpuBusy[g] += busy;
-    if (t > endMax) {
-      endMax = t;
-      critCompute = busy;
-    }
+    endMax = bookGpu(S, g, toks[g], busy, tArrived + busy, endMax);
   }
-  S.cur.critCompute = critCompute;
   return endMax;
 }
 
