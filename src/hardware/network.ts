@@ -835,14 +835,16 @@ export class FlowNetwork {
    */
   prepareTable(t: PairRoutes): void {
     const tr = this.ratesOf(t);
-    if (this.analytic) tr.links ??= new AnalyticLinks(t, tr.lat, this.nLinks);
+    if (this.analytic) this.linksOf(t, tr);
     const nn = t.n * t.n;
-    if (this.isoFin.length < nn) {
-      this.isoFin = new Float64Array(nn);
-      this.isoSizes = new Float64Array(nn);
-    }
+    this.closedScratch(nn);
     this.finSetFor(nn);
     this.colScratch(t.n);
+  }
+
+  /** A table's pairs by link (the analytic model's), built on first use. */
+  private linksOf(t: PairRoutes, tr: TableRates): AnalyticLinks {
+    return (tr.links ??= new AnalyticLinks(t, tr.lat, this.nLinks));
   }
 
   /** Per pair of a table: its route's minimum capacity (bytes per ns) and its latency (summed in route order). */
@@ -877,10 +879,7 @@ export class FlowNetwork {
   private closedTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, t0: number): boolean {
     const nn = t.n * t.n;
     const { rate, lat } = this.ratesOf(t);
-    if (this.isoFin.length < nn) {
-      this.isoFin = new Float64Array(nn);
-      this.isoSizes = new Float64Array(nn);
-    }
+    this.closedScratch(nn);
     const fin = this.isoFin;
     // (isoSizes belongs to the live fast group, if any; the network is idle, so none is live)
     const keep = this.isoSizes;
@@ -1020,6 +1019,14 @@ export class FlowNetwork {
       }
     }
     return distinct;
+  }
+
+  /** closedTable's per-pair finish offsets and sizes (isoFin, isoSizes), grown to nn pairs if smaller. */
+  private closedScratch(nn: number): void {
+    if (this.isoFin.length < nn) {
+      this.isoFin = new Float64Array(nn);
+      this.isoSizes = new Float64Array(nn);
+    }
   }
 
   /** A zeroed scratch of n per-destination sums (closedTable). */
@@ -1395,7 +1402,7 @@ export class FlowNetwork {
    */
   private analyticTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, now: number): number {
     const tr = this.ratesOf(t);
-    const al = (tr.links ??= new AnalyticLinks(t, tr.lat, this.nLinks));
+    const al = this.linksOf(t, tr);
     const lat = tr.lat;
     const links = al.links;
     const start = al.start;
