@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RunSummary } from "../moe/results.js";
 import type { CacheRow } from "../policies/compare.js";
-import type { MergedSweep } from "../sweep/types.js";
+import type { MergedSweep } from "../scenario/sweep-results.js";
 import { UserError } from "../util/errors.js";
-import { parseCsv } from "./csv.js";
+import { parseCsv } from "../util/csv.js";
 
 /** One row of `moesim cache` results (cache.json): the rows compareCachePolicies writes. */
 export type CacheEntry = CacheRow;

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument, isNode, isScalar, visit, type Document } from "yaml";
+import { isNode, type Document, type LineCounter } from "yaml";
 import type { z } from "zod";
 import { UserError, listValues } from "../util/errors.js";
+import { parseYamlText } from "../util/yaml.js";
 import { scenarioSchema, type Scenario } from "./schema.js";
 
 export interface LoadedScenario {
@@ -80,122 +81,9 @@ export function describeValue(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-/** Nesting beyond this depth is refused before the YAML document is turned into values. */
-const MAX_DEPTH = 64;
-/** Indentation or open flow brackets beyond these are refused before parsing (the parser recurses). */
-const MAX_INDENT = 512;
-const MAX_FLOW_DEPTH = 256;
-
-/**
- * A cheap scan before parsing: YAML nested thousands of levels deep (by indentation or by open
- * [ and { brackets) would make the recursive parser overflow its stack or take seconds.
- * Quoted strings and comments are skipped; a stray bracket in a plain value counts, which only
- * matters far beyond any real scenario's depth.
- */
-function checkNesting(text: string, file: string): void {
-  let depth = 0;
-  let line = 1;
-  let lineStart = 0;
-  let atIndent = true;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 10) {
-      line++;
-      lineStart = i + 1;
-      atIndent = true;
-      continue;
-    }
-    if (atIndent) {
-      if (c === 32) {
-        if (i - lineStart >= MAX_INDENT) throw new UserError(`invalid YAML: indented more than ${MAX_INDENT} columns (nested too deeply)`, `${file}:${line}:1`);
-        continue;
-      }
-      atIndent = false;
-    }
-    if (c === 35 /* # */ && (i === lineStart || text.charCodeAt(i - 1) === 32 || text.charCodeAt(i - 1) === 9)) {
-      const nl = text.indexOf("\n", i);
-      if (nl < 0) return;
-      i = nl - 1;
-    } else if (c === 34 /* " */ || c === 39 /* ' */) {
-      // Skip a quoted scalar that starts a value (after space, [, {, :, or ,).
-      const prev = i === 0 ? 32 : text.charCodeAt(i - 1);
-      if (prev === 32 || prev === 91 || prev === 123 || prev === 58 || prev === 44 || prev === 10 || prev === 45) {
-        let j = i + 1;
-        for (; j < text.length; j++) {
-          const d = text.charCodeAt(j);
-          if (c === 34 && d === 92) j++;
-          else if (d === c) {
-            if (c === 39 && text.charCodeAt(j + 1) === 39) j++;
-            else break;
-          }
-        }
-        i = j;
-      }
-    } else if (c === 91 || c === 123) {
-      if (++depth > MAX_FLOW_DEPTH) throw new UserError(`invalid YAML: more than ${MAX_FLOW_DEPTH} nested [ or { (nested too deeply)`, `${file}:${line}:${i - lineStart + 1}`);
-    } else if ((c === 93 || c === 125) && depth > 0) {
-      depth--;
-    }
-  }
-}
-
 /** Parses and validates scenario YAML text. Every problem is a UserError with file:line:col and the key path. */
 export function parseScenario(text: string, file = "<inline>"): LoadedScenario {
-  if (text.includes("\u0000")) throw new UserError("not a text file (contains NUL bytes)", file);
-  checkNesting(text, file);
-  const lc = new LineCounter();
-  let doc: Document;
-  try {
-    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  } catch (e) {
-    if (e instanceof RangeError) throw new UserError(`invalid YAML: nested too deeply (${e.message})`, file);
-    throw e;
-  }
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const { line, col } = lc.linePos(e.pos[0]);
-    const msg = /call stack/i.test(e.message) ? "nested too deeply" : e.message.split("\n")[0];
-    throw new UserError(`invalid YAML: ${msg}`, `${file}:${line}:${col}`);
-  }
-  // Mapping keys must be plain scalars, and nesting shallow (a scenario is a few levels deep).
-  let tooDeep: { node: unknown } | null = null;
-  let complexKey: unknown = null;
-  let protoKey: unknown = null;
-  visit(doc, {
-    Pair(_, pair) {
-      if (pair.key !== null && !isScalar(pair.key)) {
-        complexKey = pair.key;
-        return visit.BREAK;
-      }
-      if (isScalar(pair.key) && pair.key.value === "__proto__") {
-        protoKey = pair.key;
-        return visit.BREAK;
-      }
-    },
-    Collection(_, node, path) {
-      if (path.length > MAX_DEPTH * 2) {
-        tooDeep = { node };
-        return visit.BREAK;
-      }
-    },
-  });
-  const posOf = (n: unknown): string => {
-    if (isNode(n) && n.range) {
-      const { line, col } = lc.linePos(n.range[0]);
-      return `${file}:${line}:${col}`;
-    }
-    return file;
-  };
-  if (complexKey !== null) throw new UserError("invalid YAML: a mapping key must be a plain value, not a list or mapping", posOf(complexKey));
-  if (protoKey !== null) throw new UserError("unknown key '__proto__'", posOf(protoKey));
-  if (tooDeep !== null) throw new UserError(`invalid YAML: nested more than ${MAX_DEPTH} levels deep`, posOf((tooDeep as { node: unknown }).node));
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    const msg = e instanceof RangeError ? `nested too deeply (${e.message})` : (e as Error).message.split("\n")[0];
-    throw new UserError(`invalid YAML: ${msg}`, file);
-  }
+  const { doc, lineCounter: lc, value: raw } = parseYamlText(text, file);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new UserError("a scenario must be a YAML mapping with at least 'cluster' and 'model'", `${file}:1:1`);
   }

@@ -1,7 +1,13 @@
 import type { RunSummary } from "../moe/results.js";
+import type { PathValue } from "../util/paths.js";
+
+/**
+ * The results of a sweep: scenario overrides by key path and the run summary of each point. Both
+ * src/sweep (which writes them) and src/report (which draws them) read these types.
+ */
 
 /** A parameter value of a sweep point (a YAML scalar, or a small object/array for whole subtrees). */
-export type ParamValue = string | number | boolean | null | ParamValue[] | { [k: string]: ParamValue };
+export type ParamValue = PathValue;
 
 /** Overrides of one point: key path ("policies.gating.policy") -> value. */
 export type Params = Record<string, ParamValue>;

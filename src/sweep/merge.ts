@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { toCsv } from "../report/csv.js";
+import { toCsv } from "../util/csv.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { SPEC_FORMAT, pointsDir, readPoint, type SweepManifest } from "./run.js";
-import { SWEEP_FORMAT, type MergedSweep, type PointResult } from "./types.js";
+import { SWEEP_FORMAT, type MergedSweep, type Params, type PointResult } from "../scenario/sweep-results.js";
 
 export interface MergeResult {
   sweep: MergedSweep;
@@ -25,6 +25,28 @@ function readManifest(dir: string): SweepManifest | null {
 }
 
 const cell = (v: unknown): string | number | boolean | null => (v === null || typeof v !== "object" ? (v as string | number | boolean | null) : JSON.stringify(v));
+
+/** One finished point as `sweep --json` and `merge --json` list it. */
+export interface PointRow {
+  index: number;
+  key: string;
+  params: Params;
+  tokens_per_s: number;
+  oom: boolean;
+  step_ms_p50: number;
+}
+
+/** The points of a merged sweep as rows (the `points` of `sweep --json` and `merge --json`). */
+export function pointRows(s: MergedSweep): PointRow[] {
+  return s.points.map((p) => ({
+    index: p.index,
+    key: p.key,
+    params: p.params,
+    tokens_per_s: p.summary.tokens_per_s,
+    oom: p.summary.oom,
+    step_ms_p50: p.summary.step_latency_ms.p50,
+  }));
+}
 
 /** The merged table: one row per point, parameters first, then the headline metrics. */
 export function sweepCsv(s: MergedSweep): string {

@@ -1,35 +1,8 @@
 import { parseScenario, type LoadedScenario } from "../scenario/load.js";
 import { UserError } from "../util/errors.js";
-import { deepMerge } from "../util/merge.js";
+import { setPath } from "../util/paths.js";
 import type { SweepPoint, SweepSpec } from "./spec.js";
-import type { ParamValue } from "./types.js";
-
-/**
- * Sets a key path ("workload.batching.batch_size", "a.list.0") in a copy-on-write clone, creating
- * missing mappings; an object value is deep-merged over what is there, anything else replaces it.
- */
-export function setPath(obj: Record<string, unknown>, path: string, value: ParamValue): Record<string, unknown> {
-  const root = structuredClone(obj);
-  const parts = path.split(".");
-  let cur: Record<string, unknown> | unknown[] = root;
-  for (let i = 0; i < parts.length - 1; i++) {
-    const k = parts[i];
-    const next = Array.isArray(cur) ? cur[Number(k)] : cur[k];
-    if (next === null || typeof next !== "object") {
-      if (next !== undefined) throw new UserError(`${parts.slice(0, i + 1).join(".")} is ${JSON.stringify(next)}, not a mapping, so ${path} cannot be set`);
-      const fresh: Record<string, unknown> = {};
-      if (Array.isArray(cur)) cur[Number(k)] = fresh;
-      else cur[k] = fresh;
-      cur = fresh;
-    } else {
-      cur = next as Record<string, unknown> | unknown[];
-    }
-  }
-  const last = parts[parts.length - 1];
-  if (Array.isArray(cur)) cur[Number(last)] = deepMerge(cur[Number(last)], value);
-  else cur[last] = deepMerge(cur[last], value);
-  return root;
-}
+import type { ParamValue } from "../scenario/sweep-results.js";
 
 /** The scenario data of a point: the base with every override applied, outputs trimmed to what a sweep keeps. */
 export function pointScenario(spec: SweepSpec, point: SweepPoint): Record<string, unknown> {
@@ -46,10 +19,16 @@ export function withoutBaseFile(spec: SweepSpec, message: string): string {
   return message.startsWith(spec.baseFile) ? message.slice(spec.baseFile.length).replace(/^(:\d+:\d+)?: /, "") : message;
 }
 
+/** A parameter value as text for tables and messages: scalars as they are, lists and mappings as JSON; absent is "". */
+export function paramText(v: ParamValue | undefined): string {
+  if (v === undefined) return "";
+  return v !== null && typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
 /** Describes a point in messages: "point 3 (policies.gating.policy=static, workload.batching.batch_size=64)". */
 export function describePoint(point: SweepPoint): string {
   return `point ${point.index} (${Object.entries(point.params)
-    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}=${paramText(v)}`)
     .join(", ")})`;
 }
 

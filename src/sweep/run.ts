@@ -8,7 +8,7 @@ import { workerEntry } from "./bundle.js";
 import { describePoint, pointText, withoutBaseFile } from "./point.js";
 import { quietProgress, type ProgressSink } from "./progress.js";
 import { shardPoints, type SweepPoint, type SweepSpec } from "./spec.js";
-import { POINT_FORMAT, type PointResult } from "./types.js";
+import { POINT_FORMAT, type PointResult } from "../scenario/sweep-results.js";
 import type { PointReply, PointTask } from "./worker-main.js";
 
 export const SPEC_FORMAT = "moesim-sweep-spec/v1";

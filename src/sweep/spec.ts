@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, extname, resolve } from "node:path";
-import { LineCounter, isNode, parseDocument, parse as parseYaml, type Document } from "yaml";
+import { isNode, type Document, type LineCounter } from "yaml";
 import { z } from "zod";
 import { UserError } from "../util/errors.js";
+import { parseYamlText } from "../util/yaml.js";
 import { stableHash } from "./hash.js";
-import { setPath } from "./point.js";
-import type { ParamValue, Params } from "./types.js";
+import { checkKeyPath, setPath } from "../util/paths.js";
+import type { ParamValue, Params } from "../scenario/sweep-results.js";
 
 /**
  * A sweep file:
@@ -69,6 +70,26 @@ function locator(file: string, doc: Document, lc: LineCounter) {
   };
 }
 
+/** Every override key path (set, grid, points) may be a key: none names an object's prototype. */
+function checkKeyPaths(s: z.infer<typeof sweepSchema>, locate: (path: readonly PropertyKey[]) => string): void {
+  const sections: [string, Record<string, unknown>][] = [
+    ["set", s.set ?? {}],
+    ["grid", s.grid ?? {}],
+    ...(s.points ?? []).map((p, i): [string, Record<string, unknown>] => [`points.${i}`, p]),
+  ];
+  for (const [section, overrides] of sections) {
+    for (const k of Object.keys(overrides)) {
+      try {
+        checkKeyPath(k);
+      } catch (e) {
+        const at = [...section.split(".").map((x) => (/^\d+$/.test(x) ? Number(x) : x)), k];
+        if (e instanceof UserError) throw new UserError(`${section}.${k}: ${e.message}`, locate(at));
+        throw e;
+      }
+    }
+  }
+}
+
 /** Cartesian product in declaration order: the last axis varies fastest. */
 function product(grid: Record<string, ParamValue[]>): Params[] {
   let out: Params[] = [{}];
@@ -78,14 +99,8 @@ function product(grid: Record<string, ParamValue[]>): Params[] {
 
 /** Parses a sweep file's text; every problem is a UserError with file:line:col and the key path. */
 export function parseSweep(text: string, file = "<inline>"): SweepSpec {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const { line, col } = lc.linePos(doc.errors[0].pos[0]);
-    throw new UserError(`invalid YAML: ${doc.errors[0].message.split("\n")[0]}`, `${file}:${line}:${col}`);
-  }
-  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  const locate = locator(file, doc, lc);
+  const { doc, lineCounter, value: raw } = parseYamlText(text, file);
+  const locate = locator(file, doc, lineCounter);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new UserError("a sweep must be a YAML mapping with 'base' and 'grid' or 'points'", `${file}:1:1`);
   const parsed = sweepSchema.safeParse(raw);
   if (!parsed.success) {
@@ -107,6 +122,7 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
     throw new UserError(`${path.map(String).join(".") || "(top level)"}: ${what}`, locate(path));
   }
   const s = parsed.data;
+  checkKeyPaths(s, locate);
   const sweepDir = file === "<inline>" ? process.cwd() : dirname(resolve(file));
   let base: Record<string, unknown>;
   let baseFile: string;
@@ -120,9 +136,10 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
     }
     let b: unknown;
     try {
-      b = parseYaml(baseText);
+      b = parseYamlText(baseText, baseFile).value;
     } catch (e) {
-      throw new UserError(`base: ${baseFile} is not valid YAML: ${(e as Error).message.split("\n")[0]}`, locate(["base"]));
+      if (e instanceof UserError) throw new UserError(`base: ${e.message}`, locate(["base"]));
+      throw e;
     }
     if (b === null || typeof b !== "object" || Array.isArray(b)) throw new UserError(`base: ${baseFile} is not a scenario mapping`, locate(["base"]));
     base = b as Record<string, unknown>;

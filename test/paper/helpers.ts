@@ -5,7 +5,7 @@ import { loadSweepFile } from "../../src/sweep/spec.js";
 import { pointText } from "../../src/sweep/point.js";
 import { runScenario } from "../../src/moe/run.js";
 import type { RunSummary } from "../../src/moe/results.js";
-import type { Params } from "../../src/sweep/types.js";
+import type { Params } from "../../src/scenario/sweep-results.js";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 

@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { parseShard, parseSweep, pointText, setPath, shardPoints, stableHash } from "../../src/sweep/index.js";
 import { loadSweepFile } from "../../src/sweep/spec.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UserError } from "../../src/util/errors.js";
 import { SMALL_SWEEP } from "./helpers.js";
 
 describe("sweep files", () => {
@@ -50,6 +54,36 @@ describe("sweep files", () => {
     expect(() => parseSweep(`base: 3\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml:1:7: base: expected a scenario file path/);
     expect(() => parseSweep(`base: missing.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/s\.yaml:1:7: base: cannot read scenario missing\.yaml \(ENOENT\)/);
     expect(() => parseSweep(`base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\npoints: [{ seed: 1 }, { seed: 1 }]\n`, "s.yaml")).toThrow(/repeats point 0/);
+  });
+
+  it("refuses hostile YAML (alias bombs, deep nesting) in a sweep file and in its base as one user error", () => {
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 9; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(", ")}]`);
+    const laughs = bomb.join("\n") + "\n";
+    expect(() => parseSweep(`${laughs}base: b.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(UserError);
+    expect(() => parseSweep(`${laughs}base: b.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml: invalid YAML: .*alias/i);
+    expect(() => parseSweep(`base: b.yaml\ngrid: { seed: [1] }\nx: ${"[".repeat(300)}\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: invalid YAML: .*nested too deeply/);
+    const dir = mkdtempSync(join(tmpdir(), "moesim-sweep-"));
+    try {
+      writeFileSync(join(dir, "b.yaml"), laughs);
+      expect(() => parseSweep(`base: b.yaml\ngrid: { seed: [1] }\n`, join(dir, "s.yaml"))).toThrow(/s\.yaml:1:7: base: .*b\.yaml: invalid YAML: .*alias/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses __proto__, constructor and prototype as key path segments, and leaves Object.prototype alone", () => {
+    const base = "base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\n";
+    expect(() => parseSweep(`${base}grid:\n  __proto__.polluted: [1]\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: grid\.__proto__\.polluted: '__proto__' in key path/);
+    expect(() => parseSweep(`${base}set:\n  model.constructor.x: 1\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: set\.model\.constructor\.x: 'constructor'/);
+    expect(() => parseSweep(`${base}points:\n  - { a.prototype: 1 }\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: points\.0\.a\.prototype: 'prototype'/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    for (const path of ["__proto__.polluted", "a.constructor.prototype.polluted", "prototype"]) {
+      expect(() => setPath({ a: {} }, path, 1)).toThrow(UserError);
+    }
+    expect(() => setPath({}, "a", JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, number>)).not.toThrow();
+    expect(() => setPath({ a: {} }, "a", JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, number>)).toThrow(UserError);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it("shards are disjoint and together cover every point, whatever n", () => {

@@ -1,4 +1,4 @@
-import type { MergedSweep } from "../../sweep/types.js";
+import type { MergedSweep } from "../../scenario/sweep-results.js";
 import { CONFIG, HEIGHT, SCHEMA, WIDTH, paramLabel, shortKey, type ChartDef } from "./common.js";
 
 /** The swept key that is the x axis: a batch size if swept, else the first numeric parameter. */
