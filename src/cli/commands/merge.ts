@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nExample:\n  moesim merge results/shard-0 results/shard-1 results/shard-2 --out results/sweeps/all")
     .action(async (dirs: string[], opts: { out?: string; allowPartial?: boolean; report: boolean; json?: boolean }) => {
-      const { mergeSweeps, writeMerged } = await import("../../sweep/index.js");
+      const { mergeSweeps, writeMerged, pointRows } = await import("../../sweep/index.js");
       const { UserError } = await import("../../util/errors.js");
       const { join } = await import("node:path");
       const m = mergeSweeps(dirs);
@@ -25,7 +25,7 @@ export function register(program: Command): void {
         report = await renderReport(out);
       }
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ name: m.sweep.name, points: m.sweep.points.length, missing: m.missing, merged: join(out, "sweep.json"), csv: join(out, "sweep.csv"), report }) + "\n");
+        process.stdout.write(JSON.stringify({ name: m.sweep.name, total: m.sweep.points.length + m.missing, missing: m.missing, points: pointRows(m.sweep), merged: join(out, "sweep.json"), csv: join(out, "sweep.csv"), report }) + "\n");
       } else {
         process.stdout.write(`merged ${m.sweep.points.length} points of sweep ${m.sweep.name}${m.missing ? ` (${m.missing} missing)` : ""}\nmerged:  ${join(out, "sweep.json")}\ncsv:     ${join(out, "sweep.csv")}\n${report ? `report:  ${report}\n` : ""}`);
       }

@@ -27,7 +27,7 @@ export function register(program: Command): void {
         "into OUT/sweep.json + sweep.csv and its report is written to OUT/report/.",
     )
     .action(async (file: string, opts: { workers?: number; shard?: string; out?: string; dryRun?: boolean; report: boolean; quiet?: boolean; json?: boolean }) => {
-      const { loadSweepFile, parseShard, runSweep, mergeSweeps, writeMerged, progressFor, readPoint, pointsDir, shardPoints, pointText } = await import("../../sweep/index.js");
+      const { loadSweepFile, parseShard, runSweep, mergeSweeps, writeMerged, progressFor, readPoint, pointsDir, shardPoints, pointText, pointRows, paramText } = await import("../../sweep/index.js");
       const { table } = await import("../format.js");
       const { join, resolve } = await import("node:path");
       const spec = loadSweepFile(file);
@@ -40,7 +40,7 @@ export function register(program: Command): void {
         });
         if (opts.json) process.stdout.write(JSON.stringify({ name: spec.name, out, total: spec.points.length, shard, points: pts }) + "\n");
         else {
-          const rows = [["#", ...spec.paramKeys, "key", "done"], ...pts.map((p) => [String(p.index), ...spec.paramKeys.map((k) => (typeof p.params[k] === "object" ? JSON.stringify(p.params[k]) : String(p.params[k]))), p.key, p.done ? "yes" : "no"])];
+          const rows = [["#", ...spec.paramKeys, "key", "done"], ...pts.map((p) => [String(p.index), ...spec.paramKeys.map((k) => paramText(p.params[k])), p.key, p.done ? "yes" : "no"])];
           process.stdout.write(`${spec.name}: ${pts.length} of ${spec.points.length} points -> ${out}\n${table(rows)}\n`);
         }
         return;
@@ -48,11 +48,11 @@ export function register(program: Command): void {
       const run = await runSweep(spec, { workers: opts.workers, shard, out, progress: progressFor({ quiet: opts.quiet }) });
       let merged: string | null = null;
       let report: string | null = null;
-      let rows: { key: string; params: Record<string, unknown>; tokens_per_s: number; oom: boolean; step_ms_p50: number }[] = [];
+      let rows: ReturnType<typeof pointRows> = [];
       if (!shard) {
         const m = mergeSweeps([out]);
         merged = join(writeMerged(out, m.files), "sweep.json");
-        rows = m.sweep.points.map((p) => ({ key: p.key, params: p.params, tokens_per_s: p.summary.tokens_per_s, oom: p.summary.oom, step_ms_p50: p.summary.step_latency_ms.p50 }));
+        rows = pointRows(m.sweep);
         if (opts.report) {
           const { renderReport } = await import("../../report/index.js");
           report = await renderReport(out);
@@ -64,7 +64,7 @@ export function register(program: Command): void {
       }
       const lines = [`sweep ${spec.name}: ${run.ran} points run, ${run.skipped} already done${shard ? ` (shard ${shard.index}/${shard.count}: ${run.selected} of ${run.total} points)` : ""} on ${run.workers} workers in ${run.seconds.toFixed(1)} s`];
       if (rows.length) {
-        lines.push(table([[...spec.paramKeys, "tokens/s", "p50 step ms"], ...rows.map((r) => [...spec.paramKeys.map((k) => String(r.params[k])), r.oom ? "OOM" : r.tokens_per_s.toFixed(1), r.step_ms_p50.toFixed(3)])]));
+        lines.push(table([[...spec.paramKeys, "tokens/s", "p50 step ms"], ...rows.map((r) => [...spec.paramKeys.map((k) => paramText(r.params[k])), r.oom ? "OOM" : r.tokens_per_s.toFixed(1), r.step_ms_p50.toFixed(3)])]));
       }
       lines.push(`points:  ${pointsDir(out)}`);
       if (merged) lines.push(`merged:  ${merged}`);
