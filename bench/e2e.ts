@@ -22,7 +22,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseScenario } from "../src/scenario/load.js";
-import { runScenario } from "../src/moe/run.js";
+import { runScenario } from "../src/scenario/run.js";
 import { simulateMoe } from "../src/moe/simulate.js";
 
 const ROOT = resolve(import.meta.dirname, "..");

@@ -1,7 +1,7 @@
 import { parentPort } from "node:worker_threads";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { Scenario } from "../scenario/schema.js";
-import { runScenario } from "../moe/run.js";
+import { runScenario } from "../scenario/run.js";
 import { UserError } from "../util/errors.js";
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseScenario, loadScenarioFile } from "../../src/scenario/load.js";
-import { runScenario } from "../../src/moe/run.js";
+import { runScenario } from "../../src/scenario/run.js";
 import { writeResultsDir } from "../../src/moe/results.js";
 import { PHASES, simulateMoe } from "../../src/moe/simulate.js";
 import { resolveScenario } from "../../src/scenario/resolve.js";

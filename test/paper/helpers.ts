@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { expect } from "vitest";
 import { loadSweepFile } from "../../src/sweep/spec.js";
 import { pointText } from "../../src/sweep/point.js";
-import { runScenario } from "../../src/moe/run.js";
+import { runScenario } from "../../src/scenario/run.js";
 import type { RunSummary } from "../../src/moe/results.js";
 import type { Params } from "../../src/scenario/sweep-results.js";
 

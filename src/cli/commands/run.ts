@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .action(async (file: string, opts: { json?: boolean; out?: string; report: boolean; force?: boolean }) => {
       // Heavy modules load only when the command runs, so `moesim --help` stays fast.
       const { loadScenarioFile } = await import("../../scenario/load.js");
-      const { runScenario } = await import("../../moe/run.js");
+      const { runScenario } = await import("../../scenario/run.js");
       const { writeResultsDir } = await import("../../moe/results.js");
       const { formatSummary } = await import("../format.js");
       const { writeReportFor } = await import("../report-hook.js");

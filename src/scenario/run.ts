@@ -1,7 +1,7 @@
-import type { LoadedScenario } from "../scenario/load.js";
-import { resolveScenario, type ResolvedScenario } from "../scenario/resolve.js";
-import { resultFiles, summarizeRun, type RunSummary } from "./results.js";
-import { simulateMoe, type MoeSimResult } from "./simulate.js";
+import type { LoadedScenario } from "./load.js";
+import { resolveScenario, type ResolvedScenario } from "./resolve.js";
+import { resultFiles, summarizeRun, type RunSummary } from "../moe/results.js";
+import { simulateMoe, type MoeSimResult } from "../moe/simulate.js";
 
 export interface ScenarioRun {
   resolved: ResolvedScenario;
