@@ -25,10 +25,16 @@ const SLOTS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 const trace = await readTrace(tracePath);
 const batches = staticBatches(trace, 16);
-const place = getPlacementPolicy("contiguous").place({ experts: trace.experts, gpus: 8, load: new Float64Array(trace.experts) });
+const place = getPlacementPolicy("contiguous").place({
+  experts: trace.experts,
+  gpus: 8,
+  load: new Float64Array(trace.experts),
+});
 const seqs = accessSequences(trace, batches, place.expertGpu, 8).flat();
 const perSize = seqs.reduce((a, s) => a + s.requests.length, 0);
-console.log(`trace: ${trace.tokens} tokens, ${batches.length} batches, ${seqs.length} caches, ${perSize} requests per size`);
+console.log(
+  `trace: ${trace.tokens} tokens, ${batches.length} batches, ${seqs.length} caches, ${perSize} requests per size`,
+);
 
 /** The reference: LRU on a plain array, most recent last. */
 function naiveLru(seq: AccessSequence, capacity: number): number {
@@ -65,7 +71,9 @@ for (const p of bufferingPolicies.values()) {
   });
   rates[p.name] = Math.round((perSize * SLOTS.length) / s);
   missCheck[p.name] = misses;
-  console.log(`${p.name.padEnd(11)} ${(rates[p.name] / 1e6).toFixed(1).padStart(7)} M requests/s  (${s.toFixed(2)} s for ${SLOTS.length} sizes)`);
+  console.log(
+    `${p.name.padEnd(11)} ${(rates[p.name] / 1e6).toFixed(1).padStart(7)} M requests/s  (${s.toFixed(2)} s for ${SLOTS.length} sizes)`,
+  );
 }
 
 const ref = time(() => {
@@ -76,7 +84,9 @@ const ref = time(() => {
 const refRate = Math.round((perSize * SLOTS.length) / ref.s);
 const lruTotal = missCheck["lru"].reduce((a, b) => a + b, 0);
 if (ref.out !== lruTotal) throw new Error(`reference LRU disagrees: ${ref.out} misses vs ${lruTotal}`);
-console.log(`reference  ${(refRate / 1e6).toFixed(1).padStart(7)} M requests/s  (array LRU, indexOf + splice; same misses as lru)`);
+console.log(
+  `reference  ${(refRate / 1e6).toFixed(1).padStart(7)} M requests/s  (array LRU, indexOf + splice; same misses as lru)`,
+);
 
 const goals = {
   lru_ge_20M: rates["lru"] >= 20e6,

@@ -42,7 +42,12 @@ interface Case {
   simOnlyS: number;
 }
 
-async function runCase(label: string, nodes: number, steps: number, networkModel: "flow" | "analytic" = "flow"): Promise<Case> {
+async function runCase(
+  label: string,
+  nodes: number,
+  steps: number,
+  networkModel: "flow" | "analytic" = "flow",
+): Promise<Case> {
   const file = resolve(ROOT, "scenarios", "paper", "base", "lm.yaml");
   const loaded = parseScenario(readFileSync(file, "utf8"), file);
   const sc = loaded.scenario;
@@ -51,7 +56,13 @@ async function runCase(label: string, nodes: number, steps: number, networkModel
   sc.cluster.nodes = nodes;
   sc.cluster.network_model = networkModel;
   sc.trace = { ...sc.trace, synthetic: { ...sc.trace.synthetic!, sequences: requests, tokens_per_sequence: steps } };
-  sc.workload = { ...sc.workload, phase: "decode", batching: { kind: "static", batch_size: requests }, context_tokens: 1024, max_steps: steps };
+  sc.workload = {
+    ...sc.workload,
+    phase: "decode",
+    batching: { kind: "static", batch_size: requests },
+    context_tokens: 1024,
+    max_steps: steps,
+  };
   sc.outputs = { ...sc.outputs, timelines: false, report: false };
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -67,7 +78,17 @@ async function runCase(label: string, nodes: number, steps: number, networkModel
     simulateMoe(run.resolved.config);
     simOnlyS = Math.min(simOnlyS, (performance.now() - s0) / 1000);
   }
-  return { label, nodes, wallS, cpuS, simS: r.simulatedNs / 1e9, events: r.events, steps: r.completedSteps, tokens: r.tokens, simOnlyS };
+  return {
+    label,
+    nodes,
+    wallS,
+    cpuS,
+    simS: r.simulatedNs / 1e9,
+    events: r.events,
+    steps: r.completedSteps,
+    tokens: r.tokens,
+    simOnlyS,
+  };
 }
 
 function line(c: Case): void {

@@ -77,7 +77,7 @@ function args(): {
     simpyCustomers: num("--simpy-customers"),
     repeat: num("--repeat") ?? 3,
     install: !a.includes("--no-install"),
-    child: a.includes("--child") ? a[a.indexOf("--child") + 1]! : null,
+    child: a.includes("--child") ? a[a.indexOf("--child") + 1] : null,
   };
 }
 
@@ -188,8 +188,19 @@ function runSimpy(python: string, n: number): Mm1Result {
   const script = join(here, "simpy_mm1.py");
   if (!existsSync(script)) throw new Error(`missing ${script}`);
   const out = execFileSync(python, [script, String(n)], { encoding: "utf8", maxBuffer: 1 << 20 });
-  const j = JSON.parse(out.trim().split("\n").pop()!) as { customers: number; wall_s: number; cpu_s: number; mean_wait: number };
-  return { customers: j.customers, wallS: j.wall_s, cpuS: j.cpu_s, events: NaN, meanWaitNs: j.mean_wait * MEAN_SERVICE_NS };
+  const j = JSON.parse(out.trim().split("\n").pop()!) as {
+    customers: number;
+    wall_s: number;
+    cpu_s: number;
+    mean_wait: number;
+  };
+  return {
+    customers: j.customers,
+    wallS: j.wall_s,
+    cpuS: j.cpu_s,
+    events: NaN,
+    meanWaitNs: j.mean_wait * MEAN_SERVICE_NS,
+  };
 }
 
 const VARIANTS = ["callbacks/sdsl", "processes/sdsl", "callbacks/heap4", "processes/heap4"] as const;
@@ -202,10 +213,14 @@ function child(variant: string, n: number): void {
 }
 
 function runChild(variant: string, n: number): Mm1Result {
-  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--child", variant, "--customers", String(n)], {
-    encoding: "utf8",
-    maxBuffer: 1 << 20,
-  });
+  const out = execFileSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), "--child", variant, "--customers", String(n)],
+    {
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    },
+  );
   return JSON.parse(out.trim().split("\n").pop()!) as Mm1Result;
 }
 
@@ -256,7 +271,9 @@ function main(): void {
   console.log(`moesim, best of ${o.repeat} rounds:`);
   for (const v of variants) {
     const cr = rate(v.r);
-    const ratio = simpyRate ? `  ratio ${(cr / simpyRate).toFixed(1)}x (wall ${(wallRate(v.r) / simpyWallRate!).toFixed(1)}x)` : "";
+    const ratio = simpyRate
+      ? `  ratio ${(cr / simpyRate).toFixed(1)}x (wall ${(wallRate(v.r) / simpyWallRate!).toFixed(1)}x)`
+      : "";
     console.log(
       `  ${v.name.padEnd(18)}${fmt(cr)} customers/s CPU, ${fmt(wallRate(v.r))} wall, ${fmt(v.r.events / v.r.cpuS)} events/s  ` +
         `(mean Wq ${(v.r.meanWaitNs / 1e6).toFixed(3)} ms)${ratio}`,

@@ -26,21 +26,37 @@ const reps = repsArg > 0 ? Number(process.argv[repsArg + 1]) : 5;
 
 const ctx = await openGpu();
 const timer = new GpuTimer(ctx);
-const one = (body: (p: GPUComputePassEncoder) => void): Encode => (enc, tw) => {
-  const p = enc.beginComputePass({ timestampWrites: tw(true, true) });
-  body(p);
-  p.end();
-};
+const one =
+  (body: (p: GPUComputePassEncoder) => void): Encode =>
+  (enc, tw) => {
+    const p = enc.beginComputePass({ timestampWrites: tw(true, true) });
+    body(p);
+    p.end();
+  };
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
-console.log(`adapter: ${ctx.info.description} (${ctx.info.vendor}, fallback ${ctx.info.isFallbackAdapter}); timing ${timer.method}, min of ${reps} reps`);
+console.log(
+  `adapter: ${ctx.info.description} (${ctx.info.vendor}, fallback ${ctx.info.isFallbackAdapter}); timing ${timer.method}, min of ${reps} reps`,
+);
 
 const result: Record<string, unknown> = { bench: "kernels", adapter: ctx.info.description, timing: timer.method };
 let headline = 0;
 for (const n of [128, 256]) {
   const tiled = new Matmul(ctx, n, n, n, "tiled");
   const naive = new Matmul(ctx, n, n, n, "naive");
-  const tT = (await timer.measure(one((p) => tiled.encode(p)), reps, 1)).minNs;
-  const tN = (await timer.measure(one((p) => naive.encode(p)), reps, 1)).minNs;
+  const tT = (
+    await timer.measure(
+      one((p) => tiled.encode(p)),
+      reps,
+      1,
+    )
+  ).minNs;
+  const tN = (
+    await timer.measure(
+      one((p) => naive.encode(p)),
+      reps,
+      1,
+    )
+  ).minNs;
   const c0 = process.hrtime.bigint();
   matmulCpu(tiled.a, tiled.b, n, n, n);
   const tJ = Number(process.hrtime.bigint() - c0);
@@ -62,7 +78,13 @@ for (const dtype of ctx.hasF16 ? (["f32", "f16"] as const) : (["f32"] as const))
     const bank = new ExpertFfnBank(ctx, { dModel: 512, dFf: 1024, act, dtype }, 1, 128);
     for (const t of [32, 128]) {
       bank.setRoute([0], [t]);
-      const ns = (await timer.measure(one((p) => bank.encode(p, 0, t)), reps, 1)).minNs;
+      const ns = (
+        await timer.measure(
+          one((p) => bank.encode(p, 0, t)),
+          reps,
+          1,
+        )
+      ).minNs;
       const gf = ffnFlops(t, 512, 1024, act) / ns;
       console.log(`expert_ffn ${act} ${dtype} ${t} tokens: ${gf.toFixed(2)} GFLOP/s (${ms(ns)} ms)`);
       result[`ffn_${act}_${dtype}_${t}_gflops`] = +gf.toFixed(3);
@@ -74,8 +96,14 @@ for (const dtype of ctx.hasF16 ? (["f32", "f16"] as const) : (["f32"] as const))
   const T = 1024;
   const g = new Gating(ctx, T, 16, 2, { dModel: 512, dFf: 1024, tile: DEFAULT_TILE });
   g.setTokens(T, fillUniform(T * 16, 1, 3));
-  const ns = (await timer.measure(one((p) => g.encode(p)), reps, 1)).minNs;
-  console.log(`gating ${T} tokens x 16 experts top-2: ${(T / ns * 1e3).toFixed(2)} Mtokens/s (${ms(ns)} ms)`);
+  const ns = (
+    await timer.measure(
+      one((p) => g.encode(p)),
+      reps,
+      1,
+    )
+  ).minNs;
+  console.log(`gating ${T} tokens x 16 experts top-2: ${((T / ns) * 1e3).toFixed(2)} Mtokens/s (${ms(ns)} ms)`);
   result.gating_mtokens_per_s = +((T / ns) * 1e3).toFixed(3);
   g.destroy();
 }
@@ -91,9 +119,17 @@ for (const dtype of ctx.hasF16 ? (["f32", "f16"] as const) : (["f32"] as const))
   ctx.device.queue.writeBuffer(idx, 0, perm);
   const sh = new RowShuffle(ctx, "dispatch", d, 1, { src, dst, index: idx });
   sh.setRows(rows);
-  const tS = (await timer.measure(one((p) => sh.encode(p)), reps, 1)).minNs;
+  const tS = (
+    await timer.measure(
+      one((p) => sh.encode(p)),
+      reps,
+      1,
+    )
+  ).minNs;
   const tC = (await timer.measure(d2dEncode(src, dst, bytes), reps, 1)).minNs;
-  console.log(`shuffle ${bytes} B: ${(bytes / tS).toFixed(2)} GB/s; copy_d2d ${(bytes / tC).toFixed(2)} GB/s; shuffle/copy ${(tC / tS).toFixed(2)}x`);
+  console.log(
+    `shuffle ${bytes} B: ${(bytes / tS).toFixed(2)} GB/s; copy_d2d ${(bytes / tC).toFixed(2)} GB/s; shuffle/copy ${(tC / tS).toFixed(2)}x`,
+  );
   result.shuffle_gbps = +(bytes / tS).toFixed(3);
   result.copy_d2d_gbps = +(bytes / tC).toFixed(3);
   result.shuffle_vs_copy = +(tC / tS).toFixed(3);
@@ -102,7 +138,9 @@ for (const dtype of ctx.hasF16 ? (["f32", "f16"] as const) : (["f32"] as const))
   const tH = (await measureHost(() => h2d.run(data), reps, 1)).minNs;
   const d2h = new DeviceToHost(ctx, bytes);
   const tD = (await measureHost(() => d2h.run(), reps, 1)).minNs;
-  console.log(`copy_h2d ${bytes} B: ${(bytes / tH).toFixed(2)} GB/s; copy_d2h ${(bytes / tD).toFixed(2)} GB/s (mapped staging, wall clock)`);
+  console.log(
+    `copy_h2d ${bytes} B: ${(bytes / tH).toFixed(2)} GB/s; copy_d2h ${(bytes / tD).toFixed(2)} GB/s (mapped staging, wall clock)`,
+  );
   result.copy_h2d_gbps = +(bytes / tH).toFixed(3);
   result.copy_d2h_gbps = +(bytes / tD).toFixed(3);
   h2d.destroy();

@@ -53,10 +53,14 @@ await workerEntry();
 const one = await timed(1);
 console.log(`1 worker:   ${one.seconds.toFixed(2)} s (${(spec.points.length / one.seconds).toFixed(1)} points/s)`);
 const all = await timed(cores);
-console.log(`${cores} workers: ${all.seconds.toFixed(2)} s (${(spec.points.length / all.seconds).toFixed(1)} points/s)`);
+console.log(
+  `${cores} workers: ${all.seconds.toFixed(2)} s (${(spec.points.length / all.seconds).toFixed(1)} points/s)`,
+);
 if (all.json !== one.json) throw new Error("merged results differ between 1 and all workers");
 const speedup = one.seconds / all.seconds;
-console.log(`speed-up ${speedup.toFixed(2)}x on ${cores} cores (goal >= ${(0.8 * cores).toFixed(1)}x); merged results identical`);
+console.log(
+  `speed-up ${speedup.toFixed(2)}x on ${cores} cores (goal >= ${(0.8 * cores).toFixed(1)}x); merged results identical`,
+);
 console.log(
   JSON.stringify({
     bench: "sweep",

@@ -41,7 +41,9 @@ const binTps = trace.tokens / binary.s;
 console.log(`trace: ${trace.tokens} tokens, ${picks} expert picks`);
 console.log(`gzip JSONL (streaming, validated): ${jsonl.s.toFixed(3)} s, ${Math.round(jsonlTps)} tokens/s (best of 3)`);
 console.log(`binary .mtrace (read + CRC-32):   ${binary.s.toFixed(4)} s, ${Math.round(binTps)} tokens/s (best of 7)`);
-console.log(`binary is ${(binTps / jsonlTps).toFixed(1)}x faster (goal >= 20x; binary read of ${picks} picks goal < 0.2 s)`);
+console.log(
+  `binary is ${(binTps / jsonlTps).toFixed(1)}x faster (goal >= 20x; binary read of ${picks} picks goal < 0.2 s)`,
+);
 console.log(
   JSON.stringify({
     bench: "trace",

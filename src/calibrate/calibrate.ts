@@ -17,7 +17,15 @@ import { fitAffine, fitPiecewise, fitTiles } from "./fit.js";
 import type { CalibratedProfile, ExtraCurve } from "./profile-ext.js";
 import { rootStream } from "../sim/rng.js";
 import { runRounds, type RoundEntry } from "./rounds.js";
-import { GpuTimer, measureHost, statOf, summarize, type Encode, type FitStatistic, type TimingStats } from "./timing.js";
+import {
+  GpuTimer,
+  measureHost,
+  statOf,
+  summarize,
+  type Encode,
+  type FitStatistic,
+  type TimingStats,
+} from "./timing.js";
 
 export interface CalibrateOptions {
   quick?: boolean;
@@ -109,62 +117,36 @@ function perCall(s: TimingStats, passNs: number): TimingStats {
   return { medianNs: f(s.medianNs), minNs: f(s.minNs), p10Ns: f(s.p10Ns), p90Ns: f(s.p90Ns), reps: s.reps };
 }
 
-/** Runs the sweep and returns the fitted profile. */
-export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): Promise<CalibratedProfile> {
-  const quick = opts.quick ?? false;
-  const reps = opts.reps ?? (quick ? 5 : 9);
-  const warmup = quick ? 1 : 2;
-  fitStat = opts.stat ?? "min";
-  const shape = opts.shape ?? VALIDATION_LAYER;
-  const plan = sweepPlan(quick, shape);
-  const total =
-    plan.launch.length +
-    plan.ffnTokens.length +
-    plan.gatingTokens.length +
-    2 * plan.shuffleTokens.length +
-    3 * plan.copyBytes.length +
-    plan.matmulSizes.length;
-  let done = 0;
-  const tick = (label: string) => opts.onProgress?.(++done, total, label);
-  let frac = 0;
-  const tickN = (n: number, label: string) => {
-    frac += n;
-    const whole = Math.floor(frac + 1e-9);
-    frac -= whole;
-    done += whole;
-    opts.onProgress?.(Math.min(done, total), total, label);
-  };
-  const timer = new GpuTimer(ctx);
-  const dev = ctx.device;
-  const { dModel: d, dFf: f, act, dtype, experts: E, topK: k } = shape;
-  const rowBytes = d * (dtype === "f16" ? 2 : 4);
+/** What the measurement phases share: the device, its timer, the repetitions and the pass overhead. */
+interface Measure {
+  dev: GPUDevice;
+  timer: GpuTimer;
+  reps: number;
+  warmup: number;
+  tick: (label: string) => void;
+  shape: LayerShape;
+  /** The launch fit's fixed cost of a pass, subtracted from GPU-timed points. */
+  passNs: number;
+}
 
-  // Launch overhead: one pass with n empty (zero-workgroup, indirect) dispatches.
-  const emptyArgs = storageBuffer(dev, 64, GPUBufferUsage.INDIRECT);
-  const idle = new ExpertFfnBank(ctx, { ...shape, dFf: DEFAULT_TILE.tn, dModel: DEFAULT_TILE.tn }, 1, 1);
-  // In the interleaved rounds below (with the FFN points), so that load drifts reach it alike.
-  const launchEntries: RoundEntry[] = plan.launch.map((n) => ({
-    key: `launch:${n}`,
-    encode: (enc, tw) =>
-      pass(enc, tw, (p) => {
-        for (let i = 0; i < n / 2; i++) idle.encodeIndirect(p, 0, emptyArgs, 0);
-      }),
-  }));
-
-  // Expert FFN: T tokens through one expert of a bank of E (the layer's kernels, shape and
-  // expert count), dispatched indirectly from host-written arguments exactly as the layer
-  // dispatches them from the gating's, each measurement on the next expert in turn so that its
-  // weights are not the ones the previous measurement just read (in the layer, consecutive
-  // experts have different weights too). Interleaved rounds (every token count once per round,
-  // plus the validation's layer points when calibrateAndValidate asks for them), so that load
-  // from other processes falls on all points alike.
-  // The layer's own bank when validating alongside (same buffers, same weights as the layer runs).
-  const ownBank = !opts.ffnBank || opts.ffnBank.capacity < Math.max(...plan.ffnTokens);
-  const bank = ownBank ? new ExpertFfnBank(ctx, shape, E, Math.max(...plan.ffnTokens)) : opts.ffnBank!;
-  const ffnArgs = storageBuffer(dev, E * 24, GPUBufferUsage.INDIRECT);
+/**
+ * Expert FFN round entries: T tokens through one expert of a bank of E (the layer's kernels, shape
+ * and expert count), dispatched indirectly from host-written arguments exactly as the layer
+ * dispatches them from the gating's, each measurement on the next expert in turn so that its
+ * weights are not the ones the previous measurement just read (in the layer, consecutive experts
+ * have different weights too).
+ */
+function ffnRoundEntries(
+  dev: GPUDevice,
+  shape: LayerShape,
+  bank: ExpertFfnBank,
+  ffnArgs: GPUBuffer,
+  tokens: number[],
+): RoundEntry[] {
+  const { dModel: d, dFf: f, experts: E } = shape;
   const { tm, tn } = DEFAULT_TILE;
   let nextExpert = 0;
-  const ffnEntries: RoundEntry[] = plan.ffnTokens.map((t) => {
+  return tokens.map((t) => {
     const group: number[] = [];
     return {
       key: `ffn:${t}`,
@@ -190,41 +172,35 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
         }),
     };
   });
-  const alongside = opts.alongside ?? [];
-  const ffnReps = opts.reps ?? (quick ? 12 : 16);
-  const roundSamples = await runRounds(timer, [...launchEntries, ...ffnEntries, ...alongside], ffnReps, warmup, (r, n) =>
-    tickN(plan.ffnTokens.length / n, `expert_ffn${alongside.length ? " + layer" : ""} round ${r}/${n}`),
-  );
-  opts.onAlongside?.(new Map(alongside.map((a) => [a.key, roundSamples.get(a.key)!])));
-  idle.destroy();
-  emptyArgs.destroy();
-  const launchPts = plan.launch.map((n) => point(n, summarize(roundSamples.get(`launch:${n}`)!), { dispatches: n }));
-  for (const n of plan.launch) tick(`launch ${n}`);
-  const launchFit = fitAffine(launchPts);
-  const passNs = launchFit.fixedNs;
-  const ffnPts: Array<CalPoint & { tokens: number }> = [];
-  for (const t of plan.ffnTokens)
-    ffnPts.push({
-      ...point(ffnFlops(t, d, f, act), perCall(summarize(roundSamples.get(`ffn:${t}`)!), passNs), { tokens: t, d_model: d, d_ff: f, act, dtype, experts_per_pass: FFN_GROUP }),
-      tokens: t,
-    });
-  if (ownBank) bank.destroy();
-  ffnArgs.destroy();
+}
 
-  // Gating: random logits, E experts, top-k.
-  const maxG = Math.max(...plan.gatingTokens);
+/** Gating: random logits, E experts, top-k. */
+async function measureGating(ctx: GpuContext, m: Measure, tokens: number[]): Promise<CalPoint[]> {
+  const { dModel: d, dFf: f, experts: E, topK: k } = m.shape;
+  const maxG = Math.max(...tokens);
   const gating = new Gating(ctx, maxG, E, k, { dModel: d, dFf: f, tile: DEFAULT_TILE });
   const logits = fillUniform(maxG * E, 5, 3);
   const gatingPts: CalPoint[] = [];
-  for (const t of plan.gatingTokens) {
+  for (const t of tokens) {
     gating.setTokens(t, logits);
-    const s = await timer.measure((enc, tw) => pass(enc, tw, (p) => gating.encode(p)), reps, warmup);
-    gatingPts.push(point(t, s, { tokens: t, experts: E, top_k: k }, passNs));
-    tick(`gating ${t} tokens`);
+    const s = await m.timer.measure((enc, tw) => pass(enc, tw, (p) => gating.encode(p)), m.reps, m.warmup);
+    gatingPts.push(point(t, s, { tokens: t, experts: E, top_k: k }, m.passNs));
+    m.tick(`gating ${t} tokens`);
   }
+  gating.destroy();
+  return gatingPts;
+}
 
-  // Shuffle (dispatch gather, from a size matrix over 4 ranks) and combine (weighted scatter back).
-  const maxS = Math.max(...plan.shuffleTokens);
+/** Shuffle (dispatch gather, from a size matrix over 4 ranks) and combine (weighted scatter back). */
+async function measureShuffles(
+  ctx: GpuContext,
+  m: Measure,
+  tokens: number[],
+): Promise<{ shufflePts: CalPoint[]; combinePts: CalPoint[] }> {
+  const { dev, timer, reps, warmup, passNs } = m;
+  const { dModel: d, topK: k, dtype } = m.shape;
+  const rowBytes = d * (dtype === "f16" ? 2 : 4);
+  const maxS = Math.max(...tokens);
   const src = storageBuffer(dev, maxS * k * d * 4);
   dev.queue.writeBuffer(src, 0, fillUniform(maxS * d, 3, 1));
   const dst = storageBuffer(dev, maxS * k * d * 4);
@@ -236,7 +212,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
   const rng = rootStream(1).child("calibrate/size-matrix");
   const shufflePts: CalPoint[] = [];
   const combinePts: CalPoint[] = [];
-  for (const t of plan.shuffleTokens) {
+  for (const t of tokens) {
     const rows = t * k;
     // a 4x4 size matrix with random split of the rows (tokens from source s to destination r)
     const ranks = 4;
@@ -248,56 +224,174 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
     dispatch.setRows(rows);
     const s1 = await timer.measure((enc, tw) => pass(enc, tw, (p) => dispatch.encode(p)), reps, warmup);
     shufflePts.push(point(rows * rowBytes, s1, { tokens: t, top_k: k, d_model: d, ranks }, passNs));
-    tick(`shuffle ${rows} rows`);
+    m.tick(`shuffle ${rows} rows`);
     const slot = new Uint32Array(rows);
     for (let i = 0; i < rows; i++) slot[order[i]] = i;
     dev.queue.writeBuffer(index, 0, slot);
     combine.setRows(t);
     const s2 = await timer.measure((enc, tw) => pass(enc, tw, (p) => combine.encode(p)), reps, warmup);
     combinePts.push(point(rows * rowBytes, s2, { tokens: t, top_k: k, d_model: d }, passNs));
-    tick(`combine ${t} tokens`);
+    m.tick(`combine ${t} tokens`);
   }
   for (const b of [src, dst, index, weights]) b.destroy();
   dispatch.destroy();
   combine.destroy();
-  gating.destroy();
+  return { shufflePts, combinePts };
+}
 
-  // Copies.
+/** Copies: device to device (GPU-timed), host to device and device to host (host-timed). */
+async function measureCopies(
+  ctx: GpuContext,
+  m: Measure,
+  sizes: number[],
+): Promise<Record<"d2dPts" | "h2dPts" | "d2hPts", CalPoint[]>> {
+  const { dev, timer, reps, warmup } = m;
   const d2dPts: CalPoint[] = [];
   const h2dPts: CalPoint[] = [];
   const d2hPts: CalPoint[] = [];
-  for (const bytes of plan.copyBytes) {
+  for (const bytes of sizes) {
     const a = storageBuffer(dev, bytes);
     const b = storageBuffer(dev, bytes);
     const s = await timer.measure(d2dEncode(a, b, bytes), reps, warmup);
     d2dPts.push(point(bytes, s, { bytes }));
     a.destroy();
     b.destroy();
-    tick(`copy_d2d ${bytes} B`);
+    m.tick(`copy_d2d ${bytes} B`);
     const h2d = new HostToDevice(ctx, bytes);
     const data = new Uint8Array(bytes).fill(7);
     h2dPts.push(point(bytes, await measureHost(() => h2d.run(data), reps, warmup), { bytes }));
     h2d.destroy();
-    tick(`copy_h2d ${bytes} B`);
+    m.tick(`copy_h2d ${bytes} B`);
     const d2h = new DeviceToHost(ctx, bytes);
     d2hPts.push(point(bytes, await measureHost(() => d2h.run(), reps, warmup), { bytes }));
     d2h.destroy();
-    tick(`copy_d2h ${bytes} B`);
+    m.tick(`copy_d2h ${bytes} B`);
   }
+  return { d2dPts, h2dPts, d2hPts };
+}
 
-  // Plain matmul (square, tiled kernel).
+/** Plain matmul (square, tiled kernel). */
+async function measureMatmuls(ctx: GpuContext, m: Measure, sizes: number[]): Promise<CalPoint[]> {
   const mmPts: CalPoint[] = [];
-  for (const n of plan.matmulSizes) {
-    const mm = new Matmul(ctx, n, n, n, "tiled", dtype);
-    const s = await timer.measure((enc, tw) => pass(enc, tw, (p) => mm.encode(p)), reps, warmup);
-    mmPts.push(point(mm.flops, s, { m: n, k: n, n, dtype }, passNs));
+  for (const n of sizes) {
+    const mm = new Matmul(ctx, n, n, n, "tiled", m.shape.dtype);
+    const s = await m.timer.measure((enc, tw) => pass(enc, tw, (p) => mm.encode(p)), m.reps, m.warmup);
+    mmPts.push(point(mm.flops, s, { m: n, k: n, n, dtype: m.shape.dtype }, m.passNs));
     mm.destroy();
-    tick(`matmul ${n}^3`);
+    m.tick(`matmul ${n}^3`);
   }
+  return mmPts;
+}
+
+/** Progress counters: tick() after one measured point, tickN(n) after a fraction n of points (rounds). */
+function progressTicks(
+  total: number,
+  onProgress: CalibrateOptions["onProgress"],
+): { tick: (label: string) => void; tickN: (n: number, label: string) => void } {
+  let done = 0;
+  let frac = 0;
+  return {
+    tick: (label) => onProgress?.(++done, total, label),
+    tickN: (n, label) => {
+      frac += n;
+      const whole = Math.floor(frac + 1e-9);
+      frac -= whole;
+      done += whole;
+      onProgress?.(Math.min(done, total), total, label);
+    },
+  };
+}
+
+/** Runs the sweep and returns the fitted profile. */
+export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): Promise<CalibratedProfile> {
+  const quick = opts.quick ?? false;
+  const reps = opts.reps ?? (quick ? 5 : 9);
+  const warmup = quick ? 1 : 2;
+  fitStat = opts.stat ?? "min";
+  const shape = opts.shape ?? VALIDATION_LAYER;
+  const plan = sweepPlan(quick, shape);
+  const total =
+    plan.launch.length +
+    plan.ffnTokens.length +
+    plan.gatingTokens.length +
+    2 * plan.shuffleTokens.length +
+    3 * plan.copyBytes.length +
+    plan.matmulSizes.length;
+  const { tick, tickN } = progressTicks(total, opts.onProgress);
+  const timer = new GpuTimer(ctx);
+  const dev = ctx.device;
+  const { dModel: d, dFf: f, act, dtype, experts: E } = shape;
+
+  // Launch overhead: one pass with n empty (zero-workgroup, indirect) dispatches.
+  const emptyArgs = storageBuffer(dev, 64, GPUBufferUsage.INDIRECT);
+  const idle = new ExpertFfnBank(ctx, { ...shape, dFf: DEFAULT_TILE.tn, dModel: DEFAULT_TILE.tn }, 1, 1);
+  // In the interleaved rounds below (with the FFN points), so that load drifts reach it alike.
+  const launchEntries: RoundEntry[] = plan.launch.map((n) => ({
+    key: `launch:${n}`,
+    encode: (enc, tw) =>
+      pass(enc, tw, (p) => {
+        for (let i = 0; i < n / 2; i++) idle.encodeIndirect(p, 0, emptyArgs, 0);
+      }),
+  }));
+
+  // Expert FFN (ffnRoundEntries) in interleaved rounds (every token count once per round,
+  // plus the validation's layer points when calibrateAndValidate asks for them), so that load
+  // from other processes falls on all points alike.
+  // The layer's own bank when validating alongside (same buffers, same weights as the layer runs).
+  const ownBank = !opts.ffnBank || opts.ffnBank.capacity < Math.max(...plan.ffnTokens);
+  const bank = ownBank ? new ExpertFfnBank(ctx, shape, E, Math.max(...plan.ffnTokens)) : opts.ffnBank!;
+  const ffnArgs = storageBuffer(dev, E * 24, GPUBufferUsage.INDIRECT);
+  const ffnEntries = ffnRoundEntries(dev, shape, bank, ffnArgs, plan.ffnTokens);
+  const alongside = opts.alongside ?? [];
+  const ffnReps = opts.reps ?? (quick ? 12 : 16);
+  const roundSamples = await runRounds(
+    timer,
+    [...launchEntries, ...ffnEntries, ...alongside],
+    ffnReps,
+    warmup,
+    (r, n) => tickN(plan.ffnTokens.length / n, `expert_ffn${alongside.length ? " + layer" : ""} round ${r}/${n}`),
+  );
+  opts.onAlongside?.(new Map(alongside.map((a) => [a.key, roundSamples.get(a.key)!])));
+  idle.destroy();
+  emptyArgs.destroy();
+  const launchPts = plan.launch.map((n) => point(n, summarize(roundSamples.get(`launch:${n}`)!), { dispatches: n }));
+  for (const n of plan.launch) tick(`launch ${n}`);
+  const launchFit = fitAffine(launchPts);
+  const passNs = launchFit.fixedNs;
+  const ffnPts: Array<CalPoint & { tokens: number }> = [];
+  for (const t of plan.ffnTokens)
+    ffnPts.push({
+      ...point(ffnFlops(t, d, f, act), perCall(summarize(roundSamples.get(`ffn:${t}`)!), passNs), {
+        tokens: t,
+        d_model: d,
+        d_ff: f,
+        act,
+        dtype,
+        experts_per_pass: FFN_GROUP,
+      }),
+      tokens: t,
+    });
+  if (ownBank) bank.destroy();
+  ffnArgs.destroy();
+
+  const m: Measure = { dev, timer, reps, warmup, tick, shape, passNs };
+  const gatingPts = await measureGating(ctx, m, plan.gatingTokens);
+  const { shufflePts, combinePts } = await measureShuffles(ctx, m, plan.shuffleTokens);
+  const { d2dPts, h2dPts, d2hPts } = await measureCopies(ctx, m, plan.copyBytes);
+  const mmPts = await measureMatmuls(ctx, m, plan.matmulSizes);
   timer.destroy();
 
-  const curve = (unit: OpCurve["unit"], points: ProfilePoint[], fit = fitPiecewise(points)): OpCurve => ({ unit, dtype, points, fit });
-  const extra = (unit: ExtraCurve["unit"], points: ProfilePoint[], fit: ExtraCurve["fit"]): ExtraCurve => ({ unit, points, fit });
+  const curve = (unit: OpCurve["unit"], points: ProfilePoint[], fit = fitPiecewise(points)): OpCurve => ({
+    unit,
+    dtype,
+    points,
+    fit,
+  });
+  const extra = (unit: ExtraCurve["unit"], points: ProfilePoint[], fit: ExtraCurve["fit"]): ExtraCurve => ({
+    unit,
+    points,
+    fit,
+  });
   return {
     format: "moesim-profile/v1",
     adapter: ctx.info,
@@ -319,7 +413,11 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
       plan,
     },
     ops: {
-      expert_ffn: curve("flops", ffnPts.map(({ tokens: _t, ...p }) => p), fitTiles(ffnPts, DEFAULT_TILE.tm, (t) => ffnFlops(t, d, f, act))),
+      expert_ffn: curve(
+        "flops",
+        ffnPts.map(({ tokens: _t, ...p }) => p),
+        fitTiles(ffnPts, DEFAULT_TILE.tm, (t) => ffnFlops(t, d, f, act)),
+      ),
       gating: curve("tokens", gatingPts),
       shuffle: curve("bytes", shufflePts),
       copy_d2d: curve("bytes", d2dPts),

@@ -20,12 +20,22 @@ async function mainEntry(argv: string[]): Promise<number> {
   const vi = argv.indexOf("--validation");
   const vOut = vi >= 0 ? argv[vi + 1] : out.replace(/\.json$/, "") + ".validation.json";
   const ctx = await openGpu();
-  process.stderr.write(`adapter: ${ctx.info.description} (${ctx.info.vendor}), fallback ${ctx.info.isFallbackAdapter}\n`);
+  process.stderr.write(
+    `adapter: ${ctx.info.description} (${ctx.info.vendor}), fallback ${ctx.info.isFallbackAdapter}\n`,
+  );
   const log = (d: number, n: number, what: string) => process.stderr.write(`  ${d}/${n} ${what}\n`);
   const { profile, validation: v } = await calibrateAndValidate(ctx, { quick, onProgress: log });
   writeJsonAtomic(out, profile);
   writeJsonAtomic(vOut, v);
-  process.stdout.write(JSON.stringify({ profile: out, validation: vOut, median_abs_error: v.median_abs_error, max_abs_error: v.max_abs_error, points: v.points }) + "\n");
+  process.stdout.write(
+    JSON.stringify({
+      profile: out,
+      validation: vOut,
+      median_abs_error: v.median_abs_error,
+      max_abs_error: v.max_abs_error,
+      points: v.points,
+    }) + "\n",
+  );
   ctx.device.destroy();
   return 0;
 }

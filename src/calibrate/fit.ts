@@ -96,7 +96,8 @@ export function fitTiles(
   const pts = points.map((p) => ({ n: Math.ceil(p.tokens / step), y: timeOf(p) }));
   const slopes: number[] = [];
   for (let i = 0; i < pts.length; i++)
-    for (let j = i + 1; j < pts.length; j++) if (pts[j].n !== pts[i].n) slopes.push((pts[j].y - pts[i].y) / (pts[j].n - pts[i].n));
+    for (let j = i + 1; j < pts.length; j++)
+      if (pts[j].n !== pts[i].n) slopes.push((pts[j].y - pts[i].y) / (pts[j].n - pts[i].n));
   const b = slopes.length ? Math.max(0, median(slopes)) : 0;
   const a = Math.max(0, median(pts.map((p) => p.y - b * p.n)));
   const maxTiles = Math.max(...pts.map((p) => p.n));

@@ -1,7 +1,15 @@
 /** Public API of src/calibrate (the only module that touches WebGPU). */
 export { openGpu, findAdapter, describeAdapter, type GpuContext, type AdapterDescription } from "./gpu.js";
 export { calibrate, sweepPlan, type CalibrateOptions } from "./calibrate.js";
-export { validate, calibrateAndValidate, LayerBench, VALIDATION_TOKENS_FULL, VALIDATION_TOKENS_QUICK, type ValidationResult, type ValidationPoint } from "./validate.js";
+export {
+  validate,
+  calibrateAndValidate,
+  LayerBench,
+  VALIDATION_TOKENS_FULL,
+  VALIDATION_TOKENS_QUICK,
+  type ValidationResult,
+  type ValidationPoint,
+} from "./validate.js";
 export { predictLayerNs, type LayerPrediction } from "./predict.js";
 export { VALIDATION_LAYER, MoeLayer, type LayerShape } from "./layer.js";
 export { routingSample, logitsForPicks, expertCounts, type RoutingSample } from "./routing.js";

@@ -16,7 +16,14 @@ export interface LayerShape extends FfnShape {
   topK: number;
 }
 
-export const VALIDATION_LAYER: LayerShape = { dModel: 512, dFf: 1024, act: "swiglu", dtype: "f32", experts: 16, topK: 2 };
+export const VALIDATION_LAYER: LayerShape = {
+  dModel: 512,
+  dFf: 1024,
+  act: "swiglu",
+  dtype: "f32",
+  experts: 16,
+  topK: 2,
+};
 
 export class MoeLayer {
   readonly gating: Gating;

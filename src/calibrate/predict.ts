@@ -12,7 +12,14 @@ import type { CalibratedProfile } from "./profile-ext.js";
 
 export interface LayerPrediction {
   totalNs: number;
-  parts: { passNs: number; gatingNs: number; dispatchNs: number; ffnNs: number; idleExpertsNs: number; combineNs: number };
+  parts: {
+    passNs: number;
+    gatingNs: number;
+    dispatchNs: number;
+    ffnNs: number;
+    idleExpertsNs: number;
+    combineNs: number;
+  };
 }
 
 /** Dispatches of one expert's FFN (up + down). */

@@ -68,9 +68,13 @@ export class LayerBench {
       this.entries[i].setup?.();
       await timer.once(this.entries[i].encode);
       const counts = expertCounts(this.sample, t);
-      const got = new Uint32Array(await readBuffer(this.ctx.device, this.layer.gating.buffers.counts, this.shape.experts * 4));
+      const got = new Uint32Array(
+        await readBuffer(this.ctx.device, this.layer.gating.buffers.counts, this.shape.experts * 4),
+      );
       if (counts.some((c, e) => c !== got[e]))
-        throw new Error(`GPU gating counts ${[...got].join(",")} differ from the routing sample ${counts.join(",")} at ${t} tokens`);
+        throw new Error(
+          `GPU gating counts ${[...got].join(",")} differ from the routing sample ${counts.join(",")} at ${t} tokens`,
+        );
     }
   }
 
@@ -92,7 +96,9 @@ export class LayerBench {
         measured_p10_us: round(s.p10Ns / 1e3),
         measured_p90_us: round(s.p90Ns / 1e3),
         ffn_tiles: counts.reduce((a, c) => a + Math.ceil(c / this.layer.bank.tile.tm), 0),
-        predicted_parts_us: Object.fromEntries(Object.entries(pred.parts).map(([k, v]) => [k.replace(/Ns$/, ""), round(v / 1e3)])),
+        predicted_parts_us: Object.fromEntries(
+          Object.entries(pred.parts).map(([k, v]) => [k.replace(/Ns$/, ""), round(v / 1e3)]),
+        ),
       });
     }
     const abs = points.map((p) => Math.abs(p.error));
@@ -131,15 +137,21 @@ function layerSetup(profileLayer: LayerShape | undefined, opts: ValidateOptions)
 }
 
 /** Validates a stored profile: times the layer (interleaved rounds) and compares with the prediction. */
-export async function validate(ctx: GpuContext, profile: CostProfile, opts: ValidateOptions = {}): Promise<ValidationResult> {
+export async function validate(
+  ctx: GpuContext,
+  profile: CostProfile,
+  opts: ValidateOptions = {},
+): Promise<ValidationResult> {
   const { shape, sample, tokensList } = layerSetup((profile as { layer?: LayerShape }).layer, opts);
   const reps = opts.reps ?? (opts.quick ? 12 : 16);
-  const stat = opts.stat ?? ((profile.sweep as { fitStatistic?: FitStatistic }).fitStatistic ?? "min");
+  const stat = opts.stat ?? (profile.sweep as { fitStatistic?: FitStatistic }).fitStatistic ?? "min";
   const bench = new LayerBench(ctx, shape, tokensList, sample);
   const timer = new GpuTimer(ctx);
   try {
     await bench.checkRouting(timer);
-    const samples = await runRounds(timer, bench.entries, reps, opts.quick ? 1 : 2, (r, n) => opts.onProgress?.(r, n, `layer round ${r}/${n}`));
+    const samples = await runRounds(timer, bench.entries, reps, opts.quick ? 1 : 2, (r, n) =>
+      opts.onProgress?.(r, n, `layer round ${r}/${n}`),
+    );
     return bench.result(profile, samples, stat, timer.method);
   } finally {
     timer.destroy();
@@ -163,8 +175,19 @@ export async function calibrateAndValidate(
   try {
     await bench.checkRouting(timer);
     let samples = new Map<string, number[]>();
-    const profile = await calibrate(ctx, { ...opts, shape, alongside: bench.entries, ffnBank: bench.layer.bank, onAlongside: (s) => (samples = s) });
-    const validation = bench.result(profile, samples, opts.stat ?? profile.sweep.fitStatistic as FitStatistic, timer.method);
+    const profile = await calibrate(ctx, {
+      ...opts,
+      shape,
+      alongside: bench.entries,
+      ffnBank: bench.layer.bank,
+      onAlongside: (s) => (samples = s),
+    });
+    const validation = bench.result(
+      profile,
+      samples,
+      opts.stat ?? (profile.sweep.fitStatistic as FitStatistic),
+      timer.method,
+    );
     return { profile, validation };
   } finally {
     timer.destroy();

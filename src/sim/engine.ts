@@ -223,7 +223,14 @@ export class Simulation {
   /** An event that fires after `delay` ns. */
   timeout(delay: Ns, name = "timeout"): SimEvent<void> {
     const ev = new SimEvent<void>(this, name);
-    this.scheduleRaw(delay, () => ev.succeed(), PRIORITY_NORMAL, name);
+    this.scheduleRaw(
+      delay,
+      () => {
+        ev.succeed();
+      },
+      PRIORITY_NORMAL,
+      name,
+    );
     return ev;
   }
 

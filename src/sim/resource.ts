@@ -97,7 +97,9 @@ export class Resource {
   /** An event that fires when a unit is held by the requester. */
   request(): SimEvent<void> {
     const ev = new SimEvent<void>(this.sim, `${this.name}.request`);
-    this.acquire(() => ev.succeed());
+    this.acquire(() => {
+      ev.succeed();
+    });
     return ev;
   }
 
@@ -135,7 +137,7 @@ export class Store<T> {
   }
   get(): SimEvent<T> {
     const ev = new SimEvent<T>(this.sim, `${this.name}.get`);
-    if (this.items.length > 0) ev.succeed(this.items.shift() as T);
+    if (this.items.length > 0) ev.succeed(this.items.shift());
     else this.getters.push(ev);
     return ev;
   }

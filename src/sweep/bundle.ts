@@ -104,14 +104,19 @@ export async function workerEntry(): Promise<WorkerEntry> {
       // one file to load is what makes a worker start fast. Native or unused ones stay outside.
       external: ["webgpu", "@resvg/resvg-js", "esbuild", "playwright-core", "vega", "vega-lite", "vega-embed", "yaml"],
       // CommonJS packages (seedrandom) require Node's built-in modules.
-      banner: { js: 'import { createRequire as __moesimRequire } from "node:module"; const require = __moesimRequire(import.meta.url);' },
+      banner: {
+        js: 'import { createRequire as __moesimRequire } from "node:module"; const require = __moesimRequire(import.meta.url);',
+      },
       logLevel: "silent",
       plugins: [
         {
           name: "keep-import-meta-url",
           setup(build) {
             build.onLoad({ filter: /\.[cm]?ts$/ }, (args) => ({
-              contents: readFileSync(args.path, "utf8").replace(/\bimport\.meta\.url\b/g, JSON.stringify(pathToFileURL(args.path).href)),
+              contents: readFileSync(args.path, "utf8").replace(
+                /\bimport\.meta\.url\b/g,
+                JSON.stringify(pathToFileURL(args.path).href),
+              ),
               loader: "ts",
             }));
           },

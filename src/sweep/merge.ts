@@ -24,7 +24,8 @@ function readManifest(dir: string): SweepManifest | null {
   }
 }
 
-const cell = (v: unknown): string | number | boolean | null => (v === null || typeof v !== "object" ? (v as string | number | boolean | null) : JSON.stringify(v));
+const cell = (v: unknown): string | number | boolean | null =>
+  v === null || typeof v !== "object" ? (v as string | number | boolean | null) : JSON.stringify(v);
 
 /** One finished point as `sweep --json` and `merge --json` list it. */
 export interface PointRow {
@@ -50,7 +51,21 @@ export function pointRows(s: MergedSweep): PointRow[] {
 
 /** The merged table: one row per point, parameters first, then the headline metrics. */
 export function sweepCsv(s: MergedSweep): string {
-  const header = [...s.param_keys, "tokens_per_s", "oom", "step_ms_mean", "step_ms_p50", "step_ms_p99", "peak_bytes_max", "peak_activation_bytes", "max_gpu_share_mean", "cache_miss_rate", "steps", "tokens", "key"];
+  const header = [
+    ...s.param_keys,
+    "tokens_per_s",
+    "oom",
+    "step_ms_mean",
+    "step_ms_p50",
+    "step_ms_p99",
+    "peak_bytes_max",
+    "peak_activation_bytes",
+    "max_gpu_share_mean",
+    "cache_miss_rate",
+    "steps",
+    "tokens",
+    "key",
+  ];
   const rows = s.points.map((p) => [
     ...s.param_keys.map((k) => cell(p.params[k] ?? null)),
     p.summary.tokens_per_s,
@@ -82,11 +97,14 @@ export function mergeSweeps(dirs: string[]): MergeResult {
   for (const d of dirs) {
     const dir = resolve(d);
     const pdir = pointsDir(dir);
-    if (!existsSync(pdir)) throw new UserError(`${d} is not a sweep folder (no points/ inside); give the --out folder of moesim sweep`);
+    if (!existsSync(pdir))
+      throw new UserError(`${d} is not a sweep folder (no points/ inside); give the --out folder of moesim sweep`);
     const m = readManifest(dir);
     if (m) {
       if (manifest && (manifest.name !== m.name || manifest.base_hash !== m.base_hash)) {
-        throw new UserError(`${d} holds sweep '${m.name}' (base ${m.base_hash}), not '${manifest.name}' (base ${manifest.base_hash}); merge folders of one sweep only`);
+        throw new UserError(
+          `${d} holds sweep '${m.name}' (base ${m.base_hash}), not '${manifest.name}' (base ${manifest.base_hash}); merge folders of one sweep only`,
+        );
       }
       manifest = m;
     }
@@ -98,14 +116,20 @@ export function mergeSweeps(dirs: string[]): MergeResult {
       if (manifest && p.base_hash !== manifest.base_hash) continue; // stale: made from an older base scenario, re-run by moesim sweep
       const text = JSON.stringify(p);
       const seen = byKey.get(p.key);
-      if (seen && seen.text !== text) throw new UserError(`point ${p.key} differs between ${seen.dir} and ${d}; were they run from different versions?`);
+      if (seen && seen.text !== text)
+        throw new UserError(
+          `point ${p.key} differs between ${seen.dir} and ${d}; were they run from different versions?`,
+        );
       byKey.set(p.key, { p, text, dir: d });
     }
   }
-  const points = [...byKey.values()].map((x) => x.p).sort((a, b) => a.index - b.index || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const points = [...byKey.values()]
+    .map((x) => x.p)
+    .sort((a, b) => a.index - b.index || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const first = points[0];
   const names = new Set(points.map((p) => p.sweep));
-  if (names.size > 1) throw new UserError(`merge: the folders hold points of several sweeps (${[...names].sort().join(", ")})`);
+  if (names.size > 1)
+    throw new UserError(`merge: the folders hold points of several sweeps (${[...names].sort().join(", ")})`);
   const paramKeys = manifest?.param_keys ?? (first ? Object.keys(first.params) : []);
   const sweep: MergedSweep = {
     format: SWEEP_FORMAT,

@@ -16,7 +16,9 @@ export function pointScenario(spec: SweepSpec, point: SweepPoint): Record<string
  * text, which would mean nothing to the user): the sweep file and the point are named instead.
  */
 export function withoutBaseFile(spec: SweepSpec, message: string): string {
-  return message.startsWith(spec.baseFile) ? message.slice(spec.baseFile.length).replace(/^(:\d+:\d+)?: /, "") : message;
+  return message.startsWith(spec.baseFile)
+    ? message.slice(spec.baseFile.length).replace(/^(:\d+:\d+)?: /, "")
+    : message;
 }
 
 /** A parameter value as text for tables and messages: scalars as they are, lists and mappings as JSON; absent is "". */

@@ -13,11 +13,16 @@ function fmtSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
   if (s < 60) return `${s.toFixed(0)}s`;
   const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+  return m < 60
+    ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
 /** One line per finished point on a stream, with an ETA from the mean time so far. */
-export function lineProgress(out: NodeJS.WritableStream = process.stderr, now: () => number = () => performance.now()): ProgressSink {
+export function lineProgress(
+  out: NodeJS.WritableStream = process.stderr,
+  now: () => number = () => performance.now(),
+): ProgressSink {
   let t0 = 0;
   let first = 0;
   return {

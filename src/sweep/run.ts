@@ -66,6 +66,15 @@ export function pointJson(p: PointResult): string {
   return JSON.stringify(p, null, 2) + "\n";
 }
 
+/** The sweep folder must be this sweep's (resumed) or new: another sweep's folder, or any other folder, is refused. */
+function checkOutDir(out: string, manifestPath: string, name: string): void {
+  if (existsSync(manifestPath)) {
+    const old = JSON.parse(readFileSync(manifestPath, "utf8")) as SweepManifest;
+    if (old.name !== name) throw new UserError(`${out} holds sweep '${old.name}', not '${name}'; choose another --out`);
+  } else if (existsSync(out) && readdirSync(out).filter((e) => !e.startsWith(".")).length > 0) {
+    throw new UserError(`${out} exists and is not a sweep folder; choose another --out`);
+  }
+}
 
 /**
  * Runs a sweep's points (or one shard's) on a pool of worker threads. Each finished point is written
@@ -78,14 +87,15 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   const out = resolve(opts.out ?? spec.out);
   const progress = opts.progress ?? quietProgress;
   const selected = shardPoints(spec.points, opts.shard ?? null);
-  const manifest: SweepManifest = { format: SPEC_FORMAT, name: spec.name, base_hash: spec.baseHash, param_keys: spec.paramKeys, points: spec.points.length };
+  const manifest: SweepManifest = {
+    format: SPEC_FORMAT,
+    name: spec.name,
+    base_hash: spec.baseHash,
+    param_keys: spec.paramKeys,
+    points: spec.points.length,
+  };
   const manifestPath = join(out, "sweep-spec.json");
-  if (existsSync(manifestPath)) {
-    const old = JSON.parse(readFileSync(manifestPath, "utf8")) as SweepManifest;
-    if (old.name !== spec.name) throw new UserError(`${out} holds sweep '${old.name}', not '${spec.name}'; choose another --out`);
-  } else if (existsSync(out) && readdirSync(out).filter((e) => !e.startsWith(".")).length > 0) {
-    throw new UserError(`${out} exists and is not a sweep folder; choose another --out`);
-  }
+  checkOutDir(out, manifestPath, spec.name);
   const dir = pointsDir(out);
   const todo: SweepPoint[] = selected.filter((p) => readPoint(join(dir, `${p.key}.json`), spec.baseHash) === null);
   const skipped = selected.length - todo.length;
@@ -98,7 +108,13 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     // Validate every point before any runs: a bad override fails fast with its key path.
     for (const p of selected) {
       const { file, loaded } = pointText(spec, p);
-      tasks.set(p.index, { index: p.index, key: p.key, scenario: loaded.scenario, file, name: `${spec.name}-${p.key}` });
+      tasks.set(p.index, {
+        index: p.index,
+        key: p.key,
+        scenario: loaded.scenario,
+        file,
+        name: `${spec.name}-${p.key}`,
+      });
     }
     writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
   } catch (e) {
@@ -137,9 +153,21 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
           const cur = started.get(w)!;
           if (m.type === "error") {
             const where = describePoint(cur.point);
-            return fail(m.user ? new UserError(`${where}: ${withoutBaseFile(spec, m.message)}`, spec.file) : Object.assign(new Error(`${spec.file}: ${where}: ${m.message}`), { stack: m.stack }));
+            return fail(
+              m.user
+                ? new UserError(`${where}: ${withoutBaseFile(spec, m.message)}`, spec.file)
+                : Object.assign(new Error(`${spec.file}: ${where}: ${m.message}`), { stack: m.stack }),
+            );
           }
-          const result: PointResult = { format: POINT_FORMAT, sweep: spec.name, key: cur.point.key, index: cur.point.index, base_hash: spec.baseHash, params: cur.point.params, summary: m.summary as PointResult["summary"] };
+          const result: PointResult = {
+            format: POINT_FORMAT,
+            sweep: spec.name,
+            key: cur.point.key,
+            index: cur.point.index,
+            base_hash: spec.baseHash,
+            params: cur.point.params,
+            summary: m.summary as PointResult["summary"],
+          };
           writeFileAtomic(join(dir, `${cur.point.key}.json`), pointJson(result));
           ran++;
           done++;
@@ -150,7 +178,10 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
         exit: (w, code) => {
           live--;
           const cur = started.get(w);
-          if (cur && !failed) return fail(new Error(`${spec.file}: worker stopped (exit code ${code}) while running ${describePoint(cur.point)}`));
+          if (cur && !failed)
+            return fail(
+              new Error(`${spec.file}: worker stopped (exit code ${code}) while running ${describePoint(cur.point)}`),
+            );
           if (live === 0 && !failed) resolvePool();
         },
       });
@@ -159,7 +190,16 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     progress.stop();
   }
   const entryKind: SweepRun["entry"] = pool?.entry.kind ?? null;
-  return { out, total: spec.points.length, selected: selected.length, skipped, ran, workers: todo.length ? nWorkers : 0, seconds: (performance.now() - t0) / 1000, entry: entryKind };
+  return {
+    out,
+    total: spec.points.length,
+    selected: selected.length,
+    skipped,
+    ran,
+    workers: todo.length ? nWorkers : 0,
+    seconds: (performance.now() - t0) / 1000,
+    entry: entryKind,
+  };
 }
 
 interface PoolHandlers {
@@ -174,7 +214,12 @@ interface PoolHandlers {
  * Starts n workers on the point runner; they load it while the caller goes on (validating points,
  * say). Messages that arrive before `listen` are held and delivered then, in order.
  */
-async function startPool(n: number): Promise<{ workers: Worker[]; entry: Awaited<ReturnType<typeof workerEntry>>; listen(h: PoolHandlers): void; stop(): void }> {
+async function startPool(n: number): Promise<{
+  workers: Worker[];
+  entry: Awaited<ReturnType<typeof workerEntry>>;
+  listen(h: PoolHandlers): void;
+  stop(): void;
+}> {
   const entry = await workerEntry();
   const workers: Worker[] = [];
   let handlers: PoolHandlers | null = null;
@@ -189,7 +234,9 @@ async function startPool(n: number): Promise<{ workers: Worker[]; entry: Awaited
     // and tests run), which would cost every worker ~0.2 s of CPU to start.
     const w = new Worker(entry.url, entry.kind === "bundle" ? { execArgv: [] } : {});
     workers.push(w);
-    w.on("message", (m: PointReply | { type: "ready" }) => deliver((h) => (m.type === "ready" ? h.ready(w) : h.message(w, m))));
+    w.on("message", (m: PointReply | { type: "ready" }) =>
+      deliver((h) => (m.type === "ready" ? h.ready(w) : h.message(w, m))),
+    );
     w.on("error", (e) => deliver((h) => h.error(e)));
     w.on("exit", (code) => deliver((h) => h.exit(w, code)));
   }
@@ -205,4 +252,3 @@ async function startPool(n: number): Promise<{ workers: Worker[]; entry: Awaited
     },
   };
 }
-

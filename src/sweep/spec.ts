@@ -21,12 +21,19 @@ import type { ParamValue, Params } from "../scenario/sweep-results.js";
  *     - { policies.placement.policy: greedy }
  *   out: results/sweeps/gating-x-batch   # optional (default results/sweeps/NAME), relative to the working directory
  */
-const keyPath = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$/, "a key path like policies.gating.policy");
-const value: z.ZodType<ParamValue> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(value), z.record(z.string(), value)]));
+const keyPath = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$/, "a key path like policies.gating.policy");
+const value: z.ZodType<ParamValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(value), z.record(z.string(), value)]),
+);
 
 const sweepSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only").optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only")
+      .optional(),
     description: z.string().optional(),
     base: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
     set: z.record(keyPath, value).optional(),
@@ -35,7 +42,10 @@ const sweepSchema = z
     out: z.string().optional(),
   })
   .strict()
-  .refine((s) => s.grid !== undefined || s.points !== undefined, { message: "a sweep needs 'grid' (key path -> values) or 'points' (a list of override sets)", path: ["grid"] });
+  .refine((s) => s.grid !== undefined || s.points !== undefined, {
+    message: "a sweep needs 'grid' (key path -> values) or 'points' (a list of override sets)",
+    path: ["grid"],
+  });
 
 export interface SweepPoint {
   index: number;
@@ -101,11 +111,12 @@ function product(grid: Record<string, ParamValue[]>): Params[] {
 export function parseSweep(text: string, file = "<inline>"): SweepSpec {
   const { doc, lineCounter, value: raw } = parseYamlText(text, file);
   const locate = locator(file, doc, lineCounter);
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new UserError("a sweep must be a YAML mapping with 'base' and 'grid' or 'points'", `${file}:1:1`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new UserError("a sweep must be a YAML mapping with 'base' and 'grid' or 'points'", `${file}:1:1`);
   const parsed = sweepSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    let path = issue.path as PropertyKey[];
+    let path: PropertyKey[] = issue.path;
     let what = issue.message.replace(/^Invalid input: /, "");
     if (issue.code === "unrecognized_keys") {
       path = [...path, issue.keys[0]];
@@ -132,7 +143,10 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
     try {
       baseText = readFileSync(baseFile, "utf8");
     } catch (e) {
-      throw new UserError(`base: cannot read scenario ${s.base} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, locate(["base"]));
+      throw new UserError(
+        `base: cannot read scenario ${s.base} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        locate(["base"]),
+      );
     }
     let b: unknown;
     try {
@@ -141,7 +155,8 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
       if (e instanceof UserError) throw new UserError(`base: ${e.message}`, locate(["base"]));
       throw e;
     }
-    if (b === null || typeof b !== "object" || Array.isArray(b)) throw new UserError(`base: ${baseFile} is not a scenario mapping`, locate(["base"]));
+    if (b === null || typeof b !== "object" || Array.isArray(b))
+      throw new UserError(`base: ${baseFile} is not a scenario mapping`, locate(["base"]));
     base = b as Record<string, unknown>;
   } else {
     base = s.base;
@@ -159,23 +174,38 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
   const gridSets = s.grid ? product(s.grid) : [{}];
   const listSets = s.points ?? [{}];
   const paramKeys: string[] = [];
-  for (const set of [...listSets, ...(s.grid ? [s.grid] : [])]) for (const k of Object.keys(set)) if (!paramKeys.includes(k)) paramKeys.push(k);
+  for (const set of [...listSets, ...(s.grid ? [s.grid] : [])])
+    for (const k of Object.keys(set)) if (!paramKeys.includes(k)) paramKeys.push(k);
   const points: SweepPoint[] = [];
   const seen = new Map<string, number>();
   for (const l of listSets) {
     for (const g of gridSets) {
       const params: Params = {};
       // Parameters in one fixed order (as declared), so equal points hash and print alike.
-      for (const k of paramKeys) if (k in l || k in g) params[k] = (k in g ? g[k] : l[k]) as ParamValue;
+      for (const k of paramKeys) if (k in l || k in g) params[k] = k in g ? g[k] : l[k];
       const key = stableHash(params);
       const dup = seen.get(key);
-      if (dup !== undefined) throw new UserError(`points: point ${points.length} repeats point ${dup} (${JSON.stringify(params)}); every point must differ`, locate(["points"]));
+      if (dup !== undefined)
+        throw new UserError(
+          `points: point ${points.length} repeats point ${dup} (${JSON.stringify(params)}); every point must differ`,
+          locate(["points"]),
+        );
       seen.set(key, points.length);
       points.push({ index: points.length, key, params });
     }
   }
-  const name = s.name ?? (file === "<inline>" ? "sweep" : basename(file, extname(file)).replace(/[^A-Za-z0-9._-]/g, "_"));
-  return { name, file, base, baseFile, baseHash: stableHash(base), paramKeys, points, out: s.out ?? `results/sweeps/${name}` };
+  const name =
+    s.name ?? (file === "<inline>" ? "sweep" : basename(file, extname(file)).replace(/[^A-Za-z0-9._-]/g, "_"));
+  return {
+    name,
+    file,
+    base,
+    baseFile,
+    baseHash: stableHash(base),
+    paramKeys,
+    points,
+    out: s.out ?? `results/sweeps/${name}`,
+  };
 }
 
 export function loadSweepFile(path: string): SweepSpec {
@@ -183,7 +213,9 @@ export function loadSweepFile(path: string): SweepSpec {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UserError(`cannot read sweep file ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UserError(
+      `cannot read sweep file ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   return parseSweep(text, path);
 }

@@ -33,14 +33,23 @@ export async function runPoint(task: PointTask): Promise<Record<string, unknown>
 
 if (parentPort) {
   const port = parentPort;
-  port.on("message", async (task: PointTask) => {
-    try {
-      const summary = await runPoint(task);
-      port.postMessage({ type: "done", index: task.index, key: task.key, summary } satisfies PointReply);
-    } catch (e) {
-      const err = e as Error;
-      port.postMessage({ type: "error", index: task.index, key: task.key, user: e instanceof UserError, message: err?.message ?? String(e), stack: err?.stack } satisfies PointReply);
-    }
-  });
+  // The reply (done or error) is posted from the promise: runPoint's failures never escape it.
+  const answer = (task: PointTask): Promise<void> =>
+    runPoint(task).then(
+      (summary) => port.postMessage({ type: "done", index: task.index, key: task.key, summary } satisfies PointReply),
+      (e: unknown) => {
+        const err = e as Error;
+        const message = err?.message ?? String(e);
+        port.postMessage({
+          type: "error",
+          index: task.index,
+          key: task.key,
+          user: e instanceof UserError,
+          message,
+          stack: err?.stack,
+        } satisfies PointReply);
+      },
+    );
+  port.on("message", (task: PointTask) => void answer(task));
   port.postMessage({ type: "ready" });
 }

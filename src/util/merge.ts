@@ -17,7 +17,8 @@ export function deepMerge(base: unknown, over: unknown): unknown {
   if (isPlainObject(base) && isPlainObject(over)) {
     const out: Record<string, unknown> = { ...base };
     for (const [k, v] of Object.entries(over)) {
-      if (FORBIDDEN_KEYS.includes(k)) throw new UserError(`'${k}' is not a scenario key (__proto__, constructor and prototype are refused)`);
+      if (FORBIDDEN_KEYS.includes(k))
+        throw new UserError(`'${k}' is not a scenario key (__proto__, constructor and prototype are refused)`);
       out[k] = deepMerge(out[k], v);
     }
     return out;

@@ -13,7 +13,9 @@ export function forbiddenSegment(path: string): string | undefined {
 export function checkKeyPath(path: string): void {
   const bad = forbiddenSegment(path);
   if (bad !== undefined) {
-    throw new UserError(`'${bad}' in key path ${path} is not a scenario key (__proto__, constructor and prototype are refused)`);
+    throw new UserError(
+      `'${bad}' in key path ${path} is not a scenario key (__proto__, constructor and prototype are refused)`,
+    );
   }
 }
 

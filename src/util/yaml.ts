@@ -59,7 +59,10 @@ function checkNesting(text: string, file: string): void {
     if (atIndent) {
       if (c === 32) {
         if (i - lineStart >= MAX_INDENT) {
-          throw new UserError(`invalid YAML: indented more than ${MAX_INDENT} columns (nested too deeply)`, `${file}:${line}:1`);
+          throw new UserError(
+            `invalid YAML: indented more than ${MAX_INDENT} columns (nested too deeply)`,
+            `${file}:${line}:1`,
+          );
         }
         continue;
       }

@@ -166,8 +166,12 @@ describe.each(kinds)("Simulation (%s queue)", (queue) => {
       const ev = sim.event<number>("answer");
       const got: [string, number, number][] = [];
       ev.then((v) => got.push(["before", v, sim.now]));
-      sim.schedule(10, () => ev.succeed(42));
-      sim.schedule(20, () => ev.then((v) => got.push(["after", v, sim.now])));
+      sim.schedule(10, () => {
+        ev.succeed(42);
+      });
+      sim.schedule(20, () => {
+        ev.then((v) => got.push(["after", v, sim.now]));
+      });
       sim.run();
       expect(got).toEqual([
         ["before", 42, 10],
@@ -198,9 +202,15 @@ describe.each(kinds)("Simulation (%s queue)", (queue) => {
       const c = sim.event<string>("c");
       let got: { v: string[]; t: number } | null = null;
       sim.allOf([a, b, c]).then((v) => (got = { v, t: sim.now }));
-      sim.schedule(30, () => a.succeed("A"));
-      sim.schedule(10, () => c.succeed("C"));
-      sim.schedule(20, () => b.succeed("B"));
+      sim.schedule(30, () => {
+        a.succeed("A");
+      });
+      sim.schedule(10, () => {
+        c.succeed("C");
+      });
+      sim.schedule(20, () => {
+        b.succeed("B");
+      });
       sim.run();
       expect(got).toEqual({ v: ["A", "B", "C"], t: 30 });
     });
@@ -229,7 +239,9 @@ describe.each(kinds)("Simulation (%s queue)", (queue) => {
         return sim.now;
       }
       const p = sim.process(worker(), "worker");
-      sim.schedule(8_000, () => ready.succeed("go"));
+      sim.schedule(8_000, () => {
+        ready.succeed("go");
+      });
       let result = -1;
       p.then((v) => (result = v));
       sim.run();

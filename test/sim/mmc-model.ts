@@ -55,13 +55,18 @@ export function runMmc(o: MmcOptions): MmcResult {
       const wq = sim.now - arrivedAt;
       sumWq += wq;
       if (index >= warmup) sumWqAfter += wq;
-      sim.scheduleRaw(service.exponentialNs(MEAN_SERVICE_NS), () => {
-        const w = sim.now - arrivedAt;
-        sumW += w;
-        if (index >= warmup) sumWAfter += w;
-        departed++;
-        server.release();
-      }, PRIORITY_NORMAL, "departure");
+      sim.scheduleRaw(
+        service.exponentialNs(MEAN_SERVICE_NS),
+        () => {
+          const w = sim.now - arrivedAt;
+          sumW += w;
+          if (index >= warmup) sumWAfter += w;
+          departed++;
+          server.release();
+        },
+        PRIORITY_NORMAL,
+        "departure",
+      );
     });
     if (created < o.customers) {
       sim.scheduleRaw(arrivals.exponentialNs(meanInterarrivalNs), arrive, PRIORITY_NORMAL, "arrival");

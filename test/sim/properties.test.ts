@@ -83,7 +83,11 @@ function runReference(plan: Node[]): Ran[] {
     for (let i = 1; i < pending.length; i++) {
       const a = pending[i];
       const b = pending[best];
-      if (a.time < b.time || (a.time === b.time && (a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq)))) best = i;
+      if (
+        a.time < b.time ||
+        (a.time === b.time && (a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq)))
+      )
+        best = i;
     }
     const p = pending.splice(best, 1)[0];
     if (p.cancelled) continue;

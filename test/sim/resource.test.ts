@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { Fifo, Resource, Signal, Simulation, SimulationError, Store, type ProcessGenerator } from "../../src/sim/index.js";
+import {
+  Fifo,
+  Resource,
+  Signal,
+  Simulation,
+  SimulationError,
+  Store,
+  type ProcessGenerator,
+} from "../../src/sim/index.js";
 
 describe("Resource", () => {
   it("serves waiters in FIFO order, `capacity` at a time (callback style)", () => {

@@ -80,7 +80,7 @@ describe("distributions", () => {
     }
     expect(outside).toBe(0);
     expect(Math.abs(sum / n - 3.5)).toBeLessThan((5 * Math.sqrt(9 / 12)) / Math.sqrt(n));
-    expect(counts.every((c) => Math.abs(c / n - 1 / 6) < 5 * Math.sqrt((1 / 6) * (5 / 6) / n))).toBe(true);
+    expect(counts.every((c) => Math.abs(c / n - 1 / 6) < 5 * Math.sqrt(((1 / 6) * (5 / 6)) / n))).toBe(true);
     expect(Math.abs(isum / n - 2.5)).toBeLessThan(0.01);
   });
 
@@ -130,7 +130,10 @@ describe("distributions", () => {
     const erf = (x: number): number => {
       const t = 1 / (1 + 0.3275911 * Math.abs(x));
       const y =
-        1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+        1 -
+        ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+          t *
+          Math.exp(-x * x);
       return x >= 0 ? y : -y;
     };
     expect(ks(xs, (x) => 0.5 * (1 + erf((x - 10) / (3 * Math.SQRT2))))).toBeLessThan(
@@ -151,7 +154,7 @@ describe("distributions", () => {
       const p = Math.pow(k, -exponent) / h;
       const observed = counts[k - 1] / n;
       expect(Math.abs(observed - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n));
-      chi2 += ((counts[k - 1] - n * p) ** 2) / (n * p);
+      chi2 += (counts[k - 1] - n * p) ** 2 / (n * p);
     }
     // 63 degrees of freedom: the 0.1% critical value is about 103.4
     expect(chi2).toBeLessThan(103.4);

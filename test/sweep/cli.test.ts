@@ -15,7 +15,10 @@ function mappingSweep(): { file: string; out: string } {
   dirs.push(dir);
   const file = join(dir, "m.sweep.yaml");
   const base = join(repoRoot, "test/fixtures/sweep/base.yaml");
-  writeFileSync(file, `name: m\nbase: ${base}\npoints:\n  - { policies.gating: { policy: static } }\n  - { policies.gating: { policy: dynamic } }\n`);
+  writeFileSync(
+    file,
+    `name: m\nbase: ${base}\npoints:\n  - { policies.gating: { policy: static } }\n  - { policies.gating: { policy: dynamic } }\n`,
+  );
   return { file, out: join(dir, "out") };
 }
 
@@ -36,7 +39,10 @@ describe("sweep and merge on the command line", () => {
     expect(sweep.code).toBe(0);
     const merge = await runCli(["merge", out, "--no-report", "--json"]);
     expect(merge.code).toBe(0);
-    const s = JSON.parse(sweep.out) as { total: number; points: { index: number; params: unknown; tokens_per_s: number }[] };
+    const s = JSON.parse(sweep.out) as {
+      total: number;
+      points: { index: number; params: unknown; tokens_per_s: number }[];
+    };
     const m = JSON.parse(merge.out) as { total: number; missing: number; points: unknown };
     expect(s.points.map((p) => p.index)).toEqual([0, 1]);
     expect(s.points[0].params).toEqual({ "policies.gating": { policy: "static" } });

@@ -7,14 +7,12 @@ const cellText = fc.string({ unit: fc.constantFrom("a", "b", "1", " ", ",", '"',
 
 describe("CSV", () => {
   it("parseCsv reads back every table toCsv writes", () => {
-    const table = fc
-      .uniqueArray(cellText, { minLength: 1, maxLength: 5 })
-      .chain((header) =>
-        fc.record({
-          header: fc.constant(header),
-          rows: fc.array(fc.array(cellText, { minLength: header.length, maxLength: header.length }), { maxLength: 6 }),
-        }),
-      );
+    const table = fc.uniqueArray(cellText, { minLength: 1, maxLength: 5 }).chain((header) =>
+      fc.record({
+        header: fc.constant(header),
+        rows: fc.array(fc.array(cellText, { minLength: header.length, maxLength: header.length }), { maxLength: 6 }),
+      }),
+    );
     fc.assert(
       fc.property(table, ({ header, rows }) => {
         const records = rows.map((r) => Object.fromEntries(header.map((h, j) => [h, r[j]])));
@@ -25,7 +23,13 @@ describe("CSV", () => {
   });
 
   it("quotes cells with commas, quotes and line breaks, and writes numbers, booleans and null plainly", () => {
-    const text = toCsv(["a", "b", "c"], [["x,y", 'say "hi"', "two\nlines"], [1.5, true, null]]);
+    const text = toCsv(
+      ["a", "b", "c"],
+      [
+        ["x,y", 'say "hi"', "two\nlines"],
+        [1.5, true, null],
+      ],
+    );
     expect(text).toBe('a,b,c\n"x,y","say ""hi""","two\nlines"\n1.5,true,\n');
     expect(parseCsv(text)).toEqual([
       { a: "x,y", b: 'say "hi"', c: "two\nlines" },

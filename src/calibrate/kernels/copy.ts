@@ -23,8 +23,15 @@ export class HostToDevice {
     readonly bytes: number,
   ) {
     const d = ctx.device;
-    this.staging = d.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
-    this.dst = d.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+    this.staging = d.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    this.dst = d.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
   }
   /** One transfer of `data` (bytes long); the staging buffer is mapped again for the next one. */
   async run(data: Uint8Array): Promise<void> {
@@ -52,7 +59,10 @@ export class DeviceToHost {
   ) {
     const d = ctx.device;
     this.staging = d.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.src = d.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.src = d.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     this.out = new Uint8Array(bytes);
   }
   async run(): Promise<void> {

@@ -6,7 +6,14 @@
  */
 import { bindGroup, bufferFrom, computePipeline, storageBuffer, uniformBuffer, type GpuContext } from "../gpu.js";
 import { toHalfArray } from "../f16.js";
-import { DEFAULT_TILE, tiledMatmulWgsl, tiledWorkgroups, type Activation, type Dtype, type TileConfig } from "./matmul.js";
+import {
+  DEFAULT_TILE,
+  tiledMatmulWgsl,
+  tiledWorkgroups,
+  type Activation,
+  type Dtype,
+  type TileConfig,
+} from "./matmul.js";
 
 export interface FfnShape {
   dModel: number;

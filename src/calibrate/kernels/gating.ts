@@ -140,7 +140,16 @@ export class Gating {
     this.topk = computePipeline(d, topkWgsl(), "gating-topk");
     this.routeP = computePipeline(d, routeWgsl(), "gating-route");
     this.params = uniformBuffer(d, [0, experts, k, 0]);
-    this.routeParams = uniformBuffer(d, [0, experts, k, ffn.tile.tm, ffn.dFf / ffn.tile.tn, ffn.dModel / ffn.tile.tn, 0, 0]);
+    this.routeParams = uniformBuffer(d, [
+      0,
+      experts,
+      k,
+      ffn.tile.tm,
+      ffn.dFf / ffn.tile.tn,
+      ffn.dModel / ffn.tile.tn,
+      0,
+      0,
+    ]);
     const b = this.buffers;
     this.g1 = bindGroup(d, this.topk, [b.logits, b.topIdx, b.topW, this.params]);
     this.g2 = bindGroup(d, this.routeP, [b.topIdx, b.counts, b.order, b.slot, b.route, b.args, this.routeParams]);
@@ -166,7 +175,7 @@ export class Gating {
   }
 
   destroy(): void {
-    for (const b of Object.values(this.buffers)) b.destroy();
+    for (const b of Object.values(this.buffers) as GPUBuffer[]) b.destroy();
     this.params.destroy();
     this.routeParams.destroy();
   }

@@ -68,7 +68,8 @@ export function tiledMatmulWgsl(dtype: Dtype, act: Activation, t: TileConfig = D
   for (let i = 0; i < t.rm; i++) L(`      let x${i} = As[(lid.y * ${t.rm}u + ${i}u) * ${kv}u + kq];`);
   for (let c = 0; c < cv; c++)
     for (let g = 0; g < (two ? 2 : 1); g++) {
-      for (let s = 0; s < 4; s++) L(`      let b${g}_${c}_${s} = Bs${g}[(kq * 4u + ${s}u) * ${tnv}u + lid.x * ${cv}u + ${c}u];`);
+      for (let s = 0; s < 4; s++)
+        L(`      let b${g}_${c}_${s} = Bs${g}[(kq * 4u + ${s}u) * ${tnv}u + lid.x * ${cv}u + ${c}u];`);
       for (let i = 0; i < t.rm; i++)
         L(
           `      a${g}_${i}_${c} = fma(${V}(x${i}.w), b${g}_${c}_3, fma(${V}(x${i}.z), b${g}_${c}_2, fma(${V}(x${i}.y), b${g}_${c}_1, fma(${V}(x${i}.x), b${g}_${c}_0, a${g}_${i}_${c}))));`,
