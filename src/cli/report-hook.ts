@@ -7,7 +7,10 @@ export async function writeReportFor(resultsDir: string): Promise<string | null>
     const mod = (await import("../report/index.js")) as { renderReport?: (dir: string) => Promise<string> };
     if (typeof mod.renderReport === "function") return await mod.renderReport(resultsDir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw e;
+    // Only the report module itself being absent is expected; a package it needs (vega) missing is an error.
+    const err = e as NodeJS.ErrnoException;
+    const reportMissing = /^Cannot find module '[^']*report[\\/]index\.[jt]s'/.test(err.message);
+    if (err.code !== "ERR_MODULE_NOT_FOUND" || !reportMissing) throw e;
   }
   return null;
 }

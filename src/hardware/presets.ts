@@ -11,7 +11,7 @@ const G = 1e9;
 /**
  * NVIDIA V100 SXM2 32 GB. FLOP/s: NVIDIA Tesla V100 datasheet (15.7 TFLOPS fp32, 125 TFLOPS fp16
  * tensor). V100 has no bf16 or fp8 units: bf16 runs at the fp32 rate, fp8 is stored but computed in
- * fp16 (assumption). HBM2 900 GB/s, 32 GB (datasheet; DESIGN.md "V100 0.9 TB/s").
+ * fp16 (assumption). HBM2 900 GB/s, 32 GB (datasheet).
  * Launch overhead ~4 us (typical CUDA launch-to-start on Volta; assumption).
  */
 export const V100_SXM2_32GB: GpuSpec = {
@@ -46,12 +46,16 @@ export const H100_SXM5_80GB: GpuSpec = {
   launchOverheadNs: 2_500,
 };
 
-/** NVIDIA H200 SXM 141 GB. NVIDIA H200 datasheet: same compute as H100 SXM; HBM3e 4.8 TB/s, 141 GB. */
+/**
+ * NVIDIA H200 SXM 141 GB. NVIDIA H200 datasheet: same compute as H100 SXM; HBM3e 4.8 TB/s, 141 GB.
+ * Capacity in GiB like every other preset: the datasheet's "141 GB", like the H100's "80 GB", is the
+ * capacity the driver reports in GiB (about 140 GiB usable on an H200, 79.6 GiB on an H100).
+ */
 export const H200_SXM_141GB: GpuSpec = {
   name: "H200-SXM-141GB",
   flopsPerS: { fp32: 67 * T, fp16: 989 * T, bf16: 989 * T, fp8: 1979 * T },
   hbmBytesPerS: 4800 * G,
-  hbmBytes: 141 * G,
+  hbmBytes: 141 * GiB,
   launchOverheadNs: 2_500,
 };
 
@@ -94,7 +98,7 @@ export const PAPER_V100: NodeSpec = {
 
 /**
  * NVLink efficiency for NCCL all-to-all on NVSwitch systems, fitted on 8x H100 nccl-tests
- * (DESIGN.md: 256 MiB all-to-all in 797 us, bus bandwidth ~295 GB/s out of 450 GB/s nominal
+ * (nccl-tests all_to_all_perf, docs/hardware.md: 256 MiB all-to-all in 797 us, bus bandwidth ~295 GB/s out of 450 GB/s nominal
  * per direction: 295/450 = 0.655). Assumed the same on A100 and H200.
  */
 const NCCL_NVLINK_EFFICIENCY = 0.66;
@@ -110,7 +114,7 @@ const NCCL_OVERHEAD_NS = 13_500;
  * 12 links x 25 GB/s = 300 GB/s per GPU per direction through 6 NVSwitches; 2x AMD EPYC 7742
  * (8 channels DDR4-3200 each, 2 x 204.8 GB/s), 2 TB host memory; 4 PCIe 4 switches with 2 GPUs
  * and 2 ConnectX-6 HDR 200 Gb/s NICs each (8 compute NICs, ~24 GB/s achievable each);
- * PCIe 4 x16 host->device ~25 GB/s pinned (DESIGN.md "Gen4 ~25 GB/s").
+ * PCIe 4 x16 host->device ~25 GB/s pinned (docs/hardware.md).
  */
 export const DGX_A100: NodeSpec = {
   name: "dgx-a100",
@@ -128,8 +132,8 @@ export const DGX_A100: NodeSpec = {
  * NVIDIA DGX H100 (DGX H100 user guide): 8x H100 SXM5 80 GB; NVLink 4, 18 links x 25 GB/s =
  * 450 GB/s per GPU per direction through 4 NVSwitches (efficiency and overhead fitted on
  * nccl-tests, see above); 8x ConnectX-7 NDR 400 Gb/s, 46-49 GB/s each and ~0.8 us one-way
- * (DESIGN.md, DeepEP/perftest figures); 2x Xeon 8480C (8 channels DDR5-4800 each,
- * 2 x 307 GB/s), 2 TB host memory; PCIe 5 x16 host->device 51-55 GB/s pinned (DESIGN.md).
+ * (DeepEP and perftest figures, docs/hardware.md); 2x Xeon 8480C (8 channels DDR5-4800 each,
+ * 2 x 307 GB/s), 2 TB host memory; PCIe 5 x16 host->device 51-55 GB/s pinned (docs/hardware.md).
  * One GPU and one NIC per PCIe switch leg, 2 GPUs per switch (DGX H100 block diagram).
  */
 export const DGX_H100: NodeSpec = {
@@ -148,7 +152,7 @@ export const DGX_H100: NodeSpec = {
 export const HGX_H200: NodeSpec = { ...DGX_H100, name: "hgx-h200", gpu: H200_SXM_141GB };
 
 /**
- * One RTX 4090 in a desktop on PCIe 4 x16 (~25 GB/s pinned host->device, DESIGN.md; pageable about
+ * One RTX 4090 in a desktop on PCIe 4 x16 (~25 GB/s pinned host->device, docs/hardware.md; pageable about
  * half, assumption); DDR5 dual channel ~80 GB/s, 64 GB host memory (a typical build, assumption);
  * one 10 GbE NIC (1.25 GB/s, ~10 us through the kernel stack, assumption).
  */

@@ -1,6 +1,6 @@
 /**
- * Validation of the network model against public measurements (DESIGN.md "Hardware reference
- * figures"). The same code backs `moesim validate network` and test/hardware/validate.test.ts.
+ * Validation of the network model against public measurements (docs/hardware.md, "Validation").
+ * The same code backs `moesim validate network` and test/hardware/validate.test.ts.
  */
 import { Simulation } from "../sim/engine.js";
 import { Cluster, type NetworkModel } from "./cluster.js";
@@ -58,7 +58,7 @@ function row(name: string, size: number, measuredUs: number, simulate: (model: N
   };
 }
 
-/** nccl-tests all_to_all_perf on 8x H100 SXM (DESIGN.md): size -> time per op, us. */
+/** nccl-tests all_to_all_perf on 8x H100 SXM (NVIDIA nccl-tests, docs/hardware.md): size -> time per op, us. */
 export const H100_ALLTOALL_US: Array<[number, number]> = [
   [64 * KiB, 15],
   [1 * MiB, 18],
@@ -69,7 +69,7 @@ export const H100_ALLTOALL_US: Array<[number, number]> = [
 
 /** The paper's NVLink figure (300 GB/s per V100, i.e. 150 GB/s per direction): the bandwidth-bound time of an all-to-all, (n-1)/n x size / 150 GB/s. */
 export const PAPER_NVLINK_BYTES_PER_S = 150e9;
-/** PCIe host->device figures with pinned memory (DESIGN.md): Gen3 12-13 GB/s, Gen4 ~25 GB/s, Gen5 51-55 GB/s (midpoints). */
+/** PCIe host->device figures with pinned memory (docs/hardware.md): Gen3 12-13 GB/s, Gen4 ~25 GB/s, Gen5 51-55 GB/s (midpoints). */
 export const PCIE_H2D_BYTES_PER_S: Array<{ preset: string; gen: string; bytesPerS: number }> = [
   { preset: "paper-v100", gen: "gen3", bytesPerS: 12.5e9 },
   { preset: "dgx-a100", gen: "gen4", bytesPerS: 25e9 },
