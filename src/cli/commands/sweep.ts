@@ -1,3 +1,4 @@
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 
@@ -29,7 +30,6 @@ export function register(program: Command): void {
     .action(async (file: string, opts: { workers?: number; shard?: string; out?: string; dryRun?: boolean; report: boolean; quiet?: boolean; json?: boolean }) => {
       const { loadSweepFile, parseShard, runSweep, mergeSweeps, writeMerged, progressFor, readPoint, pointsDir, shardPoints, pointText, pointRows, paramText } = await import("../../sweep/index.js");
       const { table } = await import("../format.js");
-      const { join, resolve } = await import("node:path");
       const spec = loadSweepFile(file);
       const shard = opts.shard ? parseShard(opts.shard) : null;
       const out = resolve(opts.out ?? spec.out);
