@@ -11,7 +11,10 @@ describe("sweep worker bundle cache", () => {
     expect(a.kind).toBe("bundle");
     const file = fileURLToPath(a.url);
     const indexPath = join(file, "..", "sweep-worker.json");
-    const index = JSON.parse(readFileSync(indexPath, "utf8")) as { file: string; inputs: Array<[string, number, number]> };
+    const index = JSON.parse(readFileSync(indexPath, "utf8")) as {
+      file: string;
+      inputs: Array<[string, number, number]>;
+    };
     expect(index.file).toBe(file.split("/").pop());
     const main = index.inputs.find(([p]) => p.endsWith(join("src", "sweep", "worker-main.ts")));
     expect(main).toBeDefined();
@@ -21,7 +24,10 @@ describe("sweep worker bundle cache", () => {
     expect(b.url.href).toBe(a.url.href);
     expect(statSync(file).ino).toBe(ino); // reused: the same file, not a new one renamed into place
     // an index whose record of a source is stale: the next call rebuilds (same sources, same bundle name)
-    writeFileSync(indexPath, JSON.stringify({ ...index, inputs: index.inputs.map(([p, s, m], i) => (i === 0 ? [p, s + 1, m] : [p, s, m])) }));
+    writeFileSync(
+      indexPath,
+      JSON.stringify({ ...index, inputs: index.inputs.map(([p, s, m], i) => (i === 0 ? [p, s + 1, m] : [p, s, m])) }),
+    );
     const c = await workerEntry();
     expect(c.url.href).toBe(a.url.href);
     expect(statSync(file).ino).not.toBe(ino); // written anew

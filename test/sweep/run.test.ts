@@ -7,7 +7,10 @@ import { mergedFiles, repoRoot, SMALL_SWEEP, tempDir } from "./helpers.js";
 import { UserError } from "../../src/util/errors.js";
 
 /** Runs a sweep (or its shards) into fresh folders and merges them into a new one. */
-async function sweepAndMerge(spec: SweepSpec, runs: { workers: number; shard?: { index: number; count: number } }[]): Promise<string> {
+async function sweepAndMerge(
+  spec: SweepSpec,
+  runs: { workers: number; shard?: { index: number; count: number } }[],
+): Promise<string> {
   const dirs: string[] = [];
   for (const r of runs) {
     const out = tempDir();
@@ -24,11 +27,13 @@ function diffLines(a: string, b: string): string[] {
   const x = a.split("\n");
   const y = b.split("\n");
   const out: string[] = [];
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) out.push(`${i + 1}: ${x[i]} | expected ${y[i]}`);
+  for (let i = 0; i < Math.max(x.length, y.length); i++)
+    if (x[i] !== y[i]) out.push(`${i + 1}: ${x[i]} | expected ${y[i]}`);
   return out;
 }
 
-const pointFiles = (dir: string): string[] => (existsSync(join(dir, "points")) ? readdirSync(join(dir, "points")).filter((f) => /^[0-9a-f]{16}\.json$/.test(f)) : []);
+const pointFiles = (dir: string): string[] =>
+  existsSync(join(dir, "points")) ? readdirSync(join(dir, "points")).filter((f) => /^[0-9a-f]{16}\.json$/.test(f)) : [];
 
 describe("sweep runs", () => {
   let spec: SweepSpec;
@@ -52,9 +57,13 @@ describe("sweep runs", () => {
       expect(p.summary.steps).toBe(3);
     }
     // A bigger batch puts more tokens through each step.
-    const dyn = s.points.filter((p: { params: Record<string, unknown> }) => p.params["policies.gating.policy"] === "dynamic");
+    const dyn = s.points.filter(
+      (p: { params: Record<string, unknown> }) => p.params["policies.gating.policy"] === "dynamic",
+    );
     expect(dyn.map((p: { summary: { tokens: number } }) => p.summary.tokens)).toEqual([12, 24, 48]);
-    expect(reference.csv.split("\n")[0]).toMatch(/^policies\.gating\.policy,workload\.batching\.batch_size,tokens_per_s,/);
+    expect(reference.csv.split("\n")[0]).toMatch(
+      /^policies\.gating\.policy,workload\.batching\.batch_size,tokens_per_s,/,
+    );
   });
 
   it("1 worker, 2 workers and 2 shards give byte-identical merged results", async () => {
@@ -74,7 +83,11 @@ describe("sweep runs", () => {
   it("a sweep killed mid-way resumes, skips finished points and merges to the same bytes", async () => {
     const out = tempDir();
     // Kill a real `moesim sweep` process once it has finished some points.
-    const child = spawn(process.execPath, [join(repoRoot, "bin/moesim.js"), "sweep", SMALL_SWEEP, "--workers", "1", "--quiet", "--no-report", "--out", out], { stdio: "ignore" });
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "bin/moesim.js"), "sweep", SMALL_SWEEP, "--workers", "1", "--quiet", "--no-report", "--out", out],
+      { stdio: "ignore" },
+    );
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     await new Promise<void>((resolveWait, reject) => {
       const timer = setInterval(() => {
@@ -162,7 +175,9 @@ describe("sweep runs", () => {
       (e: Error) => e,
     );
     expect(err).toBeInstanceOf(UserError);
-    expect(err!.message).toMatch(/point 1 \(model\.preset=no-such-model\): model\.preset: unknown model preset 'no-such-model'; expected paper-lm-52b, /);
+    expect(err!.message).toMatch(
+      /point 1 \(model\.preset=no-such-model\): model\.preset: unknown model preset 'no-such-model'; expected paper-lm-52b, /,
+    );
     expect(err!.message.split(file).length - 1).toBeLessThanOrEqual(1);
   });
 
@@ -180,13 +195,20 @@ describe("sweep runs", () => {
     const r = await runSweep(loadSweepFile(file), { workers: 1, out });
     expect(r.entry).toBe("bundle");
     expect(r.ran).toBe(1);
-    const point = JSON.parse(readFileSync(join(out, "points", pointFiles(out)[0]), "utf8")) as { summary: { cluster: { cost_model: string } } };
+    const point = JSON.parse(readFileSync(join(out, "points", pointFiles(out)[0]), "utf8")) as {
+      summary: { cluster: { cost_model: string } };
+    };
     expect(point.summary.cluster.cost_model).toMatch(/calibrated/i);
   });
 
   it("refuses to merge folders of different sweeps", async () => {
     const other = tempDir();
-    writeFileSync(join(other, "s.yaml"), readFileSync(SMALL_SWEEP, "utf8").replace("name: small", "name: other").replace("base: base.yaml", `base: ${join(repoRoot, "test/fixtures/sweep/base.yaml")}`));
+    writeFileSync(
+      join(other, "s.yaml"),
+      readFileSync(SMALL_SWEEP, "utf8")
+        .replace("name: small", "name: other")
+        .replace("base: base.yaml", `base: ${join(repoRoot, "test/fixtures/sweep/base.yaml")}`),
+    );
     const o = loadSweepFile(join(other, "s.yaml"));
     const out = tempDir();
     await runSweep(o, { workers: 1, out, shard: { index: 0, count: 6 } });

@@ -12,9 +12,16 @@ describe("sweep files", () => {
   it("expands a grid as a cartesian product, last axis fastest, with stable keys", () => {
     const s = loadSweepFile(SMALL_SWEEP);
     expect(s.paramKeys).toEqual(["policies.gating.policy", "workload.batching.batch_size"]);
-    expect(s.points.map((p) => [p.params["policies.gating.policy"], p.params["workload.batching.batch_size"]])).toEqual([
-      ["static", 4], ["static", 8], ["static", 16], ["dynamic", 4], ["dynamic", 8], ["dynamic", 16],
-    ]);
+    expect(s.points.map((p) => [p.params["policies.gating.policy"], p.params["workload.batching.batch_size"]])).toEqual(
+      [
+        ["static", 4],
+        ["static", 8],
+        ["static", 16],
+        ["dynamic", 4],
+        ["dynamic", 8],
+        ["dynamic", 16],
+      ],
+    );
     expect(new Set(s.points.map((p) => p.key)).size).toBe(6);
     // The key is the hash of the parameters alone: key order in the file does not change it.
     expect(s.points[0].key).toBe(stableHash({ "workload.batching.batch_size": 4, "policies.gating.policy": "static" }));
@@ -22,7 +29,8 @@ describe("sweep files", () => {
   });
 
   it("crosses a points list with the grid, and puts constant overrides into the base hash", () => {
-    const text = (steps: number) => `base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\nset: { workload.max_steps: ${steps} }\npoints:\n  - { policies.placement.policy: greedy }\n  - { policies.placement.policy: contiguous }\ngrid:\n  workload.batching.batch_size: [1, 2]\n`;
+    const text = (steps: number) =>
+      `base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\nset: { workload.max_steps: ${steps} }\npoints:\n  - { policies.placement.policy: greedy }\n  - { policies.placement.policy: contiguous }\ngrid:\n  workload.batching.batch_size: [1, 2]\n`;
     const s = parseSweep(text(3));
     expect(s.points).toHaveLength(4);
     expect(s.paramKeys).toEqual(["policies.placement.policy", "workload.batching.batch_size"]);
@@ -39,34 +47,66 @@ describe("sweep files", () => {
     expect(setPath(base, "l.1", 9)).toEqual({ a: base.a, l: [1, 9] });
     expect(base.a.b.c).toBe(1); // the base is not changed
     expect(() => setPath(base, "a.b.c.d", 1)).toThrow(/a\.b\.c is 1, not a mapping/);
-    const s = parseSweep(`base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b }, workload: { batching: { kind: static, batch_size: 2 } } }\ngrid:\n  workload.batching.batch_size: [8, -1]\n`, "s.yaml");
+    const s = parseSweep(
+      `base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b }, workload: { batching: { kind: static, batch_size: 2 } } }\ngrid:\n  workload.batching.batch_size: [8, -1]\n`,
+      "s.yaml",
+    );
     expect(() => pointText(s, s.points[0])).not.toThrow();
-    expect(() => pointText(s, s.points[1])).toThrow(/s\.yaml: point 1 \(workload\.batching\.batch_size=-1\): workload\.batching\.batch_size: .*/);
-    const typo = parseSweep(`base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\ngrid:\n  policies.gating.polcy: [static]\n`, "t.yaml");
+    expect(() => pointText(s, s.points[1])).toThrow(
+      /s\.yaml: point 1 \(workload\.batching\.batch_size=-1\): workload\.batching\.batch_size: .*/,
+    );
+    const typo = parseSweep(
+      `base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\ngrid:\n  policies.gating.polcy: [static]\n`,
+      "t.yaml",
+    );
     expect(() => pointText(typo, typo.points[0])).toThrow(/unknown key 'polcy'/);
   });
 
   it("reports sweep-file mistakes with file:line:col and the key path", () => {
-    expect(() => parseSweep(`base: b.yaml\ngrid:\n  policies.gating.policy: []\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: grid\.policies\.gating\.policy: a grid axis needs at least one value/);
+    expect(() => parseSweep(`base: b.yaml\ngrid:\n  policies.gating.policy: []\n`, "s.yaml")).toThrow(
+      /^s\.yaml:3:\d+: grid\.policies\.gating\.policy: a grid axis needs at least one value/,
+    );
     expect(() => parseSweep(`base: b.yaml\ngird: {}\n`, "s.yaml")).toThrow(/^s\.yaml:2:\d+: gird: unknown key 'gird'/);
     expect(() => parseSweep(`base: x.yaml\n`, "s.yaml")).toThrow(/needs 'grid'.*or 'points'/);
-    expect(() => parseSweep(`grid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml:1:1: base: missing required key \(a scenario file path, or an inline scenario mapping\)/);
-    expect(() => parseSweep(`base: 3\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml:1:7: base: expected a scenario file path/);
-    expect(() => parseSweep(`base: missing.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/s\.yaml:1:7: base: cannot read scenario missing\.yaml \(ENOENT\)/);
-    expect(() => parseSweep(`base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\npoints: [{ seed: 1 }, { seed: 1 }]\n`, "s.yaml")).toThrow(/repeats point 0/);
+    expect(() => parseSweep(`grid: { seed: [1] }\n`, "s.yaml")).toThrow(
+      /^s\.yaml:1:1: base: missing required key \(a scenario file path, or an inline scenario mapping\)/,
+    );
+    expect(() => parseSweep(`base: 3\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(
+      /^s\.yaml:1:7: base: expected a scenario file path/,
+    );
+    expect(() => parseSweep(`base: missing.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(
+      /s\.yaml:1:7: base: cannot read scenario missing\.yaml \(ENOENT\)/,
+    );
+    expect(() =>
+      parseSweep(
+        `base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\npoints: [{ seed: 1 }, { seed: 1 }]\n`,
+        "s.yaml",
+      ),
+    ).toThrow(/repeats point 0/);
   });
 
   it("refuses hostile YAML (alias bombs, deep nesting) in a sweep file and in its base as one user error", () => {
     const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
-    for (let i = 1; i < 9; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(", ")}]`);
+    for (let i = 1; i < 9; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(", ")}]`,
+      );
     const laughs = bomb.join("\n") + "\n";
     expect(() => parseSweep(`${laughs}base: b.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(UserError);
-    expect(() => parseSweep(`${laughs}base: b.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml: invalid YAML: .*alias/i);
-    expect(() => parseSweep(`base: b.yaml\ngrid: { seed: [1] }\nx: ${"[".repeat(300)}\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: invalid YAML: .*nested too deeply/);
+    expect(() => parseSweep(`${laughs}base: b.yaml\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(
+      /^s\.yaml: invalid YAML: .*alias/i,
+    );
+    expect(() => parseSweep(`base: b.yaml\ngrid: { seed: [1] }\nx: ${"[".repeat(300)}\n`, "s.yaml")).toThrow(
+      /^s\.yaml:3:\d+: invalid YAML: .*nested too deeply/,
+    );
     const dir = mkdtempSync(join(tmpdir(), "moesim-sweep-"));
     try {
       writeFileSync(join(dir, "b.yaml"), laughs);
-      expect(() => parseSweep(`base: b.yaml\ngrid: { seed: [1] }\n`, join(dir, "s.yaml"))).toThrow(/s\.yaml:1:7: base: .*b\.yaml: invalid YAML: .*alias/i);
+      expect(() => parseSweep(`base: b.yaml\ngrid: { seed: [1] }\n`, join(dir, "s.yaml"))).toThrow(
+        /s\.yaml:1:7: base: .*b\.yaml: invalid YAML: .*alias/i,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -74,15 +114,25 @@ describe("sweep files", () => {
 
   it("refuses __proto__, constructor and prototype as key path segments, and leaves Object.prototype alone", () => {
     const base = "base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\n";
-    expect(() => parseSweep(`${base}grid:\n  __proto__.polluted: [1]\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: grid\.__proto__\.polluted: '__proto__' in key path/);
-    expect(() => parseSweep(`${base}set:\n  model.constructor.x: 1\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: set\.model\.constructor\.x: 'constructor'/);
-    expect(() => parseSweep(`${base}points:\n  - { a.prototype: 1 }\n`, "s.yaml")).toThrow(/^s\.yaml:3:\d+: points\.0\.a\.prototype: 'prototype'/);
+    expect(() => parseSweep(`${base}grid:\n  __proto__.polluted: [1]\n`, "s.yaml")).toThrow(
+      /^s\.yaml:3:\d+: grid\.__proto__\.polluted: '__proto__' in key path/,
+    );
+    expect(() => parseSweep(`${base}set:\n  model.constructor.x: 1\ngrid: { seed: [1] }\n`, "s.yaml")).toThrow(
+      /^s\.yaml:3:\d+: set\.model\.constructor\.x: 'constructor'/,
+    );
+    expect(() => parseSweep(`${base}points:\n  - { a.prototype: 1 }\n`, "s.yaml")).toThrow(
+      /^s\.yaml:3:\d+: points\.0\.a\.prototype: 'prototype'/,
+    );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     for (const path of ["__proto__.polluted", "a.constructor.prototype.polluted", "prototype"]) {
       expect(() => setPath({ a: {} }, path, 1)).toThrow(UserError);
     }
-    expect(() => setPath({}, "a", JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, number>)).not.toThrow();
-    expect(() => setPath({ a: {} }, "a", JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, number>)).toThrow(UserError);
+    expect(() =>
+      setPath({}, "a", JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, number>),
+    ).not.toThrow();
+    expect(() =>
+      setPath({ a: {} }, "a", JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, number>),
+    ).toThrow(UserError);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
@@ -91,7 +141,8 @@ describe("sweep files", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 9 }), (n) => {
         const seen = new Map<string, number>();
-        for (let i = 0; i < n; i++) for (const p of shardPoints(s.points, { index: i, count: n })) seen.set(p.key, (seen.get(p.key) ?? 0) + 1);
+        for (let i = 0; i < n; i++)
+          for (const p of shardPoints(s.points, { index: i, count: n })) seen.set(p.key, (seen.get(p.key) ?? 0) + 1);
         return seen.size === s.points.length && [...seen.values()].every((c) => c === 1);
       }),
     );
