@@ -28,7 +28,7 @@ describe("a compiled build (tsc + scripts/copy-assets.mjs, as npm run build)", (
       const r = await runSweep(spec, { workers: 2, out: ${JSON.stringify(results)} });
       // and a scenario synthesised from fitted parameters (a data file the build must carry)
       const { parseScenario } = await import(${JSON.stringify(pathToFileURL(join(out, "scenario", "load.js")).href)});
-      const { runScenario } = await import(${JSON.stringify(pathToFileURL(join(out, "moe", "run.js")).href)});
+      const { runScenario } = await import(${JSON.stringify(pathToFileURL(join(out, "scenario", "run.js")).href)});
       const fitted = await runScenario(parseScenario(${JSON.stringify(
         "name: f\nseed: 1\ncluster: { preset: dgx-h100 }\nmodel: { preset: olmoe-1b-7b }\n" +
           "trace: { synthetic: { fitted: olmoe-1b-7b, sequences: 8, tokens_per_sequence: 2 } }\nworkload: { phase: decode, batching: { kind: static, batch_size: 8 } }\n",
