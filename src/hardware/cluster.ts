@@ -1,7 +1,8 @@
 /**
  * A cluster on the engine: GPUs with memory pools, the links between them (NVLink through an
  * NVSwitch or a point-to-point mesh, PCIe switches shared by GPUs and NICs, host memory, NICs and
- * an optional oversubscribed fabric), routes over those links, and collectives built from flows.
+ * an optional oversubscribed fabric), routes over those links, and the collectives of
+ * src/hardware/collectives started on its network model (src/hardware/network).
  *
  * Links per node (capacity per direction; "up" = away from the GPU):
  *   nvUp[g], nvDown[g]           NVLink port into the NVSwitch          (switch topology)

@@ -2,6 +2,11 @@
 import type { CollectiveContext } from "./context.js";
 import { ringRounds } from "./ring.js";
 
-export function ringAllGather(ctx: CollectiveContext, group: readonly number[], bytesPerRank: number, onDone: () => void): void {
+export function ringAllGather(
+  ctx: CollectiveContext,
+  group: readonly number[],
+  bytesPerRank: number,
+  onDone: () => void,
+): void {
   ringRounds(ctx, group, group.length - 1, bytesPerRank, onDone);
 }

@@ -20,5 +20,12 @@ export interface AllToAllAlgorithm {
   readonly name: string;
   /** Whether the algorithm can run over this group (otherwise the caller falls back to "flat"). */
   applies(ctx: CollectiveContext, group: readonly number[]): boolean;
-  run(ctx: CollectiveContext, group: number[], sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void;
+  run(
+    ctx: CollectiveContext,
+    group: number[],
+    sizes: ArrayLike<number>,
+    count: number,
+    whole: boolean,
+    onDone: () => void,
+  ): void;
 }

@@ -24,7 +24,9 @@ export function registerAllToAll(algo: AllToAllAlgorithm): void {
 /** The all-to-all algorithm of that name. */
 export function allToAllAlgorithm(name: string): AllToAllAlgorithm {
   const a = allToAlls.get(name);
-  if (a === undefined) throw new Error(`unknown all-to-all algorithm "${name}"; known: ${[...allToAlls.keys()].join(", ")}`);
+  if (a === undefined) {
+    throw new Error(`unknown all-to-all algorithm "${name}"; known: ${[...allToAlls.keys()].join(", ")}`);
+  }
   return a;
 }
 

@@ -89,7 +89,13 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     this.runAllToAllChecked(t, sizes, count, true, onDone);
   }
 
-  runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, _whole: boolean, onDone: () => void): void {
+  runAllToAllChecked(
+    t: PairRoutes,
+    sizes: ArrayLike<number>,
+    count: number,
+    _whole: boolean,
+    onDone: () => void,
+  ): void {
     if (count === 0) {
       this.group(0, onDone);
       return;

@@ -57,12 +57,18 @@ export interface NetworkModel {
     logical?: number,
     maxRateBytesPerS?: number,
   ): void;
-  /** A group of `count` flows that `add(group)` starts (startFlow with that group id, now); `onDone` once all are delivered. */
+  /** A group of `count` flows that `add(group)` starts (startFlow with that group id, now); onDone once all arrived. */
   runGroup(count: number, onDone: () => void, add: (group: number) => void): void;
   /** An all-to-all over precomputed routes: member i sends sizes[i * n + j] bytes to member j. */
   runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void;
   /** runAllToAll for sizes its caller has checked: `count` nonzero, `whole` when all are whole numbers. */
-  runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void;
+  runAllToAllChecked(
+    t: PairRoutes,
+    sizes: ArrayLike<number>,
+    count: number,
+    whole: boolean,
+    onDone: () => void,
+  ): void;
   /** Readies the model for all-to-alls over t (optional; same results). */
   prepareTable(t: PairRoutes): void;
 }
@@ -162,7 +168,7 @@ export abstract class NetworkCore {
     return out;
   }
 
-  /** A completion group: `onDone` runs once `count` flows have been delivered (at once, at the current time, if count is 0). */
+  /** A completion group: `onDone` runs once `count` flows have been delivered (at once, now, if count is 0). */
   group(count: number, onDone: () => void): number {
     if (count === 0) {
       this.sim.scheduleRaw(0, onDone, 0, "network.group");
@@ -178,7 +184,7 @@ export abstract class NetworkCore {
     return this.groups.length - 1;
   }
 
-  /** A flow of group `group` (>= 0; others are ignored) is delivered at `deliverAt`; the group's last schedules onDone. */
+  /** A flow of `group` (>= 0; others are ignored) is delivered at `deliverAt`; the group's last schedules onDone. */
   protected deliver(group: number, deliverAt: number, now: number): void {
     if (group < 0) return;
     const g = this.groups[group]!;
@@ -197,7 +203,9 @@ export abstract class NetworkCore {
 
   /** Checks a flow's size and route length. */
   protected checkFlow(bytes: number, len: number): void {
-    if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new Error(`flow size must be a finite number >= 0, got ${bytes}`);
+    if (!(bytes >= 0) || !Number.isFinite(bytes)) {
+      throw new Error(`flow size must be a finite number >= 0, got ${bytes}`);
+    }
     if (len > MAX_ROUTE) throw new Error(`route of ${len} links exceeds ${MAX_ROUTE}`);
   }
 

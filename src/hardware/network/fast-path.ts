@@ -128,7 +128,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     this.endFast(count, onDone);
   }
 
-  /** The records' group, its flows sharing no link, computed from t0: in closed form if it can be, else check by check. */
+  /** The records' group, its flows sharing no link, from t0: in closed form if it can be, else check by check. */
   private isolated(t0: number): number {
     this.fastIsolated++;
     const closed = this.idleForms.closedIsolated(this, t0);
@@ -254,7 +254,13 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
    * at call time): `count` of them nonzero, `whole` when every one is a whole number. Spares the
    * all-to-all a second pass over its sizes.
    */
-  runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void {
+  runAllToAllChecked(
+    t: PairRoutes,
+    sizes: ArrayLike<number>,
+    count: number,
+    whole: boolean,
+    onDone: () => void,
+  ): void {
     if (!whole) this.integral = false;
     this.startAllToAll(t, sizes, count, onDone);
   }
@@ -317,7 +323,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     return true;
   }
 
-  /** closedTable's group, when a flow joins it: its counters taken back, its records written, as if beginFast had run. */
+  /** closedTable's group, when a flow joins it: counters taken back, records written, as if beginFast had run. */
   private unwindLazy(): void {
     this.fastUnwound++;
     this.isoLazy = false;
