@@ -1,7 +1,8 @@
 /**
  * A cluster on the engine: GPUs with memory pools, the links between them (NVLink through an
  * NVSwitch or a point-to-point mesh, PCIe switches shared by GPUs and NICs, host memory, NICs and
- * an optional oversubscribed fabric), routes over those links, and collectives built from flows.
+ * an optional oversubscribed fabric), routes over those links, and the collectives of
+ * src/hardware/collectives started on its network model (src/hardware/network).
  *
  * Links per node (capacity per direction; "up" = away from the GPU):
  *   nvUp[g], nvDown[g]           NVLink port into the NVSwitch          (switch topology)
@@ -19,7 +20,22 @@ import { secondsToNs } from "../sim/time.js";
 import { RooflineCostModel, type CostModel } from "./cost.js";
 import type { ClusterSpec } from "./devices.js";
 import { MemoryPool } from "./memory.js";
-import { FlowNetwork, MAX_ROUTE, pairRoutes, type LinkKind, type PairRoutes } from "./network.js";
+import {
+  flatAllToAll,
+  hierarchicalAllToAll,
+  ringAllGather,
+  ringAllReduce,
+  type CollectiveContext,
+} from "./collectives/index.js";
+import {
+  AnalyticNetwork,
+  FlowNetwork,
+  MAX_ROUTE,
+  pairRoutes,
+  type LinkKind,
+  type NetworkModel as Network,
+  type PairRoutes,
+} from "./network/index.js";
 
 export type Endpoint = { gpu: number } | { host: number };
 
@@ -29,13 +45,13 @@ export interface ClusterOptions {
   recordTimeline?: boolean;
   /**
    * Compute a collective that starts on an idle network at once (FlowNetwork.runGroup's fast
-   * path; same results); false runs every collective event by event (default true).
+   * path; same results); false runs every collective event by event (default true). Flow model only.
    */
   fastCollectives?: boolean;
   /**
    * "flow" (default): flows share links max-min fairly, recomputed as flows start and end.
    * "analytic": every link serves bytes at its capacity, first come first served, a collective or
-   * copy ends when the last link on its route is through (FlowNetwork.analytic); much faster on
+   * copy ends when the last link on its route is through (AnalyticNetwork); much faster on
    * large clusters, a lower bound on the flow model's times for a collective alone.
    */
   networkModel?: NetworkModel;
@@ -66,10 +82,11 @@ interface NodeLinks {
   fabDown: number;
 }
 
-export class Cluster {
+export class Cluster implements CollectiveContext {
   readonly gpuCount: number;
   readonly cost: CostModel;
-  readonly net: FlowNetwork;
+  /** The network model, chosen when the cluster is built (options.networkModel). */
+  readonly net: Network;
   private readonly G: number;
   private readonly pools: MemoryPool[];
   private readonly nodeLinks: NodeLinks[] = [];
@@ -97,9 +114,14 @@ export class Cluster {
     for (let g = 0; g < this.gpuCount; g++) {
       this.pools.push(new MemoryPool(`node${this.nodeOf(g)}/gpu${g % this.G}`, node.gpu.hbmBytes, clock, opts.recordTimeline ?? true));
     }
-    this.net = new FlowNetwork(sim, this.gpuCount + spec.nodes);
-    this.net.fastGroups = opts.fastCollectives ?? true;
-    this.net.analytic = opts.networkModel === "analytic";
+    const endpoints = this.gpuCount + spec.nodes;
+    if (opts.networkModel === "analytic") {
+      this.net = new AnalyticNetwork(sim, endpoints);
+    } else {
+      const flow = new FlowNetwork(sim, endpoints);
+      flow.fastGroups = opts.fastCollectives ?? true;
+      this.net = flow;
+    }
     this.groupSeen = new Int32Array(this.gpuCount);
     this.buildLinks();
   }
@@ -194,7 +216,7 @@ export class Cluster {
   private routeLen: Int8Array | null = null;
 
   /** Writes the route between two endpoint indices into r; returns its length. */
-  private route(src: number, dst: number, r: Int32Array): number {
+  route(src: number, dst: number, r: Int32Array): number {
     const nEnd = this.gpuCount + this.spec.nodes;
     if (nEnd > 64) return this.computeRoute(src, dst, r);
     if (this.routeLen === null) {
@@ -354,11 +376,8 @@ export class Cluster {
       if (b > 0) count++;
       if (b !== Math.floor(b)) whole = false;
     }
-    if (opts.hierarchical && this.canHierarchical(group)) {
-      this.afterOverhead(() => this.hierarchicalAllToAll(group, sizes, onDone));
-    } else {
-      this.afterOverhead(() => this.net.runAllToAllChecked(this.groupRoutes(group), sizes, count, whole, onDone));
-    }
+    const algo = opts.hierarchical && hierarchicalAllToAll.applies(this, group) ? hierarchicalAllToAll : flatAllToAll;
+    this.afterOverhead(() => algo.run(this, group, sizes, count, whole, onDone));
   }
 
   private readonly routeFn = (s: number, d: number, r: Int32Array): number => this.route(s, d, r);
@@ -376,7 +395,7 @@ export class Cluster {
   }
 
   /** The routes between a group's members, computed once per group array. */
-  private groupRoutes(group: readonly number[]): PairRoutes {
+  groupRoutes(group: readonly number[]): PairRoutes {
     const hit = this.pairMemo.get(group);
     if (hit !== undefined && hit.members.length === group.length) {
       let same = true;
@@ -388,115 +407,16 @@ export class Cluster {
     return routes;
   }
 
-  /** Hierarchical needs the same number of group members on every node it touches, and > 1 node. */
-  private canHierarchical(group: number[]): boolean {
-    const perNode = new Map<number, number>();
-    for (const g of group) perNode.set(this.nodeOf(g), (perNode.get(this.nodeOf(g)) ?? 0) + 1);
-    if (perNode.size < 2) return false;
-    const counts = [...perNode.values()];
-    return counts.every((c) => c === counts[0]);
-  }
-
-  private hierarchicalAllToAll(group: number[], sizes: ArrayLike<number>, onDone: () => void): void {
-    const n = group.length;
-    // position of each member among its node's members (in group order), and the node list
-    const nodeIds: number[] = [];
-    const nodeIndex = new Map<number, number>();
-    const pos = new Int32Array(n);
-    const nodeOfMember = new Int32Array(n);
-    const counter: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const nd = this.nodeOf(group[i]);
-      let ni = nodeIndex.get(nd);
-      if (ni === undefined) {
-        ni = nodeIds.length;
-        nodeIds.push(nd);
-        nodeIndex.set(nd, ni);
-        counter.push(0);
-      }
-      nodeOfMember[i] = ni;
-      pos[i] = counter[ni]++;
-    }
-    const N = nodeIds.length;
-    const P = counter[0];
-    const member = new Int32Array(N * P); // member index at (node, position)
-    for (let i = 0; i < n; i++) member[nodeOfMember[i] * P + pos[i]] = i;
-    // Phase 1 (inside each node): a -> b carries a's bytes for b itself plus for every remote member at b's position.
-    const phase1 = new Float64Array(n * n);
-    const logical1 = new Float64Array(n * n);
-    // Phase 2 (across nodes, same position): b -> c carries the bytes of b's node for c.
-    const phase2 = new Float64Array(n * n);
-    for (let a = 0; a < n; a++) {
-      const na = nodeOfMember[a];
-      for (let c = 0; c < n; c++) {
-        const bytes = sizes[a * n + c];
-        if (!(bytes > 0)) continue;
-        const nc = nodeOfMember[c];
-        if (nc === na) {
-          phase1[a * n + c] += bytes;
-          logical1[a * n + c] += bytes;
-        } else {
-          const b = member[na * P + pos[c]]; // forwarder on a's node at c's position
-          if (b !== a) phase1[a * n + b] += bytes;
-          phase2[b * n + c] += bytes;
-        }
-      }
-    }
-    const r = this.scratch;
-    const runPhase = (m: Float64Array, logical: Float64Array | null, next: () => void): void => {
-      let count = 0;
-      for (let i = 0; i < n * n; i++) if (m[i] > 0) count++;
-      this.net.runGroup(count, next, (grp) => {
-        for (let i = 0; i < n; i++) {
-          for (let j = 0; j < n; j++) {
-            const b = m[i * n + j];
-            if (!(b > 0)) continue;
-            const k = this.route(group[i], group[j], r);
-            this.net.startFlow(r, k, b, grp, group[i], group[j], logical === null ? b : logical[i * n + j]);
-          }
-        }
-      });
-    };
-    runPhase(phase1, logical1, () => runPhase(phase2, null, onDone));
-  }
-
-  /** Ring steps: in each of `steps` rounds every member sends `bytes` to the next; a round starts when the previous one has arrived. */
-  private ring(group: number[], steps: number, bytes: number, onDone: () => void): void {
-    const n = group.length;
-    if (n < 2 || steps === 0 || !(bytes > 0)) {
-      this.sim.scheduleRaw(0, onDone, 0, "cluster.ringDone");
-      return;
-    }
-    let step = 0;
-    const r = this.scratch;
-    const round = (): void => {
-      if (step++ === steps) {
-        onDone();
-        return;
-      }
-      this.net.runGroup(n, round, (grp) => {
-        for (let i = 0; i < n; i++) {
-          const s = group[i];
-          const d = group[(i + 1) % n];
-          const k = this.route(s, d, r);
-          this.net.startFlow(r, k, bytes, grp, s, d);
-        }
-      });
-    };
-    round();
-  }
-
   /** Ring all-gather: n - 1 rounds of bytesPerRank per member. */
   allGather(group: number[], bytesPerRank: number, onDone: () => void): void {
     this.checkGroup(group);
-    this.afterOverhead(() => this.ring(group, group.length - 1, bytesPerRank, onDone));
+    this.afterOverhead(() => ringAllGather(this, group, bytesPerRank, onDone));
   }
 
   /** Ring all-reduce of `bytes` per member: reduce-scatter then all-gather, 2 (n - 1) rounds of bytes / n. */
   allReduce(group: number[], bytes: number, onDone: () => void): void {
     this.checkGroup(group);
-    const n = group.length;
-    this.afterOverhead(() => this.ring(group, 2 * (n - 1), bytes / n, onDone));
+    this.afterOverhead(() => ringAllReduce(this, group, bytes, onDone));
   }
 
   /** Bytes carried per link so far and how long each had traffic. */
@@ -518,7 +438,7 @@ export class Cluster {
   }
 }
 
-/** A memoised group's members and routes (a class, not a literal: see PairTable in network.ts). */
+/** A memoised group's members and routes (a class, not a literal: docs/performance.md, "Network"). */
 class MemoRoutes {
   declare readonly members: Int32Array;
   declare readonly routes: PairRoutes;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
 import { Cluster } from "../../src/hardware/cluster.js";
+import type { FlowNetwork } from "../../src/hardware/network/index.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
 import { MiB, type ClusterSpec } from "../../src/hardware/devices.js";
 
@@ -140,7 +141,7 @@ describe("collectives", () => {
         sim.run();
         expect(done).toBe(true);
         const { row, col, total } = sums(n, sizes);
-        const net = c.net;
+        const net = c.net as FlowNetwork;
         // every byte reaches its final destination exactly once
         for (let j = 0; j < n; j++) expect(net.deliveredBytes[order[j]]).toBe(col[j]);
         // network-level: what left equals what arrived, GPU by GPU summed

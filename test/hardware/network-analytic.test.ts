@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
 import { Cluster, type NetworkModel } from "../../src/hardware/cluster.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
-import { FlowNetwork, pairRoutes } from "../../src/hardware/network.js";
+import { AnalyticNetwork, pairRoutes } from "../../src/hardware/network/index.js";
 
 /**
  * The analytic network model (Cluster networkModel "analytic", FlowNetwork.analytic: links serve
@@ -92,8 +92,7 @@ describe("analytic network model", () => {
         (n, links, pairs, busyFirst) => {
           const build = () => {
             const sim = new Simulation();
-            const net = new FlowNetwork(sim, n);
-            net.analytic = true;
+            const net = new AnalyticNetwork(sim, n);
             for (let l = 0; l < links; l++) net.addLink(`l${l}`, "nvlink", (l + 1) * 1e9, 100 * l);
             return { sim, net };
           };
@@ -104,7 +103,7 @@ describe("analytic network model", () => {
             rt.forEach((l, k) => (r[k] = l));
             return rt.length;
           };
-          const out = (sim: Simulation, net: FlowNetwork, t: number[]) => ({ t, stats: net.linkStats(), sent: Array.from(net.sentBytes), got: Array.from(net.deliveredBytes), flows: net.flowsDone, end: sim.now });
+          const out = (sim: Simulation, net: AnalyticNetwork, t: number[]) => ({ t, stats: net.linkStats(), sent: Array.from(net.sentBytes), got: Array.from(net.deliveredBytes), flows: net.flowsDone, end: sim.now });
           // a copy already queued on link 0 first, so that the all-to-all waits behind it
           const a = build();
           const ta: number[] = [];

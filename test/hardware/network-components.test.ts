@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
-import { FlowNetwork } from "../../src/hardware/network.js";
+import { FlowNetwork } from "../../src/hardware/network/index.js";
 import { Cluster } from "../../src/hardware/cluster.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
 import { rootStream } from "../../src/sim/rng.js";

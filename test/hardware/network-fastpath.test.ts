@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
 import { Cluster } from "../../src/hardware/cluster.js";
-import { FlowNetwork, pairRoutes } from "../../src/hardware/network.js";
+import { FlowNetwork, pairRoutes } from "../../src/hardware/network/index.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
 
 /**
@@ -39,7 +39,7 @@ function run(c: Case, fast: boolean) {
     sim.schedule(cp.at, () => cluster.hostToDevice(cp.gpu % n, cp.bytes, () => void done.push([`h${i}`, sim.now]), { pinned: cp.pinned }));
   });
   sim.run();
-  const net = cluster.net;
+  const net = cluster.net as FlowNetwork;
   return {
     done,
     end: sim.now,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
-import { FlowNetwork } from "../../src/hardware/network.js";
+import { FlowNetwork } from "../../src/hardware/network/index.js";
 
 /** A network of `caps` links (bytes/s, latency ns) and two endpoints (0 -> 1). */
 function net(links: Array<[bw: number, lat: number]>): { sim: Simulation; net: FlowNetwork; ids: number[] } {

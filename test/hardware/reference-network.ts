@@ -14,7 +14,7 @@
  */
 import type { Simulation } from "../../src/sim/engine.js";
 import type { ScheduledEvent } from "../../src/sim/queue.js";
-import type { PairRoutes } from "../../src/hardware/network.js";
+import type { PairRoutes } from "../../src/hardware/network/index.js";
 
 export type LinkKind = "nvlink" | "pcie" | "nic" | "fabric" | "memory";
 

@@ -1,0 +1,34 @@
+/**
+ * Collective algorithms, one file each, each turning sizes into the transfers it starts on a
+ * NetworkModel. All-to-all algorithms (and future dispatch/combine variants) register by name.
+ */
+import { flatAllToAll } from "./all-to-all.js";
+import type { AllToAllAlgorithm } from "./context.js";
+import { hierarchicalAllToAll } from "./hierarchical-all-to-all.js";
+
+export type { AllToAllAlgorithm, CollectiveContext } from "./context.js";
+export { flatAllToAll } from "./all-to-all.js";
+export { hierarchicalAllToAll } from "./hierarchical-all-to-all.js";
+export { ringAllGather } from "./all-gather.js";
+export { ringAllReduce } from "./ring-all-reduce.js";
+export { ringRounds } from "./ring.js";
+
+const allToAlls = new Map<string, AllToAllAlgorithm>();
+
+/** Makes an all-to-all algorithm available by its name. */
+export function registerAllToAll(algo: AllToAllAlgorithm): void {
+  if (allToAlls.has(algo.name)) throw new Error(`all-to-all algorithm "${algo.name}" is already registered`);
+  allToAlls.set(algo.name, algo);
+}
+
+/** The all-to-all algorithm of that name. */
+export function allToAllAlgorithm(name: string): AllToAllAlgorithm {
+  const a = allToAlls.get(name);
+  if (a === undefined) {
+    throw new Error(`unknown all-to-all algorithm "${name}"; known: ${[...allToAlls.keys()].join(", ")}`);
+  }
+  return a;
+}
+
+registerAllToAll(flatAllToAll);
+registerAllToAll(hierarchicalAllToAll);

@@ -1,0 +1,250 @@
+/**
+ * The analytic network model: every link serves bytes at its capacity, first come first served;
+ * a group queues its bytes on each link at once, a flow ends when the last link on its route is
+ * through with them. No flow is simulated: one event per group. For a collective alone on the
+ * network, a lower bound on the flow model's times (equal for flows that share no link, to the ns
+ * rounding); see docs/hardware.md.
+ */
+import type { Simulation } from "../../sim/engine.js";
+import { grown } from "../../util/arrays.js";
+import { NetworkCore, type NetworkModel } from "./core.js";
+import { MAX_ROUTE, PairsByLink, type PairRoutes, type TableRates } from "./routes.js";
+
+/** The group id handed to runGroup's add callback. */
+const RECORDING = -2;
+
+export class AnalyticNetwork extends NetworkCore implements NetworkModel {
+  private building = false;
+  private aLoad = new Float64Array(0); // bytes per link of the group being computed
+  private aTouched = new Int32Array(0);
+  private aBusyUntil = new Float64Array(0); // when each link has drained the bytes queued on it so far
+  private readonly aRoute = new Int32Array(MAX_ROUTE);
+
+  constructor(sim: Simulation, endpoints: number) {
+    super(sim, endpoints);
+  }
+
+  protected linksGrown(): void {}
+  protected linkAdded(): void {}
+  protected openBusyNs(): number {
+    return 0;
+  }
+
+  startFlow(
+    route: ArrayLike<number>,
+    len: number,
+    bytes: number,
+    group: number,
+    src: number,
+    dst: number,
+    logical = bytes,
+    maxRateBytesPerS = Infinity,
+  ): void {
+    this.checkFlow(bytes, len);
+    if (this.building) {
+      if (group !== RECORDING) {
+        throw new Error("runGroup: a flow of another group was started while the group's flows were being added");
+      }
+      this.rec.push(route, len, bytes, logical, maxRateBytesPerS, src, dst);
+      return;
+    }
+    if (group === RECORDING) throw new Error("runGroup: its group id is valid only inside its add callback");
+    // A single flow: a group of one (analyticRecords), delivered to its own group.
+    const now = this.sim.now;
+    this.rec.n = 0;
+    this.rec.push(route, len, bytes, logical, maxRateBytesPerS, src, dst);
+    this.deliver(group, this.analyticRecords(now), now);
+  }
+
+  /** A group: its flows recorded by `add`, computed by analyticRecords. One engine event. */
+  runGroup(count: number, onDone: () => void, add: (group: number) => void): void {
+    if (count === 0) {
+      add(this.group(count, onDone));
+      return;
+    }
+    const now = this.sim.now;
+    this.rec.n = 0;
+    this.building = true;
+    try {
+      add(RECORDING);
+    } finally {
+      this.building = false;
+    }
+    const n = this.rec.n;
+    if (n !== count) throw new Error(`runGroup: ${count - n} of ${count} flows were not started by add()`);
+    this.sim.scheduleRaw(Math.ceil(this.analyticRecords(now)) - now, onDone, 0, "network.delivered");
+  }
+
+  runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void {
+    const nn = t.n * t.n;
+    if (sizes.length !== nn) {
+      throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${t.n} x ${t.n} = ${nn}`);
+    }
+    let count = 0;
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b >= 0) || !Number.isFinite(b)) throw new Error(`flow size must be a finite number >= 0, got ${b}`);
+      if (b > 0) count++;
+    }
+    this.runAllToAllChecked(t, sizes, count, true, onDone);
+  }
+
+  runAllToAllChecked(
+    t: PairRoutes,
+    sizes: ArrayLike<number>,
+    count: number,
+    _whole: boolean,
+    onDone: () => void,
+  ): void {
+    if (count === 0) {
+      this.group(0, onDone);
+      return;
+    }
+    const now = this.sim.now;
+    this.sim.scheduleRaw(Math.ceil(this.analyticTable(t, sizes, count, now)) - now, onDone, 0, "network.delivered");
+  }
+
+  /** Readies the model for all-to-alls over t: its per-pair latencies and pairs by link, now. */
+  prepareTable(t: PairRoutes): void {
+    this.linksOf(t, this.ratesOf(t));
+  }
+
+  /** A table's pairs by link, built on first use. */
+  private linksOf(t: PairRoutes, tr: TableRates): PairsByLink {
+    return (tr.links ??= new PairsByLink(t, tr.lat, this.nLinks));
+  }
+
+  /**
+   * Queues `bytes` on link l at time t0: the link serves bytes at its capacity, first come first
+   * served across all traffic, so they start when it has drained what came before (or at t0) and
+   * take bytes / capacity. Returns when they are through; counts link bytes and busy time.
+   */
+  private drain(l: number, t0: number, bytes: number): number {
+    if (this.aBusyUntil.length < this.linkCap.length) this.aBusyUntil = grown(this.aBusyUntil, this.linkCap.length);
+    const dur = bytes / this.linkCap[l];
+    const end = Math.max(t0, this.aBusyUntil[l]) + dur;
+    this.aBusyUntil[l] = end;
+    this.linkBusy[l] += dur;
+    this.linkBytes[l] += bytes;
+    return end;
+  }
+
+  /**
+   * analyticRecords for an all-to-all, straight from its table, link by link (PairsByLink): the
+   * same link loads (summed in pair order), drains and counters, and the same last delivery (the
+   * maximum over flows of their slowest link's end plus their latency is the maximum over links
+   * of the link's end plus its sending pairs' longest latency: rounding is monotone), in
+   * O(pairs x route length) sequential reads instead of two scattered passes. No records
+   * written. All-to-all flows have no rate cap of their own.
+   */
+  private analyticTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, now: number): number {
+    const tr = this.ratesOf(t);
+    const al = this.linksOf(t, tr);
+    const lat = tr.lat;
+    const links = al.links;
+    const start = al.start;
+    const pairs = al.pairs;
+    const byLat = al.byLat;
+    let deliver = now;
+    // Link by link: its load (the bytes of its pairs, summed in pair order as a pass over the
+    // pairs would), drained after what was queued there before. A flow ends when the last link
+    // on its route has drained and is delivered its route's latency later, so the last delivery
+    // is, over the loaded links, the link's end plus the longest latency among its pairs that send.
+    for (let i = 0; i < links.length; i++) {
+      const a = start[i];
+      const b = start[i + 1];
+      let load = 0;
+      for (let x = a; x < b; x++) load += sizes[pairs[x]];
+      if (!(load > 0)) continue;
+      const end = this.drain(links[i], now, load);
+      let x = a;
+      while (!(sizes[byLat[x]] > 0)) x++;
+      const at = end + lat[byLat[x]];
+      if (at > deliver) deliver = at;
+    }
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    const nn = t.n * t.n;
+    for (let p = 0; p < nn; p++) {
+      const b = sizes[p];
+      if (!(b > 0)) continue;
+      sent[t.src[p]] += b;
+      received[t.dst[p]] += b;
+      delivered[t.dst[p]] += b;
+    }
+    this.flowsDone += count;
+    return deliver;
+  }
+
+  /**
+   * The analytic model over the records: each link drains the records' bytes on it at its
+   * capacity, after what earlier traffic queued there (from now if the link is free); a flow ends
+   * when the last link on its route has drained (and no sooner than its own rate cap allows) and
+   * is delivered its route's latency later. Counts link, endpoint and flow counters; returns when
+   * the last flow is delivered.
+   */
+  private analyticRecords(now: number): number {
+    const rec = this.rec;
+    const n = rec.n;
+    if (this.aLoad.length < this.linkCap.length) {
+      this.aLoad = new Float64Array(this.linkCap.length);
+      this.aTouched = new Int32Array(this.linkCap.length);
+    }
+    const load = this.aLoad;
+    const touched = this.aTouched;
+    let nt = 0;
+    const route = rec.route;
+    const len = rec.len;
+    const bytes = rec.bytes;
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i];
+      if (!(b > 0)) continue;
+      const base = i * MAX_ROUTE;
+      for (let k = base, end = base + len[i]; k < end; k++) {
+        const l = route[k];
+        if (load[l] === 0) touched[nt++] = l;
+        load[l] += b;
+      }
+    }
+    // load[l] becomes the time the link is through with the records' bytes
+    for (let x = 0; x < nt; x++) {
+      const l = touched[x];
+      load[l] = this.drain(l, now, load[l]);
+    }
+    const linkLat = this.linkLat;
+    const maxRate = rec.maxRate;
+    const logical = rec.logical;
+    const src = rec.src;
+    const dst = rec.dst;
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    let deliver = now;
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i];
+      let finish = now;
+      let lat = 0;
+      const base = i * MAX_ROUTE;
+      const end = base + len[i];
+      for (let k = base; k < end; k++) {
+        const l = route[k];
+        lat += linkLat[l];
+        if (b > 0 && load[l] > finish) finish = load[l];
+      }
+      // a rate cap of its own (pageable copies); uncapped flows (Infinity) have none to add
+      if (b > 0 && end > base && maxRate[i] !== Infinity) {
+        const own = now + b / (maxRate[i] / 1e9);
+        if (own > finish) finish = own;
+      }
+      const at = finish + lat;
+      if (at > deliver) deliver = at;
+      sent[src[i]] += b;
+      received[dst[i]] += b;
+      delivered[dst[i]] += logical[i];
+    }
+    for (let t = 0; t < nt; t++) load[touched[t]] = 0;
+    this.flowsDone += n;
+    return deliver;
+  }
+}

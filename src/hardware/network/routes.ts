@@ -1,0 +1,143 @@
+/**
+ * Routes: the links a flow crosses, and the routes between the members of a collective group
+ * precomputed once per group (PairRoutes), with their per-pair capacities and latencies.
+ */
+
+export type LinkKind = "nvlink" | "pcie" | "nic" | "fabric" | "memory";
+
+/** Max links on one route. */
+export const MAX_ROUTE = 12;
+
+/**
+ * The routes between the members of a collective group, precomputed once per group (Cluster
+ * memoises them): pair p = i * n + j (member i to member j) crosses route[p * MAX_ROUTE ..] for
+ * len[p] links, from endpoint src[p] to dst[p].
+ */
+export interface PairRoutes {
+  n: number;
+  route: Int32Array;
+  len: Int32Array;
+  src: Int32Array;
+  dst: Int32Array;
+  /** No link lies on the routes of two pairs (an all-to-all over point-to-point links): its flows never share one. */
+  disjoint: boolean;
+}
+
+/** PairRoutes as a class rather than an object literal (V8: docs/performance.md, "Network"). */
+class PairTable implements PairRoutes {
+  declare n: number;
+  declare route: Int32Array;
+  declare len: Int32Array;
+  declare src: Int32Array;
+  declare dst: Int32Array;
+  declare disjoint: boolean;
+  constructor(n: number) {
+    this.n = n;
+    this.route = new Int32Array(n * n * MAX_ROUTE);
+    this.len = new Int32Array(n * n);
+    this.src = new Int32Array(n * n);
+    this.dst = new Int32Array(n * n);
+    this.disjoint = true;
+  }
+}
+
+/**
+ * The PairRoutes of a group: route(src, dst, r) writes the links from endpoint src to dst into r
+ * and returns how many. disjoint is found by stamping every link of every pair's route.
+ */
+export function pairRoutes(
+  group: readonly number[],
+  route: (src: number, dst: number, r: Int32Array) => number,
+): PairRoutes {
+  const n = group.length;
+  const t = new PairTable(n);
+  const r = new Int32Array(MAX_ROUTE);
+  const used = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const p = i * n + j;
+      const k = route(group[i], group[j], r);
+      if (k > MAX_ROUTE) throw new Error(`route of ${k} links exceeds ${MAX_ROUTE}`);
+      t.len[p] = k;
+      t.src[p] = group[i];
+      t.dst[p] = group[j];
+      for (let x = 0; x < k; x++) {
+        t.route[p * MAX_ROUTE + x] = r[x];
+        if (used.has(r[x])) t.disjoint = false;
+        used.add(r[x]);
+      }
+    }
+  }
+  return t;
+}
+
+/**
+ * Per pair of a table: its route's minimum capacity (bytes per ns) and its latency (summed in
+ * route order). A class, not a literal (docs/performance.md, "Network").
+ */
+export class TableRates {
+  declare readonly rate: Float64Array;
+  declare readonly lat: Float64Array;
+  /** For the analytic model (built on first use): the table's pairs by link. */
+  declare links: PairsByLink | null;
+  constructor(t: PairRoutes, linkCap: Float64Array, linkLat: Float64Array) {
+    const nn = t.n * t.n;
+    this.rate = new Float64Array(nn);
+    this.lat = new Float64Array(nn);
+    this.links = null;
+    for (let p = 0; p < nn; p++) {
+      let rate = Infinity;
+      let lat = 0;
+      for (let k = 0; k < t.len[p]; k++) {
+        const l = t.route[p * MAX_ROUTE + k];
+        lat += linkLat[l];
+        if (linkCap[l] < rate) rate = linkCap[l];
+      }
+      this.rate[p] = rate;
+      this.lat[p] = lat;
+    }
+  }
+}
+
+/**
+ * A table's pairs by link, for the analytic model: links[i] is the i-th distinct link of the
+ * routes (in pair order), its pairs are pairs[start[i] .. start[i + 1]) in increasing pair order,
+ * and byLat[start[i] ..) are the same pairs from the longest route latency down.
+ */
+export class PairsByLink {
+  declare readonly links: Int32Array;
+  declare readonly start: Int32Array;
+  declare readonly pairs: Int32Array;
+  declare readonly byLat: Int32Array;
+  constructor(t: PairRoutes, lat: Float64Array, nLinks: number) {
+    const nn = t.n * t.n;
+    const index = new Int32Array(nLinks).fill(-1);
+    const order: number[] = [];
+    const count: number[] = [];
+    for (let p = 0; p < nn; p++) {
+      for (let k = p * MAX_ROUTE, end = k + t.len[p]; k < end; k++) {
+        const l = t.route[k];
+        if (index[l] < 0) {
+          index[l] = order.length;
+          order.push(l);
+          count.push(0);
+        }
+        count[index[l]]++;
+      }
+    }
+    this.links = Int32Array.from(order);
+    this.start = new Int32Array(order.length + 1);
+    for (let i = 0; i < order.length; i++) this.start[i + 1] = this.start[i] + count[i];
+    this.pairs = new Int32Array(this.start[order.length]);
+    const fill = this.start.slice(0, order.length);
+    for (let p = 0; p < nn; p++) {
+      for (let k = p * MAX_ROUTE, end = k + t.len[p]; k < end; k++) this.pairs[fill[index[t.route[k]]]++] = p;
+    }
+    this.byLat = this.pairs.slice();
+    for (let i = 0; i < order.length; i++) {
+      const seg = Array.from(this.byLat.subarray(this.start[i], this.start[i + 1]));
+      seg.sort((a, b) => lat[b] - lat[a] || a - b);
+      this.byLat.set(seg, this.start[i]);
+    }
+  }
+}
