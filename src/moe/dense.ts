@@ -46,7 +46,8 @@ export function denseParts(c: RunConstants, s: StepScratch, t: RunTallies, l: nu
 export function headNs(c: RunConstants, s: StepScratch, t: RunTallies): number {
   let headMax = 0;
   for (let g = 0; g < c.D; g++) {
-    const th = s.perGpuTokens[g] > 0 ? c.cost.timeNs(genericOp(c.m, shard(embeddingCost(c.m, s.perGpuTokens[g]), c.T))) : 0;
+    const n = s.perGpuTokens[g];
+    const th = n > 0 ? c.cost.timeNs(genericOp(c.m, shard(embeddingCost(c.m, n), c.T))) : 0;
     t.gpuBusy[g] += th;
     if (th > headMax) headMax = th;
   }
@@ -55,5 +56,6 @@ export function headNs(c: RunConstants, s: StepScratch, t: RunTallies): number {
 
 /** A rank's share of a tensor-parallel op: 1/T of its FLOPs, weights and activations. */
 function shard(op: Cost, T: number): Cost {
-  return T === 1 ? op : { flops: op.flops / T, weightBytes: op.weightBytes / T, activationBytes: op.activationBytes / T };
+  if (T === 1) return op;
+  return { flops: op.flops / T, weightBytes: op.weightBytes / T, activationBytes: op.activationBytes / T };
 }

@@ -14,7 +14,12 @@ export function a2a(c: RunConstants, sizes: Float64Array): SimEvent<void> {
 }
 
 /** One of the plan's exchange phases, started now over the expert-parallel group. */
-export function exchangePhase(c: RunConstants, x: LayerScratch, plan: GatingPlan, phase: ExchangePhase): SimEvent<void> {
+export function exchangePhase(
+  c: RunConstants,
+  x: LayerScratch,
+  plan: GatingPlan,
+  phase: ExchangePhase,
+): SimEvent<void> {
   if (phase === "dispatch") return a2a(c, plan.sendBytes);
   if (phase === "counts") return a2a(c, countsMatrix(c, x, plan.expertRows.length));
   const ev = c.sim.event<void>("capacity_all_reduce");
@@ -53,7 +58,11 @@ function transposeInto(c: RunConstants, back: Float64Array, send: Float64Array):
 }
 
 /** All-reduce (or all-gather) of `bytesPerGroup[k]` within every tensor-parallel group at once. */
-export function tpCollective(c: RunConstants, bytesPerGroup: Float64Array, kind: "allReduce" | "allGather"): SimEvent<unknown[]> {
+export function tpCollective(
+  c: RunConstants,
+  bytesPerGroup: Float64Array,
+  kind: "allReduce" | "allGather",
+): SimEvent<unknown[]> {
   const evs: SimEvent<unknown>[] = [];
   for (let k = 0; k < c.DP; k++) {
     if (bytesPerGroup[k] <= 0) continue;

@@ -8,7 +8,7 @@ import type { GatingPlan } from "../policies/gating/index.js";
 import type { Placement } from "../policies/placement/index.js";
 import type { LayerScratch, RunConstants, RunTallies, StepScratch } from "./state.js";
 
-/** Weight copies of a layer's missed experts: when each (virtual) expert's weights arrive, and each GPU's copy stream. */
+/** Weight copies of a layer's missed experts: when each (virtual) expert's weights arrive; each GPU's copy stream. */
 export interface Copies {
   ready: Map<number, number>;
   copyDone: SimEvent<unknown>[];
@@ -67,7 +67,13 @@ export function replicate(
  * buffering the caches see each GPU's experts in id order; without, only the first launch (the
  * lowest id) is special, so the lists stay unsorted.
  */
-export function expertLists(c: RunConstants, x: LayerScratch, active: Int32Array, et: Int32Array, expertGpu: Int32Array): void {
+export function expertLists(
+  c: RunConstants,
+  x: LayerScratch,
+  active: Int32Array,
+  et: Int32Array,
+  expertGpu: Int32Array,
+): void {
   const ordStart = x.ordStart;
   const noCache = c.caches === null;
   ordStart.fill(0);
@@ -196,7 +202,15 @@ export function expertCompute(
  * Counts GPU g's expert tokens and busy time for a layer whose experts end at tEnd on it; returns
  * the layer's latest end so far (endMax, or tEnd if later, whose busy time becomes cur.critCompute).
  */
-function bookGpu(s: StepScratch, t: RunTallies, g: number, toks: number, busy: number, tEnd: number, endMax: number): number {
+function bookGpu(
+  s: StepScratch,
+  t: RunTallies,
+  g: number,
+  toks: number,
+  busy: number,
+  tEnd: number,
+  endMax: number,
+): number {
   s.gpuTokensStep[g] += toks;
   t.gpuBusy[g] += busy;
   if (!(tEnd > endMax)) return endMax;
@@ -210,7 +224,14 @@ function bookGpu(s: StepScratch, t: RunTallies, g: number, toks: number, busy: n
  * less the launch overhead but for the first launched (the lowest id), and all of them whole ns,
  * so summing per GPU in active order gives what expertCompute's per-GPU loop gives.
  */
-function expertComputeFlat(c: RunConstants, s: StepScratch, x: LayerScratch, t: RunTallies, plan: GatingPlan, tArrived: number): number {
+function expertComputeFlat(
+  c: RunConstants,
+  s: StepScratch,
+  x: LayerScratch,
+  t: RunTallies,
+  plan: GatingPlan,
+  tArrived: number,
+): number {
   const rows = plan.expertRows;
   const et = plan.expertTokens;
   const perExpert = plan.perExpertLoop;
@@ -256,7 +277,9 @@ function expertNs(c: RunConstants, x: LayerScratch, rows: number): number {
   let ns = x.expertNsMemo[rows];
   if (ns < 0) {
     const m = c.m;
-    ns = x.expertNsMemo[rows] = c.cost.timeNs({ kind: "expert_ffn", tokens: rows, dModel: m.dModel, dFf: m.dFf, activation: m.activation, dtype: m.dtype });
+    const { dModel, dFf, activation, dtype } = m;
+    const op = { kind: "expert_ffn", tokens: rows, dModel, dFf, activation, dtype } as const;
+    ns = x.expertNsMemo[rows] = c.cost.timeNs(op);
   }
   return ns;
 }

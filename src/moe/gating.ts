@@ -36,8 +36,18 @@ export function gateLayer(
   const expertGpu = r ? r.expertGpu : place.expertGpu;
   const nVirtual = r ? r.experts : c.E;
   const owner = r ? r.owner : null;
+  const input = {
+    tokens: n,
+    topK: c.K,
+    experts: nVirtual,
+    gpus: c.D,
+    picks: routed,
+    tokenGpu: s.tokenGpu,
+    expertGpu,
+    tokenBytes: c.tokenBytes,
+  };
   const plan: GatingPlan = c.gatingPolicy.plan(
-    { tokens: n, topK: c.K, experts: nVirtual, gpus: c.D, picks: routed, tokenGpu: s.tokenGpu, expertGpu, tokenBytes: c.tokenBytes },
+    input,
     { capacityFactor: c.capacityFactor, blockSize: c.cfg.gating.blockSize, reuse: x.lastPlan },
   );
   s.cur.gateMax = gateTime(c, s, t, plan);
@@ -86,7 +96,9 @@ function gateTime(c: RunConstants, s: StepScratch, t: RunTallies, plan: GatingPl
     if (s.dispatchTokens[g] === 0) continue;
     let tg = s.gateNs[g];
     if (tg < 0) {
-      tg = s.gateNs[g] = c.cost.timeNs({ kind: "gating", tokens: s.dispatchTokens[g], dModel: m.dModel, experts: c.E, topK: c.K, dtype: m.dtype });
+      const tokens = s.dispatchTokens[g];
+      const op = { kind: "gating", tokens, dModel: m.dModel, experts: c.E, topK: c.K, dtype: m.dtype } as const;
+      tg = s.gateNs[g] = c.cost.timeNs(op);
     }
     if (plan.einsumCellsPerGpu && plan.einsumCellsPerGpu[g] > 0) {
       const cells = plan.einsumCellsPerGpu[g];

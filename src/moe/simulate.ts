@@ -77,7 +77,8 @@ function results(run: Run): MoeSimResult {
     let timeline: MoeSimResult["memory"][number]["timeline"] | null = null;
     Object.defineProperty(rec, "timeline", {
       enumerable: true,
-      get: () => (timeline ??= pool.timeline().map((r) => ({ time_ns: r.timeNs, category: r.category, bytes: r.bytes }))),
+      get: () =>
+        (timeline ??= pool.timeline().map((r) => ({ time_ns: r.timeNs, category: r.category, bytes: r.bytes }))),
     });
     return rec;
   });
@@ -112,7 +113,9 @@ function requestLatencies(run: Run): number[] {
   const reqLat: number[] = [];
   if (t.batcherStats) {
     const st: RequestStats = t.batcherStats;
-    for (let i = 0; i < st.endNs.length; i++) if (Number.isFinite(st.endNs[i])) reqLat.push(st.endNs[i] - st.arrivalNs[i]);
+    for (let i = 0; i < st.endNs.length; i++) {
+      if (Number.isFinite(st.endNs[i])) reqLat.push(st.endNs[i] - st.arrivalNs[i]);
+    }
   } else {
     for (const [s, t0] of t.requestStart) reqLat.push(t.requestEnd.get(s)! - t0);
   }

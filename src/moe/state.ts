@@ -67,11 +67,14 @@ export class RunConstants {
   declare gatingPolicy: GatingPolicy;
   constructor(cfg: MoeSimConfig) {
     const sim = new Simulation({ log: cfg.eventLog ? new EventLog() : false });
-    const clusterOpts = { cost: cfg.cost, networkModel: cfg.networkModel, recordTimeline: cfg.memoryTimeline !== false };
+    const recordTimeline = cfg.memoryTimeline !== false;
+    const clusterOpts = { cost: cfg.cost, networkModel: cfg.networkModel, recordTimeline };
     const cluster = new Cluster(sim, cfg.clusterSpec, clusterOpts);
     const D = cfg.gpus;
     const T = cfg.tensorParallel ?? 1;
-    if (!(Number.isInteger(T) && T >= 1 && D % T === 0)) throw new Error(`tensor-parallel degree ${T} must divide the ${D} GPUs`);
+    if (!(Number.isInteger(T) && T >= 1 && D % T === 0)) {
+      throw new Error(`tensor-parallel degree ${T} must divide the ${D} GPUs`);
+    }
     const DP = D / T;
     const group = Array.from({ length: D }, (_, i) => i);
     const m = cfg.model;
@@ -127,7 +130,12 @@ export class RunConstants {
 }
 
 /** Buffering: one cache per (GPU, MoE layer); Belady gets the future of its own request stream. */
-function makeCaches(cfg: MoeSimConfig, placements: Placement[], group: number[], moeLayerCount: number): ExpertCache[][] | null {
+function makeCaches(
+  cfg: MoeSimConfig,
+  placements: Placement[],
+  group: number[],
+  moeLayerCount: number,
+): ExpertCache[][] | null {
   const pol = cfg.buffering.policy;
   if (!pol) return null;
   if (pol.needsFuture && cfg.steps === null) {
@@ -137,7 +145,9 @@ function makeCaches(cfg: MoeSimConfig, placements: Placement[], group: number[],
   const experts = cfg.model.experts;
   const slots = cfg.buffering.slots;
   return group.map((g) =>
-    Array.from({ length: moeLayerCount }, (_, j) => pol.create(slots, { experts, future: futures ? futures[g][j] : undefined })),
+    Array.from({ length: moeLayerCount }, (_, j) =>
+      pol.create(slots, { experts, future: futures ? futures[g][j] : undefined }),
+    ),
   );
 }
 
@@ -334,7 +344,9 @@ export class RunTallies {
     this.phaseTotals = new PhaseTimes();
     this.inactiveSum = new Float64Array(nMoe);
     this.cacheStats = c.caches
-      ? c.group.flatMap((g) => c.moeLayers.map((_, j) => ({ gpu: g, layer: j, requests: 0, hits: 0, misses: 0, bytes_moved: 0 })))
+      ? c.group.flatMap((g) =>
+          c.moeLayers.map((_, j) => ({ gpu: g, layer: j, requests: 0, hits: 0, misses: 0, bytes_moved: 0 })),
+        )
       : null;
     this.gpuBusy = new Float64Array(c.D);
     this.requestStart = new Map<number, number>();

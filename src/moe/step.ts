@@ -138,7 +138,9 @@ function beginStep(c: RunConstants, s: StepScratch, tokens: Int32Array): Float64
     s.tokenGpu[i] = k * T + (s.groupTokens[k]++ % T);
     for (let y = 0; y < T; y++) s.perGpuTokens[k * T + y]++;
   }
-  for (let r = 0; r < s.seqTokens.length; r++) for (let y = 0; y < T; y++) s.gpuSeqs[(r % c.DP) * T + y].push(s.seqTokens[r]);
+  for (let r = 0; r < s.seqTokens.length; r++) {
+    for (let y = 0; y < T; y++) s.gpuSeqs[(r % c.DP) * T + y].push(s.seqTokens[r]);
+  }
   for (let i = 0; i < n; i++) s.dispatchTokens[s.tokenGpu[i]]++;
   allocStepMemory(c, s);
   // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and

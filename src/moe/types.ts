@@ -17,7 +17,15 @@ import type { SimPhase } from "./costs.js";
 
 export type Phase = SimPhase;
 
-export const PHASES = ["attention", "dense", "gating", "all_to_all", "expert_compute", "weight_transfer", "idle"] as const;
+export const PHASES = [
+  "attention",
+  "dense",
+  "gating",
+  "all_to_all",
+  "expert_compute",
+  "weight_transfer",
+  "idle",
+] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export interface MoeSimConfig {
