@@ -41,21 +41,28 @@ class IntBuf {
  * The expert access stream of every (layer, GPU): for each batch, the experts hosted on that GPU
  * that received at least one token of the batch at that layer, in ascending id (the order the
  * dynamic gate's sort by expert computes them). Result indexed [layer][gpu]. `expertGpu` is one
- * placement for all layers or one per layer.
+ * placement for all layers or one per layer. `traceLayers`, when given, lists the trace layer of
+ * each layer of the result (the simulation's MoE layers cycle through the trace's): the result and
+ * a per-layer `expertGpu` then follow that list instead of the trace's layers.
+ * This is the one bridge from a trace to the caches' streams: the simulation builds Belady's
+ * future with it (moe/prepare.ts), and Belady is optimal only on the stream its future came from.
  */
 export function accessSequences(
   trace: RoutingTrace,
   batches: TokenBatches,
   expertGpu: Int32Array | readonly Int32Array[],
   gpus: number,
+  traceLayers?: ArrayLike<number>,
 ): AccessSequence[][] {
   const { layers, experts, topK, picks } = trace;
-  const perLayer = (l: number): Int32Array => (expertGpu instanceof Int32Array ? expertGpu : expertGpu[l]);
-  for (let l = 0; l < layers; l++) checkExpertGpu(perLayer(l), experts, gpus);
+  const count = traceLayers === undefined ? layers : traceLayers.length;
+  const perLayer = (i: number): Int32Array => (expertGpu instanceof Int32Array ? expertGpu : expertGpu[i]);
+  for (let i = 0; i < count; i++) checkExpertGpu(perLayer(i), experts, gpus);
   const stamp = new Int32Array(experts);
   const out: AccessSequence[][] = [];
-  for (let l = 0; l < layers; l++) {
-    const eg = perLayer(l);
+  for (let i = 0; i < count; i++) {
+    const l = traceLayers === undefined ? i : traceLayers[i];
+    const eg = perLayer(i);
     const bufs = Array.from({ length: gpus }, () => new IntBuf());
     const starts = Array.from({ length: gpus }, () => new Int32Array(batches.length + 1));
     stamp.fill(0);

@@ -32,7 +32,8 @@ describe("sparse gating plans", () => {
         for (const name of ["dynamic", "fastmoe", "megablocks"] as const) {
           const sparse = getGatingPolicy(name).plan(input, { blockSize });
           const pad = name === "megablocks" ? (_e: number, r: number) => Math.ceil(r / blockSize) * blockSize : undefined;
-          const dense = assemblePlan(name, input, n, n, { countsExchange: flags[name][0], fixedSize: false, perExpertLoop: flags[name][1], capacityAllReduce: false }, pad);
+          const shape = { exchange: flags[name][0] ? ["counts" as const, "dispatch" as const] : ["dispatch" as const], perExpertLoop: flags[name][1] };
+          const dense = assemblePlan(name, input, n, n, shape, pad);
           const { activeExperts, ...rest } = sparse;
           expect(rest).toEqual(dense);
           const want = [];

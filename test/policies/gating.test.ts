@@ -71,14 +71,17 @@ describe("gating policies", () => {
     expect(Array.from(s.expertTokens)).toEqual([2, 3]); // GPU0: 3 for e0 -> 2 kept, 1 for e1; GPU1: 4 for e1 -> 2 kept
     expect(s.dropped).toBe(3);
     expect(s.padded).toBe(8 - 5);
-    expect(s.fixedSize).toBe(true);
+    // padded to capacity on the wire too: every (source, destination) pair sends capacity rows per expert
+    expect(Array.from(s.sendBytes)).toEqual([20, 20, 20, 20]);
+    expect(s.exchange).toEqual(["dispatch"]);
     const t = getGatingPolicy("tutel").plan(input);
     expect(t.capacity).toBe(4);
     expect(t.dropped).toBe(0);
     expect(t.padded).toBe(16 - 8);
+    expect(t.exchange).toEqual(["capacity_all_reduce", "dispatch"]);
     const d = getGatingPolicy("dynamic").plan(input);
     expect(Array.from(d.sendTokens)).toEqual([3, 1, 0, 4]);
-    expect(d.countsExchange).toBe(true);
+    expect(d.exchange).toEqual(["counts", "dispatch"]);
     expect(Array.from(d.bufferBytesPerGpu)).toEqual([(4 + 3) * 10, (4 + 5) * 10]);
     const m = getGatingPolicy("megablocks").plan(input, { blockSize: 4 });
     expect(Array.from(m.expertRows)).toEqual([4, 8]);

@@ -15,7 +15,7 @@ export abstract class CacheBase implements ExpertCache {
   protected count = 0;
   /** Set only inside accessBatch: where misses and evictions are recorded. */
   protected rec: CacheStep | null = null;
-  /** Increments once per served batch; policies stamp per-batch marks with it. */
+  /** A batch counter for the policies that stamp per-batch marks with it (they increment it per batch). */
   protected epoch = 0;
 
   constructor(policy: string, capacity: number, ctx: CacheContext) {

@@ -39,7 +39,6 @@ class BeladyCache extends CacheBase {
   }
 
   serve(b: number, req: ArrayLike<number>, start: number, end: number): number {
-    this.epoch++;
     const { res, heap, next, experts: s, capacity } = this;
     const fut = this.seq.requests;
     const negNext = heap.k1;

@@ -12,7 +12,6 @@ class FifoCache extends CacheBase {
   }
 
   serve(_b: number, req: ArrayLike<number>, start: number, end: number): number {
-    this.epoch++;
     const { res, ring, experts: s, capacity } = this;
     const rec = this.rec;
     let misses = 0;

@@ -15,7 +15,6 @@ class LfuCache extends CacheBase {
   }
 
   serve(_b: number, req: ArrayLike<number>, start: number, end: number): number {
-    this.epoch++;
     const { res, heap, experts: s, capacity } = this;
     const { k1: freq, k2: last } = heap;
     const rec = this.rec;

@@ -11,7 +11,6 @@ class LifoCache extends CacheBase {
   }
 
   serve(_b: number, req: ArrayLike<number>, start: number, end: number): number {
-    this.epoch++;
     const { res, stack, experts: s, capacity } = this;
     const rec = this.rec;
     let misses = 0;

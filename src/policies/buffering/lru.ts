@@ -15,7 +15,6 @@ class LruCache extends CacheBase {
   }
 
   serve(_b: number, req: ArrayLike<number>, start: number, end: number): number {
-    this.epoch++;
     const { res, next, prev, experts: s, capacity } = this;
     const rec = this.rec;
     let misses = 0;

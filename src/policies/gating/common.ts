@@ -1,5 +1,5 @@
 import { UserError } from "../../util/errors.js";
-import type { GatingInput, GatingPlan } from "./types.js";
+import type { GatingInput, GatingPlan, PlanShape } from "./types.js";
 
 /** The input's array lengths against its token, top-k and expert counts. */
 function checkShape(input: GatingInput): void {
@@ -61,7 +61,7 @@ export function countBySourceAndExpert(input: GatingInput): Int32Array {
 export function sparsePlan(
   policy: string,
   input: GatingInput,
-  flags: Pick<GatingPlan, "countsExchange" | "fixedSize" | "perExpertLoop" | "capacityAllReduce">,
+  flags: PlanShape,
   computeRows?: (e: number, realRows: number) => number,
   reuse?: GatingPlan,
 ): GatingPlan {
@@ -165,7 +165,7 @@ export function assemblePlan(
   input: GatingInput,
   rows: Int32Array,
   kept: Int32Array,
-  flags: Pick<GatingPlan, "countsExchange" | "fixedSize" | "perExpertLoop" | "capacityAllReduce"> & { capacity?: number },
+  flags: PlanShape & { capacity?: number },
   computeRows?: (e: number, realRows: number) => number,
   extraBytesPerGpu?: Float64Array,
 ): GatingPlan {
@@ -209,7 +209,7 @@ function planOf(
   a: Pick<GatingPlan, "sendTokens" | "sendBytes" | "expertRows" | "expertTokens" | "bufferBytesPerGpu">,
   keptTotal: number,
   rowTotal: number,
-  flags: Pick<GatingPlan, "countsExchange" | "fixedSize" | "perExpertLoop" | "capacityAllReduce">,
+  flags: PlanShape,
 ): GatingPlan {
   const dispatched = input.tokens * input.topK;
   return {
@@ -222,10 +222,8 @@ function planOf(
     dropped: dispatched - keptTotal,
     padded: rowTotal - keptTotal,
     combined: keptTotal,
-    countsExchange: flags.countsExchange,
-    fixedSize: flags.fixedSize,
+    exchange: flags.exchange,
     perExpertLoop: flags.perExpertLoop,
-    capacityAllReduce: flags.capacityAllReduce,
     bufferBytesPerGpu: a.bufferBytesPerGpu,
   };
 }

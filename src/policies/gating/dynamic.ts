@@ -1,5 +1,5 @@
 import { sparsePlan } from "./common.js";
-import type { GatingPolicy } from "./types.js";
+import { COUNTS_THEN_DISPATCH, type GatingPolicy } from "./types.js";
 
 /**
  * The seed paper's dynamic gating: top-k, sort the assignments by expert, bincount, all-to-all of
@@ -10,6 +10,6 @@ export const dynamic: GatingPolicy = {
   name: "dynamic",
   description: "the paper's: sort, bincount, counts all-to-all, variable all-to-all; no drops, no padding",
   plan(input, opts = {}) {
-    return sparsePlan("dynamic", input, { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false }, undefined, opts.reuse);
+    return sparsePlan("dynamic", input, { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: false }, undefined, opts.reuse);
   },
 };

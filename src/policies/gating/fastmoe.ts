@@ -1,5 +1,5 @@
 import { sparsePlan } from "./common.js";
-import type { GatingPolicy } from "./types.js";
+import { COUNTS_THEN_DISPATCH, type GatingPolicy } from "./types.js";
 
 /**
  * FastMoE: GPUs exchange per-expert counts, then send exactly the routed rows (variable-size
@@ -9,6 +9,6 @@ export const fastmoe: GatingPolicy = {
   name: "fastmoe",
   description: "counts all-to-all, variable all-to-all, no padding or drops, experts launched one by one",
   plan(input, opts = {}) {
-    return sparsePlan("fastmoe", input, { countsExchange: true, fixedSize: false, perExpertLoop: true, capacityAllReduce: false }, undefined, opts.reuse);
+    return sparsePlan("fastmoe", input, { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: true }, undefined, opts.reuse);
   },
 };

@@ -1,6 +1,6 @@
 import { UserError } from "../../util/errors.js";
 import { sparsePlan } from "./common.js";
-import type { GatingPolicy } from "./types.js";
+import { COUNTS_THEN_DISPATCH, type GatingPolicy } from "./types.js";
 
 /**
  * MegaBlocks (dropless MoE): counts exchanged, variable all-to-all with no padding on the wire, no
@@ -16,7 +16,7 @@ export const megablocks: GatingPolicy = {
     return sparsePlan(
       "megablocks",
       input,
-      { countsExchange: true, fixedSize: false, perExpertLoop: false, capacityAllReduce: false },
+      { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: false },
       (_e, real) => Math.ceil(real / bs) * bs,
       opts.reuse,
     );

@@ -1,6 +1,6 @@
 import { UserError } from "../../util/errors.js";
 import { assemblePlan, countBySourceAndExpert, tokensPerGpu } from "./common.js";
-import type { GatingPolicy } from "./types.js";
+import { DISPATCH_ONLY, type GatingPolicy } from "./types.js";
 
 /**
  * Static gating (GShard / fairseq style, the seed paper's baseline). Every source GPU reserves
@@ -33,7 +33,8 @@ export const staticGating: GatingPolicy = {
     for (let i = 0; i < n.length; i++) kept[i] = Math.min(n[i], capacity);
     const mask = new Float64Array(gpus);
     for (let g = 0; g < gpus; g++) mask[g] = shard[g] * experts * capacity * 4;
-    const plan = assemblePlan("static", input, rows, kept, { countsExchange: false, fixedSize: true, perExpertLoop: false, capacityAllReduce: false, capacity }, undefined, mask);
+    const shape = { exchange: DISPATCH_ONLY, perExpertLoop: false, capacity };
+    const plan = assemblePlan("static", input, rows, kept, shape, undefined, mask);
     plan.einsumCellsPerGpu = Float64Array.from(shard, (s) => s * experts * capacity);
     return plan;
   },

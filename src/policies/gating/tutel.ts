@@ -1,5 +1,5 @@
 import { assemblePlan, countBySourceAndExpert } from "./common.js";
-import type { GatingPolicy } from "./types.js";
+import { CAPACITY_THEN_DISPATCH, type GatingPolicy } from "./types.js";
 
 /**
  * Tutel's dynamic capacity: capacity = the largest count of any (source GPU, expert) pair, agreed by
@@ -14,6 +14,6 @@ export const tutel: GatingPolicy = {
     let capacity = 0;
     for (let i = 0; i < n.length; i++) if (n[i] > capacity) capacity = n[i];
     const rows = new Int32Array(n.length).fill(capacity);
-    return assemblePlan("tutel", input, rows, n, { countsExchange: false, fixedSize: true, perExpertLoop: false, capacityAllReduce: true, capacity });
+    return assemblePlan("tutel", input, rows, n, { exchange: CAPACITY_THEN_DISPATCH, perExpertLoop: false, capacity });
   },
 };

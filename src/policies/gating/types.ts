@@ -48,14 +48,13 @@ export interface GatingPlan {
   /** Padding rows computed (and, for fixed-size exchanges, sent). */
   padded: number;
   combined: number;
-  /** An all-to-all of per-expert counts precedes the dispatch. */
-  countsExchange: boolean;
-  /** The dispatch all-to-all has the same size for every pair (padded). */
-  fixedSize: boolean;
+  /**
+   * The collectives between the gate and the experts, in the order the simulation runs them; the
+   * last is always the dispatch all-to-all (of `sendBytes`; padded gates have padded it already).
+   */
+  exchange: readonly ExchangePhase[];
   /** Experts are launched one by one (FastMoE). */
   perExpertLoop: boolean;
-  /** An all-reduce (max) of the capacity precedes the dispatch (Tutel). */
-  capacityAllReduce: boolean;
   /** Activation / dispatch buffer memory each GPU needs for this layer, bytes. */
   bufferBytesPerGpu: Float64Array;
   /** Rows per (source GPU, expert) when padded to a capacity. */
@@ -71,6 +70,24 @@ export interface GatingPlan {
    */
   activeExperts?: Int32Array;
 }
+
+/**
+ * One collective of a gate's exchange: `capacity_all_reduce`, an all-reduce (max) of the capacity
+ * across the group (Tutel); `counts`, an all-to-all of per-expert counts (dropless gates, which
+ * size the dispatch from them); `dispatch`, the all-to-all of the token rows.
+ */
+export type ExchangePhase = "capacity_all_reduce" | "counts" | "dispatch";
+
+/** The exchanges of the gates: the dispatch alone (static), after Tutel's all-reduce, after the counts. */
+export const DISPATCH_ONLY: readonly ExchangePhase[] = Object.freeze(["dispatch"] as const);
+export const CAPACITY_THEN_DISPATCH: readonly ExchangePhase[] = Object.freeze([
+  "capacity_all_reduce",
+  "dispatch",
+] as const);
+export const COUNTS_THEN_DISPATCH: readonly ExchangePhase[] = Object.freeze(["counts", "dispatch"] as const);
+
+/** What a gate says about how its plan runs, besides the plan's counts. */
+export type PlanShape = Pick<GatingPlan, "exchange" | "perExpertLoop">;
 
 export interface GatingPolicy {
   name: string;

@@ -1,0 +1,75 @@
+/**
+ * Dispatch and combine: the collectives of a MoE layer (the gate's exchange phases, the combine
+ * all-to-all) and the tensor-parallel collectives of the dense blocks, each as an engine event
+ * that succeeds when the collective completes.
+ */
+import type { SimEvent } from "../sim/engine.js";
+import type { ExchangePhase, GatingPlan } from "../policies/gating/index.js";
+import type { LayerScratch, RunConstants } from "./state.js";
+
+export function a2a(c: RunConstants, sizes: Float64Array): SimEvent<void> {
+  const ev = c.sim.event<void>("all_to_all");
+  c.cluster.allToAll(c.group, sizes, () => ev.succeed(), { hierarchical: c.cfg.hierarchicalAllToAll === true });
+  return ev;
+}
+
+/** One of the plan's exchange phases, started now over the expert-parallel group. */
+export function exchangePhase(
+  c: RunConstants,
+  x: LayerScratch,
+  plan: GatingPlan,
+  phase: ExchangePhase,
+): SimEvent<void> {
+  if (phase === "dispatch") return a2a(c, plan.sendBytes);
+  if (phase === "counts") return a2a(c, countsMatrix(c, x, plan.expertRows.length));
+  const ev = c.sim.event<void>("capacity_all_reduce");
+  c.cluster.allReduce(c.group, 4, () => ev.succeed());
+  return ev;
+}
+
+/** The combine all-to-all: the dispatch's transpose. */
+export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): SimEvent<void> {
+  return a2a(c, transposeInto(c, x.backBuf, plan.sendBytes));
+}
+
+/**
+ * The all-to-all of per-expert counts (4 bytes per expert to every other GPU); never written
+ * again once made.
+ */
+export function countsMatrix(c: RunConstants, x: LayerScratch, nVirtual: number): Float64Array {
+  const D = c.D;
+  let counts = x.countsBySize.get(nVirtual);
+  if (counts === undefined) {
+    counts = new Float64Array(D * D);
+    for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
+    x.countsBySize.set(nVirtual, counts);
+  }
+  return counts;
+}
+
+/**
+ * The transpose of the dispatch, in a buffer reused from layer to layer (a collective has read it
+ * when it completes).
+ */
+function transposeInto(c: RunConstants, back: Float64Array, send: Float64Array): Float64Array {
+  const D = c.D;
+  for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = send[s * D + d];
+  return back;
+}
+
+/** All-reduce (or all-gather) of `bytesPerGroup[k]` within every tensor-parallel group at once. */
+export function tpCollective(
+  c: RunConstants,
+  bytesPerGroup: Float64Array,
+  kind: "allReduce" | "allGather",
+): SimEvent<unknown[]> {
+  const evs: SimEvent<unknown>[] = [];
+  for (let k = 0; k < c.DP; k++) {
+    if (bytesPerGroup[k] <= 0) continue;
+    const ev = c.sim.event<unknown>(`tp_${kind}`);
+    if (kind === "allReduce") c.cluster.allReduce(c.tpGroups[k], bytesPerGroup[k], () => ev.succeed());
+    else c.cluster.allGather(c.tpGroups[k], bytesPerGroup[k] / c.T, () => ev.succeed());
+    evs.push(ev);
+  }
+  return c.sim.allOf(evs);
+}

@@ -1,0 +1,80 @@
+/**
+ * Memory accounting: each GPU's pool by category. Weights (or the expert cache's slots) are
+ * allocated once at the start; the KV cache and activations per step; all-to-all buffers per MoE
+ * layer. An allocation that does not fit throws OomStop, which ends the run with the OOM recorded.
+ */
+import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
+import { denseFfnCost, sharedExpertCost } from "./costs.js";
+import type { RunConstants, StepScratch } from "./state.js";
+
+export class OomStop extends Error {
+  constructor(readonly info: OomInfo) {
+    super("out of memory");
+  }
+}
+
+export function alloc(c: RunConstants, g: number, cat: MemoryCategory, bytes: number): void {
+  if (bytes <= 0) return;
+  const r = c.cluster.memory(g).allocate(cat, bytes);
+  if (!r.ok) throw new OomStop(r.oom);
+}
+
+export function free(c: RunConstants, g: number, cat: MemoryCategory, bytes: number): void {
+  if (bytes > 0) c.cluster.memory(g).free(cat, bytes);
+}
+
+function expertsOnGpu(c: RunConstants, j: number, g: number): number {
+  const p = c.placements[j];
+  let n = 0;
+  for (let e = 0; e < p.expertGpu.length; e++) if (p.expertGpu[e] === g) n++;
+  return n;
+}
+
+/**
+ * The run's static memory on GPU g: the replicated dense weights (the dense baseline's FFNs in
+ * place of its MoE layers) and the GPU's experts, or with buffering its cache slots.
+ */
+export function allocStaticMemory(c: RunConstants, g: number): void {
+  let weights = c.denseParamBytes;
+  if (c.denseEq) {
+    const shared = c.m.sharedExperts ? sharedExpertCost(c.m, 0).weightBytes : 0;
+    weights += c.moeLayerCountAll * (denseFfnCost(c.denseEqSpec, 0).weightBytes - shared);
+  }
+  if (!c.caches) {
+    let nE = 0;
+    for (let j = 0; j < c.moeLayers.length; j++) nE += expertsOnGpu(c, j, g);
+    weights += nE * c.eBytes;
+    alloc(c, g, "weights", weights);
+  } else {
+    alloc(c, g, "weights", weights);
+    alloc(c, g, "expert_cache", c.slots * c.moeLayers.length * c.eBytes);
+  }
+}
+
+/**
+ * The step's memory on every GPU, once its tokens and sequences are assigned: the KV cache of its
+ * requests and the activations of the widest layer.
+ */
+export function allocStepMemory(c: RunConstants, s: StepScratch): void {
+  const m = c.m;
+  for (let g = 0; g < c.D; g++) {
+    // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
+    const cached = c.cfg.phase === "decode" ? s.gpuSeqs[g].length * (c.ctx + 1) : s.perGpuTokens[g];
+    s.stepKv[g] = c.cfg.phase === "encode" ? 0 : (cached * c.kvPerToken * c.nLayers) / c.T;
+    // Hidden states and logits of the GPU's tokens, and one layer's attention probabilities
+    // (heads x new tokens x keys per sequence, materialised as in fairseq).
+    let scores = 0;
+    for (const t of s.gpuSeqs[g]) scores += m.heads * t * (c.ctx + t);
+    s.stepAct[g] = (s.perGpuTokens[g] * (4 * m.dModel + m.vocab / c.T) + scores / c.T) * c.bytesPerElem;
+    alloc(c, g, "kv_cache", s.stepKv[g]);
+    alloc(c, g, "activations", s.stepAct[g]);
+  }
+}
+
+/** Frees what allocStepMemory took. */
+export function freeStepMemory(c: RunConstants, s: StepScratch): void {
+  for (let g = 0; g < c.D; g++) {
+    free(c, g, "kv_cache", s.stepKv[g]);
+    free(c, g, "activations", s.stepAct[g]);
+  }
+}

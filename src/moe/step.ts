@@ -1,0 +1,197 @@
+/**
+ * One step of the simulation: the step's tokens assigned to GPUs, then per layer attention and the
+ * dense parts and, on MoE layers, gating, the plan's exchange phases, weight copies for cache
+ * misses, expert compute and the combine; then the output head and the step's record. Phases are
+ * attributed on the critical path, so they add up to the step's latency.
+ */
+import type { ProcessGenerator } from "../sim/engine.js";
+import { PHASES, type PhaseName } from "./types.js";
+import { PhaseTimes, type Run, type RunConstants, type RunTallies, type StepScratch } from "./state.js";
+import { allocStepMemory, free, freeStepMemory, OomStop } from "./memory.js";
+import { denseParts, headNs } from "./dense.js";
+import { gateLayer } from "./gating.js";
+import { combine, exchangePhase, tpCollective } from "./exchange.js";
+import { expertCompute, startCopies } from "./experts.js";
+
+/** One step; an allocation that does not fit ends the run with the OOM recorded at this step. */
+export function* runStep(run: Run, stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
+  try {
+    yield* stepBody(run, stepIdx, tokens);
+  } catch (e) {
+    if (!(e instanceof OomStop)) throw e;
+    run.t.oom = { ...e.info, step: stepIdx };
+  }
+}
+
+function* stepBody(run: Run, stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
+  const { c, s, t } = run;
+  const start = c.sim.now;
+  const phases = new PhaseTimes();
+  const tpBytes = beginStep(c, s, tokens);
+  for (let l = 0; l < c.nLayers; l++) {
+    const moe = c.layers[l].moe && !c.denseEq;
+    denseParts(c, s, t, l, moe);
+    let attnMax = s.cur.attnMax;
+    if (tpBytes !== null) {
+      // Tensor parallel: each block ends with an all-reduce within the group; its time counts
+      // to the block (attention, or the dense FFN).
+      yield attnMax;
+      let t0 = c.sim.now;
+      yield tpCollective(c, tpBytes, "allReduce");
+      phases.attention += attnMax + (c.sim.now - t0);
+      attnMax = 0;
+      if (!moe) {
+        yield s.cur.denseMax;
+        t0 = c.sim.now;
+        yield tpCollective(c, tpBytes, "allReduce");
+        phases.dense += s.cur.denseMax + (c.sim.now - t0);
+        continue;
+      }
+    }
+    if (!moe) {
+      phases.attention += attnMax;
+      phases.dense += s.cur.denseMax;
+      yield attnMax + s.cur.denseMax;
+      continue;
+    }
+    yield* moeLayer(run, stepIdx, tokens, c.moeIndexOf[l], attnMax, tpBytes, phases);
+  }
+  const headMax = headNs(c, s, t);
+  phases.dense += headMax;
+  yield headMax;
+  endStep(c, s, t, stepIdx, tokens, start, phases);
+}
+
+/**
+ * MoE layer j after its attention (attnMax on the slowest GPU): gating, the plan's exchange
+ * phases in order (weight copies for cache misses start as soon as gating has decided, one copy
+ * stream per GPU, overlapping them), expert compute, the combine (and with tensor parallelism the
+ * all-gather that gives every rank its group's tokens back).
+ */
+function* moeLayer(
+  run: Run,
+  stepIdx: number,
+  tokens: Int32Array,
+  j: number,
+  attnMax: number,
+  tpBytes: Float64Array | null,
+  phases: PhaseTimes,
+): ProcessGenerator<void> {
+  const { c, s, x, t } = run;
+  const { plan, owner } = gateLayer(c, s, x, t, j, tokens);
+  phases.attention += attnMax;
+  phases.gating += s.cur.gateMax;
+  yield attnMax + s.cur.gateMax;
+  const copies = c.caches !== null ? startCopies(c, s, x, t, j, stepIdx, owner) : null;
+  const tDispatch = c.sim.now;
+  const exchange = plan.exchange;
+  for (let i = 0; i < exchange.length; i++) yield exchangePhase(c, x, plan, exchange[i]);
+  const tArrived = c.sim.now;
+  phases.all_to_all += tArrived - tDispatch;
+  if (copies !== null && copies.copyDone.length > 0) yield c.sim.allOf(copies.copyDone);
+  const endMax = expertCompute(c, s, x, t, plan, copies?.ready ?? null, tArrived);
+  // On the critical GPU: its compute, and the rest of the span is waiting for weights.
+  const expertSpan = endMax - tArrived;
+  phases.expert_compute += Math.min(expertSpan, s.cur.critCompute);
+  phases.weight_transfer += Math.max(0, expertSpan - s.cur.critCompute);
+  if (endMax > c.sim.now) yield endMax - c.sim.now;
+  const tCombine = c.sim.now;
+  yield combine(c, x, plan);
+  if (tpBytes !== null) yield tpCollective(c, tpBytes, "allGather");
+  phases.all_to_all += c.sim.now - tCombine;
+  for (let g = 0; g < c.D; g++) free(c, g, "all_to_all", plan.bufferBytesPerGpu[g]);
+  x.lastPlan = plan; // done with it: the next layer's plan may reuse its arrays
+}
+
+/**
+ * Sets up a step: data parallel for the dense parts (whole requests go to GPUs, or tensor-parallel
+ * groups of T GPUs, round-robin), each GPU's tokens and sequences, and the step's memory (KV
+ * cache for its requests, activations of the widest layer). Returns the tensor-parallel
+ * all-reduce sizes (null without tensor parallelism).
+ */
+function beginStep(c: RunConstants, s: StepScratch, tokens: Int32Array): Float64Array | null {
+  const n = tokens.length;
+  const T = c.T;
+  s.cur.misses = s.cur.hits = s.cur.dropped = s.cur.padded = 0;
+  // (the buffers grow only under continuous batching, whose steps' sizes are not known in advance)
+  if (s.tokenGpuBuf.length < n) s.tokenGpuBuf = new Int32Array(Math.max(n, 2 * s.tokenGpuBuf.length));
+  s.tokenGpu = s.tokenGpuBuf.length === n ? s.tokenGpuBuf : s.tokenGpuBuf.subarray(0, n);
+  s.perGpuTokens.fill(0);
+  s.dispatchTokens.fill(0);
+  s.groupTokens.fill(0);
+  s.gpuTokensStep.fill(0);
+  s.seqRank.clear();
+  s.seqTokens.length = 0;
+  for (let g = 0; g < c.D; g++) s.gpuSeqs[g].length = 0;
+  // perGpuTokens: the tokens whose dense work a GPU shares (its group's); tokenGpu: the GPU that
+  // dispatches each token to the experts (1/T of its group's tokens).
+  for (let i = 0; i < n; i++) {
+    const seq = c.trace.seq[tokens[i]];
+    let r = s.seqRank.get(seq);
+    if (r === undefined) {
+      r = s.seqRank.size;
+      s.seqRank.set(seq, r);
+      s.seqTokens.push(0);
+    }
+    s.seqTokens[r]++;
+    const k = r % c.DP;
+    s.tokenGpu[i] = k * T + (s.groupTokens[k]++ % T);
+    for (let y = 0; y < T; y++) s.perGpuTokens[k * T + y]++;
+  }
+  for (let r = 0; r < s.seqTokens.length; r++) {
+    for (let y = 0; y < T; y++) s.gpuSeqs[(r % c.DP) * T + y].push(s.seqTokens[r]);
+  }
+  for (let i = 0; i < n; i++) s.dispatchTokens[s.tokenGpu[i]]++;
+  allocStepMemory(c, s);
+  // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and
+  // sequences only): attention with / without cross-attention, the dense FFN or shared experts,
+  // the gate. Computed at the first layer that needs them.
+  for (const a of s.attnNs) a.fill(-1);
+  for (const a of s.denseNs) a.fill(-1);
+  s.gateNs.fill(-1);
+  if (s.picksBuf.length < n * c.K) s.picksBuf = new Int32Array(n * c.K);
+  // The activation bytes each tensor-parallel group reduces after attention or a dense FFN.
+  return T > 1 ? Float64Array.from(s.groupTokens, (k) => k * c.m.dModel * c.bytesPerElem) : null;
+}
+
+/** Ends a step: its memory freed, its record, the run's totals. */
+function endStep(
+  c: RunConstants,
+  s: StepScratch,
+  t: RunTallies,
+  stepIdx: number,
+  tokens: Int32Array,
+  start: number,
+  phases: Record<PhaseName, number>,
+): void {
+  const n = tokens.length;
+  const now = c.sim.now;
+  freeStepMemory(c, s);
+  let tot = 0;
+  let mx = 0;
+  for (let g = 0; g < c.D; g++) {
+    tot += s.gpuTokensStep[g];
+    if (s.gpuTokensStep[g] > mx) mx = s.gpuTokensStep[g];
+  }
+  t.steps.push({
+    step: stepIdx,
+    start_ns: start,
+    end_ns: now,
+    tokens: n,
+    latency_ns: now - start,
+    phases_ns: phases,
+    gpu_tokens: Array.from(s.gpuTokensStep),
+    max_gpu_share: tot > 0 ? mx / tot : 0,
+    cache_misses: s.cur.misses,
+    cache_hits: s.cur.hits,
+    dropped: s.cur.dropped,
+    padded: s.cur.padded,
+  });
+  for (const p of PHASES) t.phaseTotals[p] += phases[p];
+  t.tokensDone += n;
+  for (let i = 0; i < n; i++) {
+    const seq = c.trace.seq[tokens[i]];
+    if (!t.requestStart.has(seq)) t.requestStart.set(seq, start);
+    t.requestEnd.set(seq, now);
+  }
+}

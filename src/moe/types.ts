@@ -1,0 +1,125 @@
+/**
+ * The MoE simulation's configuration and result types, on their own so that what builds a
+ * configuration (src/scenario) and what reads a result (results.ts, src/report through it) depend
+ * on these types only, not on the simulation.
+ */
+import type { ClusterSpec } from "../hardware/devices.js";
+import type { NetworkModel } from "../hardware/cluster.js";
+import type { CostModel } from "../hardware/cost.js";
+import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
+import type { ModelSpec } from "../workload/model.js";
+import type { RoutingTrace } from "../workload/trace.js";
+import type { ContinuousBatcher } from "../workload/batching.js";
+import type { GatingPolicy } from "../policies/gating/index.js";
+import type { BufferingPolicy } from "../policies/buffering/index.js";
+import type { Placement, PlacementPolicy } from "../policies/placement/index.js";
+import type { SimPhase } from "./costs.js";
+
+export type Phase = SimPhase;
+
+export const PHASES = [
+  "attention",
+  "dense",
+  "gating",
+  "all_to_all",
+  "expert_compute",
+  "weight_transfer",
+  "idle",
+] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+export interface MoeSimConfig {
+  name: string;
+  clusterSpec: ClusterSpec;
+  /** GPUs used (the first N of the cluster). */
+  gpus: number;
+  cost?: CostModel;
+  model: ModelSpec;
+  trace: RoutingTrace;
+  phase: Phase;
+  /** Steps (token indices of the trace) for static batching; null for continuous batching. */
+  steps: Int32Array[] | null;
+  continuous?: { batcher: () => ContinuousBatcher };
+  contextTokens: number;
+  maxSteps?: number;
+  gating: { policy: GatingPolicy; capacityFactor?: number; blockSize?: number };
+  buffering: { policy: BufferingPolicy | null; slots: number; pinned: boolean };
+  placement: { policy: PlacementPolicy; replicateHot: number };
+  eventLog?: boolean;
+  /**
+   * The dense baseline: every MoE layer becomes a dense FFN of width top-k x the expert's (plus
+   * shared experts), so FLOPs per token stay the same; no gating, no all-to-all, no experts.
+   */
+  denseEquivalent?: boolean;
+  /** Two-stage all-to-all across nodes (see Cluster.allToAll). */
+  hierarchicalAllToAll?: boolean;
+  /** The network model: max-min fair flows (default) or analytic (see Cluster's networkModel). */
+  networkModel?: NetworkModel;
+  /** Keep each GPU's memory timeline (result.memory[].timeline; default true); peaks are kept either way. */
+  memoryTimeline?: boolean;
+  /**
+   * Tensor-parallel degree of the dense parts (attention, dense FFN, head): groups of this many
+   * consecutive GPUs share each request's dense work, each rank holding 1/T of those weights, with
+   * an all-reduce after attention and after each dense FFN, and an all-gather after each MoE
+   * layer's combine; experts stay expert-parallel over all GPUs, each rank dispatching 1/T of its
+   * group's tokens. 1 (the default) is pure data parallelism.
+   */
+  tensorParallel?: number;
+  /**
+   * Compute experts from per-GPU lists, as with buffering, even without it (tests check the
+   * one-pass path taken otherwise, expertComputeFlat, against this one).
+   */
+  expertLists?: boolean;
+}
+
+export interface StepRecord {
+  step: number;
+  start_ns: number;
+  end_ns: number;
+  tokens: number;
+  latency_ns: number;
+  phases_ns: Record<PhaseName, number>;
+  /** Tokens computed by the experts of each GPU in this step (all MoE layers). */
+  gpu_tokens: number[];
+  max_gpu_share: number;
+  cache_misses: number;
+  cache_hits: number;
+  dropped: number;
+  padded: number;
+}
+
+export interface LayerCacheStats {
+  gpu: number;
+  layer: number;
+  requests: number;
+  hits: number;
+  misses: number;
+  bytes_moved: number;
+}
+
+export interface MoeSimResult {
+  name: string;
+  completedSteps: number;
+  totalSteps: number | null;
+  tokens: number;
+  simulatedNs: number;
+  oom: (OomInfo & { step: number }) | null;
+  steps: StepRecord[];
+  phaseTotalsNs: Record<PhaseName, number>;
+  /** Mean number of experts with no tokens, per MoE layer, over steps. */
+  inactiveExperts: { layer: number; mean_inactive: number; experts: number }[];
+  cache: LayerCacheStats[] | null;
+  memory: {
+    gpu: number;
+    capacity_bytes: number;
+    peak_bytes: number;
+    peak_by_category: Record<string, number>;
+    timeline: { time_ns: number; category: MemoryCategory; bytes: number }[];
+  }[];
+  links: { link: string; kind: string; bytes: number }[];
+  requestLatencyNs: number[];
+  events: number;
+  eventLog: string | null;
+  gpuBusyNs: number[];
+  placement: Placement[];
+}
