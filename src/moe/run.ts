@@ -14,9 +14,15 @@ export interface ScenarioRun {
 /**
  * Resolves and simulates a loaded scenario; pure apart from reading the files the scenario names.
  * `files: false` skips building the results files (a sweep point keeps only the summary).
+ * `beforeSimulate` runs once the scenario is resolved, before anything is simulated.
  */
-export async function runScenario(loaded: LoadedScenario, opts: { outDir?: string; name?: string; files?: boolean } = {}): Promise<ScenarioRun> {
+export async function runScenario(
+  loaded: LoadedScenario,
+  opts: { outDir?: string; name?: string; files?: boolean; beforeSimulate?: (r: ResolvedScenario) => void } = {},
+): Promise<ScenarioRun> {
   const resolved = await resolveScenario(loaded, opts);
+  // e.g. the CLI checks the results folder here, before minutes of simulation, not after.
+  opts.beforeSimulate?.(resolved);
   const cfg = resolved.config;
   const result = simulateMoe(cfg);
   let dense: MoeSimResult | null = null;

@@ -142,7 +142,11 @@ export const outputsSchema = z
 
 export const scenarioSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only").optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only")
+      .refine((n) => n !== "." && n !== "..", "'.' and '..' are not names: the name names the folder results/<name>")
+      .optional(),
     description: z.string().optional(),
     seed: z.union([z.number().int(), z.string()]).default(1),
     cluster: clusterSchema,
