@@ -40,6 +40,10 @@ export interface RunSummary {
   links_bytes: Record<string, number>;
   dense_baseline: { step_latency_ms: number; tokens_per_s: number; moe_slowdown: number } | null;
   events: number;
+  /** Static batching: the batch size asked and the one used (the trace may hold fewer sequences); null otherwise. */
+  batch_size: { requested: number; used: number } | null;
+  /** What moesim changed or skipped about the input, one sentence each (also printed by `moesim run`). */
+  notes: string[];
   results_dir: string;
 }
 
@@ -144,6 +148,8 @@ export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSim
     links_bytes: links,
     dense_baseline: denseOut,
     events: r.events,
+    batch_size: null,
+    notes: [],
     results_dir: ctx.resultsDir,
   };
 }

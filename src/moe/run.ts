@@ -2,6 +2,7 @@ import type { LoadedScenario } from "../scenario/load.js";
 import { resolveScenario, type ResolvedScenario } from "../scenario/resolve.js";
 import { resultFiles, summarizeRun, type RunSummary } from "./results.js";
 import { simulateMoe, type MoeSimResult } from "./simulate.js";
+import { requestTokens } from "../workload/batching.js";
 
 export interface ScenarioRun {
   resolved: ResolvedScenario;
@@ -53,6 +54,15 @@ export async function runScenario(
     },
     dense,
   );
+  const b = sc.workload.batching;
+  if (b.kind === "static") {
+    const sequences = requestTokens(resolved.trace).tokens.length;
+    const used = Math.min(b.batch_size, sequences);
+    summary.batch_size = { requested: b.batch_size, used };
+    if (used < b.batch_size) {
+      summary.notes.push(`workload.batching.batch_size: ${b.batch_size} asked, but the trace holds ${sequences} sequences: every batch has at most ${used}`);
+    }
+  }
   const files = opts.files === false ? new Map<string, string>() : resultFiles(result, summary, { name: resolved.name, scenario: sc }, sc.outputs.timelines);
   return { resolved, result, dense, summary, files };
 }
