@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UserError } from "../util/errors.js";
 import { checkOutputDir, outputError, removeStaleSiblings, swapIntoPlace, tempSibling } from "../util/output.js";
@@ -67,6 +67,7 @@ function isReportFolder(dir: string): boolean {
  */
 function checkReportTarget(dir: string, shown: string, isDefault: boolean, force: boolean): void {
   if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new UserError(`cannot write report folder ${shown}: it is a file, not a folder; choose another with --out`);
   const entries = readdirSync(dir).filter((e) => !e.startsWith("."));
   if (entries.length === 0 || isReportFolder(dir)) return;
   const onlyReport = entries.every(isReportFile);

@@ -161,6 +161,15 @@ describe("issue 16: output paths that are a file, a device or unwritable", () =>
     await userError(cli("sweep", sw, "--workers", "1", "--quiet"), /sweep-out\.txt: it is a file/);
   });
 
+  it("report --out FILE, and a file where RESULTS_DIR/report would go", async () => {
+    const s = file("rep.yaml", scenario("", "rep"));
+    expect((await cli("run", s, "--no-report", "--out", "results/rep")).code).toBe(0);
+    const f = file("rep-out.txt", "x");
+    await userError(cli("report", "results/rep", "--out", f), /rep-out\.txt: it is a file/);
+    file("results/rep/report", "not a folder");
+    await userError(cli("report", "results/rep"), /report: it is a file/);
+  });
+
   it("documented success: --out inside ./results creates the missing folders there", async () => {
     const s = file("ok.yaml", scenario("", "ok"));
     const r = await cli("run", s, "--no-report", "--json", "--out", "results/a/b/ok");
