@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { UserError, EXIT_INTERNAL, EXIT_OK, EXIT_USER } from "../util/errors.js";
+import { SimulationError } from "../sim/errors.js";
 import { commands } from "./commands/index.js";
 
 export function buildProgram(): Command {
@@ -48,6 +49,12 @@ export function reportError(e: unknown): number {
   }
   if (e instanceof UserError) {
     process.stderr.write(`moesim: error: ${oneLine(e.message)}\n`);
+    return EXIT_USER;
+  }
+  if (e instanceof SimulationError) {
+    // The engine's checks (integer ns times below 2^53, positive capacities) fail on inputs out of
+    // range that no earlier check caught: a huge profile time, a near-zero rate. One line, exit 2.
+    process.stderr.write(`moesim: error: the simulation cannot run with these inputs: ${oneLine(e.message)} (an input time, rate or size out of range)\n`);
     return EXIT_USER;
   }
   const err = e as Error;

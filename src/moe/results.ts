@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { UserError } from "../util/errors.js";
+import { checkOutputDir, markerFormat, markerText, outputError, removeStaleSiblings, RESULTS_MARKER, swapIntoPlace, tempSibling } from "../util/output.js";
 import { round, summarize } from "./metrics.js";
 import { PHASES, type MoeSimResult } from "./simulate.js";
 
@@ -39,6 +40,10 @@ export interface RunSummary {
   links_bytes: Record<string, number>;
   dense_baseline: { step_latency_ms: number; tokens_per_s: number; moe_slowdown: number } | null;
   events: number;
+  /** Static batching: the batch size asked and the one used (the trace may hold fewer sequences); null otherwise. */
+  batch_size: { requested: number; used: number } | null;
+  /** What moesim changed or skipped about the input, one sentence each (also printed by `moesim run`). */
+  notes: string[];
   results_dir: string;
 }
 
@@ -143,6 +148,8 @@ export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSim
     links_bytes: links,
     dense_baseline: denseOut,
     events: r.events,
+    batch_size: null,
+    notes: [],
     results_dir: ctx.resultsDir,
   };
 }
@@ -196,36 +203,67 @@ export function resultFiles(r: MoeSimResult, summary: RunSummary, scenarioJson: 
   return files;
 }
 
-/**
- * Writes a results directory atomically: every file goes into a fresh temporary folder beside the
- * target, which then replaces the target in one rename. An existing folder is replaced only when
- * moesim wrote it (it holds a summary.json of this format) or `force` is set, so nothing a user
- * put there is lost without asking.
- */
-export function writeResultsDir(dir: string, files: Map<string, string | Uint8Array>, force = false): string {
-  const target = resolve(dir);
-  if (existsSync(target)) {
-    const entries = readdirSync(target);
-    const ours = entries.length === 0 || entries.includes("summary.json") || entries.includes("sweep.json");
-    if (!ours && !force) {
-      throw new UserError(`results directory ${dir} exists and was not written by moesim; choose another with --out, or pass --force to replace it`);
+/** The file names a results folder of `moesim run` holds (report/ is its report). */
+const RUN_FILES = new Set(["summary.json", "scenario.json", "steps.csv", "load.csv", "inactive.csv", "links.csv", "memory_peak.csv", "cache.csv", "requests.csv", "memory.csv", "events.jsonl", "report"]);
+
+/** Whether a folder holds nothing but what an older moesim (before the marker) wrote there. */
+function olderResults(dir: string, entries: string[]): boolean {
+  if (!entries.includes("summary.json") || !entries.every((e) => RUN_FILES.has(e))) return false;
+  if (entries.includes("report")) {
+    try {
+      if (!readdirSync(join(dir, "report")).every((f) => isReportFile(f))) return false;
+    } catch {
+      return false;
     }
   }
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  for (const [name, data] of files) {
-    mkdirSync(dirname(join(tmp, name)), { recursive: true });
-    writeFileSync(join(tmp, name), data);
+  return true;
+}
+
+/** The names of the files a report folder holds. */
+const isReportFile = (f: string): boolean => /^[\w.-]+\.(vl\.json|svg|png)$/.test(f) || f === "report.html" || f === "report.json" || f.startsWith(".");
+
+/**
+ * Checks that `dir` may receive a results folder: it does not exist, is empty, or carries moesim's
+ * marker with this format tag. With `force`, a folder of an older moesim (only its files, no
+ * marker) is replaced too; a folder holding anything else never is.
+ */
+export function checkResultsTarget(dir: string, format: string, force = false): string {
+  const target = checkOutputDir(dir, "results directory");
+  if (!existsSync(target)) return target;
+  const entries = readdirSync(target).filter((e) => !/^\..*\.(tmp|old)-\d+$/.test(e));
+  if (entries.length === 0) return target;
+  const tag = markerFormat(target);
+  if (tag === format) return target;
+  if (tag !== null) throw new UserError(`results directory ${dir} holds moesim output of another kind (${tag}), not ${format}; choose another with --out`);
+  if (force && olderResults(target, entries)) return target;
+  const hint = olderResults(target, entries)
+    ? "it looks like results of an older moesim: pass --force to replace it, or choose another with --out"
+    : "choose another with --out (moesim replaces only folders holding its marker file " + RESULTS_MARKER + ")";
+  throw new UserError(`results directory ${dir} exists and was not written by moesim; ${hint}`);
+}
+
+/**
+ * Writes a results directory atomically: every file, and the marker .moesim-results, goes into a
+ * temporary folder beside the target, which then replaces the target in renames. An existing folder
+ * is replaced only when moesim wrote it (see checkResultsTarget), so nothing a user put there is
+ * lost. Temporary siblings that a killed run left are removed.
+ */
+export function writeResultsDir(dir: string, files: Map<string, string | Uint8Array>, force = false, kind = "run"): string {
+  const target = checkResultsTarget(dir, RESULTS_FORMAT, force);
+  removeStaleSiblings(target);
+  const tmp = tempSibling(target, "tmp");
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    for (const [name, data] of files) {
+      mkdirSync(dirname(join(tmp, name)), { recursive: true });
+      writeFileSync(join(tmp, name), data);
+    }
+    writeFileSync(join(tmp, RESULTS_MARKER), markerText(RESULTS_FORMAT, kind));
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    outputError(e, dir, "results directory");
   }
-  if (existsSync(target)) {
-    const old = join(dirname(target), `.${basename(target)}.old-${process.pid}`);
-    renameSync(target, old);
-    renameSync(tmp, target);
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, target);
-  }
+  swapIntoPlace(tmp, target, "results directory");
   return target;
 }

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { checkOutputDir, outputError, removeStaleSiblings, swapIntoPlace, tempSibling } from "../util/output.js";
 import { CHARTS, type Spec } from "./charts/index.js";
 import { loadReportInput, type ReportInput } from "./data.js";
 import { reportHtml, type HtmlChart } from "./html.js";
@@ -47,50 +47,79 @@ export interface ReportResult {
   charts: { id: string; files: string[] }[];
 }
 
+/** The names of the files a report folder holds. */
+const isReportFile = (f: string): boolean => /^[\w.-]+\.(vl\.json|svg|png)$/.test(f) || f === "report.html" || f === "report.json";
+
+/** Whether `dir` holds a report moesim wrote: its report.json carries the report format tag. */
+function isReportFolder(dir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as { format?: unknown }).format === REPORT_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks the report's output folder: absent, empty, or a report moesim wrote (report.json with the
+ * format tag). The default folder (RESULTS_DIR/report) is also replaced when it holds only report
+ * files (what a report killed half-way by an older moesim left); with `force`, so is any folder
+ * holding only report files. A folder with anything else in it is never replaced.
+ */
+function checkReportTarget(dir: string, shown: string, isDefault: boolean, force: boolean): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new UserError(`cannot write report folder ${shown}: it is a file, not a folder; choose another with --out`);
+  const entries = readdirSync(dir).filter((e) => !e.startsWith("."));
+  if (entries.length === 0 || isReportFolder(dir)) return;
+  const onlyReport = entries.every(isReportFile);
+  if (onlyReport && (isDefault || force)) return;
+  const hint = onlyReport ? "pass --force to replace it, or choose another with --out" : "choose another with --out";
+  throw new UserError(`report folder ${shown} exists and was not written by moesim; ${hint}`);
+}
+
 /**
  * Renders the report of a results directory (moesim run, moesim cache, or a merged sweep):
  * NAME.vl.json, NAME.svg and NAME.png per chart, and report.html with everything inlined.
- * Files are written atomically; files of an earlier report that this one no longer has are removed.
+ * The report is built in a temporary folder beside its place and renamed into place when complete,
+ * so a killed process never leaves half a report; leftovers of killed processes are removed.
  */
 export async function writeReport(resultsDir: string, opts: ReportOptions = {}): Promise<ReportResult> {
   const input = loadReportInput(resultsDir);
-  const dir = resolve(opts.out ?? join(input.dir, "report"));
-  const manifestPath = join(dir, "report.json");
-  let previous: string[] = [];
-  if (existsSync(dir)) {
-    const entries = readdirSync(dir).filter((e) => !e.startsWith("."));
-    if (existsSync(manifestPath)) {
-      try {
-        previous = (JSON.parse(readFileSync(manifestPath, "utf8")) as { files?: string[] }).files ?? [];
-      } catch {
-        previous = [];
-      }
-    } else if (entries.length > 0 && !opts.force) {
-      throw new UserError(`report folder ${dir} exists and was not written by moesim; choose another with --out, or pass --force`);
-    }
-  }
+  const isDefault = opts.out === undefined;
+  const shown = opts.out ?? join(input.dir, "report");
+  const dir = isDefault ? resolve(input.dir, "report") : checkOutputDir(opts.out!, "report folder");
+  checkReportTarget(dir, shown, isDefault, opts.force === true);
+  removeStaleSiblings(dir);
   const charts = buildCharts(input);
+  const tmp = tempSibling(dir, "tmp");
   const written: string[] = [];
   const htmlCharts: HtmlChart[] = [];
-  const put = (name: string, data: string | Uint8Array): void => {
-    writeFileAtomic(join(dir, name), data);
-    written.push(name);
-  };
-  for (const c of charts) {
-    const files = [`${c.id}.vl.json`, `${c.id}.svg`];
-    put(`${c.id}.vl.json`, JSON.stringify(c.spec, null, 2) + "\n");
-    const svg = await renderSvg(c.spec);
-    put(`${c.id}.svg`, svg);
-    if (opts.png !== false) {
-      put(`${c.id}.png`, svgToPng(svg));
-      files.push(`${c.id}.png`);
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    const put = (name: string, data: string | Uint8Array): void => {
+      writeFileSync(join(tmp, name), data);
+      written.push(name);
+    };
+    for (const c of charts) {
+      const files = [`${c.id}.vl.json`, `${c.id}.svg`];
+      put(`${c.id}.vl.json`, JSON.stringify(c.spec, null, 2) + "\n");
+      const svg = await renderSvg(c.spec);
+      put(`${c.id}.svg`, svg);
+      if (opts.png !== false) {
+        put(`${c.id}.png`, svgToPng(svg));
+        files.push(`${c.id}.png`);
+      }
+      htmlCharts.push({ id: c.id, title: c.title, spec: c.spec, files });
     }
-    htmlCharts.push({ id: c.id, title: c.title, spec: c.spec, files });
+    const title = `moesim report: ${input.name}`;
+    put("report.html", reportHtml(title, summaryTable(input), htmlCharts));
+    const manifest = { format: REPORT_FORMAT, source: input.dir, kind: input.kind, charts: charts.map((c) => c.id), files: written };
+    writeFileSync(join(tmp, "report.json"), JSON.stringify(manifest, null, 2) + "\n");
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    outputError(e, shown, "report folder");
   }
-  const title = `moesim report: ${input.name}`;
-  put("report.html", reportHtml(title, summaryTable(input), htmlCharts));
-  for (const f of previous) if (!written.includes(f) && /^[\w.-]+$/.test(f)) rmSync(join(dir, f), { force: true });
-  writeFileAtomic(manifestPath, JSON.stringify({ format: REPORT_FORMAT, source: input.dir, kind: input.kind, charts: charts.map((c) => c.id), files: written }, null, 2) + "\n");
+  swapIntoPlace(tmp, dir, "report folder");
   return { dir, html: join(dir, "report.html"), charts: htmlCharts.map((c) => ({ id: c.id, files: c.files })) };
 }
 

@@ -3,7 +3,7 @@ import { isNode, type Document, type LineCounter } from "yaml";
 import type { z } from "zod";
 import { UserError, listValues } from "../util/errors.js";
 import { parseYamlText } from "../util/yaml.js";
-import { scenarioSchema, type Scenario } from "./schema.js";
+import { LIMITS, scenarioSchema, type Scenario } from "./schema.js";
 
 export interface LoadedScenario {
   scenario: Scenario;
@@ -32,6 +32,13 @@ export function keyPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
 }
 
+/** Why a limit is what it is, for messages. */
+const LIMIT_REASONS: Record<string, string> = {
+  nodes: `the simulator keeps per-GPU-pair link state: ${LIMITS.gpus} GPUs (128 nodes of 8) take about 0.8 GB, 256 nodes 2.5 GB`,
+  gpus: "the simulator keeps per-GPU-pair link state: memory grows with the square of the GPUs",
+  rate_per_s: "arrival times must stay within the simulated clock's range (whole ns below 2^53, about 104 days)",
+};
+
 /** What the union-typed keys accept, for messages. */
 const UNION_FORMS: Record<string, string> = {
   tokens_per_sequence: "a positive integer or a list [min, max] of two",
@@ -52,9 +59,14 @@ function describeIssue(issue: z.core.$ZodIssue, raw?: unknown): string {
       return `expected ${forms ?? "another kind of value"}, got ${describeValue(raw === undefined ? undefined : valueAt(raw, issue.path as PropertyKey[]))}`;
     }
     case "too_big":
-      return `too big: expected ${issue.inclusive ? "<=" : "<"}${issue.maximum}, got ${describeValue(valueAt(raw, issue.path as PropertyKey[]))}`;
-    case "too_small":
-      return `too small: expected ${issue.inclusive ? ">=" : ">"}${issue.minimum}, got ${describeValue(valueAt(raw, issue.path as PropertyKey[]))}`;
+    case "too_small": {
+      const big = issue.code === "too_big";
+      const bound = big ? issue.maximum : issue.minimum;
+      const op = big ? (issue.inclusive ? "<=" : "<") : issue.inclusive ? ">=" : ">";
+      const last = issue.path[issue.path.length - 1];
+      const why = typeof last === "string" ? LIMIT_REASONS[last] : undefined;
+      return `too ${big ? "big" : "small"}: expected ${op}${bound}, got ${describeValue(valueAt(raw, issue.path as PropertyKey[]))}${why ? ` (${why})` : ""}`;
+    }
     default:
       return issue.message.replace(/^Invalid input: /, "");
   }

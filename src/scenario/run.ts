@@ -2,6 +2,7 @@ import type { LoadedScenario } from "./load.js";
 import { resolveScenario, type ResolvedScenario } from "./resolve.js";
 import { resultFiles, summarizeRun, type RunSummary } from "../moe/results.js";
 import { simulateMoe, type MoeSimResult } from "../moe/simulate.js";
+import { requestTokens } from "../workload/batching.js";
 
 export interface ScenarioRun {
   resolved: ResolvedScenario;
@@ -14,9 +15,15 @@ export interface ScenarioRun {
 /**
  * Resolves and simulates a loaded scenario; pure apart from reading the files the scenario names.
  * `files: false` skips building the results files (a sweep point keeps only the summary).
+ * `beforeSimulate` runs once the scenario is resolved, before anything is simulated.
  */
-export async function runScenario(loaded: LoadedScenario, opts: { outDir?: string; name?: string; files?: boolean } = {}): Promise<ScenarioRun> {
+export async function runScenario(
+  loaded: LoadedScenario,
+  opts: { outDir?: string; name?: string; files?: boolean; beforeSimulate?: (r: ResolvedScenario) => void } = {},
+): Promise<ScenarioRun> {
   const resolved = await resolveScenario(loaded, opts);
+  // e.g. the CLI checks the results folder here, before minutes of simulation, not after.
+  opts.beforeSimulate?.(resolved);
   const cfg = resolved.config;
   const result = simulateMoe(cfg);
   let dense: MoeSimResult | null = null;
@@ -47,6 +54,15 @@ export async function runScenario(loaded: LoadedScenario, opts: { outDir?: strin
     },
     dense,
   );
+  const b = sc.workload.batching;
+  if (b.kind === "static") {
+    const sequences = requestTokens(resolved.trace).tokens.length;
+    const used = Math.min(b.batch_size, sequences);
+    summary.batch_size = { requested: b.batch_size, used };
+    if (used < b.batch_size) {
+      summary.notes.push(`workload.batching.batch_size: ${b.batch_size} asked, but the trace holds ${sequences} sequences: every batch has at most ${used}`);
+    }
+  }
   const files = opts.files === false ? new Map<string, string>() : resultFiles(result, summary, { name: resolved.name, scenario: sc }, sc.outputs.timelines);
   return { resolved, result, dense, summary, files };
 }

@@ -16,7 +16,9 @@ const overrides = z.record(z.string(), z.unknown()).describe("Deep-merged over t
 export const clusterSchema = z
   .object({
     preset: z.string().describe("Node preset, e.g. paper-v100, dgx-a100, dgx-h100, hgx-h200, consumer-pcie4"),
-    nodes: count(LIMITS.nodes).default(1).describe("Number of nodes"),
+    nodes: count(LIMITS.nodes)
+      .default(1)
+      .describe(`Number of nodes (at most ${LIMITS.nodes}: memory grows with the square of the GPUs, ${LIMITS.gpus} GPUs take about 0.8 GB)`),
     gpus: count(LIMITS.gpus).optional().describe("Use only this many GPUs (default: all GPUs of all nodes)"),
     overrides: overrides.optional(),
     profile: z.string().optional().describe("Path to a calibrated cost-model profile (moesim calibrate); relative to the scenario file"),
@@ -45,7 +47,17 @@ export const clusterSchema = z
         "flow: flows share links max-min fairly as they start and end (default). analytic: every link serves bytes at its capacity, first come first served, and a collective or copy ends when the last link on its route is through; much faster on many nodes, within ~1% of flow on the tested scenarios",
       ),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const perNode = c.overrides?.gpusPerNode;
+    if (typeof perNode === "number" && perNode * c.nodes > LIMITS.gpus) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["overrides", "gpusPerNode"],
+        message: `${c.nodes} nodes x ${perNode} GPUs is ${c.nodes * perNode} GPUs; at most ${LIMITS.gpus} GPUs in all (memory grows with the square of the GPUs)`,
+      });
+    }
+  });
 
 const fieldMapping = z
   .object({ seq: z.string(), token: z.string(), layer: z.string(), experts: z.string(), weights: z.string().optional() })
@@ -83,7 +95,16 @@ export const batchingSchema = z.discriminatedUnion("kind", [
       max_batch: count(LIMITS.batch),
       arrival: z
         .discriminatedUnion("kind", [
-          z.object({ kind: z.literal("poisson"), rate_per_s: z.number().positive() }).strict(),
+          z
+            .object({
+              kind: z.literal("poisson"),
+              rate_per_s: z
+                .number()
+                .min(LIMITS.minRatePerS)
+                .max(LIMITS.maxRatePerS)
+                .describe("Mean requests per second (simulated times are whole ns below 2^53, about 104 days)"),
+            })
+            .strict(),
           z.object({ kind: z.literal("timestamps"), file: z.string() }).strict(),
           z.object({ kind: z.literal("all-at-once") }).strict(),
         ])
@@ -142,7 +163,11 @@ export const outputsSchema = z
 
 export const scenarioSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only").optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only")
+      .refine((n) => n !== "." && n !== "..", "'.' and '..' are not names: the name names the folder results/<name>")
+      .optional(),
     description: z.string().optional(),
     seed: z.union([z.number().int(), z.string()]).default(1),
     cluster: clusterSchema,

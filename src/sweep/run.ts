@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
+import { checkOutputDir } from "../util/output.js";
 import { workerEntry } from "./bundle.js";
 import { describePoint, pointText, withoutBaseFile } from "./point.js";
 import { quietProgress, type ProgressSink } from "./progress.js";
@@ -84,7 +85,7 @@ function checkOutDir(out: string, manifestPath: string, name: string): void {
  */
 export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepRun> {
   const t0 = performance.now();
-  const out = resolve(opts.out ?? spec.out);
+  const out = checkOutputDir(opts.out ?? spec.out, "sweep folder");
   const progress = opts.progress ?? quietProgress;
   const selected = shardPoints(spec.points, opts.shard ?? null);
   const manifest: SweepManifest = {

@@ -148,9 +148,9 @@ describe("results directory", () => {
     const dir = mkdtempSync(join(tmpdir(), "moesim-res-"));
     const target = join(dir, "r");
     writeResultsDir(target, new Map([["summary.json", "{}\n"], ["a.csv", "x\n"]]));
-    expect(readdirSync(target).sort()).toEqual(["a.csv", "summary.json"]);
+    expect(readdirSync(target).sort()).toEqual([".moesim-results", "a.csv", "summary.json"]);
     writeResultsDir(target, new Map([["summary.json", "{\"v\":2}\n"]]));
-    expect(readdirSync(target)).toEqual(["summary.json"]);
+    expect(readdirSync(target).sort()).toEqual([".moesim-results", "summary.json"]);
     expect(readdirSync(dir)).toEqual(["r"]); // no temporary folders left behind
     const mine = join(dir, "mine");
     mkdirSync(mine);

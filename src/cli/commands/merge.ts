@@ -14,6 +14,8 @@ export function register(program: Command): void {
       const { mergeSweeps, writeMerged, pointRows } = await import("../../sweep/index.js");
       const { UserError } = await import("../../util/errors.js");
       const { join } = await import("node:path");
+      const { checkOutputDir } = await import("../../util/output.js");
+      if (opts.out !== undefined) checkOutputDir(opts.out, "merged sweep folder");
       const m = mergeSweeps(dirs);
       if (m.missing > 0 && !opts.allowPartial) {
         throw new UserError(`merge: ${m.missing} of ${m.missing + m.sweep.points.length} points are missing (a shard not run or not finished?); run the missing shards, or pass --allow-partial`);

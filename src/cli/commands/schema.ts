@@ -10,8 +10,8 @@ export function register(program: Command): void {
       const { scenarioJsonSchema } = await import("../../scenario/schema.js");
       const text = JSON.stringify(scenarioJsonSchema(), null, 2) + "\n";
       if (opts.out) {
-        const { writeFileAtomic } = await import("../../util/fs.js");
-        writeFileAtomic(opts.out, text);
+        const { writeOutputFile } = await import("../../util/fs.js");
+        writeOutputFile(opts.out, text, "schema file");
         process.stderr.write(`wrote ${opts.out}\n`);
       } else process.stdout.write(text);
     });

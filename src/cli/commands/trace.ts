@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { UserError, listValues } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
+import { checkOutputFile } from "../../util/output.js";
 import { parseMappingSpec, readTrace, TRACE_FORMATS, writeBinaryTrace, type TraceFormat, type TraceReadOptions } from "../../workload/read.js";
 import { traceStats } from "../../workload/stats.js";
 import { fitSynth, formatSynthParams, loadSynthParams, synthesize } from "../../workload/synth.js";
@@ -111,6 +112,7 @@ export function register(program: Command): void {
       .description("convert a trace (any readable format) to the binary .mtrace form")
       .addHelpText("after", "\nExample:\n  moesim trace convert ../shared/traces/olmoe-1b-7b-decode.jsonl.gz /tmp/olmoe.mtrace\n  moesim trace convert records.jsonl out.mtrace --map seq=problem_id,token=token_idx --experts 64"),
   ).action(async (input: string, output: string, f: ReadFlags) => {
+    checkOutputFile(output, "output trace");
     const t = await readTrace(input, readOpts(f));
     writeBinaryTrace(output, t);
     process.stderr.write(`wrote ${output}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`);
@@ -125,6 +127,7 @@ export function register(program: Command): void {
       .option("--seed <s>", "seed of the fit (k-means start, calibration)", "0")
       .addHelpText("after", "\nExample:\n  moesim trace fit ../shared/traces/olmoe-1b-7b-decode.jsonl.gz -o src/workload/fitted/olmoe-1b-7b.json"),
   ).action(async (path: string, f: ReadFlags & { output: string; clusters: string; seed: string }) => {
+    checkOutputFile(f.output, "parameters file");
     const t = await readTrace(path, readOpts(f));
     const p = fitSynth(t, { clusters: int(f.clusters, "--clusters"), seed: f.seed });
     writeFileAtomic(f.output, formatSynthParams(p));
@@ -141,6 +144,7 @@ export function register(program: Command): void {
     .option("--seed <s>", "seed", "0")
     .addHelpText("after", "\nExample:\n  moesim trace synth --params olmoe-1b-7b --sequences 48 --tokens 8..64 --seed 1 -o scenarios/traces/quickstart.mtrace")
     .action((f: { params: string; output: string; sequences: string; tokens: string; seed: string }) => {
+      checkOutputFile(f.output, "output trace");
       const p = loadSynthParams(f.params);
       const m = /^(\d+)(?:\.\.(\d+))?$/.exec(f.tokens.trim());
       if (!m) throw new UserError(`--tokens '${f.tokens}': expected N or MIN..MAX`);
