@@ -124,3 +124,27 @@ describe("issue 16: bounded work on huge lines", () => {
     expect(got).toEqual([{ text: "{}", no: 100_001 }]);
   });
 });
+
+describe("issue 16: trace info", () => {
+  it("expert ids up to 65535: correlations skipped with a note, the rest printed", async () => {
+    const t = small();
+    t.experts = 65536;
+    t.picks[5] = 65535;
+    const r = await runCli(["trace", "info", file("wide.mtrace", encodeBinaryTrace(t)), "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.notes[0]).toMatch(/MI skipped: 65536 experts per layer is more than 2048/);
+    expect(doc.cross_layer_mi_bits).toBeNull();
+    expect(Object.keys(doc.skew.mean)).toEqual(["max_over_mean", "gini", "cv", "zipf_s"]);
+  });
+  it("--incomplete drop: trace info prints what was dropped", async () => {
+    const lines = [0, 1, 2].flatMap((t) => [0, 1].filter((l) => !(t === 1 && l === 1)).map((l) => JSON.stringify({ seq: 0, token: t, layer: l, experts: [t, 3] })));
+    const p = file("rag2.jsonl", lines.join("\n") + "\n");
+    const r = await runCli(["trace", "info", p, "--incomplete", "drop"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/dropped 1 incomplete tokens \(1 records\): request 0 token 1: no layer 1 \(line 3\)/);
+    const bad = await runCli(["trace", "info", p, "--incomplete", "empty"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe("moesim: error: --incomplete 'empty': expected error or drop\n");
+  });
+});
