@@ -3,13 +3,13 @@ import { isBinaryTrace, readBinaryTrace } from "./readers/binary.js";
 import { readCsv } from "./readers/csv.js";
 import { peekBytes, readLines, type Line } from "./readers/lines.js";
 import { isOlmoeHeader, isOlmoeTokenLine, readOlmoe } from "./readers/olmoe.js";
-import { TRACE_FORMATS, type TraceReadOptions } from "./readers/options.js";
+import { INCOMPLETE_POLICIES, TRACE_FORMATS, type TraceReadOptions } from "./readers/options.js";
 import { readRecordsJsonl } from "./readers/records.js";
 import type { RoutingTrace } from "./trace.js";
 
-export type { FieldMapping, TraceFormat, TraceReadOptions } from "./readers/options.js";
-export { DEFAULT_MAPPING, PROBLEM_ID_MAPPING, parseMappingSpec, TRACE_FORMATS } from "./readers/options.js";
-export { writeBinaryTrace, readBinaryTrace, encodeBinaryTrace } from "./readers/binary.js";
+export type { FieldMapping, IncompletePolicy, IncompleteReport, TraceFormat, TraceReadOptions } from "./readers/options.js";
+export { DEFAULT_MAPPING, INCOMPLETE_POLICIES, PROBLEM_ID_MAPPING, parseMappingSpec, TRACE_FORMATS } from "./readers/options.js";
+export { writeBinaryTrace, readBinaryTrace, encodeBinaryTrace, binaryTraceCrc, BINARY_VERSION } from "./readers/binary.js";
 
 /** The remaining lines after the first, from the same iterator. */
 async function* restOf(it: AsyncIterator<Line>): AsyncGenerator<Line> {
@@ -49,6 +49,9 @@ export function truncateTrace(trace: RoutingTrace, n: number): RoutingTrace {
 async function readAny(path: string, opts: TraceReadOptions): Promise<RoutingTrace> {
   const format = opts.format ?? "auto";
   if (!TRACE_FORMATS.includes(format)) throw new UserError(`unknown trace format '${format}'; expected ${listValues([...TRACE_FORMATS])}`);
+  if (opts.incomplete !== undefined && !INCOMPLETE_POLICIES.includes(opts.incomplete)) {
+    throw new UserError(`unknown incomplete-token policy '${String(opts.incomplete)}'; expected ${listValues([...INCOMPLETE_POLICIES])}`);
+  }
   const head = peekBytes(path, 8);
   if (format === "binary" || (format === "auto" && isBinaryTrace(head))) return readBinaryTrace(path);
   const it = readLines(path)[Symbol.asyncIterator]();
@@ -77,6 +80,9 @@ async function readAny(path: string, opts: TraceReadOptions): Promise<RoutingTra
       }
       if (isOlmoeHeader(v) || isOlmoeTokenLine(v)) return await readOlmoe(path, first, rest, opts);
       return await readRecordsJsonl(path, prepend(first, rest), opts);
+    }
+    if (/\.(jsonl|json|ndjson)(\.gz)?$/i.test(path)) {
+      throw new UserError(`the first line is not a JSON object (it starts ${JSON.stringify(t.slice(0, 20))}); expected one JSON object per line in a ${path.replace(/^.*?(\.[^./]+(\.gz)?)$/i, "$1")} trace`, `${path}:${first.no}`);
     }
     return await readCsv(path, first, rest, opts);
   } finally {

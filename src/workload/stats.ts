@@ -39,7 +39,16 @@ export interface TraceStats {
    * how much expert pairs co-activate beyond popularity.
    */
   coActivationMI: number;
+  /** Statistics left out, and why (e.g. the correlations of a trace with very many experts). */
+  notes: string[];
 }
+
+/**
+ * The correlation statistics hold experts x experts doubles per layer pair: beyond this many
+ * experts (2048^2 x 8 bytes = 32 MiB, twice) they are skipped with a note rather than allocating
+ * up to 2^32 doubles for ids up to 65535.
+ */
+export const MAX_CORRELATION_EXPERTS = 2048;
 
 /** Per-layer expert loads: [layer][expert] counts of tokens that picked the expert. */
 export function perLayerLoad(trace: RoutingTrace): number[][] {
@@ -175,7 +184,12 @@ export function traceStats(trace: RoutingTrace, opts: { correlations?: boolean }
   const perLayer = load.map(skewOf);
   const mean = (f: (s: LayerSkew) => number) => perLayer.reduce((a, s) => a + f(s), 0) / Math.max(1, perLayer.length);
   const reuse = reuseRates(trace);
-  const corr = opts.correlations === false ? { crossLayerMI: NaN, coActivationMI: NaN } : correlationStats(trace);
+  const notes: string[] = [];
+  const tooMany = trace.experts > MAX_CORRELATION_EXPERTS;
+  if (tooMany && opts.correlations !== false) {
+    notes.push(`cross-layer and co-activation MI skipped: ${trace.experts} experts per layer is more than ${MAX_CORRELATION_EXPERTS} (they need experts^2 counts per layer)`);
+  }
+  const corr = opts.correlations === false || tooMany ? { crossLayerMI: NaN, coActivationMI: NaN } : correlationStats(trace);
   return {
     tokens: trace.tokens,
     layers: trace.layers,
@@ -191,5 +205,6 @@ export function traceStats(trace: RoutingTrace, opts: { correlations?: boolean }
     reusePerLayer: reuse.perLayer,
     crossLayerMI: corr.crossLayerMI,
     coActivationMI: corr.coActivationMI,
+    notes,
   };
 }

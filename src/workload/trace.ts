@@ -35,6 +35,8 @@ export interface TraceMeta {
   domains?: Record<number, string>;
   /** Where the trace came from (path, or "synthetic:<params>"). */
   source?: string;
+  /** Tokens a reader left out because they lacked some layer (with `incomplete: drop`). */
+  incomplete?: { policy: string; dropped_tokens: number; dropped_records: number; first: string[] };
   [key: string]: unknown;
 }
 

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { UserError, listValues } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { checkOutputFile } from "../../util/output.js";
-import { parseMappingSpec, readTrace, TRACE_FORMATS, writeBinaryTrace, type TraceFormat, type TraceReadOptions } from "../../workload/read.js";
+import { INCOMPLETE_POLICIES, parseMappingSpec, readTrace, TRACE_FORMATS, type IncompletePolicy, writeBinaryTrace, type TraceFormat, type TraceReadOptions } from "../../workload/read.js";
 import { traceStats } from "../../workload/stats.js";
 import { fitSynth, formatSynthParams, loadSynthParams, synthesize } from "../../workload/synth.js";
 
@@ -12,6 +12,7 @@ interface ReadFlags {
   experts?: string;
   topK?: string;
   maxTokens?: string;
+  incomplete?: string;
 }
 
 function int(v: string | undefined, flag: string): number | undefined {
@@ -24,8 +25,11 @@ function int(v: string | undefined, flag: string): number | undefined {
 function readOpts(f: ReadFlags): TraceReadOptions {
   const format = (f.format ?? "auto") as TraceFormat;
   if (!TRACE_FORMATS.includes(format)) throw new UserError(`--format '${f.format}' is not a trace format; expected ${listValues([...TRACE_FORMATS])}`);
+  const incomplete = (f.incomplete ?? "error") as IncompletePolicy;
+  if (!INCOMPLETE_POLICIES.includes(incomplete)) throw new UserError(`--incomplete '${f.incomplete}': expected ${listValues([...INCOMPLETE_POLICIES])}`);
   return {
     format,
+    incomplete,
     mapping: f.map ? parseMappingSpec(f.map) : undefined,
     experts: int(f.experts, "--experts"),
     topK: int(f.topK, "--top-k"),
@@ -39,12 +43,13 @@ function readFlags(c: Command): Command {
     .option("--map <spec>", "field mapping for per-(token, layer) records, e.g. seq=problem_id,token=token_idx,layer=layer,experts=experts,weights=gating_probs")
     .option("--experts <n>", "experts per layer (ids at or above it are errors; inferred otherwise)")
     .option("--top-k <n>", "expected top-k (inferred from the first record otherwise)")
-    .option("--max-tokens <n>", "read only the first N tokens");
+    .option("--max-tokens <n>", "read only the first N tokens")
+    .option("--incomplete <policy>", "tokens without a record for every layer: error (default) or drop (left out and reported)", "error");
 }
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
-/** A 10-bin histogram of per-expert loads relative to the mean, as a bar string. */
+/** An 8-bin histogram of per-expert loads relative to the mean, as a bar string. */
 function histogram(load: number[]): string {
   const mean = load.reduce((a, b) => a + b, 0) / load.length || 1;
   const bins = new Array(8).fill(0);
@@ -79,12 +84,14 @@ export function register(program: Command): void {
         sequences: s.sequences,
         model: t.meta.model ?? null,
         expert_bytes: t.meta.expertBytes ?? null,
+        incomplete: t.meta.incomplete ?? null,
+        notes: s.notes,
         reuse_rate: s.reuseRate,
         reuse_per_layer: s.reusePerLayer,
         cross_layer_mi_bits: s.crossLayerMI,
         co_activation_mi_bits: s.coActivationMI,
         skew: {
-          mean: s.skew.mean,
+          mean: { max_over_mean: s.skew.mean.maxOverMean, gini: s.skew.mean.gini, cv: s.skew.mean.cv, zipf_s: s.skew.mean.zipfS },
           per_layer: s.skew.perLayer.map((x, l) => ({ layer: l, max_over_mean: x.maxOverMean, gini: x.gini, cv: x.cv, zipf_s: x.zipfS })),
         },
         ...(f.loads ? { per_layer_load: s.perLayerLoad } : {}),
@@ -95,6 +102,9 @@ export function register(program: Command): void {
     const out: string[] = [];
     out.push(`${path}`);
     out.push(`  tokens ${s.tokens}  sequences ${s.sequences}  layers ${s.layers}  experts ${s.experts}  top-k ${s.top_k}${t.meta.model ? `  model ${t.meta.model}` : ""}`);
+    const inc = t.meta.incomplete;
+    if (inc) out.push(`  dropped ${inc.dropped_tokens} incomplete tokens (${inc.dropped_records} records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`);
+    for (const note of s.notes) out.push(`  note: ${note}`);
     out.push(`  reuse of previous token's experts ${fmt(s.reuseRate)}  cross-layer MI ${fmt(s.crossLayerMI)} bits  co-activation MI ${fmt(s.coActivationMI)} bits`);
     out.push("");
     out.push("  layer  max/mean   gini     cv  zipf-s   experts by load/mean: <.25 <.5 <.75 <1 <1.5 <2 <3 >=3");

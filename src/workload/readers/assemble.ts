@@ -1,6 +1,7 @@
 import { UserError } from "../../util/errors.js";
 import { TraceBuilder } from "../builder.js";
 import type { RoutingTrace, TraceMeta } from "../trace.js";
+import { INCOMPLETE_SHOWN, MAX_POSITION, incompleteError, type IncompleteReport, type TraceReadOptions } from "./options.js";
 
 /** Growable typed column. */
 class Col<T extends Int32Array | Uint16Array | Float32Array> {
@@ -21,6 +22,8 @@ class Col<T extends Int32Array | Uint16Array | Float32Array> {
 
 const TOKEN_BITS = 2 ** 24;
 const INT32_MAX = 2 ** 31 - 1;
+/** Whether a request id fits the trace's i32 column as is (otherwise ids are numbered). */
+const isPosition = (s: string | number): boolean => typeof s === "number" && Number.isInteger(s) && s >= 0 && s <= MAX_POSITION;
 
 /**
  * Collects per-(token, layer) records in typed columns (no per-record objects) and assembles them
@@ -44,7 +47,7 @@ export class RecordAssembler {
 
   constructor(
     private readonly path: string,
-    private readonly opts: { experts?: number; topK?: number; layers?: number },
+    private readonly opts: Pick<TraceReadOptions, "experts" | "topK" | "layers" | "incomplete">,
   ) {
     this.topK = opts.topK;
     this.expertLimit = opts.experts ?? 65536;
@@ -83,7 +86,13 @@ export class RecordAssembler {
       if (!Array.isArray(w) || w.length !== ex.length || w.some((x) => typeof x !== "number")) {
         throw new UserError(`field "${names.weights}" must be ${ex.length} numbers (one router weight per expert), as in the first record`, where);
       }
-      for (const x of w) this.weights.push(x as number);
+      for (let k = 0; k < w.length; k++) {
+        const x = w[k] as number;
+        if (!Number.isFinite(x) || x < 0) {
+          throw new UserError(`"${names.weights}"[${k}] = ${JSON.stringify(x)}; expected a router weight, a finite number >= 0`, where);
+        }
+        this.weights.push(x);
+      }
     }
     let s = this.seqIds.get(seq);
     if (s === undefined) {
@@ -95,6 +104,43 @@ export class RecordAssembler {
     this.tok.push(token);
     this.layer.push(layer);
     this.line.push(lineNo);
+  }
+
+  /**
+   * Tokens without a record for some layer. Under "error" (default) any is one UserError naming
+   * how many and the first few; under "drop" they are returned to be left out, with a report.
+   */
+  private incompleteTokens(recOf: Int32Array, keys: number[], L: number, layerIds: number[]): { has: (t: number) => boolean; report?: IncompleteReport } {
+    const T = keys.length;
+    const bad = new Set<number>();
+    const first: string[] = [];
+    let records = 0;
+    let firstLine = 0;
+    for (let t = 0; t < T; t++) {
+      let missing = -1;
+      let present = -1;
+      let n = 0;
+      for (let l = 0; l < L; l++) {
+        const r = recOf[t * L + l];
+        if (r < 0) missing = missing < 0 ? l : missing;
+        else {
+          n++;
+          if (present < 0) present = r;
+        }
+      }
+      if (missing < 0) continue;
+      bad.add(t);
+      records += n;
+      if (firstLine === 0) firstLine = this.line.buf[present];
+      if (first.length < INCOMPLETE_SHOWN) {
+        const seq = JSON.stringify(this.seqNames[Math.floor(keys[t] / TOKEN_BITS)]);
+        first.push(`request ${seq} token ${keys[t] % TOKEN_BITS}: no layer ${layerIds[missing]} (line ${this.line.buf[present]})`);
+      }
+    }
+    if (bad.size === 0) return { has: () => false };
+    if ((this.opts.incomplete ?? "error") === "error") throw incompleteError(bad.size, T, first, `${this.path}:${firstLine}`);
+    if (bad.size === T) throw new UserError(`all ${T} tokens have no record for some MoE layer (${first.join("; ")}); nothing is left to read`, this.path);
+    return { has: (t) => bad.has(t), report: { policy: "drop", dropped_tokens: bad.size, dropped_records: records, first } };
   }
 
   finish(meta: TraceMeta): RoutingTrace {
@@ -135,26 +181,21 @@ export class RecordAssembler {
       }
       recOf[slot] = i;
     }
-    // Request ids are kept when they fit the i32 column; otherwise numbered in order of appearance.
-    const numericSeqs = this.seqNames.every((s) => typeof s === "number" && Number.isInteger(s) && s >= -INT32_MAX - 1 && s <= INT32_MAX);
+    const incomplete = this.incompleteTokens(recOf, keys, L, layerIds);
+    // Request ids are kept when they are valid positions; otherwise numbered in order of appearance.
+    const numericSeqs = this.seqNames.every(isPosition);
     const experts = this.opts.experts ?? this.maxExpert + 1;
     const b = new TraceBuilder(L, experts, topK, this.hasWeights === true);
     let prevSeq = -1;
     let stepInSeq = 0;
     for (let t = 0; t < T; t++) {
+      if (incomplete.has(t)) continue;
       const sIdx = Math.floor(keys[t] / TOKEN_BITS);
       stepInSeq = sIdx === prevSeq ? stepInSeq + 1 : 0;
       prevSeq = sIdx;
       const slot = b.addToken(numericSeqs ? (this.seqNames[sIdx] as number) : sIdx, stepInSeq);
       for (let l = 0; l < L; l++) {
         const r = recOf[t * L + l];
-        if (r < 0) {
-          const firstRec = recOf.subarray(t * L, t * L + L).find((x) => x >= 0)!;
-          throw new UserError(
-            `request ${JSON.stringify(this.seqNames[sIdx])} token ${keys[t] % TOKEN_BITS} has no record for layer ${layerIds[l]}; expected one record for each of layers ${layerIds.join(", ")}`,
-            `${this.path}:${this.line.buf[firstRec]}`,
-          );
-        }
         slot.picks.set(this.picks.buf.subarray(r * topK, r * topK + topK), slot.at + l * topK);
         if (slot.weights) slot.weights.set(this.weights.buf.subarray(r * topK, r * topK + topK), slot.at + l * topK);
       }
@@ -162,6 +203,7 @@ export class RecordAssembler {
     const m: TraceMeta = { ...meta, layerIds };
     if (this.opts.experts === undefined) m.expertsInferred = true;
     if (!numericSeqs) m.seqNames = this.seqNames.map(String);
+    if (incomplete.report) m.incomplete = incomplete.report;
     return b.build(m);
   }
 }

@@ -5,16 +5,17 @@ import { crc32 } from "node:zlib";
 import { UserError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import type { RoutingTrace, TraceMeta } from "../trace.js";
+import { MAX_POSITION, checkExpertBytes } from "./options.js";
 
 /**
  * The compact binary trace (.mtrace), little-endian:
  *
  *   0  "MOETRACE"            magic, 8 bytes
- *   8  u32 version (1)
+ *   8  u32 version (2; version 1 is still read, see below)
  *  12  u32 flags             bit 0: router weights present
  *  16  u32 layers, 20 u32 experts, 24 u32 topK, 28 u32 tokens
  *  32  u32 metaBytes         length of the UTF-8 JSON meta that follows the header
- *  36  u32 crc32             of every byte after the 48-byte header
+ *  36  u32 crc32             of every byte of the file but these four (header included)
  *  40  f64 fileBytes         total length, to tell truncation from corruption
  *  48  meta JSON, zero-padded to a multiple of 8
  *      picks  u16[tokens*layers*topK], zero-padded to a multiple of 4
@@ -23,9 +24,16 @@ import type { RoutingTrace, TraceMeta } from "../trace.js";
  *      weights f32[tokens*layers*topK]   (when flag bit 0)
  *
  * Reading is one file read, a CRC and typed-array views over the buffer (no parsing).
+ *
+ * Version 1 (same layout) had its CRC cover only the bytes after the header, so a changed header
+ * field went unseen when the file's size still matched: layers, top-k and tokens are pinned by the
+ * size identity, but `experts` raised within range (64 -> 100) is not detectable in a version 1
+ * file. Version 1 files are still read, with the header checks below; `moesim trace convert OLD
+ * NEW` rewrites one as version 2.
  */
 export const BINARY_MAGIC = "MOETRACE";
-export const BINARY_VERSION = 1;
+export const BINARY_VERSION = 2;
+const CRC_AT = 36;
 const HEADER_BYTES = 48;
 
 // Arithmetic, not bitwise: header fields of a corrupt file can make n exceed 2^31.
@@ -68,8 +76,14 @@ export function encodeBinaryTrace(trace: RoutingTrace): Buffer {
   buf.set(bytes(trace.seq), lay.seqAt);
   buf.set(bytes(trace.step), lay.stepAt);
   if (trace.weights) buf.set(bytes(trace.weights), lay.weightsAt);
-  buf.writeUInt32LE(crc32(buf.subarray(HEADER_BYTES)), 36);
+  buf.writeUInt32LE(binaryTraceCrc(buf, BINARY_VERSION), CRC_AT);
   return buf;
+}
+
+/** The CRC-32 a binary trace of `version` stores: version 2 covers the whole file but the CRC field. */
+export function binaryTraceCrc(buf: Uint8Array, version: number): number {
+  if (version === 1) return crc32(buf.subarray(HEADER_BYTES));
+  return crc32(buf.subarray(CRC_AT + 4), crc32(buf.subarray(0, CRC_AT)));
 }
 
 /** Writes the binary form atomically (temporary file + rename). */
@@ -113,7 +127,14 @@ function checkPicks(t: RoutingTrace, where: string): void {
     }
   }
   for (let i = 0; i < t.tokens; i++) {
-    if (t.step[i] < 0) throw new UserError(`binary trace: token ${i} has step ${t.step[i]}; expected a non-negative position in its request`, where);
+    if (t.seq[i] < 0 || t.seq[i] > MAX_POSITION) throw new UserError(`binary trace: token ${i} has request id ${t.seq[i]}; expected an integer in 0..${MAX_POSITION}`, where);
+    if (t.step[i] < 0 || t.step[i] > MAX_POSITION) throw new UserError(`binary trace: token ${i} has step ${t.step[i]}; expected a position in its request, 0..${MAX_POSITION}`, where);
+  }
+  if (t.weights) {
+    const w = t.weights;
+    for (let i = 0; i < w.length; i++) {
+      if (!(w[i] >= 0) || w[i] === Infinity) throw new UserError(`${at(Math.floor(i / K))} has router weight ${w[i]}; expected a finite number >= 0`, where);
+    }
   }
 }
 
@@ -136,7 +157,7 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
     throw new UserError(`not a binary moesim trace; expected the magic "${BINARY_MAGIC}" and a ${HEADER_BYTES}-byte header`, where);
   }
   const version = buf.readUInt32LE(8);
-  if (version !== BINARY_VERSION) throw new UserError(`binary trace version ${version}; expected ${BINARY_VERSION}`, where);
+  if (version !== BINARY_VERSION && version !== 1) throw new UserError(`binary trace version ${version}; expected ${BINARY_VERSION} (or 1)`, where);
   const flags = buf.readUInt32LE(12);
   const layers = buf.readUInt32LE(16);
   const experts = buf.readUInt32LE(20);
@@ -150,14 +171,17 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
     throw new UserError(`binary trace header has ${layers} layers, ${experts} experts, top-${topK}; expected at least 1 layer and 1 <= top-k <= experts <= 65536`, where);
   }
   const lay = layout(tokens, layers, topK, metaBytes, (flags & 1) !== 0);
-  if (fileBytes !== lay.end || buf.length !== lay.end) {
+  if (buf.length === lay.end && fileBytes !== lay.end) {
+    throw new UserError(`binary trace header says the file is ${fileBytes} bytes; it is ${buf.length}, as its header's shape needs (the header is corrupt)`, where);
+  }
+  if (buf.length !== lay.end) {
     throw new UserError(
       `binary trace is ${buf.length} bytes; expected ${lay.end} for ${tokens} tokens x ${layers} layers x top-${topK}${buf.length < lay.end ? " (truncated)" : ""}`,
       where,
     );
   }
-  if (opts.verify !== false && crc32(buf.subarray(HEADER_BYTES)) !== crc) {
-    throw new UserError("binary trace checksum mismatch; the file is corrupt (expected the CRC-32 in its header)", where);
+  if (opts.verify !== false && binaryTraceCrc(buf, version) !== crc) {
+    throw new UserError(`binary trace checksum mismatch; the file is corrupt (expected the CRC-32 in its header, over ${version === 1 ? "the bytes after the header" : "header and body"})`, where);
   }
   let meta: TraceMeta;
   const metaBuf = buf.subarray(HEADER_BYTES, HEADER_BYTES + metaBytes);
@@ -168,6 +192,7 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
     throw new UserError("binary trace meta is not valid UTF-8 JSON", where);
   }
   if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw new UserError("binary trace meta must be a JSON object", where);
+  checkExpertBytes(meta.expertBytes, "binary trace meta field expertBytes", where);
   const trace: RoutingTrace = {
     layers,
     experts,

@@ -62,22 +62,41 @@ export async function readCsv(path: string, first: Line, rest: AsyncIterable<Lin
   } catch (e) {
     throw new UserError(`bad CSV header (${(e as Error).message}); expected a header row naming the columns`, `${path}:${first.no}`);
   }
+  if (/^\s*[[{]/.test(first.text)) {
+    throw new UserError("the first line is JSON, not a CSV header; expected a CSV header row (or give --format olmoe-jsonl or records-jsonl)", `${path}:${first.no}`);
+  }
+  const seen = new Map<string, number>();
+  header.forEach((h, i) => {
+    const j = seen.get(h);
+    if (j !== undefined) throw new UserError(`CSV header names column "${h}" twice (columns ${j + 1} and ${i + 1}); expected distinct column names`, `${path}:${first.no}`);
+    seen.set(h, i);
+  });
   const col = (name: string): number => header.indexOf(name);
   const need = (name: string, what: string): number => {
     const i = col(name);
-    if (i < 0) throw new UserError(`CSV header has no column "${name}" (${what}); columns: ${header.join(", ")}; give a field mapping with --map`, `${path}:${first.no}`);
+    if (i < 0) throw new UserError(`CSV header has no column "${name}" (${what}); columns: ${header.join(", ")}; give a field mapping with --map (e.g. --map seq=problem_id,token=token_idx)`, `${path}:${first.no}`);
     return i;
   };
   const iSeq = need(map.seq, "request id");
   const iTok = need(map.token, "token position");
   const iLayer = need(map.layer, "layer");
+  /** Columns base_0, base_1, ...: every base_<n> column in the header, numbered from 0 without gaps. */
   const numbered = (base: string): number[] => {
     const cols: number[] = [];
     for (let k = 0; ; k++) {
       const i = col(`${base}_${k}`);
-      if (i < 0) return cols;
+      if (i < 0) break;
       cols.push(i);
     }
+    const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}_(\\d+)$`);
+    const stray = header.find((h, i) => re.test(h) && !cols.includes(i));
+    if (stray !== undefined) {
+      throw new UserError(
+        `CSV column "${stray}" does not follow ${cols.length === 0 ? "a column" : `"${base}_${cols.length - 1}"`}; numbered columns must run ${base}_0, ${base}_1, ... without gaps`,
+        `${path}:${first.no}`,
+      );
+    }
+    return cols;
   };
   const iExperts = col(map.experts);
   const expertCols = iExperts >= 0 ? [] : numbered(map.experts);
@@ -105,7 +124,7 @@ export async function readCsv(path: string, first: Line, rest: AsyncIterable<Lin
     const experts = iExperts >= 0 ? parseList(f[iExperts]) : expertCols.map((i) => num(f[i]));
     let weights: number[] | undefined;
     if (iWeights >= 0) weights = parseList(f[iWeights]);
-    else if (weightCols.length > 0) weights = weightCols.map((i) => Number(f[i]));
+    else if (weightCols.length > 0) weights = weightCols.map((i) => num(f[i])) as number[];
     asm.add(line.no, num(f[iSeq]), num(f[iTok]), num(f[iLayer]), experts, weights, map);
   }
   return asm.finish({ source: path, format: "csv", ...(opts.model ? { model: opts.model } : {}) });

@@ -64,40 +64,96 @@ export interface Line {
 }
 
 /**
- * Streams the lines of a text file, gunzipping when it starts with the gzip magic. Memory is one
- * chunk plus one partial line, whatever the file's size. A truncated or corrupt gzip stream becomes
- * one UserError naming the last line read.
+ * The longest line a text trace may hold: far above any real record (an OLMoE token line of 16
+ * layers x top-8 is ~500 bytes; a 4096-layer line ~200 KB), far below what would exhaust memory.
  */
-export async function* readLines(path: string): AsyncGenerator<Line> {
+export const MAX_LINE_BYTES = 16 * 2 ** 20;
+
+/** Bytes copied while joining partial lines, for tests that check the reader copies each byte O(1) times. */
+export const lineReaderCounters = { copiedBytes: 0 };
+
+export interface ReadLinesOptions {
+  /** Longer lines are one UserError naming the line (default MAX_LINE_BYTES). */
+  maxLineBytes?: number;
+  /** Stream chunk size in bytes (default 1 MiB; tests use small chunks). */
+  chunkBytes?: number;
+}
+
+/**
+ * Streams the non-blank lines of a text file (blank lines are counted, never yielded), gunzipping
+ * when it starts with the gzip magic. A line split across chunks is kept as a list of pieces and
+ * joined once when its newline arrives, so every byte is copied at most once whatever the line's
+ * length; a line longer than maxLineBytes is refused. Memory is one chunk plus one partial line. A
+ * truncated or corrupt gzip stream becomes one UserError naming the last line read.
+ */
+export async function* readLines(path: string, opts: ReadLinesOptions = {}): AsyncGenerator<Line> {
+  const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
+  const chunkBytes = opts.chunkBytes ?? 1 << 20;
   const gz = isGzip(peekBytes(path, 2));
-  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  const file = createReadStream(path, { highWaterMark: chunkBytes });
   let src: Readable = file;
   if (gz) {
-    const gunzip = createGunzip({ chunkSize: 1 << 20 });
+    const gunzip = createGunzip({ chunkSize: chunkBytes });
     file.on("error", (e) => gunzip.destroy(e));
     src = file.pipe(gunzip);
   }
   let no = 0;
-  let rest: Buffer | null = null;
+  // The start of a line that spans chunks: its pieces and their total length.
+  let pieces: Buffer[] = [];
+  let partial = 0;
+  const tooLong = (): UserError =>
+    new UserError(`line is longer than ${maxLine} bytes; expected one record per line (is this a text trace?)`, `${path}:${no + 1}`);
+  const join = (tail: Buffer): Buffer => {
+    const b = Buffer.concat([...pieces, tail], partial + tail.length);
+    lineReaderCounters.copiedBytes += b.length;
+    pieces = [];
+    partial = 0;
+    return b;
+  };
   try {
     for await (const c of src) {
-      let chunk = c as Buffer;
-      if (rest !== null) {
-        chunk = Buffer.concat([rest, chunk]);
-        rest = null;
-      }
-      checkText(chunk, path, no);
+      const chunk = c as Buffer;
       let start = 0;
-      for (;;) {
-        const nl = chunk.indexOf(10, start);
-        if (nl < 0) break;
+      if (partial > 0) {
+        // Finish the pending line with this chunk's first line (or keep collecting).
+        const nl = chunk.indexOf(10);
+        if (nl < 0) {
+          if (partial + chunk.length > maxLine) throw tooLong();
+          pieces.push(chunk);
+          partial += chunk.length;
+          continue;
+        }
+        if (partial + nl > maxLine) throw tooLong();
+        const line = join(chunk.subarray(0, nl));
+        checkText(line, path, no, true);
         no++;
-        let end = nl;
-        if (end > start && chunk[end - 1] === 13) end--;
-        yield { text: chunk.toString("utf8", start, end), no };
+        const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+        if (!isBlank(line, end)) yield { text: line.toString("utf8", 0, end), no };
         start = nl + 1;
       }
-      if (start < chunk.length) rest = chunk.subarray(start);
+      const body = chunk.subarray(start);
+      checkText(body, path, no);
+      let at = 0;
+      for (;;) {
+        const nl = body.indexOf(10, at);
+        if (nl < 0) break;
+        no++;
+        if (nl - at > maxLine) throw tooLong();
+        let end = nl;
+        if (end > at && body[end - 1] === 13) end--;
+        if (end > at && !isBlank(body, end, at)) yield { text: body.toString("utf8", at, end), no };
+        at = nl + 1;
+        // Runs of newlines (a file of blank lines) are counted without a search per line.
+        while (at < body.length && body[at] === 10) {
+          no++;
+          at++;
+        }
+      }
+      if (at < body.length) {
+        if (body.length - at > maxLine) throw tooLong();
+        pieces.push(body.subarray(at));
+        partial = body.length - at;
+      }
     }
   } catch (e) {
     if (e instanceof UserError) throw e;
@@ -109,9 +165,19 @@ export async function* readLines(path: string): AsyncGenerator<Line> {
   } finally {
     file.destroy();
   }
-  if (rest !== null && rest.length > 0) {
+  if (partial > 0) {
+    const rest = join(Buffer.alloc(0));
     checkText(rest, path, no, true);
     no++;
-    yield { text: rest.toString("utf8"), no };
+    if (!isBlank(rest, rest.length)) yield { text: rest.toString("utf8"), no };
   }
+}
+
+/** Whether bytes [from, end) are only spaces, tabs and carriage returns. */
+function isBlank(b: Buffer, end: number, from = 0): boolean {
+  for (let i = from; i < end; i++) {
+    const c = b[i];
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
 }

@@ -2,7 +2,7 @@ import { UserError } from "../../util/errors.js";
 import { TraceBuilder } from "../builder.js";
 import type { RoutingTrace, TraceMeta } from "../trace.js";
 import type { Line } from "./lines.js";
-import type { TraceReadOptions } from "./options.js";
+import { INCOMPLETE_SHOWN, MAX_POSITION, checkExpertBytes, incompleteError, type TraceReadOptions } from "./options.js";
 
 /** Header line of the OLMoE decode-trace format ("moe-routing-trace/v1"). */
 export interface OlmoeHeader {
@@ -26,7 +26,6 @@ export function isOlmoeTokenLine(v: unknown): boolean {
     Array.isArray((v as { experts: unknown[] }).experts[0]);
 }
 
-const INT32_MAX = 2 ** 31 - 1;
 /** Expert ids are stored as u16. */
 const MAX_EXPERTS = 65536;
 const MAX_LAYERS = 4096;
@@ -67,6 +66,9 @@ export async function readOlmoe(
   const experts = opts.experts ?? fromHeader("experts", header.experts);
   if (topK !== undefined && experts !== undefined && topK > experts) throw new UserError(`header field "top_k" (${topK}) is more than "experts" (${experts})`, `${path}:${first.no}`);
   const expertLimit = experts ?? MAX_EXPERTS;
+  const expertBytes = checkExpertBytes(header.expert_bytes, 'header field "expert_bytes"', `${path}:${first.no}`);
+  const dropIncomplete = opts.incomplete === "drop";
+  const incomplete = { tokens: 0, lines: 0, first: [] as string[], firstLine: 0 };
   let builder: TraceBuilder | null = null;
   const domains: Record<number, string> = {};
   const promptLens: Record<number, number> = {};
@@ -79,8 +81,8 @@ export async function readOlmoe(
     if (typeof rec !== "object" || rec === null || Array.isArray(rec)) throw new UserError("expected a JSON object per line", where);
     const seq = rec.seq;
     const step = rec.step;
-    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0 || seq > INT32_MAX) throw new UserError(`"seq" must be an integer in 0..${INT32_MAX}, got ${shown(seq)}`, where);
-    if (step !== undefined && (typeof step !== "number" || !Number.isInteger(step) || step < 0 || step > INT32_MAX)) throw new UserError(`"step" must be an integer in 0..${INT32_MAX}, got ${shown(step)}`, where);
+    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0 || seq > MAX_POSITION) throw new UserError(`"seq" must be an integer in 0..${MAX_POSITION}, got ${shown(seq)}`, where);
+    if (step !== undefined && (typeof step !== "number" || !Number.isInteger(step) || step < 0 || step > MAX_POSITION)) throw new UserError(`"step" must be an integer in 0..${MAX_POSITION}, got ${shown(step)}`, where);
     const ex = rec.experts;
     if (!Array.isArray(ex) || ex.length === 0 || !Array.isArray(ex[0])) throw new UserError(`"experts" must be an array of per-layer arrays experts[layer][k]`, where);
     if (layers === undefined) {
@@ -90,6 +92,14 @@ export async function readOlmoe(
     if (topK === undefined) {
       topK = (ex[0] as unknown[]).length;
       if (topK === 0) throw new UserError(`experts[0] is empty; expected the top-k expert ids of each layer`, where);
+    }
+    if (ex.length < layers) {
+      // A token line missing layers: refused or left out (--incomplete), counted either way.
+      incomplete.tokens++;
+      incomplete.lines++;
+      if (incomplete.first.length < INCOMPLETE_SHOWN) incomplete.first.push(`line ${line.no}: request ${seq} has ${ex.length} of ${layers} layers`);
+      if (incomplete.firstLine === 0) incomplete.firstLine = line.no;
+      return;
     }
     if (ex.length !== layers) throw new UserError(`"experts" has ${ex.length} layers; expected ${layers} (one list per MoE layer${ex.length < layers ? ", a layer is missing" : ""})`, where);
     if (builder === null) builder = new TraceBuilder(layers, experts ?? 0, topK);
@@ -125,11 +135,15 @@ export async function readOlmoe(
     if (builder !== null && (builder as TraceBuilder).tokens >= max) break;
     handle(line);
   }
-  if (builder === null) throw new UserError("no token lines; expected one JSON line per token after the header", path);
+  if (incomplete.tokens > 0 && !dropIncomplete) {
+    throw incompleteError(incomplete.tokens, incomplete.tokens + ((builder as TraceBuilder | null)?.tokens ?? 0), incomplete.first, `${path}:${incomplete.firstLine}`);
+  }
+  if (builder === null) throw new UserError(`no ${incomplete.tokens > 0 ? "complete " : ""}token lines; expected one JSON line per token after the header`, path);
   const b = builder as TraceBuilder;
   const meta: TraceMeta = { source: path, format: "olmoe-jsonl" };
   if (typeof header.model === "string") meta.model = header.model;
-  if (typeof header.expert_bytes === "number") meta.expertBytes = header.expert_bytes;
+  if (expertBytes !== undefined) meta.expertBytes = expertBytes;
+  if (incomplete.tokens > 0) meta.incomplete = { policy: "drop", dropped_tokens: incomplete.tokens, dropped_records: incomplete.lines, first: incomplete.first };
   if (Object.keys(domains).length > 0) meta.domains = domains;
   if (Object.keys(promptLens).length > 0) meta.promptLens = promptLens;
   const trace = b.build(meta);

@@ -49,6 +49,53 @@ export interface TraceReadOptions {
   maxTokens?: number;
   /** Model name recorded in the trace's meta. */
   model?: string;
+  /**
+   * Tokens without a record for every MoE layer (real per-(token, layer) dumps miss some):
+   * "error" (default) refuses the trace, naming how many and the first few; "drop" leaves those
+   * tokens out and reports them in `meta.incomplete`.
+   */
+  incomplete?: IncompletePolicy;
+}
+
+export type IncompletePolicy = "error" | "drop";
+export const INCOMPLETE_POLICIES: readonly IncompletePolicy[] = ["error", "drop"];
+
+/** What a reader left out under `incomplete: drop` (kept in the trace's meta, printed by `trace info`). */
+export interface IncompleteReport {
+  policy: IncompletePolicy;
+  /** Tokens left out. */
+  dropped_tokens: number;
+  /** Records (or token lines) of those tokens that were read and not used. */
+  dropped_records: number;
+  /** The first few, e.g. "request 3 token 5: no layer 7 (line 12)". */
+  first: string[];
+}
+
+/** How many incomplete tokens an error message or report names. */
+export const INCOMPLETE_SHOWN = 5;
+
+/**
+ * Largest request id or token position a trace may hold: the i32 columns' maximum less one, so
+ * that position + 1 (the next token) never overflows. Every reader checks the same range.
+ */
+export const MAX_POSITION = 2 ** 31 - 2;
+
+/** Checks a header's or meta's expert size: a positive number of bytes, or absent. */
+export function checkExpertBytes(v: unknown, key: string, where: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || v > 2 ** 53) {
+    throw new UserError(`${key} must be a positive number of bytes (one expert's weights), got ${JSON.stringify(v)}`, where);
+  }
+  return v;
+}
+
+/** The error for incomplete tokens under `incomplete: error`. */
+export function incompleteError(count: number, total: number, first: string[], where: string): UserError {
+  return new UserError(
+    `${count} of ${total} tokens have no record for some MoE layer (${first.join("; ")}${count > first.length ? "; ..." : ""}); ` +
+      "expected one record per (token, layer); pass --incomplete drop (trace.incomplete: drop in a scenario) to leave them out",
+    where,
+  );
 }
 
 /** Parses "seq=problem_id,token=token_idx,..." into a mapping. */
