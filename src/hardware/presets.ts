@@ -60,6 +60,51 @@ export const H200_SXM_141GB: GpuSpec = {
 };
 
 /**
+ * NVIDIA H800 SXM5 80 GB, the export variant of the H100 SXM5: the same compute and HBM3 (H100 datasheet figures
+ * above) with NVLink cut to 8 links, 400 GB/s bidirectional, i.e. 200 GB/s per direction (NVIDIA H800 product
+ * brief). DeepEP (deepseek-ai/DeepEP README) measures ~160 GB/s achievable over it.
+ */
+export const H800_SXM5_80GB: GpuSpec = { ...H100_SXM5_80GB, name: "H800-SXM5-80GB" };
+
+/**
+ * NVIDIA H20 96 GB (NVIDIA H20 product brief): 44 TFLOPS fp32, 148 TFLOPS fp16/bf16 and 296 TFLOPS fp8 dense
+ * tensor; HBM3 4.0 TB/s, 96 GB; NVLink 900 GB/s bidirectional.
+ */
+export const H20_96GB: GpuSpec = {
+  name: "H20-96GB",
+  flopsPerS: { fp32: 44 * T, fp16: 148 * T, bf16: 148 * T, fp8: 296 * T },
+  hbmBytesPerS: 4000 * G,
+  hbmBytes: 96 * GiB,
+  launchOverheadNs: 2_500,
+};
+
+/**
+ * NVIDIA B200 180 GB (NVIDIA DGX B200 / HGX B200 datasheets, per GPU, dense): 75 TFLOPS fp32, 2.25 PFLOPS
+ * fp16/bf16, 4.5 PFLOPS fp8 tensor; HBM3e 8 TB/s (64 TB/s per 8 GPUs), 180 GB (1,440 GB per 8 GPUs). Launch
+ * overhead as Hopper (assumption).
+ */
+export const B200_180GB: GpuSpec = {
+  name: "B200-180GB",
+  flopsPerS: { fp32: 75 * T, fp16: 2250 * T, bf16: 2250 * T, fp8: 4500 * T },
+  hbmBytesPerS: 8000 * G,
+  hbmBytes: 180 * GiB,
+  launchOverheadNs: 2_500,
+};
+
+/**
+ * The Blackwell GPU of a GB200 superchip (NVIDIA GB200 NVL72 datasheet, per GPU = rack / 72, dense): 80 TFLOPS
+ * fp32 (5,760 / 72), 2.5 PFLOPS fp16/bf16 (180 PFLOPS dense per rack), 5 PFLOPS fp8; HBM3e 8 TB/s (576 TB/s per
+ * rack), 186 GB (13.4 TB per rack).
+ */
+export const GB200_GPU_186GB: GpuSpec = {
+  name: "GB200-GPU-186GB",
+  flopsPerS: { fp32: 80 * T, fp16: 2500 * T, bf16: 2500 * T, fp8: 5000 * T },
+  hbmBytesPerS: 8000 * G,
+  hbmBytes: 186 * GiB,
+  launchOverheadNs: 2_500,
+};
+
+/**
  * NVIDIA GeForce RTX 4090 24 GB. Ada Lovelace whitepaper: 82.6 TFLOPS fp32; 165 TFLOPS fp16/bf16
  * tensor with fp32 accumulate; 330 TFLOPS fp8 with fp32 accumulate (dense); GDDR6X 1,008 GB/s, 24 GB.
  */
@@ -152,6 +197,60 @@ export const DGX_H100: NodeSpec = {
 export const HGX_H200: NodeSpec = { ...DGX_H100, name: "hgx-h200", gpu: H200_SXM_141GB };
 
 /**
+ * HGX H800 8-GPU (the deployment of DeepSeek-V3, arXiv 2412.19437 section 3.1, and of DeepEP's published
+ * figures): H800 GPUs on an NVSwitch baseboard at 200 GB/s per GPU per direction (8 NVLink 4 links); one
+ * ConnectX-7 400 Gb/s NIC per GPU (DeepEP README: "~50 GB/s maximum bandwidth"; the DGX H100 figure of 48 GB/s is
+ * kept); host and PCIe as DGX H100 (assumption: a comparable 2-socket server). NCCL efficiency and overhead as the
+ * other NVSwitch nodes (fitted on H100 nccl-tests).
+ */
+export const HGX_H800: NodeSpec = {
+  ...DGX_H100,
+  name: "hgx-h800",
+  gpu: H800_SXM5_80GB,
+  nvlink: { bandwidthBytesPerS: 200 * G, latencyNs: 1_000, topology: "switch", efficiency: NCCL_NVLINK_EFFICIENCY },
+};
+
+/**
+ * HGX H20 8-GPU: H20 GPUs on an NVLink 4 / NVSwitch baseboard at 900 GB/s bidirectional (450 GB/s per direction,
+ * as H100); NICs, host and PCIe as DGX H100 (assumption).
+ */
+export const HGX_H20: NodeSpec = { ...DGX_H100, name: "hgx-h20", gpu: H20_96GB };
+
+/**
+ * NVIDIA HGX / DGX B200 (DGX B200 datasheet): 8x B200; NVLink 5, 1.8 TB/s bidirectional per GPU (900 GB/s per
+ * direction) through 2 NVSwitch chips; 8x ConnectX-7 400 Gb/s compute NICs (48 GB/s each as DGX H100); 2x Xeon
+ * Platinum 8570 (8 channels DDR5-5600 each, 2 x 358 GB/s), 2 TB host memory; PCIe 5 x16 host->device as DGX H100.
+ * NCCL efficiency and overhead as the other NVSwitch nodes (not measured on B200: assumption).
+ */
+export const HGX_B200: NodeSpec = {
+  ...DGX_H100,
+  name: "hgx-b200",
+  gpu: B200_180GB,
+  cpuMemoryBytesPerS: 716 * G,
+  nvlink: { bandwidthBytesPerS: 900 * G, latencyNs: 1_000, topology: "switch", efficiency: NCCL_NVLINK_EFFICIENCY },
+};
+
+/**
+ * NVIDIA GB200 NVL72 (GB200 NVL72 datasheet) as one node: 72 Blackwell GPUs in one NVLink 5 domain (1.8 TB/s
+ * bidirectional per GPU, 900 GB/s per direction, through the rack's NVLink switch trays); 36 Grace CPUs, each
+ * with up to 480 GB LPDDR5X at up to 512 GB/s and joined to its 2 GPUs by NVLink-C2C at 900 GB/s bidirectional
+ * (450 GB/s per direction: the host<->device link here, 2 GPUs per CPU; pageable copies at half, assumption); one ConnectX-7 400 Gb/s NIC per GPU
+ * (48 GB/s each as DGX H100). Host memory is pooled per rack (36 x 480 GB, 36 x 512 GB/s): a simplification, since
+ * each GPU reaches its own Grace fastest. NCCL efficiency and overhead as the other NVSwitch nodes (assumption).
+ */
+export const GB200_NVL72: NodeSpec = {
+  name: "gb200-nvl72",
+  gpusPerNode: 72,
+  gpu: GB200_GPU_186GB,
+  cpuMemoryBytes: 36 * 480 * G,
+  cpuMemoryBytesPerS: 36 * 512 * G,
+  nvlink: { bandwidthBytesPerS: 900 * G, latencyNs: 1_000, topology: "switch", efficiency: NCCL_NVLINK_EFFICIENCY },
+  pcie: { h2dPinnedBytesPerS: 450 * G, h2dPageableBytesPerS: 225 * G, d2hBytesPerS: 450 * G, latencyNs: 1_000, gpusPerSwitch: 2 },
+  nic: { perNode: 72, bandwidthBytesPerS: 48 * G, latencyNs: 800 },
+  collectiveOverheadNs: NCCL_OVERHEAD_NS,
+};
+
+/**
  * One RTX 4090 in a desktop on PCIe 4 x16 (~25 GB/s pinned host->device, docs/hardware.md; pageable about
  * half, assumption); DDR5 dual channel ~80 GB/s, 64 GB host memory (a typical build, assumption);
  * one 10 GbE NIC (1.25 GB/s, ~10 us through the kernel stack, assumption).
@@ -173,6 +272,10 @@ export const NODE_PRESETS: Readonly<Record<string, NodeSpec>> = {
   "dgx-h100": DGX_H100,
   "hgx-h200": HGX_H200,
   "consumer-pcie4": CONSUMER_PCIE4,
+  "hgx-h800": HGX_H800,
+  "hgx-h20": HGX_H20,
+  "hgx-b200": HGX_B200,
+  "gb200-nvl72": GB200_NVL72,
 };
 
 export function nodePresetNames(): string[] {

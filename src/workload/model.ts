@@ -60,8 +60,12 @@ export interface ModelSpec {
   bias?: boolean;
   /** MLA attention dimensions, when the model uses it instead of (grouped-query) MHA. */
   mla?: MlaSpec;
-  /** Where the figures come from, and the published totals the tests check against. */
-  published?: { totalParams: number; activeParams?: number; source: string };
+  /**
+   * Where the figures come from, and the published totals the tests check against. Publishers count active
+   * parameters two ways: with the input embedding (OLMoE, Mixtral) or without it, since the lookup does no compute
+   * (gpt-oss, Kimi K2); `activeExcludesInputEmbedding` says which.
+   */
+  published?: { totalParams: number; activeParams?: number; activeExcludesInputEmbedding?: boolean; source: string };
 }
 
 const B = 1e9;
@@ -183,6 +187,131 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     activation: "swiglu",
     bias: false,
     published: { totalParams: 14.3 * B, activeParams: 2.7 * B, source: "Qwen team 2024, Qwen1.5-MoE-A2.7B model card" },
+  },
+  // deepseek-ai/DeepSeek-V3 config.json (also DeepSeek-R1): 61 layers, first 3 dense (first_k_dense_replace),
+  // 256 routed experts top-8 + 1 shared, MLA, FP8 weights as released; 671B total, 37B active (arXiv 2412.19437,
+  // main model without the 14B multi-token-prediction module). Routing is group-limited (n_group 8, topk_group 4).
+  "deepseek-v3": {
+    name: "deepseek-v3",
+    layers: 61,
+    moeEvery: 1,
+    firstMoeLayer: 3,
+    experts: 256,
+    topK: 8,
+    dModel: 7168,
+    dFf: 2048,
+    denseDFf: 18432,
+    sharedExperts: 1,
+    vocab: 129280,
+    heads: 128,
+    kvHeads: 128,
+    headDim: 128,
+    dtype: "fp8",
+    activation: "swiglu",
+    mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
+    published: { totalParams: 671 * B, activeParams: 37 * B, source: "DeepSeek-AI 2024, arXiv 2412.19437; config.json" },
+  },
+  // moonshotai/Kimi-K2-Instruct config.json: the DeepSeek-V3 architecture with 384 routed experts, 64 heads and
+  // one dense layer; FP8 weights as released; 1.04T total, 32B active (Kimi K2 model card).
+  "kimi-k2": {
+    name: "kimi-k2",
+    layers: 61,
+    moeEvery: 1,
+    firstMoeLayer: 1,
+    experts: 384,
+    topK: 8,
+    dModel: 7168,
+    dFf: 2048,
+    denseDFf: 18432,
+    sharedExperts: 1,
+    vocab: 163840,
+    heads: 64,
+    kvHeads: 64,
+    headDim: 128,
+    dtype: "fp8",
+    activation: "swiglu",
+    mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
+    published: { totalParams: 1040 * B, activeParams: 32 * B, activeExcludesInputEmbedding: true, source: "Moonshot AI 2025, Kimi K2 model card; config.json" },
+  },
+  // Qwen/Qwen3-235B-A22B config.json: 94 layers all MoE, 128 experts top-8 (moe_intermediate_size 1536), GQA 64/4
+  // heads of 128; 235B total, 22B active (Qwen3 technical report, arXiv 2505.09388).
+  "qwen3-235b-a22b": {
+    name: "qwen3-235b-a22b",
+    layers: 94,
+    moeEvery: 1,
+    firstMoeLayer: 0,
+    experts: 128,
+    topK: 8,
+    dModel: 4096,
+    dFf: 1536,
+    vocab: 151936,
+    heads: 64,
+    kvHeads: 4,
+    headDim: 128,
+    dtype: "bf16",
+    activation: "swiglu",
+    published: { totalParams: 235 * B, activeParams: 22 * B, source: "Qwen team 2025, arXiv 2505.09388; config.json" },
+  },
+  // Qwen/Qwen3-30B-A3B config.json: 48 layers all MoE, 128 experts top-8 (moe_intermediate_size 768), GQA 32/4
+  // heads of 128; 30.5B total, 3.3B active (Qwen3 model card).
+  "qwen3-30b-a3b": {
+    name: "qwen3-30b-a3b",
+    layers: 48,
+    moeEvery: 1,
+    firstMoeLayer: 0,
+    experts: 128,
+    topK: 8,
+    dModel: 2048,
+    dFf: 768,
+    vocab: 151936,
+    heads: 32,
+    kvHeads: 4,
+    headDim: 128,
+    dtype: "bf16",
+    activation: "swiglu",
+    published: { totalParams: 30.5 * B, activeParams: 3.3 * B, source: "Qwen team 2025, Qwen3-30B-A3B model card; config.json" },
+  },
+  // openai/gpt-oss-120b config.json: 36 layers all MoE, 128 experts top-4, d_model = expert hidden = 2880, GQA 64/8
+  // heads of 64, biases on attention and experts; 116.8B total, 5.1B active (gpt-oss model card, arXiv 2508.10925).
+  // Released with MXFP4 expert weights; modelled here at bf16 throughout (per-tensor precision is not modelled yet).
+  "gpt-oss-120b": {
+    name: "gpt-oss-120b",
+    layers: 36,
+    moeEvery: 1,
+    firstMoeLayer: 0,
+    experts: 128,
+    topK: 4,
+    dModel: 2880,
+    dFf: 2880,
+    vocab: 201088,
+    heads: 64,
+    kvHeads: 8,
+    headDim: 64,
+    dtype: "bf16",
+    activation: "swiglu",
+    bias: true,
+    published: { totalParams: 116.8 * B, activeParams: 5.1 * B, activeExcludesInputEmbedding: true, source: "OpenAI 2025, gpt-oss model card (arXiv 2508.10925); config.json" },
+  },
+  // meta-llama/Llama-4-Maverick-17B-128E config.json (text model): 48 layers, MoE every other layer
+  // (interleave_moe_layer_step 2), 128 experts top-1 + 1 shared expert of 8192, dense FFN 16384, GQA 40/8 heads of
+  // 128; 400B total, 17B active (Meta, Llama 4 model card).
+  "llama-4-maverick": {
+    name: "llama-4-maverick",
+    layers: 48,
+    moeEvery: 2,
+    experts: 128,
+    topK: 1,
+    dModel: 5120,
+    dFf: 8192,
+    denseDFf: 16384,
+    sharedExperts: 1,
+    vocab: 202048,
+    heads: 40,
+    kvHeads: 8,
+    headDim: 128,
+    dtype: "bf16",
+    activation: "swiglu",
+    published: { totalParams: 400 * B, activeParams: 17 * B, source: "Meta 2025, Llama 4 Maverick model card; config.json" },
   },
 };
 

@@ -5,7 +5,17 @@ import { UserError } from "../../src/util/errors.js";
 
 describe("presets", () => {
   it("has the issue's nodes with the headline figures", () => {
-    expect(Object.keys(NODE_PRESETS)).toEqual(["paper-v100", "dgx-a100", "dgx-h100", "hgx-h200", "consumer-pcie4"]);
+    expect(Object.keys(NODE_PRESETS)).toEqual([
+      "paper-v100",
+      "dgx-a100",
+      "dgx-h100",
+      "hgx-h200",
+      "consumer-pcie4",
+      "hgx-h800",
+      "hgx-h20",
+      "hgx-b200",
+      "gb200-nvl72",
+    ]);
     const v = getNodePreset("paper-v100");
     expect(v.gpusPerNode).toBe(8);
     expect(v.gpu.hbmBytes).toBe(32 * 1024 ** 3);
@@ -17,7 +27,21 @@ describe("presets", () => {
   });
   it("an unknown preset is a UserError listing the valid names", () => {
     expect(() => getNodePreset("dgx-b200")).toThrow(UserError);
-    expect(() => getNodePreset("dgx-b200")).toThrow(/paper-v100, dgx-a100, dgx-h100, hgx-h200 or consumer-pcie4/);
+    expect(() => getNodePreset("dgx-b200")).toThrow(/paper-v100, dgx-a100, .*, hgx-b200 or gb200-nvl72/);
+  });
+  it("today's deployment nodes carry their datasheet figures", () => {
+    const h800 = getNodePreset("hgx-h800");
+    expect(2 * h800.nvlink!.bandwidthBytesPerS).toBe(400e9); // H800: NVLink 400 GB/s bidirectional
+    expect(h800.gpu.flopsPerS.fp8).toBe(getNodePreset("dgx-h100").gpu.flopsPerS.fp8); // same compute as H100
+    expect(h800.nic).toMatchObject({ perNode: 8 }); // one 400 Gb/s NIC per GPU
+    expect(getNodePreset("hgx-h20").gpu.flopsPerS.bf16).toBe(148e12);
+    const b200 = getNodePreset("hgx-b200");
+    expect(b200.gpu.flopsPerS.bf16).toBe(2.25e15);
+    expect(8 * b200.gpu.hbmBytesPerS).toBe(64e12); // DGX B200: 64 TB/s for 8 GPUs
+    const nvl = getNodePreset("gb200-nvl72");
+    expect(nvl.gpusPerNode).toBe(72);
+    expect(nvl.nic.perNode).toBe(72);
+    expect(72 * nvl.gpu.flopsPerS.bf16).toBe(180e15); // 180 PFLOPS dense bf16 per rack
   });
   it("getNodePreset returns a copy", () => {
     getNodePreset("dgx-h100").gpu.hbmBytes = 1;

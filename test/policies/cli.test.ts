@@ -72,7 +72,7 @@ describe("moesim cache / placement", () => {
     const r = await cli(["placement", "--trace", trace, "--gpus", "4", "--batch", "4", "--json"]);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.out) as { policy: string; worst_max_share: number; mean_max_share: number; ideal_share: number }[];
-    expect(rows.map((x) => x.policy)).toEqual(["contiguous", "round-robin", "greedy", "anti-correlation"]);
+    expect(rows.map((x) => x.policy)).toEqual(["contiguous", "round-robin", "greedy", "anti-correlation", "eplb"]);
     for (const x of rows) {
       expect(x.ideal_share).toBe(0.25);
       expect(x.worst_max_share).toBeGreaterThanOrEqual(x.mean_max_share);

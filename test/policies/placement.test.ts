@@ -9,7 +9,7 @@ describe("placement policies", () => {
     const load = new Float64Array(8);
     expect(Array.from(getPlacementPolicy("contiguous").place({ experts: 8, gpus: 4, load }).expertGpu)).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
     expect(Array.from(getPlacementPolicy("round-robin").place({ experts: 8, gpus: 4, load }).expertGpu)).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
-    expect(() => getPlacementPolicy("random")).toThrow(/contiguous, round-robin, greedy or anti-correlation/);
+    expect(() => getPlacementPolicy("random")).toThrow(/contiguous, round-robin, greedy, anti-correlation or eplb/);
   });
 
   it("greedy: heaviest first onto the least loaded GPU with room", () => {
@@ -53,6 +53,13 @@ describe("placement policies", () => {
             expect(Array.from(active), p.name).toEqual(activeBefore);
             const used = new Array(gpus).fill(0);
             for (const g of pl.expertGpu) used[g]++;
+            if (p.name === "eplb") {
+              // EPLB's redundant copies: at least rep of them, rounded up so that every GPU holds as many copies
+              const perGpu = Math.ceil((experts + rep) / gpus);
+              pl.replicas?.forEach((r) => r.forEach((g) => used[g]++));
+              expect(used).toEqual(new Array(gpus).fill(perGpu));
+              continue;
+            }
             for (const u of used) expect(u).toBeLessThanOrEqual(Math.ceil(experts / gpus));
             if (rep > 0 && gpus > 1) {
               const copies = pl.replicas!.filter((r) => r.length > 0).length;

@@ -4,12 +4,13 @@ import { contiguous } from "./contiguous.js";
 import { roundRobin } from "./round-robin.js";
 import { greedy } from "./greedy.js";
 import { antiCorrelation } from "./anti-correlation.js";
+import { eplb } from "./eplb.js";
 
 export type { Placement, PlacementInput, PlacementPolicy } from "./types.js";
 export { activationCorrelation, replicateHot } from "./common.js";
 
 export const placementPolicies: ReadonlyMap<string, PlacementPolicy> = new Map(
-  [contiguous, roundRobin, greedy, antiCorrelation].map((p) => [p.name, p]),
+  [contiguous, roundRobin, greedy, antiCorrelation, eplb].map((p) => [p.name, p]),
 );
 
 export function placementPolicyNames(): string[] {

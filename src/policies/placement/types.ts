@@ -12,6 +12,12 @@ export interface PlacementInput {
   replicateHot?: number;
   /** Weight of the Pearson correlation in anti-correlation placement (default 0.5, the paper's). */
   correlationWeight?: number;
+  /** EPLB: extra expert copies beyond one per expert; experts + redundant must divide by gpus (default: the least). */
+  redundantExperts?: number;
+  /** Nodes the GPUs are split into, in order (default 1): EPLB keeps an expert group within one node. */
+  nodes?: number;
+  /** Expert groups of group-limited routing (default 1; DeepSeek-V3: 8), consecutive expert ids per group. */
+  groups?: number;
 }
 
 export interface Placement {
