@@ -31,11 +31,14 @@ export interface WorkerEntry {
 const INDEX = "sweep-worker.json";
 
 interface BundleIndex {
+  /** The worker entry it was built from: a node_modules shared by two checkouts holds one index. */
+  entry: string;
   file: string;
   inputs: Array<[string, number, number]>;
 }
 
-function unchanged(index: BundleIndex, outDir: string): boolean {
+function unchanged(index: BundleIndex, outDir: string, entry: string): boolean {
+  if (index.entry !== entry) return false;
   if (!existsSync(join(outDir, index.file))) return false;
   for (const [path, size, mtime] of index.inputs) {
     try {
@@ -79,7 +82,7 @@ export async function workerEntry(): Promise<WorkerEntry> {
     const indexPath = join(outDir, INDEX);
     try {
       const index = JSON.parse(readFileSync(indexPath, "utf8")) as BundleIndex;
-      if (unchanged(index, outDir)) {
+      if (unchanged(index, outDir, entry)) {
         // marked as used now, so that removeStale (elsewhere, after a rebuild) leaves it alone
         const file = join(outDir, index.file);
         const now = new Date();
@@ -131,7 +134,7 @@ export async function workerEntry(): Promise<WorkerEntry> {
       const st = statSync(path);
       return [path, st.size, st.mtimeMs];
     });
-    writeFileAtomic(indexPath, JSON.stringify({ file, inputs } satisfies BundleIndex) + "\n");
+    writeFileAtomic(indexPath, JSON.stringify({ entry, file, inputs } satisfies BundleIndex) + "\n");
     removeStale(outDir, file);
     return { url: pathToFileURL(join(outDir, file)), kind: "bundle" };
   } catch {
