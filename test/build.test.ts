@@ -11,7 +11,17 @@ describe("a compiled build (tsc + scripts/copy-assets.mjs, as npm run build)", (
     // compiled under node_modules so that the build resolves the project's packages, as dist/ does
     const out = join(root, "node_modules", ".cache", "moesim-test-build");
     rmSync(out, { recursive: true, force: true });
-    const tsc = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(root, "tsconfig.build.json"), "--outDir", out], { encoding: "utf8" });
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        join(root, "node_modules", "typescript", "bin", "tsc"),
+        "-p",
+        join(root, "tsconfig.build.json"),
+        "--outDir",
+        out,
+      ],
+      { encoding: "utf8" },
+    );
     expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
     // what `npm run build` does after tsc: the data files beside their modules
     const assets = spawnSync(process.execPath, [join(root, "scripts", "copy-assets.mjs"), out], { encoding: "utf8" });
@@ -36,9 +46,17 @@ describe("a compiled build (tsc + scripts/copy-assets.mjs, as npm run build)", (
       console.log(JSON.stringify({ ran: r.ran, entry: r.entry, merged: mergeSweeps([${JSON.stringify(results)}]).files.has("sweep.json"), fittedTokens: fitted.summary.tokens }));`;
     try {
       // a plain node: no TypeScript loader inherited (vitest's would otherwise be on)
-      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+        env: { ...process.env, NODE_OPTIONS: "" },
+      });
       expect(run.status, run.stderr).toBe(0);
-      expect(JSON.parse(run.stdout.trim().split("\n").pop()!)).toEqual({ ran: 2, entry: "bundle", merged: true, fittedTokens: 16 });
+      expect(JSON.parse(run.stdout.trim().split("\n").pop()!)).toEqual({
+        ran: 2,
+        entry: "bundle",
+        merged: true,
+        fittedTokens: 16,
+      });
     } finally {
       rmSync(results, { recursive: true, force: true });
       rmSync(out, { recursive: true, force: true });

@@ -5,8 +5,12 @@ import { main } from "../src/cli/main.js";
 export async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  const o = vi
+    .spyOn(process.stdout, "write")
+    .mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const e = vi
+    .spyOn(process.stderr, "write")
+    .mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
   try {
     const code = await main(["node", "moesim", ...args]);
     return { code, out, err };

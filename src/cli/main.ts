@@ -37,14 +37,17 @@ export async function main(argv: string[]): Promise<number> {
  */
 export function oneLine(message: string): string {
   // eslint-disable-next-line no-control-regex
-  const s = message.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  const s = message.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
   return s.length > 2000 ? `${s.slice(0, 2000)}...` : s;
 }
 
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     // help and version exit with code 0; commander already printed its message.
-    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT_OK;
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
+      return EXIT_OK;
     return EXIT_USER;
   }
   if (e instanceof UserError) {
@@ -54,7 +57,9 @@ export function reportError(e: unknown): number {
   if (e instanceof SimulationError) {
     // The engine's checks (integer ns times below 2^53, positive capacities) fail on inputs out of
     // range that no earlier check caught: a huge profile time, a near-zero rate. One line, exit 2.
-    process.stderr.write(`moesim: error: the simulation cannot run with these inputs: ${oneLine(e.message)} (an input time, rate or size out of range)\n`);
+    process.stderr.write(
+      `moesim: error: the simulation cannot run with these inputs: ${oneLine(e.message)} (an input time, rate or size out of range)\n`,
+    );
     return EXIT_USER;
   }
   const err = e as Error;

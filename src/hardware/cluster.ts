@@ -106,13 +106,18 @@ export class Cluster implements CollectiveContext {
     this.gpuCount = spec.nodes * this.G;
     this.cost =
       opts.cost ??
-      new RooflineCostModel(node.gpu, { h2dBytesPerS: node.pcie.h2dPinnedBytesPerS, d2hBytesPerS: node.pcie.d2hBytesPerS });
+      new RooflineCostModel(node.gpu, {
+        h2dBytesPerS: node.pcie.h2dPinnedBytesPerS,
+        d2hBytesPerS: node.pcie.d2hBytesPerS,
+      });
     this.collectiveOverheadNs = node.collectiveOverheadNs ?? node.gpu.launchOverheadNs;
     this.switches = Math.ceil(this.G / node.pcie.gpusPerSwitch);
     const clock = (): number => sim.now;
     this.pools = [];
     for (let g = 0; g < this.gpuCount; g++) {
-      this.pools.push(new MemoryPool(`node${this.nodeOf(g)}/gpu${g % this.G}`, node.gpu.hbmBytes, clock, opts.recordTimeline ?? true));
+      this.pools.push(
+        new MemoryPool(`node${this.nodeOf(g)}/gpu${g % this.G}`, node.gpu.hbmBytes, clock, opts.recordTimeline ?? true),
+      );
     }
     const endpoints = this.gpuCount + spec.nodes;
     if (opts.networkModel === "analytic") {
@@ -133,7 +138,21 @@ export class Cluster implements CollectiveContext {
     const add = (name: string, kind: LinkKind, bw: number, lat: number): number => net.addLink(name, kind, bw, lat);
     for (let n = 0; n < nodes; n++) {
       const p = `node${n}`;
-      const L: NodeLinks = { nvUp: [], nvDown: [], nvPair: [], pcieUp: [], pcieDown: [], swUp: [], swDown: [], mem: -1, nicTx: [], nicRx: [], hbm: [], fabUp: -1, fabDown: -1 };
+      const L: NodeLinks = {
+        nvUp: [],
+        nvDown: [],
+        nvPair: [],
+        pcieUp: [],
+        pcieDown: [],
+        swUp: [],
+        swDown: [],
+        mem: -1,
+        nicTx: [],
+        nicRx: [],
+        hbm: [],
+        fabUp: -1,
+        fabDown: -1,
+      };
       for (let g = 0; g < G; g++) L.hbm.push(add(`${p}/gpu${g}/hbm`, "memory", node.gpu.hbmBytesPerS / 2, 0));
       if (node.nvlink !== null && G > 1) {
         const bw = node.nvlink.bandwidthBytesPerS * (node.nvlink.efficiency ?? 1);
@@ -366,7 +385,8 @@ export class Cluster implements CollectiveContext {
   allToAll(group: number[], sizes: Float64Array | number[], onDone: () => void, opts: AllToAllOptions = {}): void {
     const n = group.length;
     this.checkGroup(group);
-    if (sizes.length !== n * n) throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${n} x ${n} = ${n * n}`);
+    if (sizes.length !== n * n)
+      throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${n} x ${n} = ${n * n}`);
     // Checked here, at the call; the flat all-to-all takes the count from this pass.
     let count = 0;
     let whole = true;

@@ -11,7 +11,14 @@ import { evaluateFit, type CostProfile, type ProfileOp } from "./profile.js";
 
 export type CostOp =
   | { kind: "generic"; flops: number; bytes: number; dtype: Dtype }
-  | { kind: "expert_ffn"; tokens: number; dModel: number; dFf: number; activation: "swiglu" | "gelu" | "relu"; dtype: Dtype }
+  | {
+      kind: "expert_ffn";
+      tokens: number;
+      dModel: number;
+      dFf: number;
+      activation: "swiglu" | "gelu" | "relu";
+      dtype: Dtype;
+    }
   | { kind: "gating"; tokens: number; dModel: number; experts: number; topK: number; dtype: Dtype }
   | { kind: "shuffle"; bytes: number }
   | { kind: "copy"; bytes: number; direction: "h2d" | "d2h" | "d2d" };
@@ -23,12 +30,22 @@ export interface CostModel {
 }
 
 /** FLOPs of one expert FFN call: 2 FLOPs per multiply-add over 3 weight matrices (SwiGLU: gate, up, down) or 2. */
-export function expertFfnFlops(tokens: number, dModel: number, dFf: number, activation: "swiglu" | "gelu" | "relu"): number {
+export function expertFfnFlops(
+  tokens: number,
+  dModel: number,
+  dFf: number,
+  activation: "swiglu" | "gelu" | "relu",
+): number {
   return tokens * dModel * dFf * 2 * (activation === "swiglu" ? 3 : 2);
 }
 
 /** Weight bytes of one expert (3 matrices for SwiGLU, else 2). */
-export function expertWeightBytes(dModel: number, dFf: number, activation: "swiglu" | "gelu" | "relu", dtype: Dtype): number {
+export function expertWeightBytes(
+  dModel: number,
+  dFf: number,
+  activation: "swiglu" | "gelu" | "relu",
+  dtype: Dtype,
+): number {
   return dModel * dFf * (activation === "swiglu" ? 3 : 2) * DTYPE_BYTES[dtype];
 }
 
@@ -81,13 +98,15 @@ export class RooflineCostModel implements CostModel {
       case "expert_ffn": {
         const b = DTYPE_BYTES[op.dtype];
         // weights once, tokens in and out, the hidden activation written and read once
-        const bytes = expertWeightBytes(op.dModel, op.dFf, op.activation, op.dtype) + op.tokens * (2 * op.dModel + 2 * op.dFf) * b;
+        const bytes =
+          expertWeightBytes(op.dModel, op.dFf, op.activation, op.dtype) + op.tokens * (2 * op.dModel + 2 * op.dFf) * b;
         return this.roofline(expertFfnFlops(op.tokens, op.dModel, op.dFf, op.activation), bytes, op.dtype);
       }
       case "gating": {
         const b = DTYPE_BYTES[op.dtype];
         const flops = 2 * op.tokens * op.dModel * op.experts + op.tokens * op.experts * 8; // logits + softmax/top-k
-        const bytes = (op.dModel * op.experts + op.tokens * op.dModel + op.tokens * op.experts) * b + op.tokens * op.topK * 8;
+        const bytes =
+          (op.dModel * op.experts + op.tokens * op.dModel + op.tokens * op.experts) * b + op.tokens * op.topK * 8;
         return this.roofline(flops, bytes, op.dtype);
       }
       case "shuffle":
@@ -132,7 +151,10 @@ export class CalibratedCostModel implements CostModel {
         t = this.curve("shuffle", op.bytes);
         break;
       case "copy":
-        t = this.curve(op.direction === "h2d" ? "copy_h2d" : op.direction === "d2h" ? "copy_d2h" : "copy_d2d", op.bytes);
+        t = this.curve(
+          op.direction === "h2d" ? "copy_h2d" : op.direction === "d2h" ? "copy_d2h" : "copy_d2d",
+          op.bytes,
+        );
         break;
       case "generic":
         t = this.curve("matmul", op.flops);

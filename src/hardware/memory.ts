@@ -4,7 +4,14 @@
  */
 import { grown } from "../util/arrays.js";
 
-export const MEMORY_CATEGORIES = ["weights", "expert_cache", "activations", "all_to_all", "kv_cache", "workspace"] as const;
+export const MEMORY_CATEGORIES = [
+  "weights",
+  "expert_cache",
+  "activations",
+  "all_to_all",
+  "kv_cache",
+  "workspace",
+] as const;
 export type MemoryCategory = (typeof MEMORY_CATEGORIES)[number];
 
 export interface OomInfo {
@@ -102,7 +109,9 @@ export class MemoryPool {
       throw new Error(`memory pool ${this.name}: cannot free ${bytes} bytes of ${category}`);
     }
     if (bytes > this.usedBy[i]) {
-      throw new Error(`memory pool ${this.name}: freeing ${bytes} bytes of ${category} but only ${this.usedBy[i]} are allocated`);
+      throw new Error(
+        `memory pool ${this.name}: freeing ${bytes} bytes of ${category} but only ${this.usedBy[i]} are allocated`,
+      );
     }
     if (bytes === 0) return;
     this.usedBy[i] -= bytes;
@@ -126,8 +135,9 @@ export class MemoryPool {
   }
   /** Every change, in order: the category's bytes in use after it (empty when recording is off). */
   timeline(): MemoryTimelinePoint[] {
-    const out: MemoryTimelinePoint[] = new Array(this.nPoints);
-    for (let k = 0; k < this.nPoints; k++) out[k] = { timeNs: this.tTime[k], category: MEMORY_CATEGORIES[this.tCat[k]], bytes: this.tBytes[k] };
+    const out = new Array<MemoryTimelinePoint>(this.nPoints);
+    for (let k = 0; k < this.nPoints; k++)
+      out[k] = { timeNs: this.tTime[k], category: MEMORY_CATEGORIES[this.tCat[k]], bytes: this.tBytes[k] };
     return out;
   }
 

@@ -136,7 +136,13 @@ export const PAPER_V100: NodeSpec = {
   cpuMemoryBytes: 512 * GiB,
   cpuMemoryBytesPerS: 136 * G,
   nvlink: { bandwidthBytesPerS: 150 * G, latencyNs: 2_000, topology: "p2p", efficiency: 1 },
-  pcie: { h2dPinnedBytesPerS: 12 * G, h2dPageableBytesPerS: 6 * G, d2hBytesPerS: 12 * G, latencyNs: 1_000, gpusPerSwitch: 2 },
+  pcie: {
+    h2dPinnedBytesPerS: 12 * G,
+    h2dPageableBytesPerS: 6 * G,
+    d2hBytesPerS: 12 * G,
+    latencyNs: 1_000,
+    gpusPerSwitch: 2,
+  },
   nic: { perNode: 4, bandwidthBytesPerS: 12 * G, latencyNs: 1_000 },
   collectiveOverheadNs: 14_000,
 };
@@ -168,7 +174,13 @@ export const DGX_A100: NodeSpec = {
   cpuMemoryBytes: 2048 * GiB,
   cpuMemoryBytesPerS: 409.6 * G,
   nvlink: { bandwidthBytesPerS: 300 * G, latencyNs: 1_000, topology: "switch", efficiency: NCCL_NVLINK_EFFICIENCY },
-  pcie: { h2dPinnedBytesPerS: 25 * G, h2dPageableBytesPerS: 12 * G, d2hBytesPerS: 25 * G, latencyNs: 1_000, gpusPerSwitch: 2 },
+  pcie: {
+    h2dPinnedBytesPerS: 25 * G,
+    h2dPageableBytesPerS: 12 * G,
+    d2hBytesPerS: 25 * G,
+    latencyNs: 1_000,
+    gpusPerSwitch: 2,
+  },
   nic: { perNode: 8, bandwidthBytesPerS: 24 * G, latencyNs: 1_000 },
   collectiveOverheadNs: NCCL_OVERHEAD_NS,
 };
@@ -188,7 +200,13 @@ export const DGX_H100: NodeSpec = {
   cpuMemoryBytes: 2048 * GiB,
   cpuMemoryBytesPerS: 614 * G,
   nvlink: { bandwidthBytesPerS: 450 * G, latencyNs: 1_000, topology: "switch", efficiency: NCCL_NVLINK_EFFICIENCY },
-  pcie: { h2dPinnedBytesPerS: 53 * G, h2dPageableBytesPerS: 20 * G, d2hBytesPerS: 53 * G, latencyNs: 1_000, gpusPerSwitch: 2 },
+  pcie: {
+    h2dPinnedBytesPerS: 53 * G,
+    h2dPageableBytesPerS: 20 * G,
+    d2hBytesPerS: 53 * G,
+    latencyNs: 1_000,
+    gpusPerSwitch: 2,
+  },
   nic: { perNode: 8, bandwidthBytesPerS: 48 * G, latencyNs: 800 },
   collectiveOverheadNs: NCCL_OVERHEAD_NS,
 };
@@ -245,7 +263,13 @@ export const GB200_NVL72: NodeSpec = {
   cpuMemoryBytes: 36 * 480 * G,
   cpuMemoryBytesPerS: 36 * 512 * G,
   nvlink: { bandwidthBytesPerS: 900 * G, latencyNs: 1_000, topology: "switch", efficiency: NCCL_NVLINK_EFFICIENCY },
-  pcie: { h2dPinnedBytesPerS: 450 * G, h2dPageableBytesPerS: 225 * G, d2hBytesPerS: 450 * G, latencyNs: 1_000, gpusPerSwitch: 2 },
+  pcie: {
+    h2dPinnedBytesPerS: 450 * G,
+    h2dPageableBytesPerS: 225 * G,
+    d2hBytesPerS: 450 * G,
+    latencyNs: 1_000,
+    gpusPerSwitch: 2,
+  },
   nic: { perNode: 72, bandwidthBytesPerS: 48 * G, latencyNs: 800 },
   collectiveOverheadNs: NCCL_OVERHEAD_NS,
 };
@@ -262,7 +286,13 @@ export const CONSUMER_PCIE4: NodeSpec = {
   cpuMemoryBytes: 64 * GiB,
   cpuMemoryBytesPerS: 80 * G,
   nvlink: null,
-  pcie: { h2dPinnedBytesPerS: 25 * G, h2dPageableBytesPerS: 12 * G, d2hBytesPerS: 25 * G, latencyNs: 1_000, gpusPerSwitch: 1 },
+  pcie: {
+    h2dPinnedBytesPerS: 25 * G,
+    h2dPageableBytesPerS: 12 * G,
+    d2hBytesPerS: 25 * G,
+    latencyNs: 1_000,
+    gpusPerSwitch: 1,
+  },
   nic: { perNode: 1, bandwidthBytesPerS: 1.25 * G, latencyNs: 10_000 },
 };
 
@@ -292,7 +322,9 @@ export function getNodePreset(name: string, where?: string): NodeSpec {
 }
 
 /** A partial NodeSpec, any depth (what a scenario's `overrides:` may give). */
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object | null ? DeepPartial<NonNullable<T[K]>> | null : T[K] };
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object | null ? DeepPartial<NonNullable<T[K]>> | null : T[K];
+};
 
 export interface ClusterSpecInput {
   preset: string;
@@ -327,7 +359,13 @@ function deepMerge(base: unknown, over: unknown, path: string, where?: string): 
 /** Checks that every number in a NodeSpec is finite and positive (latencies and overheads may be 0). */
 export function validateNodeSpec(node: NodeSpec, where?: string): void {
   const check = (path: string, v: unknown, allowZero: boolean, integer = false): void => {
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0) || (integer && !Number.isInteger(v))) {
+    if (
+      typeof v !== "number" ||
+      !Number.isFinite(v) ||
+      v < 0 ||
+      (!allowZero && v === 0) ||
+      (integer && !Number.isInteger(v))
+    ) {
       throw new UserError(
         `${path} must be a ${integer ? "whole " : ""}${allowZero ? "non-negative" : "positive"} number, got ${JSON.stringify(v)}`,
         where,
@@ -345,14 +383,19 @@ export function validateNodeSpec(node: NodeSpec, where?: string): void {
     check("node.nvlink.bandwidthBytesPerS", node.nvlink.bandwidthBytesPerS, false);
     check("node.nvlink.latencyNs", node.nvlink.latencyNs, true);
     if (node.nvlink.topology !== "switch" && node.nvlink.topology !== "p2p") {
-      throw new UserError(`node.nvlink.topology must be "switch" or "p2p", got ${JSON.stringify(node.nvlink.topology)}`, where);
+      throw new UserError(
+        `node.nvlink.topology must be "switch" or "p2p", got ${JSON.stringify(node.nvlink.topology)}`,
+        where,
+      );
     }
     if (node.nvlink.efficiency !== undefined) {
       check("node.nvlink.efficiency", node.nvlink.efficiency, false);
-      if (node.nvlink.efficiency > 1) throw new UserError(`node.nvlink.efficiency must be at most 1, got ${node.nvlink.efficiency}`, where);
+      if (node.nvlink.efficiency > 1)
+        throw new UserError(`node.nvlink.efficiency must be at most 1, got ${node.nvlink.efficiency}`, where);
     }
   }
-  for (const k of ["h2dPinnedBytesPerS", "h2dPageableBytesPerS", "d2hBytesPerS"] as const) check(`node.pcie.${k}`, node.pcie[k], false);
+  for (const k of ["h2dPinnedBytesPerS", "h2dPageableBytesPerS", "d2hBytesPerS"] as const)
+    check(`node.pcie.${k}`, node.pcie[k], false);
   check("node.pcie.latencyNs", node.pcie.latencyNs, true);
   check("node.pcie.gpusPerSwitch", node.pcie.gpusPerSwitch, false, true);
   check("node.nic.perNode", node.nic.perNode, false, true);
@@ -368,15 +411,21 @@ export function clusterSpecFrom(input: ClusterSpecInput): ClusterSpec {
   const node = (input.overrides ? deepMerge(base, input.overrides, "overrides", where) : base) as NodeSpec;
   validateNodeSpec(node, where);
   const nodes = input.nodes ?? 1;
-  if (!Number.isInteger(nodes) || nodes < 1) throw new UserError(`nodes must be a whole number >= 1, got ${JSON.stringify(nodes)}`, where);
+  if (!Number.isInteger(nodes) || nodes < 1)
+    throw new UserError(`nodes must be a whole number >= 1, got ${JSON.stringify(nodes)}`, where);
   const spec: ClusterSpec = { node, nodes };
   if (input.fabric !== undefined) {
     const f = input.fabric;
-    if (f.kind !== "fat-tree" && f.kind !== "rail") throw new UserError(`fabric.kind must be "fat-tree" or "rail", got ${JSON.stringify(f.kind)}`, where);
+    if (f.kind !== "fat-tree" && f.kind !== "rail")
+      throw new UserError(`fabric.kind must be "fat-tree" or "rail", got ${JSON.stringify(f.kind)}`, where);
     if (f.oversubscription !== undefined && !(f.oversubscription >= 1)) {
-      throw new UserError(`fabric.oversubscription must be a number >= 1, got ${JSON.stringify(f.oversubscription)}`, where);
+      throw new UserError(
+        `fabric.oversubscription must be a number >= 1, got ${JSON.stringify(f.oversubscription)}`,
+        where,
+      );
     }
-    if (f.latencyNs !== undefined && !(f.latencyNs >= 0)) throw new UserError(`fabric.latencyNs must be >= 0, got ${JSON.stringify(f.latencyNs)}`, where);
+    if (f.latencyNs !== undefined && !(f.latencyNs >= 0))
+      throw new UserError(`fabric.latencyNs must be >= 0, got ${JSON.stringify(f.latencyNs)}`, where);
     spec.fabric = { ...f };
   }
   return spec;

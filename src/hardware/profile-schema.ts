@@ -33,7 +33,10 @@ const curveSchema = z.object({
   points: z.array(pointSchema),
   fit: fitSchema,
 });
-const opsShape = Object.fromEntries(PROFILE_OPS.map((op) => [op, curveSchema.optional()])) as Record<ProfileOp, z.ZodOptional<typeof curveSchema>>;
+const opsShape = Object.fromEntries(PROFILE_OPS.map((op) => [op, curveSchema.optional()])) as Record<
+  ProfileOp,
+  z.ZodOptional<typeof curveSchema>
+>;
 export const costProfileSchema = z.object({
   format: z.literal("moesim-profile/v1"),
   adapter: z.object({
@@ -57,7 +60,7 @@ export function parseProfile(value: unknown, where: string): CostProfile {
     const key = issue.path.length > 0 ? issue.path.map(String).join(".") : "(top level)";
     throw new UserError(`invalid cost profile at key ${key}: ${issue.message}`, where);
   }
-  return r.data as CostProfile;
+  return r.data;
 }
 
 /** Reads and validates a profile JSON file (moesim-profile/v1): the fields of the format. */

@@ -20,7 +20,11 @@ export interface ValidationRow {
 }
 
 /** Simulated time of one all-to-all where every rank sends `sizeBytes` in total, split evenly over all ranks including itself (the nccl-tests convention). */
-export function simulateAllToAllNs(spec: ClusterSpec, sizeBytes: number, opts: { hierarchical?: boolean; networkModel?: NetworkModel } = {}): number {
+export function simulateAllToAllNs(
+  spec: ClusterSpec,
+  sizeBytes: number,
+  opts: { hierarchical?: boolean; networkModel?: NetworkModel } = {},
+): number {
   const sim = new Simulation();
   const cluster = new Cluster(sim, spec, { recordTimeline: false, networkModel: opts.networkModel });
   const n = cluster.gpuCount;
@@ -85,17 +89,26 @@ export const PCIE_H2D_BYTES_PER_S: Array<{ preset: string; gen: string; bytesPer
 export function networkValidation(): ValidationRow[] {
   const rows: ValidationRow[] = [];
   const h100 = clusterSpecFrom({ preset: "dgx-h100", nodes: 1 });
-  for (const [size, us] of H100_ALLTOALL_US) rows.push(row("alltoall/dgx-h100/nccl-tests", size, us, (m) => simulateAllToAllNs(h100, size, { networkModel: m })));
+  for (const [size, us] of H100_ALLTOALL_US)
+    rows.push(
+      row("alltoall/dgx-h100/nccl-tests", size, us, (m) => simulateAllToAllNs(h100, size, { networkModel: m })),
+    );
   const v100 = clusterSpecFrom({ preset: "paper-v100", nodes: 1 });
   const n = v100.node.gpusPerNode;
   for (const size of [64 * MiB, 256 * MiB, 1 * GiB]) {
     const refUs = ((((n - 1) / n) * size) / PAPER_NVLINK_BYTES_PER_S) * 1e6;
-    rows.push(row("alltoall/paper-v100/paper-nvlink-300GBps", size, refUs, (m) => simulateAllToAllNs(v100, size, { networkModel: m })));
+    rows.push(
+      row("alltoall/paper-v100/paper-nvlink-300GBps", size, refUs, (m) =>
+        simulateAllToAllNs(v100, size, { networkModel: m }),
+      ),
+    );
   }
   for (const { preset, gen, bytesPerS } of PCIE_H2D_BYTES_PER_S) {
     const spec = clusterSpecFrom({ preset, nodes: 1 });
     for (const size of [64 * MiB, 1 * GiB]) {
-      rows.push(row(`h2d-pinned/${preset}/pcie-${gen}`, size, (size / bytesPerS) * 1e6, (m) => simulateH2dNs(spec, size, m)));
+      rows.push(
+        row(`h2d-pinned/${preset}/pcie-${gen}`, size, (size / bytesPerS) * 1e6, (m) => simulateH2dNs(spec, size, m)),
+      );
     }
   }
   return rows;
@@ -106,8 +119,17 @@ export function formatValidationTable(rows: ValidationRow[]): string {
   const head = ["case", "size", "measured_us", "simulated_us", "error", "analytic_us", "analytic_error"];
   const fmtSize = (b: number): string => (b >= GiB ? `${b / GiB} GiB` : b >= MiB ? `${b / MiB} MiB` : `${b / KiB} KiB`);
   const pct = (e: number): string => `${(e * 100).toFixed(1)}%`;
-  const body = rows.map((r) => [r.case, fmtSize(r.size_bytes), r.measured_us.toFixed(1), r.simulated_us.toFixed(1), pct(r.error), r.analytic_us.toFixed(1), pct(r.analytic_error)]);
+  const body = rows.map((r) => [
+    r.case,
+    fmtSize(r.size_bytes),
+    r.measured_us.toFixed(1),
+    r.simulated_us.toFixed(1),
+    pct(r.error),
+    r.analytic_us.toFixed(1),
+    pct(r.analytic_error),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  ");
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  ");
   return [line(head), ...body.map(line)].join("\n");
 }

@@ -24,7 +24,10 @@ export function genericOp(m: ModelSpec, c: Cost): CostOp {
  * encoder-decoder model runs its encoder (phase encode) or its decoder (decode/prefill); decoder
  * layers of such a model also carry cross-attention.
  */
-export function simulatedLayers(m: ModelSpec, phase: SimPhase): { index: number; moe: boolean; crossAttention: boolean }[] {
+export function simulatedLayers(
+  m: ModelSpec,
+  phase: SimPhase,
+): { index: number; moe: boolean; crossAttention: boolean }[] {
   const moe = new Set(moeLayerIndices(m));
   const encDec = m.encoderLayers !== undefined && m.decoderLayers !== undefined;
   let start = 0;
@@ -34,12 +37,19 @@ export function simulatedLayers(m: ModelSpec, phase: SimPhase): { index: number;
     count = phase === "encode" ? m.encoderLayers! : m.decoderLayers!;
   }
   const out = [];
-  for (let i = start; i < start + count; i++) out.push({ index: i, moe: moe.has(i), crossAttention: encDec && phase !== "encode" });
+  for (let i = start; i < start + count; i++)
+    out.push({ index: i, moe: moe.has(i), crossAttention: encDec && phase !== "encode" });
   return out;
 }
 
 /** Attention over a GPU's sequences: `lengths[i]` new tokens of sequence i after `context` cached ones. */
-export function attentionOnGpu(m: ModelSpec, newTokensPerSeq: ArrayLike<number>, context: number, cross: boolean, crossLen: number): Cost {
+export function attentionOnGpu(
+  m: ModelSpec,
+  newTokensPerSeq: ArrayLike<number>,
+  context: number,
+  cross: boolean,
+  crossLen: number,
+): Cost {
   const acc: Cost = { flops: 0, weightBytes: 0, activationBytes: 0 };
   let any = false;
   for (let i = 0; i < newTokensPerSeq.length; i++) {

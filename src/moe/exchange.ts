@@ -9,7 +9,14 @@ import type { LayerScratch, RunConstants } from "./state.js";
 
 export function a2a(c: RunConstants, sizes: Float64Array): SimEvent<void> {
   const ev = c.sim.event<void>("all_to_all");
-  c.cluster.allToAll(c.group, sizes, () => ev.succeed(), { hierarchical: c.cfg.hierarchicalAllToAll === true });
+  c.cluster.allToAll(
+    c.group,
+    sizes,
+    () => {
+      ev.succeed();
+    },
+    { hierarchical: c.cfg.hierarchicalAllToAll === true },
+  );
   return ev;
 }
 
@@ -23,7 +30,9 @@ export function exchangePhase(
   if (phase === "dispatch") return a2a(c, plan.sendBytes);
   if (phase === "counts") return a2a(c, countsMatrix(c, x, plan.expertRows.length));
   const ev = c.sim.event<void>("capacity_all_reduce");
-  c.cluster.allReduce(c.group, 4, () => ev.succeed());
+  c.cluster.allReduce(c.group, 4, () => {
+    ev.succeed();
+  });
   return ev;
 }
 
@@ -67,8 +76,14 @@ export function tpCollective(
   for (let k = 0; k < c.DP; k++) {
     if (bytesPerGroup[k] <= 0) continue;
     const ev = c.sim.event<unknown>(`tp_${kind}`);
-    if (kind === "allReduce") c.cluster.allReduce(c.tpGroups[k], bytesPerGroup[k], () => ev.succeed());
-    else c.cluster.allGather(c.tpGroups[k], bytesPerGroup[k] / c.T, () => ev.succeed());
+    if (kind === "allReduce")
+      c.cluster.allReduce(c.tpGroups[k], bytesPerGroup[k], () => {
+        ev.succeed();
+      });
+    else
+      c.cluster.allGather(c.tpGroups[k], bytesPerGroup[k] / c.T, () => {
+        ev.succeed();
+      });
     evs.push(ev);
   }
   return c.sim.allOf(evs);

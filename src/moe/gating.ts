@@ -46,10 +46,11 @@ export function gateLayer(
     expertGpu,
     tokenBytes: c.tokenBytes,
   };
-  const plan: GatingPlan = c.gatingPolicy.plan(
-    input,
-    { capacityFactor: c.capacityFactor, blockSize: c.cfg.gating.blockSize, reuse: x.lastPlan },
-  );
+  const plan: GatingPlan = c.gatingPolicy.plan(input, {
+    capacityFactor: c.capacityFactor,
+    blockSize: c.cfg.gating.blockSize,
+    reuse: x.lastPlan,
+  });
   s.cur.gateMax = gateTime(c, s, t, plan);
   s.cur.dropped += plan.dropped;
   s.cur.padded += plan.padded;

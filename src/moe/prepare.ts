@@ -26,7 +26,7 @@ const loadCache = new WeakMap<RoutingTrace, Map<number, Float64Array>>();
  */
 export function layerLoad(trace: RoutingTrace, tl: number): Float64Array {
   let byLayer = loadCache.get(trace);
-  if (byLayer === undefined) loadCache.set(trace, (byLayer = new Map()));
+  if (byLayer === undefined) loadCache.set(trace, (byLayer = new Map<number, Float64Array>()));
   let load = byLayer.get(tl);
   if (load === undefined) byLayer.set(tl, (load = expertLoad(trace, tl)));
   return load;

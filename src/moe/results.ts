@@ -1,7 +1,16 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../util/errors.js";
-import { checkOutputDir, markerFormat, markerText, outputError, removeStaleSiblings, RESULTS_MARKER, swapIntoPlace, tempSibling } from "../util/output.js";
+import {
+  checkOutputDir,
+  markerFormat,
+  markerText,
+  outputError,
+  removeStaleSiblings,
+  RESULTS_MARKER,
+  swapIntoPlace,
+  tempSibling,
+} from "../util/output.js";
 import { round, summarize } from "./metrics.js";
 import { PHASES, type MoeSimResult } from "./simulate.js";
 
@@ -109,7 +118,9 @@ export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSim
   }
   const links: Record<string, number> = {};
   for (const l of r.links) links[l.kind] = (links[l.kind] ?? 0) + l.bytes;
-  const inactive = r.inactiveExperts.length ? r.inactiveExperts.reduce((a, b) => a + b.mean_inactive, 0) / r.inactiveExperts.length : 0;
+  const inactive = r.inactiveExperts.length
+    ? r.inactiveExperts.reduce((a, b) => a + b.mean_inactive, 0) / r.inactiveExperts.length
+    : 0;
   const tps = r.simulatedNs > 0 ? r.tokens / (r.simulatedNs / 1e9) : 0;
   let denseOut: RunSummary["dense_baseline"] = null;
   if (dense && dense.steps.length > 0) {
@@ -125,7 +136,14 @@ export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSim
     format: RESULTS_FORMAT,
     scenario: r.name,
     seed: ctx.seed,
-    cluster: { preset: ctx.preset, nodes: ctx.nodes, gpus: r.memory.length, gpu: ctx.gpuName, cost_model: ctx.costModel, network_model: ctx.networkModel ?? "flow" },
+    cluster: {
+      preset: ctx.preset,
+      nodes: ctx.nodes,
+      gpus: r.memory.length,
+      gpu: ctx.gpuName,
+      cost_model: ctx.costModel,
+      network_model: ctx.networkModel ?? "flow",
+    },
     model: ctx.model,
     trace: { source: ctx.traceSource, ...ctx.traceShape },
     policies: ctx.policies,
@@ -140,8 +158,17 @@ export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSim
     request_latency_ms: roundAll(summarize(r.requestLatencyNs.map((x) => x / 1e6))),
     phase_breakdown_ms: phaseMs,
     phase_share: share,
-    memory: { capacity_bytes: r.memory[0]?.capacity_bytes ?? 0, peak_bytes_max: peakMax, peak_activation_bytes: peakAct, peak_by_category_bytes: peakCat },
-    load: { max_gpu_share_mean: r.steps.length ? round(shareSum / r.steps.length, 4) : 0, max_gpu_share_worst: round(shareMax, 4), gpu_tokens: gpuTokens },
+    memory: {
+      capacity_bytes: r.memory[0]?.capacity_bytes ?? 0,
+      peak_bytes_max: peakMax,
+      peak_activation_bytes: peakAct,
+      peak_by_category_bytes: peakCat,
+    },
+    load: {
+      max_gpu_share_mean: r.steps.length ? round(shareSum / r.steps.length, 4) : 0,
+      max_gpu_share_worst: round(shareMax, 4),
+      gpu_tokens: gpuTokens,
+    },
     gating: { dropped_tokens: dropped, padded_rows: padded },
     cache,
     inactive_experts_mean: round(inactive, 4),
@@ -167,33 +194,91 @@ function csv(header: string[], rows: (string | number)[][]): string {
 }
 
 /** The files of a results directory, by name. */
-export function resultFiles(r: MoeSimResult, summary: RunSummary, scenarioJson: unknown, timelines: boolean): Map<string, string> {
+export function resultFiles(
+  r: MoeSimResult,
+  summary: RunSummary,
+  scenarioJson: unknown,
+  timelines: boolean,
+): Map<string, string> {
   const files = new Map<string, string>();
   files.set("summary.json", JSON.stringify(summary, null, 2) + "\n");
   files.set("scenario.json", JSON.stringify(scenarioJson, null, 2) + "\n");
   files.set(
     "steps.csv",
     csv(
-      ["step", "start_ns", "end_ns", "tokens", "latency_ns", ...PHASES.map((p) => `${p}_ns`), "max_gpu_share", "cache_hits", "cache_misses", "dropped_tokens", "padded_rows"],
-      r.steps.map((s) => [s.step, s.start_ns, s.end_ns, s.tokens, s.latency_ns, ...PHASES.map((p) => s.phases_ns[p]), round(s.max_gpu_share, 6), s.cache_hits, s.cache_misses, s.dropped, s.padded]),
+      [
+        "step",
+        "start_ns",
+        "end_ns",
+        "tokens",
+        "latency_ns",
+        ...PHASES.map((p) => `${p}_ns`),
+        "max_gpu_share",
+        "cache_hits",
+        "cache_misses",
+        "dropped_tokens",
+        "padded_rows",
+      ],
+      r.steps.map((s) => [
+        s.step,
+        s.start_ns,
+        s.end_ns,
+        s.tokens,
+        s.latency_ns,
+        ...PHASES.map((p) => s.phases_ns[p]),
+        round(s.max_gpu_share, 6),
+        s.cache_hits,
+        s.cache_misses,
+        s.dropped,
+        s.padded,
+      ]),
     ),
   );
   const loadRows: (string | number)[][] = [];
   for (const s of r.steps) s.gpu_tokens.forEach((t, g) => loadRows.push([s.step, g, t]));
   files.set("load.csv", csv(["step", "gpu", "tokens"], loadRows));
-  files.set("inactive.csv", csv(["layer", "experts", "mean_inactive"], r.inactiveExperts.map((x) => [x.layer, x.experts, round(x.mean_inactive)])));
-  files.set("links.csv", csv(["link", "kind", "bytes"], r.links.map((l) => [l.link, l.kind, l.bytes])));
+  files.set(
+    "inactive.csv",
+    csv(
+      ["layer", "experts", "mean_inactive"],
+      r.inactiveExperts.map((x) => [x.layer, x.experts, round(x.mean_inactive)]),
+    ),
+  );
+  files.set(
+    "links.csv",
+    csv(
+      ["link", "kind", "bytes"],
+      r.links.map((l) => [l.link, l.kind, l.bytes]),
+    ),
+  );
   files.set(
     "memory_peak.csv",
     csv(
-      ["gpu", "capacity_bytes", "peak_bytes", ...Object.keys(r.memory[0]?.peak_by_category ?? {}).map((c) => `${c}_peak_bytes`)],
+      [
+        "gpu",
+        "capacity_bytes",
+        "peak_bytes",
+        ...Object.keys(r.memory[0]?.peak_by_category ?? {}).map((c) => `${c}_peak_bytes`),
+      ],
       r.memory.map((m) => [m.gpu, m.capacity_bytes, m.peak_bytes, ...Object.values(m.peak_by_category)]),
     ),
   );
   if (r.cache) {
-    files.set("cache.csv", csv(["gpu", "layer", "requests", "hits", "misses", "bytes_moved"], r.cache.map((c) => [c.gpu, c.layer, c.requests, c.hits, c.misses, c.bytes_moved])));
+    files.set(
+      "cache.csv",
+      csv(
+        ["gpu", "layer", "requests", "hits", "misses", "bytes_moved"],
+        r.cache.map((c) => [c.gpu, c.layer, c.requests, c.hits, c.misses, c.bytes_moved]),
+      ),
+    );
   }
-  files.set("requests.csv", csv(["request_latency_ns"], r.requestLatencyNs.map((x) => [x])));
+  files.set(
+    "requests.csv",
+    csv(
+      ["request_latency_ns"],
+      r.requestLatencyNs.map((x) => [x]),
+    ),
+  );
   if (timelines) {
     const rows: (string | number)[][] = [];
     for (const m of r.memory) for (const t of m.timeline) rows.push([t.time_ns, m.gpu, t.category, t.bytes]);
@@ -204,7 +289,20 @@ export function resultFiles(r: MoeSimResult, summary: RunSummary, scenarioJson: 
 }
 
 /** The file names a results folder of `moesim run` holds (report/ is its report). */
-const RUN_FILES = new Set(["summary.json", "scenario.json", "steps.csv", "load.csv", "inactive.csv", "links.csv", "memory_peak.csv", "cache.csv", "requests.csv", "memory.csv", "events.jsonl", "report"]);
+const RUN_FILES = new Set([
+  "summary.json",
+  "scenario.json",
+  "steps.csv",
+  "load.csv",
+  "inactive.csv",
+  "links.csv",
+  "memory_peak.csv",
+  "cache.csv",
+  "requests.csv",
+  "memory.csv",
+  "events.jsonl",
+  "report",
+]);
 
 /** Whether a folder holds nothing but what an older moesim (before the marker) wrote there. */
 function olderResults(dir: string, entries: string[]): boolean {
@@ -220,7 +318,8 @@ function olderResults(dir: string, entries: string[]): boolean {
 }
 
 /** The names of the files a report folder holds. */
-const isReportFile = (f: string): boolean => /^[\w.-]+\.(vl\.json|svg|png)$/.test(f) || f === "report.html" || f === "report.json" || f.startsWith(".");
+const isReportFile = (f: string): boolean =>
+  /^[\w.-]+\.(vl\.json|svg|png)$/.test(f) || f === "report.html" || f === "report.json" || f.startsWith(".");
 
 /**
  * Checks that `dir` may receive a results folder: it does not exist, is empty, or carries moesim's
@@ -234,7 +333,10 @@ export function checkResultsTarget(dir: string, format: string, force = false): 
   if (entries.length === 0) return target;
   const tag = markerFormat(target);
   if (tag === format) return target;
-  if (tag !== null) throw new UserError(`results directory ${dir} holds moesim output of another kind (${tag}), not ${format}; choose another with --out`);
+  if (tag !== null)
+    throw new UserError(
+      `results directory ${dir} holds moesim output of another kind (${tag}), not ${format}; choose another with --out`,
+    );
   if (force && olderResults(target, entries)) return target;
   const hint = olderResults(target, entries)
     ? "it looks like results of an older moesim: pass --force to replace it, or choose another with --out"
@@ -248,7 +350,12 @@ export function checkResultsTarget(dir: string, format: string, force = false): 
  * is replaced only when moesim wrote it (see checkResultsTarget), so nothing a user put there is
  * lost. Temporary siblings that a killed run left are removed.
  */
-export function writeResultsDir(dir: string, files: Map<string, string | Uint8Array>, force = false, kind = "run"): string {
+export function writeResultsDir(
+  dir: string,
+  files: Map<string, string | Uint8Array>,
+  force = false,
+  kind = "run",
+): string {
   const target = checkResultsTarget(dir, RESULTS_FORMAT, force);
   removeStaleSiblings(target);
   const tmp = tempSibling(target, "tmp");

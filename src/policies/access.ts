@@ -175,4 +175,3 @@ export function maxShareStats(shares: Float64Array, gpus: number): { worst: numb
   }
   return { worst, mean: n === 0 ? 0 : sum / n, batches: n };
 }
-

@@ -5,7 +5,14 @@
 import type { RoutingTrace } from "../workload/trace.js";
 import { UserError } from "../util/errors.js";
 import { staticBatches } from "../workload/batching.js";
-import { accessSequences, activationMatrix, expertLoad, gpuLoadShares, maxShareStats, type TokenBatches } from "./access.js";
+import {
+  accessSequences,
+  activationMatrix,
+  expertLoad,
+  gpuLoadShares,
+  maxShareStats,
+  type TokenBatches,
+} from "./access.js";
 import { simulateCaches, type BufferingPolicy } from "./buffering/index.js";
 import type { PlacementPolicy } from "./placement/types.js";
 import { getPlacementPolicy } from "./placement/index.js";
@@ -35,7 +42,8 @@ export interface CacheCompareOptions {
 
 function checkGpus(trace: RoutingTrace, gpus: number): void {
   if (!Number.isInteger(gpus) || gpus < 1) throw new UserError(`--gpus must be an integer >= 1, got ${gpus}`);
-  if (gpus > trace.experts) throw new UserError(`--gpus ${gpus} exceeds the trace's ${trace.experts} experts per layer`);
+  if (gpus > trace.experts)
+    throw new UserError(`--gpus ${gpus} exceeds the trace's ${trace.experts} experts per layer`);
 }
 
 /**
@@ -50,7 +58,12 @@ export function compareCachePolicies(trace: RoutingTrace, o: CacheCompareOptions
   const expertGpu: Int32Array[] = [];
   for (let l = 0; l < trace.layers; l++) {
     expertGpu.push(
-      placement.place({ experts: trace.experts, gpus: o.gpus, load: expertLoad(trace, l), activations: activationMatrix(trace, batches, l) }).expertGpu,
+      placement.place({
+        experts: trace.experts,
+        gpus: o.gpus,
+        load: expertLoad(trace, l),
+        activations: activationMatrix(trace, batches, l),
+      }).expertGpu,
     );
   }
   const seqs = accessSequences(trace, batches, expertGpu, o.gpus).flat();
@@ -58,7 +71,14 @@ export function compareCachePolicies(trace: RoutingTrace, o: CacheCompareOptions
   for (const p of o.policies) {
     for (const slots of o.slots) {
       const r = simulateCaches(p, seqs, slots, o.expertBytes);
-      const row: CacheRow = { policy: p.name, slots, requests: r.requests, misses: r.misses, miss_rate: r.miss_rate, bytes_moved: r.bytes_moved };
+      const row: CacheRow = {
+        policy: p.name,
+        slots,
+        requests: r.requests,
+        misses: r.misses,
+        miss_rate: r.miss_rate,
+        bytes_moved: r.bytes_moved,
+      };
       rows.push(row);
       o.onRow?.(row);
     }
@@ -102,7 +122,9 @@ export function comparePlacements(trace: RoutingTrace, o: PlacementCompareOption
     const f = o.fitFraction;
     const cut = Math.floor(batches.length * f);
     if (!(f > 0 && f < 1) || cut < 1 || cut >= batches.length) {
-      throw new UserError(`fit fraction ${f}: expected a number in (0, 1) leaving at least one of the trace's ${batches.length} batches to fit on and one to judge on`);
+      throw new UserError(
+        `fit fraction ${f}: expected a number in (0, 1) leaving at least one of the trace's ${batches.length} batches to fit on and one to judge on`,
+      );
     }
     fit = batches.slice(0, cut);
     batches = batches.slice(cut);
@@ -127,14 +149,23 @@ export function comparePlacements(trace: RoutingTrace, o: PlacementCompareOption
       sum += st.mean * st.batches;
       n += st.batches;
     }
-    return { policy: p.name, worst_max_share: worst, mean_max_share: n === 0 ? 0 : sum / n, ideal_share: 1 / o.gpus, batches_judged: batches.length };
+    return {
+      policy: p.name,
+      worst_max_share: worst,
+      mean_max_share: n === 0 ? 0 : sum / n,
+      ideal_share: 1 / o.gpus,
+      batches_judged: batches.length,
+    };
   });
 }
 
 /** "1..8", "1,2,4" or "3" -> sorted distinct positive integers. */
 export function parseSlots(spec: string): number[] {
   const out = new Set<number>();
-  for (const part of spec.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const part of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")) {
     const m = /^(\d+)(?:\.\.(\d+))?$/.exec(part);
     if (!m) throw new UserError(`--slots: '${part}' is not a number or a range like 1..8`);
     const a = Number(m[1]);
@@ -154,15 +185,38 @@ export function cacheMissRateSpec(rows: readonly CacheRow[], title: string): Rec
     description: "Expert-cache miss rate per policy and cache size; Belady MIN (dashed) is the offline lower bound.",
     width: 480,
     height: 300,
-    data: { values: rows.map((r) => ({ policy: r.policy, slots: r.slots, miss_rate: r.miss_rate, bound: r.policy === "belady" ? "Belady MIN (bound)" : "online policy" })) },
+    data: {
+      values: rows.map((r) => ({
+        policy: r.policy,
+        slots: r.slots,
+        miss_rate: r.miss_rate,
+        bound: r.policy === "belady" ? "Belady MIN (bound)" : "online policy",
+      })),
+    },
     layer: [
       {
         mark: { type: "line", point: true },
         encoding: {
-          x: { field: "slots", type: "quantitative", title: "cache slots per GPU per MoE layer", axis: { tickMinStep: 1 } },
+          x: {
+            field: "slots",
+            type: "quantitative",
+            title: "cache slots per GPU per MoE layer",
+            axis: { tickMinStep: 1 },
+          },
           y: { field: "miss_rate", type: "quantitative", title: "miss rate", scale: { domain: [0, 1] } },
           color: { field: "policy", type: "nominal", title: "policy" },
-          strokeDash: { field: "bound", type: "nominal", title: "", scale: { domain: ["online policy", "Belady MIN (bound)"], range: [[1, 0], [6, 4]] } },
+          strokeDash: {
+            field: "bound",
+            type: "nominal",
+            title: "",
+            scale: {
+              domain: ["online policy", "Belady MIN (bound)"],
+              range: [
+                [1, 0],
+                [6, 4],
+              ],
+            },
+          },
           strokeWidth: { condition: { test: "datum.policy === 'belady'", value: 3 }, value: 1.5 },
         },
       },

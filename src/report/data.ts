@@ -77,7 +77,9 @@ export function loadReportInput(dirArg: string): ReportInput {
   if (existsSync(summaryPath)) {
     const summary = readJson(summaryPath) as RunSummary;
     if (summary?.format !== "moesim-results/v1") {
-      throw new UserError(`${summaryPath}: not a moesim results summary (expected format "moesim-results/v1", got ${JSON.stringify(summary?.format)})`);
+      throw new UserError(
+        `${summaryPath}: not a moesim results summary (expected format "moesim-results/v1", got ${JSON.stringify(summary?.format)})`,
+      );
     }
     const mem = optionalCsv(dir, "memory.csv");
     return {
@@ -86,23 +88,38 @@ export function loadReportInput(dirArg: string): ReportInput {
       name: summary.scenario,
       summary,
       steps: numericRows(optionalCsv(dir, "steps.csv") ?? []),
-      memory: mem ? mem.map((r) => ({ time_ns: Number(r.time_ns), gpu: r.gpu, category: r.category, bytes: Number(r.bytes) })) : null,
+      memory: mem
+        ? mem.map((r) => ({ time_ns: Number(r.time_ns), gpu: r.gpu, category: r.category, bytes: Number(r.bytes) }))
+        : null,
       links: (optionalCsv(dir, "links.csv") ?? []).map((r) => ({ link: r.link, kind: r.kind, bytes: Number(r.bytes) })),
     };
   }
   const cachePath = join(dir, "cache.json");
   if (existsSync(cachePath)) {
-    const raw = readJson(cachePath) as unknown;
+    const raw = readJson(cachePath);
     // cache.json is an array of entries, or an object holding one under "results"/"entries".
-    const arr = Array.isArray(raw) ? raw : ((raw as { results?: unknown; entries?: unknown })?.results ?? (raw as { entries?: unknown })?.entries);
+    const arr = Array.isArray(raw)
+      ? raw
+      : ((raw as { results?: unknown; entries?: unknown })?.results ?? (raw as { entries?: unknown })?.entries);
     if (!Array.isArray(arr) || !arr.every(isCacheEntry)) {
-      throw new UserError(`${cachePath}: expected an array of {policy, slots, requests, misses, miss_rate, bytes_moved}`);
+      throw new UserError(
+        `${cachePath}: expected an array of {policy, slots, requests, misses, miss_rate, bytes_moved}`,
+      );
     }
-    const name = (!Array.isArray(raw) && typeof (raw as { name?: unknown }).name === "string" ? (raw as { name: string }).name : null) ?? dir.split(/[\\/]/).pop() ?? "cache";
+    const name =
+      (!Array.isArray(raw) && typeof (raw as { name?: unknown }).name === "string"
+        ? (raw as { name: string }).name
+        : null) ??
+      dir.split(/[\\/]/).pop() ??
+      "cache";
     return { kind: "cache", dir, name, entries: arr };
   }
   if (existsSync(join(dir, "points"))) {
-    throw new UserError(`${dirArg} holds sweep points but no merged sweep.json yet; run: moesim merge ${dirArg} [other shard folders]`);
+    throw new UserError(
+      `${dirArg} holds sweep points but no merged sweep.json yet; run: moesim merge ${dirArg} [other shard folders]`,
+    );
   }
-  throw new UserError(`${dirArg} is not a moesim results directory: expected summary.json (moesim run), cache.json (moesim cache) or sweep.json (moesim sweep/merge)`);
+  throw new UserError(
+    `${dirArg} is not a moesim results directory: expected summary.json (moesim run), cache.json (moesim cache) or sweep.json (moesim sweep/merge)`,
+  );
 }

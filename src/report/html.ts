@@ -21,7 +21,8 @@ function libraries(): { name: string; code: string }[] {
   });
 }
 
-const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const esc = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** Makes text safe inside an inline <script>: no "</script" or "<!--" can end or alter it. */
 export function scriptSafe(code: string): string {

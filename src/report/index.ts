@@ -48,12 +48,15 @@ export interface ReportResult {
 }
 
 /** The names of the files a report folder holds. */
-const isReportFile = (f: string): boolean => /^[\w.-]+\.(vl\.json|svg|png)$/.test(f) || f === "report.html" || f === "report.json";
+const isReportFile = (f: string): boolean =>
+  /^[\w.-]+\.(vl\.json|svg|png)$/.test(f) || f === "report.html" || f === "report.json";
 
 /** Whether `dir` holds a report moesim wrote: its report.json carries the report format tag. */
 function isReportFolder(dir: string): boolean {
   try {
-    return (JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as { format?: unknown }).format === REPORT_FORMAT;
+    return (
+      (JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as { format?: unknown }).format === REPORT_FORMAT
+    );
   } catch {
     return false;
   }
@@ -67,7 +70,8 @@ function isReportFolder(dir: string): boolean {
  */
 function checkReportTarget(dir: string, shown: string, isDefault: boolean, force: boolean): void {
   if (!existsSync(dir)) return;
-  if (!statSync(dir).isDirectory()) throw new UserError(`cannot write report folder ${shown}: it is a file, not a folder; choose another with --out`);
+  if (!statSync(dir).isDirectory())
+    throw new UserError(`cannot write report folder ${shown}: it is a file, not a folder; choose another with --out`);
   const entries = readdirSync(dir).filter((e) => !e.startsWith("."));
   if (entries.length === 0 || isReportFolder(dir)) return;
   const onlyReport = entries.every(isReportFile);
@@ -113,7 +117,13 @@ export async function writeReport(resultsDir: string, opts: ReportOptions = {}):
     }
     const title = `moesim report: ${input.name}`;
     put("report.html", reportHtml(title, summaryTable(input), htmlCharts));
-    const manifest = { format: REPORT_FORMAT, source: input.dir, kind: input.kind, charts: charts.map((c) => c.id), files: written };
+    const manifest = {
+      format: REPORT_FORMAT,
+      source: input.dir,
+      kind: input.kind,
+      charts: charts.map((c) => c.id),
+      files: written,
+    };
     writeFileSync(join(tmp, "report.json"), JSON.stringify(manifest, null, 2) + "\n");
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });

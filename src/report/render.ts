@@ -24,7 +24,7 @@ export function fontFile(): string | null {
 
 /** Compiles Vega-Lite to a Vega spec. */
 export function toVega(spec: TopLevelSpec): vega.Spec {
-  return compile(spec).spec as vega.Spec;
+  return compile(spec).spec;
 }
 
 /**

@@ -56,7 +56,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw?: unknown): string {
       if (disc) return `${issue.message} (${disc})`;
       const last = issue.path[issue.path.length - 1];
       const forms = typeof last === "string" ? UNION_FORMS[last] : undefined;
-      return `expected ${forms ?? "another kind of value"}, got ${describeValue(raw === undefined ? undefined : valueAt(raw, issue.path as PropertyKey[]))}`;
+      return `expected ${forms ?? "another kind of value"}, got ${describeValue(raw === undefined ? undefined : valueAt(raw, issue.path))}`;
     }
     case "too_big":
     case "too_small": {
@@ -65,7 +65,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw?: unknown): string {
       const op = big ? (issue.inclusive ? "<=" : "<") : issue.inclusive ? ">=" : ">";
       const last = issue.path[issue.path.length - 1];
       const why = typeof last === "string" ? LIMIT_REASONS[last] : undefined;
-      return `too ${big ? "big" : "small"}: expected ${op}${bound}, got ${describeValue(valueAt(raw, issue.path as PropertyKey[]))}${why ? ` (${why})` : ""}`;
+      return `too ${big ? "big" : "small"}: expected ${op}${bound}, got ${describeValue(valueAt(raw, issue.path))}${why ? ` (${why})` : ""}`;
     }
     default:
       return issue.message.replace(/^Invalid input: /, "");
@@ -87,10 +87,12 @@ export function describeValue(v: unknown): string {
   if (v === undefined) return "nothing";
   if (v === null) return "null (an empty value)";
   if (Array.isArray(v)) return "a list";
-  if (typeof v === "number") return Number.isNaN(v) ? "NaN" : !Number.isFinite(v) ? (v > 0 ? "infinity" : "-infinity") : String(v);
+  if (typeof v === "number")
+    return Number.isNaN(v) ? "NaN" : !Number.isFinite(v) ? (v > 0 ? "infinity" : "-infinity") : String(v);
   if (typeof v === "string") return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)})`;
   if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${String(v)}`;
+  if (typeof v === "boolean" || typeof v === "bigint") return `${typeof v} ${v}`;
+  return typeof v;
 }
 
 /** Parses and validates scenario YAML text. Every problem is a UserError with file:line:col and the key path. */
@@ -103,14 +105,24 @@ export function parseScenario(text: string, file = "<inline>"): LoadedScenario {
   const parsed = scenarioSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    let path = issue.path as PropertyKey[];
+    let path = issue.path;
     let what = describeIssue(issue, raw);
     if (issue.code === "unrecognized_keys") {
       path = [...path, issue.keys[0]];
     } else if (issue.code === "invalid_type") {
       const v = valueAt(raw, path);
-      const expected = issue.expected === "int" ? "an integer" : issue.expected === "object" ? "a mapping" : issue.expected === "array" ? "a list" : `a ${issue.expected}`;
-      what = v === undefined && !hasKey(raw, path) ? `missing required key (expected ${issue.expected})` : `expected ${expected}, got ${describeValue(v)}`;
+      const expected =
+        issue.expected === "int"
+          ? "an integer"
+          : issue.expected === "object"
+            ? "a mapping"
+            : issue.expected === "array"
+              ? "a list"
+              : `a ${issue.expected}`;
+      what =
+        v === undefined && !hasKey(raw, path)
+          ? `missing required key (expected ${issue.expected})`
+          : `expected ${expected}, got ${describeValue(v)}`;
     }
     throw new UserError(`${keyPath(path)}: ${what}`, locate(path as (string | number)[]));
   }
@@ -120,7 +132,9 @@ export function parseScenario(text: string, file = "<inline>"): LoadedScenario {
 function hasKey(raw: unknown, path: readonly PropertyKey[]): boolean {
   if (path.length === 0) return true;
   const parent = valueAt(raw, path.slice(0, -1));
-  return parent !== null && typeof parent === "object" && Object.prototype.hasOwnProperty.call(parent, path[path.length - 1]);
+  return (
+    parent !== null && typeof parent === "object" && Object.prototype.hasOwnProperty.call(parent, path[path.length - 1])
+  );
 }
 
 export function loadScenarioFile(path: string): LoadedScenario {

@@ -18,7 +18,6 @@ import { resolveTrace } from "./sections/trace.js";
 import { resolveBatching } from "./sections/batching.js";
 import { resolvePolicies } from "./sections/policies.js";
 
-
 /** The project's root (for built-in files such as the shipped synthetic trace). */
 export const PROJECT_ROOT = resolvePath(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -33,9 +32,13 @@ export interface ResolvedScenario {
 }
 
 /** Turns a validated scenario into everything the simulation needs: presets, trace, policies. */
-export async function resolveScenario(loaded: LoadedScenario, opts: { name?: string; outDir?: string } = {}): Promise<ResolvedScenario> {
+export async function resolveScenario(
+  loaded: LoadedScenario,
+  opts: { name?: string; outDir?: string } = {},
+): Promise<ResolvedScenario> {
   const sc = loaded.scenario;
-  const fileStem = loaded.file === "<inline>" ? "scenario" : loaded.file.replace(/^.*[\\/]/, "").replace(/\.ya?ml$/i, "");
+  const fileStem =
+    loaded.file === "<inline>" ? "scenario" : loaded.file.replace(/^.*[\\/]/, "").replace(/\.ya?ml$/i, "");
   const name = opts.name ?? sc.name ?? fileStem;
   const { clusterSpec, gpus, cost } = await resolveCluster(loaded);
   const model = resolveModel(loaded);

@@ -28,7 +28,13 @@ export async function runScenario(
   const result = simulateMoe(cfg);
   let dense: MoeSimResult | null = null;
   if (resolved.scenario.workload.dense_baseline) {
-    dense = simulateMoe({ ...cfg, name: `${cfg.name}-dense`, denseEquivalent: true, buffering: { ...cfg.buffering, policy: null }, eventLog: false });
+    dense = simulateMoe({
+      ...cfg,
+      name: `${cfg.name}-dense`,
+      denseEquivalent: true,
+      buffering: { ...cfg.buffering, policy: null },
+      eventLog: false,
+    });
   }
   const sc = resolved.scenario;
   const summary = summarizeRun(
@@ -48,7 +54,12 @@ export async function runScenario(
       },
       phase: cfg.phase,
       traceSource: String(resolved.trace.meta.source ?? "unknown"),
-      traceShape: { tokens: resolved.trace.tokens, layers: resolved.trace.layers, experts: resolved.trace.experts, top_k: resolved.trace.topK },
+      traceShape: {
+        tokens: resolved.trace.tokens,
+        layers: resolved.trace.layers,
+        experts: resolved.trace.experts,
+        top_k: resolved.trace.topK,
+      },
       model: resolved.model.name,
       resultsDir: resolved.outputsDir,
     },
@@ -60,9 +71,14 @@ export async function runScenario(
     const used = Math.min(b.batch_size, sequences);
     summary.batch_size = { requested: b.batch_size, used };
     if (used < b.batch_size) {
-      summary.notes.push(`workload.batching.batch_size: ${b.batch_size} asked, but the trace holds ${sequences} sequences: every batch has at most ${used}`);
+      summary.notes.push(
+        `workload.batching.batch_size: ${b.batch_size} asked, but the trace holds ${sequences} sequences: every batch has at most ${used}`,
+      );
     }
   }
-  const files = opts.files === false ? new Map<string, string>() : resultFiles(result, summary, { name: resolved.name, scenario: sc }, sc.outputs.timelines);
+  const files =
+    opts.files === false
+      ? new Map<string, string>()
+      : resultFiles(result, summary, { name: resolved.name, scenario: sc }, sc.outputs.timelines);
   return { resolved, result, dense, summary, files };
 }

@@ -18,10 +18,15 @@ export const clusterSchema = z
     preset: z.string().describe("Node preset, e.g. paper-v100, dgx-a100, dgx-h100, hgx-h200, consumer-pcie4"),
     nodes: count(LIMITS.nodes)
       .default(1)
-      .describe(`Number of nodes (at most ${LIMITS.nodes}: memory grows with the square of the GPUs, ${LIMITS.gpus} GPUs take about 0.8 GB)`),
+      .describe(
+        `Number of nodes (at most ${LIMITS.nodes}: memory grows with the square of the GPUs, ${LIMITS.gpus} GPUs take about 0.8 GB)`,
+      ),
     gpus: count(LIMITS.gpus).optional().describe("Use only this many GPUs (default: all GPUs of all nodes)"),
     overrides: overrides.optional(),
-    profile: z.string().optional().describe("Path to a calibrated cost-model profile (moesim calibrate); relative to the scenario file"),
+    profile: z
+      .string()
+      .optional()
+      .describe("Path to a calibrated cost-model profile (moesim calibrate); relative to the scenario file"),
     efficiency: z
       .object({ compute: z.number().gt(0).lte(1).optional(), memory: z.number().gt(0).lte(1).optional() })
       .strict()
@@ -30,8 +35,18 @@ export const clusterSchema = z
     fabric: z
       .object({
         kind: z.enum(["fat-tree", "rail"]).default("fat-tree"),
-        latency_ns: z.number().nonnegative().max(1e9).optional().describe("Extra one-way latency through the fabric's switches"),
-        oversubscription: z.number().min(1).max(1000).optional().describe("NIC bandwidth over uplink bandwidth (1 = non-blocking)"),
+        latency_ns: z
+          .number()
+          .nonnegative()
+          .max(1e9)
+          .optional()
+          .describe("Extra one-way latency through the fabric's switches"),
+        oversubscription: z
+          .number()
+          .min(1)
+          .max(1000)
+          .optional()
+          .describe("NIC bandwidth over uplink bandwidth (1 = non-blocking)"),
       })
       .strict()
       .optional()
@@ -39,7 +54,9 @@ export const clusterSchema = z
     hierarchical_all_to_all: z
       .boolean()
       .default(false)
-      .describe("All-to-all in two stages across nodes: gather within the node over NVLink, then one exchange per node pair over the NICs"),
+      .describe(
+        "All-to-all in two stages across nodes: gather within the node over NVLink, then one exchange per node pair over the NICs",
+      ),
     network_model: z
       .enum(["flow", "analytic"])
       .default("flow")
@@ -60,24 +77,52 @@ export const clusterSchema = z
   });
 
 const fieldMapping = z
-  .object({ seq: z.string(), token: z.string(), layer: z.string(), experts: z.string(), weights: z.string().optional() })
+  .object({
+    seq: z.string(),
+    token: z.string(),
+    layer: z.string(),
+    experts: z.string(),
+    weights: z.string().optional(),
+  })
   .strict();
 
 export const traceSchema = z
   .object({
-    file: z.string().optional().describe("Routing trace (binary .mtrace, OLMoE gzip JSONL, per-(token,layer) JSONL, CSV); relative to the scenario file"),
+    file: z
+      .string()
+      .optional()
+      .describe(
+        "Routing trace (binary .mtrace, OLMoE gzip JSONL, per-(token,layer) JSONL, CSV); relative to the scenario file",
+      ),
     format: z.enum(["auto", "binary", "olmoe-jsonl", "records-jsonl", "csv"]).default("auto"),
     mapping: fieldMapping.optional().describe("Field names of per-(token, layer) records"),
     synthetic: z
       .object({
         fitted: z.string().optional().describe("Name or path of fitted synthetic parameters (e.g. olmoe-1b-7b)"),
-        zipf: nonNegative.optional().describe("Expert popularity skew (Zipf exponent) when no fitted parameters are given"),
-        locality: z.number().min(0).max(1).optional().describe("Probability a token reuses the previous token's expert"),
-        topics: count(LIMITS.topics).optional().describe("Latent topics, each with its own expert popularity (co-activation between experts of a topic)"),
-        topic_stay: z.number().min(0).max(1).optional().describe("Probability a token keeps the previous token's topic"),
+        zipf: nonNegative
+          .optional()
+          .describe("Expert popularity skew (Zipf exponent) when no fitted parameters are given"),
+        locality: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe("Probability a token reuses the previous token's expert"),
+        topics: count(LIMITS.topics)
+          .optional()
+          .describe("Latent topics, each with its own expert popularity (co-activation between experts of a topic)"),
+        topic_stay: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe("Probability a token keeps the previous token's topic"),
         sequences: count(LIMITS.sequences).default(64),
         tokens_per_sequence: z
-          .union([count(LIMITS.tokensPerSequence), z.tuple([count(LIMITS.tokensPerSequence), count(LIMITS.tokensPerSequence)])])
+          .union([
+            count(LIMITS.tokensPerSequence),
+            z.tuple([count(LIMITS.tokensPerSequence), count(LIMITS.tokensPerSequence)]),
+          ])
           .default(32)
           .describe("Tokens per request: a number, or [min, max] drawn uniformly per request"),
       })
@@ -115,10 +160,21 @@ export const batchingSchema = z.discriminatedUnion("kind", [
 
 export const workloadSchema = z
   .object({
-    phase: z.enum(["decode", "prefill", "encode"]).default("decode").describe("decode: one token per request per step; prefill/encode: batch_size tokens per step"),
+    phase: z
+      .enum(["decode", "prefill", "encode"])
+      .default("decode")
+      .describe("decode: one token per request per step; prefill/encode: batch_size tokens per step"),
     batching: batchingSchema.default({ kind: "static", batch_size: 16 }),
-    tokens_per_step: count(LIMITS.batch).optional().describe("For prefill/encode: tokens in one step (sequence length x requests)"),
-    context_tokens: z.number().int().nonnegative().max(LIMITS.contextTokens).default(512).describe("KV-cache context per request for decode attention"),
+    tokens_per_step: count(LIMITS.batch)
+      .optional()
+      .describe("For prefill/encode: tokens in one step (sequence length x requests)"),
+    context_tokens: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(LIMITS.contextTokens)
+      .default(512)
+      .describe("KV-cache context per request for decode attention"),
     max_steps: count(LIMITS.steps).optional().describe("Stop after this many steps"),
     dense_baseline: z.boolean().default(false).describe("Also simulate a dense model with the same FLOPs per token"),
   })
@@ -154,7 +210,10 @@ export const policiesSchema = z
 
 export const outputsSchema = z
   .object({
-    dir: z.string().optional().describe("Results directory (default results/<name>); relative to the working directory"),
+    dir: z
+      .string()
+      .optional()
+      .describe("Results directory (default results/<name>); relative to the working directory"),
     timelines: z.boolean().default(true),
     event_log: z.boolean().default(false),
     report: z.boolean().default(true),
@@ -188,7 +247,9 @@ export const scenarioSchema = z
       .object({
         tensor: count(64)
           .default(1)
-          .describe("Tensor-parallel degree of the dense parts (attention, dense FFN, head) within a node; experts stay expert-parallel over all GPUs"),
+          .describe(
+            "Tensor-parallel degree of the dense parts (attention, dense FFN, head) within a node; experts stay expert-parallel over all GPUs",
+          ),
       })
       .strict()
       .default({ tensor: 1 }),

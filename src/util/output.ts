@@ -35,7 +35,8 @@ const ERRNO: Record<string, string> = {
 export function outputError(e: unknown, path: string, what: string): never {
   if (e instanceof UserError) throw e;
   const code = (e as NodeJS.ErrnoException)?.code;
-  if (typeof code === "string" && code in ERRNO) throw new UserError(`cannot write ${what} ${path}: ${ERRNO[code]} (${code})`);
+  if (typeof code === "string" && code in ERRNO)
+    throw new UserError(`cannot write ${what} ${path}: ${ERRNO[code]} (${code})`);
   throw e;
 }
 
@@ -78,8 +79,11 @@ export function ensureParent(path: string, what: string): void {
   let missing = parent;
   for (let up = dirname(missing); up !== missing && !statOf(up); up = dirname(up)) missing = up;
   const upSt = statOf(dirname(missing));
-  if (upSt && !upSt.isDirectory()) throw new UserError(`cannot write ${what} ${path}: ${dirname(missing)} is a file, not a folder`);
-  throw new UserError(`cannot write ${what} ${path}: folder ${missing} does not exist (create it first, or check the path)`);
+  if (upSt && !upSt.isDirectory())
+    throw new UserError(`cannot write ${what} ${path}: ${dirname(missing)} is a file, not a folder`);
+  throw new UserError(
+    `cannot write ${what} ${path}: folder ${missing} does not exist (create it first, or check the path)`,
+  );
 }
 
 /** Checks a path a file is to be written to: not empty, not a folder or device, in an existing folder. Returns it absolute. */
@@ -88,7 +92,10 @@ export function checkOutputFile(path: string, what: string): string {
   const abs = resolve(path);
   const st = statOf(abs);
   if (st?.isDirectory()) throw new UserError(`cannot write ${what} ${path}: it is a folder; give a file path`);
-  if (st && !st.isFile()) throw new UserError(`cannot write ${what} ${path}: it is not a regular file (a device, pipe or socket); give a file path`);
+  if (st && !st.isFile())
+    throw new UserError(
+      `cannot write ${what} ${path}: it is not a regular file (a device, pipe or socket); give a file path`,
+    );
   ensureParent(abs, what);
   return abs;
 }
@@ -99,11 +106,17 @@ export function checkOutputDir(path: string, what: string): string {
   const abs = resolve(path);
   const st = statOf(abs);
   if (st && !st.isDirectory()) {
-    throw new UserError(`cannot write ${what} ${path}: it is ${st.isFile() ? "a file" : "not a folder (a device, pipe or socket)"}; give a folder path`);
+    throw new UserError(
+      `cannot write ${what} ${path}: it is ${st.isFile() ? "a file" : "not a folder (a device, pipe or socket)"}; give a folder path`,
+    );
   }
   const cwd = process.cwd();
-  if (isInside(cwd, abs)) throw new UserError(`cannot write ${what} ${path}: it holds the working directory; give a folder of its own`);
-  if (abs === resolve(RESULTS_ROOT)) throw new UserError(`cannot write ${what} ${path}: it is the results root itself, which holds every run; give a folder inside it`);
+  if (isInside(cwd, abs))
+    throw new UserError(`cannot write ${what} ${path}: it holds the working directory; give a folder of its own`);
+  if (abs === resolve(RESULTS_ROOT))
+    throw new UserError(
+      `cannot write ${what} ${path}: it is the results root itself, which holds every run; give a folder inside it`,
+    );
   if (!st) ensureParent(abs, what);
   return abs;
 }

@@ -28,7 +28,8 @@ export interface Progress {
   done(): void;
 }
 
-const fmtS = (ms: number): string => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
+const fmtS = (ms: number): string =>
+  ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 
 /** Whether progress should print: not --quiet, stderr a terminal, not in CI. */
 export function progressActive(opts: ProgressOptions = {}): boolean {

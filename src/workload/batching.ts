@@ -41,7 +41,8 @@ export function requestTokens(trace: RoutingTrace): { seq: number[]; tokens: Int
  * token indices of each simulation step, batch after batch.
  */
 export function staticBatches(trace: RoutingTrace, batchSize: number): Int32Array[] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new UserError(`batch size must be a positive integer, got ${batchSize}`);
   const { tokens } = requestTokens(trace);
   const steps: Int32Array[] = [];
   for (let b = 0; b < tokens.length; b += batchSize) {
@@ -59,7 +60,8 @@ export function staticBatches(trace: RoutingTrace, batchSize: number): Int32Arra
   return steps;
 }
 
-export type ArrivalSpec = { kind: "poisson"; ratePerS: number } | { kind: "timestamps"; path: string } | { kind: "all-at-once" };
+export type ArrivalSpec =
+  { kind: "poisson"; ratePerS: number } | { kind: "timestamps"; path: string } | { kind: "all-at-once" };
 
 /** Arrival times in seconds from a file: one number per line, or CSV with an arrival_s/time_s/timestamp column. */
 export function readArrivalTimestamps(path: string): number[] {
@@ -67,7 +69,10 @@ export function readArrivalTimestamps(path: string): number[] {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UserError(`cannot read arrival timestamps (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
+    throw new UserError(
+      `cannot read arrival timestamps (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      path,
+    );
   }
   const lines = text.split(/\r?\n/);
   const out: number[] = [];
@@ -77,7 +82,11 @@ export function readArrivalTimestamps(path: string): number[] {
   if (first !== "" && !Number.isFinite(Number(first.split(",")[0]))) {
     const header = first.split(",").map((h) => h.trim());
     col = header.findIndex((h) => ["arrival_s", "time_s", "timestamp", "arrival", "t"].includes(h));
-    if (col < 0) throw new UserError(`header has no arrival_s/time_s/timestamp column; expected one arrival time in seconds per line`, `${path}:1`);
+    if (col < 0)
+      throw new UserError(
+        `header has no arrival_s/time_s/timestamp column; expected one arrival time in seconds per line`,
+        `${path}:1`,
+      );
     start = 1;
   }
   let prev = -Infinity;
@@ -85,7 +94,8 @@ export function readArrivalTimestamps(path: string): number[] {
     const l = lines[i].trim();
     if (l === "" || l.startsWith("#")) continue;
     const v = Number(l.split(",")[col]);
-    if (!Number.isFinite(v) || v < 0) throw new UserError(`expected a non-negative arrival time in seconds, got '${l}'`, `${path}:${i + 1}`);
+    if (!Number.isFinite(v) || v < 0)
+      throw new UserError(`expected a non-negative arrival time in seconds, got '${l}'`, `${path}:${i + 1}`);
     if (v < prev) throw new UserError(`arrival times must not decrease (${v} after ${prev})`, `${path}:${i + 1}`);
     prev = v;
     out.push(v);
@@ -127,7 +137,8 @@ export class ContinuousBatcher {
     readonly opts: { maxBatch: number; arrival: ArrivalSpec },
     rng: RandomStream,
   ) {
-    if (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1) throw new UserError(`maxBatch must be a positive integer, got ${opts.maxBatch}`);
+    if (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)
+      throw new UserError(`maxBatch must be a positive integer, got ${opts.maxBatch}`);
     const r = requestTokens(trace);
     const n = r.tokens.length;
     this.reqTokens = r.tokens;
@@ -142,7 +153,8 @@ export class ContinuousBatcher {
       }
     } else if (a.kind === "timestamps") {
       const ts = readArrivalTimestamps(a.path);
-      if (ts.length < n) throw new UserError(`${ts.length} arrival times for ${n} requests; expected at least one per request`, a.path);
+      if (ts.length < n)
+        throw new UserError(`${ts.length} arrival times for ${n} requests; expected at least one per request`, a.path);
       for (let i = 0; i < n; i++) this.arrivals[i] = Math.round(ts[i] * 1e9);
     }
     this.progress = new Int32Array(n);
@@ -173,7 +185,11 @@ export class ContinuousBatcher {
   nextStep(nowNs: number): Int32Array | null {
     this.finish(nowNs);
     this.running = this.running.filter((i) => this.progress[i] < this.reqTokens[i].length);
-    while (this.nextReq < this.reqTokens.length && this.running.length < this.opts.maxBatch && this.arrivals[this.nextReq] <= nowNs) {
+    while (
+      this.nextReq < this.reqTokens.length &&
+      this.running.length < this.opts.maxBatch &&
+      this.arrivals[this.nextReq] <= nowNs
+    ) {
       const i = this.nextReq++;
       this.stats.startNs[i] = nowNs;
       if (this.reqTokens[i].length === 0) {

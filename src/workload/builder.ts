@@ -4,7 +4,10 @@ import type { RoutingTrace, TraceMeta } from "./trace.js";
 class Grow<T extends Uint16Array | Int32Array | Float32Array> {
   private buf: T;
   length = 0;
-  constructor(private readonly make: (n: number) => T, initial = 1024) {
+  constructor(
+    private readonly make: (n: number) => T,
+    initial = 1024,
+  ) {
     this.buf = make(initial);
   }
   reserve(n: number): void {
@@ -12,7 +15,7 @@ class Grow<T extends Uint16Array | Int32Array | Float32Array> {
     let cap = this.buf.length * 2;
     while (cap < this.length + n) cap *= 2;
     const next = this.make(cap);
-    next.set(this.buf.subarray(0, this.length) as never);
+    next.set(this.buf.subarray(0, this.length));
     this.buf = next;
   }
   push(v: number): void {

@@ -209,7 +209,11 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     dtype: "fp8",
     activation: "swiglu",
     mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
-    published: { totalParams: 671 * B, activeParams: 37 * B, source: "DeepSeek-AI 2024, arXiv 2412.19437; config.json" },
+    published: {
+      totalParams: 671 * B,
+      activeParams: 37 * B,
+      source: "DeepSeek-AI 2024, arXiv 2412.19437; config.json",
+    },
   },
   // moonshotai/Kimi-K2-Instruct config.json: the DeepSeek-V3 architecture with 384 routed experts, 64 heads and
   // one dense layer; FP8 weights as released; 1.04T total, 32B active (Kimi K2 model card).
@@ -231,7 +235,12 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     dtype: "fp8",
     activation: "swiglu",
     mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
-    published: { totalParams: 1040 * B, activeParams: 32 * B, activeExcludesInputEmbedding: true, source: "Moonshot AI 2025, Kimi K2 model card; config.json" },
+    published: {
+      totalParams: 1040 * B,
+      activeParams: 32 * B,
+      activeExcludesInputEmbedding: true,
+      source: "Moonshot AI 2025, Kimi K2 model card; config.json",
+    },
   },
   // Qwen/Qwen3-235B-A22B config.json: 94 layers all MoE, 128 experts top-8 (moe_intermediate_size 1536), GQA 64/4
   // heads of 128; 235B total, 22B active (Qwen3 technical report, arXiv 2505.09388).
@@ -269,7 +278,11 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     headDim: 128,
     dtype: "bf16",
     activation: "swiglu",
-    published: { totalParams: 30.5 * B, activeParams: 3.3 * B, source: "Qwen team 2025, Qwen3-30B-A3B model card; config.json" },
+    published: {
+      totalParams: 30.5 * B,
+      activeParams: 3.3 * B,
+      source: "Qwen team 2025, Qwen3-30B-A3B model card; config.json",
+    },
   },
   // openai/gpt-oss-120b config.json: 36 layers all MoE, 128 experts top-4, d_model = expert hidden = 2880, GQA 64/8
   // heads of 64, biases on attention and experts; 116.8B total, 5.1B active (gpt-oss model card, arXiv 2508.10925).
@@ -290,7 +303,12 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     dtype: "bf16",
     activation: "swiglu",
     bias: true,
-    published: { totalParams: 116.8 * B, activeParams: 5.1 * B, activeExcludesInputEmbedding: true, source: "OpenAI 2025, gpt-oss model card (arXiv 2508.10925); config.json" },
+    published: {
+      totalParams: 116.8 * B,
+      activeParams: 5.1 * B,
+      activeExcludesInputEmbedding: true,
+      source: "OpenAI 2025, gpt-oss model card (arXiv 2508.10925); config.json",
+    },
   },
   // meta-llama/Llama-4-Maverick-17B-128E config.json (text model): 48 layers, MoE every other layer
   // (interleave_moe_layer_step 2), 128 experts top-1 + 1 shared expert of 8192, dense FFN 16384, GQA 40/8 heads of
@@ -311,7 +329,11 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     headDim: 128,
     dtype: "bf16",
     activation: "swiglu",
-    published: { totalParams: 400 * B, activeParams: 17 * B, source: "Meta 2025, Llama 4 Maverick model card; config.json" },
+    published: {
+      totalParams: 400 * B,
+      activeParams: 17 * B,
+      source: "Meta 2025, Llama 4 Maverick model card; config.json",
+    },
   },
 };
 
@@ -482,10 +504,7 @@ export function kvCacheBytesPerToken(spec: ModelSpec): number {
  * Prefill: the new tokens attend causally to themselves after `contextLen` cached tokens;
  * decode: tokens = 1 and each attends to contextLen cached tokens plus itself.
  */
-export function attentionCost(
-  spec: ModelSpec,
-  opts: { sequences: number; tokens: number; contextLen: number },
-): Cost {
+export function attentionCost(spec: ModelSpec, opts: { sequences: number; tokens: number; contextLen: number }): Cost {
   const bpp = bytesPerParam(spec.dtype);
   const n = opts.sequences * opts.tokens;
   const params = attentionParams(spec);

@@ -7,9 +7,27 @@ import { INCOMPLETE_POLICIES, TRACE_FORMATS, type TraceReadOptions } from "./rea
 import { readRecordsJsonl } from "./readers/records.js";
 import type { RoutingTrace } from "./trace.js";
 
-export type { FieldMapping, IncompletePolicy, IncompleteReport, TraceFormat, TraceReadOptions } from "./readers/options.js";
-export { DEFAULT_MAPPING, INCOMPLETE_POLICIES, PROBLEM_ID_MAPPING, parseMappingSpec, TRACE_FORMATS } from "./readers/options.js";
-export { writeBinaryTrace, readBinaryTrace, encodeBinaryTrace, binaryTraceCrc, BINARY_VERSION } from "./readers/binary.js";
+export type {
+  FieldMapping,
+  IncompletePolicy,
+  IncompleteReport,
+  TraceFormat,
+  TraceReadOptions,
+} from "./readers/options.js";
+export {
+  DEFAULT_MAPPING,
+  INCOMPLETE_POLICIES,
+  PROBLEM_ID_MAPPING,
+  parseMappingSpec,
+  TRACE_FORMATS,
+} from "./readers/options.js";
+export {
+  writeBinaryTrace,
+  readBinaryTrace,
+  encodeBinaryTrace,
+  binaryTraceCrc,
+  BINARY_VERSION,
+} from "./readers/binary.js";
 
 /** The remaining lines after the first, from the same iterator. */
 async function* restOf(it: AsyncIterator<Line>): AsyncGenerator<Line> {
@@ -48,9 +66,12 @@ export function truncateTrace(trace: RoutingTrace, n: number): RoutingTrace {
 
 async function readAny(path: string, opts: TraceReadOptions): Promise<RoutingTrace> {
   const format = opts.format ?? "auto";
-  if (!TRACE_FORMATS.includes(format)) throw new UserError(`unknown trace format '${format}'; expected ${listValues([...TRACE_FORMATS])}`);
+  if (!TRACE_FORMATS.includes(format))
+    throw new UserError(`unknown trace format '${format}'; expected ${listValues([...TRACE_FORMATS])}`);
   if (opts.incomplete !== undefined && !INCOMPLETE_POLICIES.includes(opts.incomplete)) {
-    throw new UserError(`unknown incomplete-token policy '${String(opts.incomplete)}'; expected ${listValues([...INCOMPLETE_POLICIES])}`);
+    throw new UserError(
+      `unknown incomplete-token policy '${String(opts.incomplete)}'; expected ${listValues([...INCOMPLETE_POLICIES])}`,
+    );
   }
   const head = peekBytes(path, 8);
   if (format === "binary" || (format === "auto" && isBinaryTrace(head))) return readBinaryTrace(path);
@@ -76,13 +97,19 @@ async function readAny(path: string, opts: TraceReadOptions): Promise<RoutingTra
       try {
         v = JSON.parse(first.text);
       } catch (e) {
-        throw new UserError(`bad JSON (${(e as Error).message}); expected one JSON object per line`, `${path}:${first.no}`);
+        throw new UserError(
+          `bad JSON (${(e as Error).message}); expected one JSON object per line`,
+          `${path}:${first.no}`,
+        );
       }
       if (isOlmoeHeader(v) || isOlmoeTokenLine(v)) return await readOlmoe(path, first, rest, opts);
       return await readRecordsJsonl(path, prepend(first, rest), opts);
     }
     if (/\.(jsonl|json|ndjson)(\.gz)?$/i.test(path)) {
-      throw new UserError(`the first line is not a JSON object (it starts ${JSON.stringify(t.slice(0, 20))}); expected one JSON object per line in a ${path.replace(/^.*?(\.[^./]+(\.gz)?)$/i, "$1")} trace`, `${path}:${first.no}`);
+      throw new UserError(
+        `the first line is not a JSON object (it starts ${JSON.stringify(t.slice(0, 20))}); expected one JSON object per line in a ${path.replace(/^.*?(\.[^./]+(\.gz)?)$/i, "$1")} trace`,
+        `${path}:${first.no}`,
+      );
     }
     return await readCsv(path, first, rest, opts);
   } finally {

@@ -78,12 +78,20 @@ export function skewOf(load: readonly number[]): LayerSkew {
   let g = 0;
   for (let i = 0; i < n; i++) g += (2 * (i + 1) - n - 1) * sorted[n - 1 - i];
   // Zipf: log x_r = c - s log r over the experts with a positive load.
-  let sx = 0, sy = 0, sxx = 0, sxy = 0, m = 0;
+  let sx = 0,
+    sy = 0,
+    sxx = 0,
+    sxy = 0,
+    m = 0;
   for (let r = 0; r < n; r++) {
     if (sorted[r] <= 0) continue;
     const x = Math.log(r + 1);
     const y = Math.log(sorted[r]);
-    sx += x; sy += y; sxx += x * x; sxy += x * y; m++;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+    m++;
   }
   const den = m * sxx - sx * sx;
   const zipfS = m > 1 && den > 0 ? -(m * sxy - sx * sy) / den : 0;
@@ -187,9 +195,12 @@ export function traceStats(trace: RoutingTrace, opts: { correlations?: boolean }
   const notes: string[] = [];
   const tooMany = trace.experts > MAX_CORRELATION_EXPERTS;
   if (tooMany && opts.correlations !== false) {
-    notes.push(`cross-layer and co-activation MI skipped: ${trace.experts} experts per layer is more than ${MAX_CORRELATION_EXPERTS} (they need experts^2 counts per layer)`);
+    notes.push(
+      `cross-layer and co-activation MI skipped: ${trace.experts} experts per layer is more than ${MAX_CORRELATION_EXPERTS} (they need experts^2 counts per layer)`,
+    );
   }
-  const corr = opts.correlations === false || tooMany ? { crossLayerMI: NaN, coActivationMI: NaN } : correlationStats(trace);
+  const corr =
+    opts.correlations === false || tooMany ? { crossLayerMI: NaN, coActivationMI: NaN } : correlationStats(trace);
   return {
     tokens: trace.tokens,
     layers: trace.layers,
@@ -199,7 +210,12 @@ export function traceStats(trace: RoutingTrace, opts: { correlations?: boolean }
     perLayerLoad: load,
     skew: {
       perLayer,
-      mean: { maxOverMean: mean((s) => s.maxOverMean), gini: mean((s) => s.gini), cv: mean((s) => s.cv), zipfS: mean((s) => s.zipfS) },
+      mean: {
+        maxOverMean: mean((s) => s.maxOverMean),
+        gini: mean((s) => s.gini),
+        cv: mean((s) => s.cv),
+        zipfS: mean((s) => s.zipfS),
+      },
     },
     reuseRate: reuse.overall,
     reusePerLayer: reuse.perLayer,

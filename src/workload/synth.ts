@@ -46,7 +46,14 @@ export interface SynthParams {
   model?: string;
   expertBytes?: number;
   /** What the parameters were fitted to, and the statistics they should reproduce. */
-  fittedFrom?: { source: string; tokens: number; reuseRate: number; reusePerLayer: number[]; giniPerLayer: number[]; maxOverMeanPerLayer: number[] };
+  fittedFrom?: {
+    source: string;
+    tokens: number;
+    reuseRate: number;
+    reusePerLayer: number[];
+    giniPerLayer: number[];
+    maxOverMeanPerLayer: number[];
+  };
 }
 
 export interface SynthOptions {
@@ -199,7 +206,7 @@ class Sampler {
    * the fill. `prevAt` < 0 when the token has no predecessor.
    */
   layer(cluster: number, l: number, out: Uint16Array, at: number, prevAt: number, reuse: number): void {
-    const { experts: E, topK: K } = this.p;
+    const { topK: K } = this.p;
     const rng = this.rng;
     let n = 0;
     if (prevAt >= 0) {
@@ -291,7 +298,7 @@ class Sampler {
   private successiveFill(cdf: GuidedCdf, m: number, n: number, out: Uint16Array, at: number): void {
     const total = cdf.total;
     const rng = this.rng;
-    for (let got = 0; got < m; ) {
+    for (let got = 0; got < m;) {
       const lo = cdf.search(rng.next() * total);
       let dup = false;
       for (let i = 0; i < n; i++) if (out[at + i] === lo) dup = true;
@@ -302,7 +309,15 @@ class Sampler {
   }
 
   /** Fill probabilities over the candidates (this.prob), summing to m. */
-  private fillProbabilities(cluster: number, l: number, prevAt: number, reuse: number, m: number, out: Uint16Array, at: number): void {
+  private fillProbabilities(
+    cluster: number,
+    l: number,
+    prevAt: number,
+    reuse: number,
+    m: number,
+    out: Uint16Array,
+    at: number,
+  ): void {
     const { experts: E, topK: K } = this.p;
     const cand = this.cand;
     const incl = this.p.inclusion[cluster][l];
@@ -371,10 +386,15 @@ class Sampler {
 export function synthesize(params: SynthParams, opts: SynthOptions): RoutingTrace {
   checkParams(params, "synthesis parameters");
   const { layers: L, topK: K } = params;
-  if (!Number.isInteger(opts.sequences) || opts.sequences < 1) throw new UserError(`sequences must be a positive integer, got ${opts.sequences}`);
-  const [lo, hi] = Array.isArray(opts.tokensPerSequence) ? opts.tokensPerSequence : [opts.tokensPerSequence, opts.tokensPerSequence];
+  if (!Number.isInteger(opts.sequences) || opts.sequences < 1)
+    throw new UserError(`sequences must be a positive integer, got ${opts.sequences}`);
+  const [lo, hi] = Array.isArray(opts.tokensPerSequence)
+    ? opts.tokensPerSequence
+    : [opts.tokensPerSequence, opts.tokensPerSequence];
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) {
-    throw new UserError(`tokensPerSequence must be a positive integer or [min, max] with 1 <= min <= max, got ${JSON.stringify(opts.tokensPerSequence)}`);
+    throw new UserError(
+      `tokensPerSequence must be a positive integer or [min, max] with 1 <= min <= max, got ${JSON.stringify(opts.tokensPerSequence)}`,
+    );
   }
   const root = rootStream(opts.seed).child("synth");
   const lengthRng = root.child("lengths");
@@ -436,7 +456,14 @@ function inclusionFromWeights(w: number[], k: number): number[] {
  * Parameters without a fitted trace: Zipf(s) popularity over a random expert order per layer,
  * one topic, and `locality` as each expert's keep probability.
  */
-export function zipfSynthParams(o: { layers: number; experts: number; topK: number; zipf: number; locality?: number; seed?: number | string }): SynthParams {
+export function zipfSynthParams(o: {
+  layers: number;
+  experts: number;
+  topK: number;
+  zipf: number;
+  locality?: number;
+  seed?: number | string;
+}): SynthParams {
   if (o.topK > o.experts) throw new UserError(`top-k ${o.topK} exceeds the ${o.experts} experts per layer`);
   const rng = rootStream(o.seed ?? 0).child("zipf-params");
   const inclusion: number[][] = [];
@@ -456,7 +483,7 @@ export function zipfSynthParams(o: { layers: number; experts: number; topK: numb
     clusterWeights: [1],
     topicStay: 1,
     inclusion: [inclusion],
-    reuse: new Array(o.layers).fill(o.locality ?? 0),
+    reuse: new Array<number>(o.layers).fill(o.locality ?? 0),
   };
 }
 
@@ -470,10 +497,12 @@ function clusterTokens(trace: RoutingTrace, K: number, iters: number, rng: Rando
   const per = L * k;
   // Picks as feature indices l * E + e.
   const feat = new Int32Array(T * per);
-  for (let t = 0; t < T; t++) for (let l = 0; l < L; l++) for (let j = 0; j < k; j++) {
-    const i = t * per + l * k + j;
-    feat[i] = l * E + picks[i];
-  }
+  for (let t = 0; t < T; t++)
+    for (let l = 0; l < L; l++)
+      for (let j = 0; j < k; j++) {
+        const i = t * per + l * k + j;
+        feat[i] = l * E + picks[i];
+      }
   const cent = new Float64Array(K * D);
   const chosen = new Set<number>();
   for (let c = 0; c < K; c++) {
@@ -536,7 +565,13 @@ const round = (x: number, digits = 6): number => Number(x.toPrecision(digits));
  */
 export function fitSynth(
   trace: RoutingTrace,
-  opts: { clusters?: number; iterations?: number; seed?: number | string; calibrationRounds?: number; crossLayerStrength?: number } = {},
+  opts: {
+    clusters?: number;
+    iterations?: number;
+    seed?: number | string;
+    calibrationRounds?: number;
+    crossLayerStrength?: number;
+  } = {},
 ): SynthParams {
   const { layers: L, experts: E, topK: K, tokens: T, picks, seq } = trace;
   if (T < 2) throw new UserError("cannot fit synthetic parameters to a trace with fewer than 2 tokens");
@@ -556,7 +591,9 @@ export function fitSynth(
   for (let c = 0; c < C; c++) if (size[c] > 0) used.push(c);
   const inclusion = used.map((c) =>
     Array.from({ length: L }, (_, l) =>
-      Array.from({ length: E }, (_, e) => round((counts[(c * L + l) * E + e] + (alpha * K) / E) / (size[c] + alpha), 4)),
+      Array.from({ length: E }, (_, e) =>
+        round((counts[(c * L + l) * E + e] + (alpha * K) / E) / (size[c] + alpha), 4),
+      ),
     ),
   );
   const clusterWeights = used.map((c) => size[c] / T);
@@ -592,7 +629,9 @@ export function fitSynth(
     ...(typeof trace.meta.model === "string" ? { model: trace.meta.model } : {}),
     ...(typeof trace.meta.expertBytes === "number" ? { expertBytes: trace.meta.expertBytes } : {}),
     fittedFrom: {
-      source: String(trace.meta.source ?? "trace").split(/[\\/]/).pop()!,
+      source: String(trace.meta.source ?? "trace")
+        .split(/[\\/]/)
+        .pop()!,
       tokens: T,
       reuseRate: round(target.overall),
       reusePerLayer: target.perLayer.map((x) => round(x)),
@@ -613,8 +652,10 @@ export function fitSynth(
     const sim = synthesize(params, { sequences, tokensPerSequence: meanLen, seed: `calibrate-${round_}` });
     const got = reuseRates(sim).perLayer;
     const simLoad = perLayerLoad(sim);
-    params.adjust = params.adjust!.map((row, l) => {
-      const next = row.map((a, e) => a * Math.pow((targetLoad[l][e] + 1e-4) / (simLoad[l][e] / sim.tokens + 1e-4), 0.8));
+    params.adjust = params.adjust.map((row, l) => {
+      const next = row.map(
+        (a, e) => a * Math.pow((targetLoad[l][e] + 1e-4) / (simLoad[l][e] / sim.tokens + 1e-4), 0.8),
+      );
       const mean = next.reduce((x, y) => x + y, 0) / E;
       return next.map((x) => round(x / mean, 5));
     });
@@ -670,7 +711,13 @@ export function formatSynthParams(p: SynthParams): string {
     if (v !== null && typeof v === "object") {
       const inner = indent + "  ";
       const entries = Object.entries(v).filter(([, x]) => x !== undefined);
-      return "{\n" + entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${fmt(x, inner)}`).join(",\n") + "\n" + indent + "}";
+      return (
+        "{\n" +
+        entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${fmt(x, inner)}`).join(",\n") +
+        "\n" +
+        indent +
+        "}"
+      );
     }
     return JSON.stringify(v);
   };
@@ -681,17 +728,22 @@ function checkParams(p: SynthParams, where: string): void {
   const bad = (what: string) => {
     throw new UserError(`${where}: ${what}`);
   };
-  if (p === null || typeof p !== "object" || p.kind !== "moesim-synth-params") bad(`expected a JSON object with "kind": "moesim-synth-params"`);
+  if (p === null || typeof p !== "object" || p.kind !== "moesim-synth-params")
+    bad(`expected a JSON object with "kind": "moesim-synth-params"`);
   for (const k of ["layers", "experts", "topK", "clusters"] as const) {
     if (!Number.isInteger(p[k]) || p[k] < 1) bad(`"${k}" must be a positive integer`);
   }
   if (p.topK > p.experts) bad(`"topK" ${p.topK} exceeds "experts" ${p.experts}`);
-  if (!Array.isArray(p.clusterWeights) || p.clusterWeights.length !== p.clusters) bad(`"clusterWeights" must have ${p.clusters} entries`);
-  if (!Array.isArray(p.reuse) || p.reuse.length !== p.layers) bad(`"reuse" must have ${p.layers} entries (one per layer)`);
-  if (!Array.isArray(p.inclusion) || p.inclusion.length !== p.clusters) bad(`"inclusion" must be [cluster][layer][expert] with ${p.clusters} clusters`);
+  if (!Array.isArray(p.clusterWeights) || p.clusterWeights.length !== p.clusters)
+    bad(`"clusterWeights" must have ${p.clusters} entries`);
+  if (!Array.isArray(p.reuse) || p.reuse.length !== p.layers)
+    bad(`"reuse" must have ${p.layers} entries (one per layer)`);
+  if (!Array.isArray(p.inclusion) || p.inclusion.length !== p.clusters)
+    bad(`"inclusion" must be [cluster][layer][expert] with ${p.clusters} clusters`);
   for (const c of p.inclusion) {
     if (!Array.isArray(c) || c.length !== p.layers) bad(`"inclusion" must have ${p.layers} layers per cluster`);
-    for (const row of c) if (!Array.isArray(row) || row.length !== p.experts) bad(`"inclusion" rows must have ${p.experts} experts`);
+    for (const row of c)
+      if (!Array.isArray(row) || row.length !== p.experts) bad(`"inclusion" rows must have ${p.experts} experts`);
   }
   if (typeof p.topicStay !== "number" || p.topicStay < 0 || p.topicStay > 1) bad(`"topicStay" must be in [0, 1]`);
 }
@@ -702,7 +754,10 @@ export const FITTED_DIR = join(dirname(fileURLToPath(import.meta.url)), "fitted"
 /** Names of the shipped fitted parameter sets. */
 export function fittedNames(): string[] {
   if (!existsSync(FITTED_DIR)) return [];
-  return readdirSync(FITTED_DIR).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort();
+  return readdirSync(FITTED_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -5))
+    .sort();
 }
 
 /** Loads parameters from a JSON file, or a shipped set by name (e.g. "olmoe-1b-7b"). */
@@ -711,13 +766,19 @@ export function loadSynthParams(pathOrName: string): SynthParams {
   if (!existsSync(path)) {
     const named = join(FITTED_DIR, `${pathOrName}.json`);
     if (!/[\\/]/.test(pathOrName) && existsSync(named)) path = named;
-    else throw new UserError(`no synthetic parameters file or fitted set '${pathOrName}'; expected a path or one of ${listValues(fittedNames())}`);
+    else
+      throw new UserError(
+        `no synthetic parameters file or fitted set '${pathOrName}'; expected a path or one of ${listValues(fittedNames())}`,
+      );
   }
   let p: SynthParams;
   try {
     p = JSON.parse(readFileSync(path, "utf8")) as SynthParams;
   } catch (e) {
-    throw new UserError(`bad JSON (${(e as Error).message}); expected synthesis parameters from 'moesim trace fit'`, path);
+    throw new UserError(
+      `bad JSON (${(e as Error).message}); expected synthesis parameters from 'moesim trace fit'`,
+      path,
+    );
   }
   checkParams(p, path);
   return p;

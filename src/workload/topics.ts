@@ -17,12 +17,19 @@ export function topicSynthParams(o: {
   seed: string;
 }): SynthParams {
   const per = Array.from({ length: o.topics }, (_, c) =>
-    zipfSynthParams({ layers: o.layers, experts: o.experts, topK: o.topK, zipf: o.zipf, locality: o.locality, seed: `${o.seed}/topic${c}` }),
+    zipfSynthParams({
+      layers: o.layers,
+      experts: o.experts,
+      topK: o.topK,
+      zipf: o.zipf,
+      locality: o.locality,
+      seed: `${o.seed}/topic${c}`,
+    }),
   );
   return {
     ...per[0],
     clusters: o.topics,
-    clusterWeights: new Array(o.topics).fill(1 / o.topics),
+    clusterWeights: new Array<number>(o.topics).fill(1 / o.topics),
     topicStay: o.topics > 1 ? o.topicStay : 1,
     inclusion: per.map((p) => p.inclusion[0]),
   };

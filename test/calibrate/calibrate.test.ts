@@ -32,12 +32,16 @@ describe("quick calibration + MoE-layer validation on the local adapter", () => 
         expect(evaluateFit(c!.fit, xs[xs.length - 1])).toBeGreaterThanOrEqual(evaluateFit(c!.fit, xs[0]));
       }
       const ffn = profile.ops.expert_ffn!.fit as { perTileNs?: number; fixedNs?: number };
-      console.log(`expert_ffn: ${ffn.fixedNs} ns per call + ${ffn.perTileNs} ns per 32-token tile; pass ${profile.extraOps?.launch?.fit.kind === "affine" ? profile.extraOps.launch.fit.fixedNs : "?"} ns`);
+      console.log(
+        `expert_ffn: ${ffn.fixedNs} ns per call + ${ffn.perTileNs} ns per 32-token tile; pass ${profile.extraOps?.launch?.fit.kind === "affine" ? profile.extraOps.launch.fit.fixedNs : "?"} ns`,
+      );
       for (const p of v.points)
         console.log(
           `layer ${p.tokens} tokens (${p.active_experts} experts, ${p.ffn_tiles} tiles): measured ${p.measured_us} us (median ${p.measured_median_us}), predicted ${p.predicted_us} us ${JSON.stringify(p.predicted_parts_us)}, error ${(p.error * 100).toFixed(1)}%`,
         );
-      console.log(`median |error| ${(v.median_abs_error * 100).toFixed(1)}%, max ${(v.max_abs_error * 100).toFixed(1)}%`);
+      console.log(
+        `median |error| ${(v.median_abs_error * 100).toFixed(1)}%, max ${(v.max_abs_error * 100).toFixed(1)}%`,
+      );
       expect(v.median_abs_error).toBeLessThanOrEqual(0.1);
       expect(v.max_abs_error).toBeLessThanOrEqual(0.25);
     },

@@ -115,7 +115,8 @@ describe("calibrate kernels vs CPU references", () => {
     const rows = order.length;
     expect([...order].sort((a, b) => a - b)).toEqual([...Array(rows).keys()]); // a permutation
     const dev = need().device;
-    const mk = (n: number) => dev.createBuffer({ size: n, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const mk = (n: number) =>
+      dev.createBuffer({ size: n, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     const x = fillUniform(rows * d, 8, 1);
     const src = mk(rows * d * 4);
     const mid = mk(rows * d * 4);

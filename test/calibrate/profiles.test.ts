@@ -24,7 +24,9 @@ describe("stored calibration profiles", () => {
   for (const f of profiles) {
     it(`${f}: loads and reproduces its recorded validation predictions`, () => {
       const profile = loadProfile(join(dir, f));
-      const v = JSON.parse(readFileSync(join(dir, f.replace(/\.json$/, ".validation.json")), "utf8")) as ValidationResult;
+      const v = JSON.parse(
+        readFileSync(join(dir, f.replace(/\.json$/, ".validation.json")), "utf8"),
+      ) as ValidationResult;
       expect(v.layer).toEqual(profile.layer);
       const sample = routingSample(v.layer.experts, v.layer.topK);
       expect(v.routing).toBe(sample.source);
@@ -48,7 +50,9 @@ describe("stored calibration profiles", () => {
       points: { d_model: number; d_ff: number; dtype: string; tokens: number; min_us: number }[];
     };
     expect(torch.device).toBe("NVIDIA H200");
-    const same = torch.points.filter((p) => p.d_model === 512 && p.d_ff === 1024 && p.dtype === "float32" && p.tokens <= 512);
+    const same = torch.points.filter(
+      (p) => p.d_model === 512 && p.d_ff === 1024 && p.dtype === "float32" && p.tokens <= 512,
+    );
     expect(same.length).toBeGreaterThanOrEqual(4);
     const sample = routingSample(profile.layer!.experts, profile.layer!.topK);
     const oneExpert = predictLayerNs(profile, profile.layer!, expertCounts(sample, 1)).parts.ffnNs / 2 / 1e3;

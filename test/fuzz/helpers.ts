@@ -19,10 +19,10 @@ export interface CliResult {
 export async function runScenarioCli(file: string, outDir: string): Promise<CliResult> {
   let out = "";
   let err = "";
-  const origOut = process.stdout.write;
-  const origErr = process.stderr.write;
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
+  const origOut = process.stdout.write.bind(process.stdout);
+  const origErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = (s: string | Uint8Array) => ((out += String(s)), true);
+  process.stderr.write = (s: string | Uint8Array) => ((err += String(s)), true);
   const t0 = performance.now();
   let code: number;
   try {
@@ -46,7 +46,8 @@ export function badOutcome(r: CliResult): string | null {
   const msg = r.err.slice("moesim: error: ".length).trim();
   if (msg.length < 15) return "message too short to be clear";
   const unquoted = msg.replace(/"[^"]*"|'[^']*'/g, "");
-  if (/\bundefined\b|\[object Object\]/.test(unquoted) || /(?<!got )\bNaN\b/.test(unquoted)) return "message shows undefined/NaN/[object Object]";
+  if (/\bundefined\b|\[object Object\]/.test(unquoted) || /(?<!got )\bNaN\b/.test(unquoted))
+    return "message shows undefined/NaN/[object Object]";
   return null;
 }
 

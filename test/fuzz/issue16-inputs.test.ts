@@ -31,9 +31,13 @@ async function expectOneLine(path: string, pattern: RegExp, extra: string[] = []
 
 function small(): RoutingTrace {
   return {
-    layers: 2, experts: 64, topK: 2, tokens: 3,
+    layers: 2,
+    experts: 64,
+    topK: 2,
+    tokens: 3,
     picks: Uint16Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
-    seq: Int32Array.from([0, 0, 1]), step: Int32Array.from([0, 1, 0]),
+    seq: Int32Array.from([0, 0, 1]),
+    step: Int32Array.from([0, 1, 0]),
     weights: Float32Array.from([0.6, 0.4, 0.5, 0.5, 0.7, 0.3, 0.6, 0.4, 0.5, 0.5, 0.9, 0.1]),
     meta: { model: "m" },
   };
@@ -51,7 +55,12 @@ describe("issue 16: accepted bad data is refused", () => {
     await expectOneLine(file("experts.mtrace", tampered(20, 100)), /checksum mismatch/);
   });
   it(".mtrace: negative and 2^31-1 seq/step are refused like the JSONL reader", async () => {
-    for (const [field, v] of [["seq", -1], ["seq", 2 ** 31 - 1], ["step", -5], ["step", 2 ** 31 - 1]] as const) {
+    for (const [field, v] of [
+      ["seq", -1],
+      ["seq", 2 ** 31 - 1],
+      ["step", -5],
+      ["step", 2 ** 31 - 1],
+    ] as const) {
       const t = small();
       t[field][1] = v;
       await expectOneLine(file(`${field}.mtrace`, encodeBinaryTrace(t)), field === "seq" ? /request id/ : /has step/);
@@ -75,18 +84,33 @@ describe("issue 16: accepted bad data is refused", () => {
     expect((await readTrace(file("v1.mtrace", b))).tokens).toBe(3);
   });
   it("CSV with gapped experts_0, experts_2 columns", async () => {
-    await expectOneLine(file("gap.csv", "seq,token,layer,experts_0,experts_2\n0,0,0,1,2\n"), /:1: CSV column "experts_2" does not follow "experts_0"/);
+    await expectOneLine(
+      file("gap.csv", "seq,token,layer,experts_0,experts_2\n0,0,0,1,2\n"),
+      /:1: CSV column "experts_2" does not follow "experts_0"/,
+    );
   });
   it("CSV with a duplicated seq column", async () => {
-    await expectOneLine(file("dup.csv", "seq,token,layer,seq,experts\n0,0,0,0,1 2\n"), /:1: CSV header names column "seq" twice/);
+    await expectOneLine(
+      file("dup.csv", "seq,token,layer,seq,experts\n0,0,0,0,1 2\n"),
+      /:1: CSV header names column "seq" twice/,
+    );
   });
   it("records and CSV: negative router weights", async () => {
-    await expectOneLine(file("w.jsonl", '{"seq":0,"token":0,"layer":0,"experts":[1,2],"weights":[0.5,-0.1]}\n'), /:1: "weights"\[1\] = -0.1/);
-    await expectOneLine(file("w.csv", "seq,token,layer,experts,weights\n0,0,0,1 2,0.5 -1\n"), /:2: "weights"\[1\] = -1/);
+    await expectOneLine(
+      file("w.jsonl", '{"seq":0,"token":0,"layer":0,"experts":[1,2],"weights":[0.5,-0.1]}\n'),
+      /:1: "weights"\[1\] = -0.1/,
+    );
+    await expectOneLine(
+      file("w.csv", "seq,token,layer,experts,weights\n0,0,0,1 2,0.5 -1\n"),
+      /:2: "weights"\[1\] = -1/,
+    );
   });
   it("OLMoE header expert_bytes: -1", async () => {
     const h = JSON.stringify({ format: "moe-routing-trace/v1", layers: 1, experts: 4, top_k: 2, expert_bytes: -1 });
-    await expectOneLine(file("eb.jsonl", `${h}\n{"seq":0,"experts":[[1,2]]}\n`), /:1: header field "expert_bytes" must be a positive number of bytes/);
+    await expectOneLine(
+      file("eb.jsonl", `${h}\n{"seq":0,"experts":[[1,2]]}\n`),
+      /:1: header field "expert_bytes" must be a positive number of bytes/,
+    );
   });
   it("a .jsonl.gz that is not JSON says so (not 'CSV header has no column seq')", async () => {
     await expectOneLine(file("x.jsonl.gz", gzipSync("a,b,c\n1,2,3\n")), /:1: the first line is not a JSON object/);
@@ -94,9 +118,16 @@ describe("issue 16: accepted bad data is refused", () => {
 });
 
 describe("issue 16: ragged routing data", () => {
-  const lines = [0, 1, 2].flatMap((t) => [0, 1].filter((l) => !(t === 1 && l === 1)).map((l) => JSON.stringify({ seq: 0, token: t, layer: l, experts: [t, 3] })));
+  const lines = [0, 1, 2].flatMap((t) =>
+    [0, 1]
+      .filter((l) => !(t === 1 && l === 1))
+      .map((l) => JSON.stringify({ seq: 0, token: t, layer: l, experts: [t, 3] })),
+  );
   it("--incomplete error (default) names how many and the first", async () => {
-    await expectOneLine(file("rag.jsonl", lines.join("\n") + "\n"), /1 of 3 tokens have no record for some MoE layer \(request 0 token 1: no layer 1/);
+    await expectOneLine(
+      file("rag.jsonl", lines.join("\n") + "\n"),
+      /1 of 3 tokens have no record for some MoE layer \(request 0 token 1: no layer 1/,
+    );
   });
 });
 
@@ -138,7 +169,11 @@ describe("issue 16: trace info", () => {
     expect(Object.keys(doc.skew.mean)).toEqual(["max_over_mean", "gini", "cv", "zipf_s"]);
   });
   it("--incomplete drop: trace info prints what was dropped", async () => {
-    const lines = [0, 1, 2].flatMap((t) => [0, 1].filter((l) => !(t === 1 && l === 1)).map((l) => JSON.stringify({ seq: 0, token: t, layer: l, experts: [t, 3] })));
+    const lines = [0, 1, 2].flatMap((t) =>
+      [0, 1]
+        .filter((l) => !(t === 1 && l === 1))
+        .map((l) => JSON.stringify({ seq: 0, token: t, layer: l, experts: [t, 3] })),
+    );
     const p = file("rag2.jsonl", lines.join("\n") + "\n");
     const r = await runCli(["trace", "info", p, "--incomplete", "drop"]);
     expect(r.code).toBe(0);

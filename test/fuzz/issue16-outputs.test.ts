@@ -17,10 +17,10 @@ const TRACE = join(ROOT, "scenarios", "traces", "quickstart.mtrace");
 async function cli(...args: string[]): Promise<CliResult> {
   let out = "";
   let err = "";
-  const origOut = process.stdout.write;
-  const origErr = process.stderr.write;
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
+  const origOut = process.stdout.write.bind(process.stdout);
+  const origErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = (s: string | Uint8Array) => ((out += String(s)), true);
+  process.stderr.write = (s: string | Uint8Array) => ((err += String(s)), true);
   const t0 = performance.now();
   let code: number;
   try {
@@ -33,7 +33,12 @@ async function cli(...args: string[]): Promise<CliResult> {
   return { code, out, err, ms: performance.now() - t0 };
 }
 
-function scenario(extra = "", name = "t", cluster = "{ preset: dgx-h100, nodes: 1 }", workload = "{ phase: decode, batching: { kind: static, batch_size: 8 } }"): string {
+function scenario(
+  extra = "",
+  name = "t",
+  cluster = "{ preset: dgx-h100, nodes: 1 }",
+  workload = "{ phase: decode, batching: { kind: static, batch_size: 8 } }",
+): string {
   return (
     `name: ${name}\nseed: 3\ncluster: ${cluster}\nmodel: { preset: olmoe-1b-7b }\n` +
     `trace: { synthetic: { fitted: olmoe-1b-7b, sequences: 8, tokens_per_sequence: 4 } }\nworkload: ${workload}\n${extra}`
@@ -58,7 +63,8 @@ const cwd0 = process.cwd();
 let work = "";
 let rootBefore: string[] = [];
 let gitBefore = "";
-const gitStatus = (): string => execFileSync("git", ["status", "--porcelain", "--untracked-files=all"], { cwd: ROOT, encoding: "utf8" });
+const gitStatus = (): string =>
+  execFileSync("git", ["status", "--porcelain", "--untracked-files=all"], { cwd: ROOT, encoding: "utf8" });
 
 beforeAll(() => {
   work = tempDir("moesim-issue16-");
@@ -110,7 +116,10 @@ describe("issue 16: output paths that are a file, a device or unwritable", () =>
 
   it("--out in a missing folder outside ./results: names the missing folder, creates nothing", async () => {
     const s = file("m.yaml", scenario("", "m"));
-    await userError(cli("run", s, "--no-report", "--out", join(work, "typo", "deep", "r")), /folder .*typo does not exist/);
+    await userError(
+      cli("run", s, "--no-report", "--out", join(work, "typo", "deep", "r")),
+      /folder .*typo does not exist/,
+    );
     expect(existsSync(join(work, "typo"))).toBe(false);
   });
 
@@ -124,7 +133,10 @@ describe("issue 16: output paths that are a file, a device or unwritable", () =>
   });
 
   it("trace convert IN into a missing folder: no folder is made", async () => {
-    await userError(cli("trace", "convert", TRACE, join(work, "nope", "sub", "x.mtrace")), /folder .*nope does not exist/);
+    await userError(
+      cli("trace", "convert", TRACE, join(work, "nope", "sub", "x.mtrace")),
+      /folder .*nope does not exist/,
+    );
     expect(existsSync(join(work, "nope"))).toBe(false);
   });
 
@@ -157,7 +169,10 @@ describe("issue 16: output paths that are a file, a device or unwritable", () =>
   it("a sweep's out: on a file", async () => {
     const f = file("sweep-out.txt", "x");
     const base = file("sw-base.yaml", scenario("", "swb"));
-    const sw = file("s.sweep.yaml", `name: sw\nbase: ${JSON.stringify(base)}\ngrid:\n  seed: [1, 2]\nout: ${JSON.stringify(f)}\n`);
+    const sw = file(
+      "s.sweep.yaml",
+      `name: sw\nbase: ${JSON.stringify(base)}\ngrid:\n  seed: [1, 2]\nout: ${JSON.stringify(f)}\n`,
+    );
     await userError(cli("sweep", sw, "--workers", "1", "--quiet"), /sweep-out\.txt: it is a file/);
   });
 
@@ -193,8 +208,14 @@ describe("issue 16: data loss (see test/reliability/data-loss.test.ts for the ki
     const s = file("u.yaml", scenario("", "u"));
     file("user/summary.json", "{}");
     file("user/notes.txt", "notes");
-    await userError(cli("run", s, "--no-report", "--out", join(work, "user")), /user exists and was not written by moesim/);
-    await userError(cli("run", s, "--no-report", "--force", "--out", join(work, "user")), /user exists and was not written by moesim/);
+    await userError(
+      cli("run", s, "--no-report", "--out", join(work, "user")),
+      /user exists and was not written by moesim/,
+    );
+    await userError(
+      cli("run", s, "--no-report", "--force", "--out", join(work, "user")),
+      /user exists and was not written by moesim/,
+    );
   });
 
   it("--out . (the working directory)", async () => {
@@ -225,15 +246,21 @@ describe("issue 16: limits that work", () => {
   });
 
   it("a profile knot of 1e300 ns: exit 2, one line (an engine error from user input)", async () => {
-    const prof = JSON.parse(readFileSync(join(ROOT, "profiles", "lavapipe.json"), "utf8")) as { ops: Record<string, { fit: { kind: string; knots?: number[][] } }> };
-    for (const op of Object.values(prof.ops)) if (op.fit.kind === "piecewise-linear") op.fit.knots = op.fit.knots!.map(([x]) => [x, 1e300]);
+    const prof = JSON.parse(readFileSync(join(ROOT, "profiles", "lavapipe.json"), "utf8")) as {
+      ops: Record<string, { fit: { kind: string; knots?: number[][] } }>;
+    };
+    for (const op of Object.values(prof.ops))
+      if (op.fit.kind === "piecewise-linear") op.fit.knots = op.fit.knots!.map(([x]) => [x, 1e300]);
     const pf = file("huge.json", JSON.stringify(prof));
     const s = file("knot.yaml", scenario("", "knot", `{ preset: dgx-h100, nodes: 1, profile: ${JSON.stringify(pf)} }`));
     await userError(cli("run", s, "--no-report"), /knot\.yaml: the simulation cannot run with these inputs: .*2e\+300/);
   });
 
   it("batch_size: 1000000 is clamped to the sequences there are, and the summary says so", async () => {
-    const s = file("clamp.yaml", scenario("", "clamp", undefined, "{ phase: decode, batching: { kind: static, batch_size: 1000000 } }"));
+    const s = file(
+      "clamp.yaml",
+      scenario("", "clamp", undefined, "{ phase: decode, batching: { kind: static, batch_size: 1000000 } }"),
+    );
     const j = await cli("run", s, "--no-report", "--json", "--out", "results/clamp");
     expect(j.code, j.err).toBe(0);
     const summary = JSON.parse(j.out) as { batch_size: { requested: number; used: number }; notes: string[] };

@@ -17,7 +17,19 @@ import { rootStream, type RandomStream } from "../../src/sim/rng.js";
 import { encodeBinaryTrace } from "../../src/workload/read.js";
 import { synthesize, zipfSynthParams } from "../../src/workload/synth.js";
 import type { RoutingTrace } from "../../src/workload/trace.js";
-import { INVALID_UTF8, checkScenarioFile, printExamples, insertBytes, newStats, pick, runScenarioCli, summaryLine, tempDir, writeCase, type FuzzCase } from "./helpers.js";
+import {
+  INVALID_UTF8,
+  checkScenarioFile,
+  printExamples,
+  insertBytes,
+  newStats,
+  pick,
+  runScenarioCli,
+  summaryLine,
+  tempDir,
+  writeCase,
+  type FuzzCase,
+} from "./helpers.js";
 
 const SEED = 7;
 const CASES = 1250;
@@ -29,7 +41,14 @@ type Fmt = "olmoe" | "olmoe-gz" | "records" | "csv" | "binary";
 
 /** 12 tokens of 4 requests, OLMoE-shaped, from the project's own generator. */
 function smallTrace(): RoutingTrace {
-  const params = zipfSynthParams({ layers: LAYERS, experts: EXPERTS, topK: TOP_K, zipf: 1.1, locality: 0.3, seed: "trace-fuzz" });
+  const params = zipfSynthParams({
+    layers: LAYERS,
+    experts: EXPERTS,
+    topK: TOP_K,
+    zipf: 1.1,
+    locality: 0.3,
+    seed: "trace-fuzz",
+  });
   return synthesize(params, { sequences: 4, tokensPerSequence: 3, seed: "trace-fuzz" });
 }
 
@@ -43,12 +62,27 @@ interface TokenLine {
 }
 
 function olmoeLines(t: RoutingTrace): { header: Record<string, unknown>; tokens: TokenLine[] } {
-  const header = { format: "moe-routing-trace/v1", model: "olmoe-1b-7b", layers: LAYERS, experts: EXPERTS, top_k: TOP_K, expert_bytes: 12582912 };
+  const header = {
+    format: "moe-routing-trace/v1",
+    model: "olmoe-1b-7b",
+    layers: LAYERS,
+    experts: EXPERTS,
+    top_k: TOP_K,
+    expert_bytes: 12582912,
+  };
   const tokens: TokenLine[] = [];
   for (let i = 0; i < t.tokens; i++) {
     const experts: number[][] = [];
-    for (let l = 0; l < LAYERS; l++) experts.push([...t.picks.subarray((i * LAYERS + l) * TOP_K, (i * LAYERS + l + 1) * TOP_K)]);
-    tokens.push({ seq: t.seq[i], domain: i % 2 ? "général" : "coding", prompt_len: 9, step: t.step[i], token: 100 + i, experts });
+    for (let l = 0; l < LAYERS; l++)
+      experts.push([...t.picks.subarray((i * LAYERS + l) * TOP_K, (i * LAYERS + l + 1) * TOP_K)]);
+    tokens.push({
+      seq: t.seq[i],
+      domain: i % 2 ? "général" : "coding",
+      prompt_len: 9,
+      step: t.step[i],
+      token: 100 + i,
+      experts,
+    });
   }
   return { header, tokens };
 }
@@ -61,13 +95,26 @@ function records(t: RoutingTrace): Rec[] {
   for (let i = 0; i < t.tokens; i++) {
     for (let l = 0; l < LAYERS; l++) {
       const ex = [...t.picks.subarray((i * LAYERS + l) * TOP_K, (i * LAYERS + l + 1) * TOP_K)];
-      out.push({ problem_id: t.seq[i], layer: l + 1, token_idx: t.step[i], experts: ex, gating_probs: ex.map((_, k) => 1 / (k + 2)), note: "ü" });
+      out.push({
+        problem_id: t.seq[i],
+        layer: l + 1,
+        token_idx: t.step[i],
+        experts: ex,
+        gating_probs: ex.map((_, k) => 1 / (k + 2)),
+        note: "ü",
+      });
     }
   }
   return out;
 }
 
-const RECORDS_MAPPING = { seq: "problem_id", token: "token_idx", layer: "layer", experts: "experts", weights: "gating_probs" };
+const RECORDS_MAPPING = {
+  seq: "problem_id",
+  token: "token_idx",
+  layer: "layer",
+  experts: "experts",
+  weights: "gating_probs",
+};
 
 /** CSV rows: seq,token,note,layer,experts (a space-separated list, last). */
 function csvRows(t: RoutingTrace): string[][] {
@@ -82,11 +129,22 @@ function csvRows(t: RoutingTrace): string[][] {
 }
 const CSV_HEADER = ["seq", "token", "note", "layer", "experts"];
 
-const jsonl = (lines: unknown[]): string => lines.map((l) => (typeof l === "string" ? l : JSON.stringify(l))).join("\n") + "\n";
+const jsonl = (lines: unknown[]): string =>
+  lines.map((l) => (typeof l === "string" ? l : JSON.stringify(l))).join("\n") + "\n";
 const csvText = (rows: string[][]): string => [CSV_HEADER, ...rows].map((r) => r.join(",")).join("\n") + "\n";
 
 /** A binary .mtrace from raw parts, with a correct checksum and length (for well-formed but invalid content). */
-function rawBinary(p: { flags?: number; layers: number; experts: number; topK: number; tokens: number; meta: string; picks: Uint16Array; seq: Int32Array; step: Int32Array }): Buffer {
+function rawBinary(p: {
+  flags?: number;
+  layers: number;
+  experts: number;
+  topK: number;
+  tokens: number;
+  meta: string;
+  picks: Uint16Array;
+  seq: Int32Array;
+  step: Int32Array;
+}): Buffer {
   const metaBuf = Buffer.from(p.meta, "utf8");
   const pad = (n: number, a: number) => Math.ceil(n / a) * a;
   const nPicks = p.picks.length;
@@ -113,7 +171,27 @@ function rawBinary(p: { flags?: number; layers: number; experts: number; topK: n
 }
 
 /** Values that are never a valid expert id here (64 experts). */
-const BAD_IDS: unknown[] = [64, 65, 100, 65535, 65536, 70000, 1e9, 1e308, -1, -64, 3.5, 0.5, "3", "", null, true, [], {}, [3]];
+const BAD_IDS: unknown[] = [
+  64,
+  65,
+  100,
+  65535,
+  65536,
+  70000,
+  1e9,
+  1e308,
+  -1,
+  -64,
+  3.5,
+  0.5,
+  "3",
+  "",
+  null,
+  true,
+  [],
+  {},
+  [3],
+];
 
 function strictlyInsideCut(rng: RandomStream, text: string, keepComma: boolean): number {
   // A cut strictly inside a line: after its first character and before its last one; for CSV
@@ -149,7 +227,10 @@ function textDamage(rng: RandomStream, text: string, csv: boolean): { what: stri
     case 2: {
       const ins = pick(rng, INVALID_UTF8);
       const at = rng.int(bytes.length + 1);
-      return { what: `invalid UTF-8 ${ins.map((b) => b.toString(16)).join(" ")} at byte ${at}`, bytes: insertBytes(bytes, at, ins) };
+      return {
+        what: `invalid UTF-8 ${ins.map((b) => b.toString(16)).join(" ")} at byte ${at}`,
+        bytes: insertBytes(bytes, at, ins),
+      };
     }
     case 3: {
       const at = rng.int(bytes.length + 1);
@@ -160,7 +241,12 @@ function textDamage(rng: RandomStream, text: string, csv: boolean): { what: stri
       if (enc === "latin1") return { what: "encoded as Latin-1", bytes: Buffer.from(text, "latin1") };
       const le = Buffer.from(text, "utf16le");
       if (enc === "utf16be-bom") le.swap16();
-      const bom = enc === "utf16le" ? Buffer.alloc(0) : enc === "utf16le-bom" ? Buffer.from([0xff, 0xfe]) : Buffer.from([0xfe, 0xff]);
+      const bom =
+        enc === "utf16le"
+          ? Buffer.alloc(0)
+          : enc === "utf16le-bom"
+            ? Buffer.from([0xff, 0xfe])
+            : Buffer.from([0xfe, 0xff]);
       return { what: `encoded as ${enc}`, bytes: Buffer.concat([bom, le]) };
     }
     case 5: {
@@ -248,7 +334,7 @@ function mutateOlmoe(rng: RandomStream, t: RoutingTrace): { what: string; bytes:
     case 9: {
       const text = lines().split("\n");
       const i = 1 + rng.int(text.length - 2);
-      text[i] = pick(rng, ["[1, 2]", "42", '"text"', "null", "true", "{}", "{\"seq\": 0}"]);
+      text[i] = pick(rng, ["[1, 2]", "42", '"text"', "null", "true", "{}", '{"seq": 0}']);
       return { what: `line ${i + 1} is ${text[i]}`, bytes: text.join("\n") };
     }
     case 10: {
@@ -307,7 +393,8 @@ function mutateRecords(rng: RandomStream, t: RoutingTrace): { what: string; byte
     }
     case 8: {
       const which = rng.int(3);
-      if (which === 0) recs[ri].gating_probs = pick(rng, ["x", [0.5], [1, 2, 3, 4, 5, 6, 7, 8, 9], ["a", 1, 1, 1, 1, 1, 1, 1], 5]);
+      if (which === 0)
+        recs[ri].gating_probs = pick(rng, ["x", [0.5], [1, 2, 3, 4, 5, 6, 7, 8, 9], ["a", 1, 1, 1, 1, 1, 1, 1], 5]);
       else if (which === 1) delete recs[notFirst].gating_probs;
       else recs[notFirst].gating_probs = null;
       return { what: `weights broken (${which})`, bytes: out() };
@@ -375,7 +462,10 @@ function mutateCsv(rng: RandomStream, t: RoutingTrace): { what: string; bytes: U
       if (v === "no header") return { what: v, bytes: rows.map((r) => r.join(",")).join("\n") + "\n" };
       const drop = pick(rng, ["seq", "token", "layer", "experts"]);
       const h = CSV_HEADER.filter((c) => c !== drop);
-      return { what: v, bytes: [h, ...rows.map((r) => r.slice(0, h.length))].map((r) => r.join(",")).join("\n") + "\n" };
+      return {
+        what: v,
+        bytes: [h, ...rows.map((r) => r.slice(0, h.length))].map((r) => r.join(",")).join("\n") + "\n",
+      };
     }
     default:
       return textDamage(rng, out(), true);
@@ -405,7 +495,16 @@ function mutateGzip(rng: RandomStream, t: RoutingTrace): { what: string; bytes: 
 
 function mutateBinary(rng: RandomStream, t: RoutingTrace): { what: string; bytes: Uint8Array | string } {
   const good = encodeBinaryTrace(t);
-  const base = { layers: LAYERS, experts: EXPERTS, topK: TOP_K, tokens: t.tokens, meta: JSON.stringify(t.meta), picks: Uint16Array.from(t.picks), seq: Int32Array.from(t.seq), step: Int32Array.from(t.step) };
+  const base = {
+    layers: LAYERS,
+    experts: EXPERTS,
+    topK: TOP_K,
+    tokens: t.tokens,
+    meta: JSON.stringify(t.meta),
+    picks: Uint16Array.from(t.picks),
+    seq: Int32Array.from(t.seq),
+    step: Int32Array.from(t.step),
+  };
   switch (rng.int(8)) {
     case 0: {
       const cut = rng.int(good.length);
@@ -437,7 +536,15 @@ function mutateBinary(rng: RandomStream, t: RoutingTrace): { what: string; bytes
       return { what: `pick ${i} = ${v} with a valid checksum`, bytes: rawBinary({ ...base, picks }) };
     }
     case 6: {
-      const which = pick(rng, ["meta null", "meta array", "meta number", "meta bad JSON", "meta invalid UTF-8", "step negative", "flags bit 3"]);
+      const which = pick(rng, [
+        "meta null",
+        "meta array",
+        "meta number",
+        "meta bad JSON",
+        "meta invalid UTF-8",
+        "step negative",
+        "flags bit 3",
+      ]);
       if (which === "step negative") {
         base.step[rng.int(base.step.length)] = -1 - rng.int(1000);
         return { what: which, bytes: rawBinary(base) };
@@ -455,21 +562,43 @@ function mutateBinary(rng: RandomStream, t: RoutingTrace): { what: string; bytes
     default: {
       // Header dimensions that disagree with the model or make no sense, with a consistent layout.
       const dims = pick(rng, [
-        { experts: 0 }, { experts: 65537 }, { experts: 63 }, { experts: 4 }, { experts: 128 }, { topK: 0, picks: new Uint16Array(0) },
-        { layers: 0, picks: new Uint16Array(0) }, { tokens: 0, picks: new Uint16Array(0), seq: new Int32Array(0), step: new Int32Array(0) },
+        { experts: 0 },
+        { experts: 65537 },
+        { experts: 63 },
+        { experts: 4 },
+        { experts: 128 },
+        { topK: 0, picks: new Uint16Array(0) },
+        { layers: 0, picks: new Uint16Array(0) },
+        { tokens: 0, picks: new Uint16Array(0), seq: new Int32Array(0), step: new Int32Array(0) },
         { topK: 65, experts: 64, picks: new Uint16Array(t.tokens * LAYERS * 65) },
       ] as Partial<typeof base>[]);
-      return { what: `header ${JSON.stringify(Object.fromEntries(Object.entries(dims).filter(([k]) => !["picks", "seq", "step"].includes(k))))}`, bytes: rawBinary({ ...base, ...dims }) };
+      return {
+        what: `header ${JSON.stringify(Object.fromEntries(Object.entries(dims).filter(([k]) => !["picks", "seq", "step"].includes(k))))}`,
+        bytes: rawBinary({ ...base, ...dims }),
+      };
     }
   }
 }
 
-const EXT: Record<Fmt, string> = { olmoe: "jsonl", "olmoe-gz": "jsonl.gz", records: "jsonl", csv: "csv", binary: "mtrace" };
+const EXT: Record<Fmt, string> = {
+  olmoe: "jsonl",
+  "olmoe-gz": "jsonl.gz",
+  records: "jsonl",
+  csv: "csv",
+  binary: "mtrace",
+};
 
 function scenarioFor(traceFile: string, fmt: Fmt, explicitFormat: boolean): string {
   const trace: Record<string, unknown> = { file: traceFile };
   if (fmt === "records") trace.mapping = RECORDS_MAPPING;
-  if (explicitFormat) trace.format = { olmoe: "olmoe-jsonl", "olmoe-gz": "olmoe-jsonl", records: "records-jsonl", csv: "csv", binary: "binary" }[fmt];
+  if (explicitFormat)
+    trace.format = {
+      olmoe: "olmoe-jsonl",
+      "olmoe-gz": "olmoe-jsonl",
+      records: "records-jsonl",
+      csv: "csv",
+      binary: "binary",
+    }[fmt];
   return stringify({
     name: "trace-fuzz",
     cluster: { preset: "dgx-h100", gpus: 2 },

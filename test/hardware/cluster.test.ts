@@ -29,8 +29,17 @@ describe("cluster routes", () => {
   const c = new Cluster(new Simulation(), clusterSpecFrom({ preset: "dgx-h100", nodes: 2 }));
   it("NVLink inside a node, PCIe + NIC across nodes, PCIe switch for host copies", () => {
     expect(c.routeNames({ gpu: 0 }, { gpu: 3 })).toEqual(["node0/gpu0/nvlink-up", "node0/gpu3/nvlink-down"]);
-    expect(c.routeNames({ gpu: 1 }, { gpu: 10 })).toEqual(["node0/gpu1/pcie-up", "node0/nic1-tx", "node1/nic2-rx", "node1/gpu2/pcie-down"]);
-    expect(c.routeNames({ host: 1 }, { gpu: 13 })).toEqual(["node1/host-memory", "node1/pcie-switch2-down", "node1/gpu5/pcie-down"]);
+    expect(c.routeNames({ gpu: 1 }, { gpu: 10 })).toEqual([
+      "node0/gpu1/pcie-up",
+      "node0/nic1-tx",
+      "node1/nic2-rx",
+      "node1/gpu2/pcie-down",
+    ]);
+    expect(c.routeNames({ host: 1 }, { gpu: 13 })).toEqual([
+      "node1/host-memory",
+      "node1/pcie-switch2-down",
+      "node1/gpu5/pcie-down",
+    ]);
     expect(c.routeNames({ gpu: 4 }, { gpu: 4 })).toEqual(["node0/gpu4/hbm"]);
   });
   it("p2p NVLink uses the pair's own link; no NVLink goes through PCIe switches", () => {
@@ -45,8 +54,22 @@ describe("cluster routes", () => {
     ]);
   });
   it("a fabric with oversubscription adds node uplinks to inter-node routes", () => {
-    const f = new Cluster(new Simulation(), clusterSpecFrom({ preset: "dgx-h100", nodes: 2, fabric: { kind: "fat-tree", oversubscription: 2, latencyNs: 500 } }));
-    expect(f.routeNames({ gpu: 0 }, { gpu: 8 })).toEqual(["node0/gpu0/pcie-up", "node0/nic0-tx", "node0/fabric-up", "node1/fabric-down", "node1/nic0-rx", "node1/gpu0/pcie-down"]);
+    const f = new Cluster(
+      new Simulation(),
+      clusterSpecFrom({
+        preset: "dgx-h100",
+        nodes: 2,
+        fabric: { kind: "fat-tree", oversubscription: 2, latencyNs: 500 },
+      }),
+    );
+    expect(f.routeNames({ gpu: 0 }, { gpu: 8 })).toEqual([
+      "node0/gpu0/pcie-up",
+      "node0/nic0-tx",
+      "node0/fabric-up",
+      "node1/fabric-down",
+      "node1/nic0-rx",
+      "node1/gpu0/pcie-down",
+    ]);
   });
 });
 
@@ -118,7 +141,10 @@ describe("collectives", () => {
         { hierarchical: hier },
       );
       sim.run();
-      return c.linkTraffic().filter((l) => l.link.endsWith("nvlink-up")).reduce((a, l) => a + l.bytes, 0);
+      return c
+        .linkTraffic()
+        .filter((l) => l.link.endsWith("nvlink-up"))
+        .reduce((a, l) => a + l.bytes, 0);
     };
     // flat: 8 GPUs x 3 local peers x 1 MiB through their NVLink ports; hierarchical: each of those
     // messages also carries the 1 MiB for the remote GPU at the peer's position
@@ -127,35 +153,42 @@ describe("collectives", () => {
   });
 
   const matrix = (n: number) =>
-    fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1 << 22 })), { minLength: n * n, maxLength: n * n }).map((a) => Float64Array.from(a));
+    fc
+      .array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1 << 22 })), { minLength: n * n, maxLength: n * n })
+      .map((a) => Float64Array.from(a));
 
   it("property: bytes sent = bytes received in flat and hierarchical all-to-all over random size matrices", () => {
     const spec = small();
     const n = 8;
     fc.assert(
-      fc.property(matrix(n), fc.boolean(), fc.shuffledSubarray([0, 1, 2, 3, 4, 5, 6, 7], { minLength: 8, maxLength: 8 }), (sizes, hier, order) => {
-        const sim = new Simulation();
-        const c = new Cluster(sim, spec);
-        let done = false;
-        c.allToAll(order, sizes, () => (done = true), { hierarchical: hier });
-        sim.run();
-        expect(done).toBe(true);
-        const { row, col, total } = sums(n, sizes);
-        const net = c.net as FlowNetwork;
-        // every byte reaches its final destination exactly once
-        for (let j = 0; j < n; j++) expect(net.deliveredBytes[order[j]]).toBe(col[j]);
-        // network-level: what left equals what arrived, GPU by GPU summed
-        const sent = Array.from(net.sentBytes).reduce((a, b) => a + b, 0);
-        const recv = Array.from(net.receivedBytes).reduce((a, b) => a + b, 0);
-        expect(sent).toBe(recv);
-        if (!hier) {
-          expect(sent).toBe(total);
-          for (let i = 0; i < n; i++) expect(net.sentBytes[order[i]]).toBe(row[i]);
-        } else {
-          expect(sent).toBeGreaterThanOrEqual(total);
-        }
-        expect(net.activeFlows).toBe(0);
-      }),
+      fc.property(
+        matrix(n),
+        fc.boolean(),
+        fc.shuffledSubarray([0, 1, 2, 3, 4, 5, 6, 7], { minLength: 8, maxLength: 8 }),
+        (sizes, hier, order) => {
+          const sim = new Simulation();
+          const c = new Cluster(sim, spec);
+          let done = false;
+          c.allToAll(order, sizes, () => (done = true), { hierarchical: hier });
+          sim.run();
+          expect(done).toBe(true);
+          const { row, col, total } = sums(n, sizes);
+          const net = c.net as FlowNetwork;
+          // every byte reaches its final destination exactly once
+          for (let j = 0; j < n; j++) expect(net.deliveredBytes[order[j]]).toBe(col[j]);
+          // network-level: what left equals what arrived, GPU by GPU summed
+          const sent = Array.from(net.sentBytes).reduce((a, b) => a + b, 0);
+          const recv = Array.from(net.receivedBytes).reduce((a, b) => a + b, 0);
+          expect(sent).toBe(recv);
+          if (!hier) {
+            expect(sent).toBe(total);
+            for (let i = 0; i < n; i++) expect(net.sentBytes[order[i]]).toBe(row[i]);
+          } else {
+            expect(sent).toBeGreaterThanOrEqual(total);
+          }
+          expect(net.activeFlows).toBe(0);
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -23,10 +23,24 @@ describe("RooflineCostModel", () => {
   it("expert FFN: SwiGLU has 3 matmuls, others 2; 1 token is weight-bound, many tokens compute-bound", () => {
     expect(expertFfnFlops(10, 1024, 4096, "swiglu")).toBe(10 * 1024 * 4096 * 6);
     expect(expertFfnFlops(10, 1024, 4096, "gelu")).toBe(10 * 1024 * 4096 * 4);
-    const one = m.timeNs({ kind: "expert_ffn", tokens: 1, dModel: 4096, dFf: 14336, activation: "swiglu", dtype: "bf16" });
+    const one = m.timeNs({
+      kind: "expert_ffn",
+      tokens: 1,
+      dModel: 4096,
+      dFf: 14336,
+      activation: "swiglu",
+      dtype: "bf16",
+    });
     const weights = 4096 * 14336 * 3 * 2;
     expect(one).toBeGreaterThanOrEqual(Math.ceil((weights / (3350e9 * 0.5)) * 1e9) + 1000);
-    const big = m.timeNs({ kind: "expert_ffn", tokens: 65536, dModel: 4096, dFf: 14336, activation: "swiglu", dtype: "bf16" });
+    const big = m.timeNs({
+      kind: "expert_ffn",
+      tokens: 65536,
+      dModel: 4096,
+      dFf: 14336,
+      activation: "swiglu",
+      dtype: "bf16",
+    });
     expect(big).toBe(Math.ceil((expertFfnFlops(65536, 4096, 14336, "swiglu") / (989e12 * 0.5)) * 1e9 - 1e-6) + 1000);
   });
   it("copies use the PCIe rates given", () => {
@@ -49,7 +63,17 @@ describe("CalibratedCostModel", () => {
   const fallback: CostModel = { name: "const", timeNs: () => 7 };
   const m = new CalibratedCostModel(
     profile({
-      expert_ffn: { unit: "flops", points: [], fit: { kind: "piecewise-linear", knots: [[0, 100], [1e9, 1100]] } },
+      expert_ffn: {
+        unit: "flops",
+        points: [],
+        fit: {
+          kind: "piecewise-linear",
+          knots: [
+            [0, 100],
+            [1e9, 1100],
+          ],
+        },
+      },
       copy_h2d: { unit: "bytes", points: [], fit: { kind: "affine", fixedNs: 500, ratePerS: 1e9 } },
       matmul: { unit: "flops", points: [], fit: { kind: "affine", fixedNs: 0, ratePerS: 1e12 } },
     }),
@@ -57,7 +81,9 @@ describe("CalibratedCostModel", () => {
   );
   it("maps ops to curves with the agreed x", () => {
     // x = FLOPs = 1 * 1000 * 1000 * 2 * 2 = 4e6 -> 100 + 4e6 / 1e9 * 1000 = 104
-    expect(m.timeNs({ kind: "expert_ffn", tokens: 1, dModel: 1000, dFf: 1000, activation: "relu", dtype: "fp16" })).toBe(104);
+    expect(
+      m.timeNs({ kind: "expert_ffn", tokens: 1, dModel: 1000, dFf: 1000, activation: "relu", dtype: "fp16" }),
+    ).toBe(104);
     expect(m.timeNs({ kind: "copy", bytes: 1000, direction: "h2d" })).toBe(1500);
     expect(m.timeNs({ kind: "generic", flops: 1e6, bytes: 0, dtype: "fp32" })).toBe(1000);
   });
@@ -72,14 +98,34 @@ describe("loadProfile", () => {
   const dir = mkdtempSync(join(tmpdir(), "moesim-profile-"));
   it("reads a valid profile", () => {
     const p = join(dir, "ok.json");
-    writeFileSync(p, JSON.stringify(profile({ gating: { unit: "tokens", points: [{ x: 1, medianNs: 5, reps: 3 }], fit: { kind: "affine", fixedNs: 5, ratePerS: 1e6 } } })));
+    writeFileSync(
+      p,
+      JSON.stringify(
+        profile({
+          gating: {
+            unit: "tokens",
+            points: [{ x: 1, medianNs: 5, reps: 3 }],
+            fit: { kind: "affine", fixedNs: 5, ratePerS: 1e6 },
+          },
+        }),
+      ),
+    );
     expect(loadProfile(p).ops.gating?.fit.kind).toBe("affine");
   });
   it("names the file and the key on a bad profile", () => {
     const p = join(dir, "bad.json");
-    writeFileSync(p, JSON.stringify(profile({ gating: { unit: "tokens", points: [], fit: { kind: "affine", fixedNs: 5, ratePerS: -1 } } })));
+    writeFileSync(
+      p,
+      JSON.stringify(
+        profile({ gating: { unit: "tokens", points: [], fit: { kind: "affine", fixedNs: 5, ratePerS: -1 } } }),
+      ),
+    );
     expect(() => loadProfile(p)).toThrow(UserError);
-    expect(() => loadProfile(p)).toThrow(new RegExp(`${p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: invalid cost profile at key ops\\.gating\\.fit\\.ratePerS`));
+    expect(() => loadProfile(p)).toThrow(
+      new RegExp(
+        `${p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: invalid cost profile at key ops\\.gating\\.fit\\.ratePerS`,
+      ),
+    );
     const q = join(dir, "notjson.json");
     writeFileSync(q, "{");
     expect(() => loadProfile(q)).toThrow(/not valid JSON/);

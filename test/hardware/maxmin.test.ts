@@ -112,8 +112,7 @@ describe("MaxMin, property: the values are max-min fair", () => {
             const atBound = v.bound !== undefined && x[i] >= v.bound * (1 - eps);
             const bottleneck = v.on.some(
               (c) =>
-                used[c] >= caps[c] * (1 - eps) &&
-                vars.every((w, j) => !w.on.includes(c) || x[j] <= x[i] * (1 + eps)),
+                used[c] >= caps[c] * (1 - eps) && vars.every((w, j) => !w.on.includes(c) || x[j] <= x[i] * (1 + eps)),
             );
             expect(atBound || bottleneck, `variable ${i}`).toBe(true);
           });

@@ -25,7 +25,14 @@ describe("MemoryPool", () => {
             } else {
               expect(r.ok).toBe(false);
               if (!r.ok) {
-                expect(r.oom).toMatchObject({ gpu: "gpu0", category: o.category, requestedBytes: o.bytes, freeBytes: 1000 - usedBefore, capacityBytes: 1000, timeNs: now });
+                expect(r.oom).toMatchObject({
+                  gpu: "gpu0",
+                  category: o.category,
+                  requestedBytes: o.bytes,
+                  freeBytes: 1000 - usedBefore,
+                  capacityBytes: 1000,
+                  timeNs: now,
+                });
                 expect(Object.values(r.oom.usedByCategory).reduce((a, b) => a + b, 0)).toBe(usedBefore);
               }
               expect(pool.used()).toBe(usedBefore);

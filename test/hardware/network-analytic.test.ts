@@ -28,7 +28,13 @@ function run(preset: "paper-v100" | "dgx-h100", nodes: number, kind: Kind, sizes
   }
   const r = sim.run();
   const bytes = new Map(cluster.linkTraffic().map((l) => [l.link, l.bytes]));
-  return { done, events: r.events, bytes, sent: Array.from(cluster.net.sentBytes), delivered: Array.from(cluster.net.deliveredBytes) };
+  return {
+    done,
+    events: r.events,
+    bytes,
+    sent: Array.from(cluster.net.sentBytes),
+    delivered: Array.from(cluster.net.deliveredBytes),
+  };
 }
 
 const sizeArb = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4e6 }), fc.constantFrom(2048, 4096, 1 << 20));
@@ -85,7 +91,10 @@ describe("analytic network model", () => {
         fc.integer({ min: 1, max: 6 }),
         // sizes: none, whole bytes, or fractions (the link loads then depend on the order of the sums)
         fc.array(
-          fc.tuple(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 0.5, max: 1e6, noNaN: true })), fc.array(fc.nat(5), { minLength: 1, maxLength: 3 })),
+          fc.tuple(
+            fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 0.5, max: 1e6, noNaN: true })),
+            fc.array(fc.nat(5), { minLength: 1, maxLength: 3 }),
+          ),
           { minLength: 25, maxLength: 25 },
         ),
         fc.integer({ min: 0, max: 5000 }),
@@ -103,26 +112,51 @@ describe("analytic network model", () => {
             rt.forEach((l, k) => (r[k] = l));
             return rt.length;
           };
-          const out = (sim: Simulation, net: AnalyticNetwork, t: number[]) => ({ t, stats: net.linkStats(), sent: Array.from(net.sentBytes), got: Array.from(net.deliveredBytes), flows: net.flowsDone, end: sim.now });
+          const out = (sim: Simulation, net: AnalyticNetwork, t: number[]) => ({
+            t,
+            stats: net.linkStats(),
+            sent: Array.from(net.sentBytes),
+            got: Array.from(net.deliveredBytes),
+            flows: net.flowsDone,
+            end: sim.now,
+          });
           // a copy already queued on link 0 first, so that the all-to-all waits behind it
           const a = build();
           const ta: number[] = [];
-          a.net.startFlow([0], 1, busyFirst, a.net.group(1, () => ta.push(a.sim.now)), 0, 0);
+          a.net.startFlow(
+            [0],
+            1,
+            busyFirst,
+            a.net.group(1, () => ta.push(a.sim.now)),
+            0,
+            0,
+          );
           a.net.runAllToAll(pairRoutes(group, routeOf), sizes, () => ta.push(a.sim.now));
           a.sim.run();
           const b = build();
           const tb: number[] = [];
-          b.net.startFlow([0], 1, busyFirst, b.net.group(1, () => tb.push(b.sim.now)), 0, 0);
+          b.net.startFlow(
+            [0],
+            1,
+            busyFirst,
+            b.net.group(1, () => tb.push(b.sim.now)),
+            0,
+            0,
+          );
           const count = sizes.filter((x) => x > 0).length;
           const r = new Int32Array(12);
-          b.net.runGroup(count, () => tb.push(b.sim.now), (g) => {
-            for (let i = 0; i < n; i++)
-              for (let j = 0; j < n; j++) {
-                if (!(sizes[i * n + j] > 0)) continue;
-                const k = routeOf(i, j, r);
-                b.net.startFlow(r, k, sizes[i * n + j], g, i, j);
-              }
-          });
+          b.net.runGroup(
+            count,
+            () => tb.push(b.sim.now),
+            (g) => {
+              for (let i = 0; i < n; i++)
+                for (let j = 0; j < n; j++) {
+                  if (!(sizes[i * n + j] > 0)) continue;
+                  const k = routeOf(i, j, r);
+                  b.net.startFlow(r, k, sizes[i * n + j], g, i, j);
+                }
+            },
+          );
           b.sim.run();
           expect(out(a.sim, a.net, ta)).toEqual(out(b.sim, b.net, tb));
         },
@@ -134,7 +168,10 @@ describe("analytic network model", () => {
   it("a lone transfer takes bytes / bottleneck + route latency, as in the flow model; concurrent transfers queue on a shared link", () => {
     const t = (model: NetworkModel, twice: boolean): number[] => {
       const sim = new Simulation();
-      const cluster = new Cluster(sim, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), { recordTimeline: false, networkModel: model });
+      const cluster = new Cluster(sim, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), {
+        recordTimeline: false,
+        networkModel: model,
+      });
       const out: number[] = [];
       cluster.hostToDevice(0, 12_000_000, () => out.push(sim.now));
       if (twice) cluster.hostToDevice(0, 12_000_000, () => out.push(sim.now));

@@ -48,7 +48,10 @@ describe("flow network: component-local recomputation equals the global solver",
   it("property: random links and flows (shared, disjoint, late starts, rate caps) end at the same ns, in the same order", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 100 }), fc.constantFrom(0, 100, 1000)), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 100 }), fc.constantFrom(0, 100, 1000)), {
+          minLength: 1,
+          maxLength: 10,
+        }),
         fc.array(flowArb, { minLength: 1, maxLength: 40 }),
         (caps, flows) => {
           const a = runOn((sim) => new FlowNetwork(sim, 2), caps, flows);
@@ -64,7 +67,12 @@ describe("flow network: component-local recomputation equals the global solver",
 
   it("variable-size all-to-alls on DGX H100 and paper V100 clusters (1-2 nodes) end at the same ns", () => {
     const rng = rootStream(7).child("network-components");
-    for (const [preset, nodes] of [["paper-v100", 1], ["paper-v100", 2], ["dgx-h100", 1], ["dgx-h100", 2]] as const) {
+    for (const [preset, nodes] of [
+      ["paper-v100", 1],
+      ["paper-v100", 2],
+      ["dgx-h100", 1],
+      ["dgx-h100", 2],
+    ] as const) {
       const times: number[][] = [];
       for (const Impl of [FlowNetwork, ReferenceNetwork]) {
         const sim = new Simulation();
@@ -73,10 +81,15 @@ describe("flow network: component-local recomputation equals the global solver",
         const n = cluster.gpuCount;
         const sizes = new Float64Array(n * n);
         const r = rng.child(`${preset}-${nodes}`);
-        for (let i = 0; i < sizes.length; i++) sizes[i] = r.next() < 0.2 ? 0 : Math.floor(r.next() * 4) * 2048 + Math.floor(r.next() * 1e5);
+        for (let i = 0; i < sizes.length; i++)
+          sizes[i] = r.next() < 0.2 ? 0 : Math.floor(r.next() * 4) * 2048 + Math.floor(r.next() * 1e5);
         const t: number[] = [];
         if (Impl === ReferenceNetwork) replaceNet(cluster, sim);
-        cluster.allToAll(Array.from({ length: n }, (_, i) => i), sizes, () => t.push(sim.now));
+        cluster.allToAll(
+          Array.from({ length: n }, (_, i) => i),
+          sizes,
+          () => t.push(sim.now),
+        );
         // a host copy in the middle shares PCIe with the cross-node flows
         sim.schedule(3000, () => cluster.hostToDevice(0, 1 << 20, () => t.push(sim.now)));
         sim.run();
@@ -92,6 +105,7 @@ describe("flow network: component-local recomputation equals the global solver",
 function replaceNet(cluster: Cluster, sim: Simulation): void {
   const old = cluster.net;
   const ref = new ReferenceNetwork(sim, old.sentBytes.length);
-  for (let l = 0; l < old.linkCount; l++) ref.addLink(old.linkNames[l], old.linkKinds[l], old.linkBandwidthBytesPerS(l), old.linkLatencyNs(l));
+  for (let l = 0; l < old.linkCount; l++)
+    ref.addLink(old.linkNames[l], old.linkKinds[l], old.linkBandwidthBytesPerS(l), old.linkLatencyNs(l));
   (cluster as unknown as { net: Net }).net = ref;
 }

@@ -20,7 +20,10 @@ interface Case {
 
 function run(c: Case, fast: boolean) {
   const sim = new Simulation();
-  const cluster = new Cluster(sim, clusterSpecFrom({ preset: c.preset, nodes: c.nodes }), { recordTimeline: false, fastCollectives: fast });
+  const cluster = new Cluster(sim, clusterSpecFrom({ preset: c.preset, nodes: c.nodes }), {
+    recordTimeline: false,
+    fastCollectives: fast,
+  });
   const n = cluster.gpuCount;
   const group = Array.from({ length: n }, (_, i) => i);
   const done: Array<[string, number]> = [];
@@ -36,7 +39,9 @@ function run(c: Case, fast: boolean) {
     });
   });
   c.copies.forEach((cp, i) => {
-    sim.schedule(cp.at, () => cluster.hostToDevice(cp.gpu % n, cp.bytes, () => void done.push([`h${i}`, sim.now]), { pinned: cp.pinned }));
+    sim.schedule(cp.at, () =>
+      cluster.hostToDevice(cp.gpu % n, cp.bytes, () => void done.push([`h${i}`, sim.now]), { pinned: cp.pinned }),
+    );
   });
   sim.run();
   const net = cluster.net as FlowNetwork;
@@ -68,7 +73,12 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
     { minLength: 1, maxLength: 4 },
   ),
   copies: fc.array(
-    fc.record({ at: fc.integer({ min: 0, max: 400_000 }), gpu: fc.nat(15), bytes: fc.integer({ min: 1, max: 8e6 }), pinned: fc.boolean() }),
+    fc.record({
+      at: fc.integer({ min: 0, max: 400_000 }),
+      gpu: fc.nat(15),
+      bytes: fc.integer({ min: 1, max: 8e6 }),
+      pinned: fc.boolean(),
+    }),
     { maxLength: 3 },
   ),
 });
@@ -112,13 +122,24 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
     const cluster = new Cluster(sim, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), { recordTimeline: false });
     const sizes = new Float64Array(64).map((_, i) => 1000 + 37 * i);
     let at = -1;
-    cluster.allToAll(Array.from({ length: 8 }, (_, i) => i), sizes, () => (at = sim.now));
+    cluster.allToAll(
+      Array.from({ length: 8 }, (_, i) => i),
+      sizes,
+      () => (at = sim.now),
+    );
     const r = sim.run();
     expect(r.events).toBe(2); // launch overhead, delivery
     const slow = new Simulation();
-    const c2 = new Cluster(slow, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), { recordTimeline: false, fastCollectives: false });
+    const c2 = new Cluster(slow, clusterSpecFrom({ preset: "paper-v100", nodes: 1 }), {
+      recordTimeline: false,
+      fastCollectives: false,
+    });
     let at2 = -1;
-    c2.allToAll(Array.from({ length: 8 }, (_, i) => i), sizes, () => (at2 = slow.now));
+    c2.allToAll(
+      Array.from({ length: 8 }, (_, i) => i),
+      sizes,
+      () => (at2 = slow.now),
+    );
     expect(slow.run().events).toBeGreaterThan(10);
     expect(at).toBe(at2);
   });
@@ -133,13 +154,21 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
         fc.oneof(
           // clean: integer sizes, finishes away from an integer ns (the closed form takes them)
           fc.array(
-            fc.record({ bytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 5e7 })), whole: fc.integer({ min: 0, max: 200_000 }), off: fc.constantFrom(0, 0.01, 0.25, 0.5, 1 - 1e-3, 1 - 1e-7) }),
+            fc.record({
+              bytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 5e7 })),
+              whole: fc.integer({ min: 0, max: 200_000 }),
+              off: fc.constantFrom(0, 0.01, 0.25, 0.5, 1 - 1e-3, 1 - 1e-7),
+            }),
             { minLength: 16, maxLength: 16 },
           ),
           // raw: fractional sizes and finishes just after an integer ns too
           fc.array(
             fc.record({
-              bytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 5e7 }), fc.double({ min: 0.5, max: 1e6, noNaN: true })),
+              bytes: fc.oneof(
+                fc.constant(0),
+                fc.integer({ min: 1, max: 5e7 }),
+                fc.double({ min: 0.5, max: 1e6, noNaN: true }),
+              ),
               whole: fc.integer({ min: 0, max: 200_000 }),
               off: fc.constantFrom(...offsets),
             }),
@@ -168,7 +197,17 @@ describe("network fast path (runGroup) equals the event-driven path", () => {
             sim.run();
             return {
               net,
-              out: { at, end: sim.now, links: net.linkStats(), sent: Array.from(net.sentBytes), got: Array.from(net.receivedBytes), del: Array.from(net.deliveredBytes), flows: net.flowsDone, solves: net.solves, solved: net.solvedFlows },
+              out: {
+                at,
+                end: sim.now,
+                links: net.linkStats(),
+                sent: Array.from(net.sentBytes),
+                got: Array.from(net.receivedBytes),
+                del: Array.from(net.deliveredBytes),
+                flows: net.flowsDone,
+                solves: net.solves,
+                solved: net.solvedFlows,
+              },
             };
           };
           const a = run(true);

@@ -38,7 +38,11 @@ describe("flow network: analytical cases", () => {
   });
 
   it("a route's latency is the sum of its links' and its rate the slowest link's", () => {
-    const { sim, net: n, ids } = net([
+    const {
+      sim,
+      net: n,
+      ids,
+    } = net([
       [100e9, 300],
       [25e9, 700],
       [50e9, 0],
@@ -64,7 +68,11 @@ describe("flow network: analytical cases", () => {
   });
 
   it("flows on disjoint links do not slow each other", () => {
-    const { sim, net: n, ids } = net([
+    const {
+      sim,
+      net: n,
+      ids,
+    } = net([
       [10e9, 0],
       [20e9, 0],
     ]);
@@ -77,7 +85,11 @@ describe("flow network: analytical cases", () => {
 
   it("max-min: a flow limited elsewhere leaves the rest of a shared link to the others", () => {
     // link0 10 B/ns, link1 4 B/ns. A: link0+link1, B: link0, C: link1. Max-min: A = C = 2, B = 8.
-    const { sim, net: n, ids } = net([
+    const {
+      sim,
+      net: n,
+      ids,
+    } = net([
       [10e9, 0],
       [4e9, 0],
     ]);
@@ -119,10 +131,13 @@ describe("flow network: analytical cases", () => {
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 8 }),
-        fc.array(fc.tuple(fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), fc.option(fc.integer({ min: 1, max: 50 }))), {
-          minLength: 1,
-          maxLength: 40,
-        }),
+        fc.array(
+          fc.tuple(fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), fc.option(fc.integer({ min: 1, max: 50 }))),
+          {
+            minLength: 1,
+            maxLength: 40,
+          },
+        ),
         (caps, flows) => {
           const { sim, net: n } = net(caps.map((c) => [c * 1e9, 0]));
           for (const [route, cap] of flows) {
@@ -134,7 +149,8 @@ describe("flow network: analytical cases", () => {
           const load = new Array(caps.length).fill(0);
           for (const f of snap.flows) for (const l of f.route) load[l] += f.rateBytesPerS;
           const eps = 1e-6;
-          for (let l = 0; l < caps.length; l++) expect(load[l]).toBeLessThanOrEqual(snap.linkCapBytesPerS[l] * (1 + eps));
+          for (let l = 0; l < caps.length; l++)
+            expect(load[l]).toBeLessThanOrEqual(snap.linkCapBytesPerS[l] * (1 + eps));
           for (const f of snap.flows) {
             expect(f.rateBytesPerS).toBeGreaterThan(0);
             if (f.rateBytesPerS >= f.maxRateBytesPerS * (1 - eps)) continue; // limited by its own cap
@@ -155,10 +171,13 @@ describe("flow network: analytical cases", () => {
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 6 }),
-        fc.array(fc.tuple(fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 1e7 }), fc.nat(5000)), {
-          minLength: 1,
-          maxLength: 30,
-        }),
+        fc.array(
+          fc.tuple(fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 1e7 }), fc.nat(5000)),
+          {
+            minLength: 1,
+            maxLength: 30,
+          },
+        ),
         (caps, flows) => {
           const { sim, net: n } = net(caps.map((c) => [c * 1e9, 100]));
           let total = 0;

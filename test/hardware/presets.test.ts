@@ -48,18 +48,27 @@ describe("presets", () => {
     expect(getNodePreset("dgx-h100").gpu.hbmBytes).toBe(80 * 1024 ** 3);
   });
   it("clusterSpecFrom deep-merges overrides and checks them", () => {
-    const s = clusterSpecFrom({ preset: "dgx-h100", nodes: 4, overrides: { gpu: { hbmBytes: 40e9 }, nic: { perNode: 4 } }, fabric: { kind: "rail" } });
+    const s = clusterSpecFrom({
+      preset: "dgx-h100",
+      nodes: 4,
+      overrides: { gpu: { hbmBytes: 40e9 }, nic: { perNode: 4 } },
+      fabric: { kind: "rail" },
+    });
     expect(s.nodes).toBe(4);
     expect(s.node.gpu.hbmBytes).toBe(40e9);
     expect(s.node.gpu.hbmBytesPerS).toBe(3350e9);
     expect(s.node.nic.perNode).toBe(4);
     expect(s.node.nic.bandwidthBytesPerS).toBe(48e9);
     expect(s.fabric).toEqual({ kind: "rail" });
-    expect(() => clusterSpecFrom({ preset: "dgx-h100", overrides: { gpu: { hbmGB: 1 } }, where: "s.yaml: cluster" })).toThrow(
-      /^s\.yaml: cluster: unknown key overrides\.gpu\.hbmGB; expected one of name, flopsPerS/,
+    expect(() =>
+      clusterSpecFrom({ preset: "dgx-h100", overrides: { gpu: { hbmGB: 1 } }, where: "s.yaml: cluster" }),
+    ).toThrow(/^s\.yaml: cluster: unknown key overrides\.gpu\.hbmGB; expected one of name, flopsPerS/);
+    expect(() => clusterSpecFrom({ preset: "dgx-h100", overrides: { pcie: { d2hBytesPerS: -1 } } })).toThrow(
+      /node\.pcie\.d2hBytesPerS must be a positive number, got -1/,
     );
-    expect(() => clusterSpecFrom({ preset: "dgx-h100", overrides: { pcie: { d2hBytesPerS: -1 } } })).toThrow(/node\.pcie\.d2hBytesPerS must be a positive number, got -1/);
     expect(() => clusterSpecFrom({ preset: "dgx-h100", nodes: 0 })).toThrow(/nodes must be a whole number >= 1/);
-    expect(() => clusterSpecFrom({ preset: "dgx-h100", fabric: { kind: "rail", oversubscription: 0.5 } })).toThrow(/oversubscription/);
+    expect(() => clusterSpecFrom({ preset: "dgx-h100", fabric: { kind: "rail", oversubscription: 0.5 } })).toThrow(
+      /oversubscription/,
+    );
   });
 });

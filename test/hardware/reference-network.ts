@@ -194,7 +194,12 @@ export class FlowNetwork {
     this.advance(this.sim.now);
     const out = [];
     for (let l = 0; l < this.nLinks; l++) {
-      out.push({ link: this.linkNames[l], kind: this.linkKinds[l], bytes: this.linkBytes[l], busyNs: this.linkBusy[l] });
+      out.push({
+        link: this.linkNames[l],
+        kind: this.linkKinds[l],
+        bytes: this.linkBytes[l],
+        busyNs: this.linkBusy[l],
+      });
     }
     return out;
   }
@@ -203,12 +208,20 @@ export class FlowNetwork {
    * The active flows with their current fair rates (bytes/s) and routes, and every link's capacity
    * (bytes/s): for tests and inspection. Rates are those of the last recomputation.
    */
-  snapshot(): { flows: Array<{ rateBytesPerS: number; maxRateBytesPerS: number; route: number[]; remainingBytes: number }>; linkCapBytesPerS: number[] } {
+  snapshot(): {
+    flows: Array<{ rateBytesPerS: number; maxRateBytesPerS: number; route: number[]; remainingBytes: number }>;
+    linkCapBytesPerS: number[];
+  } {
     const flows = [];
     for (let i = 0; i < this.nActive; i++) {
       const f = this.active[i];
       const route = Array.from(this.fRoute.subarray(f * MAX_ROUTE, f * MAX_ROUTE + this.fRouteLen[f]));
-      flows.push({ rateBytesPerS: this.fRate[f] * 1e9, maxRateBytesPerS: this.fMaxRate[f] * 1e9, route, remainingBytes: this.fRemaining[f] });
+      flows.push({
+        rateBytesPerS: this.fRate[f] * 1e9,
+        maxRateBytesPerS: this.fMaxRate[f] * 1e9,
+        route,
+        remainingBytes: this.fRemaining[f],
+      });
     }
     return { flows, linkCapBytesPerS: Array.from(this.linkCap.subarray(0, this.nLinks), (c) => c * 1e9) };
   }
@@ -220,7 +233,13 @@ export class FlowNetwork {
 
   /** An all-to-all over precomputed routes: one flow per nonzero size, in pair order, in one group. */
   /** Cluster's entry point (sizes counted by the caller): the reference counts them again itself. */
-  runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, _count: number, _whole: boolean, onDone: () => void): void {
+  runAllToAllChecked(
+    t: PairRoutes,
+    sizes: ArrayLike<number>,
+    _count: number,
+    _whole: boolean,
+    onDone: () => void,
+  ): void {
     this.runAllToAll(t, sizes, onDone);
   }
 
@@ -231,7 +250,14 @@ export class FlowNetwork {
     const g = this.group(count, onDone);
     for (let p = 0; p < nn; p++) {
       if (!(sizes[p] > 0)) continue;
-      this.startFlow(t.route.subarray(p * MAX_ROUTE, p * MAX_ROUTE + t.len[p]), t.len[p], sizes[p], g, t.src[p], t.dst[p]);
+      this.startFlow(
+        t.route.subarray(p * MAX_ROUTE, p * MAX_ROUTE + t.len[p]),
+        t.len[p],
+        sizes[p],
+        g,
+        t.src[p],
+        t.dst[p],
+      );
     }
   }
 
@@ -266,7 +292,8 @@ export class FlowNetwork {
     logical = bytes,
     maxRateBytesPerS = Infinity,
   ): void {
-    if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new Error(`flow size must be a finite number >= 0, got ${bytes}`);
+    if (!(bytes >= 0) || !Number.isFinite(bytes))
+      throw new Error(`flow size must be a finite number >= 0, got ${bytes}`);
     if (len > MAX_ROUTE) throw new Error(`route of ${len} links exceeds ${MAX_ROUTE}`);
     let lat = 0;
     for (let i = 0; i < len; i++) lat += this.linkLat[route[i]];

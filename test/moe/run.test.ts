@@ -13,7 +13,9 @@ const ROOT = resolve(import.meta.dirname, "..", "..");
 const QUICKSTART = resolve(ROOT, "scenarios", "quickstart.yaml");
 
 function scenario(extra: string): ReturnType<typeof parseScenario> {
-  const workload = extra.includes("workload:") ? "" : `workload: { phase: decode, batching: { kind: static, batch_size: 16 } }\n`;
+  const workload = extra.includes("workload:")
+    ? ""
+    : `workload: { phase: decode, batching: { kind: static, batch_size: 16 } }\n`;
   return parseScenario(
     `name: t\nseed: 7\ncluster: { preset: dgx-h100, nodes: 1 }\nmodel: { preset: olmoe-1b-7b }\n` +
       `trace: { synthetic: { fitted: olmoe-1b-7b, sequences: 32, tokens_per_sequence: 12 } }\n${workload}${extra}`,
@@ -72,11 +74,17 @@ describe("moesim run: the quickstart scenario", () => {
   });
 
   it("a different seed changes the run; --json fields are present", async () => {
-    const text = readFileSync(QUICKSTART, "utf8").replace("seed: 42", "seed: 43").replace("file: traces/quickstart.mtrace", "synthetic: { fitted: olmoe-1b-7b, sequences: 16, tokens_per_sequence: 8 }");
+    const text = readFileSync(QUICKSTART, "utf8")
+      .replace("seed: 42", "seed: 43")
+      .replace(
+        "file: traces/quickstart.mtrace",
+        "synthetic: { fitted: olmoe-1b-7b, sequences: 16, tokens_per_sequence: 8 }",
+      );
     const a = await runScenario(parseScenario(text, QUICKSTART));
     const b = await runScenario(parseScenario(text.replace("seed: 43", "seed: 44"), QUICKSTART));
     expect(a.files.get("steps.csv")).not.toBe(b.files.get("steps.csv"));
-    for (const k of ["tokens_per_s", "oom", "results_dir", "step_latency_ms", "phase_breakdown_ms", "memory", "load"]) expect(a.summary).toHaveProperty(k);
+    for (const k of ["tokens_per_s", "oom", "results_dir", "step_latency_ms", "phase_breakdown_ms", "memory", "load"])
+      expect(a.summary).toHaveProperty(k);
   });
 });
 
@@ -105,9 +113,17 @@ describe("moesim run: simulation invariants", () => {
 
   it("reports OOM at the step it happens instead of crashing", async () => {
     // 80 GB of HBM cannot hold the KV cache of 2 requests per GPU x 1M tokens of context (256 GB).
-    const r = await runScenario(scenario(`workload: { phase: decode, batching: { kind: static, batch_size: 16 }, context_tokens: 1000000 }`));
+    const r = await runScenario(
+      scenario(`workload: { phase: decode, batching: { kind: static, batch_size: 16 }, context_tokens: 1000000 }`),
+    );
     expect(r.summary.oom).toBe(true);
-    const o = r.summary.oom_detail as { step: number; category: string; requestedBytes: number; freeBytes: number; gpu: string };
+    const o = r.summary.oom_detail as {
+      step: number;
+      category: string;
+      requestedBytes: number;
+      freeBytes: number;
+      gpu: string;
+    };
     expect(o.step).toBe(0);
     expect(o.category).toBe("kv_cache");
     expect(o.requestedBytes).toBeGreaterThan(o.freeBytes);
@@ -115,7 +131,11 @@ describe("moesim run: simulation invariants", () => {
   });
 
   it("continuous batching with Poisson arrivals serves every request once", async () => {
-    const r = await runScenario(scenario(`workload: { phase: decode, batching: { kind: continuous, max_batch: 8, arrival: { kind: poisson, rate_per_s: 500 } } }`));
+    const r = await runScenario(
+      scenario(
+        `workload: { phase: decode, batching: { kind: continuous, max_batch: 8, arrival: { kind: poisson, rate_per_s: 500 } } }`,
+      ),
+    );
     expect(r.summary.tokens).toBe(r.resolved.trace.tokens);
     expect(r.result.requestLatencyNs.length).toBe(32);
     expect(Math.min(...r.result.steps.map((s) => s.tokens))).toBeGreaterThan(0);
@@ -127,19 +147,27 @@ describe("moesim run: simulation invariants", () => {
     const [a, b] = [await run(1), await run(2)];
     expect(b.summary.tokens).toBe(a.summary.tokens);
     // Dense weights are split over the 2 ranks of a group; experts are not.
-    expect(b.summary.memory.peak_by_category_bytes.weights).toBeLessThan(a.summary.memory.peak_by_category_bytes.weights);
+    expect(b.summary.memory.peak_by_category_bytes.weights).toBeLessThan(
+      a.summary.memory.peak_by_category_bytes.weights,
+    );
     // Same routing, same expert work.
-    expect(b.result.steps.map((s) => s.gpu_tokens.reduce((x, y) => x + y, 0))).toEqual(a.result.steps.map((s) => s.gpu_tokens.reduce((x, y) => x + y, 0)));
+    expect(b.result.steps.map((s) => s.gpu_tokens.reduce((x, y) => x + y, 0))).toEqual(
+      a.result.steps.map((s) => s.gpu_tokens.reduce((x, y) => x + y, 0)),
+    );
     // The all-gathers after each combine take time on top of the all-to-alls.
     expect(b.summary.phase_breakdown_ms.all_to_all).toBeGreaterThan(a.summary.phase_breakdown_ms.all_to_all);
     for (const st of b.result.steps) expect(PHASES.reduce((acc, p) => acc + st.phases_ns[p], 0)).toBe(st.latency_ns);
-    await expect(runScenario(scenario(`parallelism: { tensor: 3 }`))).rejects.toThrow(/parallelism\.tensor: 3 must divide/);
+    await expect(runScenario(scenario(`parallelism: { tensor: 3 }`))).rejects.toThrow(
+      /parallelism\.tensor: 3 must divide/,
+    );
   });
 
   it("unknown policy names fail with the valid values and the scenario location", async () => {
     const loaded = scenario(`policies: { buffering: { policy: belady2, slots: 2 } }`);
     await expect(runScenario(loaded)).rejects.toThrow(UserError);
-    await expect(runScenario(loaded)).rejects.toThrow(/inline\.yaml:\d+:\d+: policies\.buffering\.policy: .*belady2.*lifo-paper/);
+    await expect(runScenario(loaded)).rejects.toThrow(
+      /inline\.yaml:\d+:\d+: policies\.buffering\.policy: .*belady2.*lifo-paper/,
+    );
   });
 });
 
@@ -147,9 +175,15 @@ describe("results directory", () => {
   it("is written atomically and never replaces a folder moesim did not write", () => {
     const dir = mkdtempSync(join(tmpdir(), "moesim-res-"));
     const target = join(dir, "r");
-    writeResultsDir(target, new Map([["summary.json", "{}\n"], ["a.csv", "x\n"]]));
+    writeResultsDir(
+      target,
+      new Map([
+        ["summary.json", "{}\n"],
+        ["a.csv", "x\n"],
+      ]),
+    );
     expect(readdirSync(target).sort()).toEqual([".moesim-results", "a.csv", "summary.json"]);
-    writeResultsDir(target, new Map([["summary.json", "{\"v\":2}\n"]]));
+    writeResultsDir(target, new Map([["summary.json", '{"v":2}\n']]));
     expect(readdirSync(target).sort()).toEqual([".moesim-results", "summary.json"]);
     expect(readdirSync(dir)).toEqual(["r"]); // no temporary folders left behind
     const mine = join(dir, "mine");
@@ -168,16 +202,28 @@ describe("expert compute without buffering", () => {
     const encode = "workload: { phase: encode, batching: { kind: static, batch_size: 8 } }\n";
     for (const preset of ["paper-v100", "dgx-h100"])
       for (const gating of ["static", "tutel", "fastmoe", "megablocks", "dynamic"])
-        for (const [hot, work] of [[0, ""], [6, ""], [0, encode], [6, encode]] as const) {
-          const loaded = scenario(`policies: { gating: { policy: ${gating} }, placement: { policy: greedy, replicate_hot: ${hot} } }\n${work}`);
+        for (const [hot, work] of [
+          [0, ""],
+          [6, ""],
+          [0, encode],
+          [6, encode],
+        ] as const) {
+          const loaded = scenario(
+            `policies: { gating: { policy: ${gating} }, placement: { policy: greedy, replicate_hot: ${hot} } }\n${work}`,
+          );
           loaded.scenario.cluster.preset = preset;
-          if (work) loaded.scenario.trace = { ...loaded.scenario.trace, synthetic: { ...loaded.scenario.trace.synthetic!, sequences: 8, tokens_per_sequence: 512 } };
+          if (work)
+            loaded.scenario.trace = {
+              ...loaded.scenario.trace,
+              synthetic: { ...loaded.scenario.trace.synthetic!, sequences: 8, tokens_per_sequence: 512 },
+            };
           const cfg = (await resolveScenario(loaded)).config;
           const flat = simulateMoe(cfg);
           const lists = simulateMoe({ ...cfg, expertLists: true });
           expect(flat.steps.length).toBeGreaterThan(0);
           expect(JSON.stringify(flat)).toBe(JSON.stringify(lists));
-          if (hot > 0) expect(flat.placement.some((p) => p.replicas && p.replicas.some((r) => r && r.length > 0))).toBe(true);
+          if (hot > 0)
+            expect(flat.placement.some((p) => p.replicas && p.replicas.some((r) => r && r.length > 0))).toBe(true);
           checked++;
         }
     expect(checked).toBe(40);

@@ -9,7 +9,9 @@ describe("paper: expert buffering", () => {
     const lines = ["slots   lifo  lifo-paper  belady"];
     for (let s = 1; s <= 8; s++) {
       const [l, lp, b] = ["lifo", "lifo-paper", "belady"].map((p) => miss(p, s));
-      lines.push(`${String(s).padStart(5)} ${l.miss_rate.toFixed(3).padStart(6)} ${lp.miss_rate.toFixed(3).padStart(11)} ${b.miss_rate.toFixed(3).padStart(7)}`);
+      lines.push(
+        `${String(s).padStart(5)} ${l.miss_rate.toFixed(3).padStart(6)} ${lp.miss_rate.toFixed(3).padStart(11)} ${b.miss_rate.toFixed(3).padStart(7)}`,
+      );
       expect(b.misses).toBeLessThanOrEqual(lp.misses);
       expect(lp.misses).toBeLessThanOrEqual(l.misses);
       if (s >= 2 && s <= 7) {
@@ -22,16 +24,26 @@ describe("paper: expert buffering", () => {
     }
     console.log(lines.join("\n"));
     // More slots never hurt the paper's LIFO, and throughput follows the misses.
-    for (let s = 2; s <= 8; s++) expect(miss("lifo-paper", s).misses).toBeLessThanOrEqual(miss("lifo-paper", s - 1).misses);
+    for (let s = 2; s <= 8; s++)
+      expect(miss("lifo-paper", s).misses).toBeLessThanOrEqual(miss("lifo-paper", s - 1).misses);
     expectGolden(
       "cache-miss-rate",
-      pts.map((p) => ({ policy: p.summary.policies.buffering, slots: p.summary.policies.slots, miss_rate: p.summary.cache!.miss_rate, tokens_per_s: p.summary.tokens_per_s })),
+      pts.map((p) => ({
+        policy: p.summary.policies.buffering,
+        slots: p.summary.policies.slots,
+        miss_rate: p.summary.cache!.miss_rate,
+        tokens_per_s: p.summary.tokens_per_s,
+      })),
     );
   });
 
   it("throughput and memory vs cache size: fewer slots save memory and cost throughput", async () => {
     const pts = await runFigure("cache-throughput");
-    const rows = pts.map((p) => ({ slots: p.summary.policies.slots ?? "all", tokens_per_s: p.summary.tokens_per_s, peak_bytes: p.summary.memory.peak_bytes_max }));
+    const rows = pts.map((p) => ({
+      slots: p.summary.policies.slots ?? "all",
+      tokens_per_s: p.summary.tokens_per_s,
+      peak_bytes: p.summary.memory.peak_bytes_max,
+    }));
     console.table(rows);
     for (let i = 1; i < rows.length; i++) {
       expect(rows[i].tokens_per_s).toBeGreaterThanOrEqual(rows[i - 1].tokens_per_s);

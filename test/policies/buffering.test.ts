@@ -23,15 +23,15 @@ function seqOf(batches: number[][], experts: number): AccessSequence {
 }
 
 /** Random traces: E experts, batches of distinct experts in random order, a cache size. */
-const traceArb = fc
-  .integer({ min: 1, max: 10 })
-  .chain((experts) =>
-    fc.record({
-      experts: fc.constant(experts),
-      batches: fc.array(fc.uniqueArray(fc.integer({ min: 0, max: experts - 1 }), { maxLength: experts }), { maxLength: 40 }),
-      capacity: fc.integer({ min: 1, max: experts + 1 }),
+const traceArb = fc.integer({ min: 1, max: 10 }).chain((experts) =>
+  fc.record({
+    experts: fc.constant(experts),
+    batches: fc.array(fc.uniqueArray(fc.integer({ min: 0, max: experts - 1 }), { maxLength: experts }), {
+      maxLength: 40,
     }),
-  );
+    capacity: fc.integer({ min: 1, max: experts + 1 }),
+  }),
+);
 
 const policies = [...bufferingPolicies.values()];
 
@@ -109,12 +109,17 @@ describe("buffering policies", () => {
   });
 
   it("a textbook case: 3 slots, requests 0 1 2 3 0 1 4 0 1 2 3 4 (one batch each)", () => {
-    const seq = seqOf([0, 1, 2, 3, 0, 1, 4, 0, 1, 2, 3, 4].map((e) => [e]), 5);
+    const seq = seqOf(
+      [0, 1, 2, 3, 0, 1, 4, 0, 1, 2, 3, 4].map((e) => [e]),
+      5,
+    );
     const misses = (n: string): number => simulateCache(getBufferingPolicy(n), seq, 3).misses;
     expect(misses("fifo")).toBe(9); // Belady's anomaly example
     expect(misses("lru")).toBe(10);
     expect(misses("belady")).toBe(7);
-    expect(simulateCache(getBufferingPolicy("belady"), seqOf([[0, 1, 2, 3, 0, 1, 4, 0, 1, 2, 3, 4]], 5), 4).misses).toBe(6);
+    expect(
+      simulateCache(getBufferingPolicy("belady"), seqOf([[0, 1, 2, 3, 0, 1, 4, 0, 1, 2, 3, 4]], 5), 4).misses,
+    ).toBe(6);
   });
 
   it("lifo-paper evicts an expert inactive in the batch before the most recent insert", () => {
@@ -131,7 +136,9 @@ describe("buffering policies", () => {
       fc.property(traceArb, ({ experts, batches, capacity }) => {
         const seq = seqOf(batches, experts);
         for (const name of ["lru", "fifo", "lifo", "lifo-paper", "belady"]) {
-          expect(simulateCache(getBufferingPolicy(name), seq, capacity).misses, name).toBe(reference(name, seq, capacity));
+          expect(simulateCache(getBufferingPolicy(name), seq, capacity).misses, name).toBe(
+            reference(name, seq, capacity),
+          );
         }
       }),
       { numRuns: 300 },
@@ -188,7 +195,14 @@ describe("buffering policies", () => {
   });
 
   it("with room for every expert, only first uses miss", () => {
-    const seq = seqOf([[0, 1, 2], [2, 3], [0, 3, 1]], 4);
+    const seq = seqOf(
+      [
+        [0, 1, 2],
+        [2, 3],
+        [0, 3, 1],
+      ],
+      4,
+    );
     for (const p of policies) expect(simulateCache(p, seq, 4).misses, p.name).toBe(4);
   });
 });

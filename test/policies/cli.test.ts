@@ -8,7 +8,16 @@ import { rootStream } from "../../src/sim/rng.js";
 /** A small synthetic trace in the OLMoE JSONL format: 8 requests, 2 layers, 16 experts, top-2. */
 function writeTrace(dir: string): string {
   const rng = rootStream(7).child("cli-trace");
-  const lines = [JSON.stringify({ format: "moe-routing-trace/v1", model: "tiny", layers: 2, experts: 16, top_k: 2, expert_bytes: 1000 })];
+  const lines = [
+    JSON.stringify({
+      format: "moe-routing-trace/v1",
+      model: "tiny",
+      layers: 2,
+      experts: 16,
+      top_k: 2,
+      expert_bytes: 1000,
+    }),
+  ];
   for (let s = 0; s < 8; s++) {
     for (let step = 0; step < 5 + s; step++) {
       const experts = [0, 1].map(() => {
@@ -33,7 +42,22 @@ describe("moesim cache / placement", () => {
 
   it("cache --json prints one JSON array; --out writes CSV, JSON and a Vega-Lite spec", async () => {
     const outDir = join(dir, "out");
-    const r = await cli(["cache", "--trace", trace, "--policies", "lru,belady", "--slots", "1..3", "--gpus", "2", "--batch", "4", "--json", "--out", outDir]);
+    const r = await cli([
+      "cache",
+      "--trace",
+      trace,
+      "--policies",
+      "lru,belady",
+      "--slots",
+      "1..3",
+      "--gpus",
+      "2",
+      "--batch",
+      "4",
+      "--json",
+      "--out",
+      outDir,
+    ]);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.out) as Record<string, number | string>[];
     expect(rows).toHaveLength(6);
@@ -45,7 +69,9 @@ describe("moesim cache / placement", () => {
       const m = (p: string) => rows.find((x) => x.policy === p && x.slots === s)!.misses as number;
       expect(m("belady")).toBeLessThanOrEqual(m("lru"));
     }
-    expect(readFileSync(join(outDir, "cache.csv"), "utf8").split("\n")[0]).toBe("policy,slots,requests,misses,miss_rate,bytes_moved");
+    expect(readFileSync(join(outDir, "cache.csv"), "utf8").split("\n")[0]).toBe(
+      "policy,slots,requests,misses,miss_rate,bytes_moved",
+    );
     expect(JSON.parse(readFileSync(join(outDir, "cache.json"), "utf8"))).toEqual(rows);
     expect(existsSync(join(outDir, "cache-missrate.vl.json"))).toBe(true);
   });
@@ -71,7 +97,12 @@ describe("moesim cache / placement", () => {
   it("placement --json prints worst and mean max GPU share per policy", async () => {
     const r = await cli(["placement", "--trace", trace, "--gpus", "4", "--batch", "4", "--json"]);
     expect(r.code).toBe(0);
-    const rows = JSON.parse(r.out) as { policy: string; worst_max_share: number; mean_max_share: number; ideal_share: number }[];
+    const rows = JSON.parse(r.out) as {
+      policy: string;
+      worst_max_share: number;
+      mean_max_share: number;
+      ideal_share: number;
+    }[];
     expect(rows.map((x) => x.policy)).toEqual(["contiguous", "round-robin", "greedy", "anti-correlation", "eplb"]);
     for (const x of rows) {
       expect(x.ideal_share).toBe(0.25);
@@ -81,8 +112,21 @@ describe("moesim cache / placement", () => {
   });
 
   it("placement --fit-fraction judges on the held-out batches; a bad fraction is one line, exit 2", async () => {
-    const all = JSON.parse((await cli(["placement", "--trace", trace, "--gpus", "4", "--batch", "4", "--json"])).out) as { batches_judged: number }[];
-    const r = await cli(["placement", "--trace", trace, "--gpus", "4", "--batch", "4", "--fit-fraction", "0.25", "--json"]);
+    const all = JSON.parse(
+      (await cli(["placement", "--trace", trace, "--gpus", "4", "--batch", "4", "--json"])).out,
+    ) as { batches_judged: number }[];
+    const r = await cli([
+      "placement",
+      "--trace",
+      trace,
+      "--gpus",
+      "4",
+      "--batch",
+      "4",
+      "--fit-fraction",
+      "0.25",
+      "--json",
+    ]);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.out) as { batches_judged: number }[];
     expect(rows[0].batches_judged).toBe(all[0].batches_judged - Math.floor(all[0].batches_judged * 0.25));

@@ -71,8 +71,12 @@ describe("EPLB placement (deepseek-ai/EPLB)", () => {
   });
 
   it("an uneven physical count is a user error naming the valid redundancies", () => {
-    expect(() => eplb.place({ experts: 64, gpus: 8, load: new Float64Array(64), redundantExperts: 3 })).toThrow(UserError);
-    expect(() => eplb.place({ experts: 64, gpus: 8, load: new Float64Array(64), redundantExperts: 3 })).toThrow(/use 0 or 8 redundant/);
+    expect(() => eplb.place({ experts: 64, gpus: 8, load: new Float64Array(64), redundantExperts: 3 })).toThrow(
+      UserError,
+    );
+    expect(() => eplb.place({ experts: 64, gpus: 8, load: new Float64Array(64), redundantExperts: 3 })).toThrow(
+      /use 0 or 8 redundant/,
+    );
   });
 
   it("property: every GPU holds exactly (experts + redundant) / GPUs copies, groups stay on their node", () => {
@@ -93,7 +97,10 @@ describe("EPLB placement (deepseek-ai/EPLB)", () => {
         const experts = groups * c.groupSize;
         const redundant = c.redundantPerGpu * gpus;
         let x = c.seed;
-        const load = Float64Array.from({ length: experts }, () => ((x = (x * 1103515245 + 12345) % 2 ** 31) % 1000) + 1);
+        const load = Float64Array.from(
+          { length: experts },
+          () => ((x = (x * 1103515245 + 12345) % 2 ** 31) % 1000) + 1,
+        );
         const p = eplb.place({ experts, gpus, load, redundantExperts: redundant, groups, nodes: c.nodes });
         const per = (experts + redundant) / gpus;
         expect(copiesPerGpu(p, gpus)).toEqual(new Array<number>(gpus).fill(per));

@@ -9,14 +9,22 @@ import type { GatingInput } from "../../src/policies/gating/types.js";
  * give exactly the plan of the dense O(gpus x experts) assembly, plus the list of active experts.
  */
 const inputArb: fc.Arbitrary<GatingInput> = fc
-  .record({ gpus: fc.integer({ min: 1, max: 8 }), experts: fc.integer({ min: 1, max: 64 }), topK: fc.integer({ min: 1, max: 3 }), tokens: fc.integer({ min: 0, max: 40 }), seed: fc.nat() })
+  .record({
+    gpus: fc.integer({ min: 1, max: 8 }),
+    experts: fc.integer({ min: 1, max: 64 }),
+    topK: fc.integer({ min: 1, max: 3 }),
+    tokens: fc.integer({ min: 0, max: 40 }),
+    seed: fc.nat(),
+  })
   .chain(({ gpus, experts, topK, tokens }) =>
     fc.record({
       tokens: fc.constant(tokens),
       topK: fc.constant(topK),
       experts: fc.constant(experts),
       gpus: fc.constant(gpus),
-      picks: fc.array(fc.nat(experts - 1), { minLength: tokens * topK, maxLength: tokens * topK }).map((a) => Int32Array.from(a)),
+      picks: fc
+        .array(fc.nat(experts - 1), { minLength: tokens * topK, maxLength: tokens * topK })
+        .map((a) => Int32Array.from(a)),
       tokenGpu: fc.array(fc.nat(gpus - 1), { minLength: tokens, maxLength: tokens }).map((a) => Int32Array.from(a)),
       expertGpu: fc.array(fc.nat(gpus - 1), { minLength: experts, maxLength: experts }).map((a) => Int32Array.from(a)),
       tokenBytes: fc.constantFrom(2, 4096, 24576),
@@ -31,8 +39,12 @@ describe("sparse gating plans", () => {
         const flags = { fastmoe: [true, true], megablocks: [true, false], dynamic: [true, false] } as const;
         for (const name of ["dynamic", "fastmoe", "megablocks"] as const) {
           const sparse = getGatingPolicy(name).plan(input, { blockSize });
-          const pad = name === "megablocks" ? (_e: number, r: number) => Math.ceil(r / blockSize) * blockSize : undefined;
-          const shape = { exchange: flags[name][0] ? ["counts" as const, "dispatch" as const] : ["dispatch" as const], perExpertLoop: flags[name][1] };
+          const pad =
+            name === "megablocks" ? (_e: number, r: number) => Math.ceil(r / blockSize) * blockSize : undefined;
+          const shape = {
+            exchange: flags[name][0] ? ["counts" as const, "dispatch" as const] : ["dispatch" as const],
+            perExpertLoop: flags[name][1],
+          };
           const dense = assemblePlan(name, input, n, n, shape, pad);
           const { activeExperts, ...rest } = sparse;
           expect(rest).toEqual(dense);
@@ -40,7 +52,11 @@ describe("sparse gating plans", () => {
           for (let e = 0; e < input.experts; e++) if (dense.expertRows[e] > 0) want.push(e);
           expect(Array.from(activeExperts!).sort((x, y) => x - y)).toEqual(want);
           // Planning again into this plan's arrays gives the plan of the other input.
-          const other = { ...input, picks: Int32Array.from(input.picks).reverse(), tokenGpu: Int32Array.from(input.tokenGpu).reverse() };
+          const other = {
+            ...input,
+            picks: Int32Array.from(input.picks).reverse(),
+            tokenGpu: Int32Array.from(input.tokenGpu).reverse(),
+          };
           const fresh = getGatingPolicy(name).plan(other, { blockSize });
           const reused = getGatingPolicy(name).plan(other, { blockSize, reuse: sparse });
           expect(reused).toEqual(fresh);
@@ -51,8 +67,17 @@ describe("sparse gating plans", () => {
   });
 
   it("rejects the bad inputs the dense count rejects (expert GPUs: of the experts picked)", () => {
-    const base: GatingInput = { tokens: 2, topK: 1, experts: 4, gpus: 2, picks: Int32Array.from([0, 3]), tokenGpu: Int32Array.from([0, 1]), expertGpu: Int32Array.from([0, 0, 1, 1]), tokenBytes: 8 };
-    const plan = getGatingPolicy("dynamic").plan;
+    const base: GatingInput = {
+      tokens: 2,
+      topK: 1,
+      experts: 4,
+      gpus: 2,
+      picks: Int32Array.from([0, 3]),
+      tokenGpu: Int32Array.from([0, 1]),
+      expertGpu: Int32Array.from([0, 0, 1, 1]),
+      tokenBytes: 8,
+    };
+    const plan = (i: GatingInput) => getGatingPolicy("dynamic").plan(i);
     expect(() => plan({ ...base, picks: Int32Array.from([0, 4]) })).toThrow(/token 1 picks expert 4, expected 0..3/);
     expect(() => plan({ ...base, tokenGpu: Int32Array.from([0, 2]) })).toThrow(/token 1 on GPU 2/);
     expect(() => plan({ ...base, expertGpu: Int32Array.from([0, 0, 1, 5]) })).toThrow(/expert 3 on GPU 5/);

@@ -17,8 +17,12 @@ const inputArb = fc
       tokens: fc.constant(tokens),
       topK: fc.constant(topK),
       picks: fc.array(fc.integer({ min: 0, max: experts - 1 }), { minLength: tokens * topK, maxLength: tokens * topK }),
-      tokenGpu: fc.array(fc.integer({ min: 0, max: gpus - 1 }), { minLength: tokens, maxLength: tokens }).map((a) => Int32Array.from(a)),
-      expertGpu: fc.array(fc.integer({ min: 0, max: gpus - 1 }), { minLength: experts, maxLength: experts }).map((a) => Int32Array.from(a)),
+      tokenGpu: fc
+        .array(fc.integer({ min: 0, max: gpus - 1 }), { minLength: tokens, maxLength: tokens })
+        .map((a) => Int32Array.from(a)),
+      expertGpu: fc
+        .array(fc.integer({ min: 0, max: gpus - 1 }), { minLength: experts, maxLength: experts })
+        .map((a) => Int32Array.from(a)),
       tokenBytes: fc.constantFrom(2, 4096),
       capacityFactor: fc.constantFrom(0.05, 0.5, 1, 2),
       blockSize: fc.constantFrom(1, 4, 128),
@@ -45,7 +49,8 @@ describe("gating policies", () => {
           expect(plan.padded).toBe(sum(plan.expertRows) - plan.combined);
           expect(plan.padded).toBeGreaterThanOrEqual(0);
           if (p.name !== "static") expect(plan.dropped, p.name).toBe(0);
-          for (let i = 0; i < plan.sendTokens.length; i++) expect(plan.sendBytes[i]).toBe(plan.sendTokens[i] * inp.tokenBytes);
+          for (let i = 0; i < plan.sendTokens.length; i++)
+            expect(plan.sendBytes[i]).toBe(plan.sendTokens[i] * inp.tokenBytes);
           // rows sent = rows received by the experts (before megablocks' compute rounding)
           if (p.name !== "megablocks") expect(sum(plan.sendTokens)).toBe(sum(plan.expertRows));
           else expect(sum(plan.sendTokens)).toBe(plan.combined);
@@ -60,7 +65,11 @@ describe("gating policies", () => {
   it("static pads every (GPU, expert) pair to ceil(C*k*S/E) and drops the excess", () => {
     // 2 GPUs, 2 experts (one per GPU), 4 tokens per GPU, top-1, C = 1: capacity ceil(4/2) = 2
     const input: GatingInput = {
-      tokens: 8, topK: 1, experts: 2, gpus: 2, tokenBytes: 10,
+      tokens: 8,
+      topK: 1,
+      experts: 2,
+      gpus: 2,
+      tokenBytes: 10,
       picks: [0, 0, 0, 1, 1, 1, 1, 1],
       tokenGpu: Int32Array.from([0, 0, 0, 0, 1, 1, 1, 1]),
       expertGpu: Int32Array.from([0, 1]),
@@ -89,7 +98,16 @@ describe("gating policies", () => {
   });
 
   it("bad inputs are user errors", () => {
-    const bad: GatingInput = { tokens: 1, topK: 1, experts: 2, gpus: 1, tokenBytes: 1, picks: [5], tokenGpu: Int32Array.of(0), expertGpu: Int32Array.of(0, 0) };
+    const bad: GatingInput = {
+      tokens: 1,
+      topK: 1,
+      experts: 2,
+      gpus: 1,
+      tokenBytes: 1,
+      picks: [5],
+      tokenGpu: Int32Array.of(0),
+      expertGpu: Int32Array.of(0, 0),
+    };
     expect(() => getGatingPolicy("dynamic").plan(bad)).toThrow(UserError);
   });
 });

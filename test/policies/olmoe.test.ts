@@ -12,7 +12,12 @@ import { compile } from "vega-lite";
 import { loadOlmoe, realTraceMissing, repoRoot } from "./helpers.js";
 import { bufferingPolicies } from "../../src/policies/buffering/index.js";
 import { placementPolicies, getPlacementPolicy } from "../../src/policies/placement/index.js";
-import { compareCachePolicies, comparePlacements, cacheMissRateSpec, type CacheRow } from "../../src/policies/compare.js";
+import {
+  compareCachePolicies,
+  comparePlacements,
+  cacheMissRateSpec,
+  type CacheRow,
+} from "../../src/policies/compare.js";
 
 const missing = realTraceMissing();
 const golden = JSON.parse(readFileSync(resolve(repoRoot, "test/golden/cache-olmoe.json"), "utf8")) as CacheRow[];
@@ -40,13 +45,19 @@ describe.skipIf(missing !== null)(`real OLMoE trace${missing ? ` (skipped: ${mis
     const at = (p: string, s: number): number => rows.find((r) => r.policy === p && r.slots === s)!.misses;
     const table: Record<string, string[]> = {};
     for (const r of rows) (table[r.policy] ??= []).push(r.miss_rate.toFixed(4));
-    console.log("miss rate, slots 1..8\n" + Object.entries(table).map(([p, v]) => `${p.padEnd(11)} ${v.join(" ")}`).join("\n"));
+    console.log(
+      "miss rate, slots 1..8\n" +
+        Object.entries(table)
+          .map(([p, v]) => `${p.padEnd(11)} ${v.join(" ")}`)
+          .join("\n"),
+    );
     for (let s = 1; s <= 8; s++) {
       for (const p of bufferingPolicies.keys()) expect(at("belady", s), `${p} at ${s}`).toBeLessThanOrEqual(at(p, s));
     }
     // at 1 slot every policy must evict the only resident, and 8 slots hold all 8 experts: all tie there
     for (let s = 2; s <= 7; s++) {
-      for (const p of bufferingPolicies.keys()) if (p !== "belady") expect(at("belady", s), `${p} at ${s}`).toBeLessThan(at(p, s));
+      for (const p of bufferingPolicies.keys())
+        if (p !== "belady") expect(at("belady", s), `${p} at ${s}`).toBeLessThan(at(p, s));
       expect(at("lifo-paper", s)).toBeLessThan(at("lifo", s));
       expect(at("lrfu", s)).toBeLessThan(at("lifo", s));
       expect(at("lrfu", s)).toBeLessThan(at("lifo-paper", s));
@@ -63,7 +74,9 @@ describe.skipIf(missing !== null)(`real OLMoE trace${missing ? ` (skipped: ${mis
     const out = comparePlacements(trace, { policies: [...placementPolicies.values()], gpus: 8, batch: 16 });
     console.log(
       "max GPU share per (batch, layer): policy worst mean\n" +
-        out.map((r) => `${r.policy.padEnd(17)} ${r.worst_max_share.toFixed(4)} ${r.mean_max_share.toFixed(4)}`).join("\n"),
+        out
+          .map((r) => `${r.policy.padEnd(17)} ${r.worst_max_share.toFixed(4)} ${r.mean_max_share.toFixed(4)}`)
+          .join("\n"),
     );
     const get = (p: string) => out.find((r) => r.policy === p)!;
     expect(get("greedy").worst_max_share).toBeLessThan(get("contiguous").worst_max_share);
@@ -75,7 +88,12 @@ describe.skipIf(missing !== null)(`real OLMoE trace${missing ? ` (skipped: ${mis
   it("held out (fitted on the first half of the batches, judged on the second), greedy and anti-correlation still beat contiguous", async () => {
     const trace = await loadOlmoe();
     const all = Math.ceil(trace.tokens / 16); // 51,112 tokens in batches of 16 requests' tokens
-    const out = comparePlacements(trace, { policies: [...placementPolicies.values()], gpus: 8, batch: 16, fitFraction: 0.5 });
+    const out = comparePlacements(trace, {
+      policies: [...placementPolicies.values()],
+      gpus: 8,
+      batch: 16,
+      fitFraction: 0.5,
+    });
     const get = (p: string) => out.find((r) => r.policy === p)!;
     for (const r of out) expect(r.batches_judged).toBeGreaterThan(0.4 * all);
     expect(new Set(out.map((r) => r.batches_judged)).size).toBe(1);
@@ -83,6 +101,8 @@ describe.skipIf(missing !== null)(`real OLMoE trace${missing ? ` (skipped: ${mis
     expect(get("anti-correlation").mean_max_share).toBeLessThan(get("contiguous").mean_max_share);
     expect(get("anti-correlation").worst_max_share).toBeLessThan(get("contiguous").worst_max_share);
     // in-sample rows judge every batch
-    expect(comparePlacements(trace, { policies: [placementPolicies.get("greedy")!], gpus: 8, batch: 16 })[0].batches_judged).toBeGreaterThan(out[0].batches_judged);
+    expect(
+      comparePlacements(trace, { policies: [placementPolicies.get("greedy")!], gpus: 8, batch: 16 })[0].batches_judged,
+    ).toBeGreaterThan(out[0].batches_judged);
   });
 });

@@ -7,8 +7,12 @@ import type { RoutingTrace } from "../../src/workload/trace.js";
 describe("placement policies", () => {
   it("contiguous and round-robin", () => {
     const load = new Float64Array(8);
-    expect(Array.from(getPlacementPolicy("contiguous").place({ experts: 8, gpus: 4, load }).expertGpu)).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
-    expect(Array.from(getPlacementPolicy("round-robin").place({ experts: 8, gpus: 4, load }).expertGpu)).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
+    expect(Array.from(getPlacementPolicy("contiguous").place({ experts: 8, gpus: 4, load }).expertGpu)).toEqual([
+      0, 0, 1, 1, 2, 2, 3, 3,
+    ]);
+    expect(Array.from(getPlacementPolicy("round-robin").place({ experts: 8, gpus: 4, load }).expertGpu)).toEqual([
+      0, 1, 2, 3, 0, 1, 2, 3,
+    ]);
     expect(() => getPlacementPolicy("random")).toThrow(/contiguous, round-robin, greedy, anti-correlation or eplb/);
   });
 
@@ -43,7 +47,7 @@ describe("placement policies", () => {
         fc.array(fc.nat(100), { minLength: 20, maxLength: 20 }),
         (experts, gpus, rep, loads) => {
           const load = Float64Array.from(loads.slice(0, experts));
-          const active = Uint8Array.from({ length: 5 * experts }, (_, i) => (loads[i % 20] + i) % 3 === 0 ? 1 : 0);
+          const active = Uint8Array.from({ length: 5 * experts }, (_, i) => ((loads[i % 20] + i) % 3 === 0 ? 1 : 0));
           const loadBefore = Array.from(load);
           const activeBefore = Array.from(active);
           for (const p of placementPolicies.values()) {
@@ -76,14 +80,24 @@ describe("placement policies", () => {
   it("GPU load shares sum to 1 per batch and split replicated experts", () => {
     // 2 tokens, 1 layer, top-2, 4 experts
     const trace: RoutingTrace = {
-      layers: 1, experts: 4, topK: 2, tokens: 2,
-      picks: Uint16Array.from([0, 1, 0, 2]), seq: Int32Array.of(0, 1), step: Int32Array.of(0, 0), meta: {},
+      layers: 1,
+      experts: 4,
+      topK: 2,
+      tokens: 2,
+      picks: Uint16Array.from([0, 1, 0, 2]),
+      seq: Int32Array.of(0, 1),
+      step: Int32Array.of(0, 0),
+      meta: {},
     };
     const batches = [Int32Array.of(0, 1)];
     const base = { expertGpu: Int32Array.of(0, 0, 1, 1) };
     expect(Array.from(gpuLoadShares(trace, batches, 0, base, 2))).toEqual([0.75, 0.25]);
     const rep = { ...base, replicas: [Int32Array.of(1), new Int32Array(0), new Int32Array(0), new Int32Array(0)] };
     expect(Array.from(gpuLoadShares(trace, batches, 0, rep, 2))).toEqual([0.5, 0.5]);
-    expect(maxShareStats(Float64Array.of(0.75, 0.25, 0.5, 0.5, 0, 0), 2)).toEqual({ worst: 0.75, mean: 0.625, batches: 2 });
+    expect(maxShareStats(Float64Array.of(0.75, 0.25, 0.5, 0.5, 0, 0), 2)).toEqual({
+      worst: 0.75,
+      mean: 0.625,
+      batches: 2,
+    });
   });
 });

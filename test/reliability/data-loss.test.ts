@@ -120,7 +120,8 @@ describe("data loss (issue 16)", () => {
     const rep = join(dir, "report");
     // What a kill -9 during the report's drawing left behind before reports were built aside:
     // some chart files, no report.html, no report.json.
-    for (const f of readdirSync(rep)) if (f === "report.json" || f === "report.html" || f.endsWith(".png")) rmSync(join(rep, f));
+    for (const f of readdirSync(rep))
+      if (f === "report.json" || f === "report.html" || f.endsWith(".png")) rmSync(join(rep, f));
     const r = await runCli(["report", dir, "--no-png"]);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);

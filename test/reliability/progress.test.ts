@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { progress, progressActive } from "../../src/util/progress.js";
 
 function sink(isTTY: boolean): { write(s: string): boolean; isTTY: boolean; text: string } {
-  return { isTTY, text: "", write(s: string) { this.text += s; return true; } };
+  return {
+    isTTY,
+    text: "",
+    write(s: string) {
+      this.text += s;
+      return true;
+    },
+  };
 }
 
 describe("progress on stderr (issue 16)", () => {
@@ -12,7 +19,11 @@ describe("progress on stderr (issue 16)", () => {
     expect(progressActive({ stream: sink(false), env: {} })).toBe(false);
     expect(progressActive({ stream: sink(true), env: { CI: "true" } })).toBe(false);
     expect(progressActive({ stream: sink(true), env: { CI: "false" } })).toBe(true);
-    for (const o of [{ quiet: true, tty: true, env: {} }, { quiet: false, tty: false, env: {} }, { quiet: false, tty: true, env: { CI: "1" } }]) {
+    for (const o of [
+      { quiet: true, tty: true, env: {} },
+      { quiet: false, tty: false, env: {} },
+      { quiet: false, tty: true, env: { CI: "1" } },
+    ]) {
       const s = sink(o.tty);
       let t = 0;
       const p = progress("moesim run", { stream: s, env: o.env, quiet: o.quiet, now: () => (t += 5000) });

@@ -14,7 +14,11 @@ const EXPECT: Record<string, { from: keyof typeof FIXTURES; marks: Record<string
   // 4 GPU lines and the capacity rule.
   memory: { from: "run", marks: { line: 4, rule: 1 }, axes: ["simulated time (ms)", "memory in use (GiB)"] },
   // 4 policies x 6 sizes, Belady shaded as the bound.
-  missrate: { from: "cache", marks: { line: 4, area: 1, symbol: 24 }, axes: ["cache size (expert slots per GPU per layer)", "miss rate"] },
+  missrate: {
+    from: "cache",
+    marks: { line: 4, area: 1, symbol: 24 },
+    axes: ["cache size (expert slots per GPU per layer)", "miss rate"],
+  },
   // 4 GPUs and the even-share rule.
   load: { from: "run", marks: { rect: 4, rule: 1 }, axes: ["GPU", "token-expert assignments"] },
   // 4 link kinds (memory, nic, nvlink, pcie).
@@ -50,7 +54,10 @@ describe("report charts", () => {
     // 12 points: 11 on the lines, the static/64 point as a cross.
     expect(markCount(svg, "line")).toBe(3);
     expect(markCount(svg, "symbol")).toBe(12);
-    const layers = (chart.spec as { layer: { transform: { filter: string }[] }[]; data: { values: { tokens_per_s: number | null; oom: string }[] } });
+    const layers = chart.spec as {
+      layer: { transform: { filter: string }[] }[];
+      data: { values: { tokens_per_s: number | null; oom: string }[] };
+    };
     expect(layers.data.values.filter((v) => v.tokens_per_s === null).map((v) => v.oom)).toEqual(["out of memory"]);
   });
 
@@ -63,14 +70,33 @@ describe("report charts", () => {
         key: `${i}${j}`,
         index: i * 2 + j,
         params: { "policies.buffering.policy": policy, "policies.buffering.slots": slots },
-        summary: { ...template, policies: { ...template.policies, buffering: policy, slots }, cache: { requests: 100, hits: 0, misses: 0, miss_rate: (policy === "lru" ? 0.6 : 0.4) - 0.1 * j, bytes_moved: 0 } },
+        summary: {
+          ...template,
+          policies: { ...template.policies, buffering: policy, slots },
+          cache: {
+            requests: 100,
+            hits: 0,
+            misses: 0,
+            miss_rate: (policy === "lru" ? 0.6 : 0.4) - 0.1 * j,
+            bytes_moved: 0,
+          },
+        },
       })),
     );
-    const input = { ...base, sweep: { ...base.sweep, param_keys: ["policies.buffering.policy", "policies.buffering.slots"], points } };
+    const input = {
+      ...base,
+      sweep: { ...base.sweep, param_keys: ["policies.buffering.policy", "policies.buffering.slots"], points },
+    };
     const chart = buildCharts(input).find((c) => c.id === "missrate");
     expect(chart).toBeDefined();
-    const values = (chart!.spec as { data: { values: { policy: string; slots: number; bound: string }[] } }).data.values;
-    expect(values.map((v) => `${v.policy}/${v.slots}/${v.bound}`)).toEqual(["belady/2/Belady (bound)", "belady/4/Belady (bound)", "lru/2/online policy", "lru/4/online policy"]);
+    const values = (chart!.spec as { data: { values: { policy: string; slots: number; bound: string }[] } }).data
+      .values;
+    expect(values.map((v) => `${v.policy}/${v.slots}/${v.bound}`)).toEqual([
+      "belady/2/Belady (bound)",
+      "belady/4/Belady (bound)",
+      "lru/2/online policy",
+      "lru/4/online policy",
+    ]);
     const warnings: string[] = [];
     const svg = await renderSvg(chart!.spec, warnings);
     expect(warnings).toEqual([]);
@@ -95,10 +121,13 @@ describe("report charts", () => {
 
   it("miss-rate chart marks Belady as the bound and keeps its points at or below every policy", () => {
     const chart = buildCharts(loadReportInput(FIXTURES.cache)).find((c) => c.id === "missrate")!;
-    const values = (chart.spec as { data: { values: { policy: string; slots: number; miss_rate: number; bound: string }[] } }).data.values;
+    const values = (
+      chart.spec as { data: { values: { policy: string; slots: number; miss_rate: number; bound: string }[] } }
+    ).data.values;
     const bound = values.filter((v) => v.policy === "belady");
     expect(bound.every((v) => v.bound === "Belady (bound)")).toBe(true);
-    for (const b of bound) for (const v of values.filter((x) => x.slots === b.slots)) expect(b.miss_rate).toBeLessThanOrEqual(v.miss_rate);
+    for (const b of bound)
+      for (const v of values.filter((x) => x.slots === b.slots)) expect(b.miss_rate).toBeLessThanOrEqual(v.miss_rate);
   });
 
   it("memory totals sum the categories per GPU and downsampling keeps every peak", () => {

@@ -53,7 +53,13 @@ describe("report, sweep, merge and init on the command line", () => {
     const workers = await cli("sweep", "x.yaml", "--workers", "0");
     expect(workers.code).toBe(2);
     expect(workers.err).toMatch(/--workers.*whole number >= 1/);
-    const shard = await cli("sweep", join(FIXTURES.run, "..", "..", "sweep", "small.sweep.yaml"), "--shard", "3/2", "--dry-run");
+    const shard = await cli(
+      "sweep",
+      join(FIXTURES.run, "..", "..", "sweep", "small.sweep.yaml"),
+      "--shard",
+      "3/2",
+      "--dry-run",
+    );
     expect(shard.code).toBe(2);
     expect(shard.err).toMatch(/0 <= i < n/);
     const unknown = await cli("merge", "--bogus");
@@ -62,7 +68,16 @@ describe("report, sweep, merge and init on the command line", () => {
   });
 
   it("moesim sweep --dry-run --json lists the points of a shard", async () => {
-    const r = await cli("sweep", join(FIXTURES.run, "..", "..", "sweep", "small.sweep.yaml"), "--dry-run", "--shard", "1/2", "--out", tempDir(), "--json");
+    const r = await cli(
+      "sweep",
+      join(FIXTURES.run, "..", "..", "sweep", "small.sweep.yaml"),
+      "--dry-run",
+      "--shard",
+      "1/2",
+      "--out",
+      tempDir(),
+      "--json",
+    );
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.out);
     expect(doc.total).toBe(6);

@@ -21,11 +21,18 @@ export function tempDir(prefix = "moesim-report-"): string {
 export function svgTexts(svg: string, role: string): string[] {
   const out: string[] = [];
   const groupRe = new RegExp(`<g class="mark-text role-${role}"[^>]*>([\\s\\S]*?)</g>`, "g");
-  for (const g of svg.matchAll(groupRe)) for (const t of g[1].matchAll(/<text[^>]*>([^<]*)<\/text>/g)) out.push(unescape(t[1]));
+  for (const g of svg.matchAll(groupRe))
+    for (const t of g[1].matchAll(/<text[^>]*>([^<]*)<\/text>/g)) out.push(unescape(t[1]));
   return out;
 }
 
-const unescape = (s: string): string => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+const unescape = (s: string): string =>
+  s
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&");
 
 /** Count of marks of a type (vega's SVG groups: mark-line, mark-rect, mark-symbol, mark-area, mark-rule). */
 export function markCount(svg: string, type: string): number {

@@ -12,7 +12,8 @@ declare const window: { __moesimReport?: { expected: number; rendered: number; e
 /** Why the browser test cannot run, or null. Under CI a missing chromium is a failure, never a skip. */
 function chromiumMissing(): string | null {
   if (existsSync(CHROMIUM)) return null;
-  if (process.env.CI) throw new Error(`CI: ${CHROMIUM} is missing; scripts/install-chromium.sh should have installed it`);
+  if (process.env.CI)
+    throw new Error(`CI: ${CHROMIUM} is missing; scripts/install-chromium.sh should have installed it`);
   return `${CHROMIUM} not installed (run: bash scripts/install-chromium.sh)`;
 }
 
@@ -25,7 +26,15 @@ describe.skipIf(missing !== null)("report.html in headless Chromium, network off
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
     });
   });
   afterAll(async () => {

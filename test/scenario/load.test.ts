@@ -26,9 +26,15 @@ describe("scenario loading", () => {
   });
 
   it("names file:line:col, the key path, what was expected and the valid values", () => {
-    expect(err(ok + "workload:\n  phase: foo\n")).toBe('s.yaml:6:10: workload.phase: expected one of "decode", "prefill" or "encode"');
-    expect(err(ok.replace("  preset: dgx-h100\n", "  preset: dgx-h100\n  nodez: 2\n"))).toMatch(/^s\.yaml:3:\d+: cluster\.nodez: unknown key 'nodez'$/);
-    expect(err(ok.replace("  preset: dgx-h100\n", "  preset: dgx-h100\n  nodes: -2\n"))).toMatch(/^s\.yaml:3:10: cluster\.nodes: .*>0/);
+    expect(err(ok + "workload:\n  phase: foo\n")).toBe(
+      's.yaml:6:10: workload.phase: expected one of "decode", "prefill" or "encode"',
+    );
+    expect(err(ok.replace("  preset: dgx-h100\n", "  preset: dgx-h100\n  nodez: 2\n"))).toMatch(
+      /^s\.yaml:3:\d+: cluster\.nodez: unknown key 'nodez'$/,
+    );
+    expect(err(ok.replace("  preset: dgx-h100\n", "  preset: dgx-h100\n  nodes: -2\n"))).toMatch(
+      /^s\.yaml:3:10: cluster\.nodes: .*>0/,
+    );
     expect(err("cluster:\n  preset: dgx-h100\n")).toBe("s.yaml:1:1: model: missing required key (expected object)");
     expect(err("cluster: [\n")).toMatch(/^s\.yaml:\d+:\d+: invalid YAML: /);
     expect(err("- 1\n- 2\n")).toMatch(/must be a YAML mapping/);

@@ -27,12 +27,31 @@ describe("moesim trace", () => {
   it("convert with a field mapping, then synth from a fit", async () => {
     const src = join(dir, "recs.jsonl");
     const lines: string[] = [];
-    for (let p = 0; p < 4; p++) for (let t = 0; t < 6; t++) for (const layer of [0, 1]) {
-      lines.push(JSON.stringify({ problem_id: p, token_idx: t, layer, experts: [(p + t) % 8, (p + t + 1 + layer) % 8], gating_probs: [0.6, 0.4] }));
-    }
+    for (let p = 0; p < 4; p++)
+      for (let t = 0; t < 6; t++)
+        for (const layer of [0, 1]) {
+          lines.push(
+            JSON.stringify({
+              problem_id: p,
+              token_idx: t,
+              layer,
+              experts: [(p + t) % 8, (p + t + 1 + layer) % 8],
+              gating_probs: [0.6, 0.4],
+            }),
+          );
+        }
     writeFileSync(src, lines.join("\n") + "\n");
     const out = join(dir, "recs.mtrace");
-    const r = await cli(["trace", "convert", src, out, "--map", "seq=problem_id,token=token_idx,weights=gating_probs", "--experts", "8"]);
+    const r = await cli([
+      "trace",
+      "convert",
+      src,
+      out,
+      "--map",
+      "seq=problem_id,token=token_idx,weights=gating_probs",
+      "--experts",
+      "8",
+    ]);
     expect(r.code).toBe(0);
     const t = readBinaryTrace(out);
     expect([t.tokens, t.layers, t.experts, t.topK]).toEqual([24, 2, 8, 2]);
@@ -40,7 +59,24 @@ describe("moesim trace", () => {
     const params = join(dir, "p.json");
     expect((await cli(["trace", "fit", out, "-o", params, "--clusters", "2"])).code).toBe(0);
     const syn = join(dir, "syn.mtrace");
-    expect((await cli(["trace", "synth", "--params", params, "--sequences", "3", "--tokens", "2..5", "--seed", "1", "-o", syn])).code).toBe(0);
+    expect(
+      (
+        await cli([
+          "trace",
+          "synth",
+          "--params",
+          params,
+          "--sequences",
+          "3",
+          "--tokens",
+          "2..5",
+          "--seed",
+          "1",
+          "-o",
+          syn,
+        ])
+      ).code,
+    ).toBe(0);
     expect(readBinaryTrace(syn).experts).toBe(8);
   });
   it("a bad trace exits 2 with one line and no stack", async () => {

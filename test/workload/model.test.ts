@@ -41,7 +41,8 @@ describe("model presets", () => {
       const s = modelStats(spec);
       expect(Math.abs(s.totalParams / pub.total - 1)).toBeLessThan(0.02);
       const inputEmbedding = spec.published!.activeExcludesInputEmbedding ? spec.vocab * spec.dModel : 0;
-      if (pub.active !== undefined) expect(Math.abs((s.activeParams - inputEmbedding) / pub.active - 1)).toBeLessThan(0.02);
+      if (pub.active !== undefined)
+        expect(Math.abs((s.activeParams - inputEmbedding) / pub.active - 1)).toBeLessThan(0.02);
       expect(MODEL_PRESETS[name].published!.totalParams).toBe(pub.total);
     });
   }

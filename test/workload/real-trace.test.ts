@@ -25,7 +25,10 @@ describe.skipIf(!haveReal)("real OLMoE trace (../shared/traces)", () => {
   });
 
   it("per-layer expert counts agree with a naive JSON.parse of the whole decompressed file", () => {
-    const lines = gunzipSync(readFileSync(REAL_TRACE)).toString("utf8").split("\n").filter((l) => l.length > 0);
+    const lines = gunzipSync(readFileSync(REAL_TRACE))
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l.length > 0);
     const header = JSON.parse(lines[0]);
     const naive: number[][] = Array.from({ length: header.layers }, () => new Array(header.experts).fill(0));
     let tokens = 0;
@@ -43,7 +46,12 @@ describe.skipIf(!haveReal)("real OLMoE trace (../shared/traces)", () => {
   it("round-trips through the binary form bit for bit", () => {
     const back = readBinaryTrace(encodeBinaryTrace(trace));
     expect(back.tokens).toBe(trace.tokens);
-    expect(Buffer.compare(Buffer.from(back.picks.buffer, back.picks.byteOffset, back.picks.byteLength), Buffer.from(trace.picks.buffer, trace.picks.byteOffset, trace.picks.byteLength))).toBe(0);
+    expect(
+      Buffer.compare(
+        Buffer.from(back.picks.buffer, back.picks.byteOffset, back.picks.byteLength),
+        Buffer.from(trace.picks.buffer, trace.picks.byteOffset, trace.picks.byteLength),
+      ),
+    ).toBe(0);
     expect(Array.from(back.seq)).toEqual(Array.from(trace.seq));
     expect(Array.from(back.step)).toEqual(Array.from(trace.step));
     expect(back.meta.domains).toEqual(JSON.parse(JSON.stringify(trace.meta.domains)));

@@ -1,7 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { readTrace } from "../../src/workload/read.js";
 import { traceStats, type TraceStats } from "../../src/workload/stats.js";
-import { GuidedCdf, fitSynth, loadSynthParams, synthesize, zipfSynthParams, type SynthParams } from "../../src/workload/synth.js";
+import {
+  GuidedCdf,
+  fitSynth,
+  loadSynthParams,
+  synthesize,
+  zipfSynthParams,
+  type SynthParams,
+} from "../../src/workload/synth.js";
 import { searchCdf } from "../../src/sim/rng.js";
 import fc from "fast-check";
 import { readBinaryTrace } from "../../src/workload/read.js";
@@ -20,7 +27,9 @@ describe.skipIf(!haveReal)("synthetic routing fitted to the real OLMoE trace", (
     real = traceStats(trace);
     params = fitSynth(trace);
     // Same request count and lengths as the real trace (mean ~128).
-    syn = traceStats(synthesize(params, { sequences: 400, tokensPerSequence: [params.lengths!.min, params.lengths!.max], seed: 42 }));
+    syn = traceStats(
+      synthesize(params, { sequences: 400, tokensPerSequence: [params.lengths!.min, params.lengths!.max], seed: 42 }),
+    );
     const f = (x: number) => x.toFixed(3);
     console.log(
       `skew (mean Gini) real ${f(real.skew.mean.gini)} synthetic ${f(syn.skew.mean.gini)}; ` +
@@ -32,7 +41,8 @@ describe.skipIf(!haveReal)("synthetic routing fitted to the real OLMoE trace", (
   });
 
   it("matches the per-layer popularity skew within 10%", () => {
-    for (let l = 0; l < real.layers; l++) expect(rel(syn.skew.perLayer[l].gini, real.skew.perLayer[l].gini)).toBeLessThan(0.1);
+    for (let l = 0; l < real.layers; l++)
+      expect(rel(syn.skew.perLayer[l].gini, real.skew.perLayer[l].gini)).toBeLessThan(0.1);
     expect(rel(syn.skew.mean.gini, real.skew.mean.gini)).toBeLessThan(0.1);
     expect(rel(syn.skew.mean.maxOverMean, real.skew.mean.maxOverMean)).toBeLessThan(0.1);
     expect(rel(syn.skew.mean.zipfS, real.skew.mean.zipfS)).toBeLessThan(0.1);
@@ -45,7 +55,11 @@ describe.skipIf(!haveReal)("synthetic routing fitted to the real OLMoE trace", (
 
   it("has cross-layer correlation and co-activation well beyond an independent model", () => {
     const indep = traceStats(
-      synthesize(zipfSynthParams({ layers: 16, experts: 64, topK: 8, zipf: real.skew.mean.zipfS, locality: 0.3 }), { sequences: 100, tokensPerSequence: 128, seed: 1 }),
+      synthesize(zipfSynthParams({ layers: 16, experts: 64, topK: 8, zipf: real.skew.mean.zipfS, locality: 0.3 }), {
+        sequences: 100,
+        tokensPerSequence: 128,
+        seed: 1,
+      }),
     );
     expect(indep.crossLayerMI).toBeLessThan(0.05);
     expect(syn.crossLayerMI).toBeGreaterThan(0.7 * real.crossLayerMI);
@@ -55,7 +69,9 @@ describe.skipIf(!haveReal)("synthetic routing fitted to the real OLMoE trace", (
   it("the shipped fitted parameters reproduce the same statistics", () => {
     const shipped = loadSynthParams("olmoe-1b-7b");
     expect(rel(shipped.fittedFrom!.reuseRate, real.reuseRate)).toBeLessThan(1e-4);
-    const s = traceStats(synthesize(shipped, { sequences: 200, tokensPerSequence: 128, seed: 3 }), { correlations: false });
+    const s = traceStats(synthesize(shipped, { sequences: 200, tokensPerSequence: 128, seed: 3 }), {
+      correlations: false,
+    });
     expect(rel(s.reuseRate, real.reuseRate)).toBeLessThan(0.1);
     expect(rel(s.skew.mean.gini, real.skew.mean.gini)).toBeLessThan(0.1);
   });
@@ -80,7 +96,10 @@ describe("synthesize", () => {
     expect(new Set(t.seq).size).toBe(20);
   });
   it("locality 0 gives chance reuse, locality 1 copies the previous token", () => {
-    const q = (loc: number) => traceStats(synthesize({ ...p, reuse: [loc, loc, loc] }, { sequences: 50, tokensPerSequence: 50, seed: 1 }), { correlations: false }).reuseRate;
+    const q = (loc: number) =>
+      traceStats(synthesize({ ...p, reuse: [loc, loc, loc] }, { sequences: 50, tokensPerSequence: 50, seed: 1 }), {
+        correlations: false,
+      }).reuseRate;
     expect(q(1)).toBe(1);
     // Independent draws with inclusion pi: expected overlap sum(pi^2) / k per layer.
     const chance = p.inclusion[0].reduce((a, row) => a + row.reduce((x, pi) => x + pi * pi, 0) / 4, 0) / 3;
@@ -94,7 +113,9 @@ describe("synthesize", () => {
   });
   it("bad parameters and unknown names are UserErrors", () => {
     expect(() => loadSynthParams("no-such-set")).toThrow(UserError);
-    expect(() => synthesize({ ...p, reuse: [0] }, { sequences: 1, tokensPerSequence: 1, seed: 1 })).toThrow(/"reuse" must have 3 entries/);
+    expect(() => synthesize({ ...p, reuse: [0] }, { sequences: 1, tokensPerSequence: 1, seed: 1 })).toThrow(
+      /"reuse" must have 3 entries/,
+    );
   });
 });
 
@@ -102,7 +123,10 @@ describe("GuidedCdf (the synthesiser's O(1) inverse-CDF search)", () => {
   it("property: returns exactly what the binary search returns, zero weights and boundary draws included", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.constant(0), fc.double({ min: 1e-9, max: 10, noNaN: true }), fc.integer({ min: 1, max: 5 })), { minLength: 1, maxLength: 600 }),
+        fc.array(
+          fc.oneof(fc.constant(0), fc.double({ min: 1e-9, max: 10, noNaN: true }), fc.integer({ min: 1, max: 5 })),
+          { minLength: 1, maxLength: 600 },
+        ),
         fc.array(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), { minLength: 1, maxLength: 50 }),
         (w, us) => {
           const g = new GuidedCdf(w);

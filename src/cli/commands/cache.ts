@@ -1,3 +1,4 @@
+import { basename, join } from "node:path";
 import type { Command } from "commander";
 import { UserError } from "../../util/errors.js";
 import { integerFlag } from "../flags.js";
@@ -18,7 +19,9 @@ interface CacheOpts {
 export function register(program: Command): void {
   program
     .command("cache")
-    .description("compare expert-cache (buffering) policies on a routing trace: miss rate and bytes moved per policy and cache size")
+    .description(
+      "compare expert-cache (buffering) policies on a routing trace: miss rate and bytes moved per policy and cache size",
+    )
     .requiredOption("--trace <file>", "routing trace (OLMoE JSONL(.gz), records JSONL, CSV or .mtrace)")
     .option("--policies <list>", "'all' or a comma list of buffering policies", "all")
     .option("--slots <spec>", "cache sizes in experts per GPU per MoE layer: 1..8, 2,4 or 3", "1..8")
@@ -27,7 +30,10 @@ export function register(program: Command): void {
     .option("--placement <name>", "expert placement deciding which GPU caches which expert", "contiguous")
     .option("--expert-bytes <n>", "bytes of one expert's weights (default: from the trace header)")
     .option("--json", "print one JSON array of {policy, slots, requests, misses, miss_rate, bytes_moved}")
-    .option("-o, --out <dir>", "results folder for cache.csv, cache.json, the Vega-Lite spec and the report (default results/cache/<trace name>)")
+    .option(
+      "-o, --out <dir>",
+      "results folder for cache.csv, cache.json, the Vega-Lite spec and the report (default results/cache/<trace name>)",
+    )
     .option("--no-report", "do not render the report (charts as SVG/PNG and report.html)")
     .addHelpText(
       "after",
@@ -40,7 +46,6 @@ export function register(program: Command): void {
       const { getPlacementPolicy } = await import("../../policies/placement/index.js");
       const { compareCachePolicies, parseSlots, cacheMissRateSpec } = await import("../../policies/compare.js");
       const { writeFileAtomic, writeJsonAtomic } = await import("../../util/fs.js");
-      const { basename, join } = await import("node:path");
 
       const policies = parseBufferingPolicies(opts.policies);
       const slots = parseSlots(opts.slots);
@@ -50,10 +55,13 @@ export function register(program: Command): void {
       const trace = await readTrace(opts.trace);
       let expertBytes: number;
       if (opts.expertBytes !== undefined) expertBytes = integerFlag("--expert-bytes", opts.expertBytes, 1);
-      else if (typeof trace.meta.expertBytes === "number" && trace.meta.expertBytes > 0) expertBytes = trace.meta.expertBytes;
+      else if (typeof trace.meta.expertBytes === "number" && trace.meta.expertBytes > 0)
+        expertBytes = trace.meta.expertBytes;
       else throw new UserError(`the trace does not say how big an expert is; pass --expert-bytes N`, opts.trace);
 
-      process.stderr.write(`cache: ${trace.tokens} tokens, ${trace.layers} MoE layers x ${trace.experts} experts, ${gpus} GPUs, batch ${batch}, ${placement.name} placement\n`);
+      process.stderr.write(
+        `cache: ${trace.tokens} tokens, ${trace.layers} MoE layers x ${trace.experts} experts, ${gpus} GPUs, batch ${batch}, ${placement.name} placement\n`,
+      );
       const rows = compareCachePolicies(trace, {
         policies,
         slots,
@@ -64,10 +72,22 @@ export function register(program: Command): void {
         onRow: (r) => process.stderr.write(`  ${r.policy} slots=${r.slots} miss_rate=${r.miss_rate.toFixed(4)}\n`),
       });
 
-      const out = opts.out ?? join("results", "cache", basename(opts.trace).replace(/\.(jsonl|csv|mtrace)(\.gz)?$/i, "").replace(/\.gz$/i, ""));
+      const out =
+        opts.out ??
+        join(
+          "results",
+          "cache",
+          basename(opts.trace)
+            .replace(/\.(jsonl|csv|mtrace)(\.gz)?$/i, "")
+            .replace(/\.gz$/i, ""),
+        );
       {
         opts.out = out;
-        const csv = ["policy,slots,requests,misses,miss_rate,bytes_moved", ...rows.map((r) => `${r.policy},${r.slots},${r.requests},${r.misses},${r.miss_rate},${r.bytes_moved}`)].join("\n") + "\n";
+        const csv =
+          [
+            "policy,slots,requests,misses,miss_rate,bytes_moved",
+            ...rows.map((r) => `${r.policy},${r.slots},${r.requests},${r.misses},${r.miss_rate},${r.bytes_moved}`),
+          ].join("\n") + "\n";
         writeFileAtomic(join(opts.out, "cache.csv"), csv);
         writeJsonAtomic(join(opts.out, "cache.json"), rows);
         const title = `Expert-cache miss rate: ${trace.meta.model ?? opts.trace}, ${gpus} GPUs, batch ${batch}, ${placement.name} placement`;
@@ -95,7 +115,9 @@ export function register(program: Command): void {
         "",
         `GB moved from CPU memory (expert ${(expertBytes / 2 ** 20).toFixed(1)} MiB)`,
         head,
-        ...names.map((n) => n.padEnd(w) + slots.map((s) => (cell(n, s).bytes_moved / 1e9).toFixed(1).padStart(9)).join("")),
+        ...names.map(
+          (n) => n.padEnd(w) + slots.map((s) => (cell(n, s).bytes_moved / 1e9).toFixed(1).padStart(9)).join(""),
+        ),
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });

@@ -14,11 +14,18 @@ interface Opts {
 }
 
 /** A progress bar on stderr, only when stderr is a TTY (and not with --json's machine readers in mind). */
-async function progressBar(label: string): Promise<{ update: (done: number, total: number, what: string) => void; stop: () => void }> {
+async function progressBar(
+  label: string,
+): Promise<{ update: (done: number, total: number, what: string) => void; stop: () => void }> {
   if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const { default: cliProgress } = await import("cli-progress");
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} {what}`, hideCursor: true, clearOnComplete: true },
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {value}/{total} {what}`,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -61,20 +68,26 @@ export function register(program: Command): void {
     )
     .action(async (opts: Opts) => {
       if (!opts.out && !opts.validate)
-        throw new UserError("give --out <path> to calibrate, or --validate [--profile <path>] to validate", "moesim calibrate");
+        throw new UserError(
+          "give --out <path> to calibrate, or --validate [--profile <path>] to validate",
+          "moesim calibrate",
+        );
       if (opts.stat !== "min" && opts.stat !== "median")
         throw new UserError(`--stat: expected min or median, got "${opts.stat}"`);
       const stat = opts.stat;
       let reps: number | undefined;
       if (opts.reps !== undefined) {
         reps = Number(opts.reps);
-        if (!Number.isInteger(reps) || reps < 1) throw new UserError(`--reps: expected a positive integer, got "${opts.reps}"`);
+        if (!Number.isInteger(reps) || reps < 1)
+          throw new UserError(`--reps: expected a positive integer, got "${opts.reps}"`);
       }
       const cal = await import("../../calibrate/index.js");
       const profileIn = opts.profile ? cal.loadProfile(resolve(opts.profile)) : undefined;
       const ctx = await cal.openGpu();
       const log = (s: string) => process.stderr.write(s + "\n");
-      log(`moesim calibrate: adapter ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}${ctx.info.isFallbackAdapter ? ", software fallback" : ""})`);
+      log(
+        `moesim calibrate: adapter ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}${ctx.info.isFallbackAdapter ? ", software fallback" : ""})`,
+      );
       const result: Record<string, unknown> = {};
       let profile = profileIn;
       let validated: Awaited<ReturnType<typeof cal.validate>> | undefined;
@@ -100,7 +113,9 @@ export function register(program: Command): void {
             const rate = last ? (last.x / Math.max(1, last.medianNs)) * 1e9 : 0;
             const unit = c?.unit === "flops" ? "GFLOP/s" : c?.unit === "bytes" ? "GB/s" : "Mtokens/s";
             const div = c?.unit === "tokens" ? 1e6 : 1e9;
-            process.stdout.write(`${op.padEnd(11)} ${pts.length} points, at x=${last?.x}: ${(rate / div).toFixed(3)} ${unit}\n`);
+            process.stdout.write(
+              `${op.padEnd(11)} ${pts.length} points, at x=${last?.x}: ${(rate / div).toFixed(3)} ${unit}\n`,
+            );
           }
         }
       }
@@ -120,7 +135,9 @@ export function register(program: Command): void {
             process.stdout.write(
               `${String(p.tokens).padStart(6)}  ${p.measured_us.toFixed(0).padStart(11)}  ${p.predicted_us.toFixed(0).padStart(12)}  ${fmtPct(p.error).padStart(6)}  ${String(p.active_experts).padStart(14)}\n`,
             );
-          process.stdout.write(`median |error| ${fmtPct(v.median_abs_error)}, max |error| ${fmtPct(v.max_abs_error)} (${v.statistic} of reps, ${v.timing})\n`);
+          process.stdout.write(
+            `median |error| ${fmtPct(v.median_abs_error)}, max |error| ${fmtPct(v.max_abs_error)} (${v.statistic} of reps, ${v.timing})\n`,
+          );
         }
       }
       if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");

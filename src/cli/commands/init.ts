@@ -53,14 +53,18 @@ export function register(program: Command): void {
     .argument("[path]", "where to write it", "scenario.yaml")
     .option("--force", "overwrite an existing file")
     .option("--json", "print one JSON document {path} on stdout")
-    .addHelpText("after", "\nExamples:\n  moesim init\n  moesim init scenarios/mine.yaml && moesim run scenarios/mine.yaml")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  moesim init\n  moesim init scenarios/mine.yaml && moesim run scenarios/mine.yaml",
+    )
     .action(async (path: string, opts: { force?: boolean; json?: boolean }) => {
       const { existsSync } = await import("node:fs");
       const { UserError } = await import("../../util/errors.js");
       const { writeOutputFile } = await import("../../util/fs.js");
       const { checkOutputFile } = await import("../../util/output.js");
       const target = checkOutputFile(path, "scenario file");
-      if (existsSync(target) && !opts.force) throw new UserError(`${path} already exists; pass --force to overwrite it, or give another path`);
+      if (existsSync(target) && !opts.force)
+        throw new UserError(`${path} already exists; pass --force to overwrite it, or give another path`);
       writeOutputFile(target, EXAMPLE_SCENARIO, "scenario file");
       if (opts.json) process.stdout.write(JSON.stringify({ path: target }) + "\n");
       else process.stdout.write(`wrote ${target}\nrun it with: moesim run ${path}\n`);

@@ -21,7 +21,10 @@ export function register(program: Command): void {
     .option("--gpus <n>", "GPUs the experts are spread over", "8")
     .option("--batch <n>", "requests decoding in lock step per batch", "16")
     .option("--replicate-hot <n>", "give the n most loaded experts of each layer a second copy", "0")
-    .option("--fit-fraction <f>", "fit load and co-activation on the first f of the batches and judge on the rest (held out); default: fit and judge on all")
+    .option(
+      "--fit-fraction <f>",
+      "fit load and co-activation on the first f of the batches and judge on the rest (held out); default: fit and judge on all",
+    )
     .option("--json", "print one JSON array of {policy, worst_max_share, mean_max_share, ideal_share, batches_judged}")
     .addHelpText(
       "after",
@@ -31,8 +34,15 @@ export function register(program: Command): void {
       const { readTrace } = await import("../../workload/read.js");
       const { getPlacementPolicy, placementPolicyNames } = await import("../../policies/placement/index.js");
       const { comparePlacements } = await import("../../policies/compare.js");
-      const names = opts.policies.trim() === "all" ? placementPolicyNames() : opts.policies.split(",").map((s) => s.trim()).filter((s) => s !== "");
-      if (names.length === 0) throw new UserError(`--policies: expected 'all' or a comma list of ${listValues(placementPolicyNames())}`);
+      const names =
+        opts.policies.trim() === "all"
+          ? placementPolicyNames()
+          : opts.policies
+              .split(",")
+              .map((s) => s.trim())
+              .filter((s) => s !== "");
+      if (names.length === 0)
+        throw new UserError(`--policies: expected 'all' or a comma list of ${listValues(placementPolicyNames())}`);
       const policies = names.map(getPlacementPolicy);
       const gpus = integerFlag("--gpus", opts.gpus, 1);
       const batch = integerFlag("--batch", opts.batch, 1);
@@ -40,7 +50,10 @@ export function register(program: Command): void {
       let fitFraction: number | undefined;
       if (opts.fitFraction !== undefined) {
         fitFraction = Number(opts.fitFraction);
-        if (opts.fitFraction.trim() === "" || !(fitFraction > 0 && fitFraction < 1)) throw new UserError(`--fit-fraction: expected a number between 0 and 1 (exclusive), got '${opts.fitFraction}'`);
+        if (opts.fitFraction.trim() === "" || !(fitFraction > 0 && fitFraction < 1))
+          throw new UserError(
+            `--fit-fraction: expected a number between 0 and 1 (exclusive), got '${opts.fitFraction}'`,
+          );
       }
       const trace = await readTrace(opts.trace);
       let rows;
@@ -51,8 +64,13 @@ export function register(program: Command): void {
         throw e;
       }
       const judged = rows[0]?.batches_judged ?? 0;
-      const how = fitFraction === undefined ? "fitted and judged on all batches (in-sample)" : `fitted on the first ${(fitFraction * 100).toFixed(0)}% of the batches, judged on the other ${judged}`;
-      process.stderr.write(`placement: ${trace.tokens} tokens, ${trace.layers} MoE layers x ${trace.experts} experts, ${gpus} GPUs, batch ${batch}; ${how}\n`);
+      const how =
+        fitFraction === undefined
+          ? "fitted and judged on all batches (in-sample)"
+          : `fitted on the first ${(fitFraction * 100).toFixed(0)}% of the batches, judged on the other ${judged}`;
+      process.stderr.write(
+        `placement: ${trace.tokens} tokens, ${trace.layers} MoE layers x ${trace.experts} experts, ${gpus} GPUs, batch ${batch}; ${how}\n`,
+      );
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows) + "\n");
         return;
@@ -61,7 +79,10 @@ export function register(program: Command): void {
       const lines = [
         `max share of a batch's tokens on one GPU, per MoE layer (ideal ${(1 / gpus).toFixed(4)})`,
         "policy".padEnd(w) + "worst batch".padStart(13) + "mean".padStart(9),
-        ...rows.map((r) => r.policy.padEnd(w) + r.worst_max_share.toFixed(4).padStart(13) + r.mean_max_share.toFixed(4).padStart(9)),
+        ...rows.map(
+          (r) =>
+            r.policy.padEnd(w) + r.worst_max_share.toFixed(4).padStart(13) + r.mean_max_share.toFixed(4).padStart(9),
+        ),
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });

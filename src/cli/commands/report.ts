@@ -9,14 +9,19 @@ export function register(program: Command): void {
     .option("--no-png", "skip the PNG files")
     .option("--force", "replace an output folder that moesim did not write")
     .option("--json", "print one JSON document {report, dir, charts} on stdout")
-    .addHelpText("after", "\nExamples:\n  moesim report results/quickstart\n  moesim report results/sweeps/gating-x-batch --out /tmp/report --no-png")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  moesim report results/quickstart\n  moesim report results/sweeps/gating-x-batch --out /tmp/report --no-png",
+    )
     .action(async (dir: string, opts: { out?: string; png: boolean; force?: boolean; json?: boolean }) => {
       const { writeReport } = await import("../../report/index.js");
       const r = await writeReport(dir, { out: opts.out, png: opts.png, force: opts.force });
       if (opts.json) {
         process.stdout.write(JSON.stringify({ report: r.html, dir: r.dir, charts: r.charts }) + "\n");
       } else {
-        process.stdout.write(`report: ${r.html}\ncharts: ${r.charts.map((c) => c.id).join(", ") || "(none for this results set)"}\n`);
+        process.stdout.write(
+          `report: ${r.html}\ncharts: ${r.charts.map((c) => c.id).join(", ") || "(none for this results set)"}\n`,
+        );
       }
     });
 }

@@ -2,7 +2,16 @@ import type { Command } from "commander";
 import { UserError, listValues } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { checkOutputFile } from "../../util/output.js";
-import { INCOMPLETE_POLICIES, parseMappingSpec, readTrace, TRACE_FORMATS, type IncompletePolicy, writeBinaryTrace, type TraceFormat, type TraceReadOptions } from "../../workload/read.js";
+import {
+  INCOMPLETE_POLICIES,
+  parseMappingSpec,
+  readTrace,
+  TRACE_FORMATS,
+  type IncompletePolicy,
+  writeBinaryTrace,
+  type TraceFormat,
+  type TraceReadOptions,
+} from "../../workload/read.js";
 import { traceStats } from "../../workload/stats.js";
 import { fitSynth, formatSynthParams, loadSynthParams, synthesize } from "../../workload/synth.js";
 
@@ -24,9 +33,11 @@ function int(v: string | undefined, flag: string): number | undefined {
 
 function readOpts(f: ReadFlags): TraceReadOptions {
   const format = (f.format ?? "auto") as TraceFormat;
-  if (!TRACE_FORMATS.includes(format)) throw new UserError(`--format '${f.format}' is not a trace format; expected ${listValues([...TRACE_FORMATS])}`);
+  if (!TRACE_FORMATS.includes(format))
+    throw new UserError(`--format '${f.format}' is not a trace format; expected ${listValues([...TRACE_FORMATS])}`);
   const incomplete = (f.incomplete ?? "error") as IncompletePolicy;
-  if (!INCOMPLETE_POLICIES.includes(incomplete)) throw new UserError(`--incomplete '${f.incomplete}': expected ${listValues([...INCOMPLETE_POLICIES])}`);
+  if (!INCOMPLETE_POLICIES.includes(incomplete))
+    throw new UserError(`--incomplete '${f.incomplete}': expected ${listValues([...INCOMPLETE_POLICIES])}`);
   return {
     format,
     incomplete,
@@ -40,11 +51,18 @@ function readOpts(f: ReadFlags): TraceReadOptions {
 function readFlags(c: Command): Command {
   return c
     .option("--format <f>", `input format: ${TRACE_FORMATS.join(", ")}`, "auto")
-    .option("--map <spec>", "field mapping for per-(token, layer) records, e.g. seq=problem_id,token=token_idx,layer=layer,experts=experts,weights=gating_probs")
+    .option(
+      "--map <spec>",
+      "field mapping for per-(token, layer) records, e.g. seq=problem_id,token=token_idx,layer=layer,experts=experts,weights=gating_probs",
+    )
     .option("--experts <n>", "experts per layer (ids at or above it are errors; inferred otherwise)")
     .option("--top-k <n>", "expected top-k (inferred from the first record otherwise)")
     .option("--max-tokens <n>", "read only the first N tokens")
-    .option("--incomplete <policy>", "tokens without a record for every layer: error (default) or drop (left out and reported)", "error");
+    .option(
+      "--incomplete <policy>",
+      "tokens without a record for every layer: error (default) or drop (left out and reported)",
+      "error",
+    );
 }
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : "-");
@@ -62,7 +80,10 @@ export function register(program: Command): void {
   const trace = program
     .command("trace")
     .description("inspect, convert, fit and synthesise routing traces")
-    .addHelpText("after", "\nExamples:\n  moesim trace info ../shared/traces/olmoe-1b-7b-decode.jsonl.gz\n  moesim trace convert real.jsonl.gz real.mtrace\n  moesim trace fit real.jsonl.gz -o fitted.json\n  moesim trace synth --params olmoe-1b-7b --sequences 64 --tokens 16..64 --seed 1 -o syn.mtrace");
+    .addHelpText(
+      "after",
+      "\nExamples:\n  moesim trace info ../shared/traces/olmoe-1b-7b-decode.jsonl.gz\n  moesim trace convert real.jsonl.gz real.mtrace\n  moesim trace fit real.jsonl.gz -o fitted.json\n  moesim trace synth --params olmoe-1b-7b --sequences 64 --tokens 16..64 --seed 1 -o syn.mtrace",
+    );
 
   readFlags(
     trace
@@ -91,8 +112,19 @@ export function register(program: Command): void {
         cross_layer_mi_bits: s.crossLayerMI,
         co_activation_mi_bits: s.coActivationMI,
         skew: {
-          mean: { max_over_mean: s.skew.mean.maxOverMean, gini: s.skew.mean.gini, cv: s.skew.mean.cv, zipf_s: s.skew.mean.zipfS },
-          per_layer: s.skew.perLayer.map((x, l) => ({ layer: l, max_over_mean: x.maxOverMean, gini: x.gini, cv: x.cv, zipf_s: x.zipfS })),
+          mean: {
+            max_over_mean: s.skew.mean.maxOverMean,
+            gini: s.skew.mean.gini,
+            cv: s.skew.mean.cv,
+            zipf_s: s.skew.mean.zipfS,
+          },
+          per_layer: s.skew.perLayer.map((x, l) => ({
+            layer: l,
+            max_over_mean: x.maxOverMean,
+            gini: x.gini,
+            cv: x.cv,
+            zipf_s: x.zipfS,
+          })),
         },
         ...(f.loads ? { per_layer_load: s.perLayerLoad } : {}),
       };
@@ -101,18 +133,29 @@ export function register(program: Command): void {
     }
     const out: string[] = [];
     out.push(`${path}`);
-    out.push(`  tokens ${s.tokens}  sequences ${s.sequences}  layers ${s.layers}  experts ${s.experts}  top-k ${s.top_k}${t.meta.model ? `  model ${t.meta.model}` : ""}`);
+    out.push(
+      `  tokens ${s.tokens}  sequences ${s.sequences}  layers ${s.layers}  experts ${s.experts}  top-k ${s.top_k}${t.meta.model ? `  model ${t.meta.model}` : ""}`,
+    );
     const inc = t.meta.incomplete;
-    if (inc) out.push(`  dropped ${inc.dropped_tokens} incomplete tokens (${inc.dropped_records} records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`);
+    if (inc)
+      out.push(
+        `  dropped ${inc.dropped_tokens} incomplete tokens (${inc.dropped_records} records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`,
+      );
     for (const note of s.notes) out.push(`  note: ${note}`);
-    out.push(`  reuse of previous token's experts ${fmt(s.reuseRate)}  cross-layer MI ${fmt(s.crossLayerMI)} bits  co-activation MI ${fmt(s.coActivationMI)} bits`);
+    out.push(
+      `  reuse of previous token's experts ${fmt(s.reuseRate)}  cross-layer MI ${fmt(s.crossLayerMI)} bits  co-activation MI ${fmt(s.coActivationMI)} bits`,
+    );
     out.push("");
     out.push("  layer  max/mean   gini     cv  zipf-s   experts by load/mean: <.25 <.5 <.75 <1 <1.5 <2 <3 >=3");
     s.skew.perLayer.forEach((x, l) => {
-      out.push(`  ${String(l).padStart(5)}  ${fmt(x.maxOverMean, 2).padStart(8)}  ${fmt(x.gini).padStart(5)}  ${fmt(x.cv, 2).padStart(5)}  ${fmt(x.zipfS, 2).padStart(6)}   ${histogram(s.perLayerLoad[l])}`);
+      out.push(
+        `  ${String(l).padStart(5)}  ${fmt(x.maxOverMean, 2).padStart(8)}  ${fmt(x.gini).padStart(5)}  ${fmt(x.cv, 2).padStart(5)}  ${fmt(x.zipfS, 2).padStart(6)}   ${histogram(s.perLayerLoad[l])}`,
+      );
     });
     const m = s.skew.mean;
-    out.push(`   mean  ${fmt(m.maxOverMean, 2).padStart(8)}  ${fmt(m.gini).padStart(5)}  ${fmt(m.cv, 2).padStart(5)}  ${fmt(m.zipfS, 2).padStart(6)}`);
+    out.push(
+      `   mean  ${fmt(m.maxOverMean, 2).padStart(8)}  ${fmt(m.gini).padStart(5)}  ${fmt(m.cv, 2).padStart(5)}  ${fmt(m.zipfS, 2).padStart(6)}`,
+    );
     process.stdout.write(out.join("\n") + "\n");
   });
 
@@ -120,12 +163,17 @@ export function register(program: Command): void {
     trace
       .command("convert <input> <output>")
       .description("convert a trace (any readable format) to the binary .mtrace form")
-      .addHelpText("after", "\nExample:\n  moesim trace convert ../shared/traces/olmoe-1b-7b-decode.jsonl.gz /tmp/olmoe.mtrace\n  moesim trace convert records.jsonl out.mtrace --map seq=problem_id,token=token_idx --experts 64"),
+      .addHelpText(
+        "after",
+        "\nExample:\n  moesim trace convert ../shared/traces/olmoe-1b-7b-decode.jsonl.gz /tmp/olmoe.mtrace\n  moesim trace convert records.jsonl out.mtrace --map seq=problem_id,token=token_idx --experts 64",
+      ),
   ).action(async (input: string, output: string, f: ReadFlags) => {
     checkOutputFile(output, "output trace");
     const t = await readTrace(input, readOpts(f));
     writeBinaryTrace(output, t);
-    process.stderr.write(`wrote ${output}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`);
+    process.stderr.write(
+      `wrote ${output}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`,
+    );
   });
 
   readFlags(
@@ -135,7 +183,10 @@ export function register(program: Command): void {
       .requiredOption("-o, --output <file>", "parameters JSON to write")
       .option("--clusters <n>", "latent topics", "8")
       .option("--seed <s>", "seed of the fit (k-means start, calibration)", "0")
-      .addHelpText("after", "\nExample:\n  moesim trace fit ../shared/traces/olmoe-1b-7b-decode.jsonl.gz -o src/workload/fitted/olmoe-1b-7b.json"),
+      .addHelpText(
+        "after",
+        "\nExample:\n  moesim trace fit ../shared/traces/olmoe-1b-7b-decode.jsonl.gz -o src/workload/fitted/olmoe-1b-7b.json",
+      ),
   ).action(async (path: string, f: ReadFlags & { output: string; clusters: string; seed: string }) => {
     checkOutputFile(f.output, "parameters file");
     const t = await readTrace(path, readOpts(f));
@@ -152,7 +203,10 @@ export function register(program: Command): void {
     .option("--sequences <n>", "requests", "64")
     .option("--tokens <n|min..max>", "tokens per request", "32")
     .option("--seed <s>", "seed", "0")
-    .addHelpText("after", "\nExample:\n  moesim trace synth --params olmoe-1b-7b --sequences 48 --tokens 8..64 --seed 1 -o scenarios/traces/quickstart.mtrace")
+    .addHelpText(
+      "after",
+      "\nExample:\n  moesim trace synth --params olmoe-1b-7b --sequences 48 --tokens 8..64 --seed 1 -o scenarios/traces/quickstart.mtrace",
+    )
     .action((f: { params: string; output: string; sequences: string; tokens: string; seed: string }) => {
       checkOutputFile(f.output, "output trace");
       const p = loadSynthParams(f.params);
@@ -161,6 +215,8 @@ export function register(program: Command): void {
       const tokens: number | [number, number] = m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
       const t = synthesize(p, { sequences: int(f.sequences, "--sequences")!, tokensPerSequence: tokens, seed: f.seed });
       writeBinaryTrace(f.output, t);
-      process.stderr.write(`wrote ${f.output}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`);
+      process.stderr.write(
+        `wrote ${f.output}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`,
+      );
     });
 }

@@ -62,13 +62,7 @@ export interface NetworkModel {
   /** An all-to-all over precomputed routes: member i sends sizes[i * n + j] bytes to member j. */
   runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void;
   /** runAllToAll for sizes its caller has checked: `count` nonzero, `whole` when all are whole numbers. */
-  runAllToAllChecked(
-    t: PairRoutes,
-    sizes: ArrayLike<number>,
-    count: number,
-    whole: boolean,
-    onDone: () => void,
-  ): void;
+  runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void;
   /** Readies the model for all-to-alls over t (optional; same results). */
   prepareTable(t: PairRoutes): void;
 }

@@ -254,13 +254,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
    * at call time): `count` of them nonzero, `whole` when every one is a whole number. Spares the
    * all-to-all a second pass over its sizes.
    */
-  runAllToAllChecked(
-    t: PairRoutes,
-    sizes: ArrayLike<number>,
-    count: number,
-    whole: boolean,
-    onDone: () => void,
-  ): void {
+  runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void {
     if (!whole) this.integral = false;
     this.startAllToAll(t, sizes, count, onDone);
   }

@@ -70,7 +70,14 @@ export function simulateCaches(
 
 /** Parses "all" or a comma list of policy names. */
 export function parseBufferingPolicies(spec: string): BufferingPolicy[] {
-  const names = spec.trim() === "all" ? bufferingPolicyNames() : spec.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (names.length === 0) throw new UserError(`--policies: expected 'all' or a comma list of ${listValues(bufferingPolicyNames())}`);
+  const names =
+    spec.trim() === "all"
+      ? bufferingPolicyNames()
+      : spec
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
+  if (names.length === 0)
+    throw new UserError(`--policies: expected 'all' or a comma list of ${listValues(bufferingPolicyNames())}`);
   return names.map(getBufferingPolicy);
 }

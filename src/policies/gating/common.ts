@@ -4,9 +4,12 @@ import type { GatingInput, GatingPlan, PlanShape } from "./types.js";
 /** The input's array lengths against its token, top-k and expert counts. */
 function checkShape(input: GatingInput): void {
   const { tokens, topK, experts, picks, tokenGpu, expertGpu } = input;
-  if (picks.length !== tokens * topK) throw new UserError(`gating: picks has ${picks.length} entries, expected tokens*topK = ${tokens * topK}`);
-  if (tokenGpu.length !== tokens) throw new UserError(`gating: tokenGpu has ${tokenGpu.length} entries, expected ${tokens}`);
-  if (expertGpu.length !== experts) throw new UserError(`gating: expertGpu has ${expertGpu.length} entries, expected ${experts}`);
+  if (picks.length !== tokens * topK)
+    throw new UserError(`gating: picks has ${picks.length} entries, expected tokens*topK = ${tokens * topK}`);
+  if (tokenGpu.length !== tokens)
+    throw new UserError(`gating: tokenGpu has ${tokenGpu.length} entries, expected ${tokens}`);
+  if (expertGpu.length !== experts)
+    throw new UserError(`gating: expertGpu has ${expertGpu.length} entries, expected ${experts}`);
 }
 
 /** Every expert placed on a GPU of the group. */
@@ -143,7 +146,14 @@ export function sparsePlan(
   // Integer byte counts (< 2^53): the sum does not depend on the order of the experts.
   for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[active[i]]] += expertRows[active[i]] * tokenBytes;
   // (keptTotal and rowTotal are integer sums too: the order of `active` does not matter.)
-  const plan = planOf(policy, input, { sendTokens, sendBytes, expertRows, expertTokens, bufferBytesPerGpu }, keptTotal, rowTotal, flags);
+  const plan = planOf(
+    policy,
+    input,
+    { sendTokens, sendBytes, expertRows, expertTokens, bufferBytesPerGpu },
+    keptTotal,
+    rowTotal,
+    flags,
+  );
   plan.activeExperts = active;
   return plan;
 }
@@ -197,7 +207,14 @@ export function assemblePlan(
     bufferBytesPerGpu[g] = out * tokenBytes + (extraBytesPerGpu?.[g] ?? 0);
   }
   for (let e = 0; e < experts; e++) bufferBytesPerGpu[expertGpu[e]] += expertRows[e] * tokenBytes;
-  const plan = planOf(policy, input, { sendTokens, sendBytes, expertRows, expertTokens, bufferBytesPerGpu }, keptTotal, rowTotal, flags);
+  const plan = planOf(
+    policy,
+    input,
+    { sendTokens, sendBytes, expertRows, expertTokens, bufferBytesPerGpu },
+    keptTotal,
+    rowTotal,
+    flags,
+  );
   if (flags.capacity !== undefined) plan.capacity = flags.capacity;
   return plan;
 }

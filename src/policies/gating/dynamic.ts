@@ -10,6 +10,12 @@ export const dynamic: GatingPolicy = {
   name: "dynamic",
   description: "the paper's: sort, bincount, counts all-to-all, variable all-to-all; no drops, no padding",
   plan(input, opts = {}) {
-    return sparsePlan("dynamic", input, { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: false }, undefined, opts.reuse);
+    return sparsePlan(
+      "dynamic",
+      input,
+      { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: false },
+      undefined,
+      opts.reuse,
+    );
   },
 };

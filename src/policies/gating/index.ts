@@ -19,6 +19,7 @@ export function gatingPolicyNames(): string[] {
 /** The policy called `name`; a UserError listing the valid names otherwise. */
 export function getGatingPolicy(name: string): GatingPolicy {
   const p = gatingPolicies.get(name);
-  if (p === undefined) throw new UserError(`unknown gating policy '${name}'; expected ${listValues(gatingPolicyNames())}`);
+  if (p === undefined)
+    throw new UserError(`unknown gating policy '${name}'; expected ${listValues(gatingPolicyNames())}`);
   return p;
 }

@@ -12,7 +12,8 @@ export const megablocks: GatingPolicy = {
   description: "block-sparse experts: no drops, rows rounded up to the block size per expert",
   plan(input, opts = {}) {
     const bs = opts.blockSize ?? 128;
-    if (!Number.isInteger(bs) || bs < 1) throw new UserError(`megablocks gating: block size must be an integer >= 1, got ${bs}`);
+    if (!Number.isInteger(bs) || bs < 1)
+      throw new UserError(`megablocks gating: block size must be an integer >= 1, got ${bs}`);
     return sparsePlan(
       "megablocks",
       input,

@@ -21,7 +21,8 @@ export const staticGating: GatingPolicy = {
     const smax = Math.max(0, ...shard);
     let capacity: number;
     if (opts.capacity !== undefined) {
-      if (!Number.isInteger(opts.capacity) || opts.capacity < 0) throw new UserError(`static gating: capacity must be an integer >= 0, got ${opts.capacity}`);
+      if (!Number.isInteger(opts.capacity) || opts.capacity < 0)
+        throw new UserError(`static gating: capacity must be an integer >= 0, got ${opts.capacity}`);
       capacity = opts.capacity;
     } else {
       const c = opts.capacityFactor ?? 1;

@@ -4,7 +4,8 @@ import type { Placement, PlacementInput } from "./types.js";
 /** Validated slots per GPU. */
 export function slotsOf(input: PlacementInput): number {
   const { experts, gpus } = input;
-  if (!Number.isInteger(experts) || experts < 1) throw new UserError(`placement: experts must be an integer >= 1, got ${experts}`);
+  if (!Number.isInteger(experts) || experts < 1)
+    throw new UserError(`placement: experts must be an integer >= 1, got ${experts}`);
   if (!Number.isInteger(gpus) || gpus < 1) throw new UserError(`placement: gpus must be an integer >= 1, got ${gpus}`);
   const slots = input.slotsPerGpu ?? Math.ceil(experts / gpus);
   if (!Number.isInteger(slots) || slots * gpus < experts) {
@@ -19,7 +20,8 @@ export function slotsOf(input: PlacementInput): number {
  */
 export function loadOf(input: PlacementInput): Float64Array {
   const load = input.load;
-  if (load.length !== input.experts) throw new UserError(`placement: load has ${load.length} entries, expected ${input.experts}`);
+  if (load.length !== input.experts)
+    throw new UserError(`placement: load has ${load.length} entries, expected ${input.experts}`);
   return load;
 }
 
@@ -59,7 +61,9 @@ export function replicateHot(placement: Placement, input: PlacementInput): Place
 export function activationCorrelation(experts: number, act: { batches: number; active: Uint8Array }): Float64Array {
   const B = act.batches;
   if (act.active.length !== B * experts) {
-    throw new UserError(`placement: activations have ${act.active.length} entries, expected ${B} batches x ${experts} experts`);
+    throw new UserError(
+      `placement: activations have ${act.active.length} entries, expected ${B} batches x ${experts} experts`,
+    );
   }
   const co = new Float64Array(experts * experts);
   const list = new Int32Array(experts);

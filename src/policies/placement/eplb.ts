@@ -1,6 +1,6 @@
 import { UserError } from "../../util/errors.js";
 import { loadOf } from "./common.js";
-import type { Placement, PlacementInput, PlacementPolicy } from "./types.js";
+import type { Placement, PlacementPolicy } from "./types.js";
 
 /**
  * DeepSeek's expert-parallelism load balancer (EPLB; deepseek-ai/EPLB, described in the DeepSeek-V3 report,
@@ -17,7 +17,8 @@ import type { Placement, PlacementInput, PlacementPolicy } from "./types.js";
  */
 export const eplb: PlacementPolicy = {
   name: "eplb",
-  description: "DeepSeek EPLB: redundant copies of the busiest experts, packed onto GPUs by load (hierarchical by node)",
+  description:
+    "DeepSeek EPLB: redundant copies of the busiest experts, packed onto GPUs by load (hierarchical by node)",
   place(input) {
     const load = loadOf(input);
     const { experts, gpus } = input;
@@ -40,8 +41,15 @@ export const eplb: PlacementPolicy = {
     const nodes = input.nodes ?? 1;
     const groups = input.groups ?? 1;
     const hierarchical =
-      groups > 1 && nodes > 1 && groups % nodes === 0 && experts % groups === 0 && gpus % nodes === 0 && physical % nodes === 0;
-    const copies = hierarchical ? placeHierarchical(load, physical, groups, nodes, gpus) : placeHierarchical(load, physical, 1, 1, gpus);
+      groups > 1 &&
+      nodes > 1 &&
+      groups % nodes === 0 &&
+      experts % groups === 0 &&
+      gpus % nodes === 0 &&
+      physical % nodes === 0;
+    const copies = hierarchical
+      ? placeHierarchical(load, physical, groups, nodes, gpus)
+      : placeHierarchical(load, physical, 1, 1, gpus);
     return toPlacement(copies, experts);
   },
 };
@@ -85,7 +93,10 @@ export function balancedPacking(weight: ArrayLike<number>, packs: number): Int32
  * load per copy. Returns the expert of each copy (the first weight.length are the experts themselves) and the
  * number of copies of each expert.
  */
-export function replicateExperts(weight: ArrayLike<number>, physical: number): { expertOf: Int32Array; count: Int32Array } {
+export function replicateExperts(
+  weight: ArrayLike<number>,
+  physical: number,
+): { expertOf: Int32Array; count: Int32Array } {
   const n = weight.length;
   const expertOf = new Int32Array(physical);
   const count = new Int32Array(n).fill(1);

@@ -39,7 +39,13 @@ export const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 /** Human label of a sweep point: "static, 16" from its parameter values. */
 export function paramLabel(params: Record<string, unknown>, keys: string[]): string {
-  return keys.map((k) => (typeof params[k] === "object" ? JSON.stringify(params[k]) : String(params[k]))).join(", ");
+  return keys
+    .map((k) =>
+      typeof params[k] === "object"
+        ? JSON.stringify(params[k])
+        : String(params[k] as string | number | boolean | null | undefined),
+    )
+    .join(", ");
 }
 
 /** Last segment of a key path: "policies.gating.policy" -> "gating policy" style short names. */

@@ -19,7 +19,11 @@ export const latency: ChartDef = {
       const steps = input.steps;
       if (steps.length === 0) return null;
       const skip = new Set(["start_ns", "end_ns", "latency_ns"]);
-      PHASES = phasesOf(Object.keys(steps[0]).filter((k) => k.endsWith("_ns") && !skip.has(k)).map((k) => k.slice(0, -3)));
+      PHASES = phasesOf(
+        Object.keys(steps[0])
+          .filter((k) => k.endsWith("_ns") && !skip.has(k))
+          .map((k) => k.slice(0, -3)),
+      );
       const group = Math.ceil(steps.length / MAX_BARS);
       for (let g = 0; g * group < steps.length; g++) {
         const chunk = steps.slice(g * group, (g + 1) * group);
@@ -36,7 +40,12 @@ export const latency: ChartDef = {
       PHASES = phasesOf(pts.flatMap((p) => Object.keys(p.summary.phase_breakdown_ms)));
       for (const p of pts) {
         PHASES.forEach((ph, order) => {
-          values.push({ bar: paramLabel(p.params, s.param_keys), order, phase: ph, ms: round4((p.summary.phase_breakdown_ms[ph] ?? 0) / p.summary.steps) });
+          values.push({
+            bar: paramLabel(p.params, s.param_keys),
+            order,
+            phase: ph,
+            ms: round4((p.summary.phase_breakdown_ms[ph] ?? 0) / p.summary.steps),
+          });
         });
       }
       xTitle = s.param_keys.join(", ");

@@ -23,7 +23,12 @@ export const links: ChartDef = {
     const secs = input.summary.simulated_s;
     const values = [...byKind.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([kind, v]) => ({ kind, amount: round4(v.bytes / unit.div), links: v.links, gb_per_s: secs > 0 ? round4(v.bytes / secs / 1e9) : 0 }));
+      .map(([kind, v]) => ({
+        kind,
+        amount: round4(v.bytes / unit.div),
+        links: v.links,
+        gb_per_s: secs > 0 ? round4(v.bytes / secs / 1e9) : 0,
+      }));
     return {
       $schema: SCHEMA,
       title: "Link utilization (bytes moved per link kind)",
@@ -36,7 +41,12 @@ export const links: ChartDef = {
         x: { field: "kind", type: "nominal", title: "link kind", axis: { labelAngle: 0 } },
         y: { field: "amount", type: "quantitative", title: `bytes moved (${unit.name})` },
         color: { field: "kind", type: "nominal", legend: null },
-        tooltip: [{ field: "kind" }, { field: "amount", title: unit.name }, { field: "links" }, { field: "gb_per_s", title: "GB/s mean" }],
+        tooltip: [
+          { field: "kind" },
+          { field: "amount", title: unit.name },
+          { field: "links" },
+          { field: "gb_per_s", title: "GB/s mean" },
+        ],
       },
     };
   },

@@ -9,7 +9,12 @@ export const load: ChartDef = {
     const tokens = input.summary.load.gpu_tokens;
     if (!tokens.length) return null;
     const total = tokens.reduce((a, b) => a + b, 0);
-    const values = tokens.map((t, g) => ({ gpu: `gpu${g}`, order: g, tokens: t, share: total ? round4(t / total) : 0 }));
+    const values = tokens.map((t, g) => ({
+      gpu: `gpu${g}`,
+      order: g,
+      tokens: t,
+      share: total ? round4(t / total) : 0,
+    }));
     const even = total / tokens.length;
     return {
       $schema: SCHEMA,

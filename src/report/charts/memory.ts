@@ -13,7 +13,7 @@ export function memoryTotals(rows: MemoryChange[]): Map<string, { t: number; byt
   for (const { r: raw } of sorted) {
     const r = /^\d+$/.test(raw.gpu) ? { ...raw, gpu: `gpu${raw.gpu}` } : raw;
     let cats = cur.get(r.gpu);
-    if (!cats) cur.set(r.gpu, (cats = new Map()));
+    if (!cats) cur.set(r.gpu, (cats = new Map<string, number>()));
     const prev = cats.get(r.category) ?? 0;
     cats.set(r.category, r.bytes);
     const total = (totals.get(r.gpu) ?? 0) - prev + r.bytes;
@@ -56,7 +56,8 @@ export const memory: ChartDef = {
     const values: { gpu: string; ms: number; mem: number }[] = [];
     const gpus = [...totals.keys()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
     for (const gpu of gpus) {
-      for (const p of downsample(totals.get(gpu)!, MAX_POINTS)) values.push({ gpu, ms: round4(p.t / 1e6), mem: round4(p.bytes / unit.div) });
+      for (const p of downsample(totals.get(gpu)!, MAX_POINTS))
+        values.push({ gpu, ms: round4(p.t / 1e6), mem: round4(p.bytes / unit.div) });
     }
     const capacity = input.summary.memory.capacity_bytes / unit.div;
     return {

@@ -12,8 +12,17 @@ function fromSweep(input: Extract<Parameters<ChartDef["build"]>[0], { kind: "swe
     const c = p.summary.cache;
     if (!c) continue;
     const other = keys.filter((k) => k !== "policies.buffering.slots" && k !== "policies.buffering.policy");
-    const suffix = other.length ? ` (${other.map((k) => String(p.params[k])).join(", ")})` : "";
-    rows.push({ policy: `${p.summary.policies.buffering}${suffix}`, slots: Number(p.params["policies.buffering.slots"]), requests: c.requests, misses: c.misses, miss_rate: c.miss_rate, bytes_moved: c.bytes_moved });
+    const suffix = other.length
+      ? ` (${other.map((k) => String(p.params[k] as string | number | boolean | null | undefined)).join(", ")})`
+      : "";
+    rows.push({
+      policy: `${p.summary.policies.buffering}${suffix}`,
+      slots: Number(p.params["policies.buffering.slots"]),
+      requests: c.requests,
+      misses: c.misses,
+      miss_rate: c.miss_rate,
+      bytes_moved: c.bytes_moved,
+    });
   }
   return rows;
 }
@@ -29,10 +38,20 @@ export const missrate: ChartDef = {
     const entries = input.kind === "cache" ? input.entries : input.kind === "sweep" ? fromSweep(input) : [];
     if (entries.length === 0) return null;
     const values = entries
-      .map((e) => ({ policy: e.policy, slots: e.slots, miss_rate: round4(e.miss_rate), bound: isBound(e.policy) ? "Belady (bound)" : "online policy" }))
+      .map((e) => ({
+        policy: e.policy,
+        slots: e.slots,
+        miss_rate: round4(e.miss_rate),
+        bound: isBound(e.policy) ? "Belady (bound)" : "online policy",
+      }))
       .sort((a, b) => a.policy.localeCompare(b.policy) || a.slots - b.slots);
     const hasBound = values.some((v) => v.bound !== "online policy");
-    const x = { field: "slots", type: "quantitative" as const, title: "cache size (expert slots per GPU per layer)", axis: { tickMinStep: 1 } };
+    const x = {
+      field: "slots",
+      type: "quantitative" as const,
+      title: "cache size (expert slots per GPU per layer)",
+      axis: { tickMinStep: 1 },
+    };
     const y = { field: "miss_rate", type: "quantitative" as const, title: "miss rate", scale: { domain: [0, 1] } };
     return {
       $schema: SCHEMA,
@@ -57,7 +76,13 @@ export const missrate: ChartDef = {
             x,
             y,
             color: { field: "policy", type: "nominal", title: "policy" },
-            strokeDash: { field: "bound", type: "nominal", title: "kind", legend: { symbolType: "stroke", symbolStrokeWidth: 2, labelLimit: 200 }, sort: ["online policy", "Belady (bound)"] },
+            strokeDash: {
+              field: "bound",
+              type: "nominal",
+              title: "kind",
+              legend: { symbolType: "stroke", symbolStrokeWidth: 2, labelLimit: 200 },
+              sort: ["online policy", "Belady (bound)"],
+            },
             tooltip: [{ field: "policy" }, { field: "slots" }, { field: "miss_rate" }],
           },
         },

@@ -9,7 +9,8 @@ export function xParam(s: MergedSweep): string | null {
 
 /** The series key: the gating policy if swept, else every other parameter joined. */
 export function seriesKeys(s: MergedSweep, x: string | null): string[] {
-  if (s.param_keys.includes("policies.gating.policy") && x !== "policies.gating.policy") return ["policies.gating.policy"];
+  if (s.param_keys.includes("policies.gating.policy") && x !== "policies.gating.policy")
+    return ["policies.gating.policy"];
   return s.param_keys.filter((k) => k !== x);
 }
 
@@ -22,7 +23,8 @@ export const throughput: ChartDef = {
     const s = input.sweep;
     const x = xParam(s);
     const series = seriesKeys(s, x);
-    const seriesTitle = series.length === 1 ? shortKey(series[0]) : series.length ? series.map(shortKey).join(", ") : "series";
+    const seriesTitle =
+      series.length === 1 ? shortKey(series[0]) : series.length ? series.map(shortKey).join(", ") : "series";
     const values = s.points.map((p) => ({
       x: x ? p.params[x] : paramLabel(p.params, s.param_keys),
       series: series.length ? paramLabel(p.params, series) : "all",
@@ -33,7 +35,9 @@ export const throughput: ChartDef = {
     const anyOom = values.some((v) => v.tokens_per_s === null);
     const logX = x !== null && /batch/.test(x) && s.points.every((p) => (p.params[x] as number) > 0);
     const scale = logX ? { type: "log" as const, base: 2 } : { zero: false };
-    const ticks = logX ? { values: [...new Set(s.points.map((p) => p.params[x!] as number))].sort((a, b) => a - b) } : {};
+    const ticks = logX
+      ? { values: [...new Set(s.points.map((p) => p.params[x] as number))].sort((a, b) => a - b) }
+      : {};
     // Out-of-memory points: a cross on the x axis, so the gap in the line is explained.
     const oomLayer = {
       mark: { type: "point" as const, shape: "cross", size: 80, filled: true },
@@ -57,7 +61,9 @@ export const throughput: ChartDef = {
           mark: { type: "line", point: true },
           transform: [{ filter: "datum.tokens_per_s !== null" }],
           encoding: {
-            x: x ? { field: "x", type: "quantitative", title: xTitle, scale, axis: ticks } : { field: "x", type: "nominal", title: xTitle },
+            x: x
+              ? { field: "x", type: "quantitative", title: xTitle, scale, axis: ticks }
+              : { field: "x", type: "nominal", title: xTitle },
             y: { field: "tokens_per_s", type: "quantitative", title: "throughput (tokens/s)" },
             color: { field: "series", type: "nominal", title: seriesTitle },
           },

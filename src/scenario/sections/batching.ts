@@ -20,7 +20,8 @@ export function resolveBatching(loaded: LoadedScenario, trace: RoutingTrace): Re
   const sc = loaded.scenario;
   const w = sc.workload;
   if (w.batching.kind === "static") {
-    const steps = w.phase === "decode" ? staticBatches(trace, w.batching.batch_size) : prefillSteps(trace, w.batching.batch_size);
+    const steps =
+      w.phase === "decode" ? staticBatches(trace, w.batching.batch_size) : prefillSteps(trace, w.batching.batch_size);
     return { steps, continuous: undefined };
   }
   if (w.phase !== "decode") {
@@ -37,7 +38,9 @@ export function resolveBatching(loaded: LoadedScenario, trace: RoutingTrace): Re
       : b.arrival.kind === "timestamps"
         ? { kind: "timestamps" as const, path: scenarioPath(loaded, b.arrival.file) }
         : { kind: "all-at-once" as const };
-  const continuous = { batcher: () => new ContinuousBatcher(trace, { maxBatch: b.max_batch, arrival }, rng.child("arrivals")) };
+  const continuous = {
+    batcher: () => new ContinuousBatcher(trace, { maxBatch: b.max_batch, arrival }, rng.child("arrivals")),
+  };
   // Build one now, so that a bad arrival file is reported with its place in the scenario (child
   // streams are derived by name: this draws nothing from the run's streams).
   at(loaded, ["workload", "batching", "arrival"], () => continuous.batcher());

@@ -14,14 +14,20 @@ export interface ResolvedCluster {
   cost: CostModel;
 }
 
-const isMapping = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === "object" && !Array.isArray(x);
+const isMapping = (x: unknown): x is Record<string, unknown> =>
+  x !== null && typeof x === "object" && !Array.isArray(x);
 
 /**
  * The shape of cluster.overrides against the preset: where the preset has a mapping (gpu, pcie,
  * nic, ...) the override must be a mapping too (nvlink may also be null: no NVLink), and a leaf
  * keeps the preset's type. Numbers are range-checked by the hardware module afterwards.
  */
-function checkClusterOverrides(loaded: LoadedScenario, base: unknown, over: Record<string, unknown>, path: string[]): void {
+function checkClusterOverrides(
+  loaded: LoadedScenario,
+  base: unknown,
+  over: Record<string, unknown>,
+  path: string[],
+): void {
   if (!isMapping(base)) return;
   for (const [k, v] of Object.entries(over)) {
     if (!(k in base)) continue; // the hardware module names the unknown key and the valid ones
@@ -32,7 +38,8 @@ function checkClusterOverrides(loaded: LoadedScenario, base: unknown, over: Reco
     };
     if (isMapping(b)) {
       if (v === null && k === "nvlink") continue;
-      if (!isMapping(v)) fail(`expected a mapping (the preset's ${k} fields: ${Object.keys(b).join(", ")}), got ${JSON.stringify(v)}`);
+      if (!isMapping(v))
+        fail(`expected a mapping (the preset's ${k} fields: ${Object.keys(b).join(", ")}), got ${JSON.stringify(v)}`);
       checkClusterOverrides(loaded, b, v as Record<string, unknown>, p);
     } else if (b === null) {
       if (v !== null && !isMapping(v)) fail(`expected a mapping or null, got ${JSON.stringify(v)}`);
@@ -55,7 +62,11 @@ export async function resolveCluster(loaded: LoadedScenario): Promise<ResolvedCl
       nodes: sc.cluster.nodes,
       overrides: sc.cluster.overrides,
       fabric: sc.cluster.fabric
-        ? { kind: sc.cluster.fabric.kind, latencyNs: sc.cluster.fabric.latency_ns, oversubscription: sc.cluster.fabric.oversubscription }
+        ? {
+            kind: sc.cluster.fabric.kind,
+            latencyNs: sc.cluster.fabric.latency_ns,
+            oversubscription: sc.cluster.fabric.oversubscription,
+          }
         : undefined,
     }),
   );

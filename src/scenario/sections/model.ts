@@ -24,7 +24,10 @@ const MODEL_INT_FIELDS: Record<string, { max: number; zero?: boolean }> = {
   encoderLayers: { max: 4096 },
   decoderLayers: { max: 4096 },
 };
-const MODEL_ENUMS: Record<string, readonly string[]> = { dtype: ["fp32", "fp16", "bf16", "fp8"], activation: ["swiglu", "gelu", "relu"] };
+const MODEL_ENUMS: Record<string, readonly string[]> = {
+  dtype: ["fp32", "fp16", "bf16", "fp8"],
+  activation: ["swiglu", "gelu", "relu"],
+};
 const MLA_FIELDS = ["qLoraRank", "kvLoraRank", "qkNopeHeadDim", "qkRopeHeadDim", "vHeadDim"];
 
 function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Record<string, unknown>): void {
@@ -41,9 +44,11 @@ function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Reco
         fail(k, `expected an integer in ${int.zero ? 0 : 1}..${int.max}, got ${JSON.stringify(v) ?? String(v)}`);
       }
     } else if (k === "capacityFactor") {
-      if (!(typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 1e6)) fail(k, `expected a positive number (at most 1e6), got ${JSON.stringify(v)}`);
+      if (!(typeof v === "number" && Number.isFinite(v) && v > 0 && v <= 1e6))
+        fail(k, `expected a positive number (at most 1e6), got ${JSON.stringify(v)}`);
     } else if (k in MODEL_ENUMS) {
-      if (typeof v !== "string" || !MODEL_ENUMS[k].includes(v)) fail(k, `expected one of ${MODEL_ENUMS[k].join(", ")}, got ${JSON.stringify(v)}`);
+      if (typeof v !== "string" || !MODEL_ENUMS[k].includes(v))
+        fail(k, `expected one of ${MODEL_ENUMS[k].join(", ")}, got ${JSON.stringify(v)}`);
     } else if (k === "tiedEmbeddings" || k === "bias") {
       if (typeof v !== "boolean") fail(k, `expected true or false, got ${JSON.stringify(v)}`);
     } else if (k === "name") {
@@ -51,8 +56,10 @@ function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Reco
     } else if (k === "mla") {
       if (v === null || typeof v !== "object" || Array.isArray(v)) fail(k, "expected a mapping of MLA dimensions");
       for (const [f, x] of Object.entries(v as Record<string, unknown>)) {
-        if (!MLA_FIELDS.includes(f)) fail(`${k}.${f}`, `not an MLA field; valid: ${MLA_FIELDS.join(", ")}`, ["model", "overrides", k, f]);
-        if (!(typeof x === "number" && Number.isInteger(x) && x > 0 && x <= 65536)) fail(`${k}.${f}`, `expected an integer in 1..65536, got ${JSON.stringify(x)}`, ["model", "overrides", k, f]);
+        if (!MLA_FIELDS.includes(f))
+          fail(`${k}.${f}`, `not an MLA field; valid: ${MLA_FIELDS.join(", ")}`, ["model", "overrides", k, f]);
+        if (!(typeof x === "number" && Number.isInteger(x) && x > 0 && x <= 65536))
+          fail(`${k}.${f}`, `expected an integer in 1..65536, got ${JSON.stringify(x)}`, ["model", "overrides", k, f]);
       }
     } else if (k === "published") {
       fail(k, "the published totals of a preset cannot be overridden");
@@ -63,10 +70,14 @@ function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Reco
 /** Checks the merged model: top-k at most the experts, and the layer stacks consistent. */
 function checkModel(loaded: LoadedScenario, m: ModelSpec): void {
   const where = loaded.locate(["model", "overrides"]);
-  if (m.topK > m.experts) throw new UserError(`model: top-k ${m.topK} is more than the ${m.experts} experts per layer`, where);
+  if (m.topK > m.experts)
+    throw new UserError(`model: top-k ${m.topK} is more than the ${m.experts} experts per layer`, where);
   if (m.encoderLayers !== undefined || m.decoderLayers !== undefined) {
     if ((m.encoderLayers ?? 0) + (m.decoderLayers ?? 0) !== m.layers) {
-      throw new UserError(`model: encoderLayers + decoderLayers (${m.encoderLayers ?? 0} + ${m.decoderLayers ?? 0}) must equal layers (${m.layers})`, where);
+      throw new UserError(
+        `model: encoderLayers + decoderLayers (${m.encoderLayers ?? 0} + ${m.decoderLayers ?? 0}) must equal layers (${m.layers})`,
+        where,
+      );
     }
   }
 }

@@ -15,11 +15,18 @@ export type ResolvedPolicies = Pick<MoeSimConfig, "gating" | "buffering" | "plac
  * share of the experts. `staticSteps`: whether batching is static (policies that need the future
  * of the trace work only then).
  */
-export function resolvePolicies(loaded: LoadedScenario, model: ModelSpec, gpus: number, staticSteps: boolean): ResolvedPolicies {
+export function resolvePolicies(
+  loaded: LoadedScenario,
+  model: ModelSpec,
+  gpus: number,
+  staticSteps: boolean,
+): ResolvedPolicies {
   const p = loaded.scenario.policies;
   const gating = at(loaded, ["policies", "gating", "policy"], () => getGatingPolicy(p.gating.policy));
   const buffering =
-    p.buffering.policy === "none" ? null : at(loaded, ["policies", "buffering", "policy"], () => getBufferingPolicy(p.buffering.policy));
+    p.buffering.policy === "none"
+      ? null
+      : at(loaded, ["policies", "buffering", "policy"], () => getBufferingPolicy(p.buffering.policy));
   const placement = at(loaded, ["policies", "placement", "policy"], () => getPlacementPolicy(p.placement.policy));
   const perGpu = Math.ceil(model.experts / gpus);
   if (buffering && p.buffering.slots === undefined) {

@@ -26,13 +26,18 @@ export async function resolveTrace(loaded: LoadedScenario, model: ModelSpec): Pr
     const p = scenarioPath(loaded, tr.file);
     if (!existsSync(p)) throw new UserError(`trace.file: no such file ${p}`, loaded.locate(["trace", "file"]));
     trace = await atAsync(loaded, ["trace", "file"], () =>
-      cachedTrace(p, { format: tr.format === "auto" ? undefined : tr.format, mapping: tr.mapping, maxTokens: tr.max_tokens }),
+      cachedTrace(p, {
+        format: tr.format === "auto" ? undefined : tr.format,
+        mapping: tr.mapping,
+        maxTokens: tr.max_tokens,
+      }),
     );
   } else {
     trace = syntheticTrace(loaded, model);
     if (tr.max_tokens !== undefined && tr.max_tokens < trace.tokens) trace = truncateTrace(trace, tr.max_tokens);
   }
-  if (trace.tokens === 0) throw new UserError("trace: the trace has no tokens; expected at least one", loaded.locate(["trace"]));
+  if (trace.tokens === 0)
+    throw new UserError("trace: the trace has no tokens; expected at least one", loaded.locate(["trace"]));
   if (trace.experts !== model.experts) {
     const inferred = trace.meta.expertsInferred ? ` (inferred: its largest expert id is ${trace.experts - 1})` : "";
     throw new UserError(

@@ -31,4 +31,3 @@ export function scenarioPath(loaded: LoadedScenario, p: string): string {
   const base = loaded.file === "<inline>" ? process.cwd() : dirname(resolvePath(loaded.file));
   return resolvePath(base, p);
 }
-

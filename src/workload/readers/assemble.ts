@@ -1,7 +1,13 @@
 import { UserError } from "../../util/errors.js";
 import { TraceBuilder } from "../builder.js";
 import type { RoutingTrace, TraceMeta } from "../trace.js";
-import { INCOMPLETE_SHOWN, MAX_POSITION, incompleteError, type IncompleteReport, type TraceReadOptions } from "./options.js";
+import {
+  INCOMPLETE_SHOWN,
+  MAX_POSITION,
+  incompleteError,
+  type IncompleteReport,
+  type TraceReadOptions,
+} from "./options.js";
 
 /** Growable typed column. */
 class Col<T extends Int32Array | Uint16Array | Float32Array> {
@@ -13,7 +19,7 @@ class Col<T extends Int32Array | Uint16Array | Float32Array> {
   push(v: number): void {
     if (this.length === this.buf.length) {
       const next = this.make(this.buf.length * 2);
-      next.set(this.buf as never);
+      next.set(this.buf);
       this.buf = next;
     }
     this.buf[this.length++] = v;
@@ -23,7 +29,8 @@ class Col<T extends Int32Array | Uint16Array | Float32Array> {
 const TOKEN_BITS = 2 ** 24;
 const INT32_MAX = 2 ** 31 - 1;
 /** Whether a request id fits the trace's i32 column as is (otherwise ids are numbered). */
-const isPosition = (s: string | number): boolean => typeof s === "number" && Number.isInteger(s) && s >= 0 && s <= MAX_POSITION;
+const isPosition = (s: string | number): boolean =>
+  typeof s === "number" && Number.isInteger(s) && s >= 0 && s <= MAX_POSITION;
 
 /**
  * Collects per-(token, layer) records in typed columns (no per-record objects) and assembles them
@@ -57,25 +64,57 @@ export class RecordAssembler {
     return this.tok.length;
   }
 
-  add(lineNo: number, seq: unknown, token: unknown, layer: unknown, experts: unknown, weights: unknown, names: { seq: string; token: string; layer: string; experts: string; weights?: string }): void {
+  add(
+    lineNo: number,
+    seq: unknown,
+    token: unknown,
+    layer: unknown,
+    experts: unknown,
+    weights: unknown,
+    names: { seq: string; token: string; layer: string; experts: string; weights?: string },
+  ): void {
     const where = `${this.path}:${lineNo}`;
-    if (typeof seq !== "number" && typeof seq !== "string") throw new UserError(`field "${names.seq}" (request id) is missing or not a number/string`, where);
-    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= TOKEN_BITS) throw new UserError(`field "${names.token}" must be a token position, an integer in 0..${TOKEN_BITS - 1}; got ${JSON.stringify(token)}`, where);
-    if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0 || layer > INT32_MAX) throw new UserError(`field "${names.layer}" must be a layer id, an integer in 0..${INT32_MAX}; got ${JSON.stringify(layer)}`, where);
+    if (typeof seq !== "number" && typeof seq !== "string")
+      throw new UserError(`field "${names.seq}" (request id) is missing or not a number/string`, where);
+    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= TOKEN_BITS)
+      throw new UserError(
+        `field "${names.token}" must be a token position, an integer in 0..${TOKEN_BITS - 1}; got ${JSON.stringify(token)}`,
+        where,
+      );
+    if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0 || layer > INT32_MAX)
+      throw new UserError(
+        `field "${names.layer}" must be a layer id, an integer in 0..${INT32_MAX}; got ${JSON.stringify(layer)}`,
+        where,
+      );
     const ex = typeof experts === "number" ? [experts] : experts;
-    if (!Array.isArray(ex)) throw new UserError(`field "${names.experts}" must be an array of expert ids; got ${JSON.stringify(experts)}`, where);
+    if (!Array.isArray(ex))
+      throw new UserError(
+        `field "${names.experts}" must be an array of expert ids; got ${JSON.stringify(experts)}`,
+        where,
+      );
     if (ex.length === 0) throw new UserError(`field "${names.experts}" is empty; expected the top-k expert ids`, where);
     if (this.topK === undefined) this.topK = ex.length;
-    if (ex.length !== this.topK) throw new UserError(`"${names.experts}" has ${ex.length} experts; expected top-${this.topK} (as in the first record)`, where);
+    if (ex.length !== this.topK)
+      throw new UserError(
+        `"${names.experts}" has ${ex.length} experts; expected top-${this.topK} (as in the first record)`,
+        where,
+      );
     const start = this.picks.length;
     for (let k = 0; k < ex.length; k++) {
-      const e = ex[k];
+      const e: unknown = ex[k];
       if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= this.expertLimit) {
         const what = typeof e === "number" && Number.isInteger(e) ? "is out of range" : "is not an integer";
-        throw new UserError(`"${names.experts}"[${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${this.expertLimit - 1}`, where);
+        throw new UserError(
+          `"${names.experts}"[${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${this.expertLimit - 1}`,
+          where,
+        );
       }
       for (let j = start; j < this.picks.length; j++) {
-        if (this.picks.buf[j] === e) throw new UserError(`"${names.experts}" picks expert ${e} twice; expected ${this.topK} distinct experts`, where);
+        if (this.picks.buf[j] === e)
+          throw new UserError(
+            `"${names.experts}" picks expert ${e} twice; expected ${this.topK} distinct experts`,
+            where,
+          );
       }
       if (e > this.maxExpert) this.maxExpert = e;
       this.picks.push(e);
@@ -84,12 +123,18 @@ export class RecordAssembler {
     if (this.hasWeights === undefined) this.hasWeights = w !== undefined;
     if (this.hasWeights) {
       if (!Array.isArray(w) || w.length !== ex.length || w.some((x) => typeof x !== "number")) {
-        throw new UserError(`field "${names.weights}" must be ${ex.length} numbers (one router weight per expert), as in the first record`, where);
+        throw new UserError(
+          `field "${names.weights}" must be ${ex.length} numbers (one router weight per expert), as in the first record`,
+          where,
+        );
       }
       for (let k = 0; k < w.length; k++) {
         const x = w[k] as number;
         if (!Number.isFinite(x) || x < 0) {
-          throw new UserError(`"${names.weights}"[${k}] = ${JSON.stringify(x)}; expected a router weight, a finite number >= 0`, where);
+          throw new UserError(
+            `"${names.weights}"[${k}] = ${JSON.stringify(x)}; expected a router weight, a finite number >= 0`,
+            where,
+          );
         }
         this.weights.push(x);
       }
@@ -110,7 +155,12 @@ export class RecordAssembler {
    * Tokens without a record for some layer. Under "error" (default) any is one UserError naming
    * how many and the first few; under "drop" they are returned to be left out, with a report.
    */
-  private incompleteTokens(recOf: Int32Array, keys: number[], L: number, layerIds: number[]): { has: (t: number) => boolean; report?: IncompleteReport } {
+  private incompleteTokens(
+    recOf: Int32Array,
+    keys: number[],
+    L: number,
+    layerIds: number[],
+  ): { has: (t: number) => boolean; report?: IncompleteReport } {
     const T = keys.length;
     const bad = new Set<number>();
     const first: string[] = [];
@@ -134,18 +184,29 @@ export class RecordAssembler {
       if (firstLine === 0) firstLine = this.line.buf[present];
       if (first.length < INCOMPLETE_SHOWN) {
         const seq = JSON.stringify(this.seqNames[Math.floor(keys[t] / TOKEN_BITS)]);
-        first.push(`request ${seq} token ${keys[t] % TOKEN_BITS}: no layer ${layerIds[missing]} (line ${this.line.buf[present]})`);
+        first.push(
+          `request ${seq} token ${keys[t] % TOKEN_BITS}: no layer ${layerIds[missing]} (line ${this.line.buf[present]})`,
+        );
       }
     }
     if (bad.size === 0) return { has: () => false };
-    if ((this.opts.incomplete ?? "error") === "error") throw incompleteError(bad.size, T, first, `${this.path}:${firstLine}`);
-    if (bad.size === T) throw new UserError(`all ${T} tokens have no record for some MoE layer (${first.join("; ")}); nothing is left to read`, this.path);
-    return { has: (t) => bad.has(t), report: { policy: "drop", dropped_tokens: bad.size, dropped_records: records, first } };
+    if ((this.opts.incomplete ?? "error") === "error")
+      throw incompleteError(bad.size, T, first, `${this.path}:${firstLine}`);
+    if (bad.size === T)
+      throw new UserError(
+        `all ${T} tokens have no record for some MoE layer (${first.join("; ")}); nothing is left to read`,
+        this.path,
+      );
+    return {
+      has: (t) => bad.has(t),
+      report: { policy: "drop", dropped_tokens: bad.size, dropped_records: records, first },
+    };
   }
 
   finish(meta: TraceMeta): RoutingTrace {
     const n = this.records;
-    if (n === 0 || this.topK === undefined) throw new UserError("no records; expected one record per (token, layer)", this.path);
+    if (n === 0 || this.topK === undefined)
+      throw new UserError("no records; expected one record per (token, layer)", this.path);
     const topK = this.topK;
     // Layer ids -> 0..L-1.
     const layerSet = new Set<number>();
@@ -153,7 +214,10 @@ export class RecordAssembler {
     const layerIds = [...layerSet].sort((a, b) => a - b);
     const L = layerIds.length;
     if (this.opts.layers !== undefined && L !== this.opts.layers) {
-      throw new UserError(`records cover ${L} distinct layers (${layerIds.join(", ")}); expected ${this.opts.layers}`, this.path);
+      throw new UserError(
+        `records cover ${L} distinct layers (${layerIds.join(", ")}); expected ${this.opts.layers}`,
+        this.path,
+      );
     }
     const layerIndex = new Map(layerIds.map((id, i) => [id, i]));
     // Distinct tokens, ordered by (request first appearance, token position).

@@ -59,7 +59,8 @@ export function encodeBinaryTrace(trace: RoutingTrace): Buffer {
   const meta = Buffer.from(JSON.stringify(trace.meta ?? {}), "utf8");
   const hasW = trace.weights !== undefined;
   const lay = layout(trace.tokens, trace.layers, trace.topK, meta.length, hasW);
-  if (trace.picks.length !== lay.nPicks) throw new Error(`trace has ${trace.picks.length} picks; expected tokens*layers*topK = ${lay.nPicks}`);
+  if (trace.picks.length !== lay.nPicks)
+    throw new Error(`trace has ${trace.picks.length} picks; expected tokens*layers*topK = ${lay.nPicks}`);
   const buf = Buffer.alloc(lay.end);
   buf.write(BINARY_MAGIC, 0, "latin1");
   buf.writeUInt32LE(BINARY_VERSION, 8);
@@ -121,19 +122,30 @@ function checkPicks(t: RoutingTrace, where: string): void {
   for (let row = 0, i = 0; i < picks.length; row++) {
     for (let k = 0; k < K; k++, i++) {
       const e = picks[i];
-      if (e >= experts) throw new UserError(`${at(row)} picks expert ${e}; expected an expert id in 0..${experts - 1}`, where);
-      if (last[e] === row) throw new UserError(`${at(row)} picks expert ${e} twice; expected ${K} distinct experts`, where);
+      if (e >= experts)
+        throw new UserError(`${at(row)} picks expert ${e}; expected an expert id in 0..${experts - 1}`, where);
+      if (last[e] === row)
+        throw new UserError(`${at(row)} picks expert ${e} twice; expected ${K} distinct experts`, where);
       last[e] = row;
     }
   }
   for (let i = 0; i < t.tokens; i++) {
-    if (t.seq[i] < 0 || t.seq[i] > MAX_POSITION) throw new UserError(`binary trace: token ${i} has request id ${t.seq[i]}; expected an integer in 0..${MAX_POSITION}`, where);
-    if (t.step[i] < 0 || t.step[i] > MAX_POSITION) throw new UserError(`binary trace: token ${i} has step ${t.step[i]}; expected a position in its request, 0..${MAX_POSITION}`, where);
+    if (t.seq[i] < 0 || t.seq[i] > MAX_POSITION)
+      throw new UserError(
+        `binary trace: token ${i} has request id ${t.seq[i]}; expected an integer in 0..${MAX_POSITION}`,
+        where,
+      );
+    if (t.step[i] < 0 || t.step[i] > MAX_POSITION)
+      throw new UserError(
+        `binary trace: token ${i} has step ${t.step[i]}; expected a position in its request, 0..${MAX_POSITION}`,
+        where,
+      );
   }
   if (t.weights) {
     const w = t.weights;
     for (let i = 0; i < w.length; i++) {
-      if (!(w[i] >= 0) || w[i] === Infinity) throw new UserError(`${at(Math.floor(i / K))} has router weight ${w[i]}; expected a finite number >= 0`, where);
+      if (!(w[i] >= 0) || w[i] === Infinity)
+        throw new UserError(`${at(Math.floor(i / K))} has router weight ${w[i]}; expected a finite number >= 0`, where);
     }
   }
 }
@@ -154,10 +166,14 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
     buf = Buffer.from(pathOrBuffer.buffer, pathOrBuffer.byteOffset, pathOrBuffer.byteLength);
   }
   if (buf.length < HEADER_BYTES || buf.toString("latin1", 0, 8) !== BINARY_MAGIC) {
-    throw new UserError(`not a binary moesim trace; expected the magic "${BINARY_MAGIC}" and a ${HEADER_BYTES}-byte header`, where);
+    throw new UserError(
+      `not a binary moesim trace; expected the magic "${BINARY_MAGIC}" and a ${HEADER_BYTES}-byte header`,
+      where,
+    );
   }
   const version = buf.readUInt32LE(8);
-  if (version !== BINARY_VERSION && version !== 1) throw new UserError(`binary trace version ${version}; expected ${BINARY_VERSION} (or 1)`, where);
+  if (version !== BINARY_VERSION && version !== 1)
+    throw new UserError(`binary trace version ${version}; expected ${BINARY_VERSION} (or 1)`, where);
   const flags = buf.readUInt32LE(12);
   const layers = buf.readUInt32LE(16);
   const experts = buf.readUInt32LE(20);
@@ -166,13 +182,23 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
   const metaBytes = buf.readUInt32LE(32);
   const crc = buf.readUInt32LE(36);
   const fileBytes = buf.readDoubleLE(40);
-  if ((flags & ~1) !== 0) throw new UserError(`binary trace has unknown flags 0x${flags.toString(16)}; expected only bit 0 (router weights)`, where);
+  if ((flags & ~1) !== 0)
+    throw new UserError(
+      `binary trace has unknown flags 0x${flags.toString(16)}; expected only bit 0 (router weights)`,
+      where,
+    );
   if (layers < 1 || topK < 1 || experts < 1 || experts > 65536 || topK > experts) {
-    throw new UserError(`binary trace header has ${layers} layers, ${experts} experts, top-${topK}; expected at least 1 layer and 1 <= top-k <= experts <= 65536`, where);
+    throw new UserError(
+      `binary trace header has ${layers} layers, ${experts} experts, top-${topK}; expected at least 1 layer and 1 <= top-k <= experts <= 65536`,
+      where,
+    );
   }
   const lay = layout(tokens, layers, topK, metaBytes, (flags & 1) !== 0);
   if (buf.length === lay.end && fileBytes !== lay.end) {
-    throw new UserError(`binary trace header says the file is ${fileBytes} bytes; it is ${buf.length}, as its header's shape needs (the header is corrupt)`, where);
+    throw new UserError(
+      `binary trace header says the file is ${fileBytes} bytes; it is ${buf.length}, as its header's shape needs (the header is corrupt)`,
+      where,
+    );
   }
   if (buf.length !== lay.end) {
     throw new UserError(
@@ -181,7 +207,10 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
     );
   }
   if (opts.verify !== false && binaryTraceCrc(buf, version) !== crc) {
-    throw new UserError(`binary trace checksum mismatch; the file is corrupt (expected the CRC-32 in its header, over ${version === 1 ? "the bytes after the header" : "header and body"})`, where);
+    throw new UserError(
+      `binary trace checksum mismatch; the file is corrupt (expected the CRC-32 in its header, over ${version === 1 ? "the bytes after the header" : "header and body"})`,
+      where,
+    );
   }
   let meta: TraceMeta;
   const metaBuf = buf.subarray(HEADER_BYTES, HEADER_BYTES + metaBytes);
@@ -191,7 +220,8 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
   } catch {
     throw new UserError("binary trace meta is not valid UTF-8 JSON", where);
   }
-  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw new UserError("binary trace meta must be a JSON object", where);
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta))
+    throw new UserError("binary trace meta must be a JSON object", where);
   checkExpertBytes(meta.expertBytes, "binary trace meta field expertBytes", where);
   const trace: RoutingTrace = {
     layers,

@@ -46,7 +46,10 @@ function parseList(v: string): number[] {
   const s = v.trim().replace(/^\[|\]$/g, "");
   if (s === "") return [];
   // Non-numbers stay strings, so that the error quotes what the file holds.
-  return s.split(/[\s;|,]+/).filter((x) => x !== "").map((x) => (Number.isFinite(Number(x)) ? Number(x) : x)) as number[];
+  return s
+    .split(/[\s;|,]+/)
+    .filter((x) => x !== "")
+    .map((x) => (Number.isFinite(Number(x)) ? Number(x) : x)) as number[];
 }
 
 /**
@@ -54,27 +57,46 @@ function parseList(v: string): number[] {
  * ("3 7", "3;7", "[3,7]") or the experts come in numbered columns experts_0, experts_1, ...;
  * the same for weights. Column names follow the field mapping.
  */
-export async function readCsv(path: string, first: Line, rest: AsyncIterable<Line>, opts: TraceReadOptions): Promise<RoutingTrace> {
+export async function readCsv(
+  path: string,
+  first: Line,
+  rest: AsyncIterable<Line>,
+  opts: TraceReadOptions,
+): Promise<RoutingTrace> {
   const map = resolveMapping(opts.mapping);
   let header: string[];
   try {
     header = splitCsv(first.text).map((h) => h.trim());
   } catch (e) {
-    throw new UserError(`bad CSV header (${(e as Error).message}); expected a header row naming the columns`, `${path}:${first.no}`);
+    throw new UserError(
+      `bad CSV header (${(e as Error).message}); expected a header row naming the columns`,
+      `${path}:${first.no}`,
+    );
   }
   if (/^\s*[[{]/.test(first.text)) {
-    throw new UserError("the first line is JSON, not a CSV header; expected a CSV header row (or give --format olmoe-jsonl or records-jsonl)", `${path}:${first.no}`);
+    throw new UserError(
+      "the first line is JSON, not a CSV header; expected a CSV header row (or give --format olmoe-jsonl or records-jsonl)",
+      `${path}:${first.no}`,
+    );
   }
   const seen = new Map<string, number>();
   header.forEach((h, i) => {
     const j = seen.get(h);
-    if (j !== undefined) throw new UserError(`CSV header names column "${h}" twice (columns ${j + 1} and ${i + 1}); expected distinct column names`, `${path}:${first.no}`);
+    if (j !== undefined)
+      throw new UserError(
+        `CSV header names column "${h}" twice (columns ${j + 1} and ${i + 1}); expected distinct column names`,
+        `${path}:${first.no}`,
+      );
     seen.set(h, i);
   });
   const col = (name: string): number => header.indexOf(name);
   const need = (name: string, what: string): number => {
     const i = col(name);
-    if (i < 0) throw new UserError(`CSV header has no column "${name}" (${what}); columns: ${header.join(", ")}; give a field mapping with --map (e.g. --map seq=problem_id,token=token_idx)`, `${path}:${first.no}`);
+    if (i < 0)
+      throw new UserError(
+        `CSV header has no column "${name}" (${what}); columns: ${header.join(", ")}; give a field mapping with --map (e.g. --map seq=problem_id,token=token_idx)`,
+        `${path}:${first.no}`,
+      );
     return i;
   };
   const iSeq = need(map.seq, "request id");
@@ -119,7 +141,10 @@ export async function readCsv(path: string, first: Line, rest: AsyncIterable<Lin
       throw new UserError(`bad CSV (${(e as Error).message})`, `${path}:${line.no}`);
     }
     if (f.length !== header.length) {
-      throw new UserError(`row has ${f.length} fields; expected ${header.length} as in the header`, `${path}:${line.no}`);
+      throw new UserError(
+        `row has ${f.length} fields; expected ${header.length} as in the header`,
+        `${path}:${line.no}`,
+      );
     }
     const experts = iExperts >= 0 ? parseList(f[iExperts]) : expertCols.map((i) => num(f[i]));
     let weights: number[] | undefined;

@@ -20,7 +20,10 @@ export function peekBytes(path: string, n: number): Buffer {
       got = readSync(fd, buf, 0, n, 0);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      throw new UserError(err.code === "EISDIR" ? "is a directory, expected a trace file" : `cannot read (${err.code ?? err.message})`, path);
+      throw new UserError(
+        err.code === "EISDIR" ? "is a directory, expected a trace file" : `cannot read (${err.code ?? err.message})`,
+        path,
+      );
     }
     return buf.subarray(0, got);
   } finally {
@@ -49,8 +52,16 @@ function checkText(chunk: Buffer, path: string, before: number, final = false): 
     const nl = body.indexOf(10, start);
     const stop = nl < 0 ? body.length : nl;
     const text = body.subarray(start, stop);
-    if (text.indexOf(0) >= 0) throw new UserError("contains NUL bytes; expected a UTF-8 text trace (or the binary .mtrace form with its MOETRACE magic)", `${path}:${line}`);
-    if (!isUtf8(text)) throw new UserError("not valid UTF-8 text; expected a UTF-8 text trace (re-encode it, e.g. from Latin-1 or UTF-16, to UTF-8)", `${path}:${line}`);
+    if (text.indexOf(0) >= 0)
+      throw new UserError(
+        "contains NUL bytes; expected a UTF-8 text trace (or the binary .mtrace form with its MOETRACE magic)",
+        `${path}:${line}`,
+      );
+    if (!isUtf8(text))
+      throw new UserError(
+        "not valid UTF-8 text; expected a UTF-8 text trace (re-encode it, e.g. from Latin-1 or UTF-16, to UTF-8)",
+        `${path}:${line}`,
+      );
     if (nl < 0) return;
     start = nl + 1;
     line++;
@@ -102,7 +113,10 @@ export async function* readLines(path: string, opts: ReadLinesOptions = {}): Asy
   let pieces: Buffer[] = [];
   let partial = 0;
   const tooLong = (): UserError =>
-    new UserError(`line is longer than ${maxLine} bytes; expected one record per line (is this a text trace?)`, `${path}:${no + 1}`);
+    new UserError(
+      `line is longer than ${maxLine} bytes; expected one record per line (is this a text trace?)`,
+      `${path}:${no + 1}`,
+    );
   const join = (tail: Buffer): Buffer => {
     const b = Buffer.concat([...pieces, tail], partial + tail.length);
     lineReaderCounters.copiedBytes += b.length;

@@ -16,14 +16,22 @@ export interface OlmoeHeader {
 }
 
 export function isOlmoeHeader(v: unknown): v is OlmoeHeader {
-  return typeof v === "object" && v !== null && typeof (v as OlmoeHeader).format === "string" &&
-    (v as OlmoeHeader).format!.startsWith("moe-routing-trace");
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as OlmoeHeader).format === "string" &&
+    (v as OlmoeHeader).format!.startsWith("moe-routing-trace")
+  );
 }
 
 /** A token line of that format: experts[layer][k]. */
 export function isOlmoeTokenLine(v: unknown): boolean {
-  return typeof v === "object" && v !== null && Array.isArray((v as { experts?: unknown }).experts) &&
-    Array.isArray((v as { experts: unknown[] }).experts[0]);
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    Array.isArray((v as { experts?: unknown }).experts) &&
+    Array.isArray((v as { experts: unknown[] }).experts[0])
+  );
 }
 
 /** Expert ids are stored as u16. */
@@ -58,13 +66,18 @@ export async function readOlmoe(
   const fromHeader = (key: "layers" | "experts" | "top_k", v: unknown): number | undefined => {
     if (v === undefined) return undefined;
     const max = key === "layers" ? MAX_LAYERS : MAX_EXPERTS;
-    if (!positiveInt(v) || v > max) throw new UserError(`header field "${key}" must be an integer in 1..${max}, got ${JSON.stringify(v)}`, `${path}:${first.no}`);
+    if (!positiveInt(v) || v > max)
+      throw new UserError(
+        `header field "${key}" must be an integer in 1..${max}, got ${JSON.stringify(v)}`,
+        `${path}:${first.no}`,
+      );
     return v;
   };
   let layers = opts.layers ?? fromHeader("layers", header.layers);
   let topK = opts.topK ?? fromHeader("top_k", header.top_k);
   const experts = opts.experts ?? fromHeader("experts", header.experts);
-  if (topK !== undefined && experts !== undefined && topK > experts) throw new UserError(`header field "top_k" (${topK}) is more than "experts" (${experts})`, `${path}:${first.no}`);
+  if (topK !== undefined && experts !== undefined && topK > experts)
+    throw new UserError(`header field "top_k" (${topK}) is more than "experts" (${experts})`, `${path}:${first.no}`);
   const expertLimit = experts ?? MAX_EXPERTS;
   const expertBytes = checkExpertBytes(header.expert_bytes, 'header field "expert_bytes"', `${path}:${first.no}`);
   const dropIncomplete = opts.incomplete === "drop";
@@ -78,15 +91,20 @@ export async function readOlmoe(
     if (line.text.trim() === "") return;
     const where = `${path}:${line.no}`;
     const rec = parseJsonLine(path, line) as Record<string, unknown>;
-    if (typeof rec !== "object" || rec === null || Array.isArray(rec)) throw new UserError("expected a JSON object per line", where);
+    if (typeof rec !== "object" || rec === null || Array.isArray(rec))
+      throw new UserError("expected a JSON object per line", where);
     const seq = rec.seq;
     const step = rec.step;
-    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0 || seq > MAX_POSITION) throw new UserError(`"seq" must be an integer in 0..${MAX_POSITION}, got ${shown(seq)}`, where);
-    if (step !== undefined && (typeof step !== "number" || !Number.isInteger(step) || step < 0 || step > MAX_POSITION)) throw new UserError(`"step" must be an integer in 0..${MAX_POSITION}, got ${shown(step)}`, where);
+    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0 || seq > MAX_POSITION)
+      throw new UserError(`"seq" must be an integer in 0..${MAX_POSITION}, got ${shown(seq)}`, where);
+    if (step !== undefined && (typeof step !== "number" || !Number.isInteger(step) || step < 0 || step > MAX_POSITION))
+      throw new UserError(`"step" must be an integer in 0..${MAX_POSITION}, got ${shown(step)}`, where);
     const ex = rec.experts;
-    if (!Array.isArray(ex) || ex.length === 0 || !Array.isArray(ex[0])) throw new UserError(`"experts" must be an array of per-layer arrays experts[layer][k]`, where);
+    if (!Array.isArray(ex) || ex.length === 0 || !Array.isArray(ex[0]))
+      throw new UserError(`"experts" must be an array of per-layer arrays experts[layer][k]`, where);
     if (layers === undefined) {
-      if (ex.length > MAX_LAYERS) throw new UserError(`"experts" has ${ex.length} layers; at most ${MAX_LAYERS} are supported`, where);
+      if (ex.length > MAX_LAYERS)
+        throw new UserError(`"experts" has ${ex.length} layers; at most ${MAX_LAYERS} are supported`, where);
       layers = ex.length;
     }
     if (topK === undefined) {
@@ -97,29 +115,41 @@ export async function readOlmoe(
       // A token line missing layers: refused or left out (--incomplete), counted either way.
       incomplete.tokens++;
       incomplete.lines++;
-      if (incomplete.first.length < INCOMPLETE_SHOWN) incomplete.first.push(`line ${line.no}: request ${seq} has ${ex.length} of ${layers} layers`);
+      if (incomplete.first.length < INCOMPLETE_SHOWN)
+        incomplete.first.push(`line ${line.no}: request ${seq} has ${ex.length} of ${layers} layers`);
       if (incomplete.firstLine === 0) incomplete.firstLine = line.no;
       return;
     }
-    if (ex.length !== layers) throw new UserError(`"experts" has ${ex.length} layers; expected ${layers} (one list per MoE layer${ex.length < layers ? ", a layer is missing" : ""})`, where);
+    if (ex.length !== layers)
+      throw new UserError(
+        `"experts" has ${ex.length} layers; expected ${layers} (one list per MoE layer${ex.length < layers ? ", a layer is missing" : ""})`,
+        where,
+      );
     if (builder === null) builder = new TraceBuilder(layers, experts ?? 0, topK);
     const slot = builder.addToken(seq, typeof step === "number" ? step : -1);
     const picks = slot.picks;
     let at = slot.at;
     for (let l = 0; l < layers; l++) {
-      const row = ex[l];
+      const row: unknown = ex[l];
       if (!Array.isArray(row) || row.length !== topK) {
-        throw new UserError(`experts[${l}] has ${Array.isArray(row) ? row.length : "no"} picks; expected top-${topK}`, where);
+        throw new UserError(
+          `experts[${l}] has ${Array.isArray(row) ? row.length : "no"} picks; expected top-${topK}`,
+          where,
+        );
       }
       const start = at;
       for (let k = 0; k < topK; k++) {
-        const e = row[k];
+        const e: unknown = row[k];
         if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= expertLimit) {
           const what = typeof e === "number" && Number.isInteger(e) ? "is out of range" : "is not an integer";
-          throw new UserError(`experts[${l}][${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${expertLimit - 1}`, where);
+          throw new UserError(
+            `experts[${l}][${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${expertLimit - 1}`,
+            where,
+          );
         }
         for (let j = start; j < at; j++) {
-          if (picks[j] === e) throw new UserError(`experts[${l}] picks expert ${e} twice; expected ${topK} distinct experts`, where);
+          if (picks[j] === e)
+            throw new UserError(`experts[${l}] picks expert ${e} twice; expected ${topK} distinct experts`, where);
         }
         if (e > maxExpert) maxExpert = e;
         picks[at++] = e;
@@ -136,14 +166,29 @@ export async function readOlmoe(
     handle(line);
   }
   if (incomplete.tokens > 0 && !dropIncomplete) {
-    throw incompleteError(incomplete.tokens, incomplete.tokens + ((builder as TraceBuilder | null)?.tokens ?? 0), incomplete.first, `${path}:${incomplete.firstLine}`);
+    throw incompleteError(
+      incomplete.tokens,
+      incomplete.tokens + ((builder as TraceBuilder | null)?.tokens ?? 0),
+      incomplete.first,
+      `${path}:${incomplete.firstLine}`,
+    );
   }
-  if (builder === null) throw new UserError(`no ${incomplete.tokens > 0 ? "complete " : ""}token lines; expected one JSON line per token after the header`, path);
+  if (builder === null)
+    throw new UserError(
+      `no ${incomplete.tokens > 0 ? "complete " : ""}token lines; expected one JSON line per token after the header`,
+      path,
+    );
   const b = builder as TraceBuilder;
   const meta: TraceMeta = { source: path, format: "olmoe-jsonl" };
   if (typeof header.model === "string") meta.model = header.model;
   if (expertBytes !== undefined) meta.expertBytes = expertBytes;
-  if (incomplete.tokens > 0) meta.incomplete = { policy: "drop", dropped_tokens: incomplete.tokens, dropped_records: incomplete.lines, first: incomplete.first };
+  if (incomplete.tokens > 0)
+    meta.incomplete = {
+      policy: "drop",
+      dropped_tokens: incomplete.tokens,
+      dropped_records: incomplete.lines,
+      first: incomplete.first,
+    };
   if (Object.keys(domains).length > 0) meta.domains = domains;
   if (Object.keys(promptLens).length > 0) meta.promptLens = promptLens;
   const trace = b.build(meta);

@@ -84,7 +84,10 @@ export const MAX_POSITION = 2 ** 31 - 2;
 export function checkExpertBytes(v: unknown, key: string, where: string): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || v > 2 ** 53) {
-    throw new UserError(`${key} must be a positive number of bytes (one expert's weights), got ${JSON.stringify(v)}`, where);
+    throw new UserError(
+      `${key} must be a positive number of bytes (one expert's weights), got ${JSON.stringify(v)}`,
+      where,
+    );
   }
   return v;
 }

@@ -14,7 +14,11 @@ export function resolveMapping(m: Partial<FieldMapping> | undefined): FieldMappi
  * {"problem_id":0,"layer":5,"token_idx":12,"experts":[3,7],"gating_probs":[0.7,0.3]},
  * with a field mapping naming the request, token, layer, experts and (optional) weights fields.
  */
-export async function readRecordsJsonl(path: string, lines: AsyncIterable<Line>, opts: TraceReadOptions): Promise<RoutingTrace> {
+export async function readRecordsJsonl(
+  path: string,
+  lines: AsyncIterable<Line>,
+  opts: TraceReadOptions,
+): Promise<RoutingTrace> {
   const map = resolveMapping(opts.mapping);
   const asm = new RecordAssembler(path, opts);
   for await (const line of lines) {
@@ -31,7 +35,15 @@ export async function readRecordsJsonl(path: string, lines: AsyncIterable<Line>,
         );
       }
     }
-    asm.add(line.no, rec[map.seq], rec[map.token], rec[map.layer], rec[map.experts], map.weights ? rec[map.weights] : undefined, map);
+    asm.add(
+      line.no,
+      rec[map.seq],
+      rec[map.token],
+      rec[map.layer],
+      rec[map.experts],
+      map.weights ? rec[map.weights] : undefined,
+      map,
+    );
   }
   return asm.finish({ source: path, format: "records-jsonl", ...(opts.model ? { model: opts.model } : {}) });
 }
