@@ -47,7 +47,7 @@ export function staticBatches(trace: RoutingTrace, batchSize: number): Int32Arra
   const steps: Int32Array[] = [];
   for (let b = 0; b < tokens.length; b += batchSize) {
     const group = tokens.slice(b, b + batchSize);
-    const len = Math.max(...group.map((g) => g.length));
+    const len = group.reduce((m, g) => Math.max(m, g.length), 0); // no spread: 100k+ requests overflow the stack
     for (let s = 0; s < len; s++) {
       let n = 0;
       for (const g of group) if (s < g.length) n++;

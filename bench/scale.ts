@@ -1,0 +1,144 @@
+/**
+ * bench/scale: DeepSeek-V3 decode on wide expert parallelism. 128 tokens (requests) per GPU per
+ * step, data-parallel attention (parallelism.tensor 1) and experts spread over all GPUs (EP = GPUs),
+ * per-token synthetic routing, on HGX H800 nodes: 8 / 64 / 144 / 512 / 1,024 GPUs, each with the
+ * flow network model and the analytic one. Per run: the scenario is resolved (trace synthesis:
+ * start-up, not timed), then simulateMoe runs alone (timed): realtime factor = simulated seconds per
+ * wall second of the simulation. Larger sizes run fewer steps; the flow model is skipped where
+ * one step would take too long on the 2-core VM (listed in the JSON under `skipped`; `--flow-steps N` runs them).
+ * Growth exponent: least-squares slope of log(wall per step) vs log(GPUs) over the sizes run, per
+ * model. Peak memory: the process's maximum resident set size at the end (process.resourceUsage).
+ * The last stdout line is the JSON result. `--sizes 8,64` and `--only flow|analytic` restrict it.
+ */
+import { performance } from "node:perf_hooks";
+import { parseScenario } from "../src/scenario/load.js";
+import { resolveScenario } from "../src/scenario/resolve.js";
+import { simulateMoe } from "../src/moe/simulate.js";
+
+type Model = "flow" | "analytic";
+/** DeepSeek-V3's 671 GB of FP8 weights do not fit 8 x 80 GB: at 8 GPUs the GPU memory is raised (H200's 141 GB). */
+const HBM_8 = ", overrides: { gpu: { hbmBytes: 141000000000 } }";
+const TOKENS_PER_GPU = 128;
+/**
+ * Decode steps per size and model (fewer at large sizes); 0 = skipped. The synthetic trace is capped at 1e8 expert
+ * picks (464 per DeepSeek-V3 token: 58 MoE layers x top-8), which allows 3 steps at 512 GPUs and 1 at 1,024.
+ */
+const PLAN: Record<number, Record<Model, number>> = {
+  8: { flow: 32, analytic: 64 },
+  64: { flow: 0, analytic: 16 },
+  144: { flow: 0, analytic: 8 },
+  512: { flow: 0, analytic: 3 },
+  1024: { flow: 0, analytic: 1 },
+};
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const sizes = (arg("--sizes") ?? "8,64,144,512,1024").split(",").map(Number);
+const only = arg("--only") as Model | undefined;
+/** `--flow-steps N`: run the flow model where the plan skips it, N steps (one step at 64 GPUs took 214 s). */
+const flowSteps = Number(arg("--flow-steps") ?? 0);
+for (const n of sizes) if (!(n in PLAN)) throw new Error(`--sizes: ${n} is not one of ${Object.keys(PLAN).join(", ")}`);
+
+interface Case {
+  gpus: number;
+  model: Model;
+  steps: number;
+  wallS: number;
+  startupS: number;
+  simS: number;
+  events: number;
+}
+
+async function runCase(gpus: number, model: Model, steps: number): Promise<Case> {
+  const requests = TOKENS_PER_GPU * gpus;
+  const yaml = [
+    `name: bench-scale-${gpus}-${model}`,
+    "seed: 2026",
+    `cluster: { preset: hgx-h800, nodes: ${gpus / 8}, network_model: ${model}${gpus === 8 ? HBM_8 : ""} }`,
+    "model: { preset: deepseek-v3 }",
+    `trace: { synthetic: { zipf: 0.5, locality: 0.1, sequences: ${requests}, tokens_per_sequence: ${steps} } }`,
+    "workload:",
+    "  phase: decode",
+    `  batching: { kind: static, batch_size: ${requests} }`,
+    "  context_tokens: 1024",
+    `  max_steps: ${steps}`,
+    "parallelism: { tensor: 1 }",
+    "outputs: { timelines: false, report: false }",
+  ].join("\n");
+  const t0 = performance.now();
+  const loaded = parseScenario(yaml, "<inline>");
+  const resolved = await resolveScenario(loaded, { outDir: "/tmp/moesim-bench-scale" });
+  const startupS = (performance.now() - t0) / 1000;
+  const s0 = performance.now();
+  const r = simulateMoe(resolved.config);
+  const wallS = (performance.now() - s0) / 1000;
+  if (r.oom) throw new Error(`${gpus} GPUs ${model}: out of memory at step ${r.oom.step}`);
+  return { gpus, model, steps: r.completedSteps, wallS, startupS, simS: r.simulatedNs / 1e9, events: r.events };
+}
+
+/** Least-squares slope of log(y) on log(x). */
+function slope(xs: number[], ys: number[]): number | null {
+  if (xs.length < 2) return null;
+  const lx = xs.map(Math.log);
+  const ly = ys.map(Math.log);
+  const mx = lx.reduce((a, b) => a + b, 0) / lx.length;
+  const my = ly.reduce((a, b) => a + b, 0) / ly.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < lx.length; i++) {
+    num += (lx[i] - mx) * (ly[i] - my);
+    den += (lx[i] - mx) ** 2;
+  }
+  return num / den;
+}
+
+await runCase(8, "analytic", 2); // JIT and module loading
+await runCase(8, "flow", 2);
+const cases: Case[] = [];
+const skipped: string[] = [];
+for (const gpus of sizes) {
+  for (const model of ["analytic", "flow"] as const) {
+    if (only && model !== only) continue;
+    const steps = PLAN[gpus][model] || (model === "flow" ? flowSteps : 0);
+    if (steps === 0) {
+      skipped.push(`${model}@${gpus}`);
+      continue;
+    }
+    const c = await runCase(gpus, model, steps);
+    cases.push(c);
+    console.log(
+      `${model.padEnd(8)} gpus=${String(gpus).padStart(4)} steps=${c.steps} events=${c.events} ` +
+        `startup_s=${c.startupS.toFixed(2)} wall_s=${c.wallS.toFixed(3)} wall_per_step_s=${(c.wallS / c.steps).toFixed(4)} ` +
+        `simulated_s=${c.simS.toFixed(4)} realtime_factor=${(c.simS / c.wallS).toFixed(3)}`,
+    );
+  }
+}
+const factor: Record<string, number> = {};
+const perStep: Record<string, number> = {};
+for (const c of cases) {
+  factor[`${c.model}_${c.gpus}`] = Number((c.simS / c.wallS).toPrecision(3));
+  perStep[`${c.model}_${c.gpus}`] = Number((c.wallS / c.steps).toPrecision(3));
+}
+const exponent = (m: Model): number | null => {
+  const cs = cases.filter((c) => c.model === m);
+  const s = slope(
+    cs.map((c) => c.gpus),
+    cs.map((c) => c.wallS / c.steps),
+  );
+  return s === null ? null : Number(s.toFixed(3));
+};
+console.log(
+  JSON.stringify({
+    bench: "scale",
+    scenario: "deepseek-v3 decode on hgx-h800, 128 tokens/GPU/step, DP attention + EP over all GPUs, per-token routing",
+    realtime_factor: factor,
+    wall_per_step_s: perStep,
+    growth_exponent_analytic: exponent("analytic"),
+    growth_exponent_flow: exponent("flow"),
+    peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+    skipped,
+    skipped_reason: "flow model: one step would take too long on the 2-core VM",
+  }),
+);
