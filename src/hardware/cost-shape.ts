@@ -172,8 +172,9 @@ export function fitMeasuredRoofline(points: { w: OpWork; ns: number }[]): Measur
     let den = 0;
     for (const p of pts) {
       const v = Math.max(p.w.flops / rc, p.w.bytes / rm) * 1e9;
-      num += (p.ns - v) / (p.ns * p.ns);
-      den += 1 / (p.ns * p.ns);
+      const q = minNs / p.ns; // weights 1 / ns^2, scaled by the fastest point's: no underflow at huge times
+      num += (p.ns - v) * q * q;
+      den += q * q;
     }
     const fixed = Math.min(minNs, Math.max(0, num / den));
     let s = 0;
@@ -204,6 +205,7 @@ export function fitMeasuredRoofline(points: { w: OpWork; ns: number }[]): Measur
   search(grid(6, 19, 0.1), grid(5, 16, 0.1));
   const [lc, lm] = [Math.log10(best.rc), Math.log10(best.rm)];
   search(grid(lc - 0.1, lc + 0.1, 0.01), grid(lm - 0.1, lm + 0.1, 0.01));
+  if (!Number.isFinite(best.s)) return undefined;
   const r = { fixedNs: best.fixed, computePerS: best.rc, memoryPerS: best.rm };
   const errs = pts.map((p) => Math.abs(evalRoofline(r, p.w) - p.ns) / p.ns).sort((a, b) => a - b);
   const mid = errs.length >> 1;

@@ -195,7 +195,8 @@ export class CalibratedCostModel implements CostModel {
     const w = opWork(op);
     const rc = this.gpu ? Math.min(m.computePerS, this.gpu.flopsPerS[w.dtype]) : m.computePerS;
     const rm = this.gpu ? Math.min(m.memoryPerS, this.gpu.hbmBytesPerS) : m.memoryPerS;
-    return Math.ceil(m.fixedNs + Math.max(w.flops / rc, w.bytes / rm) * 1e9 - 1e-6);
+    const t = Math.ceil(m.fixedNs + Math.max(w.flops / rc, w.bytes / rm) * 1e9 - 1e-6);
+    return Number.isFinite(t) ? t : Math.ceil(evaluateFit(c.curve.fit, x) - 1e-6);
   }
 
   extrapolations(): CostExtrapolation[] {
