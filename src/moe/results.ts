@@ -13,6 +13,7 @@ import {
 } from "../util/output.js";
 import { round, summarize } from "./metrics.js";
 import { PHASES, type MoeSimResult } from "./simulate.js";
+import { extrapolationNotes, type CostExtrapolation } from "../hardware/cost.js";
 
 export const RESULTS_FORMAT = "moesim-results/v1";
 
@@ -51,6 +52,8 @@ export interface RunSummary {
   events: number;
   /** Static batching: the batch size asked and the one used (the trace may hold fewer sequences); null otherwise. */
   batch_size: { requested: number; used: number } | null;
+  /** Ops the calibrated cost model predicted outside the shapes its profile measured, and how far (else []). */
+  extrapolated: CostExtrapolation[];
   /** What moesim changed or skipped about the input, one sentence each (also printed by `moesim run`). */
   notes: string[];
   results_dir: string;
@@ -70,6 +73,8 @@ export interface SummaryContext {
   traceShape: { tokens: number; layers: number; experts: number; top_k: number };
   model: string;
   resultsDir: string;
+  /** The cost model's extrapolations (CostModel.extrapolations) over this run and its dense baseline. */
+  costExtrapolations?: CostExtrapolation[];
 }
 
 const ms = (ns: number): number => round(ns / 1e6);
@@ -176,7 +181,8 @@ export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSim
     dense_baseline: denseOut,
     events: r.events,
     batch_size: null,
-    notes: [],
+    extrapolated: ctx.costExtrapolations ?? [],
+    notes: extrapolationNotes(ctx.costExtrapolations ?? []),
     results_dir: ctx.resultsDir,
   };
 }

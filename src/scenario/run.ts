@@ -62,6 +62,7 @@ export async function runScenario(
       },
       model: resolved.model.name,
       resultsDir: resolved.outputsDir,
+      costExtrapolations: cfg.cost?.extrapolations?.(),
     },
     dense,
   );

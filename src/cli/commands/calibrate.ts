@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { resolve } from "node:path";
 import { UserError } from "../../util/errors.js";
 import { writeJsonAtomic } from "../../util/fs.js";
+import { registerImport } from "./calibrate-import.js";
 
 interface Opts {
   out?: string;
@@ -49,8 +50,9 @@ function fmtPct(v: number): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command("calibrate")
+  const cmd = program.command("calibrate").enablePositionalOptions();
+  registerImport(cmd);
+  cmd
     .description(
       "time WebGPU kernels (expert FFN, gating, token shuffle, copies) on the local adapter and fit a cost-model profile;\n" +
         "with --validate, run a real MoE layer for 1..256 tokens and compare it with the profile's prediction",
