@@ -1,7 +1,7 @@
 /**
  * Kernel cost models: how long an op takes on one GPU, in integer ns. The roofline default needs
  * only the GPU's peak numbers; the calibrated model reads curves measured by `moesim calibrate`
- * (profile format in profile.ts, docs/cost-profile.md) and falls back to another model for ops the
+ * (profile format in profile.ts, docs/calibration.md) and falls back to another model for ops the
  * profile has no curve for.
  */
 import { secondsToNs } from "../sim/time.js";

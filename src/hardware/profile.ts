@@ -1,6 +1,6 @@
 /**
  * The cost-model profile format (moesim-profile/v1), shared by `moesim calibrate` (which writes
- * profiles) and the calibrated cost model (which reads them). Documented in docs/cost-profile.md.
+ * profiles) and the calibrated cost model (which reads them). Documented in docs/calibration.md.
  */
 
 /** Ops a profile can carry a measured curve for. */
