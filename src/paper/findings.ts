@@ -3,15 +3,8 @@
  * number, how moesim computes the same metric from the scenarios in scenarios/paper/, and, for a
  * row outside 15%, the mechanism not modelled or the fact the paper does not give.
  */
-import {
-  activationGb,
-  maxBatch,
-  maxRatio,
-  one,
-  select,
-  staticBytes,
-  type PaperResults,
-} from "./results.js";
+import { activationGb, maxBatch, maxRatio, one, select, staticBytes, type PaperResults } from "./results.js";
+import { WHY } from "./why.js";
 
 export type Unit = "x" | "GB" | "per GPU" | "share" | "%";
 
@@ -60,9 +53,7 @@ const TUTEL = { gating: "tutel" };
 
 /** Dynamic over static (or Tutel) maximum throughput, the best over 2 and 4 nodes ("up to"). */
 function multiNode(r: PaperResults, sweep: string): number {
-  return Math.max(
-    ...[2, 4].map((nodes) => maxRatio(r, sweep, { ...DYN, nodes }, { ...STATIC, nodes })),
-  );
+  return Math.max(...[2, 4].map((nodes) => maxRatio(r, sweep, { ...DYN, nodes }, { ...STATIC, nodes })));
 }
 
 function gain(r: PaperResults, sweep: string, a: string, b: string): number {
@@ -85,7 +76,7 @@ function bufferingGain(r: PaperResults, nodes: number): number {
 
 const GATING_METRIC = "max tokens/s over the batches each gate fits, 1 node";
 
-export const FINDINGS: Finding[] = [
+const ROWS: Finding[] = [
   {
     id: "lm-dyn-static",
     finding: "LM: dynamic vs static gating throughput, 1 node",
@@ -317,3 +308,5 @@ export const FINDINGS: Finding[] = [
     compute: (r) => gain(r, "placement", "anti-correlation", "contiguous"),
   },
 ];
+
+export const FINDINGS: Finding[] = ROWS.map((f) => ({ ...f, explained: f.explained ?? WHY[f.id] }));

@@ -88,7 +88,8 @@ export function textTable(rows: PaperRow[]): string {
   const head = ["finding", "paper", "moesim", "rel. error", "status"];
   const body = rows.map((x) => [x.finding, x.paper_text, x.moesim_text, pct(x.relative_error), x.status]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   const t = tally(rows);
   return [
     line(head),
@@ -119,7 +120,9 @@ export function markdownTable(rows: PaperRow[]): string {
     "",
   ];
   for (const x of rows.filter((r) => r.status !== "within 15%")) {
-    out.push(`<a id="${x.id}"></a>**${cell(x.finding)}** (${x.paper_text} vs ${x.moesim_text}): ${x.explained ?? "not explained yet."}`);
+    out.push(
+      `<a id="${x.id}"></a>**${cell(x.finding)}** (${x.paper_text} vs ${x.moesim_text}): ${x.explained ?? "not explained yet."}`,
+    );
     out.push("");
   }
   return out.join("\n").trimEnd() + "\n";

@@ -15,6 +15,8 @@ import { ROOT } from "./helpers.js";
 
 const PAPER = resolve(ROOT, "scenarios", "paper");
 const sweepFiles = readdirSync(PAPER).filter((f) => f.endsWith(".yaml"));
+const batchOf = (s: { workload: { batching: unknown } }): number =>
+  (s.workload.batching as { batch_size: number }).batch_size;
 const scenariosOf = (file: string) => {
   const spec = loadSweepFile(join(PAPER, file));
   return spec.points.map((p) => ({ params: p.params, s: pointText(spec, p).loaded.scenario }));
@@ -103,20 +105,21 @@ describe("paper fixes", () => {
       const one = scenariosOf(`${f}.yaml`);
       const multi = scenariosOf(`${f}-multinode.yaml`);
       expect(new Set(multi.map((p) => p.s.cluster.nodes))).toEqual(new Set([2, 4]));
-      const perGpu = (p: (typeof one)[number]) => p.s.workload.batching.batch_size! / (8 * (p.s.cluster.nodes ?? 1));
+      const perGpu = (p: (typeof one)[number]) => batchOf(p.s) / (8 * (p.s.cluster.nodes ?? 1));
       const oneBatches = new Set(one.map(perGpu));
       for (const p of multi) {
         expect(oneBatches.has(perGpu(p)), `${f}: ${perGpu(p)} per GPU`).toBe(true);
         // every sequence of the batch is in the trace
-        expect((p.s.trace as { synthetic: { sequences: number } }).synthetic.sequences).toBe(
-          p.s.workload.batching.batch_size,
-        );
+        expect((p.s.trace as { synthetic: { sequences: number } }).synthetic.sequences).toBe(batchOf(p.s));
       }
     }
   });
 
   it("no paper scenario sets an efficiency, overhead or bandwidth of its own: one hardware description for all rows", () => {
-    const files = [...sweepFiles.map((f) => join(PAPER, f)), ...readdirSync(join(PAPER, "base")).map((f) => join(PAPER, "base", f))];
+    const files = [
+      ...sweepFiles.map((f) => join(PAPER, f)),
+      ...readdirSync(join(PAPER, "base")).map((f) => join(PAPER, "base", f)),
+    ];
     for (const f of files) {
       const text = readFileSync(f, "utf8").replace(/#.*$/gm, "");
       expect(text, f).not.toMatch(/efficien|overhead|bandwidth|latency_ns|profile|flops|hbm|link/i);
@@ -125,7 +128,10 @@ describe("paper fixes", () => {
       for (const { s } of scenariosOf(f)) {
         expect(s.cluster.preset, f).toBe("paper-v100");
         const keys = Object.keys(s.cluster).filter((k) => (s.cluster as Record<string, unknown>)[k] !== undefined);
-        expect(keys.every((k) => ["preset", "nodes", "network_model", "hierarchical_all_to_all"].includes(k)), `${f}: cluster ${keys}`).toBe(true);
+        expect(
+          keys.every((k) => ["preset", "nodes", "network_model", "hierarchical_all_to_all"].includes(k)),
+          `${f}: cluster ${keys.join(",")}`,
+        ).toBe(true);
       }
     }
   });

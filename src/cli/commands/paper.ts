@@ -24,7 +24,10 @@ export function register(program: Command): void {
     .option("--workers <n>", "worker threads (default: all cores)")
     .option("--doc <file>", "also write the reproduction page (docs/paper-reproduction.md) from the table")
     .option("-q, --quiet", "print no progress on stderr")
-    .addHelpText("after", "\nExample:\n  moesim paper\n  moesim paper --json --out /tmp/paper\n  moesim paper --doc docs/paper-reproduction.md")
+    .addHelpText(
+      "after",
+      "\nExample:\n  moesim paper\n  moesim paper --json --out /tmp/paper\n  moesim paper --doc docs/paper-reproduction.md",
+    )
     .action(async (opts: PaperOpts) => {
       const { runPaper, paperTable, textTable, tally, renderPaperDoc } = await import("../../paper/index.js");
       const { progressFor } = await import("../../sweep/index.js");
