@@ -25,8 +25,8 @@ export const WHY: Record<string, string> = {
   "dec-dyn-static": `${STATIC}; ${OVERHEAD} (decode steps are small). Settled by the framework profile (7a).`,
   "dec-dyn-tutel": `${ROUTING}; ${OVERHEAD}. Settled by an NLLB decoder routing trace and the framework profile (7a).`,
   "lm-multinode": `moesim's ratio grows from 1 to 4 nodes (7.0x to 8.3x) less than the paper's (6.21x to 11.55x): the paper does not give its inter-node network (InfiniBand bandwidth, NICs per node), and the V100 node is modelled as a full NVLink mesh instead of a DGX-1 hybrid cube-mesh (mechanism 7c). Settled by the paper's cluster's all-to-all measurements.`,
-  "enc-multinode": `as the 1-node row: ${STATIC}. Settled as that row.`,
-  "dec-multinode": `as the 1-node row: ${STATIC}; ${OVERHEAD}. Settled as that row.`,
+  "enc-multinode": `as the 1-node row: ${STATIC}. Settled by the same facts as that row.`,
+  "dec-multinode": `as the 1-node row: ${STATIC}; ${OVERHEAD}. Settled by the same facts as that row.`,
   "lm-act-static": `${STATIC}: moesim counts the dispatch mask and padded buffers of a whole layer at once; the paper does not say at which batch it measured activation memory (moesim: static's largest, 8 per GPU). Settled by the batch of the paper's measurement.`,
   "mt-act-static": `${STATIC}; moesim measures at static's largest batch (48 sentences of 64 tokens per GPU), and the paper gives neither the batch nor the sentence length of its MT measurement. Settled by those two facts.`,
   "mt-act-dynamic":
