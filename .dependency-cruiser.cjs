@@ -9,6 +9,7 @@ const LAYERS = [
   ["moe"],
   ["scenario"],
   ["report", "sweep"],
+  ["paper"],
   ["cli"],
 ];
 

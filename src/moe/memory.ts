@@ -4,6 +4,7 @@
  * layer. An allocation that does not fit throws OomStop, which ends the run with the OOM recorded.
  */
 import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
+import { moeLayerIndices } from "../workload/model.js";
 import { denseFfnCost, sharedExpertCost } from "./costs.js";
 import type { RunConstants, StepScratch } from "./state.js";
 
@@ -32,13 +33,20 @@ function expertsOnGpu(c: RunConstants, j: number, g: number): number {
 
 /**
  * The run's static memory on GPU g: the replicated dense weights (the dense baseline's FFNs in
- * place of its MoE layers) and the GPU's experts, or with buffering its cache slots.
+ * place of its MoE layers) and the GPU's experts, or with buffering its cache slots. An
+ * encoder-decoder model keeps the other stack's experts resident too (placed like the simulated
+ * stack's first MoE layer; buffering caches only the simulated stack, as the paper buffers the
+ * NLLB decoder).
  */
 export function allocStaticMemory(c: RunConstants, g: number): void {
   let weights = c.denseParamBytes;
+  const otherStackMoe = moeLayerIndices(c.m).length - c.moeLayerCountAll;
   if (c.denseEq) {
     const shared = c.m.sharedExperts ? sharedExpertCost(c.m, 0).weightBytes : 0;
-    weights += c.moeLayerCountAll * (denseFfnCost(c.denseEqSpec, 0).weightBytes - shared);
+    weights += (c.moeLayerCountAll + otherStackMoe) * (denseFfnCost(c.denseEqSpec, 0).weightBytes - shared);
+  } else if (otherStackMoe > 0) {
+    const perLayer = c.moeLayers.length > 0 ? expertsOnGpu(c, 0, g) : Math.ceil(c.E / c.D);
+    weights += otherStackMoe * perLayer * c.eBytes;
   }
   if (!c.caches) {
     let nE = 0;

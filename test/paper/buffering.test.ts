@@ -38,7 +38,8 @@ describe("paper: expert buffering", () => {
   });
 
   it("throughput and memory vs cache size: fewer slots save memory and cost throughput", async () => {
-    const pts = await runFigure("cache-throughput");
+    // The LIFO curve (contiguous placement); the LIFO + anti-correlation curve is beside it in the figure.
+    const pts = await runFigure("cache-throughput", (p) => p["policies.placement.policy"] === "contiguous");
     const rows = pts.map((p) => ({
       slots: p.summary.policies.slots ?? "all",
       tokens_per_s: p.summary.tokens_per_s,

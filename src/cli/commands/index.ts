@@ -11,6 +11,7 @@ import { register as cache } from "./cache.js";
 import { register as placement } from "./placement.js";
 import { register as validate } from "./validate.js";
 import { register as schema } from "./schema.js";
+import { register as paper } from "./paper.js";
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -39,4 +40,5 @@ export const commands: RegisterCommand[] = [
   validate,
   init,
   schema,
+  paper,
 ];

@@ -1,0 +1,65 @@
+/**
+ * The paper table (`moesim paper`): every numeric finding of the seed paper on the paper's own
+ * metric. The table is a golden (test/golden/paper/table.json: any change in a number fails until
+ * the golden is reviewed and updated with UPDATE_GOLDEN=1), docs/paper-reproduction.md must be
+ * what the command writes, and every row outside 15% must be explained.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FINDINGS, paperTable, renderPaperDoc, runPaper, type PaperRow } from "../../src/paper/index.js";
+import { expectGolden, ROOT } from "./helpers.js";
+
+let rows: PaperRow[] = [];
+const out = mkdtempSync(join(tmpdir(), "moesim-paper-"));
+
+beforeAll(async () => {
+  const results = await runPaper({ dir: resolve(ROOT, "scenarios", "paper"), out, workers: 2 });
+  rows = paperTable(results);
+}, 600_000);
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe("moesim paper: the seed paper's findings", () => {
+  it("has a row for every finding, each a finite number, and the table is the golden", () => {
+    expect(rows.map((r) => r.id)).toEqual(FINDINGS.map((f) => f.id));
+    for (const r of rows) expect(Number.isFinite(r.moesim), r.id).toBe(true);
+    expectGolden(
+      "table",
+      rows.map((r) => ({
+        id: r.id,
+        paper: r.paper,
+        moesim: r.moesim,
+        relative_error: r.relative_error,
+        status: r.status,
+      })),
+    );
+  });
+
+  it("every row outside 15% is explained", () => {
+    for (const r of rows) {
+      if (r.status !== "within 15%") {
+        expect(r.status, r.id).toBe("explained");
+        expect(r.explained, r.id).toMatch(/Settled by/);
+      } else expect(Math.abs(r.relative_error), r.id).toBeLessThanOrEqual(0.15);
+    }
+  });
+
+  it("the paper's findings that moesim reproduces in direction hold", () => {
+    const v = (id: string) => rows.find((r) => r.id === id)!.moesim;
+    for (const id of ["lm-dyn-static", "lm-dyn-tutel", "enc-dyn-static", "dec-dyn-static", "lm-multinode"])
+      expect(v(id), id).toBeGreaterThan(1); // dynamic gating is faster at its best batch
+    expect(v("lm-maxbatch-dynamic")).toBeGreaterThan(v("lm-maxbatch-static")); // static OOMs first
+    expect(v("mt-maxbatch-dynamic")).toBeGreaterThan(v("mt-maxbatch-static"));
+    expect(v("lm-act-dynamic")).toBeLessThan(v("lm-act-static"));
+    expect(v("mt-act-dynamic")).toBeLessThan(v("mt-act-static"));
+    for (const id of ["lm-moe-dense", "enc-moe-dense", "dec-moe-dense"]) expect(v(id), id).toBeGreaterThan(1);
+    expect(v("buffer-memory")).toBeGreaterThan(1);
+  });
+
+  it("docs/paper-reproduction.md is what `moesim paper --doc` writes", () => {
+    const doc = readFileSync(resolve(ROOT, "docs", "paper-reproduction.md"), "utf8");
+    if (process.env.UPDATE_GOLDEN === "1") return;
+    expect(doc).toBe(renderPaperDoc(rows));
+  });
+});
