@@ -1,13 +1,23 @@
 import type { Command } from "commander";
 import { UserError, listValues } from "../../util/errors.js";
-import { formatValidationTable, networkValidation, type ValidationRow } from "../../hardware/validate.js";
+import { formatValidationTable, networkValidation } from "../../hardware/validate.js";
+import { deepepValidation, formatDeepepTable } from "../../hardware/deepep-validate.js";
 
-/** What `moesim validate` can check, each against measured reference figures. */
-const TARGETS: Record<string, { summary: string; rows: () => ValidationRow[] }> = {
+/** What `moesim validate` can check, each against measured reference figures: its rows and their table. */
+const TARGETS: Record<string, { summary: string; rows: () => unknown[]; table: (rows: never[]) => string }> = {
   network: {
     summary:
       "all-to-all on the 8x H100 preset vs nccl-tests, the paper's V100 node vs its NVLink figure, host->device copies vs PCIe figures",
     rows: networkValidation,
+    table: formatValidationTable,
+  },
+  deepep: {
+    summary:
+      "DeepEP V1's published H800 figures (normal kernels' bottleneck bandwidth EP8-EP64, low-latency kernels' latency " +
+      "EP8-EP256) vs the deepep-normal and deepep-low-latency algorithms; JSON rows: " +
+      '{"case","kernel","op","ep","unit","published","simulated","error","fitted"}',
+    rows: deepepValidation,
+    table: formatDeepepTable,
   },
 };
 
@@ -18,7 +28,8 @@ export function register(program: Command): void {
     .argument("<target>", `what to validate: ${listValues(Object.keys(TARGETS))}`)
     .option(
       "--json",
-      'print one JSON array of {"case","size_bytes","measured_us","simulated_us","error"} (error = (simulated - measured) / measured)',
+      'print one JSON array of rows (network: {"case","size_bytes","measured_us","simulated_us","error"}; ' +
+        "deepep: see below); error = (simulated - measured) / measured",
     )
     .addHelpText(
       "after",
@@ -26,7 +37,7 @@ export function register(program: Command): void {
         Object.entries(TARGETS)
           .map(([k, v]) => `  ${k}: ${v.summary}`)
           .join("\n") +
-        "\n\nExample:\n  moesim validate network\n  moesim validate network --json",
+        "\n\nExample:\n  moesim validate network\n  moesim validate network --json\n  moesim validate deepep",
     )
     .action((target: string, opts: { json?: boolean }) => {
       const t = Object.prototype.hasOwnProperty.call(TARGETS, target) ? TARGETS[target] : undefined;
@@ -34,6 +45,6 @@ export function register(program: Command): void {
         throw new UserError(`unknown validation target '${target}'; expected ${listValues(Object.keys(TARGETS))}`);
       const rows = t.rows();
       if (opts.json) process.stdout.write(JSON.stringify(rows) + "\n");
-      else process.stdout.write(formatValidationTable(rows) + "\n");
+      else process.stdout.write(t.table(rows as never[]) + "\n");
     });
 }
