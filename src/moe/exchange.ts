@@ -7,7 +7,7 @@ import type { SimEvent } from "../sim/engine.js";
 import type { ExchangePhase, GatingPlan } from "../policies/gating/index.js";
 import type { LayerScratch, RunConstants } from "./state.js";
 
-export function a2a(c: RunConstants, sizes: Float64Array): SimEvent<void> {
+export function a2a(c: RunConstants, sizes: Float64Array, algorithm?: string): SimEvent<void> {
   const ev = c.sim.event<void>("all_to_all");
   c.cluster.allToAll(
     c.group,
@@ -15,7 +15,7 @@ export function a2a(c: RunConstants, sizes: Float64Array): SimEvent<void> {
     () => {
       ev.succeed();
     },
-    { hierarchical: c.cfg.hierarchicalAllToAll === true },
+    { hierarchical: c.cfg.hierarchicalAllToAll === true, algorithm },
   );
   return ev;
 }
@@ -27,7 +27,7 @@ export function exchangePhase(
   plan: GatingPlan,
   phase: ExchangePhase,
 ): SimEvent<void> {
-  if (phase === "dispatch") return a2a(c, plan.sendBytes);
+  if (phase === "dispatch") return a2a(c, plan.sendBytes, c.cfg.dispatchAlgorithm);
   if (phase === "counts") return a2a(c, countsMatrix(c, x, plan.expertRows.length));
   const ev = c.sim.event<void>("capacity_all_reduce");
   c.cluster.allReduce(c.group, 4, () => {
@@ -38,7 +38,7 @@ export function exchangePhase(
 
 /** The combine all-to-all: the dispatch's transpose. */
 export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): SimEvent<void> {
-  return a2a(c, transposeInto(c, x.backBuf, plan.sendBytes));
+  return a2a(c, transposeInto(c, x.backBuf, plan.sendBytes), c.cfg.dispatchAlgorithm);
 }
 
 /**
