@@ -163,6 +163,12 @@ describe("cluster.dispatch in a scenario", () => {
     expect(normal.summary.tokens).toBe(nccl.summary.tokens);
     const nvlink = (r: typeof nccl): number =>
       r.result.links.filter((l) => l.kind === "nvlink").reduce((s, l) => s + l.bytes, 0);
+    const nic = (r: typeof nccl): number =>
+      r.result.links.filter((l) => l.kind === "nic" && l.link.endsWith("-tx")).reduce((x, l) => x + l.bytes, 0);
+    // the gate's per-token routes reach the exchange: a token crosses to a node once, not once per expert there
+    expect(nic(normal)).toBeGreaterThan(0);
+    expect(nic(normal)).toBeLessThan(0.8 * nic(nccl));
+    expect(nic(ll)).toBeCloseTo(nic(nccl), 0);
     // deepep-normal forwards cross-node tokens over NVLink on the receiving node; nccl sends them NIC to NIC
     expect(nvlink(normal)).toBeGreaterThan(nvlink(nccl));
     const a2a = (r: typeof nccl): number => r.result.steps.reduce((x, st) => x + st.phases_ns.all_to_all, 0);

@@ -13,6 +13,7 @@ export { flatAllToAll } from "./all-to-all.js";
 export { hierarchicalAllToAll } from "./hierarchical-all-to-all.js";
 export { deepepNormalAllToAll, normalTraffic, DEEPEP_NORMAL_CHUNKS } from "./deepep-normal.js";
 export { deepepLowLatencyAllToAll, DEEPEP_LL_MESSAGE_NS } from "./deepep-low-latency.js";
+export { routesFromPicks } from "./token-routes.js";
 export { ringAllGather } from "./all-gather.js";
 export { ringAllReduce } from "./ring-all-reduce.js";
 export { ringRounds } from "./ring.js";
