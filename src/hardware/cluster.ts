@@ -21,11 +21,13 @@ import { RooflineCostModel, type CostModel } from "./cost.js";
 import type { ClusterSpec } from "./devices.js";
 import { MemoryPool } from "./memory.js";
 import {
+  allToAllAlgorithm,
   flatAllToAll,
   hierarchicalAllToAll,
   ringAllGather,
   ringAllReduce,
   type CollectiveContext,
+  type TokenRoutes,
 } from "./collectives/index.js";
 import {
   AnalyticNetwork,
@@ -62,6 +64,13 @@ export type NetworkModel = "flow" | "analytic";
 export interface AllToAllOptions {
   /** Two phases across nodes: intra-node exchange over NVLink, then same-local-rank exchange over NICs. */
   hierarchical?: boolean;
+  /**
+   * The algorithm by its registered name (nccl, hierarchical, deepep-normal, deepep-low-latency;
+   * src/hardware/collectives); overrides `hierarchical`. One that does not apply to the group runs flat.
+   */
+  algorithm?: string;
+  /** Per-token destinations, for the algorithms that deduplicate per token (deepep-*). */
+  routes?: TokenRoutes;
 }
 
 interface NodeLinks {
@@ -373,8 +382,8 @@ export class Cluster implements CollectiveContext {
   }
 
   /** After the per-op overhead, runs `start`. */
-  private afterOverhead(start: () => void): void {
-    this.sim.scheduleRaw(this.collectiveOverheadNs, start, 0, "cluster.collectiveLaunch");
+  private afterOverhead(start: () => void, overheadNs = this.collectiveOverheadNs): void {
+    this.sim.scheduleRaw(overheadNs, start, 0, "cluster.collectiveLaunch");
   }
 
   /**
@@ -396,8 +405,11 @@ export class Cluster implements CollectiveContext {
       if (b > 0) count++;
       if (b !== Math.floor(b)) whole = false;
     }
-    const algo = opts.hierarchical && hierarchicalAllToAll.applies(this, group) ? hierarchicalAllToAll : flatAllToAll;
-    this.afterOverhead(() => algo.run(this, group, sizes, count, whole, onDone));
+    const named = opts.algorithm !== undefined ? allToAllAlgorithm(opts.algorithm) : null;
+    const want = named ?? (opts.hierarchical ? hierarchicalAllToAll : flatAllToAll);
+    const algo = want.applies(this, group) ? want : flatAllToAll;
+    const routes = opts.routes;
+    this.afterOverhead(() => algo.run(this, group, sizes, count, whole, onDone, routes), algo.launchOverheadNs);
   }
 
   private readonly routeFn = (s: number, d: number, r: Int32Array): number => this.route(s, d, r);

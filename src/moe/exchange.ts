@@ -6,8 +6,24 @@
 import type { SimEvent } from "../sim/engine.js";
 import type { ExchangePhase, GatingPlan } from "../policies/gating/index.js";
 import type { LayerScratch, RunConstants } from "./state.js";
+import { routesFromPicks, type TokenRoutes } from "../hardware/collectives/index.js";
 
-export function a2a(c: RunConstants, sizes: Float64Array): SimEvent<void> {
+/** Per-token routes of the plans whose dispatch deduplicates per token (deepep-*), set by the gate. */
+const planRoutes = new WeakMap<GatingPlan, TokenRoutes>();
+
+/** Keeps a plan's per-token routes for its dispatch and combine, when the dispatch algorithm uses them. */
+export function rememberRoutes(
+  c: RunConstants,
+  plan: GatingPlan,
+  picks: Int32Array,
+  tokenGpu: Int32Array,
+  eg: Int32Array,
+) {
+  if (c.cfg.dispatchAlgorithm?.startsWith("deepep") !== true) return;
+  planRoutes.set(plan, routesFromPicks(picks, c.K, tokenGpu, eg, c.tokenBytes));
+}
+
+export function a2a(c: RunConstants, sizes: Float64Array, algorithm?: string, routes?: TokenRoutes): SimEvent<void> {
   const ev = c.sim.event<void>("all_to_all");
   c.cluster.allToAll(
     c.group,
@@ -15,7 +31,7 @@ export function a2a(c: RunConstants, sizes: Float64Array): SimEvent<void> {
     () => {
       ev.succeed();
     },
-    { hierarchical: c.cfg.hierarchicalAllToAll === true },
+    { hierarchical: c.cfg.hierarchicalAllToAll === true, algorithm, routes },
   );
   return ev;
 }
@@ -27,7 +43,7 @@ export function exchangePhase(
   plan: GatingPlan,
   phase: ExchangePhase,
 ): SimEvent<void> {
-  if (phase === "dispatch") return a2a(c, plan.sendBytes);
+  if (phase === "dispatch") return a2a(c, plan.sendBytes, c.cfg.dispatchAlgorithm, planRoutes.get(plan));
   if (phase === "counts") return a2a(c, countsMatrix(c, x, plan.expertRows.length));
   const ev = c.sim.event<void>("capacity_all_reduce");
   c.cluster.allReduce(c.group, 4, () => {
@@ -38,7 +54,9 @@ export function exchangePhase(
 
 /** The combine all-to-all: the dispatch's transpose. */
 export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): SimEvent<void> {
-  return a2a(c, transposeInto(c, x.backBuf, plan.sendBytes));
+  const r = planRoutes.get(plan);
+  const routes = r && { ...r, direction: "combine" as const };
+  return a2a(c, transposeInto(c, x.backBuf, plan.sendBytes), c.cfg.dispatchAlgorithm, routes);
 }
 
 /**

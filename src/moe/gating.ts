@@ -7,6 +7,7 @@ import type { GatingPlan } from "../policies/gating/index.js";
 import { alloc } from "./memory.js";
 import { expertLists, replicate } from "./experts.js";
 import { traceLayerOf } from "./prepare.js";
+import { rememberRoutes } from "./exchange.js";
 import type { LayerScratch, RunConstants, RunTallies, StepScratch } from "./state.js";
 
 /** A layer's plan, and the owner (real expert) of each virtual expert when hot experts are replicated. */
@@ -51,6 +52,7 @@ export function gateLayer(
     blockSize: c.cfg.gating.blockSize,
     reuse: x.lastPlan,
   });
+  rememberRoutes(c, plan, routed, s.tokenGpu, expertGpu);
   s.cur.gateMax = gateTime(c, s, t, plan);
   s.cur.dropped += plan.dropped;
   s.cur.padded += plan.padded;

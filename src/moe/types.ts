@@ -53,6 +53,8 @@ export interface MoeSimConfig {
   denseEquivalent?: boolean;
   /** Two-stage all-to-all across nodes (see Cluster.allToAll). */
   hierarchicalAllToAll?: boolean;
+  /** The dispatch/combine algorithm by its registered name (Cluster.allToAll's `algorithm`); overrides hierarchicalAllToAll. */
+  dispatchAlgorithm?: string;
   /** The network model: max-min fair flows (default) or analytic (see Cluster's networkModel). */
   networkModel?: NetworkModel;
   /** Keep each GPU's memory timeline (result.memory[].timeline; default true); peaks are kept either way. */

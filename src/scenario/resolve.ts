@@ -71,6 +71,7 @@ export async function resolveScenario(
     placement,
     eventLog: sc.outputs.event_log,
     hierarchicalAllToAll: sc.cluster.hierarchical_all_to_all,
+    dispatchAlgorithm: sc.cluster.dispatch,
     networkModel: sc.cluster.network_model,
     // the memory timeline is written (memory.csv) only with outputs.timelines
     memoryTimeline: sc.outputs.timelines,

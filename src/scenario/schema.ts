@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.js";
+import { DISPATCH_ALGORITHMS } from "../hardware/collectives/index.js";
 
 /**
  * The scenario schema. Policy, preset and model names are plain strings here and are checked
@@ -56,6 +57,12 @@ export const clusterSchema = z
       .default(false)
       .describe(
         "All-to-all in two stages across nodes: gather within the node over NVLink, then one exchange per node pair over the NICs",
+      ),
+    dispatch: z
+      .enum(DISPATCH_ALGORITHMS)
+      .optional()
+      .describe(
+        "Dispatch/combine algorithm of the MoE layers (docs/hardware.md): nccl (flat per-pair sends), hierarchical, deepep-normal (once per node over RDMA, then NVLink), deepep-low-latency (per token and expert); default nccl, or hierarchical with hierarchical_all_to_all",
       ),
     network_model: z
       .enum(["flow", "analytic"])

@@ -1,18 +1,29 @@
 import type { Command } from "commander";
 import { UserError, listValues } from "../../util/errors.js";
-import { formatValidationTable, networkValidation, type ValidationRow } from "../../hardware/validate.js";
+import { formatValidationTable, networkValidation } from "../../hardware/validate.js";
+import { deepepValidation, formatDeepepTable } from "../../hardware/deepep-validate.js";
 
-/** What `moesim validate` can check, each against measured reference figures. */
-const TARGETS: Record<string, { summary: string; rows: () => ValidationRow[] }> = {
+/** What `moesim validate` can check, each against measured reference figures: its rows and their table. */
+const TARGETS: Record<string, { summary: string; rows: () => unknown[]; table: (rows: never[]) => string }> = {
   network: {
     summary:
       "all-to-all on the 8x H100 preset vs nccl-tests, the paper's V100 node vs its NVLink figure, host->device copies vs PCIe figures",
     rows: networkValidation,
+    table: formatValidationTable,
+  },
+  deepep: {
+    summary:
+      "DeepEP V1's published H800 figures (normal kernels' bottleneck bandwidth EP8-EP64, low-latency kernels' latency " +
+      "EP8-EP256) vs the deepep-normal and deepep-low-latency algorithms; JSON rows: " +
+      '{"case","kernel","op","ep","unit","published","simulated","error","fitted"}',
+    rows: deepepValidation,
+    table: formatDeepepTable,
   },
   imported: {
     summary:
       "the all-to-all curve a profile imported (moesim calibrate import) vs the network model with its fitted overrides (--profile FILE)",
     rows: () => [],
+    table: formatValidationTable,
   },
 };
 
@@ -24,7 +35,8 @@ export function register(program: Command): void {
     .option("--profile <path>", "for 'imported': the profile written by moesim calibrate import")
     .option(
       "--json",
-      'print one JSON array of {"case","size_bytes","measured_us","simulated_us","error"} (error = (simulated - measured) / measured)',
+      'print one JSON array of rows (network: {"case","size_bytes","measured_us","simulated_us","error"}; ' +
+        "deepep: see below); error = (simulated - measured) / measured",
     )
     .addHelpText(
       "after",
@@ -32,7 +44,8 @@ export function register(program: Command): void {
         Object.entries(TARGETS)
           .map(([k, v]) => `  ${k}: ${v.summary}`)
           .join("\n") +
-        "\n\nExample:\n  moesim validate network\n  moesim validate network --json\n  moesim validate imported --profile my-cluster.json",
+        "\n\nExample:\n  moesim validate network\n  moesim validate network --json\n  moesim validate deepep\n" +
+        "  moesim validate imported --profile my-cluster.json",
     )
     .action(async (target: string, opts: { json?: boolean; profile?: string }) => {
       const t = Object.prototype.hasOwnProperty.call(TARGETS, target) ? TARGETS[target] : undefined;
@@ -45,6 +58,6 @@ export function register(program: Command): void {
         rows = importedValidation(readImported(opts.profile));
       }
       if (opts.json) process.stdout.write(JSON.stringify(rows) + "\n");
-      else process.stdout.write(formatValidationTable(rows) + "\n");
+      else process.stdout.write(t.table(rows as never[]) + "\n");
     });
 }

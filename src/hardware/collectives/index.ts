@@ -5,10 +5,15 @@
 import { flatAllToAll } from "./all-to-all.js";
 import type { AllToAllAlgorithm } from "./context.js";
 import { hierarchicalAllToAll } from "./hierarchical-all-to-all.js";
+import { deepepNormalAllToAll } from "./deepep-normal.js";
+import { deepepLowLatencyAllToAll } from "./deepep-low-latency.js";
 
-export type { AllToAllAlgorithm, CollectiveContext } from "./context.js";
+export type { AllToAllAlgorithm, CollectiveContext, TokenRoutes } from "./context.js";
 export { flatAllToAll } from "./all-to-all.js";
 export { hierarchicalAllToAll } from "./hierarchical-all-to-all.js";
+export { deepepNormalAllToAll, normalTraffic, DEEPEP_NORMAL_CHUNKS } from "./deepep-normal.js";
+export { deepepLowLatencyAllToAll, DEEPEP_LL_MESSAGE_NS } from "./deepep-low-latency.js";
+export { routesFromPicks } from "./token-routes.js";
 export { ringAllGather } from "./all-gather.js";
 export { ringAllReduce } from "./ring-all-reduce.js";
 export { ringRounds } from "./ring.js";
@@ -30,5 +35,14 @@ export function allToAllAlgorithm(name: string): AllToAllAlgorithm {
   return a;
 }
 
+/** NCCL's all-to-all as moesim models it: the flat per-pair sends (the dispatch algorithm `nccl`). */
+export const ncclAllToAll: AllToAllAlgorithm = { ...flatAllToAll, name: "nccl" };
+
+/** The names a scenario's cluster.dispatch may give. */
+export const DISPATCH_ALGORITHMS = ["nccl", "hierarchical", "deepep-normal", "deepep-low-latency"] as const;
+
 registerAllToAll(flatAllToAll);
 registerAllToAll(hierarchicalAllToAll);
+registerAllToAll(ncclAllToAll);
+registerAllToAll(deepepNormalAllToAll);
+registerAllToAll(deepepLowLatencyAllToAll);
