@@ -6,7 +6,7 @@ const ROOT = resolve(import.meta.dirname, "..");
 const DOCS = ["README.md", ...readdirSync(join(ROOT, "docs")).map((f) => join("docs", f))];
 
 // A path with a file extension under one of the repository's folders, as docs write them.
-const PATH = /\b(?:src|test|bench|scripts|scenarios|profiles|docs)\/[A-Za-z0-9_./-]*\.[a-z]{2,5}\b/g;
+const PATH = /(?<![\w/.-])(?:src|test|bench|scripts|scenarios|profiles|docs)\/[A-Za-z0-9_./-]*\.[a-z]{2,5}\b/g;
 // Examples of what a user writes, not files of the project.
 const EXAMPLES = new Set(["profiles/mine.json", "profiles/my-cluster.json"]);
 
