@@ -148,6 +148,11 @@ export function register(program: Command): void {
     if (f.json) process.stdout.write(shapeDoc(output, t));
   });
 
+  registerFit(trace);
+  registerSynth(trace);
+}
+
+function registerFit(trace: Command): void {
   readFlags(
     trace
       .command("fit <trace>")
@@ -173,7 +178,9 @@ export function register(program: Command): void {
         JSON.stringify({ path: f.out, clusters: p.clusters, reuse_rate: p.fittedFrom?.reuseRate ?? null }) + "\n",
       );
   });
+}
 
+function registerSynth(trace: Command): void {
   trace
     .command("synth")
     .description("write a synthetic routing trace (binary .mtrace) from fitted or named parameters")
@@ -195,7 +202,9 @@ export function register(program: Command): void {
       const [sequences, tokens] = synthCounts(p, f);
       const t = synthesize(p, { sequences, tokensPerSequence: tokens, seed: f.seed });
       writeBinaryTrace(f.out, t);
-      process.stderr.write(`wrote ${f.out}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`);
+      process.stderr.write(
+        `wrote ${f.out}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`,
+      );
       if (f.json) process.stdout.write(shapeDoc(f.out, t));
     });
 }
