@@ -12,17 +12,42 @@ export function buildProgram(): Command {
         "Example: moesim run scenarios/quickstart.yaml",
     )
     .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own errors (unknown option, missing argument) are printed by reportError, in
+    // the one-line form of every user error; help and version still go to stdout.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
   for (const register of commands) register(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
 
+/** The command whose arguments commander was parsing (the deepest one named in argv), for messages. */
+let parsing = "moesim";
+
+/** A commander error as a user error: which command, what is wrong, where the valid options are listed. */
+function commanderMessage(e: CommanderError): string {
+  const msg = e.message.replace(/^error: /, "");
+  return `${parsing}: ${msg} (see '${parsing} --help' for the valid options and arguments)`;
+}
+
+/** Names the deepest subcommand of `program` given in argv (before any option), for error messages. */
+function commandPath(program: Command, argv: string[]): string {
+  let cmd = program;
+  let path = "moesim";
+  for (const a of argv.slice(2)) {
+    if (a.startsWith("-")) break;
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (!sub) break;
+    cmd = sub;
+    path += ` ${sub.name()}`;
+  }
+  return path;
+}
+
 /** Runs the CLI and returns the exit code (0 ok, 1 internal error, 2 user error). */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  parsing = commandPath(program, argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : EXIT_OK;
@@ -45,9 +70,10 @@ export function oneLine(message: string): string {
 
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
-    // help and version exit with code 0; commander already printed its message.
+    // help and version exit with code 0; commander already printed them.
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
       return EXIT_OK;
+    process.stderr.write(`moesim: error: ${oneLine(commanderMessage(e))}\n`);
     return EXIT_USER;
   }
   if (e instanceof UserError) {

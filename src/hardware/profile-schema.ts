@@ -9,23 +9,37 @@ import { UserError } from "../util/errors.js";
 import { PROFILE_OPS, type CostProfile, type ProfileOp } from "./profile.js";
 
 const finite = z.number().refine(Number.isFinite, "expected a finite number");
+/**
+ * Times of one op in ns: at most 1e12 (1000 s), far above any kernel, so that the simulated clock
+ * (whole ns below 2^53) never overflows on a profile's figure.
+ */
+export const MAX_OP_NS = 1e12;
+const ns = finite.nonnegative().max(MAX_OP_NS, `expected at most ${MAX_OP_NS} ns (1000 s)`);
 const pointSchema = z.object({
   x: finite.nonnegative(),
   shape: z.record(z.string(), z.union([z.number(), z.string()])).optional(),
-  medianNs: finite.nonnegative(),
-  p10Ns: finite.nonnegative().optional(),
-  p90Ns: finite.nonnegative().optional(),
+  medianNs: ns,
+  p10Ns: ns.optional(),
+  p90Ns: ns.optional(),
+  minNs: ns.optional(),
+  fitNs: ns.positive().optional(),
   reps: z.number().int().positive(),
 });
 const fitSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("piecewise-linear"),
     knots: z
-      .array(z.tuple([finite, finite.nonnegative()]))
+      .array(z.tuple([finite, ns]))
       .min(1)
       .refine((k) => k.every((p, i) => i === 0 || p[0] >= k[i - 1][0]), "knots must be sorted by x"),
+    perTileNs: ns.optional(),
+    fixedNs: ns.optional(),
   }),
-  z.object({ kind: z.literal("affine"), fixedNs: finite, ratePerS: finite.positive() }),
+  z.object({
+    kind: z.literal("affine"),
+    fixedNs: finite.min(-MAX_OP_NS).max(MAX_OP_NS),
+    ratePerS: finite.positive().min(1e-9, "expected a rate of at least 1e-9 per second"),
+  }),
 ]);
 const curveSchema = z.object({
   unit: z.enum(["flops", "bytes", "tokens"]),
@@ -37,6 +51,11 @@ const opsShape = Object.fromEntries(PROFILE_OPS.map((op) => [op, curveSchema.opt
   ProfileOp,
   z.ZodOptional<typeof curveSchema>
 >;
+const extraCurveSchema = z.object({
+  unit: z.enum(["bytes", "dispatches"]),
+  points: z.array(pointSchema),
+  fit: fitSchema,
+});
 export const costProfileSchema = z.object({
   format: z.literal("moesim-profile/v1"),
   adapter: z.object({
@@ -50,6 +69,10 @@ export const costProfileSchema = z.object({
   createdAt: z.string(),
   sweep: z.record(z.string(), z.unknown()),
   ops: z.object(opsShape).strict(),
+  // What `moesim calibrate` adds (calibrate/profile-ext.ts): checked as strictly as the ops.
+  extraOps: z.object({ combine: extraCurveSchema.optional(), launch: extraCurveSchema.optional() }).strict().optional(),
+  ffnTileTokens: z.number().int().positive().max(65536).optional(),
+  layer: z.record(z.string(), z.union([z.number(), z.string()])).optional(),
 });
 
 /** Checks an already-parsed value against the profile format; UserError naming `where` and the key path. */
@@ -57,7 +80,10 @@ export function parseProfile(value: unknown, where: string): CostProfile {
   const r = costProfileSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];
-    const key = issue.path.length > 0 ? issue.path.map(String).join(".") : "(top level)";
+    const key =
+      issue.path.length > 0
+        ? issue.path.map((k, i) => (typeof k === "number" ? `[${k}]` : `${i > 0 ? "." : ""}${String(k)}`)).join("")
+        : "(top level)";
     throw new UserError(`invalid cost profile at key ${key}: ${issue.message}`, where);
   }
   return r.data;

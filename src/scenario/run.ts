@@ -66,6 +66,11 @@ export async function runScenario(
     },
     dense,
   );
+  const inc = resolved.trace.meta.incomplete;
+  if (inc && inc.dropped_tokens > 0)
+    summary.notes.push(
+      `trace.incomplete: drop left out ${inc.dropped_tokens} tokens without a record for every MoE layer (${inc.dropped_records} records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`,
+    );
   const b = sc.workload.batching;
   if (b.kind === "static") {
     const sequences = requestTokens(resolved.trace).tokens.length;

@@ -136,6 +136,12 @@ export const traceSchema = z
       .strict()
       .optional(),
     max_tokens: positiveInt.optional().describe("Use only the first N tokens of the trace"),
+    incomplete: z
+      .enum(["error", "drop"])
+      .optional()
+      .describe(
+        "Tokens without a record for every MoE layer: error (default: refuse the trace) or drop (left out, reported)",
+      ),
   })
   .strict();
 

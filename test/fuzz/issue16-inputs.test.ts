@@ -180,6 +180,6 @@ describe("issue 16: trace info", () => {
     expect(r.out).toMatch(/dropped 1 incomplete tokens \(1 records\): request 0 token 1: no layer 1 \(line 3\)/);
     const bad = await runCli(["trace", "info", p, "--incomplete", "empty"]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toBe("moesim: error: --incomplete 'empty': expected error or drop\n");
+    expect(bad.err).toBe("moesim: error: --incomplete: expected error or drop, got 'empty'\n");
   });
 });

@@ -89,7 +89,7 @@ describe("moesim cache / placement", () => {
   it("user errors exit 2 with one line", async () => {
     const bad = await cli(["cache", "--trace", trace, "--policies", "mru"]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/unknown buffering policy 'mru'; expected .*belady/);
+    expect(bad.err).toMatch(/--policies: unknown name 'mru'; expected 'all' or .*belady/);
     expect((await cli(["cache", "--trace", trace, "--slots", "3..1"])).code).toBe(2);
     expect((await cli(["placement", "--trace", trace, "--gpus", "0"])).code).toBe(2);
   });

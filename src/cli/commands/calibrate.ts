@@ -1,7 +1,11 @@
 import type { Command } from "commander";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { UserError } from "../../util/errors.js";
-import { writeJsonAtomic } from "../../util/fs.js";
+import { writeJsonAtomic, writeOutputFile } from "../../util/fs.js";
+import { checkOutputFile } from "../../util/output.js";
+import { choiceFlag, optionalIntFlag } from "../flags.js";
 import { registerImport } from "./calibrate-import.js";
 
 interface Opts {
@@ -57,16 +61,20 @@ export function register(program: Command): void {
       "time WebGPU kernels (expert FFN, gating, token shuffle, copies) on the local adapter and fit a cost-model profile;\n" +
         "with --validate, run a real MoE layer for 1..256 tokens and compare it with the profile's prediction",
     )
-    .option("--out <path>", "write the fitted profile here (JSON, moesim-profile/v1)")
+    .option("-o, --out <path>", "write the fitted profile here (JSON, moesim-profile/v1)")
     .option("--quick", "a short sweep (under a minute on lavapipe)")
-    .option("--validate", "run the MoE-layer validation (with --profile, or after calibrating with --out)")
+    .option(
+      "--validate",
+      "run the MoE-layer validation of --profile, or of the profile just measured (written to --out, or to a temporary file)",
+    )
     .option("--profile <path>", "profile to validate (default: the one just measured)")
     .option("--stat <stat>", "statistic of the repetitions used by fits and validation: min or median", "min")
     .option("--reps <n>", "timed repetitions per point")
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  moesim calibrate --out profiles/mine.json --quick\n  moesim calibrate --validate --profile profiles/lavapipe.json --json",
+      "\nExamples:\n  moesim calibrate --out mine.json --quick\n  moesim calibrate --validate --profile profiles/lavapipe.json --json\n" +
+        "  moesim calibrate --validate --quick   # measure, then validate the fresh profile (not kept)",
     )
     .action(async (opts: Opts) => {
       if (!opts.out && !opts.validate)
@@ -74,17 +82,16 @@ export function register(program: Command): void {
           "give --out <path> to calibrate, or --validate [--profile <path>] to validate",
           "moesim calibrate",
         );
-      if (opts.stat !== "min" && opts.stat !== "median")
-        throw new UserError(`--stat: expected min or median, got "${opts.stat}"`);
-      const stat = opts.stat;
-      let reps: number | undefined;
-      if (opts.reps !== undefined) {
-        reps = Number(opts.reps);
-        if (!Number.isInteger(reps) || reps < 1)
-          throw new UserError(`--reps: expected a positive integer, got "${opts.reps}"`);
-      }
+      if (opts.out !== undefined && opts.profile !== undefined)
+        throw new UserError("give --out (measure a new profile) or --profile (validate a profile), not both");
+      const stat = choiceFlag("--stat", opts.stat ?? "min", ["min", "median"] as const);
+      const reps = optionalIntFlag("--reps", opts.reps, { min: 1, max: 100_000 });
+      if (opts.out !== undefined) checkOutputFile(opts.out, "profile file");
       const cal = await import("../../calibrate/index.js");
       const profileIn = opts.profile ? cal.loadProfile(resolve(opts.profile)) : undefined;
+      // --validate alone measures a profile and validates it from a temporary file, as --profile would read it.
+      const tmp = !opts.out && !profileIn ? mkdtempSync(join(tmpdir(), "moesim-calibrate-")) : null;
+      const outPath = opts.out ?? (tmp ? join(tmp, "profile.json") : undefined);
       const ctx = await cal.openGpu();
       const log = (s: string) => process.stderr.write(s + "\n");
       log(
@@ -93,7 +100,7 @@ export function register(program: Command): void {
       const result: Record<string, unknown> = {};
       let profile = profileIn;
       let validated: Awaited<ReturnType<typeof cal.validate>> | undefined;
-      if (opts.out && !profileIn) {
+      if (outPath && !profileIn) {
         const bar = await progressBar("calibrate");
         try {
           // With --validate too, the layer points run in the calibration's interleaved rounds.
@@ -105,9 +112,15 @@ export function register(program: Command): void {
         } finally {
           bar.stop();
         }
-        writeJsonAtomic(resolve(opts.out), profile);
-        log(`moesim calibrate: wrote ${opts.out}`);
-        result.profile = opts.out;
+        if (opts.out) {
+          writeOutputFile(opts.out, JSON.stringify(profile, null, 2) + "\n", "profile file");
+          log(`moesim calibrate: wrote ${opts.out}`);
+          result.profile = opts.out;
+        } else {
+          writeJsonAtomic(outPath, profile);
+          profile = cal.loadProfile(outPath);
+          rmSync(tmp!, { recursive: true, force: true });
+        }
         if (!opts.json) {
           for (const [op, c] of Object.entries(profile.ops)) {
             const pts = c?.points ?? [];

@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
-      "\nExample:\n  moesim merge results/shard-0 results/shard-1 results/shard-2 --out results/sweeps/all",
+      "\nExample:\n  moesim merge sweep-0 sweep-1 --out results/sweeps/all   # the shards of moesim sweep --shard i/2 --out sweep-i",
     )
     .action(async (dirs: string[], opts: { out?: string; allowPartial?: boolean; report: boolean; json?: boolean }) => {
       const { mergeSweeps, writeMerged, pointRows } = await import("../../sweep/index.js");

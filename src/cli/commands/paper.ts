@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { integerFlag } from "../flags.js";
+import { optionalIntFlag } from "../flags.js";
 
 interface PaperOpts {
   json?: boolean;
@@ -32,7 +32,7 @@ export function register(program: Command): void {
       const { runPaper, paperTable, textTable, tally, renderPaperDoc } = await import("../../paper/index.js");
       const { progressFor } = await import("../../sweep/index.js");
       const { writeFileAtomic } = await import("../../util/fs.js");
-      const workers = opts.workers === undefined ? undefined : integerFlag("--workers", opts.workers, 1);
+      const workers = optionalIntFlag("--workers", opts.workers, { min: 1, max: 1024 });
       const results = await runPaper({
         dir: PAPER_DIR,
         out: resolve(opts.out),

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     )
     .addHelpText(
       "after",
-      "\nExample:\n  moesim run scenarios/quickstart.yaml\n  moesim run scenarios/paper/lm-gating.yaml --json --out results/lm",
+      "\nExample:\n  moesim run scenarios/quickstart.yaml\n  moesim run scenarios/quickstart.yaml --json --no-report --out results/quickstart-json",
     )
     .action(
       async (

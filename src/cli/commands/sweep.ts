@@ -1,15 +1,9 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1) throw new InvalidArgumentError(`expected a whole number >= 1, got '${v}'`);
-  return n;
-}
+import { optionalIntFlag } from "../flags.js";
 
 interface SweepOpts {
-  workers?: number;
+  workers?: string;
   shard?: string;
   out?: string;
   dryRun?: boolean;
@@ -35,6 +29,7 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<void> {
     paramText,
   } = await import("../../sweep/index.js");
   const { table } = await import("../format.js");
+  const workers = optionalIntFlag("--workers", opts.workers, { min: 1, max: 1024 });
   const spec = loadSweepFile(file);
   const shard = opts.shard ? parseShard(opts.shard) : null;
   const out = resolve(opts.out ?? spec.out);
@@ -67,7 +62,7 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<void> {
     return;
   }
   const run = await runSweep(spec, {
-    workers: opts.workers,
+    workers,
     shard,
     out,
     progress: progressFor({ quiet: opts.quiet }),
@@ -130,7 +125,7 @@ export function register(program: Command): void {
     .command("sweep")
     .description("run a grid (or list) of scenario variants on all cores; resumable and shardable")
     .argument("<sweep>", "sweep YAML: base scenario plus grid/points of key-path overrides")
-    .option("-w, --workers <n>", "worker threads (default: all cores)", positiveInt)
+    .option("-w, --workers <n>", "worker threads (default: all cores)")
     .option(
       "--shard <i/n>",
       "run only shard i of n (0 <= i < n), e.g. from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX",
@@ -142,7 +137,10 @@ export function register(program: Command): void {
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  moesim sweep scenarios/examples/gating-x-batch.sweep.yaml\n  moesim sweep scenarios/examples/gating-x-batch.sweep.yaml --workers 2 --shard 0/4 --out /scratch/sweep\n  moesim merge /scratch/sweep-0 /scratch/sweep-1 --out results/sweeps/merged\n\n" +
+      "\nExamples:\n  moesim sweep scenarios/examples/gating-x-batch.sweep.yaml\n" +
+        "  moesim sweep scenarios/examples/gating-x-batch.sweep.yaml --workers 2 --shard 0/2 --out sweep-0\n" +
+        "  moesim sweep scenarios/examples/gating-x-batch.sweep.yaml --workers 2 --shard 1/2 --out sweep-1\n" +
+        "  moesim merge sweep-0 sweep-1 --out results/sweeps/merged\n\n" +
         "Each point is written as OUT/points/<hash>.json when it finishes, so an interrupted sweep resumes\n" +
         "where it stopped and a re-run skips finished points. Without --shard, the finished sweep is merged\n" +
         "into OUT/sweep.json + sweep.csv and its report is written to OUT/report/.",

@@ -1,68 +1,35 @@
 import type { Command } from "commander";
-import { UserError, listValues } from "../../util/errors.js";
+import { UserError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { checkOutputFile } from "../../util/output.js";
-import {
-  INCOMPLETE_POLICIES,
-  parseMappingSpec,
-  readTrace,
-  TRACE_FORMATS,
-  type IncompletePolicy,
-  writeBinaryTrace,
-  type TraceFormat,
-  type TraceReadOptions,
-} from "../../workload/read.js";
+import { readTrace, writeBinaryTrace } from "../../workload/read.js";
 import { traceStats } from "../../workload/stats.js";
-import { fitSynth, formatSynthParams, loadSynthParams, synthesize } from "../../workload/synth.js";
+import { fitSynth, formatSynthParams, loadSynthParams, synthesize, type SynthParams } from "../../workload/synth.js";
+import { LIMITS } from "../../scenario/limits.js";
+import { intFlag, rangeFlag, traceReadFlags, traceReadOptions, type TraceReadFlags } from "../flags.js";
 
-interface ReadFlags {
-  format?: string;
-  map?: string;
-  experts?: string;
-  topK?: string;
-  maxTokens?: string;
-  incomplete?: string;
+const readFlags = traceReadFlags;
+const readOpts = traceReadOptions;
+type ReadFlags = TraceReadFlags;
+
+/** The shape of a written trace, for --json. */
+function shapeDoc(path: string, t: { tokens: number; layers: number; experts: number; topK: number }): string {
+  return JSON.stringify({ path, tokens: t.tokens, layers: t.layers, experts: t.experts, top_k: t.topK }) + "\n";
 }
 
-function int(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer, got '${v}'`);
-  return n;
-}
-
-function readOpts(f: ReadFlags): TraceReadOptions {
-  const format = (f.format ?? "auto") as TraceFormat;
-  if (!TRACE_FORMATS.includes(format))
-    throw new UserError(`--format '${f.format}' is not a trace format; expected ${listValues([...TRACE_FORMATS])}`);
-  const incomplete = (f.incomplete ?? "error") as IncompletePolicy;
-  if (!INCOMPLETE_POLICIES.includes(incomplete))
-    throw new UserError(`--incomplete '${f.incomplete}': expected ${listValues([...INCOMPLETE_POLICIES])}`);
-  return {
-    format,
-    incomplete,
-    mapping: f.map ? parseMappingSpec(f.map) : undefined,
-    experts: int(f.experts, "--experts"),
-    topK: int(f.topK, "--top-k"),
-    maxTokens: int(f.maxTokens, "--max-tokens"),
-  };
-}
-
-function readFlags(c: Command): Command {
-  return c
-    .option("--format <f>", `input format: ${TRACE_FORMATS.join(", ")}`, "auto")
-    .option(
-      "--map <spec>",
-      "field mapping for per-(token, layer) records, e.g. seq=problem_id,token=token_idx,layer=layer,experts=experts,weights=gating_probs",
-    )
-    .option("--experts <n>", "experts per layer (ids at or above it are errors; inferred otherwise)")
-    .option("--top-k <n>", "expected top-k (inferred from the first record otherwise)")
-    .option("--max-tokens <n>", "read only the first N tokens")
-    .option(
-      "--incomplete <policy>",
-      "tokens without a record for every layer: error (default) or drop (left out and reported)",
-      "error",
+/** `trace synth`'s counts within the limits a scenario's synthetic trace has (scenario/limits.ts). */
+function synthCounts(p: SynthParams, f: { sequences: string; tokens: string }): [number, [number, number]] {
+  const sequences = intFlag("--sequences", f.sequences, { min: 1, max: LIMITS.sequences });
+  const tokens = rangeFlag("--tokens", f.tokens, { min: 1, max: LIMITS.tokensPerSequence });
+  const perToken = p.layers * p.topK;
+  const maxTokens = Math.min(LIMITS.syntheticTokens, Math.floor(LIMITS.syntheticPicks / perToken));
+  if (sequences * tokens[1] > maxTokens)
+    throw new UserError(
+      `--sequences ${sequences} x --tokens up to ${tokens[1]} is more than the ${maxTokens} synthetic tokens allowed ` +
+        `(${perToken} expert picks per token, at most ${LIMITS.syntheticPicks} in all, as in scenarios); ` +
+        "use fewer sequences or tokens",
     );
+  return [sequences, tokens];
 }
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : "-");
@@ -82,7 +49,9 @@ export function register(program: Command): void {
     .description("inspect, convert, fit and synthesise routing traces")
     .addHelpText(
       "after",
-      "\nExamples:\n  moesim trace info ../shared/traces/olmoe-1b-7b-decode.jsonl.gz\n  moesim trace convert real.jsonl.gz real.mtrace\n  moesim trace fit real.jsonl.gz -o fitted.json\n  moesim trace synth --params olmoe-1b-7b --sequences 64 --tokens 16..64 --seed 1 -o syn.mtrace",
+      "\nExamples:\n  moesim trace info scenarios/traces/quickstart.mtrace\n  moesim trace convert scenarios/traces/quickstart.mtrace copy.mtrace\n" +
+        "  moesim trace fit scenarios/traces/quickstart.mtrace --clusters 4 -o fitted.json\n" +
+        "  moesim trace synth --params olmoe-1b-7b --sequences 64 --tokens 16..64 --seed 1 -o syn.mtrace",
     );
 
   readFlags(
@@ -163,60 +132,79 @@ export function register(program: Command): void {
     trace
       .command("convert <input> <output>")
       .description("convert a trace (any readable format) to the binary .mtrace form")
+      .option("--json", "print one JSON document {path, tokens, layers, experts, top_k} on stdout")
       .addHelpText(
         "after",
-        "\nExample:\n  moesim trace convert ../shared/traces/olmoe-1b-7b-decode.jsonl.gz /tmp/olmoe.mtrace\n  moesim trace convert records.jsonl out.mtrace --map seq=problem_id,token=token_idx --experts 64",
+        "\nExample:\n  moesim trace convert scenarios/traces/quickstart.mtrace copy.mtrace\n" +
+          "  moesim trace convert records.jsonl out.mtrace --map seq=problem_id,token=token_idx --experts 64   # your records",
       ),
-  ).action(async (input: string, output: string, f: ReadFlags) => {
+  ).action(async (input: string, output: string, f: ReadFlags & { json?: boolean }) => {
     checkOutputFile(output, "output trace");
     const t = await readTrace(input, readOpts(f));
     writeBinaryTrace(output, t);
     process.stderr.write(
       `wrote ${output}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`,
     );
+    if (f.json) process.stdout.write(shapeDoc(output, t));
   });
 
+  registerFit(trace);
+  registerSynth(trace);
+}
+
+function registerFit(trace: Command): void {
   readFlags(
     trace
       .command("fit <trace>")
       .description("fit synthetic-routing parameters (popularity, reuse, topics, cross-layer lift) to a trace")
-      .requiredOption("-o, --output <file>", "parameters JSON to write")
+      .requiredOption("-o, --out <file>", "parameters JSON to write")
       .option("--clusters <n>", "latent topics", "8")
       .option("--seed <s>", "seed of the fit (k-means start, calibration)", "0")
+      .option("--json", "print one JSON document {path, clusters, reuse_rate} on stdout")
       .addHelpText(
         "after",
-        "\nExample:\n  moesim trace fit ../shared/traces/olmoe-1b-7b-decode.jsonl.gz -o src/workload/fitted/olmoe-1b-7b.json",
+        "\nExample:\n  moesim trace fit scenarios/traces/quickstart.mtrace --clusters 4 -o fitted.json\n" +
+          "  moesim trace synth --params fitted.json --sequences 8 -o fitted.mtrace",
       ),
-  ).action(async (path: string, f: ReadFlags & { output: string; clusters: string; seed: string }) => {
-    checkOutputFile(f.output, "parameters file");
+  ).action(async (path: string, f: ReadFlags & { out: string; clusters: string; seed: string; json?: boolean }) => {
+    checkOutputFile(f.out, "parameters file");
+    const clusters = intFlag("--clusters", f.clusters, { min: 1, max: LIMITS.topics });
     const t = await readTrace(path, readOpts(f));
-    const p = fitSynth(t, { clusters: int(f.clusters, "--clusters"), seed: f.seed });
-    writeFileAtomic(f.output, formatSynthParams(p));
-    process.stderr.write(`wrote ${f.output}: ${p.clusters} topics, reuse ${p.fittedFrom?.reuseRate.toFixed(3)}\n`);
+    const p = fitSynth(t, { clusters, seed: f.seed });
+    writeFileAtomic(f.out, formatSynthParams(p));
+    process.stderr.write(`wrote ${f.out}: ${p.clusters} topics, reuse ${p.fittedFrom?.reuseRate.toFixed(3)}\n`);
+    if (f.json)
+      process.stdout.write(
+        JSON.stringify({ path: f.out, clusters: p.clusters, reuse_rate: p.fittedFrom?.reuseRate ?? null }) + "\n",
+      );
   });
+}
 
+function registerSynth(trace: Command): void {
   trace
     .command("synth")
     .description("write a synthetic routing trace (binary .mtrace) from fitted or named parameters")
     .requiredOption("--params <file|name>", "parameters JSON from 'moesim trace fit', or a shipped set (olmoe-1b-7b)")
-    .requiredOption("-o, --output <file>", "trace to write (.mtrace)")
-    .option("--sequences <n>", "requests", "64")
+    .requiredOption("-o, --out <file>", "trace to write (.mtrace)")
+    .option("--sequences <n>", `requests (at most ${LIMITS.sequences})`, "64")
     .option("--tokens <n|min..max>", "tokens per request", "32")
     .option("--seed <s>", "seed", "0")
+    .option("--json", "print one JSON document {path, tokens, layers, experts, top_k} on stdout")
     .addHelpText(
       "after",
-      "\nExample:\n  moesim trace synth --params olmoe-1b-7b --sequences 48 --tokens 8..64 --seed 1 -o scenarios/traces/quickstart.mtrace",
+      "\nExample:\n  moesim trace synth --params olmoe-1b-7b --sequences 48 --tokens 8..64 --seed 1 -o synth.mtrace\n\n" +
+        `Limits (as for a scenario's synthetic trace): at most ${LIMITS.syntheticTokens} tokens and ` +
+        `${LIMITS.syntheticPicks} expert picks (tokens x MoE layers x top-k) in all.`,
     )
-    .action((f: { params: string; output: string; sequences: string; tokens: string; seed: string }) => {
-      checkOutputFile(f.output, "output trace");
+    .action((f: { params: string; out: string; sequences: string; tokens: string; seed: string; json?: boolean }) => {
+      checkOutputFile(f.out, "output trace");
       const p = loadSynthParams(f.params);
-      const m = /^(\d+)(?:\.\.(\d+))?$/.exec(f.tokens.trim());
-      if (!m) throw new UserError(`--tokens '${f.tokens}': expected N or MIN..MAX`);
-      const tokens: number | [number, number] = m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
-      const t = synthesize(p, { sequences: int(f.sequences, "--sequences")!, tokensPerSequence: tokens, seed: f.seed });
-      writeBinaryTrace(f.output, t);
+      const [sequences, tokens] = synthCounts(p, f);
+      const t = synthesize(p, { sequences, tokensPerSequence: tokens, seed: f.seed });
+      writeBinaryTrace(f.out, t);
       process.stderr.write(
-        `wrote ${f.output}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`,
+        `wrote ${f.out}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`,
       );
+      if (f.json) process.stdout.write(shapeDoc(f.out, t));
     });
 }

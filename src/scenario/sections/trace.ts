@@ -30,6 +30,7 @@ export async function resolveTrace(loaded: LoadedScenario, model: ModelSpec): Pr
         format: tr.format === "auto" ? undefined : tr.format,
         mapping: tr.mapping,
         maxTokens: tr.max_tokens,
+        incomplete: tr.incomplete,
       }),
     );
   } else {
