@@ -7,6 +7,7 @@ import type { ProcessGenerator } from "../sim/engine.js";
 import { allocStaticMemory, OomStop } from "./memory.js";
 import type { Run } from "./state.js";
 import { runStep } from "./step.js";
+import { overlapStep } from "./overlap.js";
 
 export function* driver(run: Run): ProcessGenerator<void> {
   const { c, t } = run;
@@ -19,7 +20,7 @@ export function* driver(run: Run): ProcessGenerator<void> {
     if (c.cfg.steps) {
       for (let s = 0; s < c.cfg.steps.length && s < maxSteps; s++) {
         t.currentStep = s;
-        yield c.sim.process(runStep(run, s, c.cfg.steps[s]), "step");
+        yield c.sim.process((run.ov ? overlapStep : runStep)(run, s, c.cfg.steps[s]), "step");
         if (t.oom) return;
       }
     } else if (c.cfg.continuous) {
@@ -53,7 +54,7 @@ function* continuousSteps(run: Run, maxSteps: number): ProcessGenerator<void> {
     }
     if (toks.length === 0) break;
     t.currentStep = s;
-    yield c.sim.process(runStep(run, s, toks), "step");
+    yield c.sim.process((run.ov ? overlapStep : runStep)(run, s, toks), "step");
     if (t.oom) return;
   }
   b.finish(c.sim.now);

@@ -14,6 +14,7 @@ import {
 import { round, summarize } from "./metrics.js";
 import { PHASES, type MoeSimResult } from "./simulate.js";
 import { extrapolationNotes, type CostExtrapolation } from "../hardware/cost.js";
+import type { OverlapRecord } from "./types.js";
 
 export const RESULTS_FORMAT = "moesim-results/v1";
 
@@ -291,7 +292,33 @@ export function resultFiles(
     files.set("memory.csv", csv(["time_ns", "gpu", "category", "bytes"], rows));
   }
   if (r.eventLog !== null) files.set("events.jsonl", r.eventLog);
+  if (r.overlap) overlapFiles(files, r.overlap);
   return files;
+}
+
+/** Overlap runs: the first steps' stream intervals and link samples, and one layer's dispatch matrix. */
+function overlapFiles(files: Map<string, string>, o: OverlapRecord): void {
+  files.set(
+    "timeline.csv",
+    csv(
+      ["step", "gpu", "stream", "micro_batch", "layer", "what", "start_ns", "end_ns"],
+      o.timeline.map((i) => [i.step, i.gpu, i.stream, i.micro_batch, i.layer, i.what, i.start_ns, i.end_ns]),
+    ),
+  );
+  files.set(
+    "link_samples.csv",
+    csv(
+      ["link", "start_ns", "end_ns", "bytes"],
+      o.link_samples.map((l) => [l.link, l.start_ns, l.end_ns, l.bytes]),
+    ),
+  );
+  const d = o.dispatch;
+  if (d) {
+    const rows: number[][] = [];
+    for (let s = 0; s < d.gpus; s++)
+      for (let t = 0; t < d.gpus; t++) rows.push([d.step, d.layer, s, t, d.bytes[s * d.gpus + t]]);
+    files.set("dispatch.csv", csv(["step", "moe_layer", "src_gpu", "dst_gpu", "bytes"], rows));
+  }
 }
 
 /** The file names a results folder of `moesim run` holds (report/ is its report). */
@@ -307,6 +334,9 @@ const RUN_FILES = new Set([
   "requests.csv",
   "memory.csv",
   "events.jsonl",
+  "timeline.csv",
+  "link_samples.csv",
+  "dispatch.csv",
   "report",
 ]);
 

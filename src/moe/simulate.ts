@@ -104,6 +104,7 @@ function results(run: Run): MoeSimResult {
     eventLog: sim.log ? sim.log.toJSONL() : null,
     gpuBusyNs: Array.from(t.gpuBusy),
     placement: c.placements,
+    ...(run.ov ? { overlap: run.ov.record } : {}),
   };
 }
 

@@ -6,6 +6,7 @@
  * store: see docs/performance.md ("MoE step") for why both matter to V8.
  */
 import { Simulation } from "../sim/engine.js";
+import { Resource } from "../sim/resource.js";
 import { EventLog } from "../sim/log.js";
 import { Cluster } from "../hardware/cluster.js";
 import type { CostModel } from "../hardware/cost.js";
@@ -19,7 +20,7 @@ import type { ExpertCache } from "../policies/buffering/index.js";
 import type { Placement } from "../policies/placement/index.js";
 import { expertBytes, kvCacheBytesPerToken, replicatedWeightBytes, simulatedLayers } from "./costs.js";
 import { buildAccessSequences, buildPlacements } from "./prepare.js";
-import type { LayerCacheStats, MoeSimConfig, PhaseName, StepRecord } from "./types.js";
+import type { LayerCacheStats, MoeSimConfig, OverlapRecord, PhaseName, StepRecord } from "./types.js";
 
 type SimLayer = ReturnType<typeof simulatedLayers>[number];
 
@@ -358,17 +359,47 @@ export class RunTallies {
   }
 }
 
-/** A run: its constants, the step's and the layer's scratch, and its tallies. */
+/** Steps whose timeline and link samples an overlap run records (the first ones: memory stays bounded). */
+export const OVERLAP_WINDOW_STEPS = 3;
+
+/**
+ * Micro-batch overlap's streams (overlap.ts): when each GPU's compute stream is next free, and the
+ * communication streams, one resource for them all (every collective spans all GPUs), and what
+ * the run records for the report.
+ */
+export class OverlapState {
+  declare microBatches: number;
+  declare computeFree: Float64Array;
+  declare comm: Resource;
+  declare record: OverlapRecord;
+  /** Each link's bytes at the last sample. */
+  declare linkBytes: Map<string, number>;
+  declare lastSampleNs: number;
+  constructor(c: RunConstants) {
+    if (c.T > 1 || c.caches !== null)
+      throw new Error("micro-batch overlap needs tensor parallelism 1 and no buffering");
+    this.microBatches = c.cfg.overlap === "three-batch" ? 3 : 2;
+    this.computeFree = new Float64Array(c.D);
+    this.comm = new Resource(c.sim, 1, "comm");
+    this.record = { window_steps: OVERLAP_WINDOW_STEPS, timeline: [], link_samples: [], dispatch: null };
+    this.linkBytes = new Map<string, number>();
+    this.lastSampleNs = 0;
+  }
+}
+
+/** A run: its constants, the step's and the layer's scratch, its tallies, and overlap's streams (or null). */
 export class Run {
   declare c: RunConstants;
   declare s: StepScratch;
   declare x: LayerScratch;
   declare t: RunTallies;
+  declare ov: OverlapState | null;
   constructor(cfg: MoeSimConfig) {
     const c = new RunConstants(cfg);
     this.c = c;
     this.s = new StepScratch(c);
     this.x = new LayerScratch(c);
     this.t = new RunTallies(c);
+    this.ov = cfg.overlap === undefined || cfg.overlap === "none" ? null : new OverlapState(c);
   }
 }

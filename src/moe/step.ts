@@ -15,8 +15,13 @@ import { expertCompute, startCopies } from "./experts.js";
 
 /** One step; an allocation that does not fit ends the run with the OOM recorded at this step. */
 export function* runStep(run: Run, stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
+  yield* oomStops(run, stepIdx, stepBody(run, stepIdx, tokens));
+}
+
+/** Runs a step's body; an OomStop ends the run with the OOM recorded at the step. */
+export function* oomStops(run: Run, stepIdx: number, body: ProcessGenerator<void>): ProcessGenerator<void> {
   try {
-    yield* stepBody(run, stepIdx, tokens);
+    yield* body;
   } catch (e) {
     if (!(e instanceof OomStop)) throw e;
     run.t.oom = { ...e.info, step: stepIdx };
@@ -109,17 +114,28 @@ function* moeLayer(
  * cache for its requests, activations of the widest layer). Returns the tensor-parallel
  * all-reduce sizes (null without tensor parallelism).
  */
-function beginStep(c: RunConstants, s: StepScratch, tokens: Int32Array): Float64Array | null {
+export function beginStep(c: RunConstants, s: StepScratch, tokens: Int32Array): Float64Array | null {
+  s.cur.misses = s.cur.hits = s.cur.dropped = s.cur.padded = 0;
+  s.gpuTokensStep.fill(0);
+  assignTokens(c, s, tokens);
+  allocStepMemory(c, s);
+  // The activation bytes each tensor-parallel group reduces after attention or a dense FFN.
+  return c.T > 1 ? Float64Array.from(s.groupTokens, (k) => k * c.m.dModel * c.bytesPerElem) : null;
+}
+
+/**
+ * Assigns `tokens` to GPUs (see beginStep) and forgets the per-step cost memos; overlap.ts calls
+ * it once per micro-batch.
+ */
+export function assignTokens(c: RunConstants, s: StepScratch, tokens: Int32Array): void {
   const n = tokens.length;
   const T = c.T;
-  s.cur.misses = s.cur.hits = s.cur.dropped = s.cur.padded = 0;
   // (the buffers grow only under continuous batching, whose steps' sizes are not known in advance)
   if (s.tokenGpuBuf.length < n) s.tokenGpuBuf = new Int32Array(Math.max(n, 2 * s.tokenGpuBuf.length));
   s.tokenGpu = s.tokenGpuBuf.length === n ? s.tokenGpuBuf : s.tokenGpuBuf.subarray(0, n);
   s.perGpuTokens.fill(0);
   s.dispatchTokens.fill(0);
   s.groupTokens.fill(0);
-  s.gpuTokensStep.fill(0);
   s.seqRank.clear();
   s.seqTokens.length = 0;
   for (let g = 0; g < c.D; g++) s.gpuSeqs[g].length = 0;
@@ -142,7 +158,6 @@ function beginStep(c: RunConstants, s: StepScratch, tokens: Int32Array): Float64
     for (let y = 0; y < T; y++) s.gpuSeqs[(r % c.DP) * T + y].push(s.seqTokens[r]);
   }
   for (let i = 0; i < n; i++) s.dispatchTokens[s.tokenGpu[i]]++;
-  allocStepMemory(c, s);
   // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and
   // sequences only): attention with / without cross-attention, the dense FFN or shared experts,
   // the gate. Computed at the first layer that needs them.
@@ -150,12 +165,10 @@ function beginStep(c: RunConstants, s: StepScratch, tokens: Int32Array): Float64
   for (const a of s.denseNs) a.fill(-1);
   s.gateNs.fill(-1);
   if (s.picksBuf.length < n * c.K) s.picksBuf = new Int32Array(n * c.K);
-  // The activation bytes each tensor-parallel group reduces after attention or a dense FFN.
-  return T > 1 ? Float64Array.from(s.groupTokens, (k) => k * c.m.dModel * c.bytesPerElem) : null;
 }
 
 /** Ends a step: its memory freed, its record, the run's totals. */
-function endStep(
+export function endStep(
   c: RunConstants,
   s: StepScratch,
   t: RunTallies,

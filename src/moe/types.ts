@@ -72,6 +72,44 @@ export interface MoeSimConfig {
    * one-pass path taken otherwise, expertComputeFlat, against this one).
    */
   expertLists?: boolean;
+  /**
+   * Micro-batch overlap (overlap.ts): "two-batch" splits each step's tokens into two micro-batches
+   * whose compute and all-to-alls interleave (SGLang's two-batch overlap); "three-batch" is the
+   * deeper pipeline with three. "none" (the default) runs the step as one batch.
+   */
+  overlap?: OverlapMode;
+}
+
+export type OverlapMode = "none" | "two-batch" | "three-batch";
+
+/** One busy interval of a GPU's compute or communication stream (recorded for the first steps only). */
+export interface TimelineInterval {
+  step: number;
+  gpu: number;
+  stream: "compute" | "comm";
+  micro_batch: number;
+  layer: number;
+  what: string;
+  start_ns: number;
+  end_ns: number;
+}
+
+/** Bytes each link carried in [start_ns, end_ns) (sampled at the ends of collectives, first steps only). */
+export interface LinkSample {
+  link: string;
+  start_ns: number;
+  end_ns: number;
+  bytes: number;
+}
+
+/** What overlap runs record for the report: a bounded window of the run, and one dispatch matrix. */
+export interface OverlapRecord {
+  /** Steps recorded (the first ones). */
+  window_steps: number;
+  timeline: TimelineInterval[];
+  link_samples: LinkSample[];
+  /** Source GPU x destination GPU bytes of the first micro-batch's dispatch at MoE layer `layer` of step `step`. */
+  dispatch: { step: number; layer: number; gpus: number; bytes: number[] } | null;
 }
 
 export interface StepRecord {
@@ -124,4 +162,6 @@ export interface MoeSimResult {
   eventLog: string | null;
   gpuBusyNs: number[];
   placement: Placement[];
+  /** Only with overlap (MoeSimConfig.overlap other than "none"). */
+  overlap?: OverlapRecord;
 }

@@ -28,6 +28,12 @@ export type ReportInput =
       /** memory.csv (absent when outputs.timelines is off). */
       memory: MemoryChange[] | null;
       links: { link: string; kind: string; bytes: number }[];
+      /** load.csv rows (tokens per step per GPU), for the straggler chart. */
+      load: { step: number; gpu: number; tokens: number }[];
+      /** Overlap runs only (else null): timeline.csv, link_samples.csv, dispatch.csv. */
+      timeline: Record<string, string>[] | null;
+      linkSamples: { link: string; start_ns: number; end_ns: number; bytes: number }[] | null;
+      dispatch: { step: number; moe_layer: number; src_gpu: number; dst_gpu: number; bytes: number }[] | null;
     }
   | { kind: "cache"; dir: string; name: string; entries: CacheEntry[] }
   | { kind: "sweep"; dir: string; name: string; sweep: MergedSweep };
@@ -92,6 +98,27 @@ export function loadReportInput(dirArg: string): ReportInput {
         ? mem.map((r) => ({ time_ns: Number(r.time_ns), gpu: r.gpu, category: r.category, bytes: Number(r.bytes) }))
         : null,
       links: (optionalCsv(dir, "links.csv") ?? []).map((r) => ({ link: r.link, kind: r.kind, bytes: Number(r.bytes) })),
+      load: numericRows(optionalCsv(dir, "load.csv") ?? []).map((r) => ({
+        step: r.step,
+        gpu: r.gpu,
+        tokens: r.tokens,
+      })),
+      timeline: optionalCsv(dir, "timeline.csv"),
+      linkSamples:
+        optionalCsv(dir, "link_samples.csv")?.map((r) => ({
+          link: r.link,
+          start_ns: Number(r.start_ns),
+          end_ns: Number(r.end_ns),
+          bytes: Number(r.bytes),
+        })) ?? null,
+      dispatch:
+        optionalCsv(dir, "dispatch.csv")?.map((r) => ({
+          step: Number(r.step),
+          moe_layer: Number(r.moe_layer),
+          src_gpu: Number(r.src_gpu),
+          dst_gpu: Number(r.dst_gpu),
+          bytes: Number(r.bytes),
+        })) ?? null,
     };
   }
   const cachePath = join(dir, "cache.json");

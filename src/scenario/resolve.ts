@@ -53,6 +53,12 @@ export async function resolveScenario(
       loaded.locate(["parallelism", "tensor"]),
     );
   }
+  if (w.overlap !== undefined && w.overlap !== "none" && (tp > 1 || buffering.policy !== null)) {
+    throw new UserError(
+      `workload.overlap: '${w.overlap}' needs parallelism.tensor 1 and policies.buffering.policy none`,
+      loaded.locate(["workload", "overlap"]),
+    );
+  }
   const outputsDir = opts.outDir ?? sc.outputs.dir ?? join("results", name);
   const config: MoeSimConfig = {
     name,
@@ -76,6 +82,7 @@ export async function resolveScenario(
     // the memory timeline is written (memory.csv) only with outputs.timelines
     memoryTimeline: sc.outputs.timelines,
     tensorParallel: sc.parallelism.tensor,
+    ...(w.overlap !== undefined && w.overlap !== "none" ? { overlap: w.overlap } : {}),
   };
   return { scenario: sc, name, config, clusterSpec, model, trace, outputsDir };
 }

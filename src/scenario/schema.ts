@@ -190,6 +190,12 @@ export const workloadSchema = z
       .describe("KV-cache context per request for decode attention"),
     max_steps: count(LIMITS.steps).optional().describe("Stop after this many steps"),
     dense_baseline: z.boolean().default(false).describe("Also simulate a dense model with the same FLOPs per token"),
+    overlap: z
+      .enum(["none", "two-batch", "three-batch"])
+      .optional()
+      .describe(
+        "Micro-batch overlap: two-batch splits each step into two micro-batches whose compute and all-to-alls interleave; three-batch, a deeper pipeline; none (default): one batch",
+      ),
   })
   .strict();
 

@@ -23,6 +23,14 @@ const EXPECT: Record<string, { from: keyof typeof FIXTURES; marks: Record<string
   load: { from: "run", marks: { rect: 4, rule: 1 }, axes: ["GPU", "token-expert assignments"] },
   // 4 link kinds (memory, nic, nvlink, pcie).
   links: { from: "run", marks: { rect: 4 }, axes: ["link kind", "bytes moved (GiB)"] },
+  // 4 steps, one straggler GPU each.
+  straggler: { from: "run", marks: { symbol: 4 }, axes: ["step", "straggler GPU"] },
+  // Every recorded interval of the 4 GPUs' compute and comm streams (timeline.csv's 1932 rows).
+  timeline: { from: "runOverlap", marks: { rect: 1932 }, axes: ["simulated time (µs)", "GPU stream"] },
+  // Every link sample (link_samples.csv's 4200 rows: fewer than 24 links carried bytes).
+  link_heatmap: { from: "runOverlap", marks: { rect: 4200 }, axes: ["simulated time (µs)", "link"] },
+  // 4 x 4 GPUs.
+  dispatch: { from: "runOverlap", marks: { rect: 16 }, axes: ["destination GPU", "source GPU"] },
 };
 
 describe("report charts", () => {
@@ -114,7 +122,17 @@ describe("report charts", () => {
 
   it("picks the charts each kind of results supports", () => {
     const ids = (k: keyof typeof FIXTURES) => buildCharts(loadReportInput(FIXTURES[k])).map((c) => c.id);
-    expect(ids("run")).toEqual(["latency", "memory", "load", "links"]);
+    expect(ids("run")).toEqual(["latency", "memory", "load", "links", "straggler"]);
+    // only overlap runs record the timeline, link samples and a dispatch matrix (and no memory timeline here)
+    expect(ids("runOverlap")).toEqual([
+      "latency",
+      "load",
+      "links",
+      "straggler",
+      "timeline",
+      "link_heatmap",
+      "dispatch",
+    ]);
     expect(ids("cache")).toEqual(["missrate"]);
     expect(ids("sweep")).toEqual(["throughput", "latency"]);
   });

@@ -7,6 +7,8 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../.."
 /** Small result sets: a `moesim run` directory, a `moesim cache` directory and a merged sweep. */
 export const FIXTURES = {
   run: join(repoRoot, "test/fixtures/report/run"),
+  /** A two-batch overlap run (4 GPUs on 2 nodes, 4 steps): timeline, link samples, dispatch matrix. */
+  runOverlap: join(repoRoot, "test/fixtures/report/run-overlap"),
   cache: join(repoRoot, "test/fixtures/report/cache"),
   sweep: join(repoRoot, "test/fixtures/report/sweep"),
   /** Hand-written: static gating runs out of memory at batch 64. */

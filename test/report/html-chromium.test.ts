@@ -41,7 +41,7 @@ describe.skipIf(missing !== null)("report.html in headless Chromium, network off
     await browser?.close();
   });
 
-  for (const kind of ["run", "cache", "sweep"] as const) {
+  for (const kind of ["run", "runOverlap", "cache", "sweep"] as const) {
     it(`renders every chart of a ${kind} report offline, without console errors`, async () => {
       const out = tempDir();
       const report = await writeReport(FIXTURES[kind], { out, png: false });
