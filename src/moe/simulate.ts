@@ -2,6 +2,7 @@
  * The MoE simulation's entry point: builds a run (state.ts), drives its steps (driver.ts, step.ts)
  * on a fresh engine and cluster, and assembles the result.
  */
+import { rebalanceOf } from "./rebalance.js";
 import type { MemoryCategory } from "../hardware/memory.js";
 import type { RequestStats } from "../workload/batching.js";
 import { countsMatrix } from "./exchange.js";
@@ -104,6 +105,7 @@ function results(run: Run): MoeSimResult {
     eventLog: sim.log ? sim.log.toJSONL() : null,
     gpuBusyNs: Array.from(t.gpuBusy),
     placement: c.placements,
+    ...(rebalanceOf(run) ? { rebalance: rebalanceOf(run) } : {}),
   };
 }
 

@@ -202,9 +202,30 @@ export const policiesSchema = z
       .object({
         policy: z.string().default("contiguous"),
         replicate_hot: z.number().int().nonnegative().max(LIMITS.slots).default(0),
+        redundant_experts: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(65536)
+          .optional()
+          .describe("eplb: extra expert copies beyond one per expert (experts + redundant must divide by the GPUs)"),
+        rebalance_every: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(1_000_000)
+          .default(0)
+          .describe("Recompute the placement every N steps from recent load, moving weights over the links (0: never)"),
+        window: z
+          .number()
+          .int()
+          .positive()
+          .max(1_000_000)
+          .optional()
+          .describe("Steps of recent load a rebalance reads (default rebalance_every)"),
       })
       .strict()
-      .default({ policy: "contiguous", replicate_hot: 0 }),
+      .default({ policy: "contiguous", replicate_hot: 0, rebalance_every: 0 }),
   })
   .strict();
 
@@ -241,7 +262,7 @@ export const scenarioSchema = z
     policies: policiesSchema.default({
       gating: { policy: "dynamic" },
       buffering: { policy: "none", pinned: true },
-      placement: { policy: "contiguous", replicate_hot: 0 },
+      placement: { policy: "contiguous", replicate_hot: 0, rebalance_every: 0 },
     }),
     parallelism: z
       .object({
