@@ -129,6 +129,16 @@ export const traceSchema = z
       .strict()
       .optional(),
     max_tokens: positiveInt.optional().describe("Use only the first N tokens of the trace"),
+    group_limit: z
+      .object({
+        groups: count(65536).describe("Expert groups (consecutive expert ids), e.g. DeepSeek-V3's n_group 8"),
+        top_groups: count(65536).describe("Groups a token's top-k may span, e.g. DeepSeek-V3's topk_group 4"),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "Group-limited routing: a synthetic trace is generated with it; a trace file is checked against it (error if a token spans more groups)",
+      ),
   })
   .strict();
 
