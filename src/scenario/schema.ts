@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.js";
+import { TRACE_FORMATS, type TraceFormat } from "../workload/readers/options.js";
 
 /**
  * The scenario schema. Policy, preset and model names are plain strings here and are checked
@@ -94,7 +95,7 @@ export const traceSchema = z
       .describe(
         "Routing trace (binary .mtrace, OLMoE gzip JSONL, per-(token,layer) JSONL, CSV); relative to the scenario file",
       ),
-    format: z.enum(["auto", "binary", "olmoe-jsonl", "records-jsonl", "csv"]).default("auto"),
+    format: z.enum(TRACE_FORMATS as [TraceFormat, ...TraceFormat[]]).default("auto"),
     mapping: fieldMapping.optional().describe("Field names of per-(token, layer) records"),
     synthetic: z
       .object({
