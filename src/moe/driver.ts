@@ -8,9 +8,18 @@ import { allocStaticMemory, OomStop } from "./memory.js";
 import type { Run } from "./state.js";
 import { runStep } from "./step.js";
 import { overlapStep } from "./overlap.js";
+import { Rebalancer, recordRebalance } from "./rebalance.js";
+
+/** The run's rebalancer, when the scenario rebalances (policies.placement.rebalance_every). */
+function rebalancerOf(run: Run): Rebalancer | null {
+  const p = run.c.cfg.placement;
+  if (!(p.rebalanceEvery && p.rebalanceEvery > 0) || run.c.placements.length === 0) return null;
+  return new Rebalancer(run, p.rebalanceEvery, p.window ?? p.rebalanceEvery);
+}
 
 export function* driver(run: Run): ProcessGenerator<void> {
   const { c, t } = run;
+  const rb = rebalancerOf(run);
   try {
     for (let g = 0; g < c.D; g++) {
       t.currentStep = -1;
@@ -20,11 +29,13 @@ export function* driver(run: Run): ProcessGenerator<void> {
     if (c.cfg.steps) {
       for (let s = 0; s < c.cfg.steps.length && s < maxSteps; s++) {
         t.currentStep = s;
+        if (rb) yield* rb.beforeStep(s);
         yield c.sim.process((run.ov ? overlapStep : runStep)(run, s, c.cfg.steps[s]), "step");
+        rb?.afterStep(c.cfg.steps[s]);
         if (t.oom) return;
       }
     } else if (c.cfg.continuous) {
-      yield* continuousSteps(run, maxSteps);
+      yield* continuousSteps(run, maxSteps, rb);
     }
   } catch (e) {
     if (e instanceof OomStop) {
@@ -32,11 +43,13 @@ export function* driver(run: Run): ProcessGenerator<void> {
       return;
     }
     throw e;
+  } finally {
+    if (rb) recordRebalance(run, rb.finish());
   }
 }
 
 /** Continuous batching: a step of the batcher's next batch whenever it has one, else idle until the next arrival. */
-function* continuousSteps(run: Run, maxSteps: number): ProcessGenerator<void> {
+function* continuousSteps(run: Run, maxSteps: number, rb: Rebalancer | null): ProcessGenerator<void> {
   const { c, t } = run;
   const b = c.cfg.continuous!.batcher();
   for (let s = 0; s < maxSteps; s++) {
@@ -54,7 +67,9 @@ function* continuousSteps(run: Run, maxSteps: number): ProcessGenerator<void> {
     }
     if (toks.length === 0) break;
     t.currentStep = s;
+    if (rb) yield* rb.beforeStep(s);
     yield c.sim.process((run.ov ? overlapStep : runStep)(run, s, toks), "step");
+    rb?.afterStep(toks);
     if (t.oom) return;
   }
   b.finish(c.sim.now);

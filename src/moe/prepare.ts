@@ -66,6 +66,9 @@ export function buildPlacements(cfg: MoeSimConfig, moeLayerCount: number, gpus: 
           return (activations ??= activationMatrix(trace, batches(), tl));
         },
         replicateHot: cfg.placement.replicateHot,
+        redundantExperts: cfg.placement.redundantExperts,
+        nodes: cfg.placement.nodes,
+        groups: cfg.placement.groups,
       };
       p = cfg.placement.policy.place(input);
       cache.set(tl, p);

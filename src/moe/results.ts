@@ -49,6 +49,8 @@ export interface RunSummary {
   cache: { requests: number; hits: number; misses: number; miss_rate: number; bytes_moved: number } | null;
   inactive_experts_mean: number;
   links_bytes: Record<string, number>;
+  /** Periodic EPLB rebalancing, when the scenario asks for it (policies.placement.rebalance_every). */
+  rebalance?: MoeSimResult["rebalance"];
   dense_baseline: { step_latency_ms: number; tokens_per_s: number; moe_slowdown: number } | null;
   events: number;
   /** Static batching: the batch size asked and the one used (the trace may hold fewer sequences); null otherwise. */
@@ -179,6 +181,7 @@ export function summarizeRun(r: MoeSimResult, ctx: SummaryContext, dense: MoeSim
     cache,
     inactive_experts_mean: round(inactive, 4),
     links_bytes: links,
+    ...(r.rebalance ? { rebalance: r.rebalance } : {}),
     dense_baseline: denseOut,
     events: r.events,
     batch_size: null,

@@ -2,6 +2,7 @@
  * The MoE simulation's entry point: builds a run (state.ts), drives its steps (driver.ts, step.ts)
  * on a fresh engine and cluster, and assembles the result.
  */
+import { rebalanceOf } from "./rebalance.js";
 import type { MemoryCategory } from "../hardware/memory.js";
 import type { RequestStats } from "../workload/batching.js";
 import { countsMatrix } from "./exchange.js";
@@ -105,6 +106,7 @@ function results(run: Run): MoeSimResult {
     gpuBusyNs: Array.from(t.gpuBusy),
     placement: c.placements,
     ...(run.ov ? { overlap: run.ov.record } : {}),
+    ...(rebalanceOf(run) ? { rebalance: rebalanceOf(run) } : {}),
   };
 }
 

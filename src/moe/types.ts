@@ -44,7 +44,7 @@ export interface MoeSimConfig {
   maxSteps?: number;
   gating: { policy: GatingPolicy; capacityFactor?: number; blockSize?: number };
   buffering: { policy: BufferingPolicy | null; slots: number; pinned: boolean };
-  placement: { policy: PlacementPolicy; replicateHot: number };
+  placement: { policy: PlacementPolicy; replicateHot: number } & PlacementExtras;
   eventLog?: boolean;
   /**
    * The dense baseline: every MoE layer becomes a dense FFN of width top-k x the expert's (plus
@@ -164,4 +164,25 @@ export interface MoeSimResult {
   placement: Placement[];
   /** Only with overlap (MoeSimConfig.overlap other than "none"). */
   overlap?: OverlapRecord;
+  /** Periodic rebalancing (policies.placement.rebalance_every), when the scenario asks for it. */
+  rebalance?: RebalanceResult;
+}
+
+/** EPLB's settings beyond the policy: redundant copies, the cluster's nodes and the model's expert groups, and rebalancing. */
+export interface PlacementExtras {
+  redundantExperts?: number;
+  nodes?: number;
+  groups?: number;
+  /** Recompute the placement every this many steps from the last `window` steps' load (0 or absent: never). */
+  rebalanceEvery?: number;
+  window?: number;
+}
+
+/** What rebalancing did: per MoE layer, mean max/mean GPU load per step with the starting placement and as run. */
+export interface RebalanceResult {
+  rebalances: number;
+  moved_copies: number;
+  moved_bytes: number;
+  time_ns: number;
+  balancedness: { layer: number; before: number; after: number }[];
 }

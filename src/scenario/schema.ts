@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.js";
 import { DISPATCH_ALGORITHMS } from "../hardware/collectives/index.js";
+import { TRACE_FORMATS, type TraceFormat } from "../workload/readers/options.js";
 
 /**
  * The scenario schema. Policy, preset and model names are plain strings here and are checked
@@ -101,7 +102,7 @@ export const traceSchema = z
       .describe(
         "Routing trace (binary .mtrace, OLMoE gzip JSONL, per-(token,layer) JSONL, CSV); relative to the scenario file",
       ),
-    format: z.enum(["auto", "binary", "olmoe-jsonl", "records-jsonl", "csv"]).default("auto"),
+    format: z.enum(TRACE_FORMATS as [TraceFormat, ...TraceFormat[]]).default("auto"),
     mapping: fieldMapping.optional().describe("Field names of per-(token, layer) records"),
     synthetic: z
       .object({
@@ -141,6 +142,16 @@ export const traceSchema = z
       .optional()
       .describe(
         "Tokens without a record for every MoE layer: error (default: refuse the trace) or drop (left out, reported)",
+      ),
+    group_limit: z
+      .object({
+        groups: count(65536).describe("Expert groups (consecutive expert ids), e.g. DeepSeek-V3's n_group 8"),
+        top_groups: count(65536).describe("Groups a token's top-k may span, e.g. DeepSeek-V3's topk_group 4"),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "Group-limited routing: a synthetic trace is generated with it; a trace file is checked against it (error if a token spans more groups)",
       ),
   })
   .strict();
@@ -221,9 +232,30 @@ export const policiesSchema = z
       .object({
         policy: z.string().default("contiguous"),
         replicate_hot: z.number().int().nonnegative().max(LIMITS.slots).default(0),
+        redundant_experts: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(65536)
+          .optional()
+          .describe("eplb: extra expert copies beyond one per expert (experts + redundant must divide by the GPUs)"),
+        rebalance_every: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(1_000_000)
+          .default(0)
+          .describe("Recompute the placement every N steps from recent load, moving weights over the links (0: never)"),
+        window: z
+          .number()
+          .int()
+          .positive()
+          .max(1_000_000)
+          .optional()
+          .describe("Steps of recent load a rebalance reads (default rebalance_every)"),
       })
       .strict()
-      .default({ policy: "contiguous", replicate_hot: 0 }),
+      .default({ policy: "contiguous", replicate_hot: 0, rebalance_every: 0 }),
   })
   .strict();
 
@@ -260,7 +292,7 @@ export const scenarioSchema = z
     policies: policiesSchema.default({
       gating: { policy: "dynamic" },
       buffering: { policy: "none", pinned: true },
-      placement: { policy: "contiguous", replicate_hot: 0 },
+      placement: { policy: "contiguous", replicate_hot: 0, rebalance_every: 0 },
     }),
     parallelism: z
       .object({

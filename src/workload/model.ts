@@ -61,6 +61,11 @@ export interface ModelSpec {
   /** MLA attention dimensions, when the model uses it instead of (grouped-query) MHA. */
   mla?: MlaSpec;
   /**
+   * Group-limited routing (DeepSeek-V3 config.json n_group / topk_group): the experts split into `groups` groups of
+   * consecutive ids, and a token's top-k experts lie in at most `topGroups` of them.
+   */
+  routingGroups?: { groups: number; topGroups: number };
+  /**
    * Where the figures come from, and the published totals the tests check against. Publishers count active
    * parameters two ways: with the input embedding (OLMoE, Mixtral) or without it, since the lookup does no compute
    * (gpt-oss, Kimi K2); `activeExcludesInputEmbedding` says which.
@@ -209,6 +214,7 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     dtype: "fp8",
     activation: "swiglu",
     mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
+    routingGroups: { groups: 8, topGroups: 4 },
     published: {
       totalParams: 671 * B,
       activeParams: 37 * B,
@@ -235,6 +241,8 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     dtype: "fp8",
     activation: "swiglu",
     mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
+    // config.json: n_group 1, topk_group 1 (routing is not group-limited).
+    routingGroups: { groups: 1, topGroups: 1 },
     published: {
       totalParams: 1040 * B,
       activeParams: 32 * B,

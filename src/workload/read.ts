@@ -5,6 +5,7 @@ import { peekBytes, readLines, type Line } from "./readers/lines.js";
 import { isOlmoeHeader, isOlmoeTokenLine, readOlmoe } from "./readers/olmoe.js";
 import { INCOMPLETE_POLICIES, TRACE_FORMATS, type TraceReadOptions } from "./readers/options.js";
 import { readRecordsJsonl } from "./readers/records.js";
+import { isSglangDump, isVllmLine, readSglang, readVllm } from "./readers/engines.js";
 import type { RoutingTrace } from "./trace.js";
 
 export type {
@@ -41,7 +42,9 @@ async function* restOf(it: AsyncIterator<Line>): AsyncGenerator<Line> {
 /**
  * Reads a routing trace in any supported format. With format "auto" (default): the binary magic
  * "MOETRACE" -> binary; otherwise (gzip or plain text) the first non-empty line decides: a JSON
- * header "moe-routing-trace/..." or a token line with experts[layer][k] -> OLMoE JSONL; another
+ * header "moe-routing-trace/..." or a token line with experts[layer][k] -> OLMoE JSONL; a line with
+ * "routed_experts" -> vLLM's capture; a one-line {"records", "last_physical_to_logical_map"} -> SGLang's
+ * per-token expert distribution dump (a pretty-printed one needs its format named); another
  * JSON object -> per-(token, layer) records with opts.mapping; anything else -> CSV with a header.
  */
 export async function readTrace(path: string, opts: TraceReadOptions = {}): Promise<RoutingTrace> {
@@ -91,6 +94,8 @@ async function readAny(path: string, opts: TraceReadOptions): Promise<RoutingTra
     if (format === "olmoe-jsonl") return await readOlmoe(path, first, rest, opts);
     if (format === "csv") return await readCsv(path, first, rest, opts);
     if (format === "records-jsonl") return await readRecordsJsonl(path, prepend(first, rest), opts);
+    if (format === "vllm-routed-experts") return await readVllm(path, prepend(first, rest), opts);
+    if (format === "sglang-expert-distribution") return await readSglang(path, prepend(first, rest), opts);
     const t = first.text.trimStart();
     if (t.startsWith("{")) {
       let v: unknown;
@@ -103,6 +108,8 @@ async function readAny(path: string, opts: TraceReadOptions): Promise<RoutingTra
         );
       }
       if (isOlmoeHeader(v) || isOlmoeTokenLine(v)) return await readOlmoe(path, first, rest, opts);
+      if (isVllmLine(v)) return await readVllm(path, prepend(first, rest), opts);
+      if (isSglangDump(v)) return await readSglang(path, prepend(first, rest), opts);
       return await readRecordsJsonl(path, prepend(first, rest), opts);
     }
     if (/\.(jsonl|json|ndjson)(\.gz)?$/i.test(path)) {

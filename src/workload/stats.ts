@@ -1,3 +1,4 @@
+import { UserError } from "../util/errors.js";
 import type { RoutingTrace } from "./trace.js";
 
 export interface LayerSkew {
@@ -223,4 +224,66 @@ export function traceStats(trace: RoutingTrace, opts: { correlations?: boolean }
     coActivationMI: corr.coActivationMI,
     notes,
   };
+}
+
+/**
+ * Distinct expert groups (of `groups` groups of consecutive expert ids) a token's picks span at one layer: the
+ * maximum and the mean over all (token, layer), and how many (token, layer) exceed `limit` when given. With a
+ * placement's expert -> GPU map and GPUs per node instead, the same counts nodes (`nodesPerToken`).
+ */
+export function groupsPerToken(
+  trace: RoutingTrace,
+  groups: number,
+  limit?: number,
+): { max: number; mean: number; over_limit: number } {
+  if (!Number.isInteger(groups) || groups < 1 || trace.experts % groups !== 0) {
+    throw new UserError(`routing groups: ${groups} must be a whole number >= 1 dividing the ${trace.experts} experts`);
+  }
+  const size = trace.experts / groups;
+  return spanPerToken(trace, (e) => Math.floor(e / size), groups, limit);
+}
+
+/** Distinct nodes a token's picks reach at one layer, given each expert's GPU and the GPUs per node. */
+export function nodesPerToken(
+  trace: RoutingTrace,
+  expertGpu: ArrayLike<number>,
+  gpusPerNode: number,
+  limit?: number,
+): { max: number; mean: number; over_limit: number } {
+  let nodes = 1;
+  for (let e = 0; e < trace.experts; e++) nodes = Math.max(nodes, Math.floor(expertGpu[e] / gpusPerNode) + 1);
+  return spanPerToken(trace, (e) => Math.floor(expertGpu[e] / gpusPerNode), nodes, limit);
+}
+
+function spanPerToken(
+  trace: RoutingTrace,
+  bucketOf: (e: number) => number,
+  buckets: number,
+  limit: number | undefined,
+): { max: number; mean: number; over_limit: number } {
+  const { tokens, layers, topK, picks } = trace;
+  const bucket = Int32Array.from({ length: trace.experts }, (_, e) => bucketOf(e));
+  const seen = new Int32Array(buckets).fill(-1);
+  let max = 0;
+  let sum = 0;
+  let over = 0;
+  let stamp = 0;
+  for (let t = 0; t < tokens; t++) {
+    for (let l = 0; l < layers; l++, stamp++) {
+      const base = (t * layers + l) * topK;
+      let n = 0;
+      for (let k = 0; k < topK; k++) {
+        const b = bucket[picks[base + k]];
+        if (seen[b] !== stamp) {
+          seen[b] = stamp;
+          n++;
+        }
+      }
+      if (n > max) max = n;
+      sum += n;
+      if (limit !== undefined && n > limit) over++;
+    }
+  }
+  const n = tokens * layers;
+  return { max, mean: n ? sum / n : 0, over_limit: over };
 }

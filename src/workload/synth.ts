@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { rootStream, type RandomStream } from "../sim/rng.js";
 import { UserError, listValues } from "../util/errors.js";
 import { TraceBuilder } from "./builder.js";
+import { GroupLimiter } from "./group-limit.js";
 import { reuseRates, skewOf, perLayerLoad } from "./stats.js";
 import type { RoutingTrace } from "./trace.js";
 
@@ -60,6 +61,12 @@ export interface SynthOptions {
   sequences: number;
   tokensPerSequence: number | [number, number];
   seed: number | string;
+  /**
+   * Group-limited routing (DeepSeek-V3's n_group / topk_group, arXiv 2412.19437 section 2.1.2): the experts split
+   * into `groups` groups of consecutive ids, and a token's top-k experts at a layer lie in at most `topGroups` of
+   * them. Absent: unrestricted (and the trace is the same as before the option existed).
+   */
+  groupLimit?: { groups: number; topGroups: number };
 }
 
 const NO_PICKS = new Uint16Array(0);
@@ -403,6 +410,7 @@ export function synthesize(params: SynthParams, opts: SynthOptions): RoutingTrac
   const sampler = new Sampler(params, fast);
   const cw = params.clusterWeights;
   const b = new TraceBuilder(L, params.experts, K);
+  const limiter = opts.groupLimit ? new GroupLimiter(params, opts.groupLimit, new FastRng(root.child("groups"))) : null;
   if (lo === hi && opts.sequences * lo * L * K <= 1 << 28) b.reserveTokens(opts.sequences * lo);
   if (sampler.allFast) {
     // The common case (many experts, no cross-layer lift), token by token without per-layer calls.
@@ -416,6 +424,7 @@ export function synthesize(params: SynthParams, opts: SynthOptions): RoutingTrac
         if (!oneTopic && i > 0 && !(topicRng.next() < params.topicStay)) cluster = topicRng.categorical(cw);
         const at = b.addTokenAt(s, i);
         sampler.fastToken(cluster, b.picksBuffer, at, prevAt);
+        limiter?.token(cluster, b.picksBuffer, at);
         prevAt = at;
       }
     }
@@ -431,13 +440,19 @@ export function synthesize(params: SynthParams, opts: SynthOptions): RoutingTrac
           const at = at0 + l * K;
           sampler.layer(cluster, l, b.picksBuffer, at, prevAt < 0 ? -1 : prevAt + l * K, params.reuse[l]);
         }
+        limiter?.token(cluster, b.picksBuffer, at0);
         prevAt = at0;
       }
     }
   }
   return b.build({
     source: `synthetic:${params.fittedFrom?.source ?? params.model ?? "params"}`,
-    synthetic: { seed: String(opts.seed), sequences: opts.sequences, tokensPerSequence: opts.tokensPerSequence },
+    synthetic: {
+      seed: String(opts.seed),
+      sequences: opts.sequences,
+      tokensPerSequence: opts.tokensPerSequence,
+      ...(opts.groupLimit ? { groupLimit: opts.groupLimit } : {}),
+    },
     ...(params.model ? { model: params.model } : {}),
     ...(params.expertBytes ? { expertBytes: params.expertBytes } : {}),
   });

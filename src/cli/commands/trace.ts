@@ -3,7 +3,7 @@ import { UserError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { checkOutputFile } from "../../util/output.js";
 import { readTrace, writeBinaryTrace } from "../../workload/read.js";
-import { traceStats } from "../../workload/stats.js";
+import { groupsPerToken, traceStats } from "../../workload/stats.js";
 import { fitSynth, formatSynthParams, loadSynthParams, synthesize, type SynthParams } from "../../workload/synth.js";
 import { LIMITS } from "../../scenario/limits.js";
 import { intFlag, rangeFlag, traceReadFlags, traceReadOptions, type TraceReadFlags } from "../flags.js";
@@ -60,10 +60,12 @@ export function register(program: Command): void {
       .description("tokens, layers, experts, top-k, per-layer expert-load histogram and skew")
       .option("--json", "print one JSON document")
       .option("--loads", "include the per-layer expert loads in --json output")
+      .option("--groups <G[/M]>", "group-limited routing: groups a token's picks span (of G groups), and a limit M")
       .addHelpText("after", "\nExample:\n  moesim trace info scenarios/traces/quickstart.mtrace --json"),
-  ).action(async (path: string, f: ReadFlags & { json?: boolean; loads?: boolean }) => {
+  ).action(async (path: string, f: ReadFlags & { json?: boolean; loads?: boolean; groups?: string }) => {
     const t = await readTrace(path, readOpts(f));
     const s = traceStats(t);
+    const g = f.groups === undefined ? null : groupSpan(t, f.groups);
     if (f.json) {
       const doc = {
         path,
@@ -96,6 +98,7 @@ export function register(program: Command): void {
           })),
         },
         ...(f.loads ? { per_layer_load: s.perLayerLoad } : {}),
+        ...(g ? { groups_per_token: g } : {}),
       };
       process.stdout.write(JSON.stringify(doc) + "\n");
       return;
@@ -114,6 +117,11 @@ export function register(program: Command): void {
     out.push(
       `  reuse of previous token's experts ${fmt(s.reuseRate)}  cross-layer MI ${fmt(s.crossLayerMI)} bits  co-activation MI ${fmt(s.coActivationMI)} bits`,
     );
+    if (g)
+      out.push(
+        `  groups per token (${g.groups} groups): max ${g.max}  mean ${fmt(g.mean, 2)}` +
+          (g.limit === null ? "" : `  over the limit of ${g.limit}: ${g.over_limit} (token, layer) pairs`),
+      );
     out.push("");
     out.push("  layer  max/mean   gini     cv  zipf-s   experts by load/mean: <.25 <.5 <.75 <1 <1.5 <2 <3 >=3");
     s.skew.perLayer.forEach((x, l) => {
@@ -190,21 +198,57 @@ function registerSynth(trace: Command): void {
     .option("--tokens <n|min..max>", "tokens per request", "32")
     .option("--seed <s>", "seed", "0")
     .option("--json", "print one JSON document {path, tokens, layers, experts, top_k} on stdout")
+    .option(
+      "--groups <G/M>",
+      "group-limited routing: G expert groups, a token's top-k within M of them (DeepSeek-V3: 8/4)",
+    )
     .addHelpText(
       "after",
       "\nExample:\n  moesim trace synth --params olmoe-1b-7b --sequences 48 --tokens 8..64 --seed 1 -o synth.mtrace\n\n" +
         `Limits (as for a scenario's synthetic trace): at most ${LIMITS.syntheticTokens} tokens and ` +
         `${LIMITS.syntheticPicks} expert picks (tokens x MoE layers x top-k) in all.`,
     )
-    .action((f: { params: string; out: string; sequences: string; tokens: string; seed: string; json?: boolean }) => {
-      checkOutputFile(f.out, "output trace");
-      const p = loadSynthParams(f.params);
-      const [sequences, tokens] = synthCounts(p, f);
-      const t = synthesize(p, { sequences, tokensPerSequence: tokens, seed: f.seed });
-      writeBinaryTrace(f.out, t);
-      process.stderr.write(
-        `wrote ${f.out}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`,
-      );
-      if (f.json) process.stdout.write(shapeDoc(f.out, t));
-    });
+    .action(
+      (f: {
+        params: string;
+        out: string;
+        sequences: string;
+        tokens: string;
+        seed: string;
+        json?: boolean;
+        groups?: string;
+      }) => {
+        checkOutputFile(f.out, "output trace");
+        const p = loadSynthParams(f.params);
+        const [sequences, tokens] = synthCounts(p, f);
+        const gl = f.groups === undefined ? null : parseGroups(f.groups);
+        if (gl && gl.limit === null) throw new UserError(`--groups '${f.groups}': expected G/M, e.g. 8/4`);
+        const t = synthesize(p, {
+          sequences,
+          tokensPerSequence: tokens,
+          seed: f.seed,
+          ...(gl && gl.limit !== null ? { groupLimit: { groups: gl.groups, topGroups: gl.limit } } : {}),
+        });
+        writeBinaryTrace(f.out, t);
+        process.stderr.write(
+          `wrote ${f.out}: ${t.tokens} tokens, ${t.layers} layers, ${t.experts} experts, top-${t.topK}\n`,
+        );
+        if (f.json) process.stdout.write(shapeDoc(f.out, t));
+      },
+    );
+}
+
+/** "G" or "G/M": groups, and the limit when given. */
+function parseGroups(v: string): { groups: number; limit: number | null } {
+  const m = /^(\d+)(?:\/(\d+))?$/.exec(v.trim());
+  if (!m) throw new UserError(`--groups '${v}': expected G or G/M (groups, top groups), e.g. 8/4`);
+  return { groups: Number(m[1]), limit: m[2] === undefined ? null : Number(m[2]) };
+}
+
+function groupSpan(
+  t: Parameters<typeof groupsPerToken>[0],
+  v: string,
+): { groups: number; limit: number | null; max: number; mean: number; over_limit: number } {
+  const { groups, limit } = parseGroups(v);
+  return { groups, limit, ...groupsPerToken(t, groups, limit ?? undefined) };
 }

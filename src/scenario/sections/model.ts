@@ -35,7 +35,11 @@ function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Reco
     throw new UserError(`model.overrides.${k}: ${what}`, loaded.locate(path));
   };
   for (const [k, v] of Object.entries(over)) {
-    if (!(k in base) && !(k in MODEL_INT_FIELDS) && !["capacityFactor", "tiedEmbeddings", "bias", "mla"].includes(k)) {
+    if (
+      !(k in base) &&
+      !(k in MODEL_INT_FIELDS) &&
+      !["capacityFactor", "tiedEmbeddings", "bias", "mla", "routingGroups"].includes(k)
+    ) {
       fail(k, `not a model field; valid: ${Object.keys(base).join(", ")}`);
     }
     const int = MODEL_INT_FIELDS[k];

@@ -47,9 +47,36 @@ export function resolvePolicies(
       loaded.locate(["policies", "placement", "replicate_hot"]),
     );
   }
+  const pl = p.placement;
+  if (pl.rebalance_every > 0 && buffering) {
+    throw new UserError(
+      `policies.placement.rebalance_every: not supported together with buffering policy '${buffering.name}' (use buffering: none)`,
+      loaded.locate(["policies", "placement", "rebalance_every"]),
+    );
+  }
+  if (pl.redundant_experts !== undefined && placement.name !== "eplb") {
+    throw new UserError(
+      `policies.placement.redundant_experts: only the 'eplb' placement takes redundant experts, not '${placement.name}'`,
+      loaded.locate(["policies", "placement", "redundant_experts"]),
+    );
+  }
+  if (pl.redundant_experts !== undefined && (model.experts + pl.redundant_experts) % gpus !== 0) {
+    const lower = Math.floor((model.experts + pl.redundant_experts) / gpus) * gpus - model.experts;
+    const valid = [lower, lower + gpus].filter((r) => r >= 0).join(" or ");
+    throw new UserError(
+      `policies.placement.redundant_experts: ${model.experts} experts + ${pl.redundant_experts} must split evenly over ${gpus} GPUs; use ${valid}`,
+      loaded.locate(["policies", "placement", "redundant_experts"]),
+    );
+  }
+  const extras = {
+    ...(pl.redundant_experts !== undefined ? { redundantExperts: pl.redundant_experts } : {}),
+    nodes: loaded.scenario.cluster.nodes ?? 1,
+    groups: model.routingGroups?.groups ?? 1,
+    ...(pl.rebalance_every > 0 ? { rebalanceEvery: pl.rebalance_every, window: pl.window ?? pl.rebalance_every } : {}),
+  };
   return {
     gating: { policy: gating, capacityFactor: p.gating.capacity_factor, blockSize: p.gating.block_size },
     buffering: { policy: buffering, slots: Math.min(p.buffering.slots ?? perGpu, perGpu), pinned: p.buffering.pinned },
-    placement: { policy: placement, replicateHot: p.placement.replicate_hot },
+    placement: { policy: placement, replicateHot: p.placement.replicate_hot, ...extras },
   };
 }

@@ -10,6 +10,7 @@ import { truncateTrace } from "../../workload/read.js";
 import { synthesize, loadSynthParams } from "../../workload/synth.js";
 import { topicSynthParams } from "../../workload/topics.js";
 import { cachedTrace } from "../../workload/trace-cache.js";
+import { groupsPerToken } from "../../workload/stats.js";
 import { UserError } from "../../util/errors.js";
 import type { LoadedScenario } from "../load.js";
 import { LIMITS } from "../limits.js";
@@ -47,11 +48,29 @@ export async function resolveTrace(loaded: LoadedScenario, model: ModelSpec): Pr
       loaded.locate(["trace"]),
     );
   }
+  if (tr.group_limit && tr.file) checkGroupLimit(loaded, trace, tr.group_limit);
   if (trace.topK !== model.topK) {
     // Routing decides top-k: the trace wins, and the model follows it.
     model.topK = trace.topK;
   }
   return trace;
+}
+
+/** A trace file's tokens must stay within trace.group_limit's groups. */
+function checkGroupLimit(
+  loaded: LoadedScenario,
+  trace: RoutingTrace,
+  lim: { groups: number; top_groups: number },
+): void {
+  const where = loaded.locate(["trace", "group_limit"]);
+  const span = at(loaded, ["trace", "group_limit", "groups"], () => groupsPerToken(trace, lim.groups, lim.top_groups));
+  if (span.over_limit > 0) {
+    throw new UserError(
+      `trace.group_limit: ${span.over_limit} (token, layer) pairs of the trace span more than ${lim.top_groups} of ` +
+        `${lim.groups} expert groups (at most ${span.max}); expected top_groups >= ${span.max}, or a trace routed with the limit`,
+      where,
+    );
+  }
 }
 
 /** A synthetic trace, within the limits on tokens and expert picks, from fitted or topic parameters. */
@@ -87,6 +106,12 @@ function syntheticTrace(loaded: LoadedScenario, model: ModelSpec): RoutingTrace 
       seed: `${sc.seed}/routing`,
     });
   });
-  const opts = { sequences: syn.sequences, tokensPerSequence: syn.tokens_per_sequence, seed };
+  const lim = sc.trace.group_limit;
+  const opts = {
+    sequences: syn.sequences,
+    tokensPerSequence: syn.tokens_per_sequence,
+    seed,
+    ...(lim ? { groupLimit: { groups: lim.groups, topGroups: lim.top_groups } } : {}),
+  };
   return at(loaded, ["trace", "synthetic", "tokens_per_sequence"], () => synthesize(params, opts));
 }

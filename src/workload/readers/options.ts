@@ -31,8 +31,17 @@ export const PROBLEM_ID_MAPPING: FieldMapping = {
   weights: "gating_probs",
 };
 
-export type TraceFormat = "auto" | "binary" | "olmoe-jsonl" | "records-jsonl" | "csv";
-export const TRACE_FORMATS: readonly TraceFormat[] = ["auto", "binary", "olmoe-jsonl", "records-jsonl", "csv"];
+export type TraceFormat =
+  "auto" | "binary" | "olmoe-jsonl" | "records-jsonl" | "csv" | "vllm-routed-experts" | "sglang-expert-distribution";
+export const TRACE_FORMATS: readonly TraceFormat[] = [
+  "auto",
+  "binary",
+  "olmoe-jsonl",
+  "records-jsonl",
+  "csv",
+  "vllm-routed-experts",
+  "sglang-expert-distribution",
+];
 
 export interface TraceReadOptions {
   /** Default "auto": by magic bytes, then by the first line's shape, then by extension. */
