@@ -1,14 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { readTrace } from "../../src/workload/read.js";
 import { traceStats, type TraceStats } from "../../src/workload/stats.js";
-import {
-  GuidedCdf,
-  fitSynth,
-  loadSynthParams,
-  synthesize,
-  zipfSynthParams,
-  type SynthParams,
-} from "../../src/workload/synth.js";
+import { GuidedCdf, loadSynthParams, synthesize, zipfSynthParams, type SynthParams } from "../../src/workload/synth.js";
+import { fitSynth } from "../../src/workload/synth-fit.js";
 import { searchCdf } from "../../src/sim/rng.js";
 import fc from "fast-check";
 import { readBinaryTrace } from "../../src/workload/read.js";

@@ -4,7 +4,8 @@ import { writeFileAtomic } from "../../util/fs.js";
 import { checkOutputFile } from "../../util/output.js";
 import { readTrace, writeBinaryTrace } from "../../workload/read.js";
 import { groupsPerToken, traceStats } from "../../workload/stats.js";
-import { fitSynth, formatSynthParams, loadSynthParams, synthesize, type SynthParams } from "../../workload/synth.js";
+import { formatSynthParams, loadSynthParams, synthesize, type SynthParams } from "../../workload/synth.js";
+import { fitSynth } from "../../workload/synth-fit.js";
 import { LIMITS } from "../../scenario/limits.js";
 import { intFlag, rangeFlag, traceReadFlags, traceReadOptions, type TraceReadFlags } from "../flags.js";
 

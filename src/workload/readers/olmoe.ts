@@ -127,34 +127,7 @@ export async function readOlmoe(
       );
     if (builder === null) builder = new TraceBuilder(layers, experts ?? 0, topK);
     const slot = builder.addToken(seq, typeof step === "number" ? step : -1);
-    const picks = slot.picks;
-    let at = slot.at;
-    for (let l = 0; l < layers; l++) {
-      const row: unknown = ex[l];
-      if (!Array.isArray(row) || row.length !== topK) {
-        throw new UserError(
-          `experts[${l}] has ${Array.isArray(row) ? row.length : "no"} picks; expected top-${topK}`,
-          where,
-        );
-      }
-      const start = at;
-      for (let k = 0; k < topK; k++) {
-        const e: unknown = row[k];
-        if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= expertLimit) {
-          const what = typeof e === "number" && Number.isInteger(e) ? "is out of range" : "is not an integer";
-          throw new UserError(
-            `experts[${l}][${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${expertLimit - 1}`,
-            where,
-          );
-        }
-        for (let j = start; j < at; j++) {
-          if (picks[j] === e)
-            throw new UserError(`experts[${l}] picks expert ${e} twice; expected ${topK} distinct experts`, where);
-        }
-        if (e > maxExpert) maxExpert = e;
-        picks[at++] = e;
-      }
-    }
+    maxExpert = Math.max(maxExpert, copyPicks(ex, topK, expertLimit, slot.picks, slot.at, where));
     if (typeof rec.domain === "string" && domains[seq] === undefined) domains[seq] = rec.domain;
     if (typeof rec.prompt_len === "number" && promptLens[seq] === undefined) promptLens[seq] = rec.prompt_len;
   };
@@ -215,4 +188,46 @@ export function parseJsonLine(path: string, line: Line): unknown {
   } catch (e) {
     throw new UserError(`bad JSON (${(e as Error).message}); expected one JSON object per line`, `${path}:${line.no}`);
   }
+}
+
+/**
+ * Copies one token line's experts[layer][k] into the builder's picks from `at`, checking each row's
+ * length, each id's range and that a row names distinct experts; returns the largest id seen.
+ */
+function copyPicks(
+  ex: unknown[],
+  topK: number,
+  expertLimit: number,
+  picks: Uint16Array,
+  at: number,
+  where: string,
+): number {
+  let maxExpert = -1;
+  for (let l = 0; l < ex.length; l++) {
+    const row: unknown = ex[l];
+    if (!Array.isArray(row) || row.length !== topK) {
+      throw new UserError(
+        `experts[${l}] has ${Array.isArray(row) ? row.length : "no"} picks; expected top-${topK}`,
+        where,
+      );
+    }
+    const start = at;
+    for (let k = 0; k < topK; k++) {
+      const e: unknown = row[k];
+      if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= expertLimit) {
+        const what = typeof e === "number" && Number.isInteger(e) ? "is out of range" : "is not an integer";
+        throw new UserError(
+          `experts[${l}][${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${expertLimit - 1}`,
+          where,
+        );
+      }
+      for (let j = start; j < at; j++) {
+        if (picks[j] === e)
+          throw new UserError(`experts[${l}] picks expert ${e} twice; expected ${topK} distinct experts`, where);
+      }
+      if (e > maxExpert) maxExpert = e;
+      picks[at++] = e;
+    }
+  }
+  return maxExpert;
 }
