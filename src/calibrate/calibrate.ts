@@ -302,6 +302,14 @@ function progressTicks(
   };
 }
 
+/** The profile's note on its timing statistics. */
+function statisticNote(stat: FitStatistic): string {
+  return (
+    `fits use the ${stat} of the reps (fitNs); medianNs, p10Ns, p90Ns give the spread; ` +
+    `GPU-timed ops have the pass overhead (launch fixedNs) subtracted`
+  );
+}
+
 /** Runs the sweep and returns the fitted profile. */
 export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): Promise<CalibratedProfile> {
   const quick = opts.quick ?? false;
@@ -407,7 +415,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
       nice: timingNice,
       timing: timer.method,
       fitStatistic: fitStat,
-      statistic: `fits use the ${fitStat} of the reps (fitNs); medianNs, p10Ns, p90Ns give the spread; GPU-timed ops have the pass overhead (launch fixedNs) subtracted`,
+      statistic: statisticNote(fitStat),
       layer: shape,
       ffnTile: DEFAULT_TILE,
       plan,

@@ -53,7 +53,8 @@ export function parseNcclTests(text: string, file: string, collective?: Collecti
   const c = collective ?? collectiveOf(text, file);
   if (c === undefined)
     throw new UserError(
-      "cannot tell which collective this nccl-tests log is: name the file after all_to_all_perf, all_reduce_perf or all_gather_perf",
+      "cannot tell which collective this nccl-tests log is: name the file after " +
+        "all_to_all_perf, all_reduce_perf or all_gather_perf",
       file,
     );
   let ranks = 0;
@@ -88,10 +89,15 @@ export interface DeepEpPoint {
   us: number;
 }
 
-const DEEPEP =
-  /\[tuning\] Best (dispatch|combine)\s*(?:\((\w+)\))?:.*?([\d.]+) GB\/s \(NVL\)(?:,\s*([\d.]+) GB\/s \(RDMA\))?.*?t: ([\d.]+) us/;
+const DEEPEP = new RegExp(
+  /\[tuning\] Best (dispatch|combine)\s*(?:\((\w+)\))?:/.source +
+    /.*?([\d.]+) GB\/s \(NVL\)(?:,\s*([\d.]+) GB\/s \(RDMA\))?.*?t: ([\d.]+) us/.source,
+);
 
-/** Parses DeepEP test output: its `[tuning] Best dispatch (FP8): SMs 24, NVL chunk 8, 153.2 GB/s (NVL), t: 61.2 us` lines. */
+/**
+ * Parses DeepEP test output: its `[tuning] Best dispatch (FP8): SMs 24, NVL chunk 8, 153.2 GB/s (NVL), t: 61.2 us`
+ * lines.
+ */
 export function parseDeepEp(text: string, file: string): DeepEpPoint[] {
   const out: DeepEpPoint[] = [];
   for (const line of text.split(/\r?\n/)) {

@@ -59,7 +59,10 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
   return den === 0 ? num : num / den;
 }
 
-/** Gating on CPU: softmax over each token's logits, top-k (ties to the lower index), per-expert counts, and the token order sorted by expert (stable). */
+/**
+ * Gating on CPU: softmax over each token's logits, top-k (ties to the lower index), per-expert counts, and the token
+ * order sorted by expert (stable).
+ */
 export function gatingCpu(logits: ArrayLike<number>, tokens: number, experts: number, k: number) {
   const topIdx = new Uint32Array(tokens * k);
   const topW = new Float32Array(tokens * k);

@@ -115,13 +115,16 @@ export interface TraceReadFlags {
   incomplete?: string;
 }
 
-/** Adds the trace-reading options (format, field mapping, experts, top-k, max tokens, incomplete tokens) to a command. */
+/**
+ * Adds the trace-reading options (format, field mapping, experts, top-k, max tokens, incomplete tokens) to a command.
+ */
 export function traceReadFlags(c: Command): Command {
   return c
     .option("--format <f>", `input format: ${TRACE_FORMATS.join(", ")}`, "auto")
     .option(
       "--map <spec>",
-      "field mapping for per-(token, layer) records, e.g. seq=problem_id,token=token_idx,layer=layer,experts=experts,weights=gating_probs",
+      "field mapping for per-(token, layer) records, e.g. " +
+        "seq=problem_id,token=token_idx,layer=layer,experts=experts,weights=gating_probs",
     )
     .option("--experts <n>", "experts per layer (ids at or above it are errors; inferred otherwise)")
     .option("--top-k <n>", "expected top-k (inferred from the first record otherwise)")

@@ -16,13 +16,18 @@ export function formatSummary(s: RunSummary): string {
   const lines: string[] = [];
   lines.push(
     bold(`moesim: ${s.scenario}`) +
-      ` — ${s.model} on ${s.cluster.nodes} x ${s.cluster.preset} (${s.cluster.gpus} GPUs, ${s.cluster.cost_model} cost model${s.cluster.network_model === "analytic" ? ", analytic network" : ""})`,
+      ` — ${s.model} on ${s.cluster.nodes} x ${s.cluster.preset} (${s.cluster.gpus} ` +
+      `GPUs, ${s.cluster.cost_model} cost ` +
+      `model${s.cluster.network_model === "analytic" ? ", analytic network" : ""})`,
   );
   lines.push(
-    `policies: gating=${s.policies.gating} buffering=${s.policies.buffering}${s.policies.slots ? ` (${s.policies.slots} slots)` : ""} placement=${s.policies.placement}`,
+    `policies: gating=${s.policies.gating} ` +
+      `buffering=${s.policies.buffering}${s.policies.slots ? ` (${s.policies.slots} slots)` : ""} ` +
+      `placement=${s.policies.placement}`,
   );
   lines.push(
-    `trace: ${s.trace.source} (${s.trace.tokens} tokens, ${s.trace.layers} layers, ${s.trace.experts} experts, top-${s.trace.top_k})`,
+    `trace: ${s.trace.source} (${s.trace.tokens} tokens, ${s.trace.layers} ` +
+      `layers, ${s.trace.experts} experts, top-${s.trace.top_k})`,
   );
   if (s.oom) {
     const o = s.oom_detail as {
@@ -34,7 +39,8 @@ export function formatSummary(s: RunSummary): string {
     };
     lines.push(
       red(
-        `OUT OF MEMORY at step ${o.step} on ${o.gpu}: ${o.category} asked ${fmtBytes(o.requestedBytes ?? 0)}, ${fmtBytes(o.freeBytes ?? 0)} free`,
+        `OUT OF MEMORY at step ${o.step} on ${o.gpu}: ${o.category} ` +
+          `asked ${fmtBytes(o.requestedBytes ?? 0)}, ${fmtBytes(o.freeBytes ?? 0)} free`,
       ),
     );
   }
@@ -49,14 +55,19 @@ export function formatSummary(s: RunSummary): string {
     .join(", ");
   lines.push(`time by phase: ${phases}`);
   lines.push(
-    `memory: peak ${fmtBytes(s.memory.peak_bytes_max)} of ${fmtBytes(s.memory.capacity_bytes)} per GPU; activations ${fmtBytes(s.memory.peak_activation_bytes)}`,
+    `memory: peak ${fmtBytes(s.memory.peak_bytes_max)} ` +
+      `of ${fmtBytes(s.memory.capacity_bytes)} per GPU; ` +
+      `activations ${fmtBytes(s.memory.peak_activation_bytes)}`,
   );
   lines.push(
-    `load: max GPU share ${(s.load.max_gpu_share_mean * 100).toFixed(1)}% mean, ${(s.load.max_gpu_share_worst * 100).toFixed(1)}% worst step; inactive experts per layer ${s.inactive_experts_mean.toFixed(1)}`,
+    `load: max GPU share ${(s.load.max_gpu_share_mean * 100).toFixed(1)}% ` +
+      `mean, ${(s.load.max_gpu_share_worst * 100).toFixed(1)}% worst step; inactive experts ` +
+      `per layer ${s.inactive_experts_mean.toFixed(1)}`,
   );
   if (s.cache)
     lines.push(
-      `expert cache: ${s.cache.misses} misses / ${s.cache.requests} requests (miss rate ${(s.cache.miss_rate * 100).toFixed(1)}%), ${fmtBytes(s.cache.bytes_moved)} moved`,
+      `expert cache: ${s.cache.misses} misses / ${s.cache.requests} requests (miss ` +
+        `rate ${(s.cache.miss_rate * 100).toFixed(1)}%), ${fmtBytes(s.cache.bytes_moved)} moved`,
     );
   if (s.gating.dropped_tokens > 0 || s.gating.padded_rows > 0)
     lines.push(
@@ -64,7 +75,8 @@ export function formatSummary(s: RunSummary): string {
     );
   if (s.dense_baseline)
     lines.push(
-      `dense baseline (same FLOPs/token): step ${s.dense_baseline.step_latency_ms.toFixed(3)} ms; MoE is ${s.dense_baseline.moe_slowdown.toFixed(2)}x slower`,
+      `dense baseline (same FLOPs/token): step ${s.dense_baseline.step_latency_ms.toFixed(3)} ` +
+        `ms; MoE is ${s.dense_baseline.moe_slowdown.toFixed(2)}x slower`,
     );
   return lines.join("\n");
 }

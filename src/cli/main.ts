@@ -84,7 +84,8 @@ export function reportError(e: unknown): number {
     // The engine's checks (integer ns times below 2^53, positive capacities) fail on inputs out of
     // range that no earlier check caught: a huge profile time, a near-zero rate. One line, exit 2.
     process.stderr.write(
-      `moesim: error: the simulation cannot run with these inputs: ${oneLine(e.message)} (an input time, rate or size out of range)\n`,
+      `moesim: error: the simulation cannot run with these inputs: ${oneLine(e.message)} (an ` +
+        `input time, rate or size out of range)\n`,
     );
     return EXIT_USER;
   }

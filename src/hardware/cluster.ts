@@ -347,7 +347,10 @@ export class Cluster implements CollectiveContext {
     return Array.from(r.subarray(0, k), (l) => this.net.linkNames[l]);
   }
 
-  /** A point-to-point transfer; onDone runs when the last byte has arrived. A GPU to itself is a copy through its HBM link. */
+  /**
+   * A point-to-point transfer; onDone runs when the last byte has arrived. A GPU to itself is a copy through its HBM
+   * link.
+   */
   transfer(src: Endpoint, dst: Endpoint, bytes: number, onDone: () => void): void {
     const s = this.endpointIndex(src);
     const d = this.endpointIndex(dst);

@@ -216,7 +216,8 @@ export class CalibratedCostModel implements CostModel {
       const bound = this.gpu ? `, floored by ${this.gpu.name} peak FLOP/s and HBM bandwidth` : "";
       const m = c.model;
       const model = m
-        ? `measured roofline fitted on the profile's ${c.curve.points.length} shapes (fixed ${Math.round(m.fixedNs)} ns, ` +
+        ? `measured roofline fitted on the profile's ${c.curve.points.length} shapes ` +
+          `(fixed ${Math.round(m.fixedNs)} ns, ` +
           `${fmtRate(m.computePerS, "FLOP/s")}, ${fmtRate(m.memoryPerS, "B/s")}${bound})`
         : `the profile's curve beyond its last point${bound}`;
       out.push({ op, shapes: rec.shapes.size, factor: Math.round(factor * 100) / 100, dims, unmeasured, model });

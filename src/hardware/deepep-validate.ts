@@ -61,7 +61,10 @@ export const DEEPEP_FITTED = new Set(["low-latency/dispatch/ep64"]);
 const HIDDEN = 7168;
 const EXPERTS = 256;
 const TOP_K = 8;
-/** Bytes per token: FP8 with one 4-byte scale per 128 values (DeepEP's fp8_factor), BF16; the low-latency FP8 message adds a 16-byte header. */
+/**
+ * Bytes per token: FP8 with one 4-byte scale per 128 values (DeepEP's fp8_factor), BF16; the low-latency FP8 message
+ * adds a 16-byte header.
+ */
 const FP8_TOKEN = HIDDEN + (HIDDEN / 128) * 4;
 const BF16_TOKEN = HIDDEN * 2;
 const LL_FP8_MESSAGE = FP8_TOKEN + 16;

@@ -26,7 +26,10 @@ export interface NvlinkSpec {
   bandwidthBytesPerS: number;
   /** One-way GPU-to-GPU latency, ns. */
   latencyNs: number;
-  /** "switch": every GPU has one port (up and down) into a non-blocking NVSwitch; "p2p": a full mesh whose per-pair links split the GPU's bandwidth evenly among its peers. */
+  /**
+   * "switch": every GPU has one port (up and down) into a non-blocking NVSwitch; "p2p": a full mesh whose per-pair
+   * links split the GPU's bandwidth evenly among its peers.
+   */
   topology: "switch" | "p2p";
   /**
    * Fraction of the nominal bandwidth that NCCL-style point-to-point traffic achieves (default 1).
@@ -75,7 +78,10 @@ export interface NodeSpec {
 }
 
 export interface FabricSpec {
-  /** "fat-tree": any NIC reaches any NIC through the same spine; "rail": NIC i of every node sits on rail switch i, and traffic between different rails pays one more switch hop (latencyNs again). */
+  /**
+   * "fat-tree": any NIC reaches any NIC through the same spine; "rail": NIC i of every node sits on rail switch i, and
+   * traffic between different rails pays one more switch hop (latencyNs again).
+   */
   kind: "fat-tree" | "rail";
   /** Extra one-way latency through the fabric's switches, ns (default 0: included in the NIC latency). */
   latencyNs?: number;

@@ -19,7 +19,10 @@ export interface ValidationRow {
   analytic_error: number;
 }
 
-/** Simulated time of one all-to-all where every rank sends `sizeBytes` in total, split evenly over all ranks including itself (the nccl-tests convention). */
+/**
+ * Simulated time of one all-to-all where every rank sends `sizeBytes` in total, split evenly over all ranks including
+ * itself (the nccl-tests convention).
+ */
 export function simulateAllToAllNs(
   spec: ClusterSpec,
   sizeBytes: number,
@@ -71,9 +74,15 @@ export const H100_ALLTOALL_US: Array<[number, number]> = [
   [256 * MiB, 797],
 ];
 
-/** The paper's NVLink figure (300 GB/s per V100, i.e. 150 GB/s per direction): the bandwidth-bound time of an all-to-all, (n-1)/n x size / 150 GB/s. */
+/**
+ * The paper's NVLink figure (300 GB/s per V100, i.e. 150 GB/s per direction): the bandwidth-bound time of an
+ * all-to-all, (n-1)/n x size / 150 GB/s.
+ */
 export const PAPER_NVLINK_BYTES_PER_S = 150e9;
-/** PCIe host->device figures with pinned memory (docs/hardware.md): Gen3 12-13 GB/s, Gen4 ~25 GB/s, Gen5 51-55 GB/s (midpoints). */
+/**
+ * PCIe host->device figures with pinned memory (docs/hardware.md): Gen3 12-13 GB/s, Gen4 ~25 GB/s, Gen5 51-55 GB/s
+ * (midpoints).
+ */
 export const PCIE_H2D_BYTES_PER_S: Array<{ preset: string; gen: string; bytesPerS: number }> = [
   { preset: "paper-v100", gen: "gen3", bytesPerS: 12.5e9 },
   { preset: "dgx-a100", gen: "gen4", bytesPerS: 25e9 },

@@ -53,7 +53,10 @@ export interface MoeSimConfig {
   denseEquivalent?: boolean;
   /** Two-stage all-to-all across nodes (see Cluster.allToAll). */
   hierarchicalAllToAll?: boolean;
-  /** The dispatch/combine algorithm by its registered name (Cluster.allToAll's `algorithm`); overrides hierarchicalAllToAll. */
+  /**
+   * The dispatch/combine algorithm by its registered name (Cluster.allToAll's `algorithm`); overrides
+   * hierarchicalAllToAll.
+   */
   dispatchAlgorithm?: string;
   /** The network model: max-min fair flows (default) or analytic (see Cluster's networkModel). */
   networkModel?: NetworkModel;
@@ -168,7 +171,10 @@ export interface MoeSimResult {
   rebalance?: RebalanceResult;
 }
 
-/** EPLB's settings beyond the policy: redundant copies, the cluster's nodes and the model's expert groups, and rebalancing. */
+/**
+ * EPLB's settings beyond the policy: redundant copies, the cluster's nodes and the model's expert groups, and
+ * rebalancing.
+ */
 export interface PlacementExtras {
   redundantExperts?: number;
   nodes?: number;

@@ -18,7 +18,9 @@ export interface Finding {
   /** How moesim computes it (the paper's metric), for the doc. */
   metric: string;
   compute: (r: PaperResults) => number;
-  /** Why a row outside 15% differs: the mechanism not modelled or the fact the paper lacks, and what would settle it. */
+  /**
+   * Why a row outside 15% differs: the mechanism not modelled or the fact the paper lacks, and what would settle it.
+   */
   explained?: string;
 }
 

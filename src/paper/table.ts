@@ -121,7 +121,8 @@ export function markdownTable(rows: PaperRow[]): string {
   ];
   for (const x of rows.filter((r) => r.status !== "within 15%")) {
     out.push(
-      `<a id="${x.id}"></a>**${cell(x.finding)}** (${x.paper_text} vs ${x.moesim_text}): ${x.explained ?? "not explained yet."}`,
+      `<a id="${x.id}"></a>**${cell(x.finding)}** (${x.paper_text} ` +
+        `vs ${x.moesim_text}): ${x.explained ?? "not explained yet."}`,
     );
     out.push("");
   }

@@ -20,29 +20,59 @@ const TOPICS =
 
 export const WHY: Record<string, string> = {
   "lm-dyn-tutel": `${ROUTING}; ${OVERHEAD}. Settled by an LM routing trace (or the paper's per-expert loads).`,
-  "enc-dyn-static": `${STATIC}; ${OVERHEAD}. Settled by a framework profile (host cost per op and per expert, mechanism 7a) and a V100 timing of fairseq's static gate at 48 sentences per GPU.`,
-  "enc-dyn-tutel": `${ROUTING}: Zipf 0.5 pads Tutel to about 2x the mean load, where the paper's 5.33x implies a much more skewed NLLB encoder routing. Settled by an NLLB routing trace.`,
+  "enc-dyn-static":
+    `${STATIC}; ${OVERHEAD}. Settled by a framework profile (host cost per op and per ` +
+    `expert, mechanism 7a) and a V100 timing of fairseq's static gate at 48 ` +
+    `sentences per GPU.`,
+  "enc-dyn-tutel":
+    `${ROUTING}: Zipf 0.5 pads Tutel to about 2x the mean load, where the paper's 5.33x ` +
+    `implies a much more skewed NLLB encoder routing. Settled by an NLLB routing trace.`,
   "dec-dyn-static": `${STATIC}; ${OVERHEAD} (decode steps are small). Settled by the framework profile (7a).`,
   "dec-dyn-tutel": `${ROUTING}; ${OVERHEAD}. Settled by an NLLB decoder routing trace and the framework profile (7a).`,
-  "lm-multinode": `moesim's ratio grows from 1 to 4 nodes (7.0x to 8.3x) less than the paper's (6.21x to 11.55x): the paper does not give its inter-node network (InfiniBand bandwidth, NICs per node), and the V100 node is modelled as a full NVLink mesh instead of a DGX-1 hybrid cube-mesh (mechanism 7c). Settled by the paper's cluster's all-to-all measurements.`,
+  "lm-multinode":
+    `moesim's ratio grows from 1 to 4 nodes (7.0x to 8.3x) less than the paper's (6.21x to ` +
+    `11.55x): the paper does not give its inter-node network (InfiniBand bandwidth, NICs per ` +
+    `node), and the V100 node is modelled as a full NVLink mesh instead of a DGX-1 hybrid ` +
+    `cube-mesh (mechanism 7c). Settled by the paper's cluster's all-to-all measurements.`,
   "enc-multinode": `as the 1-node row: ${STATIC}. Settled by the same facts as that row.`,
   "dec-multinode": `as the 1-node row: ${STATIC}; ${OVERHEAD}. Settled by the same facts as that row.`,
-  "lm-act-static": `${STATIC}: moesim counts the dispatch mask and padded buffers of a whole layer at once; the paper does not say at which batch it measured activation memory (moesim: static's largest, 8 per GPU). Settled by the batch of the paper's measurement.`,
-  "mt-act-static": `${STATIC}; moesim measures at static's largest batch (48 sentences of 64 tokens per GPU), and the paper gives neither the batch nor the sentence length of its MT measurement. Settled by those two facts.`,
+  "lm-act-static":
+    `${STATIC}: moesim counts the dispatch mask and padded buffers of a whole layer at ` +
+    `once; the paper does not say at which batch it measured activation memory (moesim: ` +
+    `static's largest, 8 per GPU). Settled by the batch of the paper's measurement.`,
+  "mt-act-static":
+    `${STATIC}; moesim measures at static's largest batch (48 sentences of 64 tokens per ` +
+    `GPU), and the paper gives neither the batch nor the sentence length of its MT ` +
+    `measurement. Settled by those two facts.`,
   "mt-act-dynamic":
-    "the paper gives neither the batch nor the sentence length of its MT activation measurement (moesim: 48 sentences of 64 tokens per GPU); activations grow with tokens per GPU. Settled by those two facts.",
+    "the paper gives neither the batch nor the sentence length of its MT activation " +
+    "measurement (moesim: 48 sentences of 64 tokens per GPU); activations grow with tokens " +
+    "per GPU. Settled by those two facts.",
   "lm-maxbatch-dynamic":
-    "moesim fits the whole grid (128 sequences per GPU); the paper reports 64, the largest batch it ran or the largest that fit with the PyTorch caching allocator's fragmentation and workspaces, which moesim does not model. Settled by the paper's batch grid.",
+    "moesim fits the whole grid (128 sequences per GPU); the paper reports 64, the largest " +
+    "batch it ran or the largest that fit with the PyTorch caching allocator's fragmentation " +
+    "and workspaces, which moesim does not model. Settled by the paper's batch grid.",
   "mt-maxbatch-dynamic":
-    "moesim fits the whole grid (192 sentences per GPU); the paper reports 96, the largest it ran or the largest that fit with the allocator's fragmentation and workspaces (not modelled). Settled by the paper's batch grid.",
-  "lm-moe-dense": `${OVERHEAD}: at batch 1 the LM's 64 local experts per layer each cost fairseq a loop iteration and several launches that the dense model does not pay. Settled by the framework profile (7a).`,
+    "moesim fits the whole grid (192 sentences per GPU); the paper reports 96, the largest " +
+    "it ran or the largest that fit with the allocator's fragmentation and workspaces (not " +
+    "modelled). Settled by the paper's batch grid.",
+  "lm-moe-dense":
+    `${OVERHEAD}: at batch 1 the LM's 64 local experts per layer each cost fairseq a loop ` +
+    `iteration and several launches that the dense model does not pay. Settled by the ` +
+    `framework profile (7a).`,
   "enc-moe-dense": `${OVERHEAD}. Settled by the framework profile (7a).`,
   "dec-moe-dense": `${OVERHEAD}. Settled by the framework profile (7a).`,
   "buffer-2node":
-    "the paper does not give the cache size nor the baseline of its memory-pressure runs; moesim compares a cache of half a GPU's experts per layer with a single slot, and each miss copies a whole expert over PCIe 3 at 12 GB/s. Settled by the paper's cache size and baseline.",
+    "the paper does not give the cache size nor the baseline of its memory-pressure runs; " +
+    "moesim compares a cache of half a GPU's experts per layer with a single slot, and each " +
+    "miss copies a whole expert over PCIe 3 at 12 GB/s. Settled by the paper's cache size " +
+    "and baseline.",
   "buffer-4node":
-    "as the 2-node row: the paper's cache size and baseline under memory pressure are not given. Settled by those facts.",
+    "as the 2-node row: the paper's cache size and baseline under memory pressure are not " +
+    "given. Settled by those facts.",
   "lb-share-before": `${TOPICS}. Settled by an LM routing trace.`,
   "lb-enc": `${TOPICS}; the gain follows the imbalance removed. Settled by an NLLB encoder routing trace.`,
-  "lb-dec-anticorr": `${TOPICS}: its co-activation is stronger than the paper's decoder's, so anti-correlation gains more. Settled by an NLLB decoder routing trace.`,
+  "lb-dec-anticorr":
+    `${TOPICS}: its co-activation is stronger than the paper's decoder's, so ` +
+    `anti-correlation gains more. Settled by an NLLB decoder routing trace.`,
 };

@@ -123,7 +123,8 @@ export function comparePlacements(trace: RoutingTrace, o: PlacementCompareOption
     const cut = Math.floor(batches.length * f);
     if (!(f > 0 && f < 1) || cut < 1 || cut >= batches.length) {
       throw new UserError(
-        `fit fraction ${f}: expected a number in (0, 1) leaving at least one of the trace's ${batches.length} batches to fit on and one to judge on`,
+        `fit fraction ${f}: expected a number in (0, 1) leaving at least one of the ` +
+          `trace's ${batches.length} batches to fit on and one to judge on`,
       );
     }
     fit = batches.slice(0, cut);

@@ -84,7 +84,8 @@ export function loadReportInput(dirArg: string): ReportInput {
     const summary = readJson(summaryPath) as RunSummary;
     if (summary?.format !== "moesim-results/v1") {
       throw new UserError(
-        `${summaryPath}: not a moesim results summary (expected format "moesim-results/v1", got ${JSON.stringify(summary?.format)})`,
+        `${summaryPath}: not a moesim results summary (expected format "moesim-results/v1", ` +
+          `got ${JSON.stringify(summary?.format)})`,
       );
     }
     const mem = optionalCsv(dir, "memory.csv");
@@ -147,6 +148,7 @@ export function loadReportInput(dirArg: string): ReportInput {
     );
   }
   throw new UserError(
-    `${dirArg} is not a moesim results directory: expected summary.json (moesim run), cache.json (moesim cache) or sweep.json (moesim sweep/merge)`,
+    `${dirArg} is not a moesim results directory: expected summary.json (moesim run), ` +
+      `cache.json (moesim cache) or sweep.json (moesim sweep/merge)`,
   );
 }

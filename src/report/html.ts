@@ -55,15 +55,19 @@ export function reportHtml(title: string, table: SummaryTable, charts: HtmlChart
         `<p class="files">${c.files.map((f) => `<a href="${esc(f)}">${esc(f)}</a>`).join(" · ")}</p></section>`,
     )
     .join("\n");
-  return `<!doctype html>
+  return (
+    `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src ` +
+    `'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; ` +
+    `font-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
 <style>
-body { font-family: "DejaVu Sans", Verdana, sans-serif; margin: 2rem auto; max-width: 980px; color: #222; padding: 0 1rem; }
+body { font-family: "DejaVu Sans", Verdana, sans-serif; margin: 2rem auto; max-width: ` +
+    `980px; color: #222; padding: 0 1rem; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.1rem; margin-bottom: .3rem; }
 table { border-collapse: collapse; font-size: .9rem; margin: 1rem 0 2rem; }
 caption { text-align: left; font-weight: bold; padding-bottom: .4rem; }
@@ -103,5 +107,6 @@ ${sections}
 </script>
 </body>
 </html>
-`;
+`
+  );
 }

@@ -28,24 +28,29 @@ export function summaryTable(input: ReportInput): SummaryTable {
       ],
       [
         "policies",
-        `gating ${s.policies.gating}, buffering ${s.policies.buffering}${s.policies.slots ? ` (${s.policies.slots} slots)` : ""}, placement ${s.policies.placement}`,
+        `gating ${s.policies.gating}, ` +
+          `buffering ${s.policies.buffering}${s.policies.slots ? ` (${s.policies.slots} slots)` : ""}, ` +
+          `placement ${s.policies.placement}`,
       ],
       ["throughput", `${num(s.tokens_per_s)} tokens/s${s.oom ? " (OUT OF MEMORY)" : ""}`],
       [
         "step latency",
-        `mean ${num(s.step_latency_ms.mean, 3)} ms, p50 ${num(s.step_latency_ms.p50, 3)} ms, p99 ${num(s.step_latency_ms.p99, 3)} ms`,
+        `mean ${num(s.step_latency_ms.mean, 3)} ms, p50 ${num(s.step_latency_ms.p50, 3)} ms, ` +
+          `p99 ${num(s.step_latency_ms.p99, 3)} ms`,
       ],
       ["steps / tokens", `${s.steps} / ${s.tokens} (${num(s.simulated_s, 4)} s simulated)`],
       [
         "peak memory",
-        `${bytes(s.memory.peak_bytes_max)} of ${bytes(s.memory.capacity_bytes)} per GPU; activations ${bytes(s.memory.peak_activation_bytes)}`,
+        `${bytes(s.memory.peak_bytes_max)} of ${bytes(s.memory.capacity_bytes)} per GPU; ` +
+          `activations ${bytes(s.memory.peak_activation_bytes)}`,
       ],
       ["max GPU share", `${pct(s.load.max_gpu_share_mean)} mean, ${pct(s.load.max_gpu_share_worst)} worst step`],
     ];
     if (s.cache)
       rows.push([
         "expert cache",
-        `${s.cache.misses} misses / ${s.cache.requests} requests (${pct(s.cache.miss_rate)}), ${bytes(s.cache.bytes_moved)} moved`,
+        `${s.cache.misses} misses / ${s.cache.requests} requests ` +
+          `(${pct(s.cache.miss_rate)}), ${bytes(s.cache.bytes_moved)} moved`,
       ]);
     if (s.dense_baseline)
       rows.push([

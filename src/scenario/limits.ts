@@ -21,7 +21,10 @@ export const LIMITS = {
   contextTokens: 100_000_000,
   steps: 1_000_000_000,
   slots: 65536,
-  /** Poisson arrivals: below one request in ~17 minutes the arrival times leave the simulated clock's range for real traces. */
+  /**
+   * Poisson arrivals: below one request in ~17 minutes the arrival times leave the simulated clock's range for real
+   * traces.
+   */
   minRatePerS: 1e-3,
   maxRatePerS: 1e9,
 } as const;

@@ -34,7 +34,9 @@ export function keyPath(path: readonly PropertyKey[]): string {
 
 /** Why a limit is what it is, for messages. */
 const LIMIT_REASONS: Record<string, string> = {
-  nodes: `the simulator keeps per-GPU-pair link state: ${LIMITS.gpus} GPUs (128 nodes of 8) take about 0.8 GB, 256 nodes 2.5 GB`,
+  nodes:
+    `the simulator keeps per-GPU-pair link state: ${LIMITS.gpus} GPUs (128 nodes of 8) take ` +
+    `about 0.8 GB, 256 nodes 2.5 GB`,
   gpus: "the simulator keeps per-GPU-pair link state: memory grows with the square of the GPUs",
   rate_per_s: "arrival times must stay within the simulated clock's range (whole ns below 2^53, about 104 days)",
 };
@@ -56,7 +58,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw?: unknown): string {
       if (disc) return `${issue.message} (${disc})`;
       const last = issue.path[issue.path.length - 1];
       const forms = typeof last === "string" ? UNION_FORMS[last] : undefined;
-      return `expected ${forms ?? "another kind of value"}, got ${describeValue(raw === undefined ? undefined : valueAt(raw, issue.path))}`;
+      return (
+        `expected ${forms ?? "another kind of value"}, ` +
+        `got ${describeValue(raw === undefined ? undefined : valueAt(raw, issue.path))}`
+      );
     }
     case "too_big":
     case "too_small": {
@@ -65,7 +70,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw?: unknown): string {
       const op = big ? (issue.inclusive ? "<=" : "<") : issue.inclusive ? ">=" : ">";
       const last = issue.path[issue.path.length - 1];
       const why = typeof last === "string" ? LIMIT_REASONS[last] : undefined;
-      return `too ${big ? "big" : "small"}: expected ${op}${bound}, got ${describeValue(valueAt(raw, issue.path))}${why ? ` (${why})` : ""}`;
+      return (
+        `too ${big ? "big" : "small"}: expected ${op}${bound}, ` +
+        `got ${describeValue(valueAt(raw, issue.path))}${why ? ` (${why})` : ""}`
+      );
     }
     default:
       return issue.message.replace(/^Invalid input: /, "");

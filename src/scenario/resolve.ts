@@ -49,7 +49,8 @@ export async function resolveScenario(
   const tp = sc.parallelism.tensor;
   if (gpus % tp !== 0 || clusterSpec.node.gpusPerNode % tp !== 0) {
     throw new UserError(
-      `parallelism.tensor: ${tp} must divide the GPUs per node (${clusterSpec.node.gpusPerNode}) and the GPUs used (${gpus})`,
+      `parallelism.tensor: ${tp} must divide the GPUs per node ` +
+        `(${clusterSpec.node.gpusPerNode}) and the GPUs used (${gpus})`,
       loaded.locate(["parallelism", "tensor"]),
     );
   }

@@ -69,7 +69,9 @@ export async function runScenario(
   const inc = resolved.trace.meta.incomplete;
   if (inc && inc.dropped_tokens > 0)
     summary.notes.push(
-      `trace.incomplete: drop left out ${inc.dropped_tokens} tokens without a record for every MoE layer (${inc.dropped_records} records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`,
+      `trace.incomplete: drop left out ${inc.dropped_tokens} tokens without a record for ` +
+        `every MoE layer (${inc.dropped_records} ` +
+        `records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`,
     );
   const b = sc.workload.batching;
   if (b.kind === "static") {
@@ -78,7 +80,8 @@ export async function runScenario(
     summary.batch_size = { requested: b.batch_size, used };
     if (used < b.batch_size) {
       summary.notes.push(
-        `workload.batching.batch_size: ${b.batch_size} asked, but the trace holds ${sequences} sequences: every batch has at most ${used}`,
+        `workload.batching.batch_size: ${b.batch_size} asked, but the trace holds ${sequences} ` +
+          `sequences: every batch has at most ${used}`,
       );
     }
   }

@@ -21,7 +21,8 @@ export const clusterSchema = z
     nodes: count(LIMITS.nodes)
       .default(1)
       .describe(
-        `Number of nodes (at most ${LIMITS.nodes}: memory grows with the square of the GPUs, ${LIMITS.gpus} GPUs take about 0.8 GB)`,
+        `Number of nodes (at most ${LIMITS.nodes}: memory grows with the square of the ` +
+          `GPUs, ${LIMITS.gpus} GPUs take about 0.8 GB)`,
       ),
     gpus: count(LIMITS.gpus).optional().describe("Use only this many GPUs (default: all GPUs of all nodes)"),
     overrides: overrides.optional(),
@@ -57,19 +58,26 @@ export const clusterSchema = z
       .boolean()
       .default(false)
       .describe(
-        "All-to-all in two stages across nodes: gather within the node over NVLink, then one exchange per node pair over the NICs",
+        "All-to-all in two stages across nodes: gather within the node over NVLink, then one " +
+          "exchange per node pair over the NICs",
       ),
     dispatch: z
       .enum(DISPATCH_ALGORITHMS)
       .optional()
       .describe(
-        "Dispatch/combine algorithm of the MoE layers (docs/hardware.md): nccl (flat per-pair sends), hierarchical, deepep-normal (once per node over RDMA, then NVLink), deepep-low-latency (per token and expert); default nccl, or hierarchical with hierarchical_all_to_all",
+        "Dispatch/combine algorithm of the MoE layers (docs/hardware.md): nccl (flat per-pair " +
+          "sends), hierarchical, deepep-normal (once per node over RDMA, then NVLink), " +
+          "deepep-low-latency (per token and expert); default nccl, or hierarchical with " +
+          "hierarchical_all_to_all",
       ),
     network_model: z
       .enum(["flow", "analytic"])
       .default("flow")
       .describe(
-        "flow: flows share links max-min fairly as they start and end (default). analytic: every link serves bytes at its capacity, first come first served, and a collective or copy ends when the last link on its route is through; much faster on many nodes, within ~1% of flow on the tested scenarios",
+        "flow: flows share links max-min fairly as they start and end (default). analytic: " +
+          "every link serves bytes at its capacity, first come first served, and a collective or " +
+          "copy ends when the last link on its route is through; much faster on many nodes, within " +
+          "~1% of flow on the tested scenarios",
       ),
   })
   .strict()
@@ -79,7 +87,9 @@ export const clusterSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["overrides", "gpusPerNode"],
-        message: `${c.nodes} nodes x ${perNode} GPUs is ${c.nodes * perNode} GPUs; at most ${LIMITS.gpus} GPUs in all (memory grows with the square of the GPUs)`,
+        message:
+          `${c.nodes} nodes x ${perNode} GPUs is ${c.nodes * perNode} GPUs; at ` +
+          `most ${LIMITS.gpus} GPUs in all (memory grows with the square of the GPUs)`,
       });
     }
   });
@@ -151,7 +161,8 @@ export const traceSchema = z
       .strict()
       .optional()
       .describe(
-        "Group-limited routing: a synthetic trace is generated with it; a trace file is checked against it (error if a token spans more groups)",
+        "Group-limited routing: a synthetic trace is generated with it; a trace file is checked " +
+          "against it (error if a token spans more groups)",
       ),
   })
   .strict();
@@ -205,7 +216,8 @@ export const workloadSchema = z
       .enum(["none", "two-batch", "three-batch"])
       .optional()
       .describe(
-        "Micro-batch overlap: two-batch splits each step into two micro-batches whose compute and all-to-alls interleave; three-batch, a deeper pipeline; none (default): one batch",
+        "Micro-batch overlap: two-batch splits each step into two micro-batches whose compute " +
+          "and all-to-alls interleave; three-batch, a deeper pipeline; none (default): one batch",
       ),
   })
   .strict();
@@ -299,7 +311,8 @@ export const scenarioSchema = z
         tensor: count(64)
           .default(1)
           .describe(
-            "Tensor-parallel degree of the dense parts (attention, dense FFN, head) within a node; experts stay expert-parallel over all GPUs",
+            "Tensor-parallel degree of the dense parts (attention, dense FFN, head) within a node; " +
+              "experts stay expert-parallel over all GPUs",
           ),
       })
       .strict()

@@ -9,7 +9,10 @@ export const us = (x: number): Ns => Math.round(x * NS_PER_US);
 export const ms = (x: number): Ns => Math.round(x * NS_PER_MS);
 export const sec = (x: number): Ns => Math.round(x * NS_PER_S);
 
-/** Converts a duration in (fractional) seconds to integer nanoseconds, rounding up so that no cost is ever zero by truncation. */
+/**
+ * Converts a duration in (fractional) seconds to integer nanoseconds, rounding up so that no cost is ever zero by
+ * truncation.
+ */
 export function secondsToNs(seconds: number): Ns {
   return Math.ceil(seconds * NS_PER_S - 1e-6);
 }

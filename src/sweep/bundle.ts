@@ -108,7 +108,9 @@ export async function workerEntry(): Promise<WorkerEntry> {
       external: ["webgpu", "@resvg/resvg-js", "esbuild", "playwright-core", "vega", "vega-lite", "vega-embed", "yaml"],
       // CommonJS packages (seedrandom) require Node's built-in modules.
       banner: {
-        js: 'import { createRequire as __moesimRequire } from "node:module"; const require = __moesimRequire(import.meta.url);',
+        js:
+          'import { createRequire as __moesimRequire } from "node:module"; const require = ' +
+          "__moesimRequire(import.meta.url);",
       },
       logLevel: "silent",
       plugins: [

@@ -103,7 +103,8 @@ export function mergeSweeps(dirs: string[]): MergeResult {
     if (m) {
       if (manifest && (manifest.name !== m.name || manifest.base_hash !== m.base_hash)) {
         throw new UserError(
-          `${d} holds sweep '${m.name}' (base ${m.base_hash}), not '${manifest.name}' (base ${manifest.base_hash}); merge folders of one sweep only`,
+          `${d} holds sweep '${m.name}' (base ${m.base_hash}), not '${manifest.name}' ` +
+            `(base ${manifest.base_hash}); merge folders of one sweep only`,
         );
       }
       manifest = m;
@@ -113,7 +114,8 @@ export function mergeSweeps(dirs: string[]): MergeResult {
       const path = join(pdir, f);
       const p = readPoint(path);
       if (!p) throw new UserError(`${path} is not a sweep point result`);
-      if (manifest && p.base_hash !== manifest.base_hash) continue; // stale: made from an older base scenario, re-run by moesim sweep
+      // stale: made from an older base scenario, re-run by moesim sweep
+      if (manifest && p.base_hash !== manifest.base_hash) continue;
       const text = JSON.stringify(p);
       const seen = byKey.get(p.key);
       if (seen && seen.text !== text)

@@ -59,7 +59,9 @@ export interface SweepSpec {
   file: string;
   /** The base scenario as plain data (before validation). */
   base: Record<string, unknown>;
-  /** Where relative paths in the base scenario are resolved from: the base file (or the sweep file for an inline base). */
+  /**
+   * Where relative paths in the base scenario are resolved from: the base file (or the sweep file for an inline base).
+   */
   baseFile: string;
   baseHash: string;
   paramKeys: string[];

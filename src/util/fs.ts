@@ -20,7 +20,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
   if (st && !st.isFile()) {
     throw new UserError(
-      `cannot write ${path}: it is ${st.isDirectory() ? "a folder" : "not a regular file (a device, pipe or socket)"}; give a file path`,
+      `cannot write ${path}: it ` +
+        `is ${st.isDirectory() ? "a folder" : "not a regular file (a device, pipe or socket)"}; ` +
+        `give a file path`,
     );
   }
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);

@@ -86,7 +86,10 @@ export function ensureParent(path: string, what: string): void {
   );
 }
 
-/** Checks a path a file is to be written to: not empty, not a folder or device, in an existing folder. Returns it absolute. */
+/**
+ * Checks a path a file is to be written to: not empty, not a folder or device, in an existing folder. Returns it
+ * absolute.
+ */
 export function checkOutputFile(path: string, what: string): string {
   if (path.trim() === "") throw new UserError(`${what}: the path is empty; give a file path`);
   const abs = resolve(path);
@@ -100,14 +103,19 @@ export function checkOutputFile(path: string, what: string): string {
   return abs;
 }
 
-/** Checks a path a folder is to be written to: not empty, not a file or device, in an existing folder. Returns it absolute. */
+/**
+ * Checks a path a folder is to be written to: not empty, not a file or device, in an existing folder. Returns it
+ * absolute.
+ */
 export function checkOutputDir(path: string, what: string): string {
   if (path.trim() === "") throw new UserError(`${what}: the path is empty; give a folder path`);
   const abs = resolve(path);
   const st = statOf(abs);
   if (st && !st.isDirectory()) {
     throw new UserError(
-      `cannot write ${what} ${path}: it is ${st.isFile() ? "a file" : "not a folder (a device, pipe or socket)"}; give a folder path`,
+      `cannot write ${what} ${path}: it ` +
+        `is ${st.isFile() ? "a file" : "not a folder (a device, pipe or socket)"}; give a ` +
+        `folder path`,
     );
   }
   const cwd = process.cwd();

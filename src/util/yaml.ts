@@ -89,7 +89,9 @@ function checkNesting(text: string, file: string): void {
   }
 }
 
-/** Mapping keys must be plain scalars other than `__proto__`, and nesting shallow (user files are a few levels deep). */
+/**
+ * Mapping keys must be plain scalars other than `__proto__`, and nesting shallow (user files are a few levels deep).
+ */
 function checkKeys(doc: Document, file: string, lc: LineCounter): void {
   let bad: { node: unknown; message: string } | null = null;
   visit(doc, {

@@ -114,7 +114,9 @@ async function readAny(path: string, opts: TraceReadOptions): Promise<RoutingTra
     }
     if (/\.(jsonl|json|ndjson)(\.gz)?$/i.test(path)) {
       throw new UserError(
-        `the first line is not a JSON object (it starts ${JSON.stringify(t.slice(0, 20))}); expected one JSON object per line in a ${path.replace(/^.*?(\.[^./]+(\.gz)?)$/i, "$1")} trace`,
+        `the first line is not a JSON object (it starts ${JSON.stringify(t.slice(0, 20))}); ` +
+          `expected one JSON object per line in ` +
+          `a ${path.replace(/^.*?(\.[^./]+(\.gz)?)$/i, "$1")} trace`,
         `${path}:${first.no}`,
       );
     }

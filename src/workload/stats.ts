@@ -197,7 +197,8 @@ export function traceStats(trace: RoutingTrace, opts: { correlations?: boolean }
   const tooMany = trace.experts > MAX_CORRELATION_EXPERTS;
   if (tooMany && opts.correlations !== false) {
     notes.push(
-      `cross-layer and co-activation MI skipped: ${trace.experts} experts per layer is more than ${MAX_CORRELATION_EXPERTS} (they need experts^2 counts per layer)`,
+      `cross-layer and co-activation MI skipped: ${trace.experts} experts per layer is more ` +
+        `than ${MAX_CORRELATION_EXPERTS} (they need experts^2 counts per layer)`,
     );
   }
   const corr =

@@ -253,7 +253,10 @@ class Sampler {
     return this.p.experts >= FAST_FILL_EXPERTS && this.logLift === null;
   }
 
-  /** The fill's cumulative sums for (topic, layer, has predecessor) on the fast path (all top-k slots, no candidate excluded). */
+  /**
+   * The fill's cumulative sums for (topic, layer, has predecessor) on the fast path (all top-k slots, no candidate
+   * excluded).
+   */
   private fastCdf(cluster: number, l: number, hasPrev: boolean, reuse: number): GuidedCdf {
     const key = (cluster * this.p.layers + l) * 2 + (hasPrev ? 1 : 0);
     let cdf = this.cdfCache[key];
@@ -299,7 +302,8 @@ class Sampler {
   /**
    * For many experts (>= FAST_FILL_EXPERTS, fastToken): successive sampling, each pick drawn in proportion to
    * prob by an inverse-CDF search on its cumulative sums (GuidedCdf, O(1) on average), redrawing
-   * repeats. O(m) instead of O(E); inclusion probabilities are then close to, not exactly, prob (hot experts slightly under).
+   * repeats. O(m) instead of O(E); inclusion probabilities are then close to, not exactly, prob (hot experts slightly
+   * under).
    */
   private successiveFill(cdf: GuidedCdf, m: number, n: number, out: Uint16Array, at: number): void {
     const total = cdf.total;
@@ -349,7 +353,10 @@ class Sampler {
     capScale(w, cand, m, this.prob);
   }
 
-  /** Random order (Fisher-Yates), then systematic sampling: picks exactly m distinct experts, each with probability prob[e]. */
+  /**
+   * Random order (Fisher-Yates), then systematic sampling: picks exactly m distinct experts, each with probability
+   * prob[e].
+   */
   private sampleFill(prob: Float64Array, m: number, n: number, out: Uint16Array, at: number): void {
     const E = this.p.experts;
     const rng = this.rng;
@@ -399,7 +406,8 @@ export function synthesize(params: SynthParams, opts: SynthOptions): RoutingTrac
     : [opts.tokensPerSequence, opts.tokensPerSequence];
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) {
     throw new UserError(
-      `tokensPerSequence must be a positive integer or [min, max] with 1 <= min <= max, got ${JSON.stringify(opts.tokensPerSequence)}`,
+      `tokensPerSequence must be a positive integer or [min, max] with 1 <= min <= max, ` +
+        `got ${JSON.stringify(opts.tokensPerSequence)}`,
     );
   }
   const root = rootStream(opts.seed).child("synth");
@@ -569,7 +577,8 @@ export function loadSynthParams(pathOrName: string): SynthParams {
     if (!/[\\/]/.test(pathOrName) && existsSync(named)) path = named;
     else
       throw new UserError(
-        `no synthetic parameters file or fitted set '${pathOrName}'; expected a path or one of ${listValues(fittedNames())}`,
+        `no synthetic parameters file or fitted set '${pathOrName}'; expected a path or one ` +
+          `of ${listValues(fittedNames())}`,
       );
   }
   let p: SynthParams;

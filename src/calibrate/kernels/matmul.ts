@@ -72,7 +72,9 @@ export function tiledMatmulWgsl(dtype: Dtype, act: Activation, t: TileConfig = D
         L(`      let b${g}_${c}_${s} = Bs${g}[(kq * 4u + ${s}u) * ${tnv}u + lid.x * ${cv}u + ${c}u];`);
       for (let i = 0; i < t.rm; i++)
         L(
-          `      a${g}_${i}_${c} = fma(${V}(x${i}.w), b${g}_${c}_3, fma(${V}(x${i}.z), b${g}_${c}_2, fma(${V}(x${i}.y), b${g}_${c}_1, fma(${V}(x${i}.x), b${g}_${c}_0, a${g}_${i}_${c}))));`,
+          `      a${g}_${i}_${c} = fma(${V}(x${i}.w), b${g}_${c}_3, fma(${V}(x${i}.z), ` +
+            `b${g}_${c}_2, fma(${V}(x${i}.y), b${g}_${c}_1, fma(${V}(x${i}.x), b${g}_${c}_0, ` +
+            `a${g}_${i}_${c}))));`,
         );
     }
   L(`    }`);

@@ -31,13 +31,15 @@ export function register(program: Command): void {
   const cmd = program
     .command("cache")
     .description(
-      "compare expert-cache (buffering) policies on a routing trace: miss rate and bytes moved per policy and cache size",
+      "compare expert-cache (buffering) policies on a routing trace: miss rate and bytes " +
+        "moved per policy and cache size",
     )
     .requiredOption("--trace <file>", "routing trace (OLMoE JSONL(.gz), records JSONL, CSV or .mtrace)")
     .option("--policies <list>", "'all' or a comma list of buffering policies", "all")
     .option(
       "--slots <spec>",
-      "cache sizes in experts per GPU per MoE layer: 1..8, 2,4 or 3 (sizes above the experts one GPU hosts are left out: they change nothing)",
+      "cache sizes in experts per GPU per MoE layer: 1..8, 2,4 or 3 (sizes above the experts " +
+        "one GPU hosts are left out: they change nothing)",
       "1..8",
     )
     .option("--gpus <n>", "GPUs the experts are spread over", "8")
@@ -45,19 +47,23 @@ export function register(program: Command): void {
     .option("--placement <name>", "expert placement deciding which GPU caches which expert", "contiguous")
     .option(
       "--expert-bytes <n>",
-      "bytes of one expert's weights (default: from the trace header; when neither says, miss counts only and no bytes)",
+      "bytes of one expert's weights (default: from the trace header; when neither says, miss " +
+        "counts only and no bytes)",
     )
     .option("--json", "print one JSON array of {policy, slots, requests, misses, miss_rate, bytes_moved}")
     .option(
       "-o, --out <dir>",
-      "results folder for cache.csv, cache.json, the Vega-Lite spec and the report (default results/cache/<trace name>)",
+      "results folder for cache.csv, cache.json, the Vega-Lite spec and the report (default " +
+        "results/cache/<trace name>)",
     )
     .option("--no-report", "do not render the report (charts as SVG/PNG and report.html)")
     .option("-q, --quiet", "print no progress on stderr")
     .addHelpText(
       "after",
-      "\nExample:\n  moesim cache --trace scenarios/traces/quickstart.mtrace --policies all --slots 1..8 --gpus 8 --batch 16\n" +
-        "  moesim cache --trace scenarios/traces/quickstart.mtrace --policies lifo-paper,belady --slots 2,4 --json --out cache-out --no-report",
+      "\nExample:\n  moesim cache --trace scenarios/traces/quickstart.mtrace --policies all " +
+        "--slots 1..8 --gpus 8 --batch 16\n" +
+        "  moesim cache --trace scenarios/traces/quickstart.mtrace --policies lifo-paper,belady " +
+        "--slots 2,4 --json --out cache-out --no-report",
     );
   traceReadFlags(cmd).action(cacheCommand);
 }
@@ -107,13 +113,15 @@ async function cacheCommand(opts: CacheOpts): Promise<void> {
   if (slots.length < slotsAsked.length) {
     if (slots.length === 0) slots = [hosted];
     notes.push(
-      `--slots: sizes above ${hosted} (the experts one GPU hosts per layer: ${trace.experts} experts on ${gpus} GPUs) ` +
+      `--slots: sizes above ${hosted} (the experts one GPU hosts per layer: ${trace.experts} ` +
+        `experts on ${gpus} GPUs) ` +
         `change nothing and are left out; sizes run: ${slots.join(",")}`,
     );
   }
 
   process.stderr.write(
-    `cache: ${trace.tokens} tokens, ${trace.layers} MoE layers x ${trace.experts} experts, ${gpus} GPUs, batch ${batch}, ${placement.name} placement\n`,
+    `cache: ${trace.tokens} tokens, ${trace.layers} MoE layers x ${trace.experts} ` +
+      `experts, ${gpus} GPUs, batch ${batch}, ${placement.name} placement\n`,
   );
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
   p.stage(`${policies.length} policies x ${slots.length} sizes`);
@@ -137,7 +145,9 @@ async function cacheCommand(opts: CacheOpts): Promise<void> {
       ].join("\n") + "\n";
     writeFileAtomic(join(out, "cache.csv"), csv);
     writeJsonAtomic(join(out, "cache.json"), rows);
-    const title = `Expert-cache miss rate: ${trace.meta.model ?? opts.trace}, ${gpus} GPUs, batch ${batch}, ${placement.name} placement`;
+    const title =
+      `Expert-cache miss rate: ${trace.meta.model ?? opts.trace}, ${gpus} GPUs, ` +
+      `batch ${batch}, ${placement.name} placement`;
     writeJsonAtomic(
       join(out, "cache-missrate.vl.json"),
       cacheMissRateSpec(

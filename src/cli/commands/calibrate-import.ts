@@ -10,7 +10,8 @@ export function registerImport(calibrate: Command): void {
     .command("import")
     .description(
       "read nccl-tests logs (all_to_all_perf, all_reduce_perf, all_gather_perf), DeepEP test output and a CSV of\n" +
-        "kernel times (op,shape,dtype,ns) into a profile: kernel curves for the cost model, and the all-to-all curve\n" +
+        "kernel times (op,shape,dtype,ns) into a profile: kernel curves for the cost model, and " +
+        "the all-to-all curve\n" +
         "fitted to the preset node's collective overhead and NVLink efficiency (cluster.overrides)",
     )
     .argument("<files...>", "measurement files (the format is recognised from the content)")
@@ -19,8 +20,10 @@ export function registerImport(calibrate: Command): void {
     .option("--json", "print the fit as one JSON document")
     .addHelpText(
       "after",
-      "\nExample:\n  moesim calibrate import all_to_all_perf.log kernels.csv --preset hgx-h200 --out profiles/my-cluster.json\n" +
-        "  then: cluster.profile: profiles/my-cluster.json and cluster.overrides as printed; moesim validate imported --profile ...",
+      "\nExample:\n  moesim calibrate import all_to_all_perf.log kernels.csv --preset " +
+        "hgx-h200 --out profiles/my-cluster.json\n" +
+        "  then: cluster.profile: profiles/my-cluster.json and cluster.overrides as printed; " +
+        "moesim validate imported --profile ...",
     )
     .action(async (files: string[], opts: { out?: string; preset: string; json?: boolean }) => {
       // (the root command reads options before handing over, so `calibrate` may have taken --out)

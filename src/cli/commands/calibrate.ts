@@ -58,14 +58,16 @@ export function register(program: Command): void {
   registerImport(cmd);
   cmd
     .description(
-      "time WebGPU kernels (expert FFN, gating, token shuffle, copies) on the local adapter and fit a cost-model profile;\n" +
+      "time WebGPU kernels (expert FFN, gating, token shuffle, copies) on the local adapter " +
+        "and fit a cost-model profile;\n" +
         "with --validate, run a real MoE layer for 1..256 tokens and compare it with the profile's prediction",
     )
     .option("-o, --out <path>", "write the fitted profile here (JSON, moesim-profile/v1)")
     .option("--quick", "a short sweep (under a minute on lavapipe)")
     .option(
       "--validate",
-      "run the MoE-layer validation of --profile, or of the profile just measured (written to --out, or to a temporary file)",
+      "run the MoE-layer validation of --profile, or of the profile just measured (written to " +
+        "--out, or to a temporary file)",
     )
     .option("--profile <path>", "profile to validate (default: the one just measured)")
     .option("--stat <stat>", "statistic of the repetitions used by fits and validation: min or median", "min")
@@ -73,7 +75,8 @@ export function register(program: Command): void {
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  moesim calibrate --out mine.json --quick\n  moesim calibrate --validate --profile profiles/lavapipe.json --json\n" +
+      "\nExamples:\n  moesim calibrate --out mine.json --quick\n  moesim calibrate --validate " +
+        "--profile profiles/lavapipe.json --json\n" +
         "  moesim calibrate --validate --quick   # measure, then validate the fresh profile (not kept)",
     )
     .action(async (opts: Opts) => {
@@ -95,7 +98,8 @@ export function register(program: Command): void {
       const ctx = await cal.openGpu();
       const log = (s: string) => process.stderr.write(s + "\n");
       log(
-        `moesim calibrate: adapter ${ctx.info.description || ctx.info.device} (${ctx.info.vendor}${ctx.info.isFallbackAdapter ? ", software fallback" : ""})`,
+        `moesim calibrate: adapter ${ctx.info.description || ctx.info.device} ` +
+          `(${ctx.info.vendor}${ctx.info.isFallbackAdapter ? ", software fallback" : ""})`,
       );
       const result: Record<string, unknown> = {};
       let profile = profileIn;
@@ -148,10 +152,13 @@ export function register(program: Command): void {
           process.stdout.write(`tokens  measured_us  predicted_us   error  active_experts\n`);
           for (const p of v.points)
             process.stdout.write(
-              `${String(p.tokens).padStart(6)}  ${p.measured_us.toFixed(0).padStart(11)}  ${p.predicted_us.toFixed(0).padStart(12)}  ${fmtPct(p.error).padStart(6)}  ${String(p.active_experts).padStart(14)}\n`,
+              `${String(p.tokens).padStart(6)}  ${p.measured_us.toFixed(0).padStart(11)} ` +
+                ` ${p.predicted_us.toFixed(0).padStart(12)}  ${fmtPct(p.error).padStart(6)} ` +
+                ` ${String(p.active_experts).padStart(14)}\n`,
             );
           process.stdout.write(
-            `median |error| ${fmtPct(v.median_abs_error)}, max |error| ${fmtPct(v.max_abs_error)} (${v.statistic} of reps, ${v.timing})\n`,
+            `median |error| ${fmtPct(v.median_abs_error)}, max |error| ${fmtPct(v.max_abs_error)} ` +
+              `(${v.statistic} of reps, ${v.timing})\n`,
           );
         }
       }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 
 /** The commented example scenario `moesim init` writes; it runs as is (synthetic routing, no files needed). */
-export const EXAMPLE_SCENARIO = `# A moesim scenario: which cluster serves which MoE model, on what routing, with which policies.
+export const EXAMPLE_SCENARIO =
+  `# A moesim scenario: which cluster serves which MoE model, on what routing, with which policies.
 # Run it:       npx moesim run scenario.yaml          (results/<name>/ with summary, CSVs and a report)
 # Sweep it:     see scenarios/examples/gating-x-batch.sweep.yaml and docs/sweeps.md
 # Editors can complete keys from scenarios/scenario.schema.json.
@@ -13,10 +14,12 @@ cluster:
   nodes: 1                   # nodes of the preset, joined by its NICs (InfiniBand)
   # gpus: 4                  # use only this many GPUs
   # profile: profiles/my-gpu.json   # a calibrated cost model from \`moesim calibrate\`
-  # network_model: analytic  # faster on many nodes: links serve bytes first come first served, no flow sharing (default: flow)
+  # network_model: analytic  ` +
+  `# faster on many nodes: links serve bytes first come first served, no flow sharing (default: flow)
 
 model:
-  preset: olmoe-1b-7b        # paper-lm-52b, nllb-moe-54b, olmoe-1b-7b, mixtral-8x7b, deepseek-v2-lite, qwen1.5-moe-a2.7b
+  preset: olmoe-1b-7b        ` +
+  `# paper-lm-52b, nllb-moe-54b, olmoe-1b-7b, mixtral-8x7b, deepseek-v2-lite, qwen1.5-moe-a2.7b
   # overrides: { experts: 128 }
 
 trace:                       # the routing: which experts each token picks in each layer
@@ -37,7 +40,8 @@ workload:
 
 policies:
   gating: { policy: dynamic }                    # static, tutel, fastmoe, megablocks or dynamic
-  buffering: { policy: none }                    # or e.g. { policy: lifo-paper, slots: 6 } (lru, fifo, lfu, lrfu, belady, ...)
+  buffering: { policy: none }                    ` +
+  `# or e.g. { policy: lifo-paper, slots: 6 } (lru, fifo, lfu, lrfu, belady, ...)
   placement: { policy: contiguous }              # contiguous, round-robin, greedy or anti-correlation
 
 outputs:

@@ -14,7 +14,8 @@ export function register(program: Command): void {
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
-      "\nExample:\n  moesim merge sweep-0 sweep-1 --out results/sweeps/all   # the shards of moesim sweep --shard i/2 --out sweep-i",
+      "\nExample:\n  moesim merge sweep-0 sweep-1 --out results/sweeps/all   # the shards of " +
+        "moesim sweep --shard i/2 --out sweep-i",
     )
     .action(async (dirs: string[], opts: { out?: string; allowPartial?: boolean; report: boolean; json?: boolean }) => {
       const { mergeSweeps, writeMerged, pointRows } = await import("../../sweep/index.js");
@@ -24,7 +25,8 @@ export function register(program: Command): void {
       const m = mergeSweeps(dirs);
       if (m.missing > 0 && !opts.allowPartial) {
         throw new UserError(
-          `merge: ${m.missing} of ${m.missing + m.sweep.points.length} points are missing (a shard not run or not finished?); run the missing shards, or pass --allow-partial`,
+          `merge: ${m.missing} of ${m.missing + m.sweep.points.length} points are missing (a ` +
+            `shard not run or not finished?); run the missing shards, or pass --allow-partial`,
         );
       }
       const out = writeMerged(opts.out ?? dirs[0], m.files);
@@ -47,7 +49,10 @@ export function register(program: Command): void {
         );
       } else {
         process.stdout.write(
-          `merged ${m.sweep.points.length} points of sweep ${m.sweep.name}${m.missing ? ` (${m.missing} missing)` : ""}\nmerged:  ${join(out, "sweep.json")}\ncsv:     ${join(out, "sweep.csv")}\n${report ? `report:  ${report}\n` : ""}`,
+          `merged ${m.sweep.points.length} points of ` +
+            `sweep ${m.sweep.name}${m.missing ? ` (${m.missing} missing)` : ""}\nmerged: ` +
+            ` ${join(out, "sweep.json")}\ncsv:    ` +
+            ` ${join(out, "sweep.csv")}\n${report ? `report:  ${report}\n` : ""}`,
         );
       }
     });

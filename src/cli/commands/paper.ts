@@ -17,7 +17,8 @@ export function register(program: Command): void {
   program
     .command("paper")
     .description(
-      "run the seed paper's scenarios (scenarios/paper/) and print every numeric finding beside moesim's: paper | moesim | relative error | status",
+      "run the seed paper's scenarios (scenarios/paper/) and print every numeric finding " +
+        "beside moesim's: paper | moesim | relative error | status",
     )
     .option("--json", "print one JSON document: {rows, tally}")
     .option("-o, --out <dir>", "folder for the scenarios' points (finished points there are reused)", "results/paper")
@@ -26,7 +27,8 @@ export function register(program: Command): void {
     .option("-q, --quiet", "print no progress on stderr")
     .addHelpText(
       "after",
-      "\nExample:\n  moesim paper\n  moesim paper --json --out /tmp/paper\n  moesim paper --doc docs/paper-reproduction.md",
+      "\nExample:\n  moesim paper\n  moesim paper --json --out /tmp/paper\n  moesim paper " +
+        "--doc docs/paper-reproduction.md",
     )
     .action(async (opts: PaperOpts) => {
       const { runPaper, paperTable, textTable, tally, renderPaperDoc } = await import("../../paper/index.js");

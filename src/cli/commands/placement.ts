@@ -31,14 +31,17 @@ export function register(program: Command): void {
     .option("--replicate-hot <n>", "give the n most loaded experts of each layer a second copy", "0")
     .option(
       "--fit-fraction <f>",
-      "fit load and co-activation on the first f of the batches and judge on the rest (held out); default: fit and judge on all",
+      "fit load and co-activation on the first f of the batches and judge on the rest (held " +
+        "out); default: fit and judge on all",
     )
     .option("--json", "print one JSON array of {policy, worst_max_share, mean_max_share, ideal_share, batches_judged}")
     .addHelpText(
       "after",
       "\nExample:\n  moesim placement --trace scenarios/traces/quickstart.mtrace --gpus 8\n" +
-        "  moesim placement --trace scenarios/traces/quickstart.mtrace --policies greedy,anti-correlation --replicate-hot 4 --json\n" +
-        "  moesim placement --trace scenarios/traces/quickstart.mtrace --fit-fraction 0.5   # fit on the first half, judge on the second",
+        "  moesim placement --trace scenarios/traces/quickstart.mtrace --policies " +
+        "greedy,anti-correlation --replicate-hot 4 --json\n" +
+        "  moesim placement --trace scenarios/traces/quickstart.mtrace --fit-fraction 0.5   # " +
+        "fit on the first half, judge on the second",
     );
   traceReadFlags(cmd).action(async (opts: PlacementOpts) => {
     const { readTrace } = await import("../../workload/read.js");
@@ -64,7 +67,8 @@ export function register(program: Command): void {
         ? "fitted and judged on all batches (in-sample)"
         : `fitted on the first ${(fitFraction * 100).toFixed(0)}% of the batches, judged on the other ${judged}`;
     process.stderr.write(
-      `placement: ${trace.tokens} tokens, ${trace.layers} MoE layers x ${trace.experts} experts, ${gpus} GPUs, batch ${batch}; ${how}\n`,
+      `placement: ${trace.tokens} tokens, ${trace.layers} MoE layers x ${trace.experts} ` +
+        `experts, ${gpus} GPUs, batch ${batch}; ${how}\n`,
     );
     if (opts.json) {
       process.stdout.write(JSON.stringify(rows) + "\n");

@@ -11,7 +11,8 @@ export function register(program: Command): void {
     .option("--json", "print one JSON document {report, dir, charts} on stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  moesim report results/quickstart\n  moesim report results/quickstart --out quickstart-report --no-png",
+      "\nExamples:\n  moesim report results/quickstart\n  moesim report results/quickstart " +
+        "--out quickstart-report --no-png",
     )
     .action(async (dir: string, opts: { out?: string; png: boolean; force?: boolean; json?: boolean }) => {
       const { writeReport } = await import("../../report/index.js");

@@ -11,11 +11,13 @@ export function register(program: Command): void {
     .option("-q, --quiet", "print no progress on stderr (it is silent anyway when stderr is not a terminal, or in CI)")
     .option(
       "--force",
-      "also replace a results directory of an older moesim (only its files, no marker); never a folder holding anything else",
+      "also replace a results directory of an older moesim (only its files, no marker); never " +
+        "a folder holding anything else",
     )
     .addHelpText(
       "after",
-      "\nExample:\n  moesim run scenarios/quickstart.yaml\n  moesim run scenarios/quickstart.yaml --json --no-report --out results/quickstart-json",
+      "\nExample:\n  moesim run scenarios/quickstart.yaml\n  moesim run " +
+        "scenarios/quickstart.yaml --json --no-report --out results/quickstart-json",
     )
     .action(
       async (
@@ -39,14 +41,16 @@ export function register(program: Command): void {
           beforeSimulate: (r) => {
             checkResultsTarget(r.outputsDir, RESULTS_FORMAT, opts.force);
             p.stage(
-              `simulating ${r.config.steps?.length ?? "continuous-batching"} steps on ${r.config.gpus} GPUs (${r.trace.tokens} tokens)`,
+              `simulating ${r.config.steps?.length ?? "continuous-batching"} steps ` +
+                `on ${r.config.gpus} GPUs (${r.trace.tokens} tokens)`,
             );
           },
         }).catch((e: unknown) => {
           // The engine's checks (whole ns times below 2^53, ...) fail on inputs out of range: the scenario's fault.
           if (e instanceof SimulationError) {
             throw new UserError(
-              `the simulation cannot run with these inputs: ${e.message} (a time, rate or size out of range: check cluster.profile, workload and trace)`,
+              `the simulation cannot run with these inputs: ${e.message} (a time, rate or size out of ` +
+                `range: check cluster.profile, workload and trace)`,
               file,
             );
           }

@@ -7,7 +7,8 @@ export function register(program: Command): void {
     .option("-o, --out <file>", "write it to a file instead of stdout")
     .addHelpText(
       "after",
-      "\nExample:\n  moesim schema --out scenarios/scenario.schema.json\n  # then in a scenario: # yaml-language-server: $schema=scenario.schema.json",
+      "\nExample:\n  moesim schema --out scenarios/scenario.schema.json\n  # then in a " +
+        "scenario: # yaml-language-server: $schema=scenario.schema.json",
     )
     .action(async (opts: { out?: string }) => {
       const { scenarioJsonSchema } = await import("../../scenario/schema.js");

@@ -99,7 +99,9 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<void> {
     return;
   }
   const lines = [
-    `sweep ${spec.name}: ${run.ran} points run, ${run.skipped} already done${shard ? ` (shard ${shard.index}/${shard.count}: ${run.selected} of ${run.total} points)` : ""} on ${run.workers} workers in ${run.seconds.toFixed(1)} s`,
+    `sweep ${spec.name}: ${run.ran} points run, ${run.skipped} already ` +
+      `done${shard ? ` (shard ${shard.index}/${shard.count}: ${run.selected} of ${run.total} points)` : ""} ` +
+      `on ${run.workers} workers in ${run.seconds.toFixed(1)} s`,
   ];
   if (rows.length) {
     lines.push(

@@ -50,7 +50,8 @@ export function register(program: Command): void {
     .description("inspect, convert, fit and synthesise routing traces")
     .addHelpText(
       "after",
-      "\nExamples:\n  moesim trace info scenarios/traces/quickstart.mtrace\n  moesim trace convert scenarios/traces/quickstart.mtrace copy.mtrace\n" +
+      "\nExamples:\n  moesim trace info scenarios/traces/quickstart.mtrace\n" +
+        "  moesim trace convert scenarios/traces/quickstart.mtrace copy.mtrace\n" +
         "  moesim trace fit scenarios/traces/quickstart.mtrace --clusters 4 -o fitted.json\n" +
         "  moesim trace synth --params olmoe-1b-7b --sequences 64 --tokens 16..64 --seed 1 -o syn.mtrace",
     );
@@ -107,16 +108,19 @@ export function register(program: Command): void {
     const out: string[] = [];
     out.push(`${path}`);
     out.push(
-      `  tokens ${s.tokens}  sequences ${s.sequences}  layers ${s.layers}  experts ${s.experts}  top-k ${s.top_k}${t.meta.model ? `  model ${t.meta.model}` : ""}`,
+      `  tokens ${s.tokens}  sequences ${s.sequences}  layers ${s.layers}  ` +
+        `experts ${s.experts}  top-k ${s.top_k}${t.meta.model ? `  model ${t.meta.model}` : ""}`,
     );
     const inc = t.meta.incomplete;
     if (inc)
       out.push(
-        `  dropped ${inc.dropped_tokens} incomplete tokens (${inc.dropped_records} records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`,
+        `  dropped ${inc.dropped_tokens} incomplete tokens (${inc.dropped_records} ` +
+          `records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`,
       );
     for (const note of s.notes) out.push(`  note: ${note}`);
     out.push(
-      `  reuse of previous token's experts ${fmt(s.reuseRate)}  cross-layer MI ${fmt(s.crossLayerMI)} bits  co-activation MI ${fmt(s.coActivationMI)} bits`,
+      `  reuse of previous token's experts ${fmt(s.reuseRate)}  cross-layer ` +
+        `MI ${fmt(s.crossLayerMI)} bits  co-activation MI ${fmt(s.coActivationMI)} bits`,
     );
     if (g)
       out.push(
@@ -127,12 +131,14 @@ export function register(program: Command): void {
     out.push("  layer  max/mean   gini     cv  zipf-s   experts by load/mean: <.25 <.5 <.75 <1 <1.5 <2 <3 >=3");
     s.skew.perLayer.forEach((x, l) => {
       out.push(
-        `  ${String(l).padStart(5)}  ${fmt(x.maxOverMean, 2).padStart(8)}  ${fmt(x.gini).padStart(5)}  ${fmt(x.cv, 2).padStart(5)}  ${fmt(x.zipfS, 2).padStart(6)}   ${histogram(s.perLayerLoad[l])}`,
+        `  ${String(l).padStart(5)}  ${fmt(x.maxOverMean, 2).padStart(8)}  ${fmt(x.gini).padStart(5)}  ` +
+          `${fmt(x.cv, 2).padStart(5)}  ${fmt(x.zipfS, 2).padStart(6)}   ${histogram(s.perLayerLoad[l])}`,
       );
     });
     const m = s.skew.mean;
     out.push(
-      `   mean  ${fmt(m.maxOverMean, 2).padStart(8)}  ${fmt(m.gini).padStart(5)}  ${fmt(m.cv, 2).padStart(5)}  ${fmt(m.zipfS, 2).padStart(6)}`,
+      `   mean  ${fmt(m.maxOverMean, 2).padStart(8)}  ${fmt(m.gini).padStart(5)} ` +
+        ` ${fmt(m.cv, 2).padStart(5)}  ${fmt(m.zipfS, 2).padStart(6)}`,
     );
     process.stdout.write(out.join("\n") + "\n");
   });
@@ -145,7 +151,8 @@ export function register(program: Command): void {
       .addHelpText(
         "after",
         "\nExample:\n  moesim trace convert scenarios/traces/quickstart.mtrace copy.mtrace\n" +
-          "  moesim trace convert records.jsonl out.mtrace --map seq=problem_id,token=token_idx --experts 64   # your records",
+          "  moesim trace convert records.jsonl out.mtrace --map seq=problem_id,token=token_idx " +
+          "--experts 64   # your records",
       ),
   ).action(async (input: string, output: string, f: ReadFlags & { json?: boolean }) => {
     checkOutputFile(output, "output trace");
@@ -205,7 +212,8 @@ function registerSynth(trace: Command): void {
     )
     .addHelpText(
       "after",
-      "\nExample:\n  moesim trace synth --params olmoe-1b-7b --sequences 48 --tokens 8..64 --seed 1 -o synth.mtrace\n\n" +
+      "\nExample:\n  moesim trace synth --params olmoe-1b-7b --sequences 48 --tokens 8..64 " +
+        "--seed 1 -o synth.mtrace\n\n" +
         `Limits (as for a scenario's synthetic trace): at most ${LIMITS.syntheticTokens} tokens and ` +
         `${LIMITS.syntheticPicks} expert picks (tokens x MoE layers x top-k) in all.`,
     )

@@ -7,13 +7,15 @@ import { deepepValidation, formatDeepepTable } from "../../hardware/deepep-valid
 const TARGETS: Record<string, { summary: string; rows: () => unknown[]; table: (rows: never[]) => string }> = {
   network: {
     summary:
-      "all-to-all on the 8x H100 preset vs nccl-tests, the paper's V100 node vs its NVLink figure, host->device copies vs PCIe figures",
+      "all-to-all on the 8x H100 preset vs nccl-tests, the paper's V100 node vs its NVLink " +
+      "figure, host->device copies vs PCIe figures",
     rows: networkValidation,
     table: formatValidationTable,
   },
   deepep: {
     summary:
-      "DeepEP V1's published H800 figures (normal kernels' bottleneck bandwidth EP8-EP64, low-latency kernels' latency " +
+      "DeepEP V1's published H800 figures (normal kernels' bottleneck bandwidth EP8-EP64, " +
+      "low-latency kernels' latency " +
       "EP8-EP256) vs the deepep-normal and deepep-low-latency algorithms; JSON rows: " +
       '{"case","kernel","op","ep","unit","published","simulated","error","fitted"}',
     rows: deepepValidation,
@@ -21,7 +23,8 @@ const TARGETS: Record<string, { summary: string; rows: () => unknown[]; table: (
   },
   imported: {
     summary:
-      "the all-to-all curve a profile imported (moesim calibrate import) vs the network model with its fitted overrides (--profile FILE)",
+      "the all-to-all curve a profile imported (moesim calibrate import) vs the network model " +
+      "with its fitted overrides (--profile FILE)",
     rows: () => [],
     table: formatValidationTable,
   },

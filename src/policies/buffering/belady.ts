@@ -49,7 +49,8 @@ class BeladyCache extends CacheBase {
     const base = this.seq.batchStart[b] - start;
     if (this.seq.batchStart[b + 1] - this.seq.batchStart[b] !== end - start) {
       throw new Error(
-        `belady: batch ${b} has ${end - start} requests, the future sequence has ${this.seq.batchStart[b + 1] - this.seq.batchStart[b]}`,
+        `belady: batch ${b} has ${end - start} requests, the future sequence ` +
+          `has ${this.seq.batchStart[b + 1] - this.seq.batchStart[b]}`,
       );
     }
     let misses = 0;

@@ -92,7 +92,9 @@ export const LRFU_DEFAULT_LAMBDA = 0.01;
 export function makeLrfu(lambda = LRFU_DEFAULT_LAMBDA, name = "lrfu"): BufferingPolicy {
   return {
     name,
-    description: `batch-aware LRFU (Lee et al. 2001): keep experts still needed in this batch, evict the smallest decayed recency-frequency value (lambda=${lambda} per batch)`,
+    description:
+      `batch-aware LRFU (Lee et al. 2001): keep experts still needed in this batch, evict the ` +
+      `smallest decayed recency-frequency value (lambda=${lambda} per batch)`,
     needsFuture: false,
     create: (capacity, ctx) => new LrfuCache(capacity, ctx, lambda),
   };

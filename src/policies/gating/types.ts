@@ -34,7 +34,10 @@ export interface GatingOptions {
 
 export interface GatingPlan {
   policy: string;
-  /** gpus * gpus, row = source GPU, column = destination: token rows sent, padding included. The diagonal stays on the GPU. */
+  /**
+   * gpus * gpus, row = source GPU, column = destination: token rows sent, padding included. The diagonal stays on the
+   * GPU.
+   */
   sendTokens: Float64Array;
   /** Same layout, bytes. */
   sendBytes: Float64Array;

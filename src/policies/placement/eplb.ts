@@ -12,7 +12,8 @@ import type { Placement, PlacementPolicy } from "./types.js";
  * cluster as one node of one group. Ties go to the lowest index, so the result is deterministic.
  *
  * Without `redundantExperts`, the copies fill the slots each GPU has anyway: (experts + redundant) / gpus =
- * ceil(experts / gpus); with `replicateHot` = n, at least n copies, rounded up to whole GPUs. A token routed to an expert with several copies is split evenly over them (copies on one GPU count separately,
+ * ceil(experts / gpus); with `replicateHot` = n, at least n copies, rounded up to whole GPUs. A token routed to an
+ * expert with several copies is split evenly over them (copies on one GPU count separately,
  * as EPLB's physical experts do).
  */
 export const eplb: PlacementPolicy = {

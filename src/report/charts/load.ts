@@ -18,7 +18,9 @@ export const load: ChartDef = {
     const even = total / tokens.length;
     return {
       $schema: SCHEMA,
-      title: `Per-GPU load (max share ${(input.summary.load.max_gpu_share_mean * 100).toFixed(1)}% per step on average)`,
+      title:
+        `Per-GPU load (max share ${(input.summary.load.max_gpu_share_mean * 100).toFixed(1)}% ` +
+        `per step on average)`,
       width: WIDTH,
       height: HEIGHT,
       config: CONFIG,

@@ -49,7 +49,10 @@ function checkClusterOverrides(
   }
 }
 
-/** The cluster: the preset (overrides checked against it), the number of GPUs, and the cost model (calibrated with a profile). */
+/**
+ * The cluster: the preset (overrides checked against it), the number of GPUs, and the cost model (calibrated with a
+ * profile).
+ */
 export async function resolveCluster(loaded: LoadedScenario): Promise<ResolvedCluster> {
   const sc = loaded.scenario;
   if (sc.cluster.overrides) {
@@ -73,7 +76,8 @@ export async function resolveCluster(loaded: LoadedScenario): Promise<ResolvedCl
   const totalGpus = clusterSpec.node.gpusPerNode * clusterSpec.nodes;
   if (totalGpus > LIMITS.gpus) {
     throw new UserError(
-      `cluster: ${sc.cluster.nodes} nodes x ${clusterSpec.node.gpusPerNode} GPUs = ${totalGpus} GPUs; at most ${LIMITS.gpus} are supported`,
+      `cluster: ${sc.cluster.nodes} nodes x ${clusterSpec.node.gpusPerNode} GPUs ` +
+        `= ${totalGpus} GPUs; at most ${LIMITS.gpus} are supported`,
       loaded.locate(["cluster"]),
     );
   }

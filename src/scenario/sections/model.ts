@@ -79,7 +79,8 @@ function checkModel(loaded: LoadedScenario, m: ModelSpec): void {
   if (m.encoderLayers !== undefined || m.decoderLayers !== undefined) {
     if ((m.encoderLayers ?? 0) + (m.decoderLayers ?? 0) !== m.layers) {
       throw new UserError(
-        `model: encoderLayers + decoderLayers (${m.encoderLayers ?? 0} + ${m.decoderLayers ?? 0}) must equal layers (${m.layers})`,
+        `model: encoderLayers + decoderLayers (${m.encoderLayers ?? 0} + ${m.decoderLayers ?? 0}) ` +
+          `must equal layers (${m.layers})`,
         where,
       );
     }

@@ -31,13 +31,15 @@ export function resolvePolicies(
   const perGpu = Math.ceil(model.experts / gpus);
   if (buffering && p.buffering.slots === undefined) {
     throw new UserError(
-      `policies.buffering.slots: required with policy '${p.buffering.policy}' (expert-cache slots per GPU per MoE layer, 1..${perGpu})`,
+      `policies.buffering.slots: required with policy '${p.buffering.policy}' (expert-cache ` +
+        `slots per GPU per MoE layer, 1..${perGpu})`,
       loaded.locate(["policies", "buffering"]),
     );
   }
   if (buffering?.needsFuture && !staticSteps) {
     throw new UserError(
-      `policies.buffering.policy: '${buffering.name}' needs the future of the trace and works with static batching only`,
+      `policies.buffering.policy: '${buffering.name}' needs the future of the trace and works ` +
+        `with static batching only`,
       loaded.locate(["policies", "buffering", "policy"]),
     );
   }
@@ -50,13 +52,15 @@ export function resolvePolicies(
   const pl = p.placement;
   if (pl.rebalance_every > 0 && buffering) {
     throw new UserError(
-      `policies.placement.rebalance_every: not supported together with buffering policy '${buffering.name}' (use buffering: none)`,
+      `policies.placement.rebalance_every: not supported together with buffering policy ` +
+        `'${buffering.name}' (use buffering: none)`,
       loaded.locate(["policies", "placement", "rebalance_every"]),
     );
   }
   if (pl.redundant_experts !== undefined && placement.name !== "eplb") {
     throw new UserError(
-      `policies.placement.redundant_experts: only the 'eplb' placement takes redundant experts, not '${placement.name}'`,
+      `policies.placement.redundant_experts: only the 'eplb' placement takes redundant ` +
+        `experts, not '${placement.name}'`,
       loaded.locate(["policies", "placement", "redundant_experts"]),
     );
   }
@@ -64,7 +68,8 @@ export function resolvePolicies(
     const lower = Math.floor((model.experts + pl.redundant_experts) / gpus) * gpus - model.experts;
     const valid = [lower, lower + gpus].filter((r) => r >= 0).join(" or ");
     throw new UserError(
-      `policies.placement.redundant_experts: ${model.experts} experts + ${pl.redundant_experts} must split evenly over ${gpus} GPUs; use ${valid}`,
+      `policies.placement.redundant_experts: ${model.experts} experts ` +
+        `+ ${pl.redundant_experts} must split evenly over ${gpus} GPUs; use ${valid}`,
       loaded.locate(["policies", "placement", "redundant_experts"]),
     );
   }

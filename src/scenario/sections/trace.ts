@@ -67,7 +67,8 @@ function checkGroupLimit(
   if (span.over_limit > 0) {
     throw new UserError(
       `trace.group_limit: ${span.over_limit} (token, layer) pairs of the trace span more than ${lim.top_groups} of ` +
-        `${lim.groups} expert groups (at most ${span.max}); expected top_groups >= ${span.max}, or a trace routed with the limit`,
+        `${lim.groups} expert groups (at most ${span.max}); expected top_groups >= ${span.max}, ` +
+        `or a trace routed with the limit`,
       where,
     );
   }
@@ -83,7 +84,8 @@ function syntheticTrace(loaded: LoadedScenario, model: ModelSpec): RoutingTrace 
   if (syn.sequences * maxLen > maxTokens) {
     throw new UserError(
       `trace.synthetic: ${syn.sequences} sequences x up to ${maxLen} tokens is more than the ${maxTokens} synthetic ` +
-        `tokens allowed for this model (${perToken} expert picks per token, at most ${LIMITS.syntheticPicks} in all); ` +
+        `tokens allowed for this model (${perToken} expert picks per token, at ` +
+        `most ${LIMITS.syntheticPicks} in all); ` +
         "use fewer sequences or a smaller tokens_per_sequence",
       loaded.locate(["trace", "synthetic"]),
     );

@@ -78,7 +78,8 @@ export class RecordAssembler {
       throw new UserError(`field "${names.seq}" (request id) is missing or not a number/string`, where);
     if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= TOKEN_BITS)
       throw new UserError(
-        `field "${names.token}" must be a token position, an integer in 0..${TOKEN_BITS - 1}; got ${JSON.stringify(token)}`,
+        `field "${names.token}" must be a token position, an integer in 0..${TOKEN_BITS - 1}; ` +
+          `got ${JSON.stringify(token)}`,
         where,
       );
     if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0 || layer > INT32_MAX)
@@ -105,7 +106,8 @@ export class RecordAssembler {
       if (typeof e !== "number" || !Number.isInteger(e) || e < 0 || e >= this.expertLimit) {
         const what = typeof e === "number" && Number.isInteger(e) ? "is out of range" : "is not an integer";
         throw new UserError(
-          `"${names.experts}"[${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in 0..${this.expertLimit - 1}`,
+          `"${names.experts}"[${k}] = ${JSON.stringify(e)} ${what}; expected an expert id in ` +
+            `0..${this.expertLimit - 1}`,
           where,
         );
       }
@@ -124,7 +126,8 @@ export class RecordAssembler {
     if (this.hasWeights) {
       if (!Array.isArray(w) || w.length !== ex.length || w.some((x) => typeof x !== "number")) {
         throw new UserError(
-          `field "${names.weights}" must be ${ex.length} numbers (one router weight per expert), as in the first record`,
+          `field "${names.weights}" must be ${ex.length} numbers (one router weight per expert), ` +
+            `as in the first record`,
           where,
         );
       }
@@ -185,7 +188,8 @@ export class RecordAssembler {
       if (first.length < INCOMPLETE_SHOWN) {
         const seq = JSON.stringify(this.seqNames[Math.floor(keys[t] / TOKEN_BITS)]);
         first.push(
-          `request ${seq} token ${keys[t] % TOKEN_BITS}: no layer ${layerIds[missing]} (line ${this.line.buf[present]})`,
+          `request ${seq} token ${keys[t] % TOKEN_BITS}: no layer ${layerIds[missing]} ` +
+            `(line ${this.line.buf[present]})`,
         );
       }
     }
@@ -239,7 +243,9 @@ export class RecordAssembler {
       const slot = t * L + layerIndex.get(this.layer.buf[i])!;
       if (recOf[slot] >= 0) {
         throw new UserError(
-          `duplicate record for request ${JSON.stringify(this.seqNames[this.seqIdx.buf[i]])} token ${this.tok.buf[i]} layer ${this.layer.buf[i]} (first at line ${this.line.buf[recOf[slot]]}); expected one record per (token, layer)`,
+          `duplicate record for request ${JSON.stringify(this.seqNames[this.seqIdx.buf[i]])} ` +
+            `token ${this.tok.buf[i]} layer ${this.layer.buf[i]} (first at ` +
+            `line ${this.line.buf[recOf[slot]]}); expected one record per (token, layer)`,
           `${this.path}:${this.line.buf[i]}`,
         );
       }

@@ -189,26 +189,30 @@ export function readBinaryTrace(pathOrBuffer: string | Uint8Array, opts: { verif
     );
   if (layers < 1 || topK < 1 || experts < 1 || experts > 65536 || topK > experts) {
     throw new UserError(
-      `binary trace header has ${layers} layers, ${experts} experts, top-${topK}; expected at least 1 layer and 1 <= top-k <= experts <= 65536`,
+      `binary trace header has ${layers} layers, ${experts} experts, top-${topK}; expected at ` +
+        `least 1 layer and 1 <= top-k <= experts <= 65536`,
       where,
     );
   }
   const lay = layout(tokens, layers, topK, metaBytes, (flags & 1) !== 0);
   if (buf.length === lay.end && fileBytes !== lay.end) {
     throw new UserError(
-      `binary trace header says the file is ${fileBytes} bytes; it is ${buf.length}, as its header's shape needs (the header is corrupt)`,
+      `binary trace header says the file is ${fileBytes} bytes; it is ${buf.length}, as its ` +
+        `header's shape needs (the header is corrupt)`,
       where,
     );
   }
   if (buf.length !== lay.end) {
     throw new UserError(
-      `binary trace is ${buf.length} bytes; expected ${lay.end} for ${tokens} tokens x ${layers} layers x top-${topK}${buf.length < lay.end ? " (truncated)" : ""}`,
+      `binary trace is ${buf.length} bytes; expected ${lay.end} for ${tokens} tokens ` +
+        `x ${layers} layers x top-${topK}${buf.length < lay.end ? " (truncated)" : ""}`,
       where,
     );
   }
   if (opts.verify !== false && binaryTraceCrc(buf, version) !== crc) {
     throw new UserError(
-      `binary trace checksum mismatch; the file is corrupt (expected the CRC-32 in its header, over ${version === 1 ? "the bytes after the header" : "header and body"})`,
+      `binary trace checksum mismatch; the file is corrupt (expected the CRC-32 in its ` +
+        `header, over ${version === 1 ? "the bytes after the header" : "header and body"})`,
       where,
     );
   }

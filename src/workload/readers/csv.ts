@@ -75,7 +75,8 @@ export async function readCsv(
   }
   if (/^\s*[[{]/.test(first.text)) {
     throw new UserError(
-      "the first line is JSON, not a CSV header; expected a CSV header row (or give --format olmoe-jsonl or records-jsonl)",
+      "the first line is JSON, not a CSV header; expected a CSV header row (or give --format " +
+        "olmoe-jsonl or records-jsonl)",
       `${path}:${first.no}`,
     );
   }
@@ -94,7 +95,8 @@ export async function readCsv(
     const i = col(name);
     if (i < 0)
       throw new UserError(
-        `CSV header has no column "${name}" (${what}); columns: ${header.join(", ")}; give a field mapping with --map (e.g. --map seq=problem_id,token=token_idx)`,
+        `CSV header has no column "${name}" (${what}); columns: ${header.join(", ")}; give a ` +
+          `field mapping with --map (e.g. --map seq=problem_id,token=token_idx)`,
         `${path}:${first.no}`,
       );
     return i;
@@ -114,7 +116,9 @@ export async function readCsv(
     const stray = header.find((h, i) => re.test(h) && !cols.includes(i));
     if (stray !== undefined) {
       throw new UserError(
-        `CSV column "${stray}" does not follow ${cols.length === 0 ? "a column" : `"${base}_${cols.length - 1}"`}; numbered columns must run ${base}_0, ${base}_1, ... without gaps`,
+        `CSV column "${stray}" does not ` +
+          `follow ${cols.length === 0 ? "a column" : `"${base}_${cols.length - 1}"`}; numbered ` +
+          `columns must run ${base}_0, ${base}_1, ... without gaps`,
         `${path}:${first.no}`,
       );
     }

@@ -122,7 +122,8 @@ export async function readOlmoe(
     }
     if (ex.length !== layers)
       throw new UserError(
-        `"experts" has ${ex.length} layers; expected ${layers} (one list per MoE layer${ex.length < layers ? ", a layer is missing" : ""})`,
+        `"experts" has ${ex.length} layers; expected ${layers} (one list per MoE ` +
+          `layer${ex.length < layers ? ", a layer is missing" : ""})`,
         where,
       );
     if (builder === null) builder = new TraceBuilder(layers, experts ?? 0, topK);

@@ -104,8 +104,10 @@ export function checkExpertBytes(v: unknown, key: string, where: string): number
 /** The error for incomplete tokens under `incomplete: error`. */
 export function incompleteError(count: number, total: number, first: string[], where: string): UserError {
   return new UserError(
-    `${count} of ${total} tokens have no record for some MoE layer (${first.join("; ")}${count > first.length ? "; ..." : ""}); ` +
-      "expected one record per (token, layer); pass --incomplete drop (trace.incomplete: drop in a scenario) to leave them out",
+    `${count} of ${total} tokens have no record for some MoE layer ` +
+      `(${first.join("; ")}${count > first.length ? "; ..." : ""}); ` +
+      "expected one record per (token, layer); pass --incomplete drop (trace.incomplete: drop " +
+      "in a scenario) to leave them out",
     where,
   );
 }

@@ -30,7 +30,8 @@ export async function readRecordsJsonl(
     for (const k of [map.seq, map.token, map.layer, map.experts]) {
       if (!(k in rec)) {
         throw new UserError(
-          `record has no field "${k}" (fields: ${Object.keys(rec).join(", ")}); give a field mapping such as --map seq=problem_id,token=token_idx,layer=layer,experts=experts`,
+          `record has no field "${k}" (fields: ${Object.keys(rec).join(", ")}); give a field ` +
+            `mapping such as --map seq=problem_id,token=token_idx,layer=layer,experts=experts`,
           `${path}:${line.no}`,
         );
       }
