@@ -46,9 +46,10 @@ describe("scenarios/deployments", () => {
       const charts = ["latency", "load", "links", "straggler"];
       if (s.workload.overlap === "two-batch") charts.push("timeline", "link_heatmap", "dispatch");
       for (const c of charts) expect(existsSync(join(out, "report", `${c}.svg`)), c).toBe(true);
-      if (String(s.cluster.dispatch ?? "").startsWith("deepep")) {
+      const dispatch = typeof s.cluster.dispatch === "string" ? s.cluster.dispatch : "";
+      if (dispatch.startsWith("deepep")) {
         const resolved = JSON.parse(readFileSync(join(out, "scenario.json"), "utf8")) as object;
-        expect(JSON.stringify(resolved)).toContain(String(s.cluster.dispatch));
+        expect(JSON.stringify(resolved)).toContain(dispatch);
       }
     });
   }
