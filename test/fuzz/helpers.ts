@@ -15,8 +15,8 @@ export interface CliResult {
   ms: number;
 }
 
-/** `moesim run FILE --json --no-report --out OUT` in-process, with stdout and stderr captured. */
-export async function runScenarioCli(file: string, outDir: string): Promise<CliResult> {
+/** `moesim ARGS...` in-process, with stdout and stderr captured and the exit code reset afterwards. */
+export async function runCliCaptured(args: string[]): Promise<CliResult> {
   let out = "";
   let err = "";
   const origOut = process.stdout.write.bind(process.stdout);
@@ -26,13 +26,18 @@ export async function runScenarioCli(file: string, outDir: string): Promise<CliR
   const t0 = performance.now();
   let code: number;
   try {
-    code = await main(["node", "moesim", "run", file, "--json", "--no-report", "--out", outDir]);
+    code = await main(["node", "moesim", ...args]);
   } finally {
     process.stdout.write = origOut;
     process.stderr.write = origErr;
     process.exitCode = undefined;
   }
   return { code, out, err, ms: performance.now() - t0 };
+}
+
+/** `moesim run FILE --json --no-report --out OUT` in-process, with stdout and stderr captured. */
+export function runScenarioCli(file: string, outDir: string): Promise<CliResult> {
+  return runCliCaptured(["run", file, "--json", "--no-report", "--out", outDir]);
 }
 
 /** Why a result is not "one clear user error" (null when it is). */

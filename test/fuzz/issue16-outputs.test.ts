@@ -8,30 +8,12 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
-import { badOutcome, tempDir, type CliResult } from "./helpers.js";
+import { badOutcome, runCliCaptured, tempDir, type CliResult } from "./helpers.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const TRACE = join(ROOT, "scenarios", "traces", "quickstart.mtrace");
 
-async function cli(...args: string[]): Promise<CliResult> {
-  let out = "";
-  let err = "";
-  const origOut = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = (s: string | Uint8Array) => ((out += String(s)), true);
-  process.stderr.write = (s: string | Uint8Array) => ((err += String(s)), true);
-  const t0 = performance.now();
-  let code: number;
-  try {
-    code = await main(["node", "moesim", ...args]);
-  } finally {
-    process.stdout.write = origOut;
-    process.stderr.write = origErr;
-    process.exitCode = undefined;
-  }
-  return { code, out, err, ms: performance.now() - t0 };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCliCaptured(args);
 
 function scenario(
   extra = "",

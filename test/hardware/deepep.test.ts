@@ -7,19 +7,14 @@ import { allToAllAlgorithm, type TokenRoutes } from "../../src/hardware/collecti
 import { deepepRouting, simulateDeepepNs } from "../../src/hardware/deepep-validate.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
 import { Simulation } from "../../src/sim/engine.js";
+import { rootStream } from "../../src/sim/rng.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
-/** A seeded generator for the property test (mulberry32). */
+/** The property test's draws, from the project's seeded streams. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const s = rootStream(seed).child("deepep-test");
+  return () => s.next();
 }
 
 /** Random tokens on random GPUs, each routed to topK experts on random GPUs (repeats of a GPU or node allowed). */
