@@ -12,10 +12,10 @@ import { CalibratedCostModel, RooflineCostModel, extrapolationNotes } from "../.
 import { fitMeasuredRoofline, opWork, peakFloorNs, type CostOp } from "../../src/hardware/cost-shape.js";
 import { DTYPES } from "../../src/hardware/devices.js";
 import { H200_SXM_141GB, NODE_PRESETS } from "../../src/hardware/presets.js";
-import type { CostProfile } from "../../src/hardware/profile.js";
 import { loadProfile } from "../../src/hardware/profile-schema.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { runScenario } from "../../src/scenario/run.js";
+import { profile } from "./profile-fixture.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const PROFILES = join(ROOT, "profiles");
@@ -74,16 +74,6 @@ describe("shipped profiles are bounded by the preset's peak figures", () => {
     });
   }
 });
-
-function profile(ops: CostProfile["ops"]): CostProfile {
-  return {
-    format: "moesim-profile/v1",
-    adapter: { vendor: "v", architecture: "a", device: "d", description: "test adapter", isFallbackAdapter: true },
-    createdAt: "2025-01-01T00:00:00Z",
-    sweep: {},
-    ops,
-  };
-}
 
 describe("measured roofline fit", () => {
   it("recovers fixed cost, compute and memory rates from shapes spanning memory- to compute-bound", () => {

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { CalibratedCostModel, RooflineCostModel, expertFfnFlops, type CostModel } from "../../src/hardware/cost.js";
 import { loadProfile } from "../../src/hardware/profile-schema.js";
 import { H100_SXM5_80GB } from "../../src/hardware/presets.js";
-import type { CostProfile } from "../../src/hardware/profile.js";
 import { UserError } from "../../src/util/errors.js";
+import { profile } from "./profile-fixture.js";
 
 const gpu = H100_SXM5_80GB;
 
@@ -48,16 +48,6 @@ describe("RooflineCostModel", () => {
     expect(c.timeNs({ kind: "copy", bytes: 50e9, direction: "h2d" })).toBe(1e9);
   });
 });
-
-function profile(ops: CostProfile["ops"]): CostProfile {
-  return {
-    format: "moesim-profile/v1",
-    adapter: { vendor: "v", architecture: "a", device: "d", description: "test adapter", isFallbackAdapter: true },
-    createdAt: "2025-01-01T00:00:00Z",
-    sweep: {},
-    ops,
-  };
-}
 
 describe("CalibratedCostModel", () => {
   const fallback: CostModel = { name: "const", timeNs: () => 7 };
