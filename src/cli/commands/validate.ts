@@ -3,13 +3,20 @@ import { UserError, listValues } from "../../util/errors.js";
 import { formatValidationTable, networkValidation } from "../../hardware/validate.js";
 import { deepepValidation, formatDeepepTable } from "../../hardware/deepep-validate.js";
 
+interface Target {
+  summary: string;
+  /** The rows, from the command's options where the target reads any. */
+  rows: (opts: { profile?: string }) => unknown[] | Promise<unknown[]>;
+  table: (rows: never[]) => string;
+}
+
 /** What `moesim validate` can check, each against measured reference figures: its rows and their table. */
-const TARGETS: Record<string, { summary: string; rows: () => unknown[]; table: (rows: never[]) => string }> = {
+const TARGETS: Record<string, Target> = {
   network: {
     summary:
       "all-to-all on the 8x H100 preset vs nccl-tests, the paper's V100 node vs its NVLink " +
       "figure, host->device copies vs PCIe figures",
-    rows: networkValidation,
+    rows: () => networkValidation(),
     table: formatValidationTable,
   },
   deepep: {
@@ -18,14 +25,18 @@ const TARGETS: Record<string, { summary: string; rows: () => unknown[]; table: (
       "low-latency kernels' latency " +
       "EP8-EP256) vs the deepep-normal and deepep-low-latency algorithms; JSON rows: " +
       '{"case","kernel","op","ep","unit","published","simulated","error","fitted"}',
-    rows: deepepValidation,
+    rows: () => deepepValidation(),
     table: formatDeepepTable,
   },
   imported: {
     summary:
       "the all-to-all curve a profile imported (moesim calibrate import) vs the network model " +
       "with its fitted overrides (--profile FILE)",
-    rows: () => [],
+    rows: async (opts) => {
+      if (!opts.profile) throw new UserError("validate imported: --profile <path> is required", "moesim validate");
+      const { readImported, importedValidation } = await import("../../calibrate/import.js");
+      return importedValidation(readImported(opts.profile));
+    },
     table: formatValidationTable,
   },
 };
@@ -54,12 +65,7 @@ export function register(program: Command): void {
       const t = Object.prototype.hasOwnProperty.call(TARGETS, target) ? TARGETS[target] : undefined;
       if (t === undefined)
         throw new UserError(`unknown validation target '${target}'; expected ${listValues(Object.keys(TARGETS))}`);
-      let rows = t.rows();
-      if (target === "imported") {
-        if (!opts.profile) throw new UserError("validate imported: --profile <path> is required", "moesim validate");
-        const { readImported, importedValidation } = await import("../../calibrate/import.js");
-        rows = importedValidation(readImported(opts.profile));
-      }
+      const rows = await t.rows(opts);
       if (opts.json) process.stdout.write(JSON.stringify(rows) + "\n");
       else process.stdout.write(t.table(rows as never[]) + "\n");
     });
