@@ -343,9 +343,14 @@ const RUN_FILES = new Set([
   "report",
 ]);
 
-/** Whether a folder holds nothing but what an older moesim (before the marker) wrote there. */
+/** The file names a results folder of `moesim cache` holds (report/ is its report). */
+const CACHE_FILES = new Set(["cache.csv", "cache.json", "cache-missrate.vl.json", "report"]);
+
+/** Whether a folder holds nothing but what an older moesim (before the marker) wrote there: a run's or a cache's. */
 function olderResults(dir: string, entries: string[]): boolean {
-  if (!entries.includes("summary.json") || !entries.every((e) => RUN_FILES.has(e))) return false;
+  const run = entries.includes("summary.json") && entries.every((e) => RUN_FILES.has(e));
+  const cache = entries.includes("cache.json") && entries.every((e) => CACHE_FILES.has(e));
+  if (!run && !cache) return false;
   if (entries.includes("report")) {
     try {
       if (!readdirSync(join(dir, "report")).every((f) => isReportFile(f))) return false;

@@ -15,6 +15,7 @@ interface CacheOpts extends TraceReadFlags {
   out?: string;
   report: boolean;
   quiet?: boolean;
+  force?: boolean;
 }
 
 /** A row as printed and written: bytes_moved is null when the expert size is unknown. */
@@ -58,6 +59,11 @@ export function register(program: Command): void {
     )
     .option("--no-report", "do not render the report (charts as SVG/PNG and report.html)")
     .option("-q, --quiet", "print no progress on stderr")
+    .option(
+      "--force",
+      "also replace a cache results folder of an older moesim (only its files, no marker); never " +
+        "a folder holding anything else",
+    )
     .addHelpText(
       "after",
       "\nExample:\n  moesim cache --trace scenarios/traces/quickstart.mtrace --policies all " +
@@ -74,8 +80,7 @@ async function cacheCommand(opts: CacheOpts): Promise<void> {
   const { bufferingPolicyNames, getBufferingPolicy } = await import("../../policies/buffering/index.js");
   const { getPlacementPolicy } = await import("../../policies/placement/index.js");
   const { compareCachePolicies, cacheMissRateSpec } = await import("../../policies/compare.js");
-  const { writeFileAtomic, writeJsonAtomic } = await import("../../util/fs.js");
-  const { checkOutputDir } = await import("../../util/output.js");
+  const { checkResultsTarget, writeResultsDir, RESULTS_FORMAT } = await import("../../moe/results.js");
   const { checkExpertBytes } = await import("../../workload/readers/options.js");
   const { progress } = await import("../../util/progress.js");
 
@@ -97,7 +102,8 @@ async function cacheCommand(opts: CacheOpts): Promise<void> {
         .replace(/\.(jsonl|csv|mtrace)(\.gz)?$/i, "")
         .replace(/\.gz$/i, ""),
     );
-  checkOutputDir(out, "cache results folder");
+  // Refused before the trace is read: a folder moesim did not write is never replaced (see writeResultsDir).
+  checkResultsTarget(out, RESULTS_FORMAT, opts.force);
   const readOpts = traceReadOptions(opts);
   const p = progress("moesim cache", { quiet: opts.quiet });
   p.stage(`reading ${opts.trace}`);
@@ -137,30 +143,35 @@ async function cacheCommand(opts: CacheOpts): Promise<void> {
   }).map((r) => ({ ...r, bytes_moved: expertBytes === null ? null : r.bytes_moved }));
   p.done();
 
-  {
-    const csv =
-      [
-        "policy,slots,requests,misses,miss_rate,bytes_moved",
-        ...rows.map((r) => `${r.policy},${r.slots},${r.requests},${r.misses},${r.miss_rate},${r.bytes_moved ?? ""}`),
-      ].join("\n") + "\n";
-    writeFileAtomic(join(out, "cache.csv"), csv);
-    writeJsonAtomic(join(out, "cache.json"), rows);
-    const title =
-      `Expert-cache miss rate: ${trace.meta.model ?? opts.trace}, ${gpus} GPUs, ` +
-      `batch ${batch}, ${placement.name} placement`;
-    writeJsonAtomic(
-      join(out, "cache-missrate.vl.json"),
-      cacheMissRateSpec(
-        rows.map((r) => ({ ...r, bytes_moved: r.bytes_moved ?? 0 })),
-        title,
-      ),
-    );
-    process.stderr.write(`wrote ${join(out, "cache.csv")}, cache.json, cache-missrate.vl.json\n`);
-    if (opts.report) {
-      const { writeReportFor } = await import("../report-hook.js");
-      const page = await writeReportFor(out);
-      if (page) process.stderr.write(`report: ${page}\n`);
-    }
+  const csv =
+    [
+      "policy,slots,requests,misses,miss_rate,bytes_moved",
+      ...rows.map((r) => `${r.policy},${r.slots},${r.requests},${r.misses},${r.miss_rate},${r.bytes_moved ?? ""}`),
+    ].join("\n") + "\n";
+  const title =
+    `Expert-cache miss rate: ${trace.meta.model ?? opts.trace}, ${gpus} GPUs, ` +
+    `batch ${batch}, ${placement.name} placement`;
+  const spec = cacheMissRateSpec(
+    rows.map((r) => ({ ...r, bytes_moved: r.bytes_moved ?? 0 })),
+    title,
+  );
+  const json = (v: unknown): string => JSON.stringify(v, null, 2) + "\n";
+  // Built in a temporary sibling with moesim's marker and renamed into place, like `moesim run`'s folder.
+  const dir = writeResultsDir(
+    out,
+    new Map([
+      ["cache.csv", csv],
+      ["cache.json", json(rows)],
+      ["cache-missrate.vl.json", json(spec)],
+    ]),
+    opts.force,
+    "cache",
+  );
+  process.stderr.write(`wrote ${join(out, "cache.csv")}, cache.json, cache-missrate.vl.json\n`);
+  if (opts.report) {
+    const { writeReportFor } = await import("../report-hook.js");
+    const page = await writeReportFor(dir);
+    if (page) process.stderr.write(`report: ${page}\n`);
   }
 
   if (opts.json) {
