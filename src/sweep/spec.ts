@@ -1,12 +1,19 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, extname, resolve } from "node:path";
-import { isNode, type Document, type LineCounter } from "yaml";
 import { z } from "zod";
 import { UserError } from "../util/errors.js";
 import { parseYamlText } from "../util/yaml.js";
 import { stableHash } from "./hash.js";
 import { checkKeyPath, setPath } from "../util/paths.js";
 import type { ParamValue, Params } from "../scenario/sweep-results.js";
+import {
+  describeIssue,
+  describeValue,
+  keyPath as showPath,
+  locator,
+  valueAt,
+  type Locate,
+} from "../scenario/issues.js";
 
 /**
  * A sweep file:
@@ -67,23 +74,15 @@ export interface SweepSpec {
   paramKeys: string[];
   points: SweepPoint[];
   out: string;
-}
-
-function locator(file: string, doc: Document, lc: LineCounter) {
-  return (path: readonly PropertyKey[]): string => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
-      if (isNode(node) && node.range) {
-        const { line, col } = lc.linePos(node.range[0]);
-        return `${file}:${line}:${col}`;
-      }
-    }
-    return file;
-  };
+  /**
+   * Where a point's parameter is set in the sweep file ("file:line:col" of its grid, points or set
+   * entry), for placing an error in the point's scenario at the override that caused it.
+   */
+  locateParam: (point: SweepPoint, key: string) => string;
 }
 
 /** Every override key path (set, grid, points) may be a key: none names an object's prototype. */
-function checkKeyPaths(s: z.infer<typeof sweepSchema>, locate: (path: readonly PropertyKey[]) => string): void {
+function checkKeyPaths(s: z.infer<typeof sweepSchema>, locate: Locate): void {
   const sections: [string, Record<string, unknown>][] = [
     ["set", s.set ?? {}],
     ["grid", s.grid ?? {}],
@@ -95,11 +94,42 @@ function checkKeyPaths(s: z.infer<typeof sweepSchema>, locate: (path: readonly P
         checkKeyPath(k);
       } catch (e) {
         const at = [...section.split(".").map((x) => (/^\d+$/.test(x) ? Number(x) : x)), k];
-        if (e instanceof UserError) throw new UserError(`${section}.${k}: ${e.message}`, locate(at));
+        if (e instanceof UserError) throw new UserError(`${showPath(at)}: ${e.message}`, locate(at));
         throw e;
       }
     }
   }
+}
+
+/** Whether a YAML value is or holds a NaN or an infinity (which no scenario key takes). */
+function hasNonFinite(v: unknown, depth = 0): boolean {
+  if (typeof v === "number") return !Number.isFinite(v);
+  if (v === null || typeof v !== "object" || depth > 64) return false;
+  return Object.values(v).some((x) => hasNonFinite(x, depth + 1));
+}
+
+/** What a sweep file's first validation problem means, and its key path (see describeIssue). */
+function sweepIssue(
+  issue: z.core.$ZodIssue,
+  raw: Record<string, unknown>,
+): { path: readonly PropertyKey[]; what: string } {
+  const path = issue.path;
+  if (path.length === 1 && path[0] === "base" && raw.base === undefined)
+    return { path, what: "missing required key (a scenario file path, or an inline scenario mapping)" };
+  if (path[0] === "base" && issue.code !== "unrecognized_keys")
+    return { path, what: "expected a scenario file path, or an inline scenario mapping" };
+  if (issue.code === "too_small" && path[0] === "grid") return { path, what: issue.message };
+  if (issue.code === "invalid_key")
+    return { path, what: `'${String(path[path.length - 1])}' is not a key path like policies.gating.policy` };
+  if (issue.code === "invalid_union" && ["set", "grid", "points"].includes(String(path[0]))) {
+    const v = valueAt(raw, path);
+    const finite = hasNonFinite(v) ? " (numbers must be finite)" : "";
+    return {
+      path,
+      what: `expected a string, number, boolean, null, list or mapping${finite}, got ${describeValue(v)}`,
+    };
+  }
+  return describeIssue(issue, raw, sweepSchema);
 }
 
 /** Cartesian product in declaration order: the last axis varies fastest. */
@@ -117,22 +147,8 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
     throw new UserError("a sweep must be a YAML mapping with 'base' and 'grid' or 'points'", `${file}:1:1`);
   const parsed = sweepSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    let path: PropertyKey[] = issue.path;
-    let what = issue.message.replace(/^Invalid input: /, "");
-    if (issue.code === "unrecognized_keys") {
-      path = [...path, issue.keys[0]];
-      what = `unknown key '${issue.keys[0]}' (valid: name, description, base, set, grid, points, out)`;
-    } else if (path.length === 1 && path[0] === "base" && (raw as Record<string, unknown>).base === undefined) {
-      what = "missing required key (a scenario file path, or an inline scenario mapping)";
-    } else if (path[0] === "base") {
-      what = "expected a scenario file path, or an inline scenario mapping";
-    } else if (issue.code === "invalid_type" && issue.input === undefined) {
-      what = `missing required key (expected ${issue.expected})`;
-    } else if (issue.code === "invalid_key") {
-      what = `'${String(path[path.length - 1])}' is not a key path like policies.gating.policy`;
-    }
-    throw new UserError(`${path.map(String).join(".") || "(top level)"}: ${what}`, locate(path));
+    const { path, what } = sweepIssue(parsed.error.issues[0], raw as Record<string, unknown>);
+    throw new UserError(`${showPath(path)}: ${what}`, locate(path));
   }
   const s = parsed.data;
   checkKeyPaths(s, locate);
@@ -207,6 +223,20 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
     paramKeys,
     points,
     out: s.out ?? `results/sweeps/${name}`,
+    locateParam: (point, key) => {
+      const list = Math.floor(point.index / gridSets.length);
+      if (s.grid && Object.hasOwn(s.grid, key)) {
+        // The point's grid set in mixed radix, the last axis fastest: the value's index on this key's axis.
+        let g = point.index % gridSets.length;
+        const axes = Object.entries(s.grid);
+        for (let a = axes.length - 1; a >= 0; a--) {
+          if (axes[a][0] === key) return locate(["grid", key, g % axes[a][1].length]);
+          g = Math.floor(g / axes[a][1].length);
+        }
+      }
+      if (s.points?.[list] && Object.hasOwn(s.points[list], key)) return locate(["points", list, key]);
+      return file;
+    },
   };
 }
 

@@ -316,6 +316,9 @@ function sweepFile(r: RandomStream): string {
     "grid: { __proto__.polluted: [1, 2] }",
     "grid: { constructor.prototype.x: [1] }",
     "grid: { seed: [1, x] }",
+    "grid: { seed: [1, .nan] }",
+    "grid: { policies.gatng.policy: [static] }",
+    "points: [ { seed: 2 }, { polices.gating.policy: static } ]",
     "grid: { seed: [] }",
     "grid: { nope.key: [1, 2] }",
     "grid: 7",
@@ -355,7 +358,15 @@ describe("CLI fuzz (issue 16)", () => {
         ok++;
         continue;
       }
-      const bad = badOutcome(r);
+      let bad = badOutcome(r);
+      // A sweep file's error names its line and column, the key path, and never zod's bare "Invalid input".
+      if (
+        !bad &&
+        name === "sweep file" &&
+        !/^moesim: error: sw-\d+\.yaml:\d+:\d+: (point \d+ \([^)]*\): )?[\w.[\]]+: /.test(r.err)
+      )
+        bad = "a sweep file's error without file:line:col and key path";
+      if (!bad && /Invalid input/.test(r.err)) bad = "zod's bare 'Invalid input'";
       if (bad) failures.push(`${name}: ${JSON.stringify(args)}: ${bad}\n    ${r.err.slice(0, 400)}`);
     }
     expect(failures, failures.slice(0, 20).join("\n")).toEqual([]);

@@ -30,7 +30,7 @@ describe("scenario loading", () => {
       's.yaml:6:10: workload.phase: expected one of "decode", "prefill" or "encode"',
     );
     expect(err(ok.replace("  preset: dgx-h100\n", "  preset: dgx-h100\n  nodez: 2\n"))).toMatch(
-      /^s\.yaml:3:\d+: cluster\.nodez: unknown key 'nodez'$/,
+      /^s\.yaml:3:\d+: cluster\.nodez: unknown key 'nodez' \(valid: preset, nodes, gpus, .*\)$/,
     );
     expect(err(ok.replace("  preset: dgx-h100\n", "  preset: dgx-h100\n  nodes: -2\n"))).toMatch(
       /^s\.yaml:3:10: cluster\.nodes: .*>0/,

@@ -53,20 +53,48 @@ describe("sweep files", () => {
     );
     expect(() => pointText(s, s.points[0])).not.toThrow();
     expect(() => pointText(s, s.points[1])).toThrow(
-      /s\.yaml: point 1 \(workload\.batching\.batch_size=-1\): workload\.batching\.batch_size: .*/,
+      /^s\.yaml:3:37: point 1 \(workload\.batching\.batch_size=-1\): workload\.batching\.batch_size: too small: expected >0, got -1$/,
     );
     const typo = parseSweep(
       `base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\ngrid:\n  policies.gating.polcy: [static]\n`,
       "t.yaml",
     );
-    expect(() => pointText(typo, typo.points[0])).toThrow(/unknown key 'polcy'/);
+    // An unknown key in a point names the valid keys there, and the grid line that set it.
+    expect(() => pointText(typo, typo.points[0])).toThrow(
+      /^t\.yaml:3:27: point 0 \(policies\.gating\.polcy=static\): policies\.gating\.polcy: unknown key 'polcy' \(valid: policy, .*\)$/,
+    );
+  });
+
+  it("places a point's error at the override behind it: its value in the grid, or its entry in points", () => {
+    const base = "base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\n";
+    const g = parseSweep(
+      `${base}grid:\n  workload.batching:\n    - { kind: static, batch_size: 2 }\n    - { kind: static, batch_size: 2, batch_sz: 2 }\n  seed: [1, 2]\n`,
+      "g.yaml",
+    );
+    expect(() => pointText(g, g.points[1])).not.toThrow();
+    expect(() => pointText(g, g.points[2])).toThrow(
+      /^g\.yaml:5:7: point 2 \(workload\.batching=\{.*\}, seed=1\): workload\.batching\.batch_sz: unknown key 'batch_sz' \(valid: kind, batch_size\)$/,
+    );
+    const p = parseSweep(`${base}points:\n  - { seed: 4 }\n  - { polices.gating.policy: static }\n`, "p.yaml");
+    expect(() => pointText(p, p.points[1])).toThrow(
+      /^p\.yaml:4:30: point 1 .*polices: unknown key 'polices' \(valid: name, .*cluster, .*\)$/,
+    );
   });
 
   it("reports sweep-file mistakes with file:line:col and the key path", () => {
     expect(() => parseSweep(`base: b.yaml\ngrid:\n  policies.gating.policy: []\n`, "s.yaml")).toThrow(
       /^s\.yaml:3:\d+: grid\.policies\.gating\.policy: a grid axis needs at least one value/,
     );
-    expect(() => parseSweep(`base: b.yaml\ngird: {}\n`, "s.yaml")).toThrow(/^s\.yaml:2:\d+: gird: unknown key 'gird'/);
+    expect(() => parseSweep(`base: b.yaml\ngird: {}\n`, "s.yaml")).toThrow(
+      /^s\.yaml:2:\d+: gird: unknown key 'gird' \(valid: name, description, base, set, grid, points, out\)$/,
+    );
+    // A value that is no YAML scalar, list or mapping: the key path with its index, not "grid.seed.0: Invalid input".
+    expect(() => parseSweep(`base: b.yaml\ngrid:\n  seed: [1, .nan]\n`, "s.yaml")).toThrow(
+      /^s\.yaml:3:13: grid\.seed\[1\]: expected a string, number, boolean, null, list or mapping \(numbers must be finite\), got NaN$/,
+    );
+    expect(() => parseSweep(`base: b.yaml\nset:\n  seed: .inf\ngrid: { x: [1] }\n`, "s.yaml")).toThrow(
+      /^s\.yaml:3:9: set\.seed: expected .*got infinity$/,
+    );
     expect(() => parseSweep(`base: x.yaml\n`, "s.yaml")).toThrow(/needs 'grid'.*or 'points'/);
     expect(() => parseSweep(`grid: { seed: [1] }\n`, "s.yaml")).toThrow(
       /^s\.yaml:1:1: base: missing required key \(a scenario file path, or an inline scenario mapping\)/,
@@ -121,7 +149,7 @@ describe("sweep files", () => {
       /^s\.yaml:3:\d+: set\.model\.constructor\.x: 'constructor'/,
     );
     expect(() => parseSweep(`${base}points:\n  - { a.prototype: 1 }\n`, "s.yaml")).toThrow(
-      /^s\.yaml:3:\d+: points\.0\.a\.prototype: 'prototype'/,
+      /^s\.yaml:3:\d+: points\[0\]\.a\.prototype: 'prototype'/,
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     for (const path of ["__proto__.polluted", "a.constructor.prototype.polluted", "prototype"]) {
