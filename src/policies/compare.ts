@@ -160,24 +160,6 @@ export function comparePlacements(trace: RoutingTrace, o: PlacementCompareOption
   });
 }
 
-/** "1..8", "1,2,4" or "3" -> sorted distinct positive integers. */
-export function parseSlots(spec: string): number[] {
-  const out = new Set<number>();
-  for (const part of spec
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "")) {
-    const m = /^(\d+)(?:\.\.(\d+))?$/.exec(part);
-    if (!m) throw new UserError(`--slots: '${part}' is not a number or a range like 1..8`);
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    if (a < 1 || b < a) throw new UserError(`--slots: '${part}': expected 1 <= first <= last`);
-    for (let s = a; s <= b; s++) out.add(s);
-  }
-  if (out.size === 0) throw new UserError("--slots: expected a number, a range like 1..8 or a comma list");
-  return [...out].sort((x, y) => x - y);
-}
-
 /** Vega-Lite spec: miss rate vs cache slots per policy, Belady drawn as the bound. */
 export function cacheMissRateSpec(rows: readonly CacheRow[], title: string): Record<string, unknown> {
   return {

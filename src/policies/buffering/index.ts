@@ -67,17 +67,3 @@ export function simulateCaches(
     bytes_moved: misses * expertBytes,
   };
 }
-
-/** Parses "all" or a comma list of policy names. */
-export function parseBufferingPolicies(spec: string): BufferingPolicy[] {
-  const names =
-    spec.trim() === "all"
-      ? bufferingPolicyNames()
-      : spec
-          .split(",")
-          .map((s) => s.trim())
-          .filter((s) => s !== "");
-  if (names.length === 0)
-    throw new UserError(`--policies: expected 'all' or a comma list of ${listValues(bufferingPolicyNames())}`);
-  return names.map(getBufferingPolicy);
-}
