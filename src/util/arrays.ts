@@ -10,3 +10,19 @@ export function grown<T extends Float64Array<ArrayBuffer> | Int32Array<ArrayBuff
   b.set(a.subarray(0, Math.min(a.length, n)));
   return b;
 }
+
+/**
+ * The smallest and largest of `values` in one pass ([Infinity, -Infinity] when empty). Unlike
+ * Math.min(...values), it takes arrays of any length: a spread passes each element as an argument
+ * and throws a RangeError past the engine's argument limit (around 10^5 in V8).
+ */
+export function minMax(values: ArrayLike<number>): [min: number, max: number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return [min, max];
+}

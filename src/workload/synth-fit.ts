@@ -1,4 +1,5 @@
 import { rootStream, type RandomStream } from "../sim/rng.js";
+import { minMax } from "../util/arrays.js";
 import { UserError } from "../util/errors.js";
 import { reuseRates, skewOf, perLayerLoad } from "./stats.js";
 import { lengthsOf, synthesize, type SynthParams } from "./synth.js";
@@ -132,6 +133,7 @@ export function fitSynth(
   const topicStay = sumSq < 1 ? Math.min(1, Math.max(0, (obsSame - sumSq) / (1 - sumSq))) : 1;
   const target = reuseRates(trace);
   const lens = lengthsOf(trace);
+  const [minLen, maxLen] = minMax(lens);
   const load = perLayerLoad(trace).map(skewOf);
   const params: SynthParams = {
     kind: "moesim-synth-params",
@@ -144,7 +146,7 @@ export function fitSynth(
     topicStay: round(topicStay),
     inclusion,
     reuse: target.perLayer.map(() => 0),
-    lengths: { min: Math.min(...lens), max: Math.max(...lens), mean: round(T / lens.length) },
+    lengths: { min: minLen, max: maxLen, mean: round(T / lens.length) },
     ...(typeof trace.meta.model === "string" ? { model: trace.meta.model } : {}),
     ...(typeof trace.meta.expertBytes === "number" ? { expertBytes: trace.meta.expertBytes } : {}),
     fittedFrom: {
