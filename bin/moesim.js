@@ -7,5 +7,6 @@ import { dirname, join } from "node:path";
 
 register();
 const here = dirname(fileURLToPath(import.meta.url));
-const { main } = await import(pathToFileURL(join(here, "..", "src", "cli", "main.ts")).href);
+const { main, exitQuietlyOnClosedPipe } = await import(pathToFileURL(join(here, "..", "src", "cli", "main.ts")).href);
+exitQuietlyOnClosedPipe();
 process.exitCode = await main(process.argv);

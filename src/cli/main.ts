@@ -44,6 +44,27 @@ function commandPath(program: Command, argv: string[]): string {
   return path;
 }
 
+let pipeHandlers = false;
+
+/**
+ * When the reader of stdout goes away (`moesim schema | head`), writing to it fails with EPIPE:
+ * the process ends quietly (exit 0) instead of printing an unhandled-error stack trace, as a Unix
+ * tool killed by SIGPIPE would. A closed stderr is ignored, so work in progress (a results folder
+ * being written) still finishes. Installed once, by bin/moesim.js.
+ */
+export function exitQuietlyOnClosedPipe(): void {
+  if (pipeHandlers) return;
+  pipeHandlers = true;
+  const closed = (e: NodeJS.ErrnoException): boolean => e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED";
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (!closed(e)) throw e;
+    process.exit(EXIT_OK);
+  });
+  process.stderr.on("error", (e: NodeJS.ErrnoException) => {
+    if (!closed(e)) throw e;
+  });
+}
+
 /** Runs the CLI and returns the exit code (0 ok, 1 internal error, 2 user error). */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
