@@ -131,7 +131,8 @@ export function traceReadFlags(c: Command): Command {
     .option("--max-tokens <n>", "read only the first N tokens")
     .option(
       "--incomplete <policy>",
-      "tokens without a record for every layer: error (default) or drop (left out and reported)",
+      "tokens without a record for every layer: error (default), drop (left out and reported) or empty " +
+        "(kept with no expert picks at the missing layers, reported)",
       "error",
     );
 }

@@ -44,6 +44,10 @@ export function replicate(
   const rr = new Int32Array(E);
   for (let i = 0; i < picks.length; i++) {
     const e = picks[i];
+    if (e < 0) {
+      out[i] = e; // no expert (incomplete: empty)
+      continue;
+    }
     const ids = copies[e];
     if (ids.length === 1) {
       out[i] = e;

@@ -8,6 +8,7 @@ import { alloc } from "./memory.js";
 import { expertLists, replicate } from "./experts.js";
 import { traceLayerOf } from "./prepare.js";
 import { rememberRoutes } from "./exchange.js";
+import { NO_EXPERT } from "../workload/trace.js";
 import type { LayerScratch, RunConstants, RunTallies, StepScratch } from "./state.js";
 
 /** A layer's plan, and the owner (real expert) of each virtual expert when hot experts are replicated. */
@@ -82,7 +83,11 @@ function layerPicks(c: RunConstants, s: StepScratch, j: number, tokens: Int32Arr
   const base = traceLayerOf(c.trace, j) * K;
   for (let i = 0, q = 0; i < n; i++) {
     const off = tokens[i] * stride + base;
-    for (let k = 0; k < K; k++) picks[q++] = tp[off + k];
+    // NO_EXPERT (a layer the trace has no record for, under incomplete: empty): -1, no expert.
+    for (let k = 0; k < K; k++) {
+      const e = tp[off + k];
+      picks[q++] = e === NO_EXPERT ? -1 : e;
+    }
   }
   return picks;
 }

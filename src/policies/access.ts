@@ -71,7 +71,7 @@ export function accessSequences(
       for (let g = 0; g < gpus; g++) starts[g][b] = bufs[g].n;
       for (let i = 0; i < toks.length; i++) {
         const base = (toks[i] * layers + l) * topK;
-        for (let k = 0; k < topK; k++) stamp[picks[base + k]] = b + 1;
+        for (let k = 0; k < topK; k++) if (picks[base + k] < experts) stamp[picks[base + k]] = b + 1;
       }
       for (let e = 0; e < experts; e++) if (stamp[e] === b + 1) bufs[eg[e]].push(e);
     }
@@ -91,7 +91,7 @@ export function expertLoad(trace: RoutingTrace, layer: number, batches?: TokenBa
   const load = new Float64Array(experts);
   const add = (t: number): void => {
     const base = (t * layers + layer) * topK;
-    for (let k = 0; k < topK; k++) load[picks[base + k]]++;
+    for (let k = 0; k < topK; k++) if (picks[base + k] < experts) load[picks[base + k]]++;
   };
   if (batches === undefined) for (let t = 0; t < trace.tokens; t++) add(t);
   else for (const toks of batches) for (let i = 0; i < toks.length; i++) add(toks[i]);
@@ -111,7 +111,7 @@ export function activationMatrix(
     const row = b * experts;
     for (let i = 0; i < toks.length; i++) {
       const base = (toks[i] * layers + layer) * topK;
-      for (let k = 0; k < topK; k++) active[row + picks[base + k]] = 1;
+      for (let k = 0; k < topK; k++) if (picks[base + k] < experts) active[row + picks[base + k]] = 1;
     }
   }
   return { batches: batches.length, active };
@@ -136,11 +136,15 @@ export function gpuLoadShares(
   for (let b = 0; b < batches.length; b++) {
     const toks = batches[b];
     count.fill(0);
+    let total = 0; // assignments; a token with no experts here (incomplete: empty) has none
     for (let i = 0; i < toks.length; i++) {
       const base = (toks[i] * layers + layer) * topK;
-      for (let k = 0; k < topK; k++) count[picks[base + k]]++;
+      for (let k = 0; k < topK; k++)
+        if (picks[base + k] < experts) {
+          count[picks[base + k]]++;
+          total++;
+        }
     }
-    const total = toks.length * topK;
     if (total === 0) continue;
     const row = b * gpus;
     for (let e = 0; e < experts; e++) {

@@ -73,6 +73,12 @@ export async function runScenario(
         `every MoE layer (${inc.dropped_records} ` +
         `records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`,
     );
+  if (inc && (inc.empty_tokens ?? 0) > 0)
+    summary.notes.push(
+      `trace.incomplete: empty kept ${inc.empty_tokens} tokens without a record for every MoE layer, ` +
+        `with no experts at ${inc.empty_layers} (token, layer) pairs: ${inc.first.join("; ")}` +
+        `${inc.empty_tokens! > inc.first.length ? "; ..." : ""}`,
+    );
   const b = sc.workload.batching;
   if (b.kind === "static") {
     const sequences = requestTokens(resolved.trace).tokens.length;

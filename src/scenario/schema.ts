@@ -148,10 +148,11 @@ export const traceSchema = z
       .optional(),
     max_tokens: positiveInt.optional().describe("Use only the first N tokens of the trace"),
     incomplete: z
-      .enum(["error", "drop"])
+      .enum(["error", "drop", "empty"])
       .optional()
       .describe(
-        "Tokens without a record for every MoE layer: error (default: refuse the trace) or drop (left out, reported)",
+        "Tokens without a record for every MoE layer: error (default: refuse the trace), drop (left out, " +
+          "reported) or empty (kept with no expert picks at the missing layers, reported)",
       ),
     group_limit: z
       .object({

@@ -6,7 +6,7 @@ import { isOlmoeHeader, isOlmoeTokenLine, readOlmoe } from "./readers/olmoe.js";
 import { INCOMPLETE_POLICIES, TRACE_FORMATS, type TraceReadOptions } from "./readers/options.js";
 import { readRecordsJsonl } from "./readers/records.js";
 import { isSglangDump, isVllmLine, readSglang, readVllm } from "./readers/engines.js";
-import type { RoutingTrace } from "./trace.js";
+import { emptyCounts, type RoutingTrace } from "./trace.js";
 
 export type {
   FieldMapping,
@@ -64,6 +64,12 @@ export function truncateTrace(trace: RoutingTrace, n: number): RoutingTrace {
     step: trace.step.subarray(0, n),
   };
   if (trace.weights) out.weights = trace.weights.subarray(0, n * per);
+  const inc = trace.meta.incomplete;
+  if (inc?.policy === "empty") {
+    // The report counts what the kept tokens hold.
+    const c = emptyCounts(out);
+    out.meta = { ...trace.meta, incomplete: { ...inc, empty_tokens: c.tokens, empty_layers: c.layers } };
+  }
   return out;
 }
 

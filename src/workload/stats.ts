@@ -59,7 +59,7 @@ export function perLayerLoad(trace: RoutingTrace): number[][] {
     const base = t * L * K;
     for (let l = 0; l < L; l++) {
       const o = base + l * K;
-      for (let k = 0; k < K; k++) counts[l * E + picks[o + k]]++;
+      for (let k = 0; k < K; k++) if (picks[o + k] < E) counts[l * E + picks[o + k]]++;
     }
   }
   const out: number[][] = [];
@@ -139,10 +139,10 @@ export function reuseRates(trace: RoutingTrace): { overall: number; perLayer: nu
     for (let l = 0; l < L; l++) {
       stamp++;
       const po = (p * L + l) * K;
-      for (let k = 0; k < K; k++) mark[picks[po + k]] = stamp;
+      for (let k = 0; k < K; k++) if (picks[po + k] < E) mark[picks[po + k]] = stamp;
       const o = (t * L + l) * K;
       let h = 0;
-      for (let k = 0; k < K; k++) if (mark[picks[o + k]] === stamp) h++;
+      for (let k = 0; k < K; k++) if (picks[o + k] < E && mark[picks[o + k]] === stamp) h++;
       hits[l] += h;
     }
   }
@@ -161,6 +161,7 @@ export function correlationStats(trace: RoutingTrace): { crossLayerMI: number; c
     for (let t = 0; t < T; t++) {
       const a0 = (t * L + l) * K;
       const b0 = a0 + K;
+      if (picks[a0] >= E || picks[b0] >= E) continue; // no experts at one of the layers (incomplete: empty)
       for (let i = 0; i < K; i++) {
         const r = picks[a0 + i] * E;
         for (let j = 0; j < K; j++) joint[r + picks[b0 + j]]++;
@@ -174,6 +175,7 @@ export function correlationStats(trace: RoutingTrace): { crossLayerMI: number; c
     const marg = new Float64Array(E);
     for (let t = 0; t < T; t++) {
       const o = (t * L + l) * K;
+      if (picks[o] >= E) continue;
       for (let i = 0; i < K; i++) {
         marg[picks[o + i]]++;
         for (let j = 0; j < K; j++) if (i !== j) joint[picks[o + i] * E + picks[o + j]]++;
@@ -274,6 +276,7 @@ function spanPerToken(
       const base = (t * layers + l) * topK;
       let n = 0;
       for (let k = 0; k < topK; k++) {
+        if (picks[base + k] >= trace.experts) continue;
         const b = bucket[picks[base + k]];
         if (seen[b] !== stamp) {
           seen[b] = stamp;

@@ -3,7 +3,7 @@ import { minMax } from "../util/arrays.js";
 import { UserError } from "../util/errors.js";
 import { reuseRates, skewOf, perLayerLoad } from "./stats.js";
 import { lengthsOf, synthesize, type SynthParams } from "./synth.js";
-import type { RoutingTrace } from "./trace.js";
+import { emptyCounts, type RoutingTrace } from "./trace.js";
 
 /** Fitting synthetic-routing parameters to a trace (`moesim trace fit`): topics, per-layer loads and reuse. */
 
@@ -95,6 +95,13 @@ export function fitSynth(
 ): SynthParams {
   const { layers: L, experts: E, topK: K, tokens: T, picks, seq } = trace;
   if (T < 2) throw new UserError("cannot fit synthetic parameters to a trace with fewer than 2 tokens");
+  const empty = emptyCounts(trace);
+  if (empty.tokens > 0)
+    throw new UserError(
+      `cannot fit synthetic parameters to a trace with ${empty.tokens} tokens that have no experts at some ` +
+        `layer (read with incomplete: empty): the fit would count the missing layers as routing; read it ` +
+        `with --incomplete drop instead`,
+    );
   const C = Math.max(1, Math.min(opts.clusters ?? 8, T));
   const rng = rootStream(opts.seed ?? 0).child("fit");
   const assign = clusterTokens(trace, C, opts.iterations ?? 8, rng.child("kmeans"));

@@ -35,9 +35,41 @@ export interface TraceMeta {
   domains?: Record<number, string>;
   /** Where the trace came from (path, or "synthetic:<params>"). */
   source?: string;
-  /** Tokens a reader left out because they lacked some layer (with `incomplete: drop`). */
-  incomplete?: { policy: string; dropped_tokens: number; dropped_records: number; first: string[] };
+  /**
+   * Tokens that lacked some layer: left out (`incomplete: drop`), or kept with no expert picks at
+   * the layers they lacked (`incomplete: empty`). See IncompleteReport.
+   */
+  incomplete?: {
+    policy: string;
+    dropped_tokens: number;
+    dropped_records: number;
+    empty_tokens?: number;
+    empty_layers?: number;
+    first: string[];
+  };
   [key: string]: unknown;
+}
+
+/**
+ * The pick stored for "no expert": a token kept under `incomplete: empty` at a layer it has no
+ * record for holds NO_EXPERT in all its top-k picks there, and costs no expert work at that layer
+ * (gating sees -1, an empty pick list). Expert ids are then 0..65534 (experts <= 65535).
+ */
+export const NO_EXPERT = 0xffff;
+
+/** Tokens with no expert picks at some layer, and such (token, layer) pairs (see NO_EXPERT). */
+export function emptyCounts(trace: RoutingTrace): { tokens: number; layers: number } {
+  const { picks, topK: K, layers: L } = trace;
+  let tokens = 0;
+  let pairs = 0;
+  if (trace.experts > NO_EXPERT) return { tokens, layers: pairs };
+  for (let t = 0; t < trace.tokens; t++) {
+    let here = 0;
+    for (let l = 0; l < L; l++) if (picks[(t * L + l) * K] === NO_EXPERT) here++;
+    if (here > 0) tokens++;
+    pairs += here;
+  }
+  return { tokens, layers: pairs };
 }
 
 /** Index of the first pick of token t at layer l. */

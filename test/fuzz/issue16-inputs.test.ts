@@ -178,8 +178,13 @@ describe("issue 16: trace info", () => {
     const r = await runCli(["trace", "info", p, "--incomplete", "drop"]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/dropped 1 incomplete tokens \(1 records\): request 0 token 1: no layer 1 \(line 3\)/);
-    const bad = await runCli(["trace", "info", p, "--incomplete", "empty"]);
+    const empty = await runCli(["trace", "info", p, "--incomplete", "empty"]);
+    expect(empty.code).toBe(0);
+    expect(empty.out).toMatch(
+      /filled 1 incomplete tokens with no experts at 1 \(token, layer\) pairs: request 0 token 1/,
+    );
+    const bad = await runCli(["trace", "info", p, "--incomplete", "fill"]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toBe("moesim: error: --incomplete: expected error or drop, got 'empty'\n");
+    expect(bad.err).toBe("moesim: error: --incomplete: expected error, drop or empty, got 'fill'\n");
   });
 });

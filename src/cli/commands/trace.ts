@@ -8,6 +8,7 @@ import { formatSynthParams, loadSynthParams, synthesize, type SynthParams } from
 import { fitSynth } from "../../workload/synth-fit.js";
 import { LIMITS } from "../../scenario/limits.js";
 import { intFlag, rangeFlag, traceReadFlags, traceReadOptions, type TraceReadFlags } from "../flags.js";
+import type { TraceMeta } from "../../workload/trace.js";
 
 const readFlags = traceReadFlags;
 const readOpts = traceReadOptions;
@@ -42,6 +43,15 @@ function histogram(load: number[]): string {
   const edges = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, Infinity];
   for (const x of load) bins[edges.findIndex((e) => x / mean < e)]++;
   return bins.map((b) => String(b).padStart(3)).join(" ");
+}
+
+/** What the reader did with incomplete tokens, for `trace info`: dropped, or filled with no experts. */
+function incompleteLine(inc: NonNullable<TraceMeta["incomplete"]>): string {
+  const first = (n: number): string => `${inc.first.join("; ")}${n > inc.first.length ? "; ..." : ""}`;
+  const empty = inc.empty_tokens ?? 0;
+  return empty > 0
+    ? `filled ${empty} incomplete tokens with no experts at ${inc.empty_layers} (token, layer) pairs: ${first(empty)}`
+    : `dropped ${inc.dropped_tokens} incomplete tokens (${inc.dropped_records} records): ${first(inc.dropped_tokens)}`;
 }
 
 export function register(program: Command): void {
@@ -111,12 +121,7 @@ export function register(program: Command): void {
       `  tokens ${s.tokens}  sequences ${s.sequences}  layers ${s.layers}  ` +
         `experts ${s.experts}  top-k ${s.top_k}${t.meta.model ? `  model ${t.meta.model}` : ""}`,
     );
-    const inc = t.meta.incomplete;
-    if (inc)
-      out.push(
-        `  dropped ${inc.dropped_tokens} incomplete tokens (${inc.dropped_records} ` +
-          `records): ${inc.first.join("; ")}${inc.dropped_tokens > inc.first.length ? "; ..." : ""}`,
-      );
+    if (t.meta.incomplete) out.push(`  ${incompleteLine(t.meta.incomplete)}`);
     for (const note of s.notes) out.push(`  note: ${note}`);
     out.push(
       `  reuse of previous token's experts ${fmt(s.reuseRate)}  cross-layer ` +

@@ -1,6 +1,12 @@
 import { UserError } from "../../util/errors.js";
 import type { GatingInput, GatingPlan, PlanShape } from "./types.js";
 
+/**
+ * A pick of no expert: a token with no record at this layer (a trace read with incomplete: empty)
+ * is routed nowhere and costs no expert work here. Every gate skips it.
+ */
+export const NO_PICK = -1;
+
 /** The input's array lengths against its token, top-k and expert counts. */
 function checkShape(input: GatingInput): void {
   const { tokens, topK, experts, picks, tokenGpu, expertGpu } = input;
@@ -44,6 +50,7 @@ export function countBySourceAndExpert(input: GatingInput): Int32Array {
     const row = g * experts;
     for (let k = 0; k < topK; k++) {
       const e = picks[t * topK + k];
+      if (e === NO_PICK) continue;
       if (!(e >= 0 && e < experts)) badPick(t, e, experts);
       n[row + e]++;
     }
@@ -114,6 +121,7 @@ export function sparsePlan(
       const row = g * gpus;
       for (let k = 0; k < topK; k++) {
         const e = picks[t * topK + k];
+        if (e === NO_PICK) continue;
         if (!(e >= 0 && e < experts)) badPick(t, e, experts);
         const eg = expertGpu[e];
         if (!(eg >= 0 && eg < gpus)) badExpertGpu(e, eg, gpus);

@@ -7,7 +7,7 @@ export interface GatingInput {
   topK: number;
   experts: number;
   gpus: number;
-  /** tokens * topK expert ids for this MoE layer, token-major. */
+  /** tokens * topK expert ids for this MoE layer, token-major; -1 (NO_PICK) is no expert (see common.ts). */
   picks: ArrayLike<number>;
   /** GPU that holds each token (the batch is sharded over GPUs). */
   tokenGpu: Int32Array;

@@ -1,8 +1,9 @@
 import { UserError } from "../../util/errors.js";
 import { TraceBuilder } from "../builder.js";
-import type { RoutingTrace, TraceMeta } from "../trace.js";
+import { NO_EXPERT, type RoutingTrace, type TraceMeta } from "../trace.js";
 import {
   INCOMPLETE_SHOWN,
+  MAX_EXPERTS_WITH_EMPTY,
   MAX_POSITION,
   incompleteError,
   type IncompleteReport,
@@ -57,7 +58,14 @@ export class RecordAssembler {
     private readonly opts: Pick<TraceReadOptions, "experts" | "topK" | "layers" | "incomplete">,
   ) {
     this.topK = opts.topK;
-    this.expertLimit = opts.experts ?? 65536;
+    // Under `incomplete: empty` id 65535 is NO_EXPERT, so real ids stop one short.
+    const cap = opts.incomplete === "empty" ? MAX_EXPERTS_WITH_EMPTY : 65536;
+    if (opts.experts !== undefined && opts.experts > cap)
+      throw new UserError(
+        `${opts.experts} experts with incomplete: empty; at most ${cap} (expert id 65535 stands for "no expert")`,
+        path,
+      );
+    this.expertLimit = opts.experts ?? cap;
   }
 
   get records(): number {
@@ -156,7 +164,8 @@ export class RecordAssembler {
 
   /**
    * Tokens without a record for some layer. Under "error" (default) any is one UserError naming
-   * how many and the first few; under "drop" they are returned to be left out, with a report.
+   * how many and the first few; under "drop" they are returned to be left out, with a report;
+   * under "empty" they are kept (nothing is returned to leave out), with a report.
    */
   private incompleteTokens(
     recOf: Int32Array,
@@ -168,6 +177,7 @@ export class RecordAssembler {
     const bad = new Set<number>();
     const first: string[] = [];
     let records = 0;
+    let emptyLayers = 0;
     let firstLine = 0;
     for (let t = 0; t < T; t++) {
       let missing = -1;
@@ -175,8 +185,10 @@ export class RecordAssembler {
       let n = 0;
       for (let l = 0; l < L; l++) {
         const r = recOf[t * L + l];
-        if (r < 0) missing = missing < 0 ? l : missing;
-        else {
+        if (r < 0) {
+          missing = missing < 0 ? l : missing;
+          emptyLayers++;
+        } else {
           n++;
           if (present < 0) present = r;
         }
@@ -194,8 +206,19 @@ export class RecordAssembler {
       }
     }
     if (bad.size === 0) return { has: () => false };
-    if ((this.opts.incomplete ?? "error") === "error")
-      throw incompleteError(bad.size, T, first, `${this.path}:${firstLine}`);
+    const policy = this.opts.incomplete ?? "error";
+    if (policy === "error") throw incompleteError(bad.size, T, first, `${this.path}:${firstLine}`);
+    if (policy === "empty") {
+      const report: IncompleteReport = {
+        policy,
+        dropped_tokens: 0,
+        dropped_records: 0,
+        empty_tokens: bad.size,
+        empty_layers: emptyLayers,
+        first,
+      };
+      return { has: () => false, report };
+    }
     if (bad.size === T)
       throw new UserError(
         `all ${T} tokens have no record for some MoE layer (${first.join("; ")}); nothing is left to read`,
@@ -266,6 +289,12 @@ export class RecordAssembler {
       const slot = b.addToken(numericSeqs ? (this.seqNames[sIdx] as number) : sIdx, stepInSeq);
       for (let l = 0; l < L; l++) {
         const r = recOf[t * L + l];
+        if (r < 0) {
+          // incomplete: empty, a layer without a record: no expert picks (and no router weights).
+          slot.picks.fill(NO_EXPERT, slot.at + l * topK, slot.at + l * topK + topK);
+          slot.weights?.fill(0, slot.at + l * topK, slot.at + l * topK + topK);
+          continue;
+        }
         slot.picks.set(this.picks.buf.subarray(r * topK, r * topK + topK), slot.at + l * topK);
         if (slot.weights) slot.weights.set(this.weights.buf.subarray(r * topK, r * topK + topK), slot.at + l * topK);
       }

@@ -4,7 +4,7 @@ import { isUtf8 } from "node:buffer";
 import { crc32 } from "node:zlib";
 import { UserError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
-import type { RoutingTrace, TraceMeta } from "../trace.js";
+import { NO_EXPERT, type RoutingTrace, type TraceMeta } from "../trace.js";
 import { MAX_POSITION, checkExpertBytes } from "./options.js";
 
 /**
@@ -119,7 +119,24 @@ function checkPicks(t: RoutingTrace, where: string): void {
   const { picks, experts, topK: K } = t;
   const last = new Int32Array(experts).fill(-1);
   const at = (row: number): string => `binary trace: token ${Math.floor(row / t.layers)} layer ${row % t.layers}`;
+  // (token, layer) rows of NO_EXPERT only: a trace converted with `incomplete: empty`.
+  let emptyRows = 0;
+  let emptyTokens = 0;
+  let lastEmptyToken = -1;
   for (let row = 0, i = 0; i < picks.length; row++) {
+    if (picks[i] === NO_EXPERT && experts < NO_EXPERT + 1) {
+      for (let k = 0; k < K; k++, i++)
+        if (picks[i] !== NO_EXPERT)
+          throw new UserError(
+            `${at(row)} mixes "no expert" (${NO_EXPERT}) with expert ${picks[i]}; expected all ${K} or none`,
+            where,
+          );
+      emptyRows++;
+      const tok = Math.floor(row / t.layers);
+      if (tok !== lastEmptyToken) emptyTokens++;
+      lastEmptyToken = tok;
+      continue;
+    }
     for (let k = 0; k < K; k++, i++) {
       const e = picks[i];
       if (e >= experts)
@@ -128,6 +145,17 @@ function checkPicks(t: RoutingTrace, where: string): void {
         throw new UserError(`${at(row)} picks expert ${e} twice; expected ${K} distinct experts`, where);
       last[e] = row;
     }
+  }
+  if (emptyRows > 0) {
+    const prev = t.meta.incomplete;
+    t.meta.incomplete = {
+      policy: "empty",
+      dropped_tokens: 0,
+      dropped_records: 0,
+      empty_tokens: emptyTokens,
+      empty_layers: emptyRows,
+      first: Array.isArray(prev?.first) ? prev.first.filter((x) => typeof x === "string").slice(0, 5) : [],
+    };
   }
   for (let i = 0; i < t.tokens; i++) {
     if (t.seq[i] < 0 || t.seq[i] > MAX_POSITION)

@@ -1,8 +1,15 @@
 import { UserError } from "../../util/errors.js";
 import { TraceBuilder } from "../builder.js";
-import type { RoutingTrace, TraceMeta } from "../trace.js";
+import { NO_EXPERT, type RoutingTrace, type TraceMeta } from "../trace.js";
 import type { Line } from "./lines.js";
-import { INCOMPLETE_SHOWN, MAX_POSITION, checkExpertBytes, incompleteError, type TraceReadOptions } from "./options.js";
+import {
+  INCOMPLETE_SHOWN,
+  MAX_EXPERTS_WITH_EMPTY,
+  MAX_POSITION,
+  checkExpertBytes,
+  incompleteError,
+  type TraceReadOptions,
+} from "./options.js";
 
 /** Header line of the OLMoE decode-trace format ("moe-routing-trace/v1"). */
 export interface OlmoeHeader {
@@ -48,6 +55,37 @@ function positiveInt(v: unknown): v is number {
 }
 
 /**
+ * One past the largest expert id: the header's (or --experts') count, else what u16 ids hold; under
+ * `incomplete: empty` id 65535 is NO_EXPERT, so real ids stop one short.
+ */
+function expertIdLimit(experts: number | undefined, empty: boolean, where: string): number {
+  if (empty && experts !== undefined && experts > MAX_EXPERTS_WITH_EMPTY)
+    throw new UserError(
+      `${experts} experts with incomplete: empty; at most ${MAX_EXPERTS_WITH_EMPTY} ` +
+        `(expert id 65535 stands for "no expert")`,
+      where,
+    );
+  return experts ?? (empty ? MAX_EXPERTS_WITH_EMPTY : MAX_EXPERTS);
+}
+
+/** meta.incomplete for the token lines that lacked layers: dropped, or kept with no experts there. */
+function incompleteReport(
+  n: { tokens: number; lines: number; emptyLayers: number; first: string[] },
+  empty: boolean,
+): NonNullable<TraceMeta["incomplete"]> {
+  return empty
+    ? {
+        policy: "empty",
+        dropped_tokens: 0,
+        dropped_records: 0,
+        empty_tokens: n.tokens,
+        empty_layers: n.emptyLayers,
+        first: n.first,
+      }
+    : { policy: "drop", dropped_tokens: n.tokens, dropped_records: n.lines, first: n.first };
+}
+
+/**
  * Reads the OLMoE trace format: a JSON header line, then one line per generated token
  * {seq, domain, prompt_len, step, token, experts[layer][k]}. Every line is checked against the
  * header's shape; the first violation is one UserError with file:line and what was expected.
@@ -78,10 +116,11 @@ export async function readOlmoe(
   const experts = opts.experts ?? fromHeader("experts", header.experts);
   if (topK !== undefined && experts !== undefined && topK > experts)
     throw new UserError(`header field "top_k" (${topK}) is more than "experts" (${experts})`, `${path}:${first.no}`);
-  const expertLimit = experts ?? MAX_EXPERTS;
+  const emptyIncomplete = opts.incomplete === "empty";
+  const expertLimit = expertIdLimit(experts, emptyIncomplete, `${path}:${first.no}`);
   const expertBytes = checkExpertBytes(header.expert_bytes, 'header field "expert_bytes"', `${path}:${first.no}`);
   const dropIncomplete = opts.incomplete === "drop";
-  const incomplete = { tokens: 0, lines: 0, first: [] as string[], firstLine: 0 };
+  const incomplete = { tokens: 0, lines: 0, emptyLayers: 0, first: [] as string[], firstLine: 0 };
   let builder: TraceBuilder | null = null;
   const domains: Record<number, string> = {};
   const promptLens: Record<number, number> = {};
@@ -111,16 +150,19 @@ export async function readOlmoe(
       topK = (ex[0] as unknown[]).length;
       if (topK === 0) throw new UserError(`experts[0] is empty; expected the top-k expert ids of each layer`, where);
     }
-    if (ex.length < layers) {
-      // A token line missing layers: refused or left out (--incomplete), counted either way.
+    const short = ex.length < layers;
+    if (short) {
+      // A token line missing layers (the last ones): refused, left out, or kept with no experts
+      // there (--incomplete), counted either way.
       incomplete.tokens++;
       incomplete.lines++;
+      incomplete.emptyLayers += layers - ex.length;
       if (incomplete.first.length < INCOMPLETE_SHOWN)
         incomplete.first.push(`line ${line.no}: request ${seq} has ${ex.length} of ${layers} layers`);
       if (incomplete.firstLine === 0) incomplete.firstLine = line.no;
-      return;
+      if (!emptyIncomplete) return;
     }
-    if (ex.length !== layers)
+    if (!short && ex.length !== layers)
       throw new UserError(
         `"experts" has ${ex.length} layers; expected ${layers} (one list per MoE ` +
           `layer${ex.length < layers ? ", a layer is missing" : ""})`,
@@ -129,6 +171,7 @@ export async function readOlmoe(
     if (builder === null) builder = new TraceBuilder(layers, experts ?? 0, topK);
     const slot = builder.addToken(seq, typeof step === "number" ? step : -1);
     maxExpert = Math.max(maxExpert, copyPicks(ex, topK, expertLimit, slot.picks, slot.at, where));
+    if (short) slot.picks.fill(NO_EXPERT, slot.at + ex.length * topK, slot.at + layers * topK);
     if (typeof rec.domain === "string" && domains[seq] === undefined) domains[seq] = rec.domain;
     if (typeof rec.prompt_len === "number" && promptLens[seq] === undefined) promptLens[seq] = rec.prompt_len;
   };
@@ -139,7 +182,7 @@ export async function readOlmoe(
     if (builder !== null && (builder as TraceBuilder).tokens >= max) break;
     handle(line);
   }
-  if (incomplete.tokens > 0 && !dropIncomplete) {
+  if (incomplete.tokens > 0 && !dropIncomplete && !emptyIncomplete) {
     throw incompleteError(
       incomplete.tokens,
       incomplete.tokens + ((builder as TraceBuilder | null)?.tokens ?? 0),
@@ -156,13 +199,7 @@ export async function readOlmoe(
   const meta: TraceMeta = { source: path, format: "olmoe-jsonl" };
   if (typeof header.model === "string") meta.model = header.model;
   if (expertBytes !== undefined) meta.expertBytes = expertBytes;
-  if (incomplete.tokens > 0)
-    meta.incomplete = {
-      policy: "drop",
-      dropped_tokens: incomplete.tokens,
-      dropped_records: incomplete.lines,
-      first: incomplete.first,
-    };
+  if (incomplete.tokens > 0) meta.incomplete = incompleteReport(incomplete, emptyIncomplete);
   if (Object.keys(domains).length > 0) meta.domains = domains;
   if (Object.keys(promptLens).length > 0) meta.promptLens = promptLens;
   const trace = b.build(meta);

@@ -61,24 +61,35 @@ export interface TraceReadOptions {
   /**
    * Tokens without a record for every MoE layer (real per-(token, layer) dumps miss some):
    * "error" (default) refuses the trace, naming how many and the first few; "drop" leaves those
-   * tokens out and reports them in `meta.incomplete`.
+   * tokens out and reports them in `meta.incomplete`; "empty" keeps them, with no expert picks
+   * (NO_EXPERT) at the layers they lack, and reports how many tokens and (token, layer) pairs.
    */
   incomplete?: IncompletePolicy;
 }
 
-export type IncompletePolicy = "error" | "drop";
-export const INCOMPLETE_POLICIES: readonly IncompletePolicy[] = ["error", "drop"];
+export type IncompletePolicy = "error" | "drop" | "empty";
+export const INCOMPLETE_POLICIES: readonly IncompletePolicy[] = ["error", "drop", "empty"];
 
-/** What a reader left out under `incomplete: drop` (kept in the trace's meta, printed by `trace info`). */
+/**
+ * What a reader did with incomplete tokens under `incomplete: drop` or `empty` (kept in the
+ * trace's meta, printed by `trace info` and in run summaries).
+ */
 export interface IncompleteReport {
   policy: IncompletePolicy;
-  /** Tokens left out. */
+  /** Tokens left out (drop; 0 under empty). */
   dropped_tokens: number;
   /** Records (or token lines) of those tokens that were read and not used. */
   dropped_records: number;
+  /** Tokens kept with no expert picks at some layer (empty). */
+  empty_tokens?: number;
+  /** (token, layer) pairs filled with no expert picks (empty). */
+  empty_layers?: number;
   /** The first few, e.g. "request 3 token 5: no layer 7 (line 12)". */
   first: string[];
 }
+
+/** The largest expert count under `incomplete: empty`: id 65535 is NO_EXPERT. */
+export const MAX_EXPERTS_WITH_EMPTY = 65535;
 
 /** How many incomplete tokens an error message or report names. */
 export const INCOMPLETE_SHOWN = 5;
@@ -107,7 +118,7 @@ export function incompleteError(count: number, total: number, first: string[], w
     `${count} of ${total} tokens have no record for some MoE layer ` +
       `(${first.join("; ")}${count > first.length ? "; ..." : ""}); ` +
       "expected one record per (token, layer); pass --incomplete drop (trace.incomplete: drop " +
-      "in a scenario) to leave them out",
+      "in a scenario) to leave them out, or --incomplete empty to keep them with no experts at the missing layers",
     where,
   );
 }
