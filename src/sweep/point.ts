@@ -35,23 +35,6 @@ export function describePoint(point: SweepPoint): string {
 }
 
 /**
- * Where in the sweep file the override behind an error at key path `path` of a point's scenario is:
- * the parameter whose key path is a prefix of `path` (or lies inside it); the sweep file when none is.
- */
-function paramAt(spec: SweepSpec, point: SweepPoint, path: readonly PropertyKey[]): string {
-  const at = path.map(String);
-  const keys = Object.keys(point.params);
-  const covers = (k: string): boolean => {
-    const kp = k.split(".");
-    const n = Math.min(kp.length, at.length);
-    return n > 0 && kp.slice(0, n).every((seg, i) => seg === at[i]);
-  };
-  // The longest match: with `a.b` and `a.b.c` both set, an error at a.b.c.d is the latter's.
-  const k = keys.filter(covers).sort((x, y) => y.length - x.length)[0];
-  return k === undefined ? spec.file : spec.locateParam(point, k);
-}
-
-/**
  * Validates a point's scenario through the same parser as a scenario file (on its JSON text), so a
  * bad override reads like a bad scenario: the key path, what was expected and the valid values.
  */
@@ -63,7 +46,7 @@ export function pointText(spec: SweepSpec, point: SweepPoint): { text: string; f
     return { text, file: spec.baseFile, loaded };
   } catch (e) {
     if (e instanceof UserError) {
-      const where = e instanceof ScenarioError ? paramAt(spec, point, e.path) : spec.file;
+      const where = e instanceof ScenarioError ? spec.locateOverride(point, e.path) : spec.file;
       throw new UserError(`${describePoint(point)}: ${withoutBaseFile(spec, e.message)}`, where);
     }
     throw e;

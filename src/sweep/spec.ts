@@ -75,10 +75,11 @@ export interface SweepSpec {
   points: SweepPoint[];
   out: string;
   /**
-   * Where a point's parameter is set in the sweep file ("file:line:col" of its grid, points or set
-   * entry), for placing an error in the point's scenario at the override that caused it.
+   * Where the override behind key path `path` of a point's scenario is set in the sweep file
+   * ("file:line:col" of its grid value, points entry or set entry; the file when none is), for
+   * placing an error in the point's scenario at the override that caused it.
    */
-  locateParam: (point: SweepPoint, key: string) => string;
+  locateOverride: (point: SweepPoint, path: readonly PropertyKey[]) => string;
 }
 
 /** Every override key path (set, grid, points) may be a key: none names an object's prototype. */
@@ -137,6 +138,41 @@ function product(grid: Record<string, ParamValue[]>): Params[] {
   let out: Params[] = [{}];
   for (const [k, values] of Object.entries(grid)) out = out.flatMap((p) => values.map((v) => ({ ...p, [k]: v })));
   return out;
+}
+
+/** SweepSpec.locateOverride for a parsed sweep file (gridSize: the points of the grid's product). */
+function overrideLocator(
+  s: z.infer<typeof sweepSchema>,
+  gridSize: number,
+  locate: Locate,
+  file: string,
+): SweepSpec["locateOverride"] {
+  return (point, path) => {
+    // The longest override key path that is a prefix of `path` (or lies inside it): with `a.b`
+    // and `a.b.c` both set, an error at a.b.c.d is the latter's.
+    const at = path.map(String);
+    const covers = (k: string): boolean => {
+      const kp = k.split(".");
+      const n = Math.min(kp.length, at.length);
+      return n > 0 && kp.slice(0, n).every((seg, i) => seg === at[i]);
+    };
+    const keys = [...Object.keys(point.params), ...Object.keys(s.set ?? {})];
+    const key = keys.filter(covers).sort((x, y) => y.length - x.length)[0];
+    if (key === undefined) return file;
+    if (!Object.hasOwn(point.params, key)) return locate(["set", key]);
+    const list = Math.floor(point.index / gridSize);
+    if (s.grid && Object.hasOwn(s.grid, key)) {
+      // The point's grid set in mixed radix, the last axis fastest: the value's index on this key's axis.
+      let g = point.index % gridSize;
+      const axes = Object.entries(s.grid);
+      for (let a = axes.length - 1; a >= 0; a--) {
+        if (axes[a][0] === key) return locate(["grid", key, g % axes[a][1].length]);
+        g = Math.floor(g / axes[a][1].length);
+      }
+    }
+    if (s.points?.[list] && Object.hasOwn(s.points[list], key)) return locate(["points", list, key]);
+    return file;
+  };
 }
 
 /** Parses a sweep file's text; every problem is a UserError with file:line:col and the key path. */
@@ -223,20 +259,7 @@ export function parseSweep(text: string, file = "<inline>"): SweepSpec {
     paramKeys,
     points,
     out: s.out ?? `results/sweeps/${name}`,
-    locateParam: (point, key) => {
-      const list = Math.floor(point.index / gridSets.length);
-      if (s.grid && Object.hasOwn(s.grid, key)) {
-        // The point's grid set in mixed radix, the last axis fastest: the value's index on this key's axis.
-        let g = point.index % gridSets.length;
-        const axes = Object.entries(s.grid);
-        for (let a = axes.length - 1; a >= 0; a--) {
-          if (axes[a][0] === key) return locate(["grid", key, g % axes[a][1].length]);
-          g = Math.floor(g / axes[a][1].length);
-        }
-      }
-      if (s.points?.[list] && Object.hasOwn(s.points[list], key)) return locate(["points", list, key]);
-      return file;
-    },
+    locateOverride: overrideLocator(s, gridSets.length, locate, file),
   };
 }
 

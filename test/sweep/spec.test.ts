@@ -79,6 +79,18 @@ describe("sweep files", () => {
     expect(() => pointText(p, p.points[1])).toThrow(
       /^p\.yaml:4:30: point 1 .*polices: unknown key 'polices' \(valid: name, .*cluster, .*\)$/,
     );
+    // A constant override (set) is placed at its entry; an error in the base itself names the sweep file.
+    const st = parseSweep(`${base}set:\n  policies.gating: { policy: static, x: 1 }\ngrid: { seed: [1] }\n`, "s.yaml");
+    expect(() => pointText(st, st.points[0])).toThrow(
+      /^s\.yaml:3:20: point 0 \(seed=1\): policies\.gating\.x: unknown key 'x'/,
+    );
+    const b = parseSweep(
+      `base: { cluster: { preset: dgx-h100, nodez: 1 }, model: { preset: olmoe-1b-7b } }\ngrid: { seed: [1] }\n`,
+      "b.yaml",
+    );
+    expect(() => pointText(b, b.points[0])).toThrow(
+      /^b\.yaml: point 0 \(seed=1\): cluster\.nodez: unknown key 'nodez'/,
+    );
   });
 
   it("reports sweep-file mistakes with file:line:col and the key path", () => {
