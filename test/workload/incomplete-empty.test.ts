@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { expertLoad } from "../../src/policies/access.js";
+import { gatingPolicyNames, getGatingPolicy } from "../../src/policies/gating/index.js";
 import { UserError } from "../../src/util/errors.js";
 import { readTrace, writeBinaryTrace } from "../../src/workload/read.js";
 import { perLayerLoad } from "../../src/workload/stats.js";
@@ -145,5 +146,32 @@ describe("incomplete: empty", () => {
     );
     const total = (s: Summary): number => s.load.gpu_tokens.reduce((a, b) => a + b, 0);
     expect(total(c) - total(e)).toBe(3 * 8);
+  });
+
+  // (What a gate sends may still differ: capacity-based gates size buffers by the batch's tokens.)
+  it("every gate skips a token with no experts (-1 picks): its assignments are the others' only", () => {
+    const K = 2;
+    const picks = Int32Array.from([0, 1, -1, -1, 2, 3, 1, 2]); // token 1 has no experts here
+    const input = (p: Int32Array) => ({
+      tokens: p.length / K,
+      topK: K,
+      experts: 4,
+      gpus: 2,
+      picks: p,
+      tokenGpu: Int32Array.from({ length: p.length / K }, (_, t) => t % 2),
+      expertGpu: Int32Array.from([0, 0, 1, 1]),
+      tokenBytes: 8,
+    });
+    const without = Int32Array.from([0, 1, 2, 3, 1, 2]);
+    for (const name of gatingPolicyNames()) {
+      const g = getGatingPolicy(name);
+      const a = g.plan(input(picks), { capacityFactor: 4 });
+      const b = g.plan(input(without), { capacityFactor: 4 });
+      expect(Array.from(a.expertTokens), name).toEqual(Array.from(b.expertTokens));
+      expect(
+        a.expertTokens.reduce((x, y) => x + y, 0),
+        name,
+      ).toBe(6);
+    }
   });
 });

@@ -50,8 +50,10 @@ export function countBySourceAndExpert(input: GatingInput): Int32Array {
     const row = g * experts;
     for (let k = 0; k < topK; k++) {
       const e = picks[t * topK + k];
-      if (e === NO_PICK) continue;
-      if (!(e >= 0 && e < experts)) badPick(t, e, experts);
+      if (!(e >= 0 && e < experts)) {
+        if (e === NO_PICK) continue;
+        badPick(t, e, experts);
+      }
       n[row + e]++;
     }
   }
@@ -121,8 +123,10 @@ export function sparsePlan(
       const row = g * gpus;
       for (let k = 0; k < topK; k++) {
         const e = picks[t * topK + k];
-        if (e === NO_PICK) continue;
-        if (!(e >= 0 && e < experts)) badPick(t, e, experts);
+        if (!(e >= 0 && e < experts)) {
+          if (e === NO_PICK) continue; // the out-of-range test first: the common path pays one compare
+          badPick(t, e, experts);
+        }
         const eg = expertGpu[e];
         if (!(eg >= 0 && eg < gpus)) badExpertGpu(e, eg, gpus);
         sendTokens[row + eg]++;
