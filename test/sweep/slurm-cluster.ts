@@ -28,7 +28,7 @@ export interface SlurmCluster {
   /** The environment for client commands (sbatch, squeue, scontrol): SLURM_CONF names this cluster. */
   env: NodeJS.ProcessEnv;
   /** Runs a client command against this cluster; returns its stdout (throws on a non-zero exit). */
-  run(cmd: string, args: string[], cwd?: string): string;
+  run(cmd: string, args: string[], cwd?: string, extraEnv?: NodeJS.ProcessEnv): string;
   /** The last lines of every daemon's log, for an error message. */
   logs(): string;
   /** Cancels every job, stops the daemons and removes the folder (idempotent). */
@@ -107,6 +107,8 @@ function slurmConf(dir: string, node: { name: string; fields: string }, ports: [
     "JobCompType=jobcomp/none",
     "MpiDefault=none",
     "ReturnToService=2",
+    // A job this node can never run (more CPUs than it has) is refused at sbatch, not left pending.
+    "EnforcePartLimits=ALL",
     `NodeName=${node.name} NodeAddr=127.0.0.1 ${node.fields} State=UNKNOWN`,
     `PartitionName=test Nodes=${node.name} Default=YES MaxTime=INFINITE State=UP`,
     "",
@@ -183,8 +185,13 @@ export async function startSlurm(timeoutMs = 30_000): Promise<SlurmCluster> {
     ["munged.log", "slurmctld.out", "slurmd.out", "slurmctld.log", "slurmd.log"]
       .map((f) => `--- ${f}\n${tail(join(dir, "log", f))}`)
       .join("\n");
-  const run = (cmd: string, args: string[], cwd?: string) =>
-    execFileSync(findCommand(cmd)!, args, { env, cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const run = (cmd: string, args: string[], cwd?: string, extraEnv: NodeJS.ProcessEnv = {}) =>
+    execFileSync(findCommand(cmd)!, args, {
+      env: { ...env, ...extraEnv },
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   const killAll = () => procs.forEach((p) => p.exitCode === null && p.signalCode === null && p.kill("SIGKILL"));
   process.once("exit", killAll);
   let stopped = false;

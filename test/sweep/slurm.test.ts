@@ -117,6 +117,29 @@ describe.skipIf(cluster === null)(`${SBATCH_SCRIPT} under a private single-node 
     expect(shards.map((s) => s.size)).toEqual([3, 3]);
     expect(points([join(out, "shard-0"), join(out, "shard-1")])).toEqual(points([local]));
 
+    // The resubmission the script documents for a preempted task: shard 1 alone, with its shard
+    // count named, redoes only its missing point, in its own folder.
+    const shard1 = join(out, "shard-1", "points");
+    const lost = readdirSync(shard1).filter((f) => f.endsWith(".json"))[0];
+    rmSync(join(shard1, lost));
+    const resume = ["--parsable", "--array=1", "--cpus-per-task=1", "--time=00:05:00"];
+    resume.push(`--output=${join(logs, "resume-%a.log")}`, SBATCH_SCRIPT, SMALL_SWEEP, out);
+    const again = jobId(c.run("sbatch", resume, repoRoot, { MOESIM_SHARDS: "2" }));
+    // Without the count, a one-task array cannot know its shard count and says so instead of
+    // running the whole sweep as shard 0 of 1.
+    const bare = ["--parsable", "--array=1", "--cpus-per-task=1", "--time=00:05:00"];
+    bare.push(`--output=${join(logs, "bare-%a.log")}`, SBATCH_SCRIPT, SMALL_SWEEP, out);
+    const refused = jobId(c.run("sbatch", bare, repoRoot));
+    await drained(c, 120_000);
+    expect(finalStates(c, [again, refused]), jobLogs(c, logs)).toEqual([
+      "moesim-sweep COMPLETED 0:0",
+      "moesim-sweep FAILED 2:0",
+    ]);
+    expect(readFileSync(join(logs, "resume-1.log"), "utf8")).toContain("1 points run, 2 already done");
+    expect(readFileSync(join(logs, "bare-1.log"), "utf8")).toContain("MOESIM_SHARDS=N");
+    expect(points([join(out, "shard-0"), join(out, "shard-1")])).toEqual(points([local]));
+    expect(readdirSync(out).sort()).toEqual(["merged", "shard-0", "shard-1"]);
+
     expect(repoState()).toEqual(before);
   }, 180_000);
 });
