@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.js";
-import { DISPATCH_ALGORITHMS } from "../hardware/collectives/index.js";
+import { DISPATCH_ALGORITHMS, WIRE_PRECISIONS } from "../hardware/collectives/index.js";
 import { TRACE_FORMATS, type TraceFormat } from "../workload/readers/options.js";
 
 /**
@@ -69,6 +69,20 @@ export const clusterSchema = z
           "sends), hierarchical, deepep-normal (once per node over RDMA, then NVLink), " +
           "deepep-low-latency (per token and expert); default nccl, or hierarchical with " +
           "hierarchical_all_to_all",
+      ),
+    dispatch_precision: z
+      .object({
+        dispatch: z
+          .enum(WIRE_PRECISIONS)
+          .optional()
+          .describe("Token rows of the dispatch: fp8 (with one float32 scale per 128 channels, as DeepEP), bf16, ..."),
+        combine: z.enum(WIRE_PRECISIONS).optional().describe("Token rows of the combine (DeepEP: bf16)"),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "Precision of the MoE dispatch/combine on the wire (docs/hardware.md); a side left out " +
+          "sends the model's dtype without scales",
       ),
     network_model: z
       .enum(["flow", "analytic"])
