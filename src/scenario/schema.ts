@@ -37,7 +37,17 @@ export const clusterSchema = z
       .describe("Roofline efficiencies of the preset cost model"),
     fabric: z
       .object({
-        kind: z.enum(["fat-tree", "rail"]).default("fat-tree"),
+        kind: z
+          .enum(["fat-tree", "rail"])
+          .default("fat-tree")
+          .describe("fat-tree: one non-blocking fabric; rail: NIC i of every node on rail switch i (docs/hardware.md)"),
+        cross_rail: z
+          .enum(["spine", "pxn"])
+          .optional()
+          .describe(
+            "Rail fabrics: traffic between rails goes through a spine (spine, the default) or over NVLink " +
+              "to the GPU on the destination's rail first (pxn, as NCCL's PXN)",
+          ),
         latency_ns: z
           .number()
           .nonnegative()
@@ -96,6 +106,13 @@ export const clusterSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.fabric?.cross_rail !== undefined && c.fabric.kind !== "rail") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["fabric", "cross_rail"],
+        message: `cross_rail applies to a rail fabric only (fabric.kind: rail), not ${c.fabric.kind}`,
+      });
+    }
     const perNode = c.overrides?.gpusPerNode;
     if (typeof perNode === "number" && perNode * c.nodes > LIMITS.gpus) {
       ctx.addIssue({
