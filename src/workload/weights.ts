@@ -15,7 +15,7 @@ export type DType = "fp32" | "fp16" | "bf16" | "fp8";
 export type WeightFormat = DType | "mxfp4";
 export const WEIGHT_FORMATS: readonly WeightFormat[] = ["fp32", "fp16", "bf16", "fp8", "mxfp4"];
 
-/** Values per FP8 scale block (128 x 128) and bytes per scale (float32). */
+/** Values per FP8 scale block (128 x 128; one float32 scale each). */
 export const FP8_BLOCK_VALUES = 128 * 128;
 /** Values per MXFP4 block (one 8-bit E8M0 scale each). */
 export const MXFP4_BLOCK_VALUES = 32;
