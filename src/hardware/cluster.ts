@@ -12,8 +12,14 @@
  *   mem                          host memory (both directions)
  *   hbm[g]                       a GPU's copy to itself (HBM bandwidth / 2: read + write)
  *   nicTx[i], nicRx[i]           NIC into / out of the fabric (carries the NIC latency)
- *   fabUp, fabDown               node <-> fabric, only when a fabric is described
+ *   fabUp, fabDown               node <-> fabric, only when a fat-tree fabric is described
  *                                (perNode x NIC bandwidth / oversubscription, fabric latency)
+ * and per rail of a rail fabric whose cross-rail traffic goes through a spine (cluster-wide):
+ *   railUp[r], railDown[r]       rail switch r <-> spine (nodes x NIC bandwidth / oversubscription,
+ *                                fabric latency)
+ * A rail fabric routes NIC i to NIC i of another node through rail switch i alone (no fabric link);
+ * a transfer between rails goes up and down the spine ("spine") or first over NVLink to the GPU of
+ * its node on the destination's rail and out of that GPU's NIC ("pxn", NCCL's PXN).
  */
 import type { Simulation } from "../sim/engine.js";
 import { secondsToNs } from "../sim/time.js";
@@ -102,6 +108,11 @@ export class Cluster implements CollectiveContext {
   private readonly scratch = new Int32Array(MAX_ROUTE);
   private readonly collectiveOverheadNs: number;
   private readonly switches: number;
+  /** Rail fabric: spine links per rail (cross_rail "spine"); empty otherwise. */
+  private readonly railUp: number[] = [];
+  private readonly railDown: number[] = [];
+  private readonly rail: boolean;
+  private readonly pxn: boolean;
   private groupSeen: Int32Array;
   private groupMark = 0;
 
@@ -121,6 +132,8 @@ export class Cluster implements CollectiveContext {
       });
     this.collectiveOverheadNs = node.collectiveOverheadNs ?? node.gpu.launchOverheadNs;
     this.switches = Math.ceil(this.G / node.pcie.gpusPerSwitch);
+    this.rail = spec.fabric?.kind === "rail";
+    this.pxn = this.rail && spec.fabric?.crossRail === "pxn";
     const clock = (): number => sim.now;
     this.pools = [];
     for (let g = 0; g < this.gpuCount; g++) {
@@ -192,13 +205,20 @@ export class Cluster implements CollectiveContext {
           L.nicTx.push(add(`${p}/nic${i}-tx`, "nic", node.nic.bandwidthBytesPerS, node.nic.latencyNs));
           L.nicRx.push(add(`${p}/nic${i}-rx`, "nic", node.nic.bandwidthBytesPerS, 0));
         }
-        if (fabric !== undefined) {
+        if (fabric !== undefined && !this.rail) {
           const bw = (node.nic.perNode * node.nic.bandwidthBytesPerS) / (fabric.oversubscription ?? 1);
           L.fabUp = add(`${p}/fabric-up`, "fabric", bw, fabric.latencyNs ?? 0);
           L.fabDown = add(`${p}/fabric-down`, "fabric", bw, 0);
         }
       }
       this.nodeLinks.push(L);
+    }
+    if (fabric !== undefined && this.rail && !this.pxn && nodes > 1) {
+      const bw = (nodes * node.nic.bandwidthBytesPerS) / (fabric.oversubscription ?? 1);
+      for (let r = 0; r < node.nic.perNode; r++) {
+        this.railUp.push(add(`rail${r}/spine-up`, "fabric", bw, fabric.latencyNs ?? 0));
+        this.railDown.push(add(`rail${r}/spine-down`, "fabric", bw, 0));
+      }
     }
   }
 
@@ -305,9 +325,17 @@ export class Cluster implements CollectiveContext {
       return k;
     }
     // Across nodes: source side to its NIC, NIC, fabric, NIC, destination side.
-    const sNic = srcHost ? 0 : this.nicOf(sl);
-    const dNic = dstHost ? 0 : this.nicOf(dl);
-    if (srcHost) {
+    let sNic = srcHost ? 0 : this.nicOf(sl);
+    let dNic = dstHost ? 0 : this.nicOf(dl);
+    if (this.rail && srcHost !== dstHost) {
+      // a host reaches any of its node's NICs over PCIe: it takes the one on the GPU's rail
+      if (srcHost) sNic = dNic;
+      else dNic = sNic;
+    }
+    if (this.pxn && sNic !== dNic) {
+      k = this.pxnHop(S, sl, dNic, r);
+      sNic = dNic;
+    } else if (srcHost) {
       r[k++] = S.mem;
       r[k++] = S.swDown[this.switchOfNic(sNic)];
     } else {
@@ -323,6 +351,9 @@ export class Cluster implements CollectiveContext {
     if (S.fabUp >= 0) {
       r[k++] = S.fabUp;
       r[k++] = D.fabDown;
+    } else if (this.railUp.length > 0 && sNic !== dNic) {
+      r[k++] = this.railUp[sNic];
+      r[k++] = this.railDown[dNic];
     }
     r[k++] = D.nicRx[dNic];
     if (dstHost) {
@@ -336,6 +367,35 @@ export class Cluster implements CollectiveContext {
         r[k++] = D.swDown[ds];
       }
       r[k++] = D.pcieDown[dl];
+    }
+    return k;
+  }
+
+  /**
+   * PXN (NCCL 2.12+): GPU sl of a node reaches NIC `nic` of another rail through the node's GPU on
+   * that rail: NVLink to it (PCIe when the node has no NVLink), then from it over PCIe to the NIC.
+   * Writes those links into r from 0; returns their count (the NIC's own link follows).
+   */
+  private pxnHop(S: NodeLinks, sl: number, nic: number, r: Int32Array): number {
+    const G = this.G;
+    let p = 0;
+    while (this.nicOf(p) !== nic) p++;
+    let k = 0;
+    let from = sl;
+    if (S.nvUp.length > 0) {
+      r[k++] = S.nvUp[sl];
+      r[k++] = S.nvDown[p];
+      from = p;
+    } else if (S.nvPair.length > 0) {
+      r[k++] = S.nvPair[sl * G + p];
+      from = p;
+    }
+    r[k++] = S.pcieUp[from];
+    const gs = this.switchOfGpu(from);
+    const ns = this.switchOfNic(nic);
+    if (gs !== ns) {
+      r[k++] = S.swUp[gs];
+      r[k++] = S.swDown[ns];
     }
     return k;
   }

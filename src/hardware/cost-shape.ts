@@ -12,7 +12,17 @@ export type Activation = "swiglu" | "gelu" | "relu";
 
 export type CostOp =
   | { kind: "generic"; flops: number; bytes: number; dtype: Dtype }
-  | { kind: "expert_ffn"; tokens: number; dModel: number; dFf: number; activation: Activation; dtype: Dtype }
+  | {
+      kind: "expert_ffn";
+      tokens: number;
+      dModel: number;
+      dFf: number;
+      activation: Activation;
+      /** The precision the matmuls compute in (and the activations' bytes). */
+      dtype: Dtype;
+      /** Bytes per stored weight, scales included (default: dtype's bytes; e.g. FP8 blocks, MXFP4). */
+      weightBytesPerParam?: number;
+    }
   | { kind: "gating"; tokens: number; dModel: number; experts: number; topK: number; dtype: Dtype }
   | { kind: "shuffle"; bytes: number }
   | { kind: "copy"; bytes: number; direction: "h2d" | "d2h" | "d2d" };
@@ -41,8 +51,11 @@ export function opWork(op: CostOp): OpWork {
     case "expert_ffn": {
       const b = DTYPE_BYTES[op.dtype];
       // weights once, tokens in and out, the hidden activation written and read once
-      const bytes =
-        expertWeightBytes(op.dModel, op.dFf, op.activation, op.dtype) + op.tokens * (2 * op.dModel + 2 * op.dFf) * b;
+      const weights =
+        op.weightBytesPerParam === undefined
+          ? expertWeightBytes(op.dModel, op.dFf, op.activation, op.dtype)
+          : op.dModel * op.dFf * (op.activation === "swiglu" ? 3 : 2) * op.weightBytesPerParam;
+      const bytes = weights + op.tokens * (2 * op.dModel + 2 * op.dFf) * b;
       return { flops: expertFfnFlops(op.tokens, op.dModel, op.dFf, op.activation), bytes, dtype: op.dtype };
     }
     case "gating": {

@@ -6,7 +6,7 @@
  */
 import { Simulation } from "../sim/engine.js";
 import { Cluster, type NetworkModel } from "./cluster.js";
-import type { TokenRoutes } from "./collectives/index.js";
+import { tokenRowBytes, type ExchangePrecision, type TokenRoutes } from "./collectives/index.js";
 import { clusterSpecFrom } from "./presets.js";
 
 export type DeepepKernel = "normal" | "low-latency";
@@ -61,13 +61,8 @@ export const DEEPEP_FITTED = new Set(["low-latency/dispatch/ep64"]);
 const HIDDEN = 7168;
 const EXPERTS = 256;
 const TOP_K = 8;
-/**
- * Bytes per token: FP8 with one 4-byte scale per 128 values (DeepEP's fp8_factor), BF16; the low-latency FP8 message
- * adds a 16-byte header.
- */
-const FP8_TOKEN = HIDDEN + (HIDDEN / 128) * 4;
-const BF16_TOKEN = HIDDEN * 2;
-const LL_FP8_MESSAGE = FP8_TOKEN + 16;
+/** DeepEP's published setting: FP8 dispatch (with its per-128-channel scales), BF16 combine (precision.ts). */
+export const DEEPEP_PRECISION: Required<ExchangePrecision> = { dispatch: "fp8", combine: "bf16" };
 
 /** mulberry32: a small seeded generator (the validation's own stream). */
 function rng(seed: number): () => number {
@@ -169,15 +164,15 @@ function deepepCountedTokens(routes: TokenRoutes, ranks: number): number {
 }
 
 function point(kernel: DeepepKernel, op: DeepepOp, ep: number, net: NetworkModel, seed: number): number {
+  // a row's bytes as a scenario's cluster.dispatch_precision gives them
+  const bytes = tokenRowBytes(HIDDEN, DEEPEP_PRECISION[op]);
   if (kernel === "normal") {
     const groups = ep > 8 ? Math.min(ep / 8, 4) : null;
     const routes = deepepRouting(ep, 4096, groups, seed);
-    const bytes = op === "dispatch" ? FP8_TOKEN : BF16_TOKEN;
     const ns = simulateDeepepNs("deepep-normal", ep, { ...routes, tokenBytes: bytes, direction: op }, net);
     return (deepepCountedTokens(routes, ep) * bytes) / ns; // bytes per ns = GB/s
   }
   const routes = deepepRouting(ep, 128, null, seed);
-  const bytes = op === "dispatch" ? LL_FP8_MESSAGE : BF16_TOKEN;
   return simulateDeepepNs("deepep-low-latency", ep, { ...routes, tokenBytes: bytes, direction: op }, net) / 1000;
 }
 

@@ -79,10 +79,16 @@ export interface NodeSpec {
 
 export interface FabricSpec {
   /**
-   * "fat-tree": any NIC reaches any NIC through the same spine; "rail": NIC i of every node sits on rail switch i, and
-   * traffic between different rails pays one more switch hop (latencyNs again).
+   * "fat-tree": any NIC reaches any NIC through the node's uplink into one non-blocking fabric; "rail": NIC i of every
+   * node sits on rail switch i, so NICs of the same rail reach each other through their rail switch alone.
    */
   kind: "fat-tree" | "rail";
+  /**
+   * Rail fabrics: how a transfer reaches a NIC of another rail. "spine" (default): up from the source rail's switch
+   * through a spine to the destination's rail (latencyNs); "pxn": over NVLink first to the GPU of the source node on
+   * the destination's rail, then out of that GPU's NIC (NCCL's PXN), so no traffic crosses rails in the fabric.
+   */
+  crossRail?: "spine" | "pxn";
   /** Extra one-way latency through the fabric's switches, ns (default 0: included in the NIC latency). */
   latencyNs?: number;
   /** Ratio of the nodes' total NIC bandwidth to their uplink bandwidth into the fabric (default 1: non-blocking). */

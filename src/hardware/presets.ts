@@ -424,6 +424,12 @@ export function clusterSpecFrom(input: ClusterSpecInput): ClusterSpec {
         where,
       );
     }
+    if (f.crossRail !== undefined && (f.kind !== "rail" || (f.crossRail !== "spine" && f.crossRail !== "pxn"))) {
+      throw new UserError(
+        `fabric.crossRail must be "spine" or "pxn" on a rail fabric, got ${JSON.stringify(f.crossRail)} on ${f.kind}`,
+        where,
+      );
+    }
     if (f.latencyNs !== undefined && !(f.latencyNs >= 0))
       throw new UserError(`fabric.latencyNs must be >= 0, got ${JSON.stringify(f.latencyNs)}`, where);
     spec.fabric = { ...f };

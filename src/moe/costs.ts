@@ -7,16 +7,34 @@ import {
   modelStats,
   moeLayerIndices,
   sharedExpertCost,
+  weightFormat,
   type Cost,
   type ModelSpec,
 } from "../workload/model.js";
+import { matmulDtype, weightBytesPerParam } from "../workload/weights.js";
 import type { CostOp } from "../hardware/cost.js";
 
 export type SimPhase = "decode" | "prefill" | "encode";
 
 /** A workload Cost as a roofline op for the hardware cost model. */
 export function genericOp(m: ModelSpec, c: Cost): CostOp {
-  return { kind: "generic", flops: c.flops, bytes: c.weightBytes + c.activationBytes, dtype: m.dtype };
+  return { kind: "generic", flops: c.flops, bytes: c.weightBytes + c.activationBytes, dtype: c.dtype ?? m.dtype };
+}
+
+/** One routed expert over `rows` rows: its weights as stored (ModelSpec.weights.experts), its matmuls' precision. */
+export function expertOp(m: ModelSpec, rows: number): CostOp {
+  const f = weightFormat(m, "experts");
+  const { dModel, dFf, activation } = m;
+  const dtype = matmulDtype(f, m.dtype);
+  return {
+    kind: "expert_ffn",
+    tokens: rows,
+    dModel,
+    dFf,
+    activation,
+    dtype,
+    weightBytesPerParam: weightBytesPerParam(f),
+  };
 }
 
 /**
@@ -79,6 +97,5 @@ export function expertBytes(m: ModelSpec): number {
 
 /** Weight bytes every GPU holds whatever the placement: attention, dense FFNs, gates, shared experts, embeddings. */
 export function replicatedWeightBytes(m: ModelSpec): number {
-  const s = modelStats(m);
-  return (s.totalParams - s.moeLayers * m.experts * s.expertParams) * s.bytesPerParam;
+  return modelStats(m).replicatedWeightBytes;
 }

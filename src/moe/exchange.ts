@@ -52,10 +52,10 @@ export function exchangePhase(
   return ev;
 }
 
-/** The combine all-to-all: the dispatch's transpose. */
+/** The combine all-to-all: the dispatch's transpose, in rows of the combine's precision. */
 export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): SimEvent<void> {
   const r = planRoutes.get(plan);
-  const routes = r && { ...r, direction: "combine" as const };
+  const routes = r && { ...r, tokenBytes: c.combineTokenBytes, direction: "combine" as const };
   return a2a(c, transposeInto(c, x.backBuf, plan.sendBytes), c.cfg.dispatchAlgorithm, routes);
 }
 
@@ -75,12 +75,13 @@ export function countsMatrix(c: RunConstants, x: LayerScratch, nVirtual: number)
 }
 
 /**
- * The transpose of the dispatch, in a buffer reused from layer to layer (a collective has read it
- * when it completes).
+ * The transpose of the dispatch, rescaled from dispatch rows to combine rows, in a buffer reused
+ * from layer to layer (a collective has read it when it completes).
  */
 function transposeInto(c: RunConstants, back: Float64Array, send: Float64Array): Float64Array {
   const D = c.D;
-  for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = send[s * D + d];
+  const k = c.combineTokenBytes / c.tokenBytes;
+  for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = send[s * D + d] * k;
   return back;
 }
 

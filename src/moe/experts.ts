@@ -7,6 +7,7 @@ import type { SimEvent } from "../sim/engine.js";
 import type { GatingPlan } from "../policies/gating/index.js";
 import type { Placement } from "../policies/placement/index.js";
 import type { LayerScratch, RunConstants, RunTallies, StepScratch } from "./state.js";
+import { expertOp } from "./costs.js";
 
 /** Weight copies of a layer's missed experts: when each (virtual) expert's weights arrive; each GPU's copy stream. */
 export interface Copies {
@@ -280,10 +281,7 @@ function expertNs(c: RunConstants, x: LayerScratch, rows: number): number {
   }
   let ns = x.expertNsMemo[rows];
   if (ns < 0) {
-    const m = c.m;
-    const { dModel, dFf, activation, dtype } = m;
-    const op = { kind: "expert_ffn", tokens: rows, dModel, dFf, activation, dtype } as const;
-    ns = x.expertNsMemo[rows] = c.cost.timeNs(op);
+    ns = x.expertNsMemo[rows] = c.cost.timeNs(expertOp(c.m, rows));
   }
   return ns;
 }

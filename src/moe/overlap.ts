@@ -134,7 +134,7 @@ function microBatchStages(run: Run, stepIdx: number, mb: number, part: Int32Arra
     expertCompute(c, s, x, t, plan, null, 0);
     phases.expert_compute += s.cur.critCompute;
     stages.push({ kind: "compute", layer: l, what: "experts", ns: busyDiff(t.gpuBusy, busy0) });
-    const back = transpose(send, c.D);
+    const back = transpose(send, c.D).map((b) => b * (c.combineTokenBytes / c.tokenBytes)); // combine-precision rows
     stages.push({ kind: "comm", layer: l, what: "combine", start: () => a2a(c, back) });
     // the dispatch buffers: counted while the micro-batch's costs are worked out, not over the overlap
     for (let g = 0; g < c.D; g++) free(c, g, "all_to_all", plan.bufferBytesPerGpu[g]);

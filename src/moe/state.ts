@@ -12,6 +12,7 @@ import { Cluster } from "../hardware/cluster.js";
 import type { CostModel } from "../hardware/cost.js";
 import type { OomInfo } from "../hardware/memory.js";
 import { DTYPE_BYTES } from "../hardware/devices.js";
+import { exchangeRowBytes } from "../hardware/collectives/index.js";
 import type { ModelSpec } from "../workload/model.js";
 import type { RoutingTrace } from "../workload/trace.js";
 import type { RequestStats } from "../workload/batching.js";
@@ -42,7 +43,9 @@ export class RunConstants {
   declare m: ModelSpec;
   declare trace: RoutingTrace;
   declare bytesPerElem: number;
+  /** Bytes of one token row of the dispatch, and of the combine (cluster.dispatch_precision). */
   declare tokenBytes: number;
+  declare combineTokenBytes: number;
   /** Bytes of one expert's weights. */
   declare eBytes: number;
   declare launchNs: number;
@@ -103,7 +106,9 @@ export class RunConstants {
     this.m = m;
     this.trace = cfg.trace;
     this.bytesPerElem = DTYPE_BYTES[m.dtype];
-    this.tokenBytes = m.dModel * DTYPE_BYTES[m.dtype];
+    const rows = exchangeRowBytes(m.dModel, cfg.dispatchPrecision, DTYPE_BYTES[m.dtype]);
+    this.tokenBytes = rows.dispatch;
+    this.combineTokenBytes = rows.combine;
     this.eBytes = expertBytes(m);
     this.launchNs = launchNs;
     this.layers = layers;

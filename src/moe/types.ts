@@ -5,6 +5,7 @@
  */
 import type { ClusterSpec } from "../hardware/devices.js";
 import type { NetworkModel } from "../hardware/cluster.js";
+import type { ExchangePrecision } from "../hardware/collectives/index.js";
 import type { CostModel } from "../hardware/cost.js";
 import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
 import type { ModelSpec } from "../workload/model.js";
@@ -58,6 +59,8 @@ export interface MoeSimConfig {
    * hierarchicalAllToAll.
    */
   dispatchAlgorithm?: string;
+  /** Precision of the dispatch's and the combine's token rows (default: the model's dtype, no scales). */
+  dispatchPrecision?: ExchangePrecision;
   /** The network model: max-min fair flows (default) or analytic (see Cluster's networkModel). */
   networkModel?: NetworkModel;
   /** Keep each GPU's memory timeline (result.memory[].timeline; default true); peaks are kept either way. */

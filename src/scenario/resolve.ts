@@ -79,6 +79,7 @@ export async function resolveScenario(
     eventLog: sc.outputs.event_log,
     hierarchicalAllToAll: sc.cluster.hierarchical_all_to_all,
     dispatchAlgorithm: sc.cluster.dispatch,
+    ...(sc.cluster.dispatch_precision !== undefined ? { dispatchPrecision: sc.cluster.dispatch_precision } : {}),
     networkModel: sc.cluster.network_model,
     // the memory timeline is written (memory.csv) only with outputs.timelines
     memoryTimeline: sc.outputs.timelines,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.js";
-import { DISPATCH_ALGORITHMS } from "../hardware/collectives/index.js";
+import { DISPATCH_ALGORITHMS, WIRE_PRECISIONS } from "../hardware/collectives/index.js";
 import { TRACE_FORMATS, type TraceFormat } from "../workload/readers/options.js";
 
 /**
@@ -37,7 +37,17 @@ export const clusterSchema = z
       .describe("Roofline efficiencies of the preset cost model"),
     fabric: z
       .object({
-        kind: z.enum(["fat-tree", "rail"]).default("fat-tree"),
+        kind: z
+          .enum(["fat-tree", "rail"])
+          .default("fat-tree")
+          .describe("fat-tree: one non-blocking fabric; rail: NIC i of every node on rail switch i (docs/hardware.md)"),
+        cross_rail: z
+          .enum(["spine", "pxn"])
+          .optional()
+          .describe(
+            "Rail fabrics: traffic between rails goes through a spine (spine, the default) or over NVLink " +
+              "to the GPU on the destination's rail first (pxn, as NCCL's PXN)",
+          ),
         latency_ns: z
           .number()
           .nonnegative()
@@ -70,6 +80,20 @@ export const clusterSchema = z
           "deepep-low-latency (per token and expert); default nccl, or hierarchical with " +
           "hierarchical_all_to_all",
       ),
+    dispatch_precision: z
+      .object({
+        dispatch: z
+          .enum(WIRE_PRECISIONS)
+          .optional()
+          .describe("Token rows of the dispatch: fp8 (with one float32 scale per 128 channels, as DeepEP), bf16, ..."),
+        combine: z.enum(WIRE_PRECISIONS).optional().describe("Token rows of the combine (DeepEP: bf16)"),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "Precision of the MoE dispatch/combine on the wire (docs/hardware.md); a side left out " +
+          "sends the model's dtype without scales",
+      ),
     network_model: z
       .enum(["flow", "analytic"])
       .default("flow")
@@ -82,6 +106,13 @@ export const clusterSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.fabric?.cross_rail !== undefined && c.fabric.kind !== "rail") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["fabric", "cross_rail"],
+        message: `cross_rail applies to a rail fabric only (fabric.kind: rail), not ${c.fabric.kind}`,
+      });
+    }
     const perNode = c.overrides?.gpusPerNode;
     if (typeof perNode === "number" && perNode * c.nodes > LIMITS.gpus) {
       ctx.addIssue({

@@ -1,7 +1,7 @@
 import { UserError, listValues } from "../util/errors.js";
+import { matmulDtype, weightBytesPerParam, type DType, type WeightFormat } from "./weights.js";
 
-/** Weight/activation data type; bytes per parameter follow from it. */
-export type DType = "fp32" | "fp16" | "bf16" | "fp8";
+export type { DType, WeightFormat } from "./weights.js";
 /** FFN activation: gated ones (SwiGLU) have three matrices per FFN, the others two. */
 export type Activation = "swiglu" | "gelu" | "relu";
 
@@ -48,7 +48,13 @@ export interface ModelSpec {
   kvHeads: number;
   /** Per-head dimension (default dModel / heads). */
   headDim?: number;
+  /** Activations, KV cache, and every weight that `weights` does not name (embeddings, head, router, biases). */
   dtype: DType;
+  /**
+   * Weight storage as deployed (default: dtype): linear = attention projections, dense FFNs and
+   * shared experts; experts = routed experts (src/workload/weights.ts).
+   */
+  weights?: { linear?: WeightFormat; experts?: WeightFormat };
   activation: Activation;
   encoderLayers?: number;
   decoderLayers?: number;
@@ -211,7 +217,9 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     heads: 128,
     kvHeads: 128,
     headDim: 128,
-    dtype: "fp8",
+    dtype: "bf16",
+    // quantization_config: fp8 e4m3, weight_block_size [128, 128] on every linear layer; embeddings, head, router bf16
+    weights: { linear: "fp8", experts: "fp8" },
     activation: "swiglu",
     mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
     routingGroups: { groups: 8, topGroups: 4 },
@@ -238,7 +246,9 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     heads: 64,
     kvHeads: 64,
     headDim: 128,
-    dtype: "fp8",
+    dtype: "bf16",
+    // quantization_config as DeepSeek-V3's (block-FP8 128 x 128)
+    weights: { linear: "fp8", experts: "fp8" },
     activation: "swiglu",
     mla: { qLoraRank: 1536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 },
     // config.json: n_group 1, topk_group 1 (routing is not group-limited).
@@ -294,7 +304,7 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
   },
   // openai/gpt-oss-120b config.json: 36 layers all MoE, 128 experts top-4, d_model = expert hidden = 2880, GQA 64/8
   // heads of 64, biases on attention and experts; 116.8B total, 5.1B active (gpt-oss model card, arXiv 2508.10925).
-  // Released with MXFP4 expert weights; modelled here at bf16 throughout (per-tensor precision is not modelled yet).
+  // quantization_config: mxfp4 on the MoE experts; self_attn, router, embed_tokens and lm_head not converted (bf16).
   "gpt-oss-120b": {
     name: "gpt-oss-120b",
     layers: 36,
@@ -309,6 +319,7 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
     kvHeads: 8,
     headDim: 64,
     dtype: "bf16",
+    weights: { experts: "mxfp4" },
     activation: "swiglu",
     bias: true,
     published: {
@@ -399,6 +410,17 @@ export function ffnParams(spec: ModelSpec, dFf: number): number {
   return mats * spec.dModel * dFf + biases;
 }
 
+/** Storage format of one kind of weights (ModelSpec.weights, default dtype). */
+export function weightFormat(spec: ModelSpec, kind: "linear" | "experts"): WeightFormat {
+  return spec.weights?.[kind] ?? spec.dtype;
+}
+
+/** Bytes of one FFN's weights stored in format f (its biases in dtype). */
+export function ffnWeightBytes(spec: ModelSpec, dFf: number, f: WeightFormat): number {
+  const matrices = (spec.activation === "swiglu" ? 3 : 2) * spec.dModel * dFf;
+  return matrices * weightBytesPerParam(f) + (ffnParams(spec, dFf) - matrices) * bytesPerParam(spec.dtype);
+}
+
 /** Parameters of one self-attention block (projections only). */
 export function attentionParams(spec: ModelSpec): number {
   const d = spec.dModel;
@@ -424,8 +446,10 @@ export interface ModelStats {
   activeParams: number;
   /** Parameters of one routed expert. */
   expertParams: number;
-  /** Bytes of one routed expert's weights. */
+  /** Bytes of one routed expert's weights (ModelSpec.weights.experts). */
   expertBytes: number;
+  /** Bytes of every weight but the routed experts (attention, dense FFNs, gates, shared experts, embeddings). */
+  replicatedWeightBytes: number;
   moeLayers: number;
   denseLayers: number;
   /** Input embedding plus output head (once when tied). */
@@ -451,34 +475,42 @@ export function modelStats(spec: ModelSpec): ModelStats {
   const shared = (spec.sharedExperts ?? 0) * ffnParams(spec, spec.sharedDFf ?? spec.dFf);
   const gate = spec.dModel * spec.experts;
   const attn = attentionParams(spec);
+  const bpp = bytesPerParam(spec.dtype);
+  const linear = weightFormat(spec, "linear");
+  const denseBytes = ffnWeightBytes(spec, spec.denseDFf ?? spec.dFf, linear);
+  const sharedBytes = (spec.sharedExperts ?? 0) * ffnWeightBytes(spec, spec.sharedDFf ?? spec.dFf, linear);
   let total = 0;
   let active = 0;
+  let replicated = 0;
   for (const s of stacks(spec)) {
     // Decoder layers of an encoder-decoder model have a cross-attention block too.
     const attnHere = s.decoder && stacks(spec).length === 2 ? 2 * attn : attn;
     for (let i = 0; i < s.count; i++) {
       total += attnHere;
       active += attnHere;
+      replicated += attnHere * weightBytesPerParam(linear);
       if (moe.has(s.start + i)) {
         total += spec.experts * expertParams + gate + shared;
         active += spec.topK * expertParams + gate + shared;
+        replicated += gate * bpp + sharedBytes;
       } else {
         total += denseFfn;
         active += denseFfn;
+        replicated += denseBytes;
       }
     }
   }
   const embedding = (spec.tiedEmbeddings ? 1 : 2) * spec.vocab * spec.dModel;
   total += embedding;
   active += embedding;
-  const bpp = bytesPerParam(spec.dtype);
   // The embedding lookup costs no FLOPs; the output head costs 2 * dModel * vocab per token.
   const flops = 2 * (active - embedding) + 2 * spec.dModel * spec.vocab;
   return {
     totalParams: total,
     activeParams: active,
     expertParams,
-    expertBytes: expertParams * bpp,
+    expertBytes: ffnWeightBytes(spec, spec.dFf, weightFormat(spec, "experts")),
+    replicatedWeightBytes: replicated + embedding * bpp,
     moeLayers: moe.size,
     denseLayers: spec.layers - moe.size,
     embeddingParams: embedding,
@@ -498,6 +530,8 @@ export interface Cost {
   weightBytes: number;
   /** Activation/KV bytes read and written. */
   activationBytes: number;
+  /** Precision of its matmuls (default: the model's dtype). */
+  dtype?: DType;
 }
 
 /** KV-cache bytes one token adds per layer (MLA caches the latent plus the RoPE key). */
@@ -523,34 +557,45 @@ export function attentionCost(spec: ModelSpec, opts: { sequences: number; tokens
   const keysSeen = T * opts.contextLen + (T * (T + 1)) / 2;
   const scoreFlops = 2 * spec.heads * (qkDim + vDim) * keysSeen * opts.sequences;
   const kvRead = opts.sequences * (opts.contextLen + T) * kvCacheBytesPerToken(spec);
+  // the projections' weights as stored; the whole block computes at the activations' rate (scores are not FP8)
   return {
     flops: 2 * params * n + scoreFlops,
-    weightBytes: params * bpp,
+    weightBytes: params * weightBytesPerParam(weightFormat(spec, "linear")),
     activationBytes: kvRead + 2 * n * spec.dModel * bpp,
   };
 }
 
-function ffnCost(spec: ModelSpec, dFf: number, tokens: number): Cost {
+function ffnCost(spec: ModelSpec, dFf: number, tokens: number, kind: "linear" | "experts"): Cost {
   const bpp = bytesPerParam(spec.dtype);
-  const p = ffnParams(spec, dFf);
-  return { flops: 2 * p * tokens, weightBytes: p * bpp, activationBytes: 2 * tokens * spec.dModel * bpp };
+  const f = weightFormat(spec, kind);
+  return {
+    flops: 2 * ffnParams(spec, dFf) * tokens,
+    weightBytes: ffnWeightBytes(spec, dFf, f),
+    activationBytes: 2 * tokens * spec.dModel * bpp,
+    dtype: matmulDtype(f, spec.dtype),
+  };
 }
 
 /** The dense FFN of a non-MoE layer over `tokens` tokens. */
 export function denseFfnCost(spec: ModelSpec, tokens: number): Cost {
-  return ffnCost(spec, spec.denseDFf ?? spec.dFf, tokens);
+  return ffnCost(spec, spec.denseDFf ?? spec.dFf, tokens, "linear");
 }
 
 /** One routed expert over the `tokens` tokens routed to it. */
 export function expertCost(spec: ModelSpec, tokens: number): Cost {
-  return ffnCost(spec, spec.dFf, tokens);
+  return ffnCost(spec, spec.dFf, tokens, "experts");
 }
 
 /** The shared experts of one MoE layer over `tokens` tokens (zero when the model has none). */
 export function sharedExpertCost(spec: ModelSpec, tokens: number): Cost {
   const n = spec.sharedExperts ?? 0;
-  const c = ffnCost(spec, spec.sharedDFf ?? spec.dFf, tokens);
-  return { flops: n * c.flops, weightBytes: n * c.weightBytes, activationBytes: n > 0 ? c.activationBytes : 0 };
+  const c = ffnCost(spec, spec.sharedDFf ?? spec.dFf, tokens, "linear");
+  return {
+    flops: n * c.flops,
+    weightBytes: n * c.weightBytes,
+    activationBytes: n > 0 ? c.activationBytes : 0,
+    dtype: c.dtype,
+  };
 }
 
 /** The gate: router matmul, softmax and top-k over `tokens` tokens. */

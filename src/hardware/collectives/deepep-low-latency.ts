@@ -12,6 +12,10 @@
  * polls per expert), paid by the busiest sender before its data moves; the op's time is that plus
  * its flows on the links at their full rates. Without per-token routes every nonzero (source,
  * destination) pair counts as one message.
+ *
+ * Each dispatch message is the token row in the exchange's precision (precision.ts) after a 16-byte
+ * header (the source token index and three reserved ints: `sizeof(int4)` in internode_ll.cu's
+ * num_bytes_per_msg); a combine message is the BF16 row alone (its num_send_bytes).
  */
 import type { AllToAllAlgorithm, TokenRoutes } from "./context.js";
 import { startMatrix } from "./deepep-layout.js";
@@ -19,7 +23,13 @@ import { startMatrix } from "./deepep-layout.js";
 /** Cost of one (token, expert) message, ns (fitted: EP64 dispatch, 1024 messages per GPU). */
 export const DEEPEP_LL_MESSAGE_NS = 21.2;
 
-/** Bytes per (source member, destination member): one message per routed expert, no dedup; and messages per sender. */
+/** Header bytes of one dispatch message (internode_ll.cu: `sizeof(int4)` before the row). */
+export const DEEPEP_LL_DISPATCH_HEADER_BYTES = 16;
+
+/**
+ * Bytes per (source member, destination member): one message per routed expert, no dedup, each a
+ * row plus (dispatch) its header; and messages per sender.
+ */
 export function lowLatencyBytes(
   n: number,
   sizes: ArrayLike<number>,
@@ -34,8 +44,9 @@ export function lowLatencyBytes(
     }
     return { bytes: m, messages };
   }
-  const { src, start, dst, tokenBytes } = routes;
   const back = routes.direction === "combine";
+  const { src, start, dst } = routes;
+  const tokenBytes = routes.tokenBytes + (back ? 0 : DEEPEP_LL_DISPATCH_HEADER_BYTES);
   for (let t = 0; t < src.length; t++) {
     for (let q = start[t]; q < start[t + 1]; q++) {
       const [a, b] = back ? [dst[q], src[t]] : [src[t], dst[q]];

@@ -12,8 +12,22 @@ export type { AllToAllAlgorithm, CollectiveContext, TokenRoutes } from "./contex
 export { flatAllToAll } from "./all-to-all.js";
 export { hierarchicalAllToAll } from "./hierarchical-all-to-all.js";
 export { deepepNormalAllToAll, normalTraffic, DEEPEP_NORMAL_CHUNKS } from "./deepep-normal.js";
-export { deepepLowLatencyAllToAll, DEEPEP_LL_MESSAGE_NS } from "./deepep-low-latency.js";
+export {
+  deepepLowLatencyAllToAll,
+  lowLatencyBytes,
+  DEEPEP_LL_MESSAGE_NS,
+  DEEPEP_LL_DISPATCH_HEADER_BYTES,
+} from "./deepep-low-latency.js";
 export { routesFromPicks } from "./token-routes.js";
+export {
+  WIRE_PRECISIONS,
+  FP8_SCALE_CHANNELS,
+  FP8_SCALE_BYTES,
+  tokenRowBytes,
+  exchangeRowBytes,
+  type WirePrecision,
+  type ExchangePrecision,
+} from "./precision.js";
 export { ringAllGather } from "./all-gather.js";
 export { ringAllReduce } from "./ring-all-reduce.js";
 export { ringRounds } from "./ring.js";

@@ -69,6 +69,7 @@ export async function resolveCluster(loaded: LoadedScenario): Promise<ResolvedCl
             kind: sc.cluster.fabric.kind,
             latencyNs: sc.cluster.fabric.latency_ns,
             oversubscription: sc.cluster.fabric.oversubscription,
+            crossRail: sc.cluster.fabric.cross_rail,
           }
         : undefined,
     }),

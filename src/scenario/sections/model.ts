@@ -1,5 +1,6 @@
 /** The model section: the model preset with its overrides, type- and range-checked. */
 import { getModelPreset, type ModelSpec } from "../../workload/model.js";
+import { WEIGHT_FORMATS, type WeightFormat } from "../../workload/weights.js";
 import { UserError } from "../../util/errors.js";
 import { deepMerge } from "../../util/merge.js";
 import type { LoadedScenario } from "../load.js";
@@ -38,7 +39,7 @@ function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Reco
     if (
       !(k in base) &&
       !(k in MODEL_INT_FIELDS) &&
-      !["capacityFactor", "tiedEmbeddings", "bias", "mla", "routingGroups"].includes(k)
+      !["capacityFactor", "tiedEmbeddings", "bias", "mla", "routingGroups", "weights"].includes(k)
     ) {
       fail(k, `not a model field; valid: ${Object.keys(base).join(", ")}`);
     }
@@ -64,6 +65,14 @@ function checkModelOverrides(loaded: LoadedScenario, base: ModelSpec, over: Reco
           fail(`${k}.${f}`, `not an MLA field; valid: ${MLA_FIELDS.join(", ")}`, ["model", "overrides", k, f]);
         if (!(typeof x === "number" && Number.isInteger(x) && x > 0 && x <= 65536))
           fail(`${k}.${f}`, `expected an integer in 1..65536, got ${JSON.stringify(x)}`, ["model", "overrides", k, f]);
+      }
+    } else if (k === "weights") {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) fail(k, "expected a mapping { linear, experts }");
+      for (const [f, x] of Object.entries(v as Record<string, unknown>)) {
+        const at = ["model", "overrides", k, f];
+        if (f !== "linear" && f !== "experts") fail(`${k}.${f}`, "not a weights field; valid: linear, experts", at);
+        if (typeof x !== "string" || !WEIGHT_FORMATS.includes(x as WeightFormat))
+          fail(`${k}.${f}`, `expected one of ${WEIGHT_FORMATS.join(", ")}, got ${JSON.stringify(x)}`, at);
       }
     } else if (k === "published") {
       fail(k, "the published totals of a preset cannot be overridden");
