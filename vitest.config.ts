@@ -8,6 +8,8 @@ const TIMED = ["test/calibrate/calibrate.test.ts"];
 export default defineConfig({
   test: {
     testTimeout: 180_000,
+    // A scratch folder per run for results that several test files share (test/global-setup.ts).
+    globalSetup: ["test/global-setup.ts"],
     hookTimeout: 180_000,
     // WebGPU (Dawn) and worker-heavy tests keep native state per file in forked processes.
     pool: "forks",

@@ -4,21 +4,18 @@
  * the golden is reviewed and updated with UPDATE_GOLDEN=1), docs/paper-reproduction.md must be
  * what the command writes, and every row outside 15% must be explained.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FINDINGS, paperTable, renderPaperDoc, runPaper, type PaperRow } from "../../src/paper/index.js";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { FINDINGS, paperTable, renderPaperDoc, type PaperRow } from "../../src/paper/index.js";
 import { expectGolden, ROOT } from "./helpers.js";
+import { sharedPaperRun } from "./shared.js";
 
 let rows: PaperRow[] = [];
-const out = mkdtempSync(join(tmpdir(), "moesim-paper-"));
 
 beforeAll(async () => {
-  const results = await runPaper({ dir: resolve(ROOT, "scenarios", "paper"), out, workers: 2 });
-  rows = paperTable(results);
+  rows = paperTable((await sharedPaperRun()).results);
 }, 600_000);
-afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe("moesim paper: the seed paper's findings", () => {
   it("has a row for every finding, each a finite number, and the table is the golden", () => {

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .option("-q, --quiet", "print no progress on stderr")
     .addHelpText(
       "after",
-      "\nExample:\n  moesim paper\n  moesim paper --json --out /tmp/paper\n  moesim paper " +
+      "\nExample:\n  moesim paper\n  moesim paper --json --out results/paper-json\n  moesim paper " +
         "--doc docs/paper-reproduction.md",
     )
     .action(async (opts: PaperOpts) => {
