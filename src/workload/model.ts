@@ -1,7 +1,8 @@
 import { UserError, listValues } from "../util/errors.js";
-import { matmulDtype, weightBytesPerParam, type DType, type WeightFormat } from "./weights.js";
+import { bytesPerParam, matmulDtype, weightBytesPerParam, type DType, type WeightFormat } from "./weights.js";
 
 export type { DType, WeightFormat } from "./weights.js";
+export { bytesPerParam } from "./weights.js";
 /** FFN activation: gated ones (SwiGLU) have three matrices per FFN, the others two. */
 export type Activation = "swiglu" | "gelu" | "relu";
 
@@ -363,18 +364,6 @@ export function getModelPreset(name: string): ModelSpec {
     throw new UserError(`unknown model preset '${name}'; expected ${listValues(Object.keys(MODEL_PRESETS))}`);
   }
   return spec;
-}
-
-export function bytesPerParam(dtype: DType): number {
-  switch (dtype) {
-    case "fp32":
-      return 4;
-    case "fp16":
-    case "bf16":
-      return 2;
-    case "fp8":
-      return 1;
-  }
 }
 
 function stacks(spec: ModelSpec): { start: number; count: number; decoder: boolean }[] {

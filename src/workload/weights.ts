@@ -13,6 +13,19 @@ export type DType = "fp32" | "fp16" | "bf16" | "fp8";
  * microscaling FP4 (E2M1), one E8M0 scale per 32 values: 4.25 bits per parameter (gpt-oss's experts).
  */
 export type WeightFormat = DType | "mxfp4";
+
+/** Bytes per element of a plain (unscaled) data type. */
+export function bytesPerParam(dtype: DType): number {
+  switch (dtype) {
+    case "fp32":
+      return 4;
+    case "fp16":
+    case "bf16":
+      return 2;
+    case "fp8":
+      return 1;
+  }
+}
 export const WEIGHT_FORMATS: readonly WeightFormat[] = ["fp32", "fp16", "bf16", "fp8", "mxfp4"];
 
 /** Values per FP8 scale block (128 x 128; one float32 scale each). */
@@ -23,15 +36,12 @@ export const MXFP4_BLOCK_VALUES = 32;
 /** Bytes per stored parameter, scales included (whole blocks: a padded edge block is not counted). */
 export function weightBytesPerParam(f: WeightFormat): number {
   switch (f) {
-    case "fp32":
-      return 4;
-    case "fp16":
-    case "bf16":
-      return 2;
     case "fp8":
-      return 1 + 4 / FP8_BLOCK_VALUES;
+      return bytesPerParam("fp8") + 4 / FP8_BLOCK_VALUES;
     case "mxfp4":
       return (4 + 8 / MXFP4_BLOCK_VALUES) / 8;
+    default:
+      return bytesPerParam(f);
   }
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../cli-runner.js";
+import { snapshot } from "./snapshot.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "bin", "moesim.js");
@@ -31,20 +32,6 @@ const cacheArgs = (out: string, ...extra: string[]): string[] => [
   "--quiet",
   ...extra,
 ];
-
-/** Every file under a folder with its bytes, for "nothing changed" checks. */
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(p.slice(dir.length), readFileSync(p, "latin1"));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
-}
 
 const workDir = (): string => mkdtempSync(join(tmpdir(), "moesim-cacheout-"));
 

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../cli-runner.js";
+import { snapshot } from "./snapshot.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "bin", "moesim.js");
@@ -22,20 +23,6 @@ function scenarioText(name: string | null, extra = ""): string {
     `trace: { synthetic: { fitted: olmoe-1b-7b, sequences: 8, tokens_per_sequence: 4 } }\n` +
     `workload: { phase: decode, batching: { kind: static, batch_size: 8 } }\n${extra}`
   );
-}
-
-/** Every file under a folder with its bytes, for "nothing changed" checks. */
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(p.slice(dir.length), readFileSync(p, "latin1"));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
 }
 
 const cwd0 = process.cwd();
