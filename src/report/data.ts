@@ -30,7 +30,7 @@ export type ReportInput =
       links: { link: string; kind: string; bytes: number }[];
       /** load.csv rows (tokens per step per GPU), for the straggler chart. */
       load: { step: number; gpu: number; tokens: number }[];
-      /** Overlap runs only (else null): timeline.csv, link_samples.csv, dispatch.csv. */
+      /** The run's window (src/moe/window.ts; null if absent): timeline.csv, link_samples.csv, dispatch.csv. */
       timeline: Record<string, string>[] | null;
       linkSamples: { link: string; start_ns: number; end_ns: number; bytes: number }[] | null;
       dispatch: { step: number; moe_layer: number; src_gpu: number; dst_gpu: number; bytes: number }[] | null;

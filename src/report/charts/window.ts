@@ -1,7 +1,7 @@
 /**
  * Charts of where time and bytes go inside steps: each GPU's compute and communication streams over
- * the first steps and the links' throughput over that window (recorded by runs with micro-batch
- * overlap), one layer's dispatch matrix, and the straggler GPU of each step.
+ * the first steps and the links' throughput over that window (every run records it: src/moe/window.ts),
+ * one layer's dispatch matrix, and the straggler GPU of each step.
  */
 import { CONFIG, HEIGHT, SCHEMA, WIDTH, byteUnit, round4, type ChartDef } from "./common.js";
 
@@ -63,7 +63,7 @@ export const timeline: ChartDef = {
   },
 };
 
-/** Each link's throughput between collectives' ends, over the recorded steps. */
+/** Each link's throughput between samples (taken at collectives' ends), over the recorded steps. */
 export const linkHeatmap: ChartDef = {
   id: "link_heatmap",
   title: "Per-link throughput over time",
@@ -118,7 +118,7 @@ export const dispatchMatrix: ChartDef = {
     }));
     return {
       $schema: SCHEMA,
-      title: `Dispatch matrix (MoE layer ${rows[0].moe_layer}, step ${rows[0].step}, first micro-batch)`,
+      title: `Dispatch matrix (MoE layer ${rows[0].moe_layer}, step ${rows[0].step})`,
       width: Math.min(WIDTH, HEIGHT),
       height: Math.min(WIDTH, HEIGHT),
       config: CONFIG,
