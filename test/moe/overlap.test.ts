@@ -156,6 +156,20 @@ describe("workload.overlap in a scenario", () => {
     expect(o.link_samples.length).toBeGreaterThan(0);
   });
 
+  it("runs its dispatch and combine with the scenario's algorithm (cluster.dispatch), as the step without overlap does", async () => {
+    const nicBytes = async (overlap: string, dispatch: string): Promise<number> => {
+      const y = yaml(overlap).replace("nodes: 2 }", `nodes: 2, dispatch: ${dispatch} }`);
+      const r = await runScenario(parseScenario(y, AT));
+      return r.result.links.filter((l) => l.kind === "nic").reduce((a, l) => a + l.bytes, 0);
+    };
+    const nccl = await nicBytes("two-batch", "nccl");
+    const deepep = await nicBytes("two-batch", "deepep-normal");
+    // deepep-normal sends a token over RDMA once per destination node, however many of its experts live there
+    expect(nccl).toBeGreaterThan(0);
+    expect(deepep).toBeGreaterThan(0);
+    expect(deepep).toBeLessThan(nccl);
+  });
+
   it("is refused with tensor parallelism, as a user error at its key", () => {
     expect(() => parseScenario(yaml("two-batch", "parallelism: { tensor: 2 }\n"), AT)).not.toThrow();
     return runScenario(parseScenario(yaml("two-batch", "parallelism: { tensor: 2 }\n"), AT)).then(
