@@ -69,10 +69,8 @@ export function deferredExchange(
   c: RunConstants,
   plan: GatingPlan,
 ): { send: Float64Array; dispatch: () => SimEvent<void>; combine: () => SimEvent<void> } {
-  const D = c.D;
   const send = Float64Array.from(plan.sendBytes);
-  const back = new Float64Array(D * D);
-  for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = send[s * D + d];
+  const back = transposeInto(c, new Float64Array(c.D * c.D), send); // as combine() makes it
   const alg = c.cfg.dispatchAlgorithm;
   const r = planRoutes.get(plan);
   const routesBack = r && { ...r, direction: "combine" as const };
