@@ -112,9 +112,9 @@ function* collective<T>(
  * MoE layer (layer l, MoE layer j) after its attention (attnMax on the slowest GPU): gating, the
  * plan's exchange phases in order (weight copies for cache misses start as soon as gating has
  * decided, one copy stream per GPU, overlapping them; the shared experts compute on each GPU while
- * the dispatch is on the wire, as SGLang runs them: docs/deployments.md), expert compute once a
- * GPU's tokens have arrived and its shared experts are done, the combine (and with tensor
- * parallelism the all-gather that gives every rank its group's tokens back).
+ * the dispatch is on the wire, as vLLM's SharedFusedMoE runs them: docs/deployments.md), expert
+ * compute once a GPU's tokens have arrived and its shared experts are done, the combine (and with
+ * tensor parallelism the all-gather that gives every rank its group's tokens back).
  */
 function* moeLayer(
   run: Run,
