@@ -301,6 +301,8 @@ export function resultFiles(
 
 /** The run's window (window.ts): the first steps' stream intervals and link samples, one layer's dispatch matrix. */
 function windowFiles(files: Map<string, string>, o: WindowRecord): void {
+  const { window_steps, window_gpus, sample_every, truncated } = o;
+  files.set("window.json", JSON.stringify({ window_steps, window_gpus, sample_every, truncated }, null, 2) + "\n");
   files.set(
     "timeline.csv",
     csv(
@@ -340,6 +342,7 @@ const RUN_FILES = new Set([
   "timeline.csv",
   "link_samples.csv",
   "dispatch.csv",
+  "window.json",
   "report",
 ]);
 

@@ -34,6 +34,8 @@ export type ReportInput =
       timeline: Record<string, string>[] | null;
       linkSamples: { link: string; start_ns: number; end_ns: number; bytes: number }[] | null;
       dispatch: { step: number; moe_layer: number; src_gpu: number; dst_gpu: number; bytes: number }[] | null;
+      /** window.json: the window's bounds (null if absent). */
+      window: { window_steps: number; window_gpus: number; sample_every: number; truncated: boolean } | null;
     }
   | { kind: "cache"; dir: string; name: string; entries: CacheEntry[] }
   | { kind: "sweep"; dir: string; name: string; sweep: MergedSweep };
@@ -120,6 +122,9 @@ export function loadReportInput(dirArg: string): ReportInput {
           dst_gpu: Number(r.dst_gpu),
           bytes: Number(r.bytes),
         })) ?? null,
+      window: existsSync(join(dir, "window.json"))
+        ? (readJson(join(dir, "window.json")) as NonNullable<Extract<ReportInput, { kind: "run" }>["window"]>)
+        : null,
     };
   }
   const cachePath = join(dir, "cache.json");

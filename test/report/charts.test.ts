@@ -139,6 +139,18 @@ describe("report charts", () => {
     expect(ids("sweep")).toEqual(["throughput", "latency"]);
   });
 
+  it("the window's charts say how links were sampled and whether the window stopped at its cap (window.json)", () => {
+    const input = loadReportInput(FIXTURES.runOverlap);
+    const title = (i: typeof input, id: string): string =>
+      String((buildCharts(i).find((c) => c.id === id)!.spec as { title: string }).title);
+    expect(title(input, "link_heatmap")).toContain("sampled every 3 collectives");
+    expect(title(input, "timeline")).not.toContain("cap");
+    if (input.kind !== "run") throw new Error("a run fixture");
+    const cut = { ...input, window: { ...input.window!, truncated: true } };
+    expect(title(cut, "timeline")).toContain("the window stopped at its cap");
+    expect(title(cut, "link_heatmap")).toContain("the window stopped at its cap");
+  });
+
   it("miss-rate chart marks Belady as the bound and keeps its points at or below every policy", () => {
     const chart = buildCharts(loadReportInput(FIXTURES.cache)).find((c) => c.id === "missrate")!;
     const values = (

@@ -37,7 +37,9 @@ export const timeline: ChartDef = {
     const steps = new Set(values.map((v) => v.step)).size;
     return {
       $schema: SCHEMA,
-      title: `Per-GPU timeline: compute vs communication (first ${steps} steps, ${gpus.size} GPUs)`,
+      title:
+        `Per-GPU timeline: compute vs communication (first ${steps} steps, ${gpus.size} GPUs)` +
+        (input.window?.truncated ? "; the window stopped at its cap" : ""),
       width: WIDTH,
       height: Math.max(HEIGHT / 2, 22 * gpus.size),
       config: CONFIG,
@@ -76,6 +78,7 @@ export const linkHeatmap: ChartDef = {
       .slice(0, HEATMAP_LINKS)
       .map(([l]) => l);
     const keep = new Set(top);
+    const every = input.window?.sample_every ?? 1;
     const values = input.linkSamples
       .filter((s) => keep.has(s.link) && s.end_ns > s.start_ns)
       .map((s) => ({
@@ -86,7 +89,10 @@ export const linkHeatmap: ChartDef = {
       }));
     return {
       $schema: SCHEMA,
-      title: `Per-link throughput over time (the ${top.length} busiest links, recorded steps)`,
+      title:
+        `Per-link throughput over time (the ${top.length} busiest links, recorded steps` +
+        (every > 1 ? `, sampled every ${every} collectives)` : ")") +
+        (input.window?.truncated ? "; the window stopped at its cap" : ""),
       width: WIDTH,
       height: Math.max(HEIGHT / 2, 14 * top.length),
       config: CONFIG,
