@@ -8,7 +8,10 @@ import type { Cost } from "../workload/model.js";
 import { attentionOnGpu, denseFfnCost, embeddingCost, genericOp, sharedExpertCost } from "./costs.js";
 import type { RunConstants, RunTallies, StepScratch } from "./state.js";
 
-/** Attention (+ the dense FFN of non-MoE layers) per GPU, in parallel: sets cur.attnMax / cur.denseMax. */
+/**
+ * Attention (+ the dense FFN of non-MoE layers, or the shared experts of MoE layers) per GPU, in
+ * parallel: sets cur.attnMax / cur.denseMax and each GPU's times (attnGpu / denseGpu).
+ */
 export function denseParts(c: RunConstants, s: StepScratch, t: RunTallies, l: number, moe: boolean): void {
   const m = c.m;
   let attnMax = 0;
@@ -18,6 +21,8 @@ export function denseParts(c: RunConstants, s: StepScratch, t: RunTallies, l: nu
   // 0: dense FFN of the model, 1: the dense equivalent of a MoE layer, 2: shared experts
   const dk = !moe ? (c.layers[l].moe ? 1 : 0) : (m.sharedExperts ?? 0) > 0 ? 2 : -1;
   const dNs = dk >= 0 ? s.denseNs[dk] : null;
+  s.attnGpu.fill(0);
+  s.denseGpu.fill(0);
   for (let g = 0; g < c.D; g++) {
     if (s.perGpuTokens[g] === 0) continue;
     let ta = aNs[g];
@@ -35,6 +40,8 @@ export function denseParts(c: RunConstants, s: StepScratch, t: RunTallies, l: nu
       }
     }
     t.gpuBusy[g] += ta + td;
+    s.attnGpu[g] = ta;
+    s.denseGpu[g] = td;
     if (ta > attnMax) attnMax = ta;
     if (td > denseMax) denseMax = td;
   }

@@ -60,6 +60,24 @@ export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): Sim
 }
 
 /**
+ * The plan's dispatch and combine as collectives to start later (micro-batch overlap builds every
+ * layer's stages before running them): the send matrix and per-token routes are taken now, since
+ * the next layer's plan reuses the plan's arrays. Both run with the scenario's dispatch algorithm,
+ * as exchangePhase and combine do.
+ */
+export function deferredExchange(
+  c: RunConstants,
+  plan: GatingPlan,
+): { send: Float64Array; dispatch: () => SimEvent<void>; combine: () => SimEvent<void> } {
+  const send = Float64Array.from(plan.sendBytes);
+  const back = transposeInto(c, new Float64Array(c.D * c.D), send); // as combine() makes it
+  const alg = c.cfg.dispatchAlgorithm;
+  const r = planRoutes.get(plan);
+  const routesBack = r && { ...r, tokenBytes: c.combineTokenBytes, direction: "combine" as const };
+  return { send, dispatch: () => a2a(c, send, alg, r), combine: () => a2a(c, back, alg, routesBack) };
+}
+
+/**
  * The all-to-all of per-expert counts (4 bytes per expert to every other GPU); never written
  * again once made.
  */

@@ -153,9 +153,10 @@ export function startCopies(
 }
 
 /**
- * Expert compute per GPU from `tArrived`: resident experts first, then missed ones as their
- * weights arrive. Counts each GPU's busy time and tokens; returns when the slowest GPU is done
- * and sets cur.critCompute to that GPU's compute time.
+ * Expert compute per GPU from `tArrived` (or, on GPU g, from busyUntil[g] if later: its compute
+ * stream is busy until then): resident experts first, then missed ones as their weights arrive.
+ * Counts each GPU's busy time and tokens; returns when the slowest GPU is done and sets
+ * cur.critCompute to that GPU's compute time.
  */
 export function expertCompute(
   c: RunConstants,
@@ -165,8 +166,9 @@ export function expertCompute(
   plan: GatingPlan,
   ready: Map<number, number> | null,
   tArrived: number,
+  busyUntil: Float64Array | null = null,
 ): number {
-  if (c.flatExperts) return expertComputeFlat(c, s, x, t, plan, tArrived);
+  if (c.flatExperts) return expertComputeFlat(c, s, x, t, plan, tArrived, busyUntil);
   let endMax = tArrived;
   s.cur.critCompute = 0;
   const rows = plan.expertRows;
@@ -181,7 +183,7 @@ export function expertCompute(
     // The first expert launched: the head of the (sorted) list with buffering, else the lowest id.
     let first = ordBuf[a];
     if (ready === null) for (let i = a + 1; i < b; i++) if (ordBuf[i] < first) first = ordBuf[i];
-    let tg = tArrived;
+    let tg = busyUntil !== null ? Math.max(tArrived, busyUntil[g]) : tArrived;
     let busy = 0;
     let toks = 0;
     for (let i = a; i < b; i++) {
@@ -236,6 +238,7 @@ function expertComputeFlat(
   t: RunTallies,
   plan: GatingPlan,
   tArrived: number,
+  busyUntil: Float64Array | null,
 ): number {
   const rows = plan.expertRows;
   const et = plan.expertTokens;
@@ -266,7 +269,8 @@ function expertComputeFlat(
   for (let g = 0; g < c.D; g++) {
     if (first[g] < 0) continue;
     const busy = perExpert ? sum[g] : sum[g] - Math.max(0, firstNs[g] - L) + firstNs[g];
-    endMax = bookGpu(s, t, g, toks[g], busy, tArrived + busy, endMax);
+    const t0 = busyUntil !== null ? Math.max(tArrived, busyUntil[g]) : tArrived;
+    endMax = bookGpu(s, t, g, toks[g], busy, t0 + busy, endMax);
   }
   return endMax;
 }

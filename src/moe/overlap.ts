@@ -9,25 +9,38 @@
  *
  * The costs of a micro-batch are those of the ordinary step for its tokens (step.ts's parts run on
  * them first, and each stage's per-GPU time is what they add to the GPU's busy time), so the
- * overlap costs the smaller batches' lower efficiency. Not with tensor parallelism or buffering.
+ * overlap costs the smaller batches' lower efficiency. The shared experts of a MoE layer compute
+ * while the layer's dispatch is on the wire, as in SGLang's two-batch-overlap decode strategy
+ * (docs/deployments.md). Collectives run with the scenario's dispatch algorithm. Intervals, link
+ * samples and the dispatch matrix go to the run's window (window.ts). Not with tensor parallelism
+ * or buffering.
  */
 import type { ProcessGenerator, SimEvent, Simulation } from "../sim/engine.js";
 import type { Resource } from "../sim/resource.js";
-import type { Cluster } from "../hardware/cluster.js";
 import type { ExchangePhase, GatingPlan } from "../policies/gating/index.js";
 import { denseParts, headNs } from "./dense.js";
-import { a2a, countsMatrix, exchangePhase } from "./exchange.js";
+import { a2a, countsMatrix, deferredExchange, exchangePhase } from "./exchange.js";
 import { expertCompute } from "./experts.js";
 import { gateLayer } from "./gating.js";
 import { free } from "./memory.js";
-import { PhaseTimes, type OverlapState, type Run } from "./state.js";
+import { PhaseTimes, type Run } from "./state.js";
 import { assignTokens, beginStep, endStep, oomStops } from "./step.js";
-import type { OverlapRecord } from "./types.js";
+import { afterCollective, endWindowStep, recordComm, recordDispatch, recordSpan, windowOpen } from "./window.js";
 
-/** One stage of a micro-batch: compute with each GPU's time, or a collective started when its turn comes. */
+/** Compute on each GPU's stream: its time per GPU. */
+export interface ComputeWork {
+  what: string;
+  ns: Float64Array;
+}
+
+/**
+ * One stage of a micro-batch: compute with each GPU's time, or a collective started when its turn
+ * comes, optionally with compute that runs on the GPUs' compute streams while it is on the wire
+ * (the stage ends when both have).
+ */
 export type Stage =
-  | { kind: "compute"; layer: number; what: string; ns: Float64Array }
-  | { kind: "comm"; layer: number; what: string; start: () => SimEvent<void> };
+  | ({ kind: "compute"; layer: number } & ComputeWork)
+  | { kind: "comm"; layer: number; what: string; start: () => SimEvent<void>; alongside?: ComputeWork };
 
 /** The streams the stages run on, and where intervals go (null: not recorded). */
 export interface Streams {
@@ -35,36 +48,48 @@ export interface Streams {
   computeFree: Float64Array;
   comm: Resource;
   /** Records an interval of GPU g's stream (g = -1: every GPU's communication stream). */
-  record: ((mb: number, st: Stage, g: number, t0: number, t1: number) => void) | null;
+  record:
+    | ((mb: number, stream: "compute" | "comm", layer: number, what: string, g: number, t0: number, t1: number) => void)
+    | null;
   /** Called when a collective ends. */
   afterComm: (() => void) | null;
 }
 
+/** Books `work` on the GPUs' compute streams from `now`, first come first served; returns when the last GPU is done. */
+function book(streams: Streams, mb: number, layer: number, work: ComputeWork, now: number): number {
+  const { computeFree } = streams;
+  let end = now;
+  for (let g = 0; g < computeFree.length; g++) {
+    const d = work.ns[g];
+    if (!(d > 0)) continue;
+    const t0 = Math.max(now, computeFree[g]);
+    const t1 = t0 + d;
+    computeFree[g] = t1;
+    if (t1 > end) end = t1;
+    streams.record?.(mb, "compute", layer, work.what, g, t0, t1);
+  }
+  return end;
+}
+
 /** One micro-batch's stages in order, on the streams. */
 export function* runMicroBatch(streams: Streams, mb: number, stages: Stage[]): ProcessGenerator<void> {
-  const { sim, computeFree } = streams;
+  const { sim } = streams;
   for (const st of stages) {
     const now = sim.now;
     if (st.kind === "compute") {
-      let end = now;
-      for (let g = 0; g < computeFree.length; g++) {
-        const d = st.ns[g];
-        if (!(d > 0)) continue;
-        const t0 = Math.max(now, computeFree[g]);
-        const t1 = t0 + d;
-        computeFree[g] = t1;
-        if (t1 > end) end = t1;
-        streams.record?.(mb, st, g, t0, t1);
-      }
+      const end = book(streams, mb, st.layer, st, now);
       if (end > now) yield end - now;
       continue;
     }
+    // compute alongside the collective: ready now (it does not wait for the wire)
+    const along = st.alongside ? book(streams, mb, st.layer, st.alongside, now) : now;
     yield streams.comm.request();
     const t0 = sim.now;
     yield st.start();
     streams.comm.release();
-    streams.record?.(mb, st, -1, t0, sim.now);
+    streams.record?.(mb, "comm", st.layer, st.what, -1, t0, sim.now);
     streams.afterComm?.();
+    if (along > sim.now) yield along - sim.now;
   }
 }
 
@@ -91,19 +116,21 @@ function* overlapBody(run: Run, stepIdx: number, tokens: Int32Array): ProcessGen
   const busy0 = Float64Array.from(t.gpuBusy);
   phases.dense += headNs(c, s, t);
   const head: Stage = { kind: "compute", layer: -1, what: "head", ns: busyDiff(t.gpuBusy, busy0) };
-  const streams = makeStreams(run, ov, stepIdx);
+  const streams = makeStreams(run, stepIdx);
   ov.computeFree.fill(c.sim.now);
   const procs = parts.map((stages, mb) => c.sim.process(runMicroBatch(streams, mb, stages), "micro_batch"));
   yield c.sim.allOf(procs);
   yield* runMicroBatch(streams, 0, [head]);
+  if (windowOpen(run.w, stepIdx)) endWindowStep(run.w, c.cluster, c.sim.now);
   attribute(phases, c.sim.now - start);
   endStep(c, s, t, stepIdx, tokens, start, phases);
 }
 
 /**
  * A micro-batch's stages, its costs computed now: per layer attention (+ the dense FFN, or the
- * gate), then on MoE layers the plan's exchange phases, expert compute and the combine. The
- * slowest GPU's time of each compute part goes to `phases` (attribute() fits them to the step).
+ * gate), then on MoE layers the plan's exchange phases (the shared experts alongside the
+ * dispatch), expert compute and the combine. The slowest GPU's time of each compute part goes to
+ * `phases` (attribute() fits them to the step).
  */
 function microBatchStages(run: Run, stepIdx: number, mb: number, part: Int32Array, phases: PhaseTimes): Stage[] {
   const { c, s, x, t } = run;
@@ -122,20 +149,25 @@ function microBatchStages(run: Run, stepIdx: number, mb: number, part: Int32Arra
     const j = c.moeIndexOf[l];
     const { plan } = gateLayer(c, s, x, t, j, part);
     phases.gating += s.cur.gateMax;
-    stages.push({ kind: "compute", layer: l, what: "attention+gate", ns: busyDiff(t.gpuBusy, busy0) });
+    phases.dense += s.cur.denseMax;
+    // the shared experts (denseParts' dense part of a MoE layer) go alongside the dispatch
+    const shared: ComputeWork = { what: "shared experts", ns: Float64Array.from(s.denseGpu) };
+    const gate = busyDiff(t.gpuBusy, busy0);
+    for (let g = 0; g < c.D; g++) gate[g] -= shared.ns[g];
+    stages.push({ kind: "compute", layer: l, what: "attention+gate", ns: gate });
     // the plan's arrays are reused by the next layer's plan: the collectives get copies
-    const send = Float64Array.from(plan.sendBytes);
-    const record = run.ov!.record;
-    if (record.dispatch === null && mb === 0) {
-      record.dispatch = { step: stepIdx, layer: j, gpus: c.D, bytes: Array.from(send) };
+    const ex = deferredExchange(c, plan);
+    if (mb === 0) recordDispatch(run.w, stepIdx, j, c.D, ex.send);
+    for (const phase of plan.exchange) {
+      const st = exchangeStage(run, l, plan, phase, ex.dispatch);
+      if (phase === "dispatch" && s.cur.denseMax > 0) st.alongside = shared;
+      stages.push(st);
     }
-    for (const phase of plan.exchange) stages.push(exchangeStage(run, l, plan, phase, send));
     busy0 = Float64Array.from(t.gpuBusy);
     expertCompute(c, s, x, t, plan, null, 0);
     phases.expert_compute += s.cur.critCompute;
     stages.push({ kind: "compute", layer: l, what: "experts", ns: busyDiff(t.gpuBusy, busy0) });
-    const back = transpose(send, c.D).map((b) => b * (c.combineTokenBytes / c.tokenBytes)); // combine-precision rows
-    stages.push({ kind: "comm", layer: l, what: "combine", start: () => a2a(c, back) });
+    stages.push({ kind: "comm", layer: l, what: "combine", start: ex.combine });
     // the dispatch buffers: counted while the micro-batch's costs are worked out, not over the overlap
     for (let g = 0; g < c.D; g++) free(c, g, "all_to_all", plan.bufferBytesPerGpu[g]);
     x.lastPlan = plan;
@@ -144,9 +176,15 @@ function microBatchStages(run: Run, stepIdx: number, mb: number, part: Int32Arra
 }
 
 /** A collective of the plan's exchange; reads nothing of the plan (whose arrays the next layer reuses) later. */
-function exchangeStage(run: Run, l: number, plan: GatingPlan, phase: ExchangePhase, send: Float64Array): Stage {
+function exchangeStage(
+  run: Run,
+  l: number,
+  plan: GatingPlan,
+  phase: ExchangePhase,
+  dispatch: () => SimEvent<void>,
+): Extract<Stage, { kind: "comm" }> {
   const { c, x } = run;
-  if (phase === "dispatch") return { kind: "comm", layer: l, what: "dispatch", start: () => a2a(c, send) };
+  if (phase === "dispatch") return { kind: "comm", layer: l, what: "dispatch", start: dispatch };
   if (phase === "counts") {
     const counts = countsMatrix(c, x, plan.expertRows.length);
     return { kind: "comm", layer: l, what: "counts", start: () => a2a(c, counts) };
@@ -155,33 +193,18 @@ function exchangeStage(run: Run, l: number, plan: GatingPlan, phase: ExchangePha
   return { kind: "comm", layer: l, what: phase, start: () => exchangePhase(c, x, plan, phase) };
 }
 
-/** The streams of an overlap run; intervals and link samples recorded in the first steps only. */
-function makeStreams(run: Run, ov: OverlapState, stepIdx: number): Streams {
-  const { c } = run;
-  const rec = ov.record;
-  const inWindow = stepIdx < rec.window_steps;
-  const record = inWindow
-    ? (mb: number, st: Stage, g: number, t0: number, t1: number): void => {
-        const stream = st.kind === "compute" ? "compute" : "comm";
-        const base = { step: stepIdx, stream, micro_batch: mb, layer: st.layer, what: st.what } as const;
-        if (g >= 0) rec.timeline.push({ ...base, gpu: g, start_ns: t0, end_ns: t1 });
-        else for (let h = 0; h < c.D; h++) rec.timeline.push({ ...base, gpu: h, start_ns: t0, end_ns: t1 });
+/** The streams of an overlap run; intervals and link samples go to the run's window while it is open. */
+function makeStreams(run: Run, stepIdx: number): Streams {
+  const { c, ov, w } = run;
+  const open = windowOpen(w, stepIdx);
+  const record: Streams["record"] = open
+    ? (mb, stream, layer, what, g, t0, t1) => {
+        if (g >= 0) recordSpan(w, stepIdx, g, stream, mb, layer, what, t0, t1);
+        else recordComm(w, stepIdx, mb, layer, what, t0, t1);
       }
     : null;
-  const afterComm = inWindow ? (): void => sampleLinks(c.cluster, ov, rec, c.sim.now) : null;
-  return { sim: c.sim, computeFree: ov.computeFree, comm: ov.comm, record, afterComm };
-}
-
-/** Each link's bytes since the last sample, as one sample per link that carried any. */
-function sampleLinks(cluster: Cluster, ov: OverlapState, rec: OverlapRecord, now: number): void {
-  for (const l of cluster.linkTraffic()) {
-    const before = ov.linkBytes.get(l.link) ?? 0;
-    if (l.bytes > before) {
-      rec.link_samples.push({ link: l.link, start_ns: ov.lastSampleNs, end_ns: now, bytes: l.bytes - before });
-    }
-    ov.linkBytes.set(l.link, l.bytes);
-  }
-  ov.lastSampleNs = now;
+  const afterComm = open ? (): void => afterCollective(w, c.cluster, c.sim.now) : null;
+  return { sim: c.sim, computeFree: ov!.computeFree, comm: ov!.comm, record, afterComm };
 }
 
 /**
@@ -208,10 +231,4 @@ function busyDiff(now: Float64Array, before: Float64Array): Float64Array {
   const d = new Float64Array(now.length);
   for (let g = 0; g < now.length; g++) d[g] = now[g] - before[g];
   return d;
-}
-
-function transpose(send: Float64Array, D: number): Float64Array {
-  const back = new Float64Array(D * D);
-  for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) back[d * D + s] = send[s * D + d];
-  return back;
 }

@@ -14,7 +14,7 @@ import {
 import { round, summarize } from "./metrics.js";
 import { PHASES, type MoeSimResult } from "./simulate.js";
 import { extrapolationNotes, type CostExtrapolation } from "../hardware/cost.js";
-import type { OverlapRecord } from "./types.js";
+import type { WindowRecord } from "./types.js";
 
 export const RESULTS_FORMAT = "moesim-results/v1";
 
@@ -295,12 +295,14 @@ export function resultFiles(
     files.set("memory.csv", csv(["time_ns", "gpu", "category", "bytes"], rows));
   }
   if (r.eventLog !== null) files.set("events.jsonl", r.eventLog);
-  if (r.overlap) overlapFiles(files, r.overlap);
+  windowFiles(files, r.window);
   return files;
 }
 
-/** Overlap runs: the first steps' stream intervals and link samples, and one layer's dispatch matrix. */
-function overlapFiles(files: Map<string, string>, o: OverlapRecord): void {
+/** The run's window (window.ts): the first steps' stream intervals and link samples, one layer's dispatch matrix. */
+function windowFiles(files: Map<string, string>, o: WindowRecord): void {
+  const { window_steps, window_gpus, sample_every, truncated } = o;
+  files.set("window.json", JSON.stringify({ window_steps, window_gpus, sample_every, truncated }, null, 2) + "\n");
   files.set(
     "timeline.csv",
     csv(
@@ -340,6 +342,7 @@ const RUN_FILES = new Set([
   "timeline.csv",
   "link_samples.csv",
   "dispatch.csv",
+  "window.json",
   "report",
 ]);
 

@@ -105,7 +105,7 @@ function results(run: Run): MoeSimResult {
     eventLog: sim.log ? sim.log.toJSONL() : null,
     gpuBusyNs: Array.from(t.gpuBusy),
     placement: c.placements,
-    ...(run.ov ? { overlap: run.ov.record } : {}),
+    window: run.w.record,
     ...(rebalanceOf(run) ? { rebalance: rebalanceOf(run) } : {}),
   };
 }

@@ -21,7 +21,8 @@ import type { ExpertCache } from "../policies/buffering/index.js";
 import type { Placement } from "../policies/placement/index.js";
 import { expertBytes, kvCacheBytesPerToken, replicatedWeightBytes, simulatedLayers } from "./costs.js";
 import { buildAccessSequences, buildPlacements } from "./prepare.js";
-import type { LayerCacheStats, MoeSimConfig, OverlapRecord, PhaseName, StepRecord } from "./types.js";
+import type { LayerCacheStats, MoeSimConfig, PhaseName, StepRecord } from "./types.js";
+import { Window } from "./window.js";
 
 type SimLayer = ReturnType<typeof simulatedLayers>[number];
 
@@ -229,6 +230,11 @@ export class StepScratch {
   /** The model's dense FFN, the dense equivalent of a MoE layer, the shared experts. */
   declare denseNs: Float64Array[];
   declare gateNs: Float64Array;
+  /** The current layer's attention and dense FFN (or shared experts) time per GPU (denseParts). */
+  declare attnGpu: Float64Array;
+  declare denseGpu: Float64Array;
+  /** When each GPU's compute stream is free for a MoE layer's experts (after its shared experts). */
+  declare busyUntil: Float64Array;
   /** A layer's picks for the step's tokens. */
   declare picksBuf: Int32Array;
   declare cur: StepTally;
@@ -250,6 +256,9 @@ export class StepScratch {
     this.attnNs = [new Float64Array(D), new Float64Array(D)];
     this.denseNs = [new Float64Array(D), new Float64Array(D), new Float64Array(D)];
     this.gateNs = new Float64Array(D);
+    this.attnGpu = new Float64Array(D);
+    this.denseGpu = new Float64Array(D);
+    this.busyUntil = new Float64Array(D);
     this.picksBuf = new Int32Array(maxTokens * c.K);
     this.cur = new StepTally();
   }
@@ -364,41 +373,34 @@ export class RunTallies {
   }
 }
 
-/** Steps whose timeline and link samples an overlap run records (the first ones: memory stays bounded). */
-export const OVERLAP_WINDOW_STEPS = 3;
-
 /**
  * Micro-batch overlap's streams (overlap.ts): when each GPU's compute stream is next free, and the
- * communication streams, one resource for them all (every collective spans all GPUs), and what
- * the run records for the report.
+ * communication streams, one resource for them all (every collective spans all GPUs).
  */
 export class OverlapState {
   declare microBatches: number;
   declare computeFree: Float64Array;
   declare comm: Resource;
-  declare record: OverlapRecord;
-  /** Each link's bytes at the last sample. */
-  declare linkBytes: Map<string, number>;
-  declare lastSampleNs: number;
   constructor(c: RunConstants) {
     if (c.T > 1 || c.caches !== null)
       throw new Error("micro-batch overlap needs tensor parallelism 1 and no buffering");
     this.microBatches = c.cfg.overlap === "three-batch" ? 3 : 2;
     this.computeFree = new Float64Array(c.D);
     this.comm = new Resource(c.sim, 1, "comm");
-    this.record = { window_steps: OVERLAP_WINDOW_STEPS, timeline: [], link_samples: [], dispatch: null };
-    this.linkBytes = new Map<string, number>();
-    this.lastSampleNs = 0;
   }
 }
 
-/** A run: its constants, the step's and the layer's scratch, its tallies, and overlap's streams (or null). */
+/**
+ * A run: its constants, the step's and the layer's scratch, its tallies, overlap's streams (or
+ * null), and the window it records for the report.
+ */
 export class Run {
   declare c: RunConstants;
   declare s: StepScratch;
   declare x: LayerScratch;
   declare t: RunTallies;
   declare ov: OverlapState | null;
+  declare w: Window;
   constructor(cfg: MoeSimConfig) {
     const c = new RunConstants(cfg);
     this.c = c;
@@ -406,5 +408,8 @@ export class Run {
     this.x = new LayerScratch(c);
     this.t = new RunTallies(c);
     this.ov = cfg.overlap === undefined || cfg.overlap === "none" ? null : new OverlapState(c);
+    // a step's collectives, about: per MoE layer its exchange phases and the combine, per micro-batch
+    const perStep = c.moeLayers.length * 3 * (this.ov?.microBatches ?? 1) + (c.T > 1 ? 2 * c.nLayers : 0);
+    this.w = new Window(c.D, c.cluster.linkTraffic().length, perStep);
   }
 }

@@ -1,10 +1,12 @@
 /**
  * One step of the simulation: the step's tokens assigned to GPUs, then per layer attention and the
- * dense parts and, on MoE layers, gating, the plan's exchange phases, weight copies for cache
- * misses, expert compute and the combine; then the output head and the step's record. Phases are
- * attributed on the critical path, so they add up to the step's latency.
+ * dense parts and, on MoE layers, gating, the plan's exchange phases (the shared experts computing
+ * meanwhile), weight copies for cache misses, expert compute and the combine; then the output head
+ * and the step's record. Phases are attributed on the critical path, so they add up to the step's
+ * latency. In the run's first steps the GPUs' intervals, link samples and the first MoE layer's
+ * dispatch matrix go to its window (window.ts).
  */
-import type { ProcessGenerator } from "../sim/engine.js";
+import type { ProcessGenerator, SimEvent } from "../sim/engine.js";
 import { PHASES, type PhaseName } from "./types.js";
 import { PhaseTimes, type Run, type RunConstants, type RunTallies, type StepScratch } from "./state.js";
 import { allocStepMemory, free, freeStepMemory, OomStop } from "./memory.js";
@@ -12,6 +14,17 @@ import { denseParts, headNs } from "./dense.js";
 import { gateLayer } from "./gating.js";
 import { combine, exchangePhase, tpCollective } from "./exchange.js";
 import { expertCompute, startCopies } from "./experts.js";
+import {
+  afterCollective,
+  busySince,
+  endWindowStep,
+  markBusy,
+  recordComm,
+  recordCompute,
+  recordDispatch,
+  windowOpen,
+  type Window,
+} from "./window.js";
 
 /** One step; an allocation that does not fit ends the run with the OOM recorded at this step. */
 export function* runStep(run: Run, stepIdx: number, tokens: Int32Array): ProcessGenerator<void> {
@@ -33,76 +46,136 @@ function* stepBody(run: Run, stepIdx: number, tokens: Int32Array): ProcessGenera
   const start = c.sim.now;
   const phases = new PhaseTimes();
   const tpBytes = beginStep(c, s, tokens);
+  const w = windowOpen(run.w, stepIdx) ? run.w : null;
   for (let l = 0; l < c.nLayers; l++) {
     const moe = c.layers[l].moe && !c.denseEq;
+    const t0 = c.sim.now;
     denseParts(c, s, t, l, moe);
+    if (w) recordCompute(w, stepIdx, l, "attention", () => t0, s.attnGpu);
     let attnMax = s.cur.attnMax;
     if (tpBytes !== null) {
       // Tensor parallel: each block ends with an all-reduce within the group; its time counts
       // to the block (attention, or the dense FFN).
       yield attnMax;
-      let t0 = c.sim.now;
-      yield tpCollective(c, tpBytes, "allReduce");
-      phases.attention += attnMax + (c.sim.now - t0);
+      let t1 = c.sim.now;
+      yield* collective(run, w, stepIdx, l, "tp all-reduce", tpCollective(c, tpBytes, "allReduce"));
+      phases.attention += attnMax + (c.sim.now - t1);
       attnMax = 0;
       if (!moe) {
+        const t2 = c.sim.now;
+        if (w) recordCompute(w, stepIdx, l, "dense", () => t2, s.denseGpu);
         yield s.cur.denseMax;
-        t0 = c.sim.now;
-        yield tpCollective(c, tpBytes, "allReduce");
-        phases.dense += s.cur.denseMax + (c.sim.now - t0);
+        t1 = c.sim.now;
+        yield* collective(run, w, stepIdx, l, "tp all-reduce", tpCollective(c, tpBytes, "allReduce"));
+        phases.dense += s.cur.denseMax + (c.sim.now - t1);
         continue;
       }
     }
     if (!moe) {
+      if (w) recordCompute(w, stepIdx, l, "dense", (g) => t0 + s.attnGpu[g], s.denseGpu);
       phases.attention += attnMax;
       phases.dense += s.cur.denseMax;
       yield attnMax + s.cur.denseMax;
       continue;
     }
-    yield* moeLayer(run, stepIdx, tokens, c.moeIndexOf[l], attnMax, tpBytes, phases);
+    yield* moeLayer(run, stepIdx, tokens, l, attnMax, tpBytes, phases);
   }
+  if (w) markBusy(w, t.gpuBusy);
   const headMax = headNs(c, s, t);
+  if (w) {
+    const t0 = c.sim.now;
+    recordCompute(w, stepIdx, -1, "head", () => t0, busySince(w, t.gpuBusy));
+  }
   phases.dense += headMax;
   yield headMax;
+  if (w) endWindowStep(w, c.cluster, c.sim.now);
   endStep(c, s, t, stepIdx, tokens, start, phases);
 }
 
+/** Waits for a collective; in the window, records it on the communication streams and samples the links. */
+function* collective<T>(
+  run: Run,
+  w: Window | null,
+  stepIdx: number,
+  layer: number,
+  what: string,
+  ev: SimEvent<T>,
+): ProcessGenerator<void> {
+  const t0 = run.c.sim.now;
+  yield ev;
+  if (w === null) return;
+  recordComm(w, stepIdx, 0, layer, what, t0, run.c.sim.now);
+  afterCollective(w, run.c.cluster, run.c.sim.now);
+}
+
 /**
- * MoE layer j after its attention (attnMax on the slowest GPU): gating, the plan's exchange
- * phases in order (weight copies for cache misses start as soon as gating has decided, one copy
- * stream per GPU, overlapping them), expert compute, the combine (and with tensor parallelism the
- * all-gather that gives every rank its group's tokens back).
+ * MoE layer (layer l, MoE layer j) after its attention (attnMax on the slowest GPU): gating, the
+ * plan's exchange phases in order (weight copies for cache misses start as soon as gating has
+ * decided, one copy stream per GPU, overlapping them; the shared experts compute on each GPU while
+ * the dispatch is on the wire, as vLLM's SharedFusedMoE runs them: docs/deployments.md), expert
+ * compute once a GPU's tokens have arrived and its shared experts are done, the combine (and with
+ * tensor parallelism the all-gather that gives every rank its group's tokens back).
  */
 function* moeLayer(
   run: Run,
   stepIdx: number,
   tokens: Int32Array,
-  j: number,
+  l: number,
   attnMax: number,
   tpBytes: Float64Array | null,
   phases: PhaseTimes,
 ): ProcessGenerator<void> {
   const { c, s, x, t } = run;
+  const w = windowOpen(run.w, stepIdx) ? run.w : null;
+  const j = c.moeIndexOf[l];
+  const tGate = c.sim.now;
+  if (w) markBusy(w, t.gpuBusy);
   const { plan, owner } = gateLayer(c, s, x, t, j, tokens);
+  if (w) {
+    // with tensor parallelism attention is behind (attnMax is 0 here)
+    const after = tpBytes === null ? s.attnGpu : null;
+    recordCompute(w, stepIdx, l, "gate", (g) => tGate + (after?.[g] ?? 0), busySince(w, t.gpuBusy));
+    recordDispatch(w, stepIdx, j, c.D, plan.sendBytes);
+  }
   phases.attention += attnMax;
   phases.gating += s.cur.gateMax;
   yield attnMax + s.cur.gateMax;
   const copies = c.caches !== null ? startCopies(c, s, x, t, j, stepIdx, owner) : null;
   const tDispatch = c.sim.now;
+  // the shared experts (denseParts' dense part of a MoE layer), from now on each GPU's compute stream
+  const sharedMax = s.cur.denseMax;
+  const busyUntil = sharedMax > 0 ? s.busyUntil : null;
+  if (busyUntil !== null) for (let g = 0; g < c.D; g++) busyUntil[g] = tDispatch + s.denseGpu[g];
+  if (w && busyUntil !== null) recordCompute(w, stepIdx, l, "shared experts", () => tDispatch, s.denseGpu);
   const exchange = plan.exchange;
-  for (let i = 0; i < exchange.length; i++) yield exchangePhase(c, x, plan, exchange[i]);
+  for (let i = 0; i < exchange.length; i++) {
+    yield* collective(run, w, stepIdx, l, exchange[i], exchangePhase(c, x, plan, exchange[i]));
+  }
   const tArrived = c.sim.now;
   phases.all_to_all += tArrived - tDispatch;
   if (copies !== null && copies.copyDone.length > 0) yield c.sim.allOf(copies.copyDone);
-  const endMax = expertCompute(c, s, x, t, plan, copies?.ready ?? null, tArrived);
-  // On the critical GPU: its compute, and the rest of the span is waiting for weights.
+  if (w) markBusy(w, t.gpuBusy);
+  const endMax = expertCompute(c, s, x, t, plan, copies?.ready ?? null, tArrived, busyUntil);
+  if (w) {
+    const from = (g: number): number => (busyUntil ? Math.max(tArrived, busyUntil[g]) : tArrived);
+    recordCompute(w, stepIdx, l, "experts", from, busySince(w, t.gpuBusy));
+  }
+  // On the critical GPU: its compute; the rest of the span is waiting for its shared experts
+  // (as far as they outlast the dispatch), then for weights.
+  const sharedEnd = tDispatch + sharedMax;
   const expertSpan = endMax - tArrived;
+  const wait = Math.max(0, expertSpan - s.cur.critCompute);
+  const sharedWait = Math.min(wait, Math.max(0, sharedEnd - tArrived));
   phases.expert_compute += Math.min(expertSpan, s.cur.critCompute);
-  phases.weight_transfer += Math.max(0, expertSpan - s.cur.critCompute);
-  if (endMax > c.sim.now) yield endMax - c.sim.now;
+  phases.dense += sharedWait;
+  phases.weight_transfer += wait - sharedWait;
+  // a GPU whose shared experts outlast every GPU's routed experts ends the layer
+  const layerEnd = Math.max(endMax, sharedEnd);
+  phases.dense += layerEnd - Math.max(endMax, tArrived);
+  if (layerEnd > c.sim.now) yield layerEnd - c.sim.now;
   const tCombine = c.sim.now;
-  yield combine(c, x, plan);
-  if (tpBytes !== null) yield tpCollective(c, tpBytes, "allGather");
+  yield* collective(run, w, stepIdx, l, "combine", combine(c, x, plan));
+  if (tpBytes !== null) yield* collective(run, w, stepIdx, l, "tp all-gather", tpCollective(c, tpBytes, "allGather"));
   phases.all_to_all += c.sim.now - tCombine;
   for (let g = 0; g < c.D; g++) free(c, g, "all_to_all", plan.bufferBytesPerGpu[g]);
   x.lastPlan = plan; // done with it: the next layer's plan may reuse its arrays

@@ -88,7 +88,7 @@ export interface MoeSimConfig {
 
 export type OverlapMode = "none" | "two-batch" | "three-batch";
 
-/** One busy interval of a GPU's compute or communication stream (recorded for the first steps only). */
+/** One busy interval of a GPU's compute or communication stream (recorded in the window only: window.ts). */
 export interface TimelineInterval {
   step: number;
   gpu: number;
@@ -100,7 +100,7 @@ export interface TimelineInterval {
   end_ns: number;
 }
 
-/** Bytes each link carried in [start_ns, end_ns) (sampled at the ends of collectives, first steps only). */
+/** Bytes a link carried in [start_ns, end_ns) (sampled at the ends of collectives, in the window only). */
 export interface LinkSample {
   link: string;
   start_ns: number;
@@ -108,13 +108,25 @@ export interface LinkSample {
   bytes: number;
 }
 
-/** What overlap runs record for the report: a bounded window of the run, and one dispatch matrix. */
-export interface OverlapRecord {
+/**
+ * What every run records for the report (window.ts): a bounded window of the run (its first steps,
+ * the streams of its first GPUs, link samples at most every few collectives), and one dispatch matrix.
+ */
+export interface WindowRecord {
   /** Steps recorded (the first ones). */
   window_steps: number;
+  /** GPUs whose streams are recorded (the first ones). */
+  window_gpus: number;
+  /** Link samples are taken at the end of every this many collectives. */
+  sample_every: number;
+  /** Whether the window filled up before its last step ended (intervals or samples past that were not kept). */
+  truncated: boolean;
   timeline: TimelineInterval[];
   link_samples: LinkSample[];
-  /** Source GPU x destination GPU bytes of the first micro-batch's dispatch at MoE layer `layer` of step `step`. */
+  /**
+   * Source GPU x destination GPU bytes of the dispatch at MoE layer `layer` of step `step` (the first
+   * micro-batch's with overlap).
+   */
   dispatch: { step: number; layer: number; gpus: number; bytes: number[] } | null;
 }
 
@@ -168,8 +180,8 @@ export interface MoeSimResult {
   eventLog: string | null;
   gpuBusyNs: number[];
   placement: Placement[];
-  /** Only with overlap (MoeSimConfig.overlap other than "none"). */
-  overlap?: OverlapRecord;
+  /** The window of the run that the report's timeline, link heatmap and dispatch matrix show. */
+  window: WindowRecord;
   /** Periodic rebalancing (policies.placement.rebalance_every), when the scenario asks for it. */
   rebalance?: RebalanceResult;
 }

@@ -30,10 +30,12 @@ export type ReportInput =
       links: { link: string; kind: string; bytes: number }[];
       /** load.csv rows (tokens per step per GPU), for the straggler chart. */
       load: { step: number; gpu: number; tokens: number }[];
-      /** Overlap runs only (else null): timeline.csv, link_samples.csv, dispatch.csv. */
+      /** The run's window (src/moe/window.ts; null if absent): timeline.csv, link_samples.csv, dispatch.csv. */
       timeline: Record<string, string>[] | null;
       linkSamples: { link: string; start_ns: number; end_ns: number; bytes: number }[] | null;
       dispatch: { step: number; moe_layer: number; src_gpu: number; dst_gpu: number; bytes: number }[] | null;
+      /** window.json: the window's bounds (null if absent). */
+      window: { window_steps: number; window_gpus: number; sample_every: number; truncated: boolean } | null;
     }
   | { kind: "cache"; dir: string; name: string; entries: CacheEntry[] }
   | { kind: "sweep"; dir: string; name: string; sweep: MergedSweep };
@@ -120,6 +122,9 @@ export function loadReportInput(dirArg: string): ReportInput {
           dst_gpu: Number(r.dst_gpu),
           bytes: Number(r.bytes),
         })) ?? null,
+      window: existsSync(join(dir, "window.json"))
+        ? (readJson(join(dir, "window.json")) as NonNullable<Extract<ReportInput, { kind: "run" }>["window"]>)
+        : null,
     };
   }
   const cachePath = join(dir, "cache.json");

@@ -6,7 +6,7 @@ import { parse, stringify } from "yaml";
 import { runCli } from "../cli-runner.js";
 
 // Every scenario under scenarios/deployments/ runs from the repository as shipped (shortened to two
-// steps) and renders its report; the overlap runs' timeline, link heatmap and dispatch matrix included.
+// steps) and renders its report, the timeline, link heatmap and dispatch matrix included.
 const DIR = resolve(import.meta.dirname, "..", "..", "scenarios", "deployments");
 const FILES = readdirSync(DIR).filter((f) => f.endsWith(".yaml"));
 const tmp = mkdtempSync(join(tmpdir(), "moesim-deployments-"));
@@ -43,8 +43,8 @@ describe("scenarios/deployments", () => {
       expect(r.code).toBe(0);
       const summary = JSON.parse(r.out) as { steps: number; throughput_tokens_per_s: number; report: string };
       expect(summary.report).toBe(join(out, "report", "report.html"));
-      const charts = ["latency", "load", "links", "straggler"];
-      if (s.workload.overlap === "two-batch") charts.push("timeline", "link_heatmap", "dispatch");
+      // every deployment's report has these charts, with or without overlap
+      const charts = ["latency", "load", "links", "straggler", "timeline", "link_heatmap", "dispatch"];
       for (const c of charts) expect(existsSync(join(out, "report", `${c}.svg`)), c).toBe(true);
       const dispatch = typeof s.cluster.dispatch === "string" ? s.cluster.dispatch : "";
       if (dispatch.startsWith("deepep")) {

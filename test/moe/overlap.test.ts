@@ -118,9 +118,8 @@ describe("workload.overlap in a scenario", () => {
   it("two-batch prefill on 16 GPUs: phases add up to each step, streams never double-booked, compute overlaps comm", async () => {
     const none = await runScenario(parseScenario(yaml(""), AT));
     const tbo = await runScenario(parseScenario(yaml("two-batch"), AT));
-    expect(none.result.overlap).toBeUndefined();
     expect(tbo.summary.tokens).toBe(none.summary.tokens);
-    const o = tbo.result.overlap!;
+    const o = tbo.result.window;
     expect(o.window_steps).toBeGreaterThan(0);
     for (const st of tbo.result.steps) {
       const sum = Object.values(st.phases_ns).reduce((a, b) => a + b, 0);
@@ -137,12 +136,38 @@ describe("workload.overlap in a scenario", () => {
       for (const a of compute) for (const b of comm) if (a.start_ns < b.end_ns && b.start_ns < a.end_ns) overlapped++;
     }
     expect(overlapped).toBeGreaterThan(0);
+    // the run without overlap records its window too, and there (no shared experts) a GPU never
+    // computes while its collectives are on the wire
+    const n = none.result.window;
+    expect(n.window_gpus).toBe(16);
+    for (let g = 0; g < 16; g++) {
+      const mine = n.timeline.filter((iv) => iv.gpu === g);
+      const compute = mine.filter((iv) => iv.stream === "compute");
+      const comm = mine.filter((iv) => iv.stream === "comm");
+      expect(compute.length).toBeGreaterThan(0);
+      expect(comm.length).toBeGreaterThan(0);
+      expect(disjoint(mine)).toBe(true);
+    }
     // only the window's steps are recorded (the run has more)
     expect(tbo.result.steps.length).toBeGreaterThan(o.window_steps);
     expect(Math.max(...o.timeline.map((iv) => iv.step))).toBe(o.window_steps - 1);
     expect(o.dispatch!.bytes.length).toBe(16 * 16);
     expect(o.dispatch!.bytes.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(o.link_samples.length).toBeGreaterThan(0);
+  });
+
+  it("runs its dispatch and combine with the scenario's algorithm (cluster.dispatch), as the step without overlap does", async () => {
+    const nicBytes = async (overlap: string, dispatch: string): Promise<number> => {
+      const y = yaml(overlap).replace("nodes: 2 }", `nodes: 2, dispatch: ${dispatch} }`);
+      const r = await runScenario(parseScenario(y, AT));
+      return r.result.links.filter((l) => l.kind === "nic").reduce((a, l) => a + l.bytes, 0);
+    };
+    const nccl = await nicBytes("two-batch", "nccl");
+    const deepep = await nicBytes("two-batch", "deepep-normal");
+    // deepep-normal sends a token over RDMA once per destination node, however many of its experts live there
+    expect(nccl).toBeGreaterThan(0);
+    expect(deepep).toBeGreaterThan(0);
+    expect(deepep).toBeLessThan(nccl);
   });
 
   it("is refused with tensor parallelism, as a user error at its key", () => {

@@ -27,8 +27,8 @@ const EXPECT: Record<string, { from: keyof typeof FIXTURES; marks: Record<string
   straggler: { from: "run", marks: { symbol: 4 }, axes: ["step", "straggler GPU"] },
   // Every recorded interval of the 4 GPUs' compute and comm streams (timeline.csv's 1932 rows).
   timeline: { from: "runOverlap", marks: { rect: 1932 }, axes: ["simulated time (µs)", "GPU stream"] },
-  // Every link sample (link_samples.csv's 4200 rows: fewer than 24 links carried bytes).
-  link_heatmap: { from: "runOverlap", marks: { rect: 4200 }, axes: ["simulated time (µs)", "link"] },
+  // Every link sample (link_samples.csv's 1572 rows, one every third collective: fewer than 24 links carried bytes).
+  link_heatmap: { from: "runOverlap", marks: { rect: 1572 }, axes: ["simulated time (µs)", "link"] },
   // 4 x 4 GPUs.
   dispatch: { from: "runOverlap", marks: { rect: 16 }, axes: ["destination GPU", "source GPU"] },
 };
@@ -122,8 +122,10 @@ describe("report charts", () => {
 
   it("picks the charts each kind of results supports", () => {
     const ids = (k: keyof typeof FIXTURES) => buildCharts(loadReportInput(FIXTURES[k])).map((c) => c.id);
-    expect(ids("run")).toEqual(["latency", "memory", "load", "links", "straggler"]);
-    // only overlap runs record the timeline, link samples and a dispatch matrix (and no memory timeline here)
+    // every run records the window the timeline, link heatmap and dispatch matrix draw
+    const all = ["latency", "memory", "load", "links", "straggler", "timeline", "link_heatmap", "dispatch"];
+    expect(ids("run")).toEqual(all);
+    // (no memory timeline in this one)
     expect(ids("runOverlap")).toEqual([
       "latency",
       "load",
@@ -135,6 +137,18 @@ describe("report charts", () => {
     ]);
     expect(ids("cache")).toEqual(["missrate"]);
     expect(ids("sweep")).toEqual(["throughput", "latency"]);
+  });
+
+  it("the window's charts say how links were sampled and whether the window stopped at its cap (window.json)", () => {
+    const input = loadReportInput(FIXTURES.runOverlap);
+    const title = (i: typeof input, id: string): string =>
+      String((buildCharts(i).find((c) => c.id === id)!.spec as { title: string }).title);
+    expect(title(input, "link_heatmap")).toContain("sampled every 3 collectives");
+    expect(title(input, "timeline")).not.toContain("cap");
+    if (input.kind !== "run") throw new Error("a run fixture");
+    const cut = { ...input, window: { ...input.window!, truncated: true } };
+    expect(title(cut, "timeline")).toContain("the window stopped at its cap");
+    expect(title(cut, "link_heatmap")).toContain("the window stopped at its cap");
   });
 
   it("miss-rate chart marks Belady as the bound and keeps its points at or below every policy", () => {

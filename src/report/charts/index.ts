@@ -4,7 +4,7 @@ import { links } from "./links.js";
 import { load } from "./load.js";
 import { memory } from "./memory.js";
 import { missrate } from "./missrate.js";
-import { dispatchMatrix, linkHeatmap, straggler, timeline } from "./overlap.js";
+import { dispatchMatrix, linkHeatmap, straggler, timeline } from "./window.js";
 import { throughput } from "./throughput.js";
 
 export type { ChartDef, Spec } from "./common.js";

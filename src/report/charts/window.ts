@@ -1,7 +1,7 @@
 /**
  * Charts of where time and bytes go inside steps: each GPU's compute and communication streams over
- * the first steps and the links' throughput over that window (recorded by runs with micro-batch
- * overlap), one layer's dispatch matrix, and the straggler GPU of each step.
+ * the first steps and the links' throughput over that window (every run records it: src/moe/window.ts),
+ * one layer's dispatch matrix, and the straggler GPU of each step.
  */
 import { CONFIG, HEIGHT, SCHEMA, WIDTH, byteUnit, round4, type ChartDef } from "./common.js";
 
@@ -37,7 +37,9 @@ export const timeline: ChartDef = {
     const steps = new Set(values.map((v) => v.step)).size;
     return {
       $schema: SCHEMA,
-      title: `Per-GPU timeline: compute vs communication (first ${steps} steps, ${gpus.size} GPUs)`,
+      title:
+        `Per-GPU timeline: compute vs communication (first ${steps} steps, ${gpus.size} GPUs)` +
+        (input.window?.truncated ? "; the window stopped at its cap" : ""),
       width: WIDTH,
       height: Math.max(HEIGHT / 2, 22 * gpus.size),
       config: CONFIG,
@@ -63,7 +65,7 @@ export const timeline: ChartDef = {
   },
 };
 
-/** Each link's throughput between collectives' ends, over the recorded steps. */
+/** Each link's throughput between samples (taken at collectives' ends), over the recorded steps. */
 export const linkHeatmap: ChartDef = {
   id: "link_heatmap",
   title: "Per-link throughput over time",
@@ -76,6 +78,7 @@ export const linkHeatmap: ChartDef = {
       .slice(0, HEATMAP_LINKS)
       .map(([l]) => l);
     const keep = new Set(top);
+    const every = input.window?.sample_every ?? 1;
     const values = input.linkSamples
       .filter((s) => keep.has(s.link) && s.end_ns > s.start_ns)
       .map((s) => ({
@@ -86,7 +89,10 @@ export const linkHeatmap: ChartDef = {
       }));
     return {
       $schema: SCHEMA,
-      title: `Per-link throughput over time (the ${top.length} busiest links, recorded steps)`,
+      title:
+        `Per-link throughput over time (the ${top.length} busiest links, recorded steps` +
+        (every > 1 ? `, sampled every ${every} collectives)` : ")") +
+        (input.window?.truncated ? "; the window stopped at its cap" : ""),
       width: WIDTH,
       height: Math.max(HEIGHT / 2, 14 * top.length),
       config: CONFIG,
@@ -118,7 +124,7 @@ export const dispatchMatrix: ChartDef = {
     }));
     return {
       $schema: SCHEMA,
-      title: `Dispatch matrix (MoE layer ${rows[0].moe_layer}, step ${rows[0].step}, first micro-batch)`,
+      title: `Dispatch matrix (MoE layer ${rows[0].moe_layer}, step ${rows[0].step})`,
       width: Math.min(WIDTH, HEIGHT),
       height: Math.min(WIDTH, HEIGHT),
       config: CONFIG,
