@@ -14,10 +14,27 @@
  *
  * Variables and constraints live in typed arrays (struct of arrays) read directly by the flow
  * model; the solver's arithmetic (shares, tolerance, heap order) is the flow model's.
+ *
+ * Incremental use, after variables were only removed from a solved system (release before
+ * detach): `affected` finds the variables whose values may change, solveAbove re-solves only
+ * those on what the others leave of their constraints. The argument, and the tolerances, are in
+ * docs/hardware.md, "Speed".
  */
 import { grown } from "../../util/arrays.js";
 import { MinHeap } from "./heap.js";
 import { MAX_ROUTE } from "./routes.js";
+
+/**
+ * A constraint counts as saturated when its slack is at most this fraction of its capacity, and a
+ * value as the largest on it when within this fraction of the largest: some 1,000 times the
+ * rounding of a sum of a few thousand values, so that a saturated constraint is seen as one.
+ */
+export const FAIR_TOL = 1e-11;
+/**
+ * `affected` keeps the values below (1 - THRESHOLD_MARGIN) x the smallest failing value: one that
+ * equals it in exact arithmetic but came out an ulp below is re-solved, not kept.
+ */
+export const THRESHOLD_MARGIN = 1e-9;
 
 export class MaxMin {
   // ---- constraints ----
@@ -26,6 +43,12 @@ export class MaxMin {
   cap = new Float64Array(64);
   /** How many variables use each constraint: vars[c][0 .. count[c]). */
   count = new Int32Array(64);
+  /**
+   * Each constraint's slack (capacity - its variables' values) after the last solve covering it,
+   * raised by release(); and the largest value on it then (an upper bound once variables left).
+   */
+  remCap = new Float64Array(64);
+  top = new Float64Array(64);
   /** The variables using each constraint. */
   readonly vars: Int32Array[] = [];
 
@@ -41,12 +64,17 @@ export class MaxMin {
   /** The values of the last solve. */
   value = new Float64Array(0);
   private fixed = new Uint8Array(0);
+  private mark = new Int32Array(0);
 
   // ---- solver scratch ----
-  private remCap = new Float64Array(64);
   private unfixed = new Int32Array(64);
+  private consMark = new Int32Array(64);
+  private epoch = 0;
+  private consList = new Int32Array(64);
+  private removedCons: number[] = [];
   private readonly heap = new MinHeap();
   private standalone: number[] = [];
+  private addedSinceSolve = false;
 
   get constraintCount(): number {
     return this.nCons;
@@ -63,8 +91,11 @@ export class MaxMin {
       const n = this.cap.length * 2;
       this.cap = grown(this.cap, n);
       this.count = grown(this.count, n);
-      this.remCap = new Float64Array(n);
+      this.remCap = grown(this.remCap, n);
+      this.top = grown(this.top, n);
       this.unfixed = new Int32Array(n);
+      this.consMark = grown(this.consMark, n);
+      this.consList = new Int32Array(n);
     }
     this.cap[id] = capacity;
     this.vars.push(new Int32Array(4));
@@ -81,6 +112,7 @@ export class MaxMin {
     const fx = new Uint8Array(n);
     fx.set(this.fixed);
     this.fixed = fx;
+    this.mark = grown(this.mark, n);
     this.nVarCap = n;
   }
 
@@ -140,15 +172,90 @@ export class MaxMin {
     const remCap = this.remCap;
     const unf = this.unfixed;
     const count = this.count;
-    const nCons = this.nCons;
+    const top = this.top;
     const heap = this.heap;
     heap.clear();
     for (let i = 0; i < nC; i++) {
       const c = cs[i];
       remCap[c] = this.cap[c];
       unf[c] = count[c];
+      top[c] = 0;
       heap.push(remCap[c] / unf[c], c);
     }
+    this.fill(vs, nV);
+  }
+
+  /**
+   * Max-min fair values for the variables vs[0..nV) (listed once each) given that every other
+   * variable sharing a constraint with them keeps its value: solves them on their constraints'
+   * capacities less the kept values. After removals, with vs from `affected`, this gives the
+   * values a full solve would.
+   */
+  solveAbove(vs: Int32Array, nV: number): void {
+    const ep = ++this.epoch;
+    const mark = this.mark;
+    const fixed = this.fixed;
+    for (let i = 0; i < nV; i++) {
+      mark[vs[i]] = ep;
+      fixed[vs[i]] = 0;
+    }
+    // the constraints of vs, once each
+    const cons = this.cons;
+    const len = this.len;
+    const cm = this.consMark;
+    const cl = this.consList;
+    let nC = 0;
+    for (let i = 0; i < nV; i++) {
+      const base = vs[i] * MAX_ROUTE;
+      const l = len[vs[i]];
+      for (let k = 0; k < l; k++) {
+        const c = cons[base + k];
+        if (cm[c] !== ep) {
+          cm[c] = ep;
+          cl[nC++] = c;
+        }
+      }
+    }
+    const remCap = this.remCap;
+    const unf = this.unfixed;
+    const count = this.count;
+    const top = this.top;
+    const value = this.value;
+    const heap = this.heap;
+    heap.clear();
+    for (let i = 0; i < nC; i++) {
+      const c = cl[i];
+      let rem = this.cap[c];
+      let u = 0;
+      let t = 0;
+      const list = this.vars[c];
+      const cnt = count[c];
+      for (let j = 0; j < cnt; j++) {
+        const v = list[j];
+        if (mark[v] === ep) {
+          u++;
+        } else {
+          fixed[v] = 1;
+          rem -= value[v];
+          if (value[v] > t) t = value[v];
+        }
+      }
+      remCap[c] = rem;
+      unf[c] = u;
+      top[c] = t;
+      heap.push(Math.max(0, rem) / u, c);
+    }
+    this.fill(vs, nV);
+  }
+
+  /** Progressive filling of vs[0..nV) from the heap of constraint shares set up by solve or solveAbove. */
+  private fill(vs: Int32Array, nV: number): void {
+    const fixed = this.fixed;
+    const remCap = this.remCap;
+    const unf = this.unfixed;
+    const count = this.count;
+    const nCons = this.nCons;
+    const heap = this.heap;
     const bound = this.bound;
     for (let i = 0; i < nV; i++) {
       const v = vs[i];
@@ -184,6 +291,98 @@ export class MaxMin {
     }
   }
 
+  /**
+   * Variable v is about to leave the system (before its detach): its value goes back to its
+   * constraints' slack, and it counts among the removals `affected` looks at.
+   */
+  release(v: number): void {
+    const r = this.value[v];
+    const base = v * MAX_ROUTE;
+    const len = this.len[v];
+    for (let k = 0; k < len; k++) {
+      const c = this.cons[base + k];
+      this.remCap[c] += r;
+      this.removedCons.push(c);
+    }
+  }
+
+  /** Forgets the removals noted by release (after the system was solved again). */
+  clearRemovals(): void {
+    this.removedCons.length = 0;
+  }
+
+  /**
+   * After removals only (release, detach): writes into out the variables whose values may have
+   * changed, and returns how many (0: every value is still max-min fair). A variable on a
+   * constraint of a removed one that has no bottleneck left fails; theta is the smallest failing
+   * value; out gets the failing variables and every variable of value >= theta connected to them
+   * through constraints over such variables. Every other value is what a full solve would give
+   * (docs/hardware.md, "Speed"); solveAbove(out, n) gives those in out. O(variables on the removed
+   * ones' constraints + those in out, x route length).
+   */
+  affected(out: Int32Array): number {
+    let ep = ++this.epoch;
+    const mark = this.mark;
+    const cm = this.consMark;
+    const rc = this.removedCons;
+    const count = this.count;
+    const value = this.value;
+    let theta = Infinity;
+    let n = 0;
+    for (let i = 0; i < rc.length; i++) {
+      const c = rc[i];
+      if (cm[c] === ep) continue;
+      cm[c] = ep;
+      const list = this.vars[c];
+      const cnt = count[c];
+      for (let j = 0; j < cnt; j++) {
+        const v = list[j];
+        if (mark[v] === ep) continue;
+        mark[v] = ep;
+        if (this.bottlenecked(v)) continue;
+        out[n++] = v;
+        if (value[v] < theta) theta = value[v];
+      }
+    }
+    if (n === 0) return 0;
+    theta *= 1 - THRESHOLD_MARGIN;
+    ep = ++this.epoch;
+    for (let i = 0; i < n; i++) mark[out[i]] = ep;
+    const cons = this.cons;
+    const len = this.len;
+    for (let i = 0; i < n; i++) {
+      const base = out[i] * MAX_ROUTE;
+      const l = len[out[i]];
+      for (let k = 0; k < l; k++) {
+        const c = cons[base + k];
+        if (cm[c] === ep) continue;
+        cm[c] = ep;
+        const list = this.vars[c];
+        const cnt = count[c];
+        for (let j = 0; j < cnt; j++) {
+          const w = list[j];
+          if (mark[w] === ep || value[w] < theta) continue;
+          mark[w] = ep;
+          out[n++] = w;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** v is at its bound, or on a saturated constraint where no value exceeds its own (within FAIR_TOL). */
+  private bottlenecked(v: number): boolean {
+    const x = this.value[v];
+    if (x >= this.bound[v] * (1 - FAIR_TOL)) return true;
+    const base = v * MAX_ROUTE;
+    const len = this.len[v];
+    for (let k = 0; k < len; k++) {
+      const c = this.cons[base + k];
+      if (this.remCap[c] <= this.cap[c] * FAIR_TOL && x >= this.top[c] * (1 - FAIR_TOL)) return true;
+    }
+    return false;
+  }
+
   private fix(v: number, r: number): void {
     this.fixed[v] = 1;
     this.value[v] = r;
@@ -193,6 +392,7 @@ export class MaxMin {
       const c = this.cons[base + k];
       this.remCap[c] -= r;
       this.unfixed[c]--;
+      if (r > this.top[c]) this.top[c] = r;
     }
   }
 
@@ -210,6 +410,7 @@ export class MaxMin {
     this.setVariable(v, len, bound);
     for (let k = 0; k < len; k++) this.attach(v, k, constraints[k]);
     this.standalone.push(v);
+    this.addedSinceSolve = true;
     return v;
   }
 
@@ -217,6 +418,7 @@ export class MaxMin {
   removeVariable(v: number): void {
     const i = this.standalone.indexOf(v);
     if (i < 0) throw new Error(`no variable ${v}`);
+    this.release(v);
     for (let k = this.len[v] - 1; k >= 0; k--) this.detach(v, k);
     this.standalone.splice(i, 1);
   }
@@ -227,5 +429,24 @@ export class MaxMin {
     const cs: number[] = [];
     for (let c = 0; c < this.nCons; c++) if (this.count[c] > 0) cs.push(c);
     this.solve(vs, vs.length, Int32Array.from(cs), cs.length);
+    this.clearRemovals();
+    this.addedSinceSolve = false;
+  }
+
+  /**
+   * The same values as solveAll (within the tolerances of docs/hardware.md, "Speed"),
+   * incrementally when variables were only removed since the last solve: only those `affected`
+   * re-solved. Returns how many variables it re-solved.
+   */
+  resolveAll(): number {
+    if (this.addedSinceSolve) {
+      this.solveAll();
+      return this.standalone.length;
+    }
+    const vs = new Int32Array(this.nVarCap);
+    const n = this.affected(vs);
+    if (n > 0) this.solveAbove(vs, n);
+    this.clearRemovals();
+    return n;
   }
 }
