@@ -9,10 +9,11 @@
  * decompose exactly over components, so the others keep their rates. It costs O(component flows
  * x route length + component links x log). After ends only, it re-solves only the flows whose
  * rates may change (MaxMin.affected; none when every flow beside an ended one keeps a
- * bottleneck), on what the others leave of their links' capacity. A flow's projected finish time sits in a heap, so the next
- * completion is found in O(log flows), and the engine sees one pending event for it, not one per
- * flow. Link busy time is counted from the instant a link gets its first flow to the one it loses
- * its last. `advance` runs the same steps on a private clock (the fast path, fast-path.ts).
+ * bottleneck), on what the others leave of their links' capacity. A flow's projected finish time
+ * sits in a heap, so the next completion is found in O(log flows), and the engine sees one
+ * pending event for it, not one per flow. Link busy time is counted from the instant a link gets
+ * its first flow to the one it loses its last. `advance` runs the same steps on a private clock
+ * (the fast path, fast-path.ts).
  */
 import type { Simulation } from "../../sim/engine.js";
 import type { ScheduledEvent } from "../../sim/queue.js";
