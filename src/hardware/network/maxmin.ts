@@ -49,6 +49,11 @@ export class MaxMin {
    */
   remCap = new Float64Array(64);
   top = new Float64Array(64);
+  /**
+   * 1 for a constraint that cannot bind while its variables stay as they were at the last solve
+   * covering it (markLoose); solves and `affected` leave it out.
+   */
+  loose = new Uint8Array(64);
   /** The variables using each constraint. */
   readonly vars: Int32Array[] = [];
 
@@ -93,6 +98,7 @@ export class MaxMin {
       this.count = grown(this.count, n);
       this.remCap = grown(this.remCap, n);
       this.top = grown(this.top, n);
+      this.loose = grown(this.loose, n);
       this.unfixed = new Int32Array(n);
       this.consMark = grown(this.consMark, n);
       this.consList = new Int32Array(n);
@@ -169,20 +175,100 @@ export class MaxMin {
   solve(vs: Int32Array, nV: number, cs: Int32Array, nC: number): void {
     const fixed = this.fixed;
     for (let i = 0; i < nV; i++) fixed[vs[i]] = 0;
+    this.markLoose(cs, nC);
     const remCap = this.remCap;
     const unf = this.unfixed;
     const count = this.count;
     const top = this.top;
+    const loose = this.loose;
     const heap = this.heap;
     heap.clear();
     for (let i = 0; i < nC; i++) {
       const c = cs[i];
+      if (loose[c] === 1) continue;
       remCap[c] = this.cap[c];
       unf[c] = count[c];
       top[c] = 0;
       heap.push(remCap[c] / unf[c], c);
     }
     this.fill(vs, nV);
+  }
+
+  /**
+   * Marks the constraints of cs[0..nC) that cannot bind: c is loose when each of its variables
+   * has another constraint w before c in (capacity, id) order, and the capacities of those w (each
+   * counted once) sum to at most c's (one w common to all, or each variable's first). Any
+   * allocation that meets the other constraints then meets c's (its variables' values on each w
+   * sum to at most w's capacity), and the ordering makes the witnesses of loose constraints end
+   * at constraints that are not loose, so the max-min fair values without the loose constraints
+   * are those with them. Removing variables keeps a loose
+   * constraint loose; adding one calls for a solve, which marks again.
+   */
+  private markLoose(cs: Int32Array, nC: number): void {
+    for (let i = 0; i < nC; i++) {
+      const c = cs[i];
+      this.loose[c] = this.commonWitness(c) || this.witnessSum(c) ? 1 : 0;
+    }
+  }
+
+  /** (capacity, id) of a before b's. */
+  private before(a: number, b: number): boolean {
+    return this.cap[a] < this.cap[b] || (this.cap[a] === this.cap[b] && a < b);
+  }
+
+  /** One constraint before c on the route of every variable of c (the witness of all). */
+  private commonWitness(c: number): boolean {
+    const cnt = this.count[c];
+    if (cnt === 0) return false;
+    const list = this.vars[c];
+    const cons = this.cons;
+    const b0 = list[0] * MAX_ROUTE;
+    const l0 = this.len[list[0]];
+    for (let k = 0; k < l0; k++) {
+      const w = cons[b0 + k];
+      if (w === c || !this.before(w, c)) continue;
+      let all = true;
+      for (let j = 1; j < cnt && all; j++) {
+        const base = list[j] * MAX_ROUTE;
+        const l = this.len[list[j]];
+        all = false;
+        for (let x = 0; x < l; x++) {
+          if (cons[base + x] === w) {
+            all = true;
+            break;
+          }
+        }
+      }
+      if (all) return true;
+    }
+    return false;
+  }
+
+  /** Each variable of c has its first other constraint (by capacity, id) before c; their capacities sum to <= c's. */
+  private witnessSum(c: number): boolean {
+    const cap = this.cap;
+    const cons = this.cons;
+    const cm = this.consMark;
+    const ep = ++this.epoch;
+    const list = this.vars[c];
+    const cnt = this.count[c];
+    let sum = 0;
+    for (let j = 0; j < cnt; j++) {
+      const base = list[j] * MAX_ROUTE;
+      const l = this.len[list[j]];
+      let w = -1;
+      for (let k = 0; k < l; k++) {
+        const c2 = cons[base + k];
+        if (c2 !== c && (w < 0 || this.before(c2, w))) w = c2;
+      }
+      if (w < 0 || !this.before(w, c)) return false;
+      if (cm[w] !== ep) {
+        cm[w] = ep;
+        sum += cap[w];
+        if (sum > cap[c]) return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -210,7 +296,7 @@ export class MaxMin {
       const l = len[vs[i]];
       for (let k = 0; k < l; k++) {
         const c = cons[base + k];
-        if (cm[c] !== ep) {
+        if (cm[c] !== ep && this.loose[c] === 0) {
           cm[c] = ep;
           cl[nC++] = c;
         }
@@ -331,7 +417,7 @@ export class MaxMin {
     let n = 0;
     for (let i = 0; i < rc.length; i++) {
       const c = rc[i];
-      if (cm[c] === ep) continue;
+      if (cm[c] === ep || this.loose[c] === 1) continue;
       cm[c] = ep;
       const list = this.vars[c];
       const cnt = count[c];
@@ -355,7 +441,7 @@ export class MaxMin {
       const l = len[out[i]];
       for (let k = 0; k < l; k++) {
         const c = cons[base + k];
-        if (cm[c] === ep) continue;
+        if (cm[c] === ep || this.loose[c] === 1) continue;
         cm[c] = ep;
         const list = this.vars[c];
         const cnt = count[c];
@@ -378,6 +464,7 @@ export class MaxMin {
     const len = this.len[v];
     for (let k = 0; k < len; k++) {
       const c = this.cons[base + k];
+      if (this.loose[c] === 1) continue;
       if (this.remCap[c] <= this.cap[c] * FAIR_TOL && x >= this.top[c] * (1 - FAIR_TOL)) return true;
     }
     return false;
@@ -390,6 +477,7 @@ export class MaxMin {
     const len = this.len[v];
     for (let k = 0; k < len; k++) {
       const c = this.cons[base + k];
+      if (this.loose[c] === 1) continue;
       this.remCap[c] -= r;
       this.unfixed[c]--;
       if (r > this.top[c]) this.top[c] = r;
