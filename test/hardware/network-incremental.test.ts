@@ -50,6 +50,11 @@ function checkRemovals(caps: number[], vars: Var[], order: number[], batch: numb
     }
     resolved += mm.resolveAll();
     const left = [...alive];
+    // feasible on every constraint, those left out as loose included
+    caps.forEach((cap, c) => {
+      const used = left.reduce((sum, k) => sum + (vars[k].on.includes(c) ? mm.value[ids[k]] : 0), 0);
+      expect(used).toBeLessThanOrEqual(cap * (1 + TOL));
+    });
     const ref = fullSolve(
       caps,
       left.map((k) => vars[k]),
@@ -134,6 +139,22 @@ describe("MaxMin: incremental re-solve after removals equals a full solve", () =
     const vars: Var[] = [{ on: [0, 1] }, { on: [1] }, { on: [1, 2] }, { on: [2] }];
     expect(fullSolve(caps, vars)).toEqual([1, 4, 4, 6]);
     expect(checkRemovals(caps, vars, [1], 1)).toBe(2);
+  });
+
+  it("a constraint that cannot bind is left out: a PCIe link behind its one, slower NIC", () => {
+    // Constraint 0 (cap 10, "PCIe") is crossed only by variables that also cross constraint 1
+    // (cap 8, "NIC"): their values sum to at most 8 on it, so 0 is loose. Constraint 2 (cap 9) has
+    // a variable crossing it alone: no witness, not loose.
+    const mm = new MaxMin();
+    for (const c of [10, 8, 9]) mm.addConstraint(c);
+    const a = mm.addVariable([0, 1]);
+    const b = mm.addVariable([0, 1]);
+    const c = mm.addVariable([1, 2]);
+    const d = mm.addVariable([2]);
+    mm.solveAll();
+    expect([mm.loose[0], mm.loose[1], mm.loose[2]]).toEqual([1, 0, 0]);
+    expect([a, b, c].map((v) => mm.value[v] * 3)).toEqual([8, 8, 8]);
+    expect(mm.value[d]).toBeCloseTo(9 - 8 / 3, 12);
   });
 
   it("property: random systems, random removal orders and batch sizes", () => {
