@@ -77,6 +77,8 @@ export class MaxMin {
   private epoch = 0;
   private consList = new Int32Array(64);
   private removedCons: number[] = [];
+  /** Constraints (consList) whose residuals `affected` set up for solveAbove. */
+  private nAffected = 0;
   private readonly heap = new MinHeap();
   private standalone: number[] = [];
   private addedSinceSolve = false;
@@ -272,65 +274,20 @@ export class MaxMin {
   }
 
   /**
-   * Max-min fair values for the variables vs[0..nV) (listed once each) given that every other
-   * variable sharing a constraint with them keeps its value: solves them on their constraints'
-   * capacities less the kept values. After removals, with vs from `affected`, this gives the
+   * Max-min fair values for the variables `affected` just wrote into vs[0..nV), every other
+   * variable sharing a constraint with them keeping its value: solves them on their constraints'
+   * capacities less the kept values (which `affected` summed as it found them). This gives the
    * values a full solve would.
    */
   solveAbove(vs: Int32Array, nV: number): void {
-    const ep = ++this.epoch;
-    const mark = this.mark;
-    const fixed = this.fixed;
-    for (let i = 0; i < nV; i++) {
-      mark[vs[i]] = ep;
-      fixed[vs[i]] = 0;
-    }
-    // the constraints of vs, once each
-    const cons = this.cons;
-    const len = this.len;
-    const cm = this.consMark;
-    const cl = this.consList;
-    let nC = 0;
-    for (let i = 0; i < nV; i++) {
-      const base = vs[i] * MAX_ROUTE;
-      const l = len[vs[i]];
-      for (let k = 0; k < l; k++) {
-        const c = cons[base + k];
-        if (cm[c] !== ep && this.loose[c] === 0) {
-          cm[c] = ep;
-          cl[nC++] = c;
-        }
-      }
-    }
-    const remCap = this.remCap;
-    const unf = this.unfixed;
-    const count = this.count;
-    const top = this.top;
-    const value = this.value;
     const heap = this.heap;
     heap.clear();
-    for (let i = 0; i < nC; i++) {
+    const cl = this.consList;
+    for (let i = 0; i < this.nAffected; i++) {
       const c = cl[i];
-      let rem = this.cap[c];
-      let u = 0;
-      let t = 0;
-      const list = this.vars[c];
-      const cnt = count[c];
-      for (let j = 0; j < cnt; j++) {
-        const v = list[j];
-        if (mark[v] === ep) {
-          u++;
-        } else {
-          fixed[v] = 1;
-          rem -= value[v];
-          if (value[v] > t) t = value[v];
-        }
-      }
-      remCap[c] = rem;
-      unf[c] = u;
-      top[c] = t;
-      heap.push(Math.max(0, rem) / u, c);
+      heap.push(Math.max(0, this.remCap[c]) / this.unfixed[c], c);
     }
+    this.nAffected = 0;
     this.fill(vs, nV);
   }
 
@@ -433,9 +390,17 @@ export class MaxMin {
     if (n === 0) return 0;
     theta *= 1 - THRESHOLD_MARGIN;
     ep = ++this.epoch;
-    for (let i = 0; i < n; i++) mark[out[i]] = ep;
+    const fixed = this.fixed;
+    for (let i = 0; i < n; i++) {
+      mark[out[i]] = ep;
+      fixed[out[i]] = 0;
+    }
+    // The region: from the failing variables over constraints to the variables of value >= theta.
+    // Each constraint reached is scanned once; it gets the capacity the others (kept) leave.
     const cons = this.cons;
     const len = this.len;
+    const cl = this.consList;
+    let nC = 0;
     for (let i = 0; i < n; i++) {
       const base = out[i] * MAX_ROUTE;
       const l = len[out[i]];
@@ -443,16 +408,34 @@ export class MaxMin {
         const c = cons[base + k];
         if (cm[c] === ep || this.loose[c] === 1) continue;
         cm[c] = ep;
+        cl[nC++] = c;
+        let rem = this.cap[c];
+        let u = 0;
+        let t = 0;
         const list = this.vars[c];
         const cnt = count[c];
         for (let j = 0; j < cnt; j++) {
           const w = list[j];
-          if (mark[w] === ep || value[w] < theta) continue;
-          mark[w] = ep;
-          out[n++] = w;
+          const x = value[w];
+          if (x >= theta) {
+            u++;
+            if (mark[w] !== ep) {
+              mark[w] = ep;
+              fixed[w] = 0;
+              out[n++] = w;
+            }
+          } else {
+            fixed[w] = 1;
+            rem -= x;
+            if (x > t) t = x;
+          }
         }
+        this.remCap[c] = rem;
+        this.unfixed[c] = u;
+        this.top[c] = t;
       }
     }
+    this.nAffected = nC;
     return n;
   }
 
