@@ -7,7 +7,9 @@
  * wall second of the simulation. Larger sizes run fewer steps; the flow model is skipped where
  * one step would take too long on the 2-core VM (listed in the JSON under `skipped`; `--flow-steps N` runs them).
  * Growth exponent: least-squares slope of log(wall per step) vs log(GPUs) over the sizes run, per
- * model. Peak memory: the process's maximum resident set size at the end (process.resourceUsage).
+ * model. Process CPU time (user + system) of each run is reported beside its wall time (cpu_s,
+ * cpu_per_step_s): on a shared machine it varies less. Peak memory: the process's maximum resident
+ * set size at the end (process.resourceUsage).
  * The last stdout line is the JSON result. `--sizes 8,64` and `--only flow|analytic` restrict it.
  */
 import { performance } from "node:perf_hooks";
@@ -25,7 +27,7 @@ const TOKENS_PER_GPU = 128;
  */
 const PLAN: Record<number, Record<Model, number>> = {
   8: { flow: 32, analytic: 64 },
-  64: { flow: 0, analytic: 16 },
+  64: { flow: 1, analytic: 16 },
   144: { flow: 0, analytic: 8 },
   512: { flow: 0, analytic: 3 },
   1024: { flow: 0, analytic: 1 },
@@ -37,7 +39,10 @@ function arg(name: string): string | undefined {
 }
 const sizes = (arg("--sizes") ?? "8,64,144,512,1024").split(",").map(Number);
 const only = arg("--only") as Model | undefined;
-/** `--flow-steps N`: run the flow model where the plan skips it, N steps (one step at 64 GPUs took 214 s). */
+/**
+ * `--flow-steps N`: run the flow model where the plan skips it, N steps (one 64-GPU step took 11.6 s of CPU,
+ * docs/performance.md; an all-to-all's flows grow with the square of the GPUs).
+ */
 const flowSteps = Number(arg("--flow-steps") ?? 0);
 for (const n of sizes) if (!(n in PLAN)) throw new Error(`--sizes: ${n} is not one of ${Object.keys(PLAN).join(", ")}`);
 
