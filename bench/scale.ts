@@ -7,7 +7,9 @@
  * wall second of the simulation. Larger sizes run fewer steps; the flow model is skipped where
  * one step would take too long on the 2-core VM (listed in the JSON under `skipped`; `--flow-steps N` runs them).
  * Growth exponent: least-squares slope of log(wall per step) vs log(GPUs) over the sizes run, per
- * model. Peak memory: the process's maximum resident set size at the end (process.resourceUsage).
+ * model. Process CPU time (user + system) of each run is reported beside its wall time (cpu_s,
+ * cpu_per_step_s): on a shared machine it varies less. Peak memory: the process's maximum resident
+ * set size at the end (process.resourceUsage).
  * The last stdout line is the JSON result. `--sizes 8,64` and `--only flow|analytic` restrict it.
  */
 import { performance } from "node:perf_hooks";
@@ -25,7 +27,7 @@ const TOKENS_PER_GPU = 128;
  */
 const PLAN: Record<number, Record<Model, number>> = {
   8: { flow: 32, analytic: 64 },
-  64: { flow: 0, analytic: 16 },
+  64: { flow: 1, analytic: 16 },
   144: { flow: 0, analytic: 8 },
   512: { flow: 0, analytic: 3 },
   1024: { flow: 0, analytic: 1 },
@@ -37,7 +39,10 @@ function arg(name: string): string | undefined {
 }
 const sizes = (arg("--sizes") ?? "8,64,144,512,1024").split(",").map(Number);
 const only = arg("--only") as Model | undefined;
-/** `--flow-steps N`: run the flow model where the plan skips it, N steps (one step at 64 GPUs took 214 s). */
+/**
+ * `--flow-steps N`: run the flow model where the plan skips it, N steps (one 64-GPU step took 11.6 s of CPU,
+ * docs/performance.md; an all-to-all's flows grow with the square of the GPUs).
+ */
 const flowSteps = Number(arg("--flow-steps") ?? 0);
 for (const n of sizes) if (!(n in PLAN)) throw new Error(`--sizes: ${n} is not one of ${Object.keys(PLAN).join(", ")}`);
 
@@ -46,6 +51,8 @@ interface Case {
   model: Model;
   steps: number;
   wallS: number;
+  /** Process CPU time (user + system) of simulateMoe: less sensitive than wall time to other jobs on the machine. */
+  cpuS: number;
   startupS: number;
   simS: number;
   events: number;
@@ -72,10 +79,13 @@ async function runCase(gpus: number, model: Model, steps: number): Promise<Case>
   const resolved = await resolveScenario(loaded, { outDir: "/tmp/moesim-bench-scale" });
   const startupS = (performance.now() - t0) / 1000;
   const s0 = performance.now();
+  const c0 = process.cpuUsage();
   const r = simulateMoe(resolved.config);
   const wallS = (performance.now() - s0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const cpuS = (cu.user + cu.system) / 1e6;
   if (r.oom) throw new Error(`${gpus} GPUs ${model}: out of memory at step ${r.oom.step}`);
-  return { gpus, model, steps: r.completedSteps, wallS, startupS, simS: r.simulatedNs / 1e9, events: r.events };
+  return { gpus, model, steps: r.completedSteps, wallS, cpuS, startupS, simS: r.simulatedNs / 1e9, events: r.events };
 }
 
 /** Least-squares slope of log(y) on log(x). */
@@ -110,14 +120,17 @@ for (const gpus of sizes) {
     cases.push(c);
     console.log(
       `${model.padEnd(8)} gpus=${String(gpus).padStart(4)} steps=${c.steps} events=${c.events} ` +
-        `startup_s=${c.startupS.toFixed(2)} wall_s=${c.wallS.toFixed(3)} wall_per_step_s=${(c.wallS / c.steps).toFixed(4)} ` +
+        `startup_s=${c.startupS.toFixed(2)} wall_s=${c.wallS.toFixed(3)} cpu_s=${c.cpuS.toFixed(3)} ` +
+        `wall_per_step_s=${(c.wallS / c.steps).toFixed(4)} ` +
         `simulated_s=${c.simS.toFixed(4)} realtime_factor=${(c.simS / c.wallS).toFixed(3)}`,
     );
   }
 }
 const factor: Record<string, number> = {};
 const perStep: Record<string, number> = {};
+const cpuPerStep: Record<string, number> = {};
 for (const c of cases) {
+  cpuPerStep[`${c.model}_${c.gpus}`] = Number((c.cpuS / c.steps).toPrecision(3));
   factor[`${c.model}_${c.gpus}`] = Number((c.simS / c.wallS).toPrecision(3));
   perStep[`${c.model}_${c.gpus}`] = Number((c.wallS / c.steps).toPrecision(3));
 }
@@ -135,6 +148,7 @@ console.log(
     scenario: "deepseek-v3 decode on hgx-h800, 128 tokens/GPU/step, DP attention + EP over all GPUs, per-token routing",
     realtime_factor: factor,
     wall_per_step_s: perStep,
+    cpu_per_step_s: cpuPerStep,
     growth_exponent_analytic: exponent("analytic"),
     growth_exponent_flow: exponent("flow"),
     peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -53,6 +53,8 @@ export abstract class FlowState extends NetworkCore {
   linkSeen = new Int32Array(64);
   dirty = new Int32Array(64); // links whose flows changed since the last recomputation
   nDirty = 0;
+  /** A flow started since the last recomputation (else only ends: the incremental re-solve applies). */
+  started = false;
   compFlows = new Int32Array(0);
   compLinks = new Int32Array(64);
   /** Projected finish time (absolute ns) of every active flow with a rate; stale entries are skipped by tag. */
@@ -139,6 +141,7 @@ export abstract class FlowState extends NetworkCore {
     this.fLogical[f] = logical;
     this.fLat[f] = lat;
     this.fTag[f] = UNRATED; // no completion entry until its rate is known
+    this.started = true;
     const mm = this.mm;
     mm.setVariable(f, len, maxRateBytesPerS / 1e9);
     for (let i = 0; i < len; i++) {
@@ -198,6 +201,7 @@ export abstract class FlowState extends NetworkCore {
     const len = mm.len[f];
     const base = f * MAX_ROUTE;
     const bytes = this.fBytes[f];
+    mm.release(f);
     for (let k = 0; k < len; k++) {
       const l = mm.cons[base + k];
       if (mm.detach(f, k) === 0) this.linkBusy[l] += now - this.linkBusySince[l];

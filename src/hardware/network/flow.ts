@@ -4,13 +4,16 @@
  * the route's latency (sum of its links' latencies) after its last byte leaves.
  *
  * Every start or end at one instant is batched into one recomputation (an event at the same time,
- * after the others). A recomputation only re-solves the connected components (flows linked
- * through shared links) that contain a link whose flows changed: max-min fair rates decompose
- * exactly over components, so the others keep their rates. It costs O(component flows x route
- * length + component links x log). A flow's projected finish time sits in a heap, so the next
- * completion is found in O(log flows), and the engine sees one pending event for it, not one per
- * flow. Link busy time is counted from the instant a link gets its first flow to the one it loses
- * its last. `advance` runs the same steps on a private clock (the fast path, fast-path.ts).
+ * after the others). After starts, a recomputation re-solves the connected components (flows
+ * linked through shared links) that contain a link whose flows changed: max-min fair rates
+ * decompose exactly over components, so the others keep their rates. It costs O(component flows
+ * x route length + component links x log). After ends only, it re-solves only the flows whose
+ * rates may change (MaxMin.affected; none when every flow beside an ended one keeps a
+ * bottleneck), on what the others leave of their links' capacity. A flow's projected finish time
+ * sits in a heap, so the next completion is found in O(log flows), and the engine sees one
+ * pending event for it, not one per flow. Link busy time is counted from the instant a link gets
+ * its first flow to the one it loses its last. `advance` runs the same steps on a private clock
+ * (the fast path, fast-path.ts).
  */
 import type { Simulation } from "../../sim/engine.js";
 import type { ScheduledEvent } from "../../sim/queue.js";
@@ -28,6 +31,10 @@ export abstract class FlowModel extends FlowState {
   readonly doneFn = (): void => this.completionEvent();
   private epoch = 0;
   private finishing: number[] = [];
+  /** Re-solve incrementally after ends (false: every recomputation solves whole components, as before). */
+  incremental = true;
+  /** Links found by searchComponents for the solve under way; -1: none (an incremental solve). */
+  private nCompLinks = -1;
 
   constructor(sim: Simulation, endpoints: number) {
     super(sim, endpoints);
@@ -139,11 +146,73 @@ export abstract class FlowModel extends FlowState {
 
   /**
    * Max-min fair rates for the flows connected (through shared links) to a link whose flows
-   * changed since the last recomputation; other flows keep their rates.
+   * changed since the last recomputation; other flows keep their rates. When flows only ended
+   * since then, incrementally: only the flows whose rates may change (MaxMin.affected).
    */
   private solve(now: number): void {
     this.solves++;
-    // The affected components: search from the dirty links over link -> flows -> links.
+    const mm = this.mm;
+    const comp = this.compFlows;
+    let nF: number;
+    if (!this.started && this.incremental) {
+      for (let i = 0; i < this.nDirty; i++) this.linkSeen[this.dirty[i]] = 0;
+      this.nDirty = 0;
+      nF = mm.affected(comp);
+    } else {
+      nF = this.searchComponents();
+    }
+    this.started = false;
+    const nL = this.nCompLinks;
+    this.nCompLinks = -1;
+    const ep = ++this.epoch;
+    const seenF = this.fSeen;
+    for (let i = 0; i < nF; i++) seenF[comp[i]] = ep;
+    this.solvedFlows += nF;
+    if (nF === 0) {
+      mm.clearRemovals();
+      return;
+    }
+    // Bring the re-solved flows to now at their old rates, then solve them.
+    const rate = mm.value;
+    const rem = this.fRemaining;
+    const since = this.fSince;
+    for (let i = 0; i < nF; i++) {
+      const f = comp[i];
+      rem[f] -= rate[f] * (now - since[f]);
+      since[f] = now;
+    }
+    if (nL < 0) mm.solveAbove(comp, nF);
+    else mm.solve(comp, nF, this.compLinks, nL);
+    mm.clearRemovals();
+    // New projected finish times. Re-rated flows leave stale entries behind: when they would
+    // outnumber the live ones, or most flows were re-rated, rebuild the heap in O(flows).
+    const dh = this.doneHeap;
+    const tag = this.fTag;
+    const rebuild = dh.size + nF > 2 * this.nActive + 1024 || 2 * nF > this.nActive;
+    if (rebuild) dh.clear();
+    for (let i = 0; i < nF; i++) {
+      const f = comp[i];
+      if (!(rate[f] > 0)) rate[f] = 1e-12; // every flow has >= 1 link, but keep rates sane
+      const t = (this.nextTag = (this.nextTag + 1) & 0x3fffffff);
+      tag[f] = t;
+      if (rebuild) dh.append(now + rem[f] / rate[f], f, t);
+      else dh.push(now + rem[f] / rate[f], f, t);
+    }
+    if (rebuild) {
+      const act = this.active;
+      for (let i = 0; i < this.nActive; i++) {
+        const f = act[i];
+        if (tag[f] >= 0 && seenF[f] !== ep) dh.append(since[f] + rem[f] / rate[f], f, tag[f]);
+      }
+      dh.heapify();
+    }
+  }
+
+  /**
+   * The flows (compFlows) and links (compLinks, nCompLinks) of the components that contain a
+   * dirty link: a search over link -> flows -> links. Returns how many flows.
+   */
+  private searchComponents(): number {
     const ep = ++this.epoch;
     const seenL = this.linkSeen;
     const seenF = this.fSeen;
@@ -182,39 +251,7 @@ export abstract class FlowModel extends FlowState {
         }
       }
     }
-    this.solvedFlows += nF;
-    if (nF === 0) return;
-    // Bring the component's flows to now at their old rates, then solve it.
-    const rate = mm.value;
-    const rem = this.fRemaining;
-    const since = this.fSince;
-    for (let i = 0; i < nF; i++) {
-      const f = comp[i];
-      rem[f] -= rate[f] * (now - since[f]);
-      since[f] = now;
-    }
-    mm.solve(comp, nF, compL, nL);
-    // New projected finish times. Re-rated flows leave stale entries behind: when they would
-    // outnumber the live ones, or most flows were re-rated, rebuild the heap in O(flows).
-    const dh = this.doneHeap;
-    const tag = this.fTag;
-    const rebuild = dh.size + nF > 2 * this.nActive + 1024 || 2 * nF > this.nActive;
-    if (rebuild) dh.clear();
-    for (let i = 0; i < nF; i++) {
-      const f = comp[i];
-      if (!(rate[f] > 0)) rate[f] = 1e-12; // every flow has >= 1 link, but keep rates sane
-      const t = (this.nextTag = (this.nextTag + 1) & 0x3fffffff);
-      tag[f] = t;
-      if (rebuild) dh.append(now + rem[f] / rate[f], f, t);
-      else dh.push(now + rem[f] / rate[f], f, t);
-    }
-    if (rebuild) {
-      const act = this.active;
-      for (let i = 0; i < this.nActive; i++) {
-        const f = act[i];
-        if (tag[f] >= 0 && seenF[f] !== ep) dh.append(since[f] + rem[f] / rate[f], f, tag[f]);
-      }
-      dh.heapify();
-    }
+    this.nCompLinks = nL;
+    return nF;
   }
 }
