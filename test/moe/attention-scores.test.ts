@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 import { attentionOnGpu, attentionScoreBytes } from "../../src/moe/costs.js";
 import { getModelPreset } from "../../src/workload/model.js";
 import { getNodePreset } from "../../src/hardware/presets.js";
+import { join } from "node:path";
+import { parseScenario } from "../../src/scenario/load.js";
+import { runScenario } from "../../src/scenario/run.js";
+import { ROOT } from "../paper/helpers.js";
 
 describe("standard attention's score traffic (FlashAttention, Algorithm 0)", () => {
   const m = getModelPreset("nllb-moe-54b"); // 16 heads, fp16
@@ -25,5 +29,25 @@ describe("standard attention's score traffic (FlashAttention, Algorithm 0)", () 
     expect(getNodePreset("fairseq-v100").attentionKernel).toBe("standard");
     expect(getNodePreset("dgx1-v100").attentionKernel).toBeUndefined();
     expect(getNodePreset("dgx-h100").attentionKernel).toBeUndefined();
+  });
+});
+
+describe("standard attention in a run", () => {
+  it("adds the score traffic's HBM time to the attention phase, and nothing else changes", async () => {
+    // NLLB encoder, 16 sentences of 64 tokens on 8 GPUs: 2 per GPU. Per layer and GPU the scores add
+    // 2 x 4 x 16 heads x 64 x 64 x 2 bytes = 1 MiB; the attention op is HBM-bound, so at 0.8 x 900 GB/s
+    // (the roofline's default memory efficiency) 24 layers take 24 x 1 MiB / 720 GB/s = 0.03495 ms longer.
+    const run = async (preset: string) => {
+      const yaml =
+        `name: t\nseed: 1\ncluster: { preset: ${preset}, nodes: 1 }\nmodel: { preset: nllb-moe-54b }\n` +
+        `trace: { synthetic: { sequences: 16, tokens_per_sequence: 64 } }\n` +
+        `workload: { phase: encode, batching: { kind: static, batch_size: 16 }, max_steps: 1 }\n`;
+      return (await runScenario(parseScenario(yaml, join(ROOT, "scenarios", "inline.yaml")))).summary
+        .phase_breakdown_ms;
+    };
+    const fused = await run("dgx1-v100");
+    const std = await run("fairseq-v100");
+    expect(std.attention - fused.attention).toBeCloseTo(((24 * 2 * 524_288) / (900e9 * 0.8)) * 1e3, 4);
+    for (const k of Object.keys(fused)) if (k !== "attention") expect(std[k], k).toBe(fused[k]);
   });
 });
