@@ -7,6 +7,8 @@
  * Links per node (capacity per direction; "up" = away from the GPU):
  *   nvUp[g], nvDown[g]           NVLink port into the NVSwitch          (switch topology)
  *   nv[a->b]                     one per ordered GPU pair, bw / (G - 1)  (p2p topology)
+ *   nv[a->b]                     one per directly linked pair, links x link bw (mesh topology; a
+ *                                pair without a direct link is relayed by a GPU: nvlink-mesh.ts)
  *   pcieUp[g], pcieDown[g]       GPU <-> its PCIe switch (d2h / h2d rate, carries the PCIe latency)
  *   swUp[s], swDown[s]           PCIe switch <-> CPU root complex (shared by its GPUs and NICs)
  *   mem                          host memory (both directions)
@@ -26,6 +28,7 @@ import { secondsToNs } from "../sim/time.js";
 import { RooflineCostModel, type CostModel } from "./cost.js";
 import type { ClusterSpec } from "./devices.js";
 import { MemoryPool } from "./memory.js";
+import { nvlinkPairBandwidth, nvlinkRelays } from "./nvlink-mesh.js";
 import {
   allToAllAlgorithm,
   flatAllToAll,
@@ -113,6 +116,8 @@ export class Cluster implements CollectiveContext {
   private readonly railDown: number[] = [];
   private readonly rail: boolean;
   private readonly pxn: boolean;
+  /** p2p / mesh NVLink: the GPU relaying each ordered pair without a direct link (-1: direct). */
+  private nvRelay: Int32Array | null = null;
   private groupSeen: Int32Array;
   private groupMark = 0;
 
@@ -184,10 +189,12 @@ export class Cluster implements CollectiveContext {
             L.nvDown.push(add(`${p}/gpu${g}/nvlink-down`, "nvlink", bw, 0));
           }
         } else {
-          for (let a = 0; a < G; a++) {
-            for (let b = 0; b < G; b++) {
-              L.nvPair.push(a === b ? -1 : add(`${p}/nvlink-${a}-${b}`, "nvlink", bw / (G - 1), node.nvlink.latencyNs));
-            }
+          const pairBw = nvlinkPairBandwidth(node.nvlink, G);
+          this.nvRelay ??= nvlinkRelays(node.nvlink, G);
+          for (let i = 0; i < G * G; i++) {
+            const [a, b] = [Math.floor(i / G), i % G];
+            const lat = node.nvlink.latencyNs;
+            L.nvPair.push(pairBw[i] > 0 ? add(`${p}/nvlink-${a}-${b}`, "nvlink", pairBw[i], lat) : -1);
           }
         }
       }
@@ -311,7 +318,7 @@ export class Cluster implements CollectiveContext {
         r[k++] = S.nvUp[sl];
         r[k++] = S.nvDown[dl];
       } else if (S.nvPair.length > 0) {
-        r[k++] = S.nvPair[sl * G + dl];
+        k = this.nvPairHops(S, sl, dl, r, k);
       } else {
         const ss = this.switchOfGpu(sl);
         const ds = this.switchOfGpu(dl);
@@ -377,7 +384,6 @@ export class Cluster implements CollectiveContext {
    * Writes those links into r from 0; returns their count (the NIC's own link follows).
    */
   private pxnHop(S: NodeLinks, sl: number, nic: number, r: Int32Array): number {
-    const G = this.G;
     let p = 0;
     while (this.nicOf(p) !== nic) p++;
     let k = 0;
@@ -387,7 +393,7 @@ export class Cluster implements CollectiveContext {
       r[k++] = S.nvDown[p];
       from = p;
     } else if (S.nvPair.length > 0) {
-      r[k++] = S.nvPair[sl * G + p];
+      k = this.nvPairHops(S, sl, p, r, k);
       from = p;
     }
     r[k++] = S.pcieUp[from];
@@ -396,6 +402,19 @@ export class Cluster implements CollectiveContext {
     if (gs !== ns) {
       r[k++] = S.swUp[gs];
       r[k++] = S.swDown[ns];
+    }
+    return k;
+  }
+
+  /** GPU a to GPU b over a point-to-point NVLink mesh: the direct link, or two hops through the relay GPU. */
+  private nvPairHops(S: NodeLinks, a: number, b: number, r: Int32Array, k: number): number {
+    const G = this.G;
+    const v = this.nvRelay![a * G + b];
+    if (v < 0) {
+      r[k++] = S.nvPair[a * G + b];
+    } else {
+      r[k++] = S.nvPair[a * G + v];
+      r[k++] = S.nvPair[v * G + b];
     }
     return k;
   }

@@ -28,9 +28,17 @@ export interface NvlinkSpec {
   latencyNs: number;
   /**
    * "switch": every GPU has one port (up and down) into a non-blocking NVSwitch; "p2p": a full mesh whose per-pair
-   * links split the GPU's bandwidth evenly among its peers.
+   * links split the GPU's bandwidth evenly among its peers; "mesh": the direct links of `links` (e.g. the DGX-1
+   * hybrid cube-mesh), pairs without one relayed through an intermediate GPU (NCCL's NVB path).
    */
-  topology: "switch" | "p2p";
+  topology: "switch" | "p2p" | "mesh";
+  /**
+   * mesh only: links[a][b] = NVLink links between GPUs a and b (symmetric, 0 on the diagonal and where no direct
+   * link exists); each link carries linkBytesPerS per direction.
+   */
+  links?: number[][];
+  /** mesh only: bandwidth of one NVLink link per direction, bytes/s (NVLink 2: 25 GB/s). */
+  linkBytesPerS?: number;
   /**
    * Fraction of the nominal bandwidth that NCCL-style point-to-point traffic achieves (default 1).
    * The link capacity in the simulation is bandwidthBytesPerS * efficiency.
@@ -70,6 +78,12 @@ export interface NodeSpec {
   nvlink: NvlinkSpec | null;
   pcie: PcieSpec;
   nic: NicSpec;
+  /**
+   * The software stack's attention kernel: "standard" materialises the heads x queries x keys score matrix in HBM
+   * (written by QK^T, read and written by the softmax, read by PV: FlashAttention paper, Algorithm 0), and that
+   * traffic is timed; "fused" (default: FlashAttention / FlashMLA-style kernels) keeps the scores on chip.
+   */
+  attentionKernel?: "standard" | "fused";
   /**
    * Fixed cost of one collective op (kernel launch, peer handshakes of the NCCL protocol), ns,
    * paid once per all-to-all / all-gather / all-reduce before data moves. Default: gpu.launchOverheadNs.

@@ -3,6 +3,7 @@
  * measurement found) the comment says so. Bandwidths are bytes/s per direction, latencies ns.
  */
 import { UserError, listValues } from "../util/errors.js";
+import { meshLinksError } from "./nvlink-mesh.js";
 import { GiB, type ClusterSpec, type FabricSpec, type GpuSpec, type NodeSpec } from "./devices.js";
 
 const T = 1e12;
@@ -146,6 +147,52 @@ export const PAPER_V100: NodeSpec = {
   nic: { perNode: 4, bandwidthBytesPerS: 12 * G, latencyNs: 1_000 },
   collectiveOverheadNs: 14_000,
 };
+
+/**
+ * NVLink links between the 8 V100s of a DGX-1 (hybrid cube-mesh): two fully connected quads (GPUs 0-3, 4-7) joined
+ * by links 0-4, 1-5, 2-6, 3-7; 16 of the 28 pairs have a direct link, 8 of them two links, so each GPU uses its 6
+ * NVLink 2 links (NVIDIA DGX-1 with Tesla V100 system architecture whitepaper: "a cube with GPUs at its corners and
+ * with all twelve edges connected through NVLink (some edges have two NVLink connections), and with two of the six
+ * faces having their diagonals connected"). Which pairs have two links: nvidia-smi topo -m on a DGX-1V, as quoted
+ * by Alibaba Cloud's topology-aware GPU scheduling guide ("GPU0 is connected to GPU3 and GPU4 by two NVLinks, to
+ * GPU1 and GPU2 by one; no NVLink between GPU0 and GPU6"), the rest by the cube's symmetry (docs/hardware.md).
+ */
+export const DGX1_V100_NVLINKS: readonly (readonly number[])[] = [
+  [0, 1, 1, 2, 2, 0, 0, 0],
+  [1, 0, 2, 1, 0, 2, 0, 0],
+  [1, 2, 0, 2, 0, 0, 1, 0],
+  [2, 1, 2, 0, 0, 0, 0, 1],
+  [2, 0, 0, 0, 0, 1, 1, 2],
+  [0, 2, 0, 0, 1, 0, 2, 1],
+  [0, 0, 1, 0, 1, 2, 0, 2],
+  [0, 0, 0, 1, 2, 1, 2, 0],
+];
+
+/**
+ * NVIDIA DGX-1 with 8x V100 SXM2 32 GB, NVLink as built: the hybrid cube-mesh above, each link 25 GB/s per direction
+ * (6 links = 150 GB/s per GPU; DGX-1 V100 whitepaper), pairs without a link relayed by a GPU (NCCL's NVB path,
+ * src/hardware/nvlink-mesh.ts). Everything else (host, PCIe, NICs, latencies, collective overhead, efficiency 1) as
+ * paper-v100, the same machine.
+ */
+export const DGX1_V100: NodeSpec = {
+  ...PAPER_V100,
+  name: "dgx1-v100",
+  nvlink: {
+    bandwidthBytesPerS: 150 * G,
+    latencyNs: 2_000,
+    topology: "mesh",
+    links: DGX1_V100_NVLINKS.map((r) => [...r]),
+    linkBytesPerS: 25 * G,
+    efficiency: 1,
+  },
+};
+
+/**
+ * The seed paper's stack as one profile: the DGX-1 V100 node above running 2023 fairseq on PyTorch, whose
+ * MultiheadAttention is standard attention (QK^T, softmax and PV as separate kernels, the scores materialised in
+ * HBM). Every paper scenario uses it unchanged.
+ */
+export const FAIRSEQ_V100: NodeSpec = { ...DGX1_V100, name: "fairseq-v100", attentionKernel: "standard" };
 
 /**
  * NVLink efficiency for NCCL all-to-all on NVSwitch systems, fitted on 8x H100 nccl-tests
@@ -306,6 +353,8 @@ export const NODE_PRESETS: Readonly<Record<string, NodeSpec>> = {
   "hgx-h20": HGX_H20,
   "hgx-b200": HGX_B200,
   "gb200-nvl72": GB200_NVL72,
+  "dgx1-v100": DGX1_V100,
+  "fairseq-v100": FAIRSEQ_V100,
 };
 
 export function nodePresetNames(): string[] {
@@ -382,11 +431,14 @@ export function validateNodeSpec(node: NodeSpec, where?: string): void {
   if (node.nvlink !== null) {
     check("node.nvlink.bandwidthBytesPerS", node.nvlink.bandwidthBytesPerS, false);
     check("node.nvlink.latencyNs", node.nvlink.latencyNs, true);
-    if (node.nvlink.topology !== "switch" && node.nvlink.topology !== "p2p") {
-      throw new UserError(
-        `node.nvlink.topology must be "switch" or "p2p", got ${JSON.stringify(node.nvlink.topology)}`,
-        where,
-      );
+    const topo = node.nvlink.topology;
+    if (topo !== "switch" && topo !== "p2p" && topo !== "mesh") {
+      throw new UserError(`node.nvlink.topology must be "switch", "p2p" or "mesh", got ${JSON.stringify(topo)}`, where);
+    }
+    if (topo === "mesh") {
+      check("node.nvlink.linkBytesPerS", node.nvlink.linkBytesPerS, false);
+      const err = meshLinksError(node.nvlink.links, node.gpusPerNode);
+      if (err !== null) throw new UserError(`node.nvlink.links ${err}`, where);
     }
     if (node.nvlink.efficiency !== undefined) {
       check("node.nvlink.efficiency", node.nvlink.efficiency, false);
@@ -401,6 +453,9 @@ export function validateNodeSpec(node: NodeSpec, where?: string): void {
   check("node.nic.perNode", node.nic.perNode, false, true);
   check("node.nic.bandwidthBytesPerS", node.nic.bandwidthBytesPerS, false);
   check("node.nic.latencyNs", node.nic.latencyNs, true);
+  const ak = node.attentionKernel;
+  if (ak !== undefined && ak !== "standard" && ak !== "fused")
+    throw new UserError(`node.attentionKernel must be "standard" or "fused", got ${JSON.stringify(ak)}`, where);
   if (node.collectiveOverheadNs !== undefined) check("node.collectiveOverheadNs", node.collectiveOverheadNs, true);
 }
 

@@ -13,6 +13,7 @@ import {
 } from "../workload/model.js";
 import { matmulDtype, weightBytesPerParam } from "../workload/weights.js";
 import type { CostOp } from "../hardware/cost.js";
+import { DTYPE_BYTES } from "../hardware/devices.js";
 
 export type SimPhase = "decode" | "prefill" | "encode";
 
@@ -60,14 +61,29 @@ export function simulatedLayers(
   return out;
 }
 
-/** Attention over a GPU's sequences: `lengths[i]` new tokens of sequence i after `context` cached ones. */
+/**
+ * HBM bytes of the score matrices of standard (non-fused) attention over one sequence: heads x queries x keys
+ * scores S written by QK^T and read by the softmax, which writes P, read by PV (FlashAttention, Dao et al. 2022,
+ * Algorithm 0: 4 x heads x T x keys elements). The full rectangle is materialised (a causal mask is applied to
+ * it, not skipped). Fused kernels (FlashAttention, FlashMLA) keep S and P on chip: 0.
+ */
+export function attentionScoreBytes(m: ModelSpec, queries: number, keys: number, bytesPerElem: number): number {
+  return 4 * m.heads * queries * keys * bytesPerElem;
+}
+
+/**
+ * Attention over a GPU's sequences: `lengths[i]` new tokens of sequence i after `context` cached ones. With
+ * `standardAttention` the score matrices' HBM traffic (attentionScoreBytes) is added to the activation bytes.
+ */
 export function attentionOnGpu(
   m: ModelSpec,
   newTokensPerSeq: ArrayLike<number>,
   context: number,
   cross: boolean,
   crossLen: number,
+  standardAttention = false,
 ): Cost {
+  const bpe = standardAttention ? DTYPE_BYTES[m.dtype] : 0;
   const acc: Cost = { flops: 0, weightBytes: 0, activationBytes: 0 };
   let any = false;
   for (let i = 0; i < newTokensPerSeq.length; i++) {
@@ -76,12 +92,12 @@ export function attentionOnGpu(
     any = true;
     const c = attentionCost(m, { sequences: 1, tokens: t, contextLen: context });
     acc.flops += c.flops;
-    acc.activationBytes += c.activationBytes;
+    acc.activationBytes += c.activationBytes + attentionScoreBytes(m, t, context + t, bpe);
     acc.weightBytes = c.weightBytes; // weights are read once per layer, whatever the batch
     if (cross) {
       const x = attentionCost(m, { sequences: 1, tokens: t, contextLen: crossLen });
       acc.flops += x.flops;
-      acc.activationBytes += x.activationBytes;
+      acc.activationBytes += x.activationBytes + attentionScoreBytes(m, t, crossLen, bpe);
     }
   }
   if (any && cross) acc.weightBytes *= 2;

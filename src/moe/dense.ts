@@ -27,7 +27,8 @@ export function denseParts(c: RunConstants, s: StepScratch, t: RunTallies, l: nu
     if (s.perGpuTokens[g] === 0) continue;
     let ta = aNs[g];
     if (ta < 0) {
-      const op = attentionOnGpu(m, s.gpuSeqs[g], c.ctx, cross, c.cfg.contextTokens);
+      const std = c.cfg.clusterSpec.node.attentionKernel === "standard";
+      const op = attentionOnGpu(m, s.gpuSeqs[g], c.ctx, cross, c.cfg.contextTokens, std);
       ta = aNs[g] = c.cost.timeNs(genericOp(m, shard(op, c.T)));
     }
     let td = 0;

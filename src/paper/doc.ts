@@ -21,9 +21,10 @@ This page is generated: \`npx moesim paper --doc docs/paper-reproduction.md\` ru
 \`results/paper/\` and reused) and writes it; \`test/paper/table.test.ts\` fails when the committed
 page, or the golden table \`test/golden/paper/table.json\`, disagrees with the command.
 
-All runs use one hardware description: nodes of 8x V100 32 GB (\`paper-v100\`: NVLink 300 GB/s
-bidirectional per GPU, PCIe 3 at 12 GB/s host-to-device, InfiniBand between nodes), the roofline
-cost model with the preset's efficiencies, no calibration profile. No paper scenario sets an
+All runs use one framework/hardware profile, \`fairseq-v100\`: nodes of 8x V100 32 GB as a DGX-1
+(\`dgx1-v100\`: NVLink 2 as the hybrid cube-mesh, 25 GB/s per link and direction, PCIe 3 at
+12 GB/s host-to-device, InfiniBand between nodes) running the paper's 2023 fairseq stack (standard
+attention), the roofline cost model with the preset's efficiencies, no calibration profile. No paper scenario sets an
 efficiency, overhead or bandwidth of its own (a test checks this), and no constant is fitted to a
 row.
 
@@ -48,10 +49,20 @@ const OUTRO = `## What is modelled, and what is not
 - **Framework overheads are not modelled**: host time per launched op, per-expert Python loops and
   allocator behaviour of the eager PyTorch/fairseq stack the paper measured. They weigh most where
   the GPU work is small (MoE vs dense at batch 1, the decoder).
-- **Standard attention's score traffic** (heads x T x T written and read) is counted in memory,
-  not in time.
-- **The V100 node's NVLink is a full mesh** at the preset's bandwidth; a DGX-1's hybrid cube-mesh
-  has no direct NVLink between some GPU pairs, which makes its all-to-all slower than modelled.
+- **Standard attention's score traffic is timed**: fairseq's MultiheadAttention computes QK^T,
+  the softmax and PV as separate kernels, so the heads x queries x keys scores S are written and
+  read and the probabilities P written and read in HBM (FlashAttention, Dao et al. 2022,
+  Algorithm 0 "standard attention implementation": Theta(N d + N^2) HBM accesses); moesim adds
+  4 x heads x queries x keys elements to the attention op's HBM bytes (the full rectangle: a
+  causal mask is applied to it, not skipped). It is a property of the profile
+  (\`attentionKernel: standard\`); modern presets use fused kernels (FlashAttention, FlashMLA)
+  and do not pay it.
+- **The V100 node's NVLink is the DGX-1 hybrid cube-mesh** (DGX-1 V100 system architecture
+  whitepaper): 6 NVLink 2 links of 25 GB/s per GPU, 16 of 28 GPU pairs linked (8 of them twice),
+  the other 12 relayed through a GPU over NVLink as NCCL's default NVB path does; an equal
+  all-to-all on one node takes 3B / 25 GB/s where an even full mesh would take 7B / 150 GB/s
+  (docs/hardware.md). No published nccl-tests all-to-all of a DGX-1 V100 was found to check it
+  against.
 - **Expert buffering** copies a missed expert over PCIe 3 (12 GB/s) while the dispatch all-to-all
   runs; the encoder's experts stay resident (the paper buffers the decoder).
 - An encoder-decoder model's other stack's experts occupy GPU memory in every run (NLLB: 6 MoE

@@ -30,10 +30,11 @@ export const WHY: Record<string, string> = {
   "dec-dyn-static": `${STATIC}; ${OVERHEAD} (decode steps are small). Settled by the framework profile (7a).`,
   "dec-dyn-tutel": `${ROUTING}; ${OVERHEAD}. Settled by an NLLB decoder routing trace and the framework profile (7a).`,
   "lm-multinode":
-    `moesim's ratio grows from 1 to 4 nodes (7.0x to 8.3x) less than the paper's (6.21x to ` +
+    `moesim's ratio grows from 1 to 4 nodes (6.7x to 7.8x) less than the paper's (6.21x to ` +
     `11.55x): the paper does not give its inter-node network (InfiniBand bandwidth, NICs per ` +
-    `node), and the V100 node is modelled as a full NVLink mesh instead of a DGX-1 hybrid ` +
-    `cube-mesh (mechanism 7c). Settled by the paper's cluster's all-to-all measurements.`,
+    `node), which sets how much slower static gating's padded all-to-alls get across nodes ` +
+    `(moesim: one EDR NIC per 2 GPUs at 12 GB/s; the DGX-1 cube-mesh inside the node is ` +
+    `modelled). Settled by all-to-all measurements on the paper's cluster.`,
   "enc-multinode": `as the 1-node row: ${STATIC}. Settled by the same facts as that row.`,
   "dec-multinode": `as the 1-node row: ${STATIC}; ${OVERHEAD}. Settled by the same facts as that row.`,
   "lm-act-static":

@@ -15,6 +15,8 @@ describe("presets", () => {
       "hgx-h20",
       "hgx-b200",
       "gb200-nvl72",
+      "dgx1-v100",
+      "fairseq-v100",
     ]);
     const v = getNodePreset("paper-v100");
     expect(v.gpusPerNode).toBe(8);
@@ -27,7 +29,7 @@ describe("presets", () => {
   });
   it("an unknown preset is a UserError listing the valid names", () => {
     expect(() => getNodePreset("dgx-b200")).toThrow(UserError);
-    expect(() => getNodePreset("dgx-b200")).toThrow(/paper-v100, dgx-a100, .*, hgx-b200 or gb200-nvl72/);
+    expect(() => getNodePreset("dgx-b200")).toThrow(/paper-v100, dgx-a100, .*, gb200-nvl72, dgx1-v100 or fairseq-v100/);
   });
   it("today's deployment nodes carry their datasheet figures", () => {
     const h800 = getNodePreset("hgx-h800");

@@ -65,7 +65,7 @@ describe("paper fixes", () => {
 
   it("3: an encoder-decoder model keeps the other stack's experts in GPU memory", async () => {
     const yaml = (phase: string) =>
-      `name: t\nseed: 1\ncluster: { preset: paper-v100, nodes: 1 }\nmodel: { preset: nllb-moe-54b }\n` +
+      `name: t\nseed: 1\ncluster: { preset: fairseq-v100, nodes: 1 }\nmodel: { preset: nllb-moe-54b }\n` +
       `trace: { synthetic: { sequences: 8, tokens_per_sequence: 4 } }\n` +
       `workload: { phase: ${phase}, batching: { kind: static, batch_size: 8 }, context_tokens: 8, max_steps: 1 }\n`;
     const at = join(PAPER, "inline.yaml");
@@ -126,7 +126,7 @@ describe("paper fixes", () => {
     }
     for (const f of sweepFiles) {
       for (const { s } of scenariosOf(f)) {
-        expect(s.cluster.preset, f).toBe("paper-v100");
+        expect(s.cluster.preset, f).toBe("fairseq-v100");
         const keys = Object.keys(s.cluster).filter((k) => (s.cluster as Record<string, unknown>)[k] !== undefined);
         expect(
           keys.every((k) => ["preset", "nodes", "network_model", "hierarchical_all_to_all"].includes(k)),
