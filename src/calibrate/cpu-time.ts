@@ -56,3 +56,24 @@ export function cpuTimeBetween(before: Map<string, number>, after: Map<string, n
   for (const [t, v] of after) ns += Math.max(0, v - (before.get(t) ?? 0));
   return ns;
 }
+
+/**
+ * The size of one core's level-1 data cache, bytes (Linux sysfs,
+ * /sys/devices/system/cpu/cpu0/cache/index* with level 1 and type Data); undefined where unknown.
+ */
+export function hostL1dBytes(): number | undefined {
+  const dir = "/sys/devices/system/cpu/cpu0/cache";
+  try {
+    for (const idx of readdirSync(dir)) {
+      if (!idx.startsWith("index")) continue;
+      const read = (f: string) => readFileSync(`${dir}/${idx}/${f}`, "utf8").trim();
+      if (read("level") !== "1" || read("type") !== "Data") continue;
+      const m = /^(\d+)([KMG]?)$/.exec(read("size"));
+      if (!m) return undefined;
+      return Number(m[1]) * ({ "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]];
+    }
+  } catch {
+    // no sysfs
+  }
+  return undefined;
+}
