@@ -12,7 +12,6 @@
 import { availableParallelism } from "node:os";
 import { profileDtype, type TiledFfnModel } from "../hardware/cost-shape.js";
 import type { OpCurve, ProfilePoint } from "../hardware/profile.js";
-import type { ModelSpec } from "../workload/model.js";
 import { measureGating, measureShuffles, type Measure } from "./calibrate.js";
 import { hostL1dBytes } from "./cpu-time.js";
 import { fitAffine, fitPiecewise, fitTiles, median } from "./fit.js";
@@ -30,6 +29,18 @@ import { GpuTimer, summarize } from "./timing.js";
 import { LayerBench } from "./validate.js";
 import { tiledFfnNs } from "../hardware/cost-shape.js";
 import { UserError } from "../util/errors.js";
+
+/** What the sweep reads of a model preset (workload/model.ts ModelSpec; calibrate does not import workload). */
+export interface ModelSpec {
+  name: string;
+  dModel: number;
+  dFf: number;
+  experts: number;
+  topK: number;
+  heads: number;
+  headDim?: number;
+  activation: "swiglu" | "gelu" | "relu";
+}
 
 export interface ModelSweepOptions {
   /** Seconds the measurements may take (the budget the token counts are chosen for). */
