@@ -265,8 +265,8 @@ export class ShapeCurve {
  * - spillBytes: each of a matmul's ceil(N / tileCols) column tiles re-reads the row tile of its input
  *   (tileTokens x K elements); the part of it beyond `cacheBytes` (the cache that keeps it between
  *   column tiles: L1d per core on a CPU adapter) is read again from the next level, per row tile;
- * - memoryBytes: the weights once per row tile plus the tokens' activations (opWork's bytes with
- *   the weights counted per row tile): what bounds a 1-token call of a big expert on a GPU.
+ * - memoryBytes: the weights once plus the tokens' activations (opWork's bytes): what bounds a
+ *   1-token call of a big expert on a GPU (its row tiles share the weights through the cache).
  * A rate of null is not used (the points could not tell it: none of them was bound by it).
  */
 export interface TiledFfnModel {
@@ -305,7 +305,7 @@ export function tiledFfnWork(
   return {
     paddedFlops: expertFfnFlops(tiles * m.tileTokens, op.dModel, op.dFf, op.activation),
     spillBytes: tiles * (spill(op.dModel, op.dFf) + spill(op.dFf, op.dModel)),
-    memoryBytes: tiles * weights + op.tokens * (2 * op.dModel + 2 * op.dFf) * b,
+    memoryBytes: weights + op.tokens * (2 * op.dModel + 2 * op.dFf) * b,
   };
 }
 
