@@ -3,6 +3,7 @@ import type { GpuContext } from "../../src/calibrate/gpu.js";
 import { modelSweep } from "../../src/calibrate/model-sweep.js";
 import { parseProfile } from "../../src/hardware/profile-schema.js";
 import { getModelPreset } from "../../src/workload/model.js";
+import { runCli } from "../cli-runner.js";
 import { getTestGpu } from "./adapter.js";
 
 let ctx: GpuContext | null = null;
@@ -54,4 +55,20 @@ describe("calibrate --model on the local adapter", () => {
       expect(v.max_abs_error).toBeLessThanOrEqual(0.25);
     },
   );
+});
+
+describe("calibrate --model: user errors before any GPU work", () => {
+  it("an unknown preset, --max-seconds without --model, a bad budget and --model with --profile: one line, exit 2", async () => {
+    for (const [args, msg] of [
+      [["calibrate", "--model", "no-such-model", "--validate"], /unknown model preset 'no-such-model'/],
+      [["calibrate", "--validate", "--max-seconds", "5"], /--max-seconds is the budget of --model/],
+      [["calibrate", "--model", "olmoe-1b-7b", "--validate", "--max-seconds", "0"], /--max-seconds: expected/],
+      [["calibrate", "--model", "olmoe-1b-7b", "--profile", "profiles/lavapipe.json", "--validate"], /not both/],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err, args.join(" ")).toMatch(msg);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+    }
+  });
 });

@@ -118,7 +118,7 @@ export function register(program: Command): void {
       "\nExamples:\n  moesim calibrate --out mine.json --quick\n  moesim calibrate --validate " +
         "--profile profiles/lavapipe.json --json\n" +
         "  moesim calibrate --validate --quick   # measure, then validate the fresh profile (not kept)\n" +
-        "  moesim calibrate --model olmoe-1b-7b --max-seconds 60 --out olmoe.json --validate",
+        "  moesim calibrate --model olmoe-1b-7b --max-seconds 120 --out olmoe.json --validate",
     )
     .action(async (opts: Opts) => {
       if (!opts.out && !opts.validate)
