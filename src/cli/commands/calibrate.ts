@@ -193,14 +193,15 @@ async function runProfile(
     }
     // the FFN shape model fitted on every transfer shape travels with the profile
     const withModel = { ...measured, shapeModels: [transfer.in_sample.model] };
+    profile = withModel;
     if (opts.out) {
       writeProfile(opts.out, withModel, log);
       result.profile = opts.out;
     } else {
       writeJsonAtomic(outPath, withModel);
+      profile = cal.loadProfile(outPath);
       rmSync(tmp!, { recursive: true, force: true });
     }
-    profile = withModel;
     if (!opts.json) printOps(profile);
   }
   if (opts.validate) {
