@@ -100,7 +100,9 @@ function point(
     p10Ns: r(s.p10Ns),
     p90Ns: r(s.p90Ns),
     minNs: r(s.minNs),
-    fitNs: r(statOf(s, stat)),
+    // the profile schema wants a positive fit time: a tiny op can come out at 0 once the pass
+    // overhead is subtracted (under the driver-CPU-time timer a 1-token shuffle costs less than it)
+    fitNs: Math.max(1, r(statOf(s, stat))),
     reps: s.reps,
   };
 }
