@@ -63,7 +63,7 @@ function solve(a: number[][], b: number[]): number[] | null {
  * by trying every subset of the columns (three here) and keeping the best feasible one.
  * `required` columns are in every subset.
  */
-function nnlsRelative(xs: number[][], ys: number[], required: number[]): number[] | null {
+function nnlsRelative(xs: number[][], ys: number[], required: number[], rel: number[] = ys): number[] | null {
   const n = xs[0].length;
   let best: { c: number[]; s: number } | null = null;
   for (let mask = 0; mask < 1 << n; mask++) {
@@ -74,7 +74,7 @@ function nnlsRelative(xs: number[][], ys: number[], required: number[]): number[
     const a = cols.map(() => new Array<number>(cols.length).fill(0));
     const b = new Array<number>(cols.length).fill(0);
     xs.forEach((x, i) => {
-      const w = 1 / (ys[i] * ys[i]);
+      const w = 1 / (rel[i] * rel[i]);
       cols.forEach((j, u) => {
         b[u] += (w * x[j] * ys[i]) / scale[u];
         cols.forEach((k, v) => (a[u][v] += (w * x[j] * x[k]) / (scale[u] * scale[v])));
@@ -85,7 +85,7 @@ function nnlsRelative(xs: number[][], ys: number[], required: number[]): number[
     const c = new Array<number>(n).fill(0);
     cols.forEach((j, u) => (c[j] = sol[u] / scale[u]));
     let s = 0;
-    xs.forEach((x, i) => (s += ((x.reduce((acc, v, j) => acc + v * c[j], 0) - ys[i]) / ys[i]) ** 2));
+    xs.forEach((x, i) => (s += ((x.reduce((acc, v, j) => acc + v * c[j], 0) - ys[i]) / rel[i]) ** 2));
     if (!best || s < best.s) best = { c, s };
   }
   return best?.c ?? null;
@@ -102,7 +102,11 @@ function errorsOf(m: TiledFfnModel, pts: readonly FfnShapePoint[]): number[] {
  * compute-bound. The memory rate is kept only where it lowers the error by more than 1%
  * (else null: no point was bound by memory). All points must share one dtype.
  */
-export function fitTiledFfn(points: readonly FfnShapePoint[], geo: TileGeometry): TiledFfnModel {
+export function fitTiledFfn(
+  points: readonly FfnShapePoint[],
+  geo: TileGeometry,
+  opts: { fixedNs?: number } = {},
+): TiledFfnModel {
   const pts = points.filter((p) => p.ns > 0 && Number.isFinite(p.ns) && p.tokens > 0);
   if (pts.length < 2) throw new Error("fitTiledFfn: need at least two measured points");
   const dtype = pts[0].dtype;
@@ -133,8 +137,16 @@ export function fitTiledFfn(points: readonly FfnShapePoint[], geo: TileGeometry)
     return { ...m, medianAbsError: median(abs), maxAbsError: Math.max(...abs) };
   };
   const computeFit = (use: boolean[]): number[] | null => {
-    const xs = work.filter((_, i) => use[i]).map((w) => [1, w.paddedFlops, w.spillBytes]);
-    return xs.length >= 2 ? nnlsRelative(xs, ys(use), [1]) : null;
+    if (opts.fixedNs === undefined) {
+      const xs = work.filter((_, i) => use[i]).map((w) => [1, w.paddedFlops, w.spillBytes]);
+      return xs.length >= 2 ? nnlsRelative(xs, ys(use), [1]) : null;
+    }
+    // the fixed cost measured apart: fit the rates to the time beyond it
+    const f = opts.fixedNs;
+    const xs = work.filter((_, i) => use[i]).map((w) => [w.paddedFlops, w.spillBytes]);
+    const y = ys(use);
+    const c = xs.length >= 1 ? nnlsRelative(xs, y.map((v) => v - f), [0], y) : null;
+    return c ? [f, ...c] : null;
   };
   const ys = (use: boolean[]) => pts.filter((_, i) => use[i]).map((p) => p.ns);
   const score = (m: TiledFfnModel) => errorsOf(m, pts).reduce((s, e) => s + e * e, 0);
@@ -170,13 +182,18 @@ export interface TransferSummary {
 }
 
 /** Fits on every shape but one and predicts that one, for each shape; the errors pooled over the folds. */
-export function leaveOneShapeOut(points: readonly FfnShapePoint[], geo: TileGeometry): TransferSummary {
+export function leaveOneShapeOut(
+  points: readonly FfnShapePoint[],
+  geo: TileGeometry,
+  opts: { fixedNs?: number } = {},
+): TransferSummary {
   const shapes = [...new Set(points.map(shapeKey))];
   if (shapes.length < 3) throw new Error("leaveOneShapeOut: need at least three shapes");
   const folds: TransferFold[] = shapes.map((s) => {
     const model = fitTiledFfn(
       points.filter((p) => shapeKey(p) !== s),
       geo,
+      opts,
     );
     const test = points.filter((p) => shapeKey(p) === s);
     return {
@@ -201,8 +218,9 @@ export function leaveOneShapeOut(points: readonly FfnShapePoint[], geo: TileGeom
 export function inSample(
   points: readonly FfnShapePoint[],
   geo: TileGeometry,
+  opts: { fixedNs?: number } = {},
 ): { model: TiledFfnModel; median_abs_error: number; max_abs_error: number } {
-  const model = fitTiledFfn(points, geo);
+  const model = fitTiledFfn(points, geo, opts);
   return { model, median_abs_error: round(model.medianAbsError, 4), max_abs_error: round(model.maxAbsError, 4) };
 }
 

@@ -19,7 +19,7 @@ import { predictLayerNs } from "./predict.js";
 import { runRounds, type RoundEntry } from "./rounds.js";
 import { expertCounts, routingSample } from "./routing.js";
 import { inSample, leaveOneShapeOut, shapeKey, type FfnShapePoint, type TransferSummary } from "./shape-fit.js";
-import { GpuTimer, summarize, type TimingMethod } from "./timing.js";
+import { GpuTimer, statOf, summarize, type FitStatistic, type TimingMethod } from "./timing.js";
 import { LayerBench } from "./validate.js";
 
 export interface FfnDims {
@@ -36,6 +36,8 @@ export interface TransferPlan {
   layerTokens: number[];
   reps: number;
   warmup: number;
+  /** Statistic of the repetitions (default "median"). */
+  stat?: FitStatistic;
 }
 
 /** The held-out layer: 384 x 768 (between the fitted shapes, none of them), 16 experts, top-2. */
@@ -59,7 +61,7 @@ export function transferPlan(quick: boolean): TransferPlan {
         tokens: [1, 32, 64, 128],
         layer: TRANSFER_LAYER,
         layerTokens: [1, 16, 64, 256],
-        reps: 5,
+        reps: 7,
         warmup: 1,
       }
     : {
@@ -80,7 +82,7 @@ export function transferPlan(quick: boolean): TransferPlan {
 
 export interface TransferResult {
   timing: TimingMethod;
-  statistic: "median";
+  statistic: FitStatistic;
   reps: number;
   /** Cache size the model's re-read term assumes (host L1d on a CPU adapter, else 0). */
   cache_bytes: number;
@@ -145,6 +147,21 @@ function ffnEntries(ctx: GpuContext, plan: TransferPlan, destroy: Array<() => vo
   return out;
 }
 
+/** Passes of 0 and 32 empty (zero-workgroup, indirect) dispatches: the pass and per-dispatch costs. */
+function launchEntries(ctx: GpuContext, layer: LayerShape, destroy: Array<() => void>): RoundEntry[] {
+  const idle = new ExpertFfnBank(ctx, { ...layer, dModel: DEFAULT_TILE.tn, dFf: DEFAULT_TILE.tn }, 1, 1);
+  const emptyArgs = storageBuffer(ctx.device, 64, GPUBufferUsage.INDIRECT);
+  destroy.push(() => (idle.destroy(), emptyArgs.destroy()));
+  return [0, 32].map((n) => ({
+    key: `launch:${n}`,
+    encode: (enc, tw) => {
+      const p = enc.beginComputePass({ timestampWrites: tw(true, true) });
+      for (let i = 0; i < n / 2; i++) idle.encodeIndirect(p, 0, emptyArgs, 0);
+      p.end();
+    },
+  }));
+}
+
 /** Runs the transfer test on the local adapter. */
 export async function transferValidate(
   ctx: GpuContext,
@@ -159,37 +176,28 @@ export async function transferValidate(
     cacheBytes: ctx.software ? (hostL1dBytes() ?? 0) : 0,
   };
   const timer = new GpuTimer(ctx);
+  const stat = plan.stat ?? "median";
   const destroy: Array<() => void> = [() => timer.destroy()];
   try {
     const bench = new LayerBench(ctx, plan.layer, plan.layerTokens, routingSample(plan.layer.experts, plan.layer.topK));
     destroy.push(() => bench.destroy());
     await bench.checkRouting(timer);
-    const idle = new ExpertFfnBank(ctx, { ...plan.layer, dModel: DEFAULT_TILE.tn, dFf: DEFAULT_TILE.tn }, 1, 1);
-    const emptyArgs = storageBuffer(ctx.device, 64, GPUBufferUsage.INDIRECT);
-    destroy.push(() => (idle.destroy(), emptyArgs.destroy()));
-    const launch: RoundEntry[] = [0, 32].map((n) => ({
-      key: `launch:${n}`,
-      encode: (enc, tw) => {
-        const p = enc.beginComputePass({ timestampWrites: tw(true, true) });
-        for (let i = 0; i < n / 2; i++) idle.encodeIndirect(p, 0, emptyArgs, 0);
-        p.end();
-      },
-    }));
+    const launch = launchEntries(ctx, plan.layer, destroy);
     const ffn = ffnEntries(ctx, plan, destroy);
     const samples = await runRounds(timer, [...launch, ...ffn, ...bench.entries], plan.reps, plan.warmup, (r, n) =>
       opts.onProgress?.(r, n + 1, `transfer round ${r}/${n}`),
     );
     const med = (k: string) => summarize(samples.get(k)!);
-    const launchFit = fitAffine([0, 32].map((n) => ({ x: n, medianNs: med(`launch:${n}`).medianNs, reps: plan.reps })));
+    const launchPts = [0, 32].map((n) => ({ x: n, medianNs: statOf(med(`launch:${n}`), stat), reps: plan.reps }));
+    const launchFit = fitAffine(launchPts);
     const passNs = launchFit.fixedNs;
-
     // FFN points: the call's own time (the pass overhead subtracted, as calibrate does)
     const points: TransferResult["points"] = [];
     const fitPts: FfnShapePoint[] = [];
     for (const s of plan.shapes)
       for (const t of plan.tokens) {
         const st = med(`ffn:${shapeKey(s)}:${t}`);
-        const ns = Math.max(1, st.medianNs - passNs);
+        const ns = Math.max(1, statOf(st, stat) - passNs);
         fitPts.push({ ...s, act: "swiglu", dtype: "fp32", tokens: t, ns });
         points.push({
           d_model: s.dModel,
@@ -200,8 +208,10 @@ export async function transferValidate(
           p90_us: r1((st.p90Ns - passNs) / 1e3),
         });
       }
-    const all = inSample(fitPts, geo);
-    const heldOut = leaveOneShapeOut(fitPts, geo);
+    // a call's fixed cost: its two dispatches (launch slope), measured apart (MOESIM_FIT_FIXED=1: fitted)
+    const fixed = process.env.MOESIM_FIT_FIXED === "1" ? {} : { fixedNs: 2 * (1e9 / launchFit.ratePerS) };
+    const all = inSample(fitPts, geo, fixed);
+    const heldOut = leaveOneShapeOut(fitPts, geo, fixed);
 
     // the layer's other parts at its own experts, top-k and d_model
     const m: Measure = {
@@ -212,7 +222,7 @@ export async function transferValidate(
       tick: () => {},
       shape: plan.layer,
       passNs,
-      stat: "median",
+      stat,
     };
     const gating = await measureGating(ctx, m, plan.layerTokens);
     const { shufflePts, combinePts } = await measureShuffles(ctx, m, plan.layerTokens);
@@ -240,7 +250,7 @@ export async function transferValidate(
           dtype,
         }),
       );
-      const measured = med(`layer:${t}`).medianNs;
+      const measured = statOf(med(`layer:${t}`), stat);
       return {
         tokens: t,
         measured_us: r1(measured / 1e3),
@@ -253,7 +263,7 @@ export async function transferValidate(
     const abs = layerPoints.map((p) => Math.abs(p.error));
     return {
       timing: timer.method,
-      statistic: "median",
+      statistic: stat,
       reps: plan.reps,
       cache_bytes: geo.cacheBytes,
       points,
