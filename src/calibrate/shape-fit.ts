@@ -145,7 +145,15 @@ export function fitTiledFfn(
     const f = opts.fixedNs;
     const xs = work.filter((_, i) => use[i]).map((w) => [w.paddedFlops, w.spillBytes]);
     const y = ys(use);
-    const c = xs.length >= 1 ? nnlsRelative(xs, y.map((v) => v - f), [0], y) : null;
+    const c =
+      xs.length >= 1
+        ? nnlsRelative(
+            xs,
+            y.map((v) => v - f),
+            [0],
+            y,
+          )
+        : null;
     return c ? [f, ...c] : null;
   };
   const ys = (use: boolean[]) => pts.filter((_, i) => use[i]).map((p) => p.ns);
