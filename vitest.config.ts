@@ -3,7 +3,11 @@ import { defineConfig } from "vitest/config";
 // Timing-sensitive tests (the calibration's measured-vs-predicted check on the local WebGPU
 // adapter) run in a second group, after every other test has finished, one file at a time: on a
 // 2-core machine a concurrent test file would steal the CPU that lavapipe times kernels on.
-const TIMED = ["test/calibrate/calibrate.test.ts"];
+const TIMED = [
+  "test/calibrate/calibrate.test.ts",
+  "test/calibrate/transfer.test.ts",
+  "test/calibrate/model-sweep.test.ts",
+];
 
 export default defineConfig({
   test: {

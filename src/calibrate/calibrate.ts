@@ -85,7 +85,13 @@ export type CalPoint = ProfilePoint & { minNs: number; fitNs: number };
 
 let fitStat: FitStatistic = "min";
 
-function point(x: number, s: TimingStats, shape: Record<string, number | string>, minusNs = 0): CalPoint {
+function point(
+  x: number,
+  s: TimingStats,
+  shape: Record<string, number | string>,
+  minusNs = 0,
+  stat: FitStatistic = fitStat,
+): CalPoint {
   const r = (v: number) => Math.round(Math.max(0, v - minusNs));
   return {
     x,
@@ -94,7 +100,9 @@ function point(x: number, s: TimingStats, shape: Record<string, number | string>
     p10Ns: r(s.p10Ns),
     p90Ns: r(s.p90Ns),
     minNs: r(s.minNs),
-    fitNs: r(statOf(s, fitStat)),
+    // the profile schema wants a positive fit time: a tiny op can come out at 0 once the pass
+    // overhead is subtracted (under the driver-CPU-time timer a 1-token shuffle costs less than it)
+    fitNs: Math.max(1, r(statOf(s, stat))),
     reps: s.reps,
   };
 }
@@ -118,7 +126,7 @@ function perCall(s: TimingStats, passNs: number): TimingStats {
 }
 
 /** What the measurement phases share: the device, its timer, the repetitions and the pass overhead. */
-interface Measure {
+export interface Measure {
   dev: GPUDevice;
   timer: GpuTimer;
   reps: number;
@@ -127,6 +135,8 @@ interface Measure {
   shape: LayerShape;
   /** The launch fit's fixed cost of a pass, subtracted from GPU-timed points. */
   passNs: number;
+  /** The statistic the points' fitNs take (default: calibrate's --stat). */
+  stat?: FitStatistic;
 }
 
 /**
@@ -175,7 +185,7 @@ function ffnRoundEntries(
 }
 
 /** Gating: random logits, E experts, top-k. */
-async function measureGating(ctx: GpuContext, m: Measure, tokens: number[]): Promise<CalPoint[]> {
+export async function measureGating(ctx: GpuContext, m: Measure, tokens: number[]): Promise<CalPoint[]> {
   const { dModel: d, dFf: f, experts: E, topK: k } = m.shape;
   const maxG = Math.max(...tokens);
   const gating = new Gating(ctx, maxG, E, k, { dModel: d, dFf: f, tile: DEFAULT_TILE });
@@ -184,7 +194,7 @@ async function measureGating(ctx: GpuContext, m: Measure, tokens: number[]): Pro
   for (const t of tokens) {
     gating.setTokens(t, logits);
     const s = await m.timer.measure((enc, tw) => pass(enc, tw, (p) => gating.encode(p)), m.reps, m.warmup);
-    gatingPts.push(point(t, s, { tokens: t, experts: E, top_k: k }, m.passNs));
+    gatingPts.push(point(t, s, { tokens: t, experts: E, top_k: k }, m.passNs, m.stat));
     m.tick(`gating ${t} tokens`);
   }
   gating.destroy();
@@ -192,7 +202,7 @@ async function measureGating(ctx: GpuContext, m: Measure, tokens: number[]): Pro
 }
 
 /** Shuffle (dispatch gather, from a size matrix over 4 ranks) and combine (weighted scatter back). */
-async function measureShuffles(
+export async function measureShuffles(
   ctx: GpuContext,
   m: Measure,
   tokens: number[],
@@ -223,14 +233,14 @@ async function measureShuffles(
     dev.queue.writeBuffer(index, 0, idx);
     dispatch.setRows(rows);
     const s1 = await timer.measure((enc, tw) => pass(enc, tw, (p) => dispatch.encode(p)), reps, warmup);
-    shufflePts.push(point(rows * rowBytes, s1, { tokens: t, top_k: k, d_model: d, ranks }, passNs));
+    shufflePts.push(point(rows * rowBytes, s1, { tokens: t, top_k: k, d_model: d, ranks }, passNs, m.stat));
     m.tick(`shuffle ${rows} rows`);
     const slot = new Uint32Array(rows);
     for (let i = 0; i < rows; i++) slot[order[i]] = i;
     dev.queue.writeBuffer(index, 0, slot);
     combine.setRows(t);
     const s2 = await timer.measure((enc, tw) => pass(enc, tw, (p) => combine.encode(p)), reps, warmup);
-    combinePts.push(point(rows * rowBytes, s2, { tokens: t, top_k: k, d_model: d }, passNs));
+    combinePts.push(point(rows * rowBytes, s2, { tokens: t, top_k: k, d_model: d }, passNs, m.stat));
     m.tick(`combine ${t} tokens`);
   }
   for (const b of [src, dst, index, weights]) b.destroy();

@@ -6,6 +6,7 @@
 import { getPriority, setPriority } from "node:os";
 import { create, globals } from "webgpu";
 import { UserError } from "../util/errors.js";
+import { cpuTimeAvailable, noteHostThreads } from "./cpu-time.js";
 
 let gpuInstance: GPU | null = null;
 
@@ -57,6 +58,7 @@ function lowerWaiterPriority(): void {
 /** The GPU entry point, created once per process. */
 export function getGpu(): GPU {
   if (gpuInstance === null) {
+    noteHostThreads();
     raisePriority();
     Object.assign(globalThis, globals);
     // Timestamp quantization (a browser anti-fingerprinting measure) would round GPU timestamps to
@@ -83,6 +85,17 @@ export interface GpuContext {
   info: AdapterDescription;
   hasTimestamps: boolean;
   hasF16: boolean;
+  /**
+   * A software adapter (lavapipe/llvmpipe/SwiftShader: the shaders run on this process's CPU
+   * threads) where the driver's CPU time can be read: the calibration times it by that (cpu-time.ts).
+   */
+  software: boolean;
+}
+
+/** Whether an adapter runs its shaders on the host CPU (Mesa llvmpipe/lavapipe, SwiftShader, a fallback adapter). */
+export function isSoftwareAdapter(info: AdapterDescription): boolean {
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  return info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/.test(text);
 }
 
 /** The adapter, or null when none is found (no driver). */
@@ -132,7 +145,9 @@ export async function openGpu(opts: { timestamps?: boolean } = {}): Promise<GpuC
     },
   });
   lowerWaiterPriority();
-  return { adapter, device, info: describeAdapter(adapter), hasTimestamps, hasF16 };
+  const info = describeAdapter(adapter);
+  const software = isSoftwareAdapter(info) && cpuTimeAvailable() && process.env.MOESIM_TIMER !== "gpu";
+  return { adapter, device, info, hasTimestamps, hasF16, software };
 }
 
 /** Creates a storage buffer holding `data` (copied in at creation). */

@@ -16,3 +16,5 @@ export { routingSample, logitsForPicks, expertCounts, type RoutingSample } from 
 export type { CalibratedProfile, ExtraCurve } from "./profile-ext.js";
 export { loadProfile } from "./load.js";
 export type { FitStatistic } from "./timing.js";
+export { transferValidate, transferPlan, TRANSFER_LAYER, type TransferResult } from "./transfer.js";
+export { modelSweep, type ModelValidation } from "./model-sweep.js";

@@ -25,7 +25,16 @@ export interface LayerPrediction {
 /** Dispatches of one expert's FFN (up + down). */
 const FFN_DISPATCHES = 2;
 
-export function predictLayerNs(profile: CostProfile, shape: LayerShape, counts: readonly number[]): LayerPrediction {
+/**
+ * `ffnNs` (optional) gives one expert's FFN time from its token count (a shape model, for a layer
+ * shape the profile's expert_ffn curve was not measured at); by default the curve is read.
+ */
+export function predictLayerNs(
+  profile: CostProfile,
+  shape: LayerShape,
+  counts: readonly number[],
+  ffnNs?: (tokens: number) => number,
+): LayerPrediction {
   const p = profile as CalibratedProfile;
   const need = (op: "expert_ffn" | "gating" | "shuffle") => {
     const c = p.ops[op];
@@ -41,14 +50,15 @@ export function predictLayerNs(profile: CostProfile, shape: LayerShape, counts: 
   const gatingNs = evaluateFit(need("gating"), tokens);
   const dispatchNs = evaluateFit(need("shuffle"), slotBytes);
   const combineNs = evaluateFit(p.extraOps?.combine?.fit ?? need("shuffle"), slotBytes);
-  let ffnNs = 0;
   let idle = 0;
-  const ffn = need("expert_ffn");
+  const one =
+    ffnNs ?? ((c: number) => evaluateFit(need("expert_ffn"), ffnFlops(c, shape.dModel, shape.dFf, shape.act)));
+  let ffnTotal = 0;
   for (const c of counts) {
-    if (c > 0) ffnNs += evaluateFit(ffn, ffnFlops(c, shape.dModel, shape.dFf, shape.act));
+    if (c > 0) ffnTotal += one(c);
     else idle++;
   }
   const idleExpertsNs = idle * FFN_DISPATCHES * perDispatchNs;
-  const parts = { passNs, gatingNs, dispatchNs, ffnNs, idleExpertsNs, combineNs };
+  const parts = { passNs, gatingNs, dispatchNs, ffnNs: ffnTotal, idleExpertsNs, combineNs };
   return { totalNs: Object.values(parts).reduce((a, b) => a + b, 0), parts };
 }

@@ -35,16 +35,18 @@ export function routingSample(experts = 16, topK = 2, tokens = 256, seed = ROUTI
 }
 
 /**
- * Router logits that reproduce the picks: the j-th pick gets 4 - j (plus a small seeded jitter
- * below 0.25), every other expert a value in [-1, 0). Softmax + top-k on them returns the picks.
+ * Router logits that reproduce the picks: the j-th pick gets max(4, k) - j (plus a small seeded
+ * jitter below 0.25; at least 1 for every pick), every other expert a value in [-1, 0). Softmax +
+ * top-k on them returns the picks.
  */
 export function logitsForPicks(sample: RoutingSample, tokens: number, seed = ROUTING_SAMPLE_SEED): Float32Array {
   const rng = rootStream(seed).child("calibrate/logits");
   const { experts: E, topK: k } = sample;
   const out = new Float32Array(tokens * E);
+  const top = Math.max(4, k);
   for (let t = 0; t < tokens; t++) {
     for (let e = 0; e < E; e++) out[t * E + e] = rng.uniform(-1, 0);
-    for (let j = 0; j < k; j++) out[t * E + sample.picks[(t % sample.tokens) * k + j]] = 4 - j + rng.uniform(0, 0.25);
+    for (let j = 0; j < k; j++) out[t * E + sample.picks[(t % sample.tokens) * k + j]] = top - j + rng.uniform(0, 0.25);
   }
   return out;
 }

@@ -1,8 +1,10 @@
 /**
- * Timing of GPU work: timestamp queries around compute passes where the adapter has them, else
- * the wall clock around submit + onSubmittedWorkDone. Each measurement runs warm-up repetitions,
- * then `reps` timed ones, and reports the median and the spread (p10, p90).
+ * Timing of GPU work: on a software adapter (lavapipe) the CPU time of the driver's threads around
+ * submit + onSubmittedWorkDone (cpu-time.ts); else timestamp queries around compute passes where
+ * the adapter has them, else the wall clock around submit + onSubmittedWorkDone. Each measurement
+ * runs warm-up repetitions, then `reps` timed ones, and reports the median and the spread (p10, p90).
  */
+import { cpuTimeBetween, driverThreadTimes } from "./cpu-time.js";
 import type { GpuContext } from "./gpu.js";
 
 /**
@@ -48,7 +50,7 @@ export type TimestampWrites = (first: boolean, last: boolean) => GPUComputePassT
 /** Records the work to time into `enc`; passes call tw(first, last) for their timestampWrites. */
 export type Encode = (enc: GPUCommandEncoder, tw: TimestampWrites) => void;
 
-export type TimingMethod = "timestamp-query" | "wall-clock";
+export type TimingMethod = "timestamp-query" | "wall-clock" | "driver-cpu-time";
 
 export class GpuTimer {
   readonly method: TimingMethod;
@@ -58,9 +60,9 @@ export class GpuTimer {
 
   constructor(
     private readonly ctx: GpuContext,
-    useTimestamps = ctx.hasTimestamps,
+    useTimestamps = ctx.hasTimestamps && !ctx.software,
   ) {
-    this.method = useTimestamps ? "timestamp-query" : "wall-clock";
+    this.method = useTimestamps ? "timestamp-query" : ctx.software ? "driver-cpu-time" : "wall-clock";
     if (useTimestamps) {
       const d = ctx.device;
       this.querySet = d.createQuerySet({ type: "timestamp", count: 2 });
@@ -91,6 +93,12 @@ export class GpuTimer {
     }
     encode(enc, () => undefined);
     const cb = enc.finish();
+    if (this.method === "driver-cpu-time") {
+      const before = driverThreadTimes();
+      d.queue.submit([cb]);
+      await d.queue.onSubmittedWorkDone();
+      return cpuTimeBetween(before, driverThreadTimes());
+    }
     const t0 = process.hrtime.bigint();
     d.queue.submit([cb]);
     await d.queue.onSubmittedWorkDone();

@@ -266,3 +266,70 @@ export class ShapeCurve {
     }
   }
 }
+
+/**
+ * A tiled roofline of one expert FFN call, fitted on measured shapes (src/calibrate/shape-fit.ts):
+ * the kernel runs each of its two matmuls (X·W_up[,gate] with the activation, then H·W_down) in
+ * tiles of `tileTokens` rows x `tileCols` columns, padding the tokens to whole row tiles. Per call:
+ *
+ *   fixed + max(paddedFlops / compute + spillBytes / spill, memoryBytes / memory)
+ *
+ * - paddedFlops: the FLOPs of ceil(T / tileTokens) * tileTokens rows (a 1-token call costs a tile);
+ * - spillBytes: each of a matmul's ceil(N / tileCols) column tiles re-reads the row tile of its input
+ *   (tileTokens x K elements); the part of it beyond `cacheBytes` (the cache that keeps it between
+ *   column tiles: L1d per core on a CPU adapter) is read again from the next level, per row tile;
+ * - memoryBytes: the weights once plus the tokens' activations (opWork's bytes): what bounds a
+ *   1-token call of a big expert on a GPU (its row tiles share the weights through the cache).
+ * A rate of null is not used (the points could not tell it: none of them was bound by it).
+ */
+export interface TiledFfnModel {
+  kind: "tiled-ffn";
+  dtype: Dtype;
+  tileTokens: number;
+  tileCols: number;
+  cacheBytes: number;
+  fixedNs: number;
+  computePerS: number;
+  spillPerS: number | null;
+  memoryPerS: number | null;
+  /** The shapes the fit used (d_model x d_ff, activation, token counts). */
+  fittedOn: Array<{ d_model: number; d_ff: number; act: Activation; tokens: number[] }>;
+  /** Median and max |relative error| over the fitted points. */
+  medianAbsError: number;
+  maxAbsError: number;
+}
+
+/** The three work terms of a tiled FFN call (see TiledFfnModel). */
+export interface TiledFfnWork {
+  paddedFlops: number;
+  spillBytes: number;
+  memoryBytes: number;
+}
+
+export function tiledFfnWork(
+  m: Pick<TiledFfnModel, "tileTokens" | "tileCols" | "cacheBytes">,
+  op: { tokens: number; dModel: number; dFf: number; activation: Activation; dtype: Dtype },
+): TiledFfnWork {
+  const tiles = Math.ceil(Math.max(0, op.tokens) / m.tileTokens);
+  const b = DTYPE_BYTES[op.dtype];
+  const rowTile = (k: number) => m.tileTokens * k * b;
+  const spill = (k: number, n: number) => Math.ceil(n / m.tileCols) * Math.max(0, rowTile(k) - m.cacheBytes);
+  const weights = expertWeightBytes(op.dModel, op.dFf, op.activation, op.dtype);
+  return {
+    paddedFlops: expertFfnFlops(tiles * m.tileTokens, op.dModel, op.dFf, op.activation),
+    spillBytes: tiles * (spill(op.dModel, op.dFf) + spill(op.dFf, op.dModel)),
+    memoryBytes: weights + op.tokens * (2 * op.dModel + 2 * op.dFf) * b,
+  };
+}
+
+/** The model's time of one expert FFN call, ns (0 tokens: 0). */
+export function tiledFfnNs(
+  m: TiledFfnModel,
+  op: { tokens: number; dModel: number; dFf: number; activation: Activation; dtype: Dtype },
+): number {
+  if (op.tokens <= 0) return 0;
+  const w = tiledFfnWork(m, op);
+  const compute = w.paddedFlops / m.computePerS + (m.spillPerS ? w.spillBytes / m.spillPerS : 0);
+  const memory = m.memoryPerS ? w.memoryBytes / m.memoryPerS : 0;
+  return m.fixedNs + Math.max(compute, memory) * 1e9;
+}

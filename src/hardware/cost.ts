@@ -8,7 +8,16 @@ import { secondsToNs } from "../sim/time.js";
 import { UserError } from "../util/errors.js";
 import type { Dtype, GpuSpec } from "./devices.js";
 import { evaluateFit, type CostProfile, type ProfileOp } from "./profile.js";
-import { opDims, opWork, peakFloorNs, profileDtype, ShapeCurve, type CostOp } from "./cost-shape.js";
+import {
+  opDims,
+  opWork,
+  peakFloorNs,
+  profileDtype,
+  ShapeCurve,
+  tiledFfnNs,
+  type CostOp,
+  type TiledFfnModel,
+} from "./cost-shape.js";
 
 export type { CostOp } from "./cost-shape.js";
 export { expertFfnFlops, expertWeightBytes } from "./cost-shape.js";
@@ -125,6 +134,8 @@ export class CalibratedCostModel implements CostModel {
   readonly gpu: GpuSpec | undefined;
   private readonly curves = new Map<ProfileOp, ShapeCurve>();
   private readonly outside = new Map<ProfileOp, Outside>();
+  /** Tiled FFN models the profile carries (`shapeModels`), by dtype. */
+  private readonly ffnModels = new Map<string, TiledFfnModel>();
 
   constructor(
     readonly profile: CostProfile,
@@ -142,6 +153,8 @@ export class CalibratedCostModel implements CostModel {
     };
     for (const [op, curve] of Object.entries(profile.ops) as [ProfileOp, NonNullable<CostProfile["ops"][ProfileOp]>][])
       this.curves.set(op, new ShapeCurve(op, curve, defaults));
+    for (const m of (profile as { shapeModels?: TiledFfnModel[] }).shapeModels ?? [])
+      if (!this.ffnModels.has(m.dtype)) this.ffnModels.set(m.dtype, m);
   }
 
   /** The measured curve of an op of the profile, with its range and fitted roofline. */
@@ -190,6 +203,19 @@ export class CalibratedCostModel implements CostModel {
       e.used.add(v);
       rec.cats.set(k, e);
     }
+    const tiled = op.kind === "expert_ffn" ? this.ffnModels.get(op.dtype) : undefined;
+    if (tiled && op.kind === "expert_ffn") {
+      // the tiled FFN model fitted on several shapes, its rates capped at the GPU's peaks
+      const g = this.gpu;
+      const capped: TiledFfnModel = g
+        ? {
+            ...tiled,
+            computePerS: Math.min(tiled.computePerS, g.flopsPerS[op.dtype]),
+            memoryPerS: Math.min(tiled.memoryPerS ?? Infinity, g.hbmBytesPerS),
+          }
+        : tiled;
+      return Math.ceil(tiledFfnNs(capped, op) - 1e-6);
+    }
     const m = c.model;
     if (m === undefined) return Math.ceil(evaluateFit(c.curve.fit, x) - 1e-6);
     const w = opWork(op);
@@ -215,11 +241,15 @@ export class CalibratedCostModel implements CostModel {
       for (const [k, e] of rec.cats) unmeasured[k] = { measured: e.measured, used: [...e.used].sort() };
       const bound = this.gpu ? `, floored by ${this.gpu.name} peak FLOP/s and HBM bandwidth` : "";
       const m = c.model;
-      const model = m
-        ? `measured roofline fitted on the profile's ${c.curve.points.length} shapes ` +
-          `(fixed ${Math.round(m.fixedNs)} ns, ` +
-          `${fmtRate(m.computePerS, "FLOP/s")}, ${fmtRate(m.memoryPerS, "B/s")}${bound})`
-        : `the profile's curve beyond its last point${bound}`;
+      const tiled = op === "expert_ffn" ? [...this.ffnModels.values()] : [];
+      const model = tiled.length
+        ? `tiled FFN model (${tiled.map((t) => `${t.dtype}: fitted on ${t.fittedOn.length} shapes`).join(", ")}; ` +
+          `rates capped at the GPU's peaks; other dtypes by the measured roofline${bound})`
+        : m
+          ? `measured roofline fitted on the profile's ${c.curve.points.length} shapes ` +
+            `(fixed ${Math.round(m.fixedNs)} ns, ` +
+            `${fmtRate(m.computePerS, "FLOP/s")}, ${fmtRate(m.memoryPerS, "B/s")}${bound})`
+          : `the profile's curve beyond its last point${bound}`;
       out.push({ op, shapes: rec.shapes.size, factor: Math.round(factor * 100) / 100, dims, unmeasured, model });
     }
     return out;

@@ -56,6 +56,29 @@ const extraCurveSchema = z.object({
   points: z.array(pointSchema),
   fit: fitSchema,
 });
+const rate = finite.positive().min(1e-3, "expected a rate of at least 1e-3 per second");
+/** A fitted tiled FFN model (cost-shape.ts TiledFfnModel), one per dtype measured. */
+const tiledFfnSchema = z.object({
+  kind: z.literal("tiled-ffn"),
+  dtype: z.enum(["fp32", "fp16", "bf16", "fp8"]),
+  tileTokens: z.number().int().positive().max(65536),
+  tileCols: z.number().int().positive().max(65536),
+  cacheBytes: finite.nonnegative(),
+  fixedNs: ns,
+  computePerS: rate,
+  spillPerS: rate.nullable(),
+  memoryPerS: rate.nullable(),
+  fittedOn: z.array(
+    z.object({
+      d_model: z.number().int().positive(),
+      d_ff: z.number().int().positive(),
+      act: z.enum(["swiglu", "gelu", "relu"]),
+      tokens: z.array(z.number().int().positive()),
+    }),
+  ),
+  medianAbsError: finite.nonnegative(),
+  maxAbsError: finite.nonnegative(),
+});
 export const costProfileSchema = z.object({
   format: z.literal("moesim-profile/v1"),
   adapter: z.object({
@@ -73,6 +96,7 @@ export const costProfileSchema = z.object({
   extraOps: z.object({ combine: extraCurveSchema.optional(), launch: extraCurveSchema.optional() }).strict().optional(),
   ffnTileTokens: z.number().int().positive().max(65536).optional(),
   layer: z.record(z.string(), z.union([z.number(), z.string()])).optional(),
+  shapeModels: z.array(tiledFfnSchema).optional(),
 });
 
 /** Checks an already-parsed value against the profile format; UserError naming `where` and the key path. */

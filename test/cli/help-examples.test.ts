@@ -19,6 +19,8 @@ const SKIP: Record<string, string> = {
   "moesim calibrate --out mine.json --quick": "times WebGPU kernels for up to a minute (test/calibrate covers it)",
   "moesim calibrate --validate --profile profiles/lavapipe.json --json": "runs kernels on the WebGPU adapter",
   "moesim calibrate --validate --quick": "times WebGPU kernels for up to a minute",
+  "moesim calibrate --model olmoe-1b-7b --max-seconds 120 --out olmoe.json --validate":
+    "times a model's shapes on the WebGPU adapter for minutes (test/calibrate/model-sweep.test.ts covers it)",
   "moesim trace convert records.jsonl out.mtrace --map seq=problem_id,token=token_idx --experts 64":
     "names the user's own records file (marked so in the help)",
   "moesim calibrate import all_to_all_perf.log kernels.csv --preset hgx-h200 --out profiles/my-cluster.json":
