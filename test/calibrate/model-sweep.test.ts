@@ -16,7 +16,10 @@ afterAll(() => ctx?.device.destroy());
 describe("calibrate --model on the local adapter", () => {
   it(
     "times a small preset's own shapes within a small budget, records them, and validates its layer",
-    { timeout: 300_000 },
+    // Timed on a shared machine, an 8 s budget leaves few repetitions: under load the layer's
+    // median error crossed 10% in 2 of 4 runs (load ~5, 2 cores). As calibrate.test.ts, up to two
+    // retries re-measure everything; the bounds are unchanged, so a wrong model still fails.
+    { timeout: 300_000, retry: 2 },
     async (t) => {
       if (!ctx) return t.skip(reason);
       // qwen3-30b-a3b scaled down (d_model 512, d_ff 384, 16 experts; its top-8, heads and
