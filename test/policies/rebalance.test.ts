@@ -166,4 +166,19 @@ describe("EPLB in a run: rebalance_every moves weights over the links", () => {
       Math.max(...still.memory.map((m) => m.peak_bytes)),
     );
   });
+
+  it("a GPU whose HBM holds the resident weights but not the copies in flight runs out of memory at the rebalance", async () => {
+    const withHbm = (placement: string, bytes: number) =>
+      yaml(placement).replace("nodes: 2 }", `nodes: 2, overrides: { gpu: { hbmBytes: ${bytes} } } }`);
+    const still = await runScenario(parseScenario(yaml("{ policy: eplb, redundant_experts: 16 }"), at));
+    // Room for everything the run without rebalancing holds at its peak, plus one expert copy.
+    const st = modelStats(getModelPreset("olmoe-1b-7b"));
+    const hbm = Math.max(...still.result.memory.map((m) => m.peak_bytes)) + st.expertBytes;
+    const fits = await runScenario(parseScenario(withHbm("{ policy: eplb, redundant_experts: 16 }", hbm), at));
+    expect(fits.result.oom).toBeNull();
+    const moving = await runScenario(
+      parseScenario(withHbm("{ policy: eplb, redundant_experts: 16, rebalance_every: 4, window: 4 }", hbm), at),
+    );
+    expect(moving.result.oom).toMatchObject({ category: "weights", step: 4 });
+  });
 });
