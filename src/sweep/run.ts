@@ -257,7 +257,7 @@ export function pointError(spec: SweepSpec, point: SweepPoint, m: Extract<PointR
   if (!m.user) return Object.assign(new Error(`${spec.file}: ${which}: ${m.message}`), { stack: m.stack });
   let message = withoutBaseFile(spec, m.message);
   if (m.path === undefined) return new UserError(`${which}: ${message}`, spec.file);
-  const key = m.path.join(".");
-  if (key !== "" && !message.startsWith(`${key}:`)) message = `${key}: ${message}`;
+  // Resolve-time messages start with their key path (or its section, as "model: ..."); name it where one does not.
+  if (m.path.length > 0 && !/^[A-Za-z_][\w.]*: /.test(message)) message = `${m.path.join(".")}: ${message}`;
   return new UserError(`${which}: ${message}`, spec.locateOverride(point, m.path));
 }
