@@ -4,6 +4,7 @@
  * layer. An allocation that does not fit throws OomStop, which ends the run with the OOM recorded.
  */
 import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
+import type { Placement } from "../policies/placement/index.js";
 import { moeLayerIndices } from "../workload/model.js";
 import { denseFfnCost, sharedExpertCost } from "./costs.js";
 import type { RunConstants, StepScratch } from "./state.js";
@@ -24,16 +25,23 @@ export function free(c: RunConstants, g: number, cat: MemoryCategory, bytes: num
   if (bytes > 0) c.cluster.memory(g).free(cat, bytes);
 }
 
-function expertsOnGpu(c: RunConstants, j: number, g: number): number {
-  const p = c.placements[j];
-  let n = 0;
-  for (let e = 0; e < p.expertGpu.length; e++) if (p.expertGpu[e] === g) n++;
+/** Expert copies per GPU of a placement: each expert's own GPU and its replicas (hot copies, EPLB's redundant ones). */
+export function copiesPerGpu(p: Placement, gpus: number): Int32Array {
+  const n = new Int32Array(gpus);
+  for (let e = 0; e < p.expertGpu.length; e++) {
+    n[p.expertGpu[e]]++;
+    for (const g of p.replicas?.[e] ?? []) n[g]++;
+  }
   return n;
+}
+
+function expertsOnGpu(c: RunConstants, j: number, g: number): number {
+  return copiesPerGpu(c.placements[j], c.D)[g];
 }
 
 /**
  * The run's static memory on GPU g: the replicated dense weights (the dense baseline's FFNs in
- * place of its MoE layers) and the GPU's experts, or with buffering its cache slots. An
+ * place of its MoE layers) and the GPU's expert copies (replicas included), or with buffering its cache slots. An
  * encoder-decoder model keeps the other stack's experts resident too (placed like the simulated
  * stack's first MoE layer; buffering caches only the simulated stack, as the paper buffers the
  * NLLB decoder).

@@ -202,8 +202,11 @@ export interface PlacementExtras {
 /** What rebalancing did: per MoE layer, mean max/mean GPU load per step with the starting placement and as run. */
 export interface RebalanceResult {
   rebalances: number;
+  /** Copies sent over the links (from another GPU), and their bytes. */
   moved_copies: number;
   moved_bytes: number;
+  /** Copies a GPU gained of an expert only it held (copied within its HBM: no link, but memory like a moved one). */
+  local_copies: number;
   time_ns: number;
   balancedness: { layer: number; before: number; after: number }[];
 }

@@ -152,14 +152,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
         message: (w, m) => {
           if (failed) return;
           const cur = started.get(w)!;
-          if (m.type === "error") {
-            const where = describePoint(cur.point);
-            return fail(
-              m.user
-                ? new UserError(`${where}: ${withoutBaseFile(spec, m.message)}`, spec.file)
-                : Object.assign(new Error(`${spec.file}: ${where}: ${m.message}`), { stack: m.stack }),
-            );
-          }
+          if (m.type === "error") return fail(pointError(spec, cur.point, m));
           const result: PointResult = {
             format: POINT_FORMAT,
             sweep: spec.name,
@@ -252,4 +245,19 @@ async function startPool(n: number): Promise<{
       for (const w of workers) void w.terminate();
     },
   };
+}
+
+/**
+ * A worker's error for a point, one line: a user error is placed at the sweep file's line of the grid
+ * value, points entry or set entry behind the key path it was raised at (the sweep file when none is),
+ * and names the point and the key path; anything else keeps its stack.
+ */
+export function pointError(spec: SweepSpec, point: SweepPoint, m: Extract<PointReply, { type: "error" }>): Error {
+  const which = describePoint(point);
+  if (!m.user) return Object.assign(new Error(`${spec.file}: ${which}: ${m.message}`), { stack: m.stack });
+  let message = withoutBaseFile(spec, m.message);
+  if (m.path === undefined) return new UserError(`${which}: ${message}`, spec.file);
+  // Resolve-time messages start with their key path (or its section, as "model: ..."); name it where one does not.
+  if (m.path.length > 0 && !/^[A-Za-z_][\w.]*: /.test(message)) message = `${m.path.join(".")}: ${message}`;
+  return new UserError(`${which}: ${message}`, spec.locateOverride(point, m.path));
 }

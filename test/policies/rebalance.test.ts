@@ -13,6 +13,7 @@ import { staticBatches } from "../../src/workload/batching.js";
 import { synthesize, zipfSynthParams } from "../../src/workload/synth.js";
 import type { RoutingTrace } from "../../src/workload/trace.js";
 import { expertBytes } from "../../src/moe/costs.js";
+import { getModelPreset, modelStats } from "../../src/workload/model.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { runScenario } from "../../src/scenario/run.js";
 import { loadOlmoe, realTraceMissing, repoRoot } from "./helpers.js";
@@ -125,5 +126,59 @@ describe("EPLB in a run: rebalance_every moves weights over the links", () => {
     expect(s3.phases_ns.weight_transfer).toBeGreaterThan(0);
     expect(still.result.steps[4].phases_ns.weight_transfer).toBe(0);
     expect(moving.result.steps[3].phases_ns.weight_transfer).toBe(0);
+  });
+
+  it("the moved copies are in HBM while in flight: each GPU's weights rise by its gains at the rebalance, then fall back", async () => {
+    const run = async (placement: string) => {
+      const r = await runScenario(parseScenario(yaml(placement), at));
+      return r.result;
+    };
+    const still = await run("{ policy: eplb, redundant_experts: 16 }");
+    const moving = await run("{ policy: eplb, redundant_experts: 16, rebalance_every: 4, window: 4 }");
+    // Hand computation: OLMoE's 64 experts + 16 redundant copies = 80 per MoE layer, 5 on each of the 16 GPUs,
+    // in each of its 16 MoE layers (the redundant copies' HBM is counted as the experts' own).
+    const st = modelStats(getModelPreset("olmoe-1b-7b"));
+    const resident = st.replicatedWeightBytes + 16 * 5 * st.expertBytes;
+    const weights = (m: (typeof moving.memory)[number]) => m.timeline.filter((p) => p.category === "weights");
+    let rises = 0;
+    for (const [g, m] of moving.memory.entries()) {
+      const w = weights(m);
+      expect(w[0].bytes).toBeCloseTo(resident, -1);
+      expect(still.memory[g].peak_by_category.weights).toBeCloseTo(resident, -1);
+      // EPLB keeps 5 copies per GPU per layer: once every copy has arrived a GPU is back where it started.
+      expect(w[w.length - 1].bytes).toBeCloseTo(resident, -1);
+      for (let k = 1; k < w.length; k++) if (w[k].bytes > w[k - 1].bytes) rises += w[k].bytes - w[k - 1].bytes;
+      // Nothing is freed before it is replaced: a GPU never holds less than its resident weights.
+      expect(Math.min(...w.map((p) => p.bytes))).toBeGreaterThanOrEqual(resident * (1 - 1e-12));
+      expect(m.peak_by_category.weights).toBe(Math.max(...w.map((p) => p.bytes)));
+    }
+    // Every new copy (moved over a link, or copied within a GPU) was held by its destination from the start, and
+    // only those.
+    const rb = moving.rebalance!;
+    expect(rises).toBeCloseTo(rb.moved_bytes + rb.local_copies * st.expertBytes, -1);
+    const peak = (r: typeof still) => Math.max(...r.memory.map((m) => m.peak_by_category.weights));
+    console.log(
+      `peak weights per GPU: ${(peak(still) / 2 ** 30).toFixed(2)} GiB without rebalancing, ` +
+        `${(peak(moving) / 2 ** 30).toFixed(2)} GiB with the copies in flight`,
+    );
+    expect(peak(moving)).toBeGreaterThan(peak(still) + st.expertBytes / 2);
+    expect(Math.max(...moving.memory.map((m) => m.peak_bytes))).toBeGreaterThan(
+      Math.max(...still.memory.map((m) => m.peak_bytes)),
+    );
+  });
+
+  it("a GPU whose HBM holds the resident weights but not the copies in flight runs out of memory at the rebalance", async () => {
+    const withHbm = (placement: string, bytes: number) =>
+      yaml(placement).replace("nodes: 2 }", `nodes: 2, overrides: { gpu: { hbmBytes: ${bytes} } } }`);
+    const still = await runScenario(parseScenario(yaml("{ policy: eplb, redundant_experts: 16 }"), at));
+    // Room for everything the run without rebalancing holds at its peak, plus one expert copy.
+    const st = modelStats(getModelPreset("olmoe-1b-7b"));
+    const hbm = Math.max(...still.result.memory.map((m) => m.peak_bytes)) + st.expertBytes;
+    const fits = await runScenario(parseScenario(withHbm("{ policy: eplb, redundant_experts: 16 }", hbm), at));
+    expect(fits.result.oom).toBeNull();
+    const moving = await runScenario(
+      parseScenario(withHbm("{ policy: eplb, redundant_experts: 16, rebalance_every: 4, window: 4 }", hbm), at),
+    );
+    expect(moving.result.oom).toMatchObject({ category: "weights", step: 4 });
   });
 });

@@ -179,6 +179,41 @@ describe("sweep runs", () => {
       /point 1 \(model\.preset=no-such-model\): model\.preset: unknown model preset 'no-such-model'; expected paper-lm-52b, /,
     );
     expect(err!.message.split(file).length - 1).toBeLessThanOrEqual(1);
+    // Placed at the grid value that set it (line 8, the second value of the list).
+    const col = "  model.preset: [olmoe-1b-7b, ".length + 1;
+    expect(err!.message.startsWith(`${file}:8:${col}: point 1 (model.preset=no-such-model): model.preset: `)).toBe(
+      true,
+    );
+  });
+
+  it("a missing trace file named by a grid value or a points entry is one line at that value, with the point and key path", async () => {
+    const dir = tempDir();
+    const trace = JSON.stringify(join(repoRoot, "scenarios/traces/quickstart.mtrace"));
+    const base =
+      `name: nofile\nbase:\n  cluster: { preset: dgx-h100 }\n  model: { preset: olmoe-1b-7b }\n  trace: { file: ${trace} }\n` +
+      `  workload: { phase: decode, batching: { kind: static, batch_size: 8 }, max_steps: 1 }\n`;
+    const failure = async (text: string): Promise<UserError> => {
+      const file = join(dir, "s.sweep.yaml");
+      writeFileSync(file, text);
+      const e = await runSweep(loadSweepFile(file), { workers: 1, out: join(dir, `out-${text.length}`) }).then(
+        () => null,
+        (x: Error) => x,
+      );
+      expect(e).toBeInstanceOf(UserError);
+      expect(e!.message.split("\n")).toHaveLength(1);
+      return e as UserError;
+    };
+    const missing = join(dir, "missing.mtrace");
+    // Line 8: the grid axis; its second value is the missing file.
+    const g = await failure(
+      `${base}grid:\n  seed: [1]\n  trace.file:\n    - ${trace}\n    - ${JSON.stringify(missing)}\n`,
+    );
+    expect(g.where).toBe(`${join(dir, "s.sweep.yaml")}:11:7`);
+    expect(g.message).toContain(`:11:7: point 1 (seed=1, trace.file=${missing}): trace.file: no such file ${missing}`);
+    // A points entry setting the whole trace mapping: placed at that entry's value.
+    const p = await failure(`${base}points:\n  - { seed: 1 }\n  - { trace: { file: missing.mtrace } }\n`);
+    expect(p.where).toBe(`${join(dir, "s.sweep.yaml")}:9:14`);
+    expect(p.message).toMatch(/:9:14: point 1 \(trace=\{"file":"missing\.mtrace"\}\): trace\.file: no such file /);
   });
 
   it("a point with a calibrated profile runs in the bundled workers (the profile schema is loaded on demand there)", async () => {

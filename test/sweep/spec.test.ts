@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { parseShard, parseSweep, pointText, setPath, shardPoints, stableHash } from "../../src/sweep/index.js";
 import { loadSweepFile } from "../../src/sweep/spec.js";
+import { pointError } from "../../src/sweep/run.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,5 +190,40 @@ describe("sweep files", () => {
     expect(parseShard("1/4")).toEqual({ index: 1, count: 4 });
     expect(() => parseShard("4/4")).toThrow(/0 <= i < n/);
     expect(() => parseShard("a/b")).toThrow(/expected i\/n/);
+  });
+});
+
+describe("errors a worker raised for a point (pointError)", () => {
+  const s = parseSweep(
+    `base: { cluster: { preset: dgx-h100 }, model: { preset: olmoe-1b-7b } }\n` +
+      `set: { seed: 3 }\ngrid:\n  trace.file: [a.mtrace, b.mtrace]\n`,
+    "s.yaml",
+  );
+  const reply = (message: string, path?: (string | number)[]) =>
+    ({ type: "error", index: 1, key: s.points[1].key, user: true, message, ...(path ? { path } : {}) }) as const;
+
+  it("is placed at the sweep line behind its key path, naming the point; the key path is added where missing", () => {
+    const base = `${s.baseFile}: trace.file: no such file /x/b.mtrace`;
+    const e = pointError(s, s.points[1], reply(base, ["trace", "file"]));
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toBe("s.yaml:4:26: point 1 (trace.file=b.mtrace): trace.file: no such file /x/b.mtrace");
+    expect(pointError(s, s.points[1], reply("no tokens", ["trace"])).message).toMatch(
+      /^s\.yaml:4:26: point 1 \(trace\.file=b\.mtrace\): trace: no tokens$/,
+    );
+    // A section-level message keeps its own prefix; a key set by `set:` is placed there.
+    expect(pointError(s, s.points[1], reply("seed: bad", ["seed"])).message).toBe(
+      "s.yaml:2:14: point 1 (trace.file=b.mtrace): seed: bad",
+    );
+    // No key path (or one no override covers): the sweep file alone.
+    expect(pointError(s, s.points[1], reply("boom")).message).toBe("s.yaml: point 1 (trace.file=b.mtrace): boom");
+    expect(pointError(s, s.points[1], reply("model: x", ["model", "preset"])).message).toBe(
+      "s.yaml: point 1 (trace.file=b.mtrace): model: x",
+    );
+  });
+
+  it("an internal error keeps its stack and is no user error", () => {
+    const e = pointError(s, s.points[0], { ...reply("bug"), user: false, stack: "at x" });
+    expect(e).not.toBeInstanceOf(UserError);
+    expect(e.stack).toBe("at x");
   });
 });

@@ -51,7 +51,7 @@ describe("serving-engine routing dumps", () => {
     const bad = join(dir, "bad.jsonl");
     writeFileSync(bad, '{"routed_experts": [[[1, 2], [3]]]}\n');
     await expect(readTrace(bad)).rejects.toThrow(UserError);
-    await expect(readTrace(bad)).rejects.toThrow(/bad\.jsonl: token 0 layer 1: 1 experts, expected 2/);
+    await expect(readTrace(bad)).rejects.toThrow(/bad\.jsonl:1: token 0 layer 1: 1 experts, expected 2/);
     const noMap = join(dir, "s.json");
     writeFileSync(noMap, '{"records": []}');
     await expect(readTrace(noMap, { format: "sglang-expert-distribution" })).rejects.toThrow(

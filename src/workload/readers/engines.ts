@@ -18,19 +18,40 @@
  * in JSON (tensors as nested lists: torch.load, then .tolist() on each tensor, then json.dump). Physical ids map to
  * logical experts through last_physical_to_logical_map; a forward pass with extend_seq_lens holds one request per
  * segment, one without (decode) one token per request; a token's step is its position.
+ *
+ * Both dumps can be ragged: a token may lack an MoE layer (a vLLM token with fewer layers, or an MoE-layer row that is
+ * empty or all 0 with top-k above 1, i.e. never written; an SGLang layer with fewer tokens, or a row of -1 only at an
+ * MoE layer). Such tokens follow `incomplete` (error|drop|empty) as in the other readers.
  */
 import { UserError } from "../../util/errors.js";
 import { TraceBuilder } from "../builder.js";
-import type { RoutingTrace } from "../trace.js";
+import { NO_EXPERT, type RoutingTrace } from "../trace.js";
 import type { Line } from "./lines.js";
 import { parseJsonLine } from "./olmoe.js";
-import type { TraceReadOptions } from "./options.js";
+import {
+  INCOMPLETE_SHOWN,
+  incompleteError,
+  MAX_EXPERTS_WITH_EMPTY,
+  type IncompleteReport,
+  type TraceReadOptions,
+} from "./options.js";
 
-/** One token's picks per layer (all layers of the dump, before dense ones are dropped). */
+/** One token's picks per layer (all layers of the dump, before dense ones are dropped; undefined: none written). */
 interface RawToken {
   seq: number;
   step: number;
-  rows: number[][];
+  rows: (number[] | undefined)[];
+  /** The request's name as the dump gives it, for messages. */
+  request: string;
+  /** Where the token is: the `file:line` (or `file: records[i]`) an error names, and the part a message quotes. */
+  where: string;
+  src: string;
+}
+
+/** How one engine's dump marks layers: dense (never written by any token) and missing (not written for a token). */
+interface RowKinds {
+  isDense: (row: number[]) => boolean;
+  isMissing: (row: number[] | undefined) => boolean;
 }
 
 /** True for a vLLM routed-experts line. */
@@ -52,6 +73,18 @@ function intMatrix(v: unknown, what: string, where: string): number[][] {
   return v as number[][];
 }
 
+/** vLLM's capture buffer starts zeroed: a row of 0 only (top-k above 1, whose picks differ) was never written. */
+const VLLM_ROWS: RowKinds = {
+  isDense: (row) => row.every((x) => x === 0),
+  isMissing: (row) => row === undefined || row.length === 0 || (row.length > 1 && row.every((x) => x === 0)),
+};
+
+/** SGLang writes -1 where nothing was routed. */
+const SGLANG_ROWS: RowKinds = {
+  isDense: (row) => row.every((x) => x < 0),
+  isMissing: (row) => row === undefined || row.every((x) => x < 0),
+};
+
 export async function readVllm(
   path: string,
   lines: AsyncIterable<Line>,
@@ -66,12 +99,21 @@ export async function readVllm(
     if (!isVllmLine(v)) {
       throw new UserError('expected {"routed_experts": [tokens][layers][top-k], "request_id": ...} per line', where);
     }
-    const re = (v as { routed_experts: unknown[] }).routed_experts;
-    re.forEach((tok, i) => tokens.push({ seq, step: i, rows: intMatrix(tok, `routed_experts[${i}]`, where) }));
+    const o = v as { routed_experts: unknown[]; request_id?: unknown };
+    const request = JSON.stringify(typeof o.request_id === "string" ? o.request_id : seq);
+    o.routed_experts.forEach((tok, i) =>
+      tokens.push({
+        seq,
+        step: i,
+        rows: intMatrix(tok, `routed_experts[${i}]`, where),
+        request,
+        where,
+        src: `line ${line.no}`,
+      }),
+    );
     seq++;
   }
-  const dense = (rows: number[]) => rows.every((x) => x === 0);
-  return assemble(path, tokens, dense, opts, "vllm-routed-experts");
+  return assemble(path, tokens, VLLM_ROWS, opts, "vllm-routed-experts");
 }
 
 export async function readSglang(
@@ -101,76 +143,131 @@ export async function readSglang(
       throw new UserError(`topk_ids_of_layer: expected ${map.length} layers (as the physical-to-logical map)`, where);
     }
     const layers = ids.map((l, li) => intMatrix(l, `topk_ids_of_layer[${li}]`, where));
-    const n = layers[0]?.length ?? 0;
+    // A ragged dump's layers may hold fewer tokens: the missing rows are the token's missing layers.
+    const n = Math.max(0, ...layers.map((l) => l.length));
     const pos = Array.isArray(r.positions) ? (r.positions as number[]) : [];
     const segs =
       Array.isArray(r.extend_seq_lens) && r.extend_seq_lens.length > 0 ? (r.extend_seq_lens as number[]) : null;
-    const logical = (t: number): number[][] =>
+    const logical = (t: number): (number[] | undefined)[] =>
       layers.map((l, li) =>
-        l[t].map((p) => {
+        l[t]?.map((p) => {
           if (p < 0) return -1;
           const e = map[li][p];
           if (e === undefined) throw new UserError(`physical expert ${p} is not in the map of layer ${li}`, where);
           return e;
         }),
       );
+    const push = (s: number, step: number, t: number): void => {
+      tokens.push({ seq: s, step, rows: logical(t), request: String(s), where, src: `records[${ri}]` });
+    };
     // One request per extend segment; without segments (decode) one per token.
     const lens = segs ?? new Array<number>(n).fill(1);
     let t = 0;
     for (const len of lens) {
-      for (let i = 0; i < len && t < n; i++, t++) {
-        tokens.push({ seq, step: Number.isInteger(pos[t]) ? pos[t] : i, rows: logical(t) });
-      }
+      for (let i = 0; i < len && t < n; i++, t++) push(seq, Number.isInteger(pos[t]) ? pos[t] : i, t);
       seq++;
     }
-    for (; t < n; t++) tokens.push({ seq: seq++, step: Number.isInteger(pos[t]) ? pos[t] : 0, rows: logical(t) });
+    for (; t < n; t++) push(seq++, Number.isInteger(pos[t]) ? pos[t] : 0, t);
   });
-  const dense = (rows: number[]) => rows.every((x) => x < 0);
-  return assemble(path, tokens, dense, opts, "sglang-expert-distribution");
+  return assemble(path, tokens, SGLANG_ROWS, opts, "sglang-expert-distribution");
+}
+
+/** Incomplete tokens (lacking an MoE layer): the policy's error, or which to drop and the report. */
+function incompleteTokens(
+  path: string,
+  tokens: RawToken[],
+  keep: number[],
+  kinds: RowKinds,
+  opts: TraceReadOptions,
+): { drop: Set<number>; report?: IncompleteReport } {
+  const bad = new Set<number>();
+  const first: string[] = [];
+  let present = 0;
+  let emptyLayers = 0;
+  tokens.forEach((t, i) => {
+    const missing = keep.filter((l) => kinds.isMissing(t.rows[l]));
+    if (missing.length === 0) return;
+    bad.add(i);
+    emptyLayers += missing.length;
+    present += keep.length - missing.length;
+    if (first.length < INCOMPLETE_SHOWN)
+      first.push(`request ${t.request} token ${t.step}: no layer ${missing[0]} (${t.src})`);
+  });
+  if (bad.size === 0) return { drop: bad };
+  const policy = opts.incomplete ?? "error";
+  const firstBad = tokens[bad.values().next().value as number];
+  if (policy === "error") throw incompleteError(bad.size, tokens.length, first, firstBad.where);
+  if (policy === "empty") {
+    const report = { policy, dropped_tokens: 0, dropped_records: 0, empty_tokens: bad.size, empty_layers: emptyLayers };
+    return { drop: new Set(), report: { ...report, first } };
+  }
+  if (bad.size === tokens.length)
+    throw new UserError(
+      `all ${tokens.length} tokens have no record for some MoE layer (${first.join("; ")}); nothing is left to read`,
+      path,
+    );
+  return { drop: bad, report: { policy, dropped_tokens: bad.size, dropped_records: present, first } };
 }
 
 /** Drops the dense layers and the -1 padding of top-k, checks every row, and builds the trace. */
 function assemble(
   path: string,
   tokens: RawToken[],
-  isDense: (row: number[]) => boolean,
+  kinds: RowKinds,
   opts: TraceReadOptions,
   format: string,
 ): RoutingTrace {
   if (tokens.length === 0) throw new UserError("no tokens in the dump", path);
-  const allLayers = tokens[0].rows.length;
+  const allLayers = Math.max(...tokens.map((t) => t.rows.length));
   const keep: number[] = [];
-  for (let l = 0; l < allLayers; l++) if (!tokens.every((t) => isDense(t.rows[l] ?? []))) keep.push(l);
+  for (let l = 0; l < allLayers; l++) if (!tokens.every((t) => kinds.isDense(t.rows[l] ?? []))) keep.push(l);
   if (keep.length === 0) throw new UserError("every layer is empty (no MoE layer was captured)", path);
-  const topK = tokens[0].rows[keep[0]].filter((x) => x >= 0).length;
+  const written = (row: number[] | undefined): number[] | null =>
+    kinds.isMissing(row) ? null : row!.filter((x) => x >= 0);
+  let topK = 0;
+  for (const t of tokens) {
+    const row = keep.map((l) => written(t.rows[l])).find((r) => r !== null);
+    if (row) {
+      topK = row.length;
+      break;
+    }
+  }
+  const { drop, report } = incompleteTokens(path, tokens, keep, kinds, opts);
   let maxId = 0;
   tokens.forEach((t, i) => {
-    if (t.rows.length !== allLayers) {
-      throw new UserError(`token ${i} has ${t.rows.length} layers, the first has ${allLayers}`, path);
-    }
     for (const l of keep) {
-      const row = t.rows[l].filter((x) => x >= 0);
+      const row = written(t.rows[l]);
+      if (row === null) continue;
       if (row.length !== topK)
-        throw new UserError(`token ${i} layer ${l}: ${row.length} experts, expected ${topK}`, path);
+        throw new UserError(`token ${i} layer ${l}: ${row.length} experts, expected ${topK}`, t.where);
       for (const e of row) if (e > maxId) maxId = e;
     }
   });
+  const empty = report?.policy === "empty";
+  const cap = empty ? MAX_EXPERTS_WITH_EMPTY : 65536;
   const experts = opts.experts ?? maxId + 1;
   if (maxId >= experts) throw new UserError(`expert id ${maxId} is not below the ${experts} experts given`, path);
-  if (experts > 65536) throw new UserError(`expert id ${maxId} is above 65535`, path);
+  if (experts > cap)
+    throw new UserError(
+      `${experts} experts; at most ${cap}` +
+        (empty ? ` with incomplete: empty (expert id ${NO_EXPERT} stands for "no expert")` : " (u16 expert ids)"),
+      path,
+    );
   const b = new TraceBuilder(keep.length, experts, topK);
-  for (const t of tokens) {
+  tokens.forEach((t, i) => {
+    if (drop.has(i)) return;
     const at = b.addTokenAt(t.seq, t.step);
     const out = b.picksBuffer;
     keep.forEach((l, j) => {
-      const row = t.rows[l].filter((x) => x >= 0);
-      for (let k = 0; k < topK; k++) out[at + j * topK + k] = row[k];
+      const row = written(t.rows[l]);
+      for (let k = 0; k < topK; k++) out[at + j * topK + k] = row === null ? NO_EXPERT : row[k];
     });
-  }
+  });
   return b.build({
     source: path,
     format,
     moe_layers: keep,
+    ...(report ? { incomplete: report } : {}),
     ...(opts.experts === undefined ? { expertsInferred: true } : {}),
     ...(opts.model ? { model: opts.model } : {}),
   });
