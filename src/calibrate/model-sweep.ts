@@ -16,6 +16,7 @@ import { measureGating, measureShuffles, type Measure } from "./calibrate.js";
 import { hostL1dBytes } from "./cpu-time.js";
 import { fitAffine, fitPiecewise, fitTiles, median } from "./fit.js";
 import { storageBuffer, type GpuContext } from "./gpu.js";
+import { ffnRoundEntry } from "./ffn-round.js";
 import { ExpertFfnBank, ffnFlops, type FfnShape } from "./kernels/ffn.js";
 import { DEFAULT_TILE, type Dtype } from "./kernels/matmul.js";
 import { Matmul } from "./kernels/matmul-run.js";
@@ -139,27 +140,8 @@ async function measureModelFfn(
   });
   const args = storageBuffer(dev, bankExperts * 24, GPUBufferUsage.INDIRECT);
   destroy.push(() => args.destroy());
-  const ffnEntry = (bank: ExpertFfnBank, t: number, key: string): RoundEntry => {
-    let e = 0;
-    let next = 0;
-    return {
-      key,
-      setup: () => {
-        e = next++ % bankExperts;
-        const route = new Uint32Array(bankExperts * 2);
-        const a = new Uint32Array(bankExperts * 6);
-        route.set([0, t], 2 * e);
-        a.set([spec.dFf / tn, Math.ceil(t / tm), 1, spec.dModel / tn, Math.ceil(t / tm), 1], 6 * e);
-        dev.queue.writeBuffer(bank.route, 0, route);
-        dev.queue.writeBuffer(args, 0, a);
-      },
-      encode: (enc, tw) => {
-        const p = enc.beginComputePass({ timestampWrites: tw(true, true) });
-        bank.encodeIndirect(p, e, args, e * 24);
-        p.end();
-      },
-    };
-  };
+  const ffnEntry = (bank: ExpertFfnBank, t: number, key: string): RoundEntry =>
+    ffnRoundEntry(dev, bank, args, bankExperts, spec, t, key);
   // probe: one tile of the f32 FFN (after a warm-up run), wall clock: the budget is wall time
   const probe = ffnEntry(banks[0], 1, "probe");
   probe.setup?.();

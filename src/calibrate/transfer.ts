@@ -12,6 +12,7 @@ import { measureGating, measureShuffles, type Measure } from "./calibrate.js";
 import { hostL1dBytes } from "./cpu-time.js";
 import { fitAffine, fitPiecewise, median } from "./fit.js";
 import { storageBuffer, type GpuContext } from "./gpu.js";
+import { ffnRoundEntry } from "./ffn-round.js";
 import { ExpertFfnBank } from "./kernels/ffn.js";
 import { DEFAULT_TILE } from "./kernels/matmul.js";
 import type { LayerShape } from "./layer.js";
@@ -116,33 +117,14 @@ const BANK = 4;
 
 function ffnEntries(ctx: GpuContext, plan: TransferPlan, destroy: Array<() => void>): RoundEntry[] {
   const dev = ctx.device;
-  const { tm, tn } = DEFAULT_TILE;
   const out: RoundEntry[] = [];
   for (const s of plan.shapes) {
     const bank = new ExpertFfnBank(ctx, { ...s, act: "swiglu", dtype: "f32" }, BANK, Math.max(...plan.tokens));
     const args = storageBuffer(dev, BANK * 24, GPUBufferUsage.INDIRECT);
     destroy.push(() => (bank.destroy(), args.destroy()));
-    let next = 0;
-    for (const t of plan.tokens) {
-      let e = 0;
-      out.push({
-        key: `ffn:${shapeKey(s)}:${t}`,
-        setup: () => {
-          e = next++ % BANK;
-          const route = new Uint32Array(BANK * 2);
-          const a = new Uint32Array(BANK * 6);
-          route.set([0, t], 2 * e);
-          a.set([s.dFf / tn, Math.ceil(t / tm), 1, s.dModel / tn, Math.ceil(t / tm), 1], 6 * e);
-          dev.queue.writeBuffer(bank.route, 0, route);
-          dev.queue.writeBuffer(args, 0, a);
-        },
-        encode: (enc, tw) => {
-          const p = enc.beginComputePass({ timestampWrites: tw(true, true) });
-          bank.encodeIndirect(p, e, args, e * 24);
-          p.end();
-        },
-      });
-    }
+    const cursor = { next: 0 };
+    for (const t of plan.tokens)
+      out.push(ffnRoundEntry(dev, bank, args, BANK, s, t, `ffn:${shapeKey(s)}:${t}`, cursor));
   }
   return out;
 }

@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GpuContext } from "../../src/calibrate/gpu.js";
+import { describe, expect, it } from "vitest";
 import { calibrateAndValidate } from "../../src/calibrate/validate.js";
 import { evaluateFit, PROFILE_OPS } from "../../src/hardware/profile.js";
-import { getTestGpu } from "./adapter.js";
+import { useTestGpu } from "./adapter.js";
 
-let ctx: GpuContext | null = null;
-let reason = "";
-beforeAll(async () => {
-  ({ ctx, reason } = await getTestGpu());
-}, 60_000);
-afterAll(() => ctx?.device.destroy());
+const gpu = useTestGpu();
 
 describe("quick calibration + MoE-layer validation on the local adapter", () => {
   it(
@@ -19,7 +13,8 @@ describe("quick calibration + MoE-layer validation on the local adapter", () => 
     // stay as they are, so a wrong model still fails all three attempts.
     { timeout: 300_000, retry: 2 },
     async (t) => {
-      if (!ctx) return t.skip(reason);
+      const ctx = gpu.ctx;
+      if (!ctx) return t.skip(gpu.reason);
       // The layer points run in the same interleaved rounds as the calibration's FFN points.
       const { profile, validation: v } = await calibrateAndValidate(ctx, { quick: true, tokens: [1, 4, 16, 64, 256] });
       expect(profile.format).toBe("moesim-profile/v1");

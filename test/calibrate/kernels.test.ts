@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readBuffer, type GpuContext } from "../../src/calibrate/gpu.js";
 import { ExpertFfnBank, fillUniform, makeExpertWeights } from "../../src/calibrate/kernels/ffn.js";
 import { Gating } from "../../src/calibrate/kernels/gating.js";
@@ -9,25 +9,21 @@ import { DeviceToHost, HostToDevice, d2dEncode } from "../../src/calibrate/kerne
 import { GpuTimer } from "../../src/calibrate/timing.js";
 import { expertFfnCpu, gatingCpu, matmulCpu, relativeError } from "../../src/calibrate/reference.js";
 import { fromHalfArray, toHalfArray } from "../../src/calibrate/f16.js";
-import { getTestGpu } from "./adapter.js";
+import { useTestGpu } from "./adapter.js";
 
-let ctx: GpuContext | null = null;
-let reason = "";
-beforeAll(async () => {
-  ({ ctx, reason } = await getTestGpu());
-}, 60_000);
-afterAll(() => ctx?.device.destroy());
+const gpu = useTestGpu();
 
 function need(): GpuContext {
-  if (!ctx) throw new Error("unreachable");
-  return ctx;
+  if (!gpu.ctx) throw new Error("unreachable");
+  return gpu.ctx;
 }
 
 describe("calibrate kernels vs CPU references", () => {
   for (const dtype of ["f32", "f16"] as const)
     for (const act of ["swiglu", "gelu"] as const)
       it(`expert FFN ${act} ${dtype}, 37 tokens (a partial tile)`, async (t) => {
-        if (!ctx) return t.skip(reason);
+        const ctx = gpu.ctx;
+        if (!ctx) return t.skip(gpu.reason);
         if (dtype === "f16" && !ctx.hasF16) return t.skip("adapter has no shader-f16");
         const shape = { dModel: 128, dFf: 256, act, dtype };
         const rows = 37;
@@ -57,7 +53,8 @@ describe("calibrate kernels vs CPU references", () => {
       });
 
   it("tiled and naive matmul agree with the CPU", async (t) => {
-    if (!ctx) return t.skip(reason);
+    const ctx = gpu.ctx;
+    if (!ctx) return t.skip(gpu.reason);
     for (const kind of ["tiled", "naive"] as const) {
       const mm = new Matmul(need(), 40, 64, 128, kind);
       await new GpuTimer(need()).once((enc, tw) => {
@@ -74,7 +71,8 @@ describe("calibrate kernels vs CPU references", () => {
   });
 
   it("gating: top-k, counts, stable expert-sorted order and indirect args match the CPU", async (t) => {
-    if (!ctx) return t.skip(reason);
+    const ctx = gpu.ctx;
+    if (!ctx) return t.skip(gpu.reason);
     const T = 100;
     const E = 8;
     const k = 2;
@@ -87,7 +85,7 @@ describe("calibrate kernels vs CPU references", () => {
       p.end();
     });
     const ref = gatingCpu(logits, T, E, k);
-    const rd = async (b: GPUBuffer, n: number) => new Uint32Array(await readBuffer(ctx!.device, b, n * 4));
+    const rd = async (b: GPUBuffer, n: number) => new Uint32Array(await readBuffer(ctx.device, b, n * 4));
     expect([...(await rd(g.buffers.topIdx, T * k))]).toEqual([...ref.topIdx]);
     const w = new Float32Array(await readBuffer(ctx.device, g.buffers.topW, T * k * 4));
     expect(relativeError(w, ref.topW)).toBeLessThan(1e-5);
@@ -104,7 +102,8 @@ describe("calibrate kernels vs CPU references", () => {
   });
 
   it("shuffle: gather by a size matrix, then weighted combine, round-trips the rows", async (t) => {
-    if (!ctx) return t.skip(reason);
+    const ctx = gpu.ctx;
+    if (!ctx) return t.skip(gpu.reason);
     const d = 64;
     const sizes = [
       [3, 0, 2],
@@ -146,7 +145,8 @@ describe("calibrate kernels vs CPU references", () => {
   });
 
   it("copies: host->device via a mapped staging buffer, device->device, device->host", async (t) => {
-    if (!ctx) return t.skip(reason);
+    const ctx = gpu.ctx;
+    if (!ctx) return t.skip(gpu.reason);
     const bytes = 4096;
     const data = new Uint8Array(bytes).map((_, i) => (i * 7) & 255);
     const h2d = new HostToDevice(need(), bytes);

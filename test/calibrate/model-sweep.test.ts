@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GpuContext } from "../../src/calibrate/gpu.js";
+import { describe, expect, it } from "vitest";
 import { modelSweep } from "../../src/calibrate/model-sweep.js";
 import { parseProfile } from "../../src/hardware/profile-schema.js";
 import { getModelPreset } from "../../src/workload/model.js";
 import { runCli } from "../cli-runner.js";
-import { getTestGpu } from "./adapter.js";
+import { useTestGpu } from "./adapter.js";
 
-let ctx: GpuContext | null = null;
-let reason = "";
-beforeAll(async () => {
-  ({ ctx, reason } = await getTestGpu());
-}, 60_000);
-afterAll(() => ctx?.device.destroy());
+const gpu = useTestGpu();
 
 describe("calibrate --model on the local adapter", () => {
   it(
@@ -21,7 +15,8 @@ describe("calibrate --model on the local adapter", () => {
     // retries re-measure everything; the bounds are unchanged, so a wrong model still fails.
     { timeout: 300_000, retry: 2 },
     async (t) => {
-      if (!ctx) return t.skip(reason);
+      const ctx = gpu.ctx;
+      if (!ctx) return t.skip(gpu.reason);
       // qwen3-30b-a3b scaled down (d_model 512, d_ff 384, 16 experts; its top-8, heads and
       // activation): a small preset whose shapes lavapipe runs in seconds
       const base = getModelPreset("qwen3-30b-a3b");

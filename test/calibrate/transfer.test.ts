@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GpuContext } from "../../src/calibrate/gpu.js";
+import { describe, expect, it } from "vitest";
 import { transferPlan, transferValidate } from "../../src/calibrate/transfer.js";
-import { getTestGpu } from "./adapter.js";
+import { useTestGpu } from "./adapter.js";
 
-let ctx: GpuContext | null = null;
-let reason = "";
-beforeAll(async () => {
-  ({ ctx, reason } = await getTestGpu());
-}, 60_000);
-afterAll(() => ctx?.device.destroy());
+const gpu = useTestGpu();
 
 describe("shape transfer on the local adapter (quick plan)", () => {
   it(
@@ -20,7 +14,8 @@ describe("shape transfer on the local adapter (quick plan)", () => {
     // final attempt as they are, so a wrong model still fails both.
     { timeout: 300_000, retry: 1 },
     async (t) => {
-      if (!ctx) return t.skip(reason);
+      const ctx = gpu.ctx;
+      if (!ctx) return t.skip(gpu.reason);
       const plan = transferPlan(true);
       expect(plan.shapes.length).toBeGreaterThanOrEqual(4);
       const r = await transferValidate(ctx, { plan });
