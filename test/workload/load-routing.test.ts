@@ -4,6 +4,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { getGatingPolicy } from "../../src/policies/gating/index.js";
+import type { GatingInput } from "../../src/policies/gating/types.js";
 import { rootStream } from "../../src/sim/rng.js";
 import { synthesize, zipfSynthParams } from "../../src/workload/synth.js";
 import {
@@ -113,5 +115,75 @@ describe("drawExpertLoads", () => {
     expect(meanZ2).toBeLessThan(1.5);
     // The test can fail: the nominal inclusion (successive sampling picks hot experts less often) is far off.
     expect(Math.max(...zNominal.map(Math.abs))).toBeGreaterThan(6);
+  });
+});
+
+const planInput: fc.Arbitrary<GatingInput> = fc
+  .record({
+    gpus: fc.integer({ min: 1, max: 8 }),
+    experts: fc.integer({ min: 1, max: 64 }),
+    topK: fc.integer({ min: 1, max: 3 }),
+    tokens: fc.integer({ min: 1, max: 40 }),
+  })
+  .chain(({ gpus, experts, topK, tokens }) =>
+    fc.record({
+      tokens: fc.constant(tokens),
+      topK: fc.constant(topK),
+      experts: fc.constant(experts),
+      gpus: fc.constant(gpus),
+      picks: fc
+        .array(fc.nat(experts - 1), { minLength: tokens * topK, maxLength: tokens * topK })
+        .map((a) => Int32Array.from(a)),
+      tokenGpu: fc.array(fc.nat(gpus - 1), { minLength: tokens, maxLength: tokens }).map((a) => Int32Array.from(a)),
+      expertGpu: fc.array(fc.nat(gpus - 1), { minLength: experts, maxLength: experts }).map((a) => Int32Array.from(a)),
+      tokenBytes: fc.constantFrom(2, 4096),
+    }),
+  );
+
+describe("planFromLoads", () => {
+  it("property: from the picks' per-expert loads, the dropless gates' plan has the per-token plan's per-expert rows, per-GPU send and receive totals and buffers", () => {
+    fc.assert(
+      fc.property(planInput, fc.integer({ min: 1, max: 8 }), (input, blockSize) => {
+        const loads = new Int32Array(input.experts);
+        for (const e of input.picks as Int32Array) loads[e]++;
+        const perGpu = new Int32Array(input.gpus);
+        for (const g of input.tokenGpu) perGpu[g]++;
+        const li = { ...input, tokensPerGpu: perGpu, expertLoads: loads };
+        for (const name of ["dynamic", "fastmoe", "megablocks"]) {
+          const pol = getGatingPolicy(name);
+          const a = pol.plan(input, { blockSize });
+          const b = pol.planFromLoads!(li, { blockSize });
+          expect(Array.from(b.expertRows)).toEqual(Array.from(a.expertRows));
+          expect(Array.from(b.expertTokens)).toEqual(Array.from(a.expertTokens));
+          expect([b.dispatched, b.dropped, b.padded, b.combined]).toEqual([
+            a.dispatched,
+            a.dropped,
+            a.padded,
+            a.combined,
+          ]);
+          expect([...b.activeExperts!].sort((x, y) => x - y)).toEqual([...a.activeExperts!].sort((x, y) => x - y));
+          const D = input.gpus;
+          for (let g = 0; g < D; g++) {
+            let sa = 0,
+              sb = 0,
+              ra = 0,
+              rb = 0;
+            for (let d = 0; d < D; d++) {
+              sa += a.sendBytes[g * D + d];
+              sb += b.sendBytes[g * D + d];
+              ra += a.sendBytes[d * D + g];
+              rb += b.sendBytes[d * D + g];
+            }
+            expect(sb).toBeCloseTo(sa, 6);
+            expect(rb).toBeCloseTo(ra, 6);
+            expect(b.bufferBytesPerGpu[g]).toBeCloseTo(a.bufferBytesPerGpu[g], 6);
+          }
+          // Reusing the plan's arrays gives the same plan.
+          const c = pol.planFromLoads!(li, { blockSize, reuse: b });
+          expect(Array.from(c.expertRows)).toEqual(Array.from(a.expertRows));
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
