@@ -13,27 +13,25 @@ import type { LayerScratch, RunConstants, StepScratch } from "./state.js";
 interface LoadScratch {
   rng: RandomStream;
   loads: Int32Array;
-  perGpu: Int32Array;
 }
 const scratchOf = new WeakMap<RunConstants, LoadScratch>();
 
-/** The plan of MoE layer j for the step's n tokens (their GPUs in s.tokenGpu[0..n)), from drawn per-expert counts. */
+/** The plan of MoE layer j for the step's n tokens (s.dispatchTokens per GPU), from drawn per-expert counts. */
 export function loadLayerPlan(c: RunConstants, s: StepScratch, x: LayerScratch, j: number, n: number): GatingPlan {
   const routing = c.trace.loads!;
   let sc = scratchOf.get(c);
   if (sc === undefined) {
-    sc = { rng: rootStream(routing.seed), loads: new Int32Array(c.E), perGpu: new Int32Array(c.D) };
+    sc = { rng: rootStream(routing.seed), loads: new Int32Array(c.E) };
     scratchOf.set(c, sc);
   }
-  const perGpu = sc.perGpu.fill(0);
-  for (let i = 0; i < n; i++) perGpu[s.tokenGpu[i]]++;
   drawExpertLoads(sc.rng, routing.inclusion[traceLayerOf(c.trace, j)], n, c.K, sc.loads);
   const input = {
     tokens: n,
     topK: c.K,
     experts: c.E,
     gpus: c.D,
-    tokensPerGpu: perGpu,
+    // assignTokens counted the step's (or micro-batch's) tokens per GPU before gating
+    tokensPerGpu: s.dispatchTokens,
     expertLoads: sc.loads,
     expertGpu: c.placements[j].expertGpu,
     tokenBytes: c.tokenBytes,

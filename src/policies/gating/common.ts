@@ -213,17 +213,16 @@ export function loadPlan(
     keptTotal += n;
     rowTotal += rows;
   }
+  // Row g sends share_g x (all picks) rows: its buffer's outgoing part, without a pass over its row.
   for (let g = 0; g < gpus; g++) {
-    const share = tokens > 0 ? tokensPerGpu[g] / tokens : 0;
     const row = g * gpus;
-    for (let d = 0; d < gpus; d++) sendTokens[row + d] = share * recv[d];
+    for (let d = 0; d < gpus; d++) {
+      const v = (sendTokens[row + d] = (tokens > 0 ? tokensPerGpu[g] / tokens : 0) * recv[d]);
+      sendBytes[row + d] = v * tokenBytes;
+    }
   }
-  for (let i = 0; i < sendTokens.length; i++) sendBytes[i] = sendTokens[i] * tokenBytes;
-  for (let g = 0; g < gpus; g++) {
-    let out = 0;
-    for (let d = 0; d < gpus; d++) out += sendTokens[g * gpus + d];
-    bufferBytesPerGpu[g] = out * tokenBytes;
-  }
+  for (let g = 0; g < gpus; g++)
+    bufferBytesPerGpu[g] = (tokens > 0 ? tokensPerGpu[g] / tokens : 0) * keptTotal * tokenBytes;
   for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[touched[i]]] += expertRows[touched[i]] * tokenBytes;
   const plan = planOf(
     policy,
