@@ -76,8 +76,19 @@ async function run(text: string) {
 }
 
 describe("load-level routing: where it runs and where it is refused", () => {
-  it("runs with the default policies (dynamic gating, contiguous placement, no buffering)", async () => {
-    const r = await run(small(""));
+  it.each([
+    ["the default policies (dynamic gating, contiguous placement, no buffering)", "", ""],
+    [
+      "megablocks gating, round-robin placement",
+      "policies: { gating: { policy: megablocks }, placement: { policy: round-robin } }\n",
+      "",
+    ],
+    ["fastmoe gating, two-batch overlap", "policies: { gating: { policy: fastmoe } }\n", ", overlap: two-batch"],
+    ["continuous batching", "", ", batching: { kind: continuous, max_batch: 4 }"],
+  ])("runs with %s", async (_what, extra, workload) => {
+    let text = small(extra, workload);
+    if (workload.includes("batching")) text = text.replace("batching: { kind: static, batch_size: 8 }, ", "");
+    const r = await run(text);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
   });
