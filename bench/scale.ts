@@ -11,6 +11,9 @@
  * cpu_per_step_s): on a shared machine it varies less. Peak memory: the process's maximum resident
  * set size at the end (process.resourceUsage).
  * The last stdout line is the JSON result. `--sizes 8,64` and `--only flow|analytic` restrict it.
+ * `--routing tokens,load` (default both): per-token routing, and load-level routing (`workload.routing: load`,
+ * per-expert counts drawn per step; its keys end in `_load`), each size and model run in both, in the same process,
+ * with the load mode's step-time mean and p99 relative to the per-token mode's (`load_vs_tokens`).
  */
 import { performance } from "node:perf_hooks";
 import { parseScenario } from "../src/scenario/load.js";
@@ -18,6 +21,7 @@ import { resolveScenario } from "../src/scenario/resolve.js";
 import { simulateMoe } from "../src/moe/simulate.js";
 
 type Model = "flow" | "analytic";
+type Routing = "tokens" | "load";
 /** DeepSeek-V3's 671 GB of FP8 weights do not fit 8 x 80 GB: at 8 GPUs the GPU memory is raised (H200's 141 GB). */
 const HBM_8 = ", overrides: { gpu: { hbmBytes: 141000000000 } }";
 const TOKENS_PER_GPU = 128;
@@ -39,6 +43,9 @@ function arg(name: string): string | undefined {
 }
 const sizes = (arg("--sizes") ?? "8,64,144,512,1024").split(",").map(Number);
 const only = arg("--only") as Model | undefined;
+const routings = (arg("--routing") ?? "tokens,load").split(",") as Routing[];
+for (const r of routings)
+  if (r !== "tokens" && r !== "load") throw new Error(`--routing: ${String(r)} is not tokens or load`);
 /**
  * `--flow-steps N`: run the flow model where the plan skips it, N steps (one 64-GPU step took 11.6 s of CPU,
  * docs/performance.md; an all-to-all's flows grow with the square of the GPUs).
@@ -49,6 +56,10 @@ for (const n of sizes) if (!(n in PLAN)) throw new Error(`--sizes: ${n} is not o
 interface Case {
   gpus: number;
   model: Model;
+  routing: Routing;
+  /** Step time (latency) mean and p99, ns. */
+  stepMean: number;
+  stepP99: number;
   steps: number;
   wallS: number;
   /** Process CPU time (user + system) of simulateMoe: less sensitive than wall time to other jobs on the machine. */
@@ -58,7 +69,7 @@ interface Case {
   events: number;
 }
 
-async function runCase(gpus: number, model: Model, steps: number): Promise<Case> {
+async function runCase(gpus: number, model: Model, steps: number, routing: Routing = "tokens"): Promise<Case> {
   const requests = TOKENS_PER_GPU * gpus;
   const yaml = [
     `name: bench-scale-${gpus}-${model}`,
@@ -71,6 +82,7 @@ async function runCase(gpus: number, model: Model, steps: number): Promise<Case>
     `  batching: { kind: static, batch_size: ${requests} }`,
     "  context_tokens: 1024",
     `  max_steps: ${steps}`,
+    `  routing: ${routing}`,
     "parallelism: { tensor: 1 }",
     "outputs: { timelines: false, report: false }",
   ].join("\n");
@@ -85,7 +97,23 @@ async function runCase(gpus: number, model: Model, steps: number): Promise<Case>
   const cu = process.cpuUsage(c0);
   const cpuS = (cu.user + cu.system) / 1e6;
   if (r.oom) throw new Error(`${gpus} GPUs ${model}: out of memory at step ${r.oom.step}`);
-  return { gpus, model, steps: r.completedSteps, wallS, cpuS, startupS, simS: r.simulatedNs / 1e9, events: r.events };
+  const lat = r.steps.map((x) => x.latency_ns).sort((a, b) => a - b);
+  const stepMean = lat.reduce((a, b) => a + b, 0) / lat.length;
+  const stepP99 = lat[Math.ceil(0.99 * lat.length) - 1];
+  const simS = r.simulatedNs / 1e9;
+  return {
+    gpus,
+    model,
+    routing,
+    stepMean,
+    stepP99,
+    steps: r.completedSteps,
+    wallS,
+    cpuS,
+    startupS,
+    simS,
+    events: r.events,
+  };
 }
 
 /** Least-squares slope of log(y) on log(x). */
@@ -106,6 +134,7 @@ function slope(xs: number[], ys: number[]): number | null {
 
 await runCase(8, "analytic", 2); // JIT and module loading
 await runCase(8, "flow", 2);
+await runCase(8, "analytic", 2, "load");
 const cases: Case[] = [];
 const skipped: string[] = [];
 for (const gpus of sizes) {
@@ -116,26 +145,45 @@ for (const gpus of sizes) {
       skipped.push(`${model}@${gpus}`);
       continue;
     }
-    const c = await runCase(gpus, model, steps);
-    cases.push(c);
-    console.log(
-      `${model.padEnd(8)} gpus=${String(gpus).padStart(4)} steps=${c.steps} events=${c.events} ` +
-        `startup_s=${c.startupS.toFixed(2)} wall_s=${c.wallS.toFixed(3)} cpu_s=${c.cpuS.toFixed(3)} ` +
-        `wall_per_step_s=${(c.wallS / c.steps).toFixed(4)} ` +
-        `simulated_s=${c.simS.toFixed(4)} realtime_factor=${(c.simS / c.wallS).toFixed(3)}`,
-    );
+    for (const routing of routings) {
+      const c = await runCase(gpus, model, steps, routing);
+      cases.push(c);
+      console.log(
+        `${model.padEnd(8)} ${routing.padEnd(6)} gpus=${String(gpus).padStart(4)} steps=${c.steps} events=${c.events} ` +
+          `startup_s=${c.startupS.toFixed(2)} wall_s=${c.wallS.toFixed(3)} cpu_s=${c.cpuS.toFixed(3)} ` +
+          `wall_per_step_s=${(c.wallS / c.steps).toFixed(4)} ` +
+          `simulated_s=${c.simS.toFixed(4)} realtime_factor=${(c.simS / c.wallS).toFixed(3)} ` +
+          `cpu_realtime_factor=${(c.simS / c.cpuS).toFixed(3)}`,
+      );
+    }
+  }
+}
+const key = (c: Case): string => `${c.model}_${c.gpus}${c.routing === "load" ? "_load" : ""}`;
+/** Load-level routing's step-time mean and p99 relative to per-token routing's, per size and model run in both. */
+const loadVsTokens: Record<string, { mean: number; p99: number }> = {};
+for (const c of cases) {
+  const t = c.routing === "load" ? cases.find((o) => o.routing === "tokens" && key(o) + "_load" === key(c)) : undefined;
+  if (t) {
+    loadVsTokens[`${c.model}_${c.gpus}`] = {
+      mean: Number((c.stepMean / t.stepMean - 1).toFixed(4)),
+      p99: Number((c.stepP99 / t.stepP99 - 1).toFixed(4)),
+    };
   }
 }
 const factor: Record<string, number> = {};
 const perStep: Record<string, number> = {};
 const cpuPerStep: Record<string, number> = {};
+const startup: Record<string, number> = {};
+const cpuFactor: Record<string, number> = {};
 for (const c of cases) {
-  cpuPerStep[`${c.model}_${c.gpus}`] = Number((c.cpuS / c.steps).toPrecision(3));
-  factor[`${c.model}_${c.gpus}`] = Number((c.simS / c.wallS).toPrecision(3));
-  perStep[`${c.model}_${c.gpus}`] = Number((c.wallS / c.steps).toPrecision(3));
+  startup[key(c)] = Number(c.startupS.toPrecision(3));
+  cpuPerStep[key(c)] = Number((c.cpuS / c.steps).toPrecision(3));
+  factor[key(c)] = Number((c.simS / c.wallS).toPrecision(3));
+  cpuFactor[key(c)] = Number((c.simS / c.cpuS).toPrecision(3));
+  perStep[key(c)] = Number((c.wallS / c.steps).toPrecision(3));
 }
-const exponent = (m: Model): number | null => {
-  const cs = cases.filter((c) => c.model === m);
+const exponent = (m: Model, routing: Routing = "tokens"): number | null => {
+  const cs = cases.filter((c) => c.model === m && c.routing === routing);
   const s = slope(
     cs.map((c) => c.gpus),
     cs.map((c) => c.wallS / c.steps),
@@ -147,10 +195,14 @@ console.log(
     bench: "scale",
     scenario: "deepseek-v3 decode on hgx-h800, 128 tokens/GPU/step, DP attention + EP over all GPUs, per-token routing",
     realtime_factor: factor,
+    cpu_realtime_factor: cpuFactor,
+    startup_s: startup,
+    load_vs_tokens: loadVsTokens,
     wall_per_step_s: perStep,
     cpu_per_step_s: cpuPerStep,
     growth_exponent_analytic: exponent("analytic"),
     growth_exponent_flow: exponent("flow"),
+    growth_exponent_analytic_load: exponent("analytic", "load"),
     peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
     skipped,
     skipped_reason: "flow model: one step would take too long on the 2-core VM",

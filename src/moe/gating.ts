@@ -8,6 +8,7 @@ import { alloc } from "./memory.js";
 import { expertLists, replicate } from "./experts.js";
 import { traceLayerOf } from "./prepare.js";
 import { rememberRoutes } from "./exchange.js";
+import { loadLayerPlan } from "./load-gating.js";
 import { NO_EXPERT } from "../workload/trace.js";
 import type { LayerScratch, RunConstants, RunTallies, StepScratch } from "./state.js";
 
@@ -31,6 +32,7 @@ export function gateLayer(
   tokens: Int32Array,
 ): GatedLayer {
   const n = tokens.length;
+  if (c.trace.loads) return finishGate(c, s, x, t, j, loadLayerPlan(c, s, x, j, n), c.placements[j].expertGpu, null);
   const place = c.placements[j];
   const picks = layerPicks(c, s, j, tokens);
   const r = place.replicas ? replicate(picks, place, s.tokenGpu, c.K) : null;
@@ -54,6 +56,21 @@ export function gateLayer(
     reuse: x.lastPlan,
   });
   rememberRoutes(c, plan, routed, s.tokenGpu, expertGpu);
+  return finishGate(c, s, x, t, j, plan, expertGpu, owner);
+}
+
+/** The gate's time, drops, padding, active experts and buffers of a layer's plan (from picks or from loads). */
+function finishGate(
+  c: RunConstants,
+  s: StepScratch,
+  x: LayerScratch,
+  t: RunTallies,
+  j: number,
+  plan: GatingPlan,
+  expertGpu: Int32Array,
+  owner: Int32Array | null,
+): GatedLayer {
+  const nVirtual = plan.expertRows.length;
   s.cur.gateMax = gateTime(c, s, t, plan);
   s.cur.dropped += plan.dropped;
   s.cur.padded += plan.padded;

@@ -14,9 +14,9 @@ import type { LoadedScenario } from "./load.js";
 import type { Scenario } from "./schema.js";
 import { resolveCluster } from "./sections/cluster.js";
 import { resolveModel } from "./sections/model.js";
-import { resolveTrace } from "./sections/trace.js";
+import { refuseLoadRouting, resolveTrace } from "./sections/trace.js";
 import { resolveBatching } from "./sections/batching.js";
-import { resolvePolicies } from "./sections/policies.js";
+import { resolvePolicies, type ResolvedPolicies } from "./sections/policies.js";
 
 /** The project's root (for built-in files such as the shipped synthetic trace). */
 export const PROJECT_ROOT = resolvePath(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -46,6 +46,7 @@ export async function resolveScenario(
   const w = sc.workload;
   const { steps, continuous } = resolveBatching(loaded, trace);
   const { gating, buffering, placement } = resolvePolicies(loaded, model, gpus, steps !== null);
+  if (w.routing === "load") checkLoadRouting(loaded, { gating, buffering, placement });
   const tp = sc.parallelism.tensor;
   if (gpus % tp !== 0 || clusterSpec.node.gpusPerNode % tp !== 0) {
     throw new UserError(
@@ -87,4 +88,41 @@ export async function resolveScenario(
     ...(w.overlap !== undefined && w.overlap !== "none" ? { overlap: w.overlap } : {}),
   };
   return { scenario: sc, name, config, clusterSpec, model, trace, outputsDir };
+}
+
+/**
+ * workload.routing: load draws per-expert counts with no token identity: refused (workload/load-routing.ts) where a
+ * configured policy needs per-token picks or per-(source GPU, expert) counts.
+ */
+function checkLoadRouting(loaded: LoadedScenario, p: ResolvedPolicies): void {
+  const sc = loaded.scenario;
+  const pl = sc.policies.placement;
+  if (p.gating.policy.planFromLoads === undefined)
+    refuseLoadRouting(
+      loaded,
+      ["policies", "gating", "policy"],
+      `'${p.gating.policy.name}' pads or drops per (source GPU, expert)`,
+    );
+  if (p.buffering.policy !== null)
+    refuseLoadRouting(loaded, ["policies", "buffering", "policy"], "expert caches follow each token's experts");
+  if (p.placement.policy.tokenFree !== true)
+    refuseLoadRouting(
+      loaded,
+      ["policies", "placement", "policy"],
+      `'${p.placement.policy.name}' reads the trace's load or co-activation`,
+    );
+  if (pl.replicate_hot > 0)
+    refuseLoadRouting(loaded, ["policies", "placement", "replicate_hot"], "a token's copy is chosen per token");
+  if (pl.rebalance_every > 0)
+    refuseLoadRouting(
+      loaded,
+      ["policies", "placement", "rebalance_every"],
+      "a rebalance reads the recent tokens' picks",
+    );
+  if (sc.cluster.dispatch?.startsWith("deepep") === true)
+    refuseLoadRouting(
+      loaded,
+      ["cluster", "dispatch"],
+      `'${sc.cluster.dispatch}' deduplicates each token's rows per GPU`,
+    );
 }

@@ -244,6 +244,13 @@ export const workloadSchema = z
       .describe("KV-cache context per request for decode attention"),
     max_steps: count(LIMITS.steps).optional().describe("Stop after this many steps"),
     dense_baseline: z.boolean().default(false).describe("Also simulate a dense model with the same FLOPs per token"),
+    routing: z
+      .enum(["tokens", "load"])
+      .default("tokens")
+      .describe(
+        "Synthetic traces: tokens (default) draws every token's top-k experts; load draws each step's per-expert " +
+          "token counts per MoE layer directly (faster; refused where a policy needs token identity: docs/traces.md)",
+      ),
     overlap: z
       .enum(["none", "two-batch", "three-batch"])
       .optional()
@@ -332,6 +339,7 @@ export const scenarioSchema = z
       batching: { kind: "static", batch_size: 16 },
       context_tokens: 512,
       dense_baseline: false,
+      routing: "tokens",
     }),
     policies: policiesSchema.default({
       gating: { policy: "dynamic" },

@@ -25,6 +25,19 @@ export interface RoutingTrace {
   /** Optional per-token router weights, same layout as picks. */
   weights?: Float32Array;
   meta: TraceMeta;
+  /**
+   * Load-level routing (workload.routing: load, workload/load-routing.ts): the trace holds no picks (`picks` is
+   * empty) and the simulation draws each step's per-expert counts from these inclusion probabilities.
+   */
+  loads?: LoadRouting;
+}
+
+/** What a load-level trace carries instead of picks: the per-layer inclusion probabilities and the draws' seed. */
+export interface LoadRouting {
+  /** [trace layer][expert]: probability that a token's top-k at the layer includes the expert (each sums to topK). */
+  inclusion: Float64Array[];
+  /** Seed of the count draws (a run derives its stream from it). */
+  seed: string;
 }
 
 export interface TraceMeta {

@@ -1,5 +1,5 @@
 import { UserError } from "../../util/errors.js";
-import type { GatingInput, GatingPlan, PlanShape } from "./types.js";
+import type { GatingInput, GatingPlan, LoadGatingInput, PlanShape } from "./types.js";
 
 /**
  * A pick of no expert: a token with no record at this layer (a trace read with incomplete: empty)
@@ -170,6 +170,72 @@ export function sparsePlan(
   return plan;
 }
 
+/**
+ * sparsePlan's plan from per-expert loads (load-level routing): each expert's rows come from the source GPUs in
+ * proportion to their tokens (the expected split; a GPU's sends are then fractional rows). The per-expert arrays,
+ * the per-GPU receive totals and the dispatched count are exact; `computeRows` as in sparsePlan.
+ */
+export function loadPlan(
+  policy: string,
+  input: LoadGatingInput,
+  flags: PlanShape,
+  computeRows?: (e: number, realRows: number) => number,
+  reuse?: GatingPlan,
+): GatingPlan {
+  const { tokens, experts, gpus, tokensPerGpu, expertLoads, expertGpu, tokenBytes } = input;
+  const fits =
+    reuse !== undefined &&
+    reuse.activeExperts !== undefined &&
+    reuse.sendTokens.length === gpus * gpus &&
+    reuse.expertRows.length === experts &&
+    reuse.bufferBytesPerGpu.length === gpus &&
+    reuse.activeExperts.buffer.byteLength >= experts * 4;
+  const sendTokens = fits ? reuse.sendTokens : new Float64Array(gpus * gpus);
+  const sendBytes = fits ? reuse.sendBytes : new Float64Array(gpus * gpus);
+  const expertRows = fits ? reuse.expertRows.fill(0) : new Int32Array(experts);
+  const expertTokens = fits ? reuse.expertTokens.fill(0) : new Int32Array(experts);
+  const bufferBytesPerGpu = fits ? reuse.bufferBytesPerGpu : new Float64Array(gpus);
+  const touched = fits ? new Int32Array(reuse.activeExperts!.buffer, 0, experts) : new Int32Array(experts);
+  const recv = bufferBytesPerGpu.fill(0); // receive rows per GPU first, the buffer bytes below
+  let nTouched = 0;
+  let keptTotal = 0;
+  let rowTotal = 0;
+  for (let e = 0; e < experts; e++) {
+    const n = expertLoads[e];
+    if (n === 0) continue;
+    const eg = expertGpu[e];
+    if (!(eg >= 0 && eg < gpus)) badExpertGpu(e, eg, gpus);
+    const rows = computeRows ? computeRows(e, n) : n;
+    expertTokens[e] = n;
+    expertRows[e] = rows;
+    touched[nTouched++] = e;
+    recv[eg] += n;
+    keptTotal += n;
+    rowTotal += rows;
+  }
+  // Row g sends share_g x (all picks) rows: its buffer's outgoing part, without a pass over its row.
+  for (let g = 0; g < gpus; g++) {
+    const row = g * gpus;
+    for (let d = 0; d < gpus; d++) {
+      const v = (sendTokens[row + d] = (tokens > 0 ? tokensPerGpu[g] / tokens : 0) * recv[d]);
+      sendBytes[row + d] = v * tokenBytes;
+    }
+  }
+  for (let g = 0; g < gpus; g++)
+    bufferBytesPerGpu[g] = (tokens > 0 ? tokensPerGpu[g] / tokens : 0) * keptTotal * tokenBytes;
+  for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[touched[i]]] += expertRows[touched[i]] * tokenBytes;
+  const plan = planOf(
+    policy,
+    { tokens, topK: input.topK },
+    { sendTokens, sendBytes, expertRows, expertTokens, bufferBytesPerGpu },
+    keptTotal,
+    rowTotal,
+    flags,
+  );
+  plan.activeExperts = touched.subarray(0, nTouched);
+  return plan;
+}
+
 /** Tokens held by each GPU. */
 export function tokensPerGpu(input: GatingInput): Int32Array {
   const c = new Int32Array(input.gpus);
@@ -234,7 +300,7 @@ export function assemblePlan(
 /** The plan record both assemblers return: the arrays, the token totals they imply, and the gate's flags. */
 function planOf(
   policy: string,
-  input: GatingInput,
+  input: Pick<GatingInput, "tokens" | "topK">,
   a: Pick<GatingPlan, "sendTokens" | "sendBytes" | "expertRows" | "expertTokens" | "bufferBytesPerGpu">,
   keptTotal: number,
   rowTotal: number,

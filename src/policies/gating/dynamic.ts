@@ -1,4 +1,4 @@
-import { sparsePlan } from "./common.js";
+import { loadPlan, sparsePlan } from "./common.js";
 import { COUNTS_THEN_DISPATCH, type GatingPolicy } from "./types.js";
 
 /**
@@ -17,5 +17,8 @@ export const dynamic: GatingPolicy = {
       undefined,
       opts.reuse,
     );
+  },
+  planFromLoads(input, opts = {}) {
+    return loadPlan("dynamic", input, { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: false }, undefined, opts.reuse);
   },
 };

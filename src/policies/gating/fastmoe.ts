@@ -1,4 +1,4 @@
-import { sparsePlan } from "./common.js";
+import { loadPlan, sparsePlan } from "./common.js";
 import { COUNTS_THEN_DISPATCH, type GatingPolicy } from "./types.js";
 
 /**
@@ -10,5 +10,8 @@ export const fastmoe: GatingPolicy = {
   description: "counts all-to-all, variable all-to-all, no padding or drops, experts launched one by one",
   plan(input, opts = {}) {
     return sparsePlan("fastmoe", input, { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: true }, undefined, opts.reuse);
+  },
+  planFromLoads(input, opts = {}) {
+    return loadPlan("fastmoe", input, { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: true }, undefined, opts.reuse);
   },
 };

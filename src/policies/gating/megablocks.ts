@@ -1,5 +1,5 @@
 import { UserError } from "../../util/errors.js";
-import { sparsePlan } from "./common.js";
+import { loadPlan, sparsePlan } from "./common.js";
 import { COUNTS_THEN_DISPATCH, type GatingPolicy } from "./types.js";
 
 /**
@@ -11,15 +11,20 @@ export const megablocks: GatingPolicy = {
   name: "megablocks",
   description: "block-sparse experts: no drops, rows rounded up to the block size per expert",
   plan(input, opts = {}) {
-    const bs = opts.blockSize ?? 128;
-    if (!Number.isInteger(bs) || bs < 1)
-      throw new UserError(`megablocks gating: block size must be an integer >= 1, got ${bs}`);
-    return sparsePlan(
-      "megablocks",
-      input,
-      { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: false },
-      (_e, real) => Math.ceil(real / bs) * bs,
-      opts.reuse,
-    );
+    const bs = blockSize(opts.blockSize);
+    return sparsePlan("megablocks", input, SHAPE, (_e, real) => Math.ceil(real / bs) * bs, opts.reuse);
+  },
+  planFromLoads(input, opts = {}) {
+    const bs = blockSize(opts.blockSize);
+    return loadPlan("megablocks", input, SHAPE, (_e, real) => Math.ceil(real / bs) * bs, opts.reuse);
   },
 };
+
+const SHAPE = { exchange: COUNTS_THEN_DISPATCH, perExpertLoop: false };
+
+function blockSize(b: number | undefined): number {
+  const bs = b ?? 128;
+  if (!Number.isInteger(bs) || bs < 1)
+    throw new UserError(`megablocks gating: block size must be an integer >= 1, got ${bs}`);
+  return bs;
+}

@@ -92,8 +92,31 @@ export const COUNTS_THEN_DISPATCH: readonly ExchangePhase[] = Object.freeze(["co
 /** What a gate says about how its plan runs, besides the plan's counts. */
 export type PlanShape = Pick<GatingPlan, "exchange" | "perExpertLoop">;
 
+/**
+ * A layer's routing at load level (workload.routing: load): per-expert token counts and per-GPU token counts, no
+ * token identity.
+ */
+export interface LoadGatingInput {
+  tokens: number;
+  topK: number;
+  experts: number;
+  gpus: number;
+  /** Tokens held by each GPU (sums to tokens). */
+  tokensPerGpu: Int32Array;
+  /** Token-expert assignments per expert (sums to tokens * topK). */
+  expertLoads: Int32Array;
+  /** expert -> GPU. */
+  expertGpu: Int32Array;
+  tokenBytes: number;
+}
+
 export interface GatingPolicy {
   name: string;
   description: string;
   plan(input: GatingInput, opts?: GatingOptions): GatingPlan;
+  /**
+   * The plan from per-expert loads alone, for gates whose plan depends on nothing else (no drops or padding per
+   * (source GPU, expert) pair); absent where a gate needs more (static, tutel), which load-level routing refuses.
+   */
+  planFromLoads?(input: LoadGatingInput, opts?: GatingOptions): GatingPlan;
 }

@@ -3,6 +3,7 @@ import type { PlacementPolicy } from "./types.js";
 
 export const contiguous: PlacementPolicy = {
   name: "contiguous",
+  tokenFree: true,
   description: "experts in id order, ceil(E/D) per GPU: GPU g holds a block of consecutive ids",
   place(input) {
     slotsOf(input);

@@ -3,6 +3,7 @@ import type { PlacementPolicy } from "./types.js";
 
 export const roundRobin: PlacementPolicy = {
   name: "round-robin",
+  tokenFree: true,
   description: "expert e on GPU e mod D",
   place(input) {
     slotsOf(input);

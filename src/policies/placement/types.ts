@@ -30,5 +30,10 @@ export interface Placement {
 export interface PlacementPolicy {
   name: string;
   description: string;
+  /**
+   * Places without reading the trace's load or activations (unless replicateHot asks for the load): such a policy
+   * runs under load-level routing (workload.routing: load), whose trace holds no picks.
+   */
+  tokenFree?: boolean;
   place(input: PlacementInput): Placement;
 }

@@ -8,6 +8,7 @@ import { moeLayerIndices, type ModelSpec } from "../../workload/model.js";
 import type { RoutingTrace } from "../../workload/trace.js";
 import { truncateTrace } from "../../workload/read.js";
 import { synthesize, loadSynthParams } from "../../workload/synth.js";
+import { loadTrace } from "../../workload/load-routing.js";
 import { topicSynthParams } from "../../workload/topics.js";
 import { cachedTrace } from "../../workload/trace-cache.js";
 import { groupsPerToken } from "../../workload/stats.js";
@@ -24,6 +25,8 @@ export async function resolveTrace(loaded: LoadedScenario, model: ModelSpec): Pr
     throw new UserError("trace: give either 'file' or 'synthetic', not both", loaded.locate(["trace"]));
   }
   if (tr.file) {
+    if (loaded.scenario.workload.routing === "load")
+      refuseLoadRouting(loaded, ["trace", "file"], "a trace file's picks are per token");
     const p = scenarioPath(loaded, tr.file);
     if (!existsSync(p)) throw new UserError(`trace.file: no such file ${p}`, loaded.locate(["trace", "file"]));
     trace = await atAsync(loaded, ["trace", "file"], () =>
@@ -56,6 +59,18 @@ export async function resolveTrace(loaded: LoadedScenario, model: ModelSpec): Pr
   return trace;
 }
 
+/**
+ * workload.routing: load where something needs token identity: a one-line error at workload.routing naming the key
+ * path that needs it and why.
+ */
+export function refuseLoadRouting(loaded: LoadedScenario, path: (string | number)[], why: string): never {
+  throw new UserError(
+    `workload.routing: 'load' has no per-token expert picks, but ${path.join(".")} needs them (${why}); ` +
+      "use routing: tokens",
+    loaded.locate(["workload", "routing"]),
+  );
+}
+
 /** A trace file's tokens must stay within trace.group_limit's groups. */
 function checkGroupLimit(
   loaded: LoadedScenario,
@@ -80,7 +95,11 @@ function syntheticTrace(loaded: LoadedScenario, model: ModelSpec): RoutingTrace 
   const syn = sc.trace.synthetic ?? { sequences: 64, tokens_per_sequence: 32 };
   const maxLen = Array.isArray(syn.tokens_per_sequence) ? syn.tokens_per_sequence[1] : syn.tokens_per_sequence;
   const perToken = Math.max(1, moeLayerIndices(model).length) * model.topK;
-  const maxTokens = Math.min(LIMITS.syntheticTokens, Math.floor(LIMITS.syntheticPicks / perToken));
+  const byLoad = sc.workload.routing === "load";
+  // Load-level routing stores no picks: only the token limit applies.
+  const maxTokens = byLoad
+    ? LIMITS.syntheticTokens
+    : Math.min(LIMITS.syntheticTokens, Math.floor(LIMITS.syntheticPicks / perToken));
   if (syn.sequences * maxLen > maxTokens) {
     throw new UserError(
       `trace.synthetic: ${syn.sequences} sequences x up to ${maxLen} tokens is more than the ${maxTokens} synthetic ` +
@@ -115,5 +134,9 @@ function syntheticTrace(loaded: LoadedScenario, model: ModelSpec): RoutingTrace 
     seed,
     ...(lim ? { groupLimit: { groups: lim.groups, topGroups: lim.top_groups } } : {}),
   };
+  if (byLoad) {
+    const meta = { source: `synthetic:${params.fittedFrom?.source ?? params.model ?? "params"}` };
+    return at(loaded, ["trace", "synthetic", "tokens_per_sequence"], () => loadTrace(params, opts, meta));
+  }
   return at(loaded, ["trace", "synthetic", "tokens_per_sequence"], () => synthesize(params, opts));
 }

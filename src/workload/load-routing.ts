@@ -1,0 +1,185 @@
+/**
+ * Load-level routing (`workload.routing: load`): instead of per-token expert picks, each step's per-expert token
+ * counts at each MoE layer are drawn directly. The trace then holds the requests' tokens (sequence, position) but no
+ * picks; the simulation's gate draws the counts (moe/load-gating.ts).
+ *
+ * The marginals: the per-layer inclusion probabilities pi_l[e] (probability that a token's top-k includes expert e)
+ * are those the per-token generator (synth.ts `synthesize`, with its topics, temporal reuse, successive sampling and
+ * group limit) realizes, measured on a pilot trace of PILOT_SEQUENCES x PILOT_TOKENS tokens from the same parameters
+ * (not the parameters' nominal inclusion: successive sampling without replacement picks hot experts less often).
+ * The counts of a step of N tokens: independent Binomial(N, pi_l[e]) per expert (the per-token mode's marginal, with
+ * its variance N pi (1 - pi) of k distinct picks per token), then corrected to exactly N x K picks by adding or
+ * removing the difference in proportion to pi (1 - pi) (the per-expert variances). Not modelled: within-token
+ * co-activation, cross-layer and temporal correlation within a request, and the dependence of the marginals on a
+ * token's position (the pilot averages over positions 0..PILOT_TOKENS-1).
+ */
+import type { RandomStream } from "../sim/rng.js";
+import { rootStream } from "../sim/rng.js";
+import { synthesize, type SynthParams } from "./synth.js";
+import type { RoutingTrace, TraceMeta } from "./trace.js";
+
+export type { LoadRouting } from "./trace.js";
+
+/** Sequences and tokens per sequence of the pilot trace that measures the marginals. */
+export const PILOT_SEQUENCES = 512;
+export const PILOT_TOKENS = 32;
+
+/**
+ * The per-layer inclusion probabilities the per-token generator realizes: each layer's expert frequencies over a
+ * pilot trace (seeded from `seed`), divided by its tokens.
+ */
+export function pilotInclusion(
+  params: SynthParams,
+  seed: string,
+  groupLimit?: { groups: number; topGroups: number },
+): Float64Array[] {
+  const t = synthesize(params, {
+    sequences: PILOT_SEQUENCES,
+    tokensPerSequence: PILOT_TOKENS,
+    seed,
+    ...(groupLimit ? { groupLimit } : {}),
+  });
+  const { layers: L, topK: K, experts: E } = t;
+  const out = Array.from({ length: L }, () => new Float64Array(E));
+  const picks = t.picks;
+  for (let i = 0, q = 0; i < t.tokens; i++)
+    for (let l = 0; l < L; l++) {
+      const row = out[l];
+      for (let k = 0; k < K; k++, q++) row[picks[q]]++;
+    }
+  for (const row of out) for (let e = 0; e < E; e++) row[e] /= t.tokens;
+  return out;
+}
+
+/**
+ * A trace of the same requests and lengths as `synthesize(params, opts)` (the same length stream), with no picks:
+ * `loads` says how the simulation draws its per-expert counts.
+ */
+export function loadTrace(
+  params: SynthParams,
+  opts: {
+    sequences: number;
+    tokensPerSequence: number | [number, number];
+    seed: number | string;
+    groupLimit?: { groups: number; topGroups: number };
+  },
+  meta: TraceMeta,
+): RoutingTrace {
+  const [lo, hi] = Array.isArray(opts.tokensPerSequence)
+    ? opts.tokensPerSequence
+    : [opts.tokensPerSequence, opts.tokensPerSequence];
+  const root = rootStream(opts.seed).child("synth");
+  const lengthRng = root.child("lengths");
+  const lens: number[] = [];
+  let tokens = 0;
+  for (let s = 0; s < opts.sequences; s++) {
+    const len = lo + lengthRng.int(hi - lo + 1);
+    lens.push(len);
+    tokens += len;
+  }
+  const seq = new Int32Array(tokens);
+  const step = new Int32Array(tokens);
+  for (let s = 0, t = 0; s < opts.sequences; s++) {
+    for (let i = 0; i < lens[s]; i++, t++) {
+      seq[t] = s;
+      step[t] = i;
+    }
+  }
+  return {
+    layers: params.layers,
+    experts: params.experts,
+    topK: params.topK,
+    tokens,
+    picks: new Uint16Array(0),
+    seq,
+    step,
+    meta: { ...meta, routing: "load" },
+    loads: {
+      inclusion: pilotInclusion(params, `${String(opts.seed)}/pilot`, opts.groupLimit),
+      seed: `${String(opts.seed)}/loads`,
+    },
+  };
+}
+
+/** Below this mean, binomial draws are exact (inversion); at or above it, the normal approximation. */
+const INVERSION_MEAN = 25;
+
+/**
+ * A Binomial(n, p) draw: exact by inversion of the probability mass function when n min(p, 1 - p) < 25, else the
+ * normal approximation N(np, np(1 - p)) rounded to the nearest integer in [0, n] (skewness (1 - 2p) / sqrt(np(1 - p))
+ * under 0.2 there).
+ */
+export function binomial(rng: RandomStream, n: number, p: number): number {
+  if (n <= 0 || p <= 0) return 0;
+  if (p >= 1) return n;
+  if (p > 0.5) return n - binomial(rng, n, 1 - p);
+  const mean = n * p;
+  if (mean < INVERSION_MEAN) {
+    const q = 1 - p;
+    const r = p / q;
+    let f = Math.pow(q, n);
+    let u = rng.next();
+    let k = 0;
+    while (u >= f && k < n) {
+      u -= f;
+      k++;
+      f *= (r * (n - k + 1)) / k;
+    }
+    return k;
+  }
+  const x = Math.floor(rng.normal(mean, Math.sqrt(mean * (1 - p))) + 0.5);
+  return x < 0 ? 0 : x > n ? n : x;
+}
+
+/**
+ * Per-expert token counts of `tokens` tokens with top-`topK` routing at a layer of inclusion probabilities `incl`
+ * (each <= 1): Binomial(tokens, incl[e]) per expert, then the total corrected to tokens x topK (see the module
+ * comment). Writes out[0..experts).
+ */
+export function drawExpertLoads(
+  rng: RandomStream,
+  incl: Float64Array,
+  tokens: number,
+  topK: number,
+  out: Int32Array,
+): void {
+  const E = incl.length;
+  let total = 0;
+  for (let e = 0; e < E; e++) total += out[e] = binomial(rng, tokens, incl[e]);
+  let diff = tokens * topK - total;
+  // Add (diff > 0) or remove (diff < 0) |diff| picks, spread in proportion to the variances pi (1 - pi), within
+  // 0 <= out[e] <= tokens; a pass that cannot place all of them (an expert at a bound) repeats over the rest.
+  for (let pass = 0; diff !== 0 && pass < 8; pass++) {
+    const sign = diff > 0 ? 1 : -1;
+    let want = Math.abs(diff);
+    let mass = 0;
+    for (let e = 0; e < E; e++) if (room(out[e], sign, tokens) > 0) mass += incl[e] * (1 - incl[e]);
+    if (!(mass > 0)) break;
+    for (let e = 0; e < E && want > 0; e++) {
+      const r = room(out[e], sign, tokens);
+      if (r === 0) continue;
+      const v = incl[e] * (1 - incl[e]);
+      const x = Math.min(r, v >= mass ? want : binomial(rng, want, v / mass));
+      out[e] += sign * x;
+      want -= x;
+      diff -= sign * x;
+      mass -= v;
+    }
+  }
+  // Left over only when the experts with room have no variance (inclusion 0 or 1): the most likely experts with room
+  // take it, within the bounds.
+  if (diff !== 0) {
+    const sign = diff > 0 ? 1 : -1;
+    const order = Array.from({ length: E }, (_, e) => e).sort((a, b) => incl[b] - incl[a] || a - b);
+    for (const e of order) {
+      const x = Math.min(room(out[e], sign, tokens), Math.abs(diff));
+      out[e] += sign * x;
+      diff -= sign * x;
+    }
+  }
+}
+
+/** How many picks expert count x can gain (sign 1, up to `tokens`: a token picks an expert once) or lose (sign -1). */
+function room(x: number, sign: number, tokens: number): number {
+  return sign > 0 ? tokens - x : x;
+}
