@@ -308,25 +308,29 @@ export interface TiledFfnWork {
 
 export function tiledFfnWork(
   m: Pick<TiledFfnModel, "tileTokens" | "tileCols" | "cacheBytes">,
-  op: { tokens: number; dModel: number; dFf: number; activation: Activation; dtype: Dtype },
+  op: {
+    tokens: number;
+    dModel: number;
+    dFf: number;
+    activation: Activation;
+    dtype: Dtype;
+    weightBytesPerParam?: number;
+  },
 ): TiledFfnWork {
   const tiles = Math.ceil(Math.max(0, op.tokens) / m.tileTokens);
   const b = DTYPE_BYTES[op.dtype];
   const rowTile = (k: number) => m.tileTokens * k * b;
   const spill = (k: number, n: number) => Math.ceil(n / m.tileCols) * Math.max(0, rowTile(k) - m.cacheBytes);
-  const weights = expertWeightBytes(op.dModel, op.dFf, op.activation, op.dtype);
   return {
     paddedFlops: expertFfnFlops(tiles * m.tileTokens, op.dModel, op.dFf, op.activation),
     spillBytes: tiles * (spill(op.dModel, op.dFf) + spill(op.dFf, op.dModel)),
-    memoryBytes: weights + op.tokens * (2 * op.dModel + 2 * op.dFf) * b,
+    // the weights as stored (scales included: FP8 blocks, MXFP4), as opWork counts them
+    memoryBytes: opWork({ kind: "expert_ffn", ...op }).bytes,
   };
 }
 
 /** The model's time of one expert FFN call, ns (0 tokens: 0). */
-export function tiledFfnNs(
-  m: TiledFfnModel,
-  op: { tokens: number; dModel: number; dFf: number; activation: Activation; dtype: Dtype },
-): number {
+export function tiledFfnNs(m: TiledFfnModel, op: Parameters<typeof tiledFfnWork>[1]): number {
   if (op.tokens <= 0) return 0;
   const w = tiledFfnWork(m, op);
   const compute = w.paddedFlops / m.computePerS + (m.spillPerS ? w.spillBytes / m.spillPerS : 0);

@@ -50,7 +50,10 @@ export function nvlinkRelays(nv: NvlinkSpec, G: number): Int32Array {
   return out;
 }
 
-/** A mesh's `links` checked: G x G, symmetric, whole numbers >= 0, zero diagonal; returns an error text or null. */
+/**
+ * A mesh's `links` checked: G x G, symmetric, whole numbers >= 0, zero diagonal, and every pair without a direct
+ * link sharing a neighbour (the relay: traffic goes over one intermediate GPU at most); returns an error text or null.
+ */
 export function meshLinksError(links: unknown, G: number): string | null {
   if (!Array.isArray(links) || links.length !== G) return `must be a ${G} x ${G} matrix of link counts`;
   for (let a = 0; a < G; a++) {
@@ -61,6 +64,15 @@ export function meshLinksError(links: unknown, G: number): string | null {
       if (typeof v !== "number" || !Number.isInteger(v) || v < 0) return `[${a}][${b}] must be a whole number >= 0`;
       if (a === b && v !== 0) return `[${a}][${a}] must be 0 (a GPU has no link to itself)`;
       if (v !== (links[b] as unknown[])[a]) return `must be symmetric: [${a}][${b}] = ${v}, [${b}][${a}] differs`;
+    }
+  }
+  const l = links as number[][];
+  for (let a = 0; a < G; a++) {
+    for (let b = a + 1; b < G; b++) {
+      if (l[a][b] > 0) continue;
+      let v = 0;
+      while (v < G && !(l[a][v] > 0 && l[v][b] > 0)) v++;
+      if (v === G) return `[${a}][${b}]: GPUs ${a} and ${b} share no link and no neighbour to relay through`;
     }
   }
   return null;

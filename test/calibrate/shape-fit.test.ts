@@ -46,6 +46,15 @@ describe("tiled FFN model", () => {
     expect(w1.spillBytes).toBe(16 * 16 * 1024 + 8 * 80 * 1024);
   });
 
+  it("reads the weights as stored: FP8 blocks with their float32 scales (hand count), as opWork does", () => {
+    const fp8 = 1 + 4 / (128 * 128);
+    const op = { tokens: 1, dModel: 7168, dFf: 2048, activation: "swiglu" as const, dtype: "fp8" as const };
+    const w = tiledFfnWork(geo, { ...op, weightBytesPerParam: fp8 });
+    // 3 matrices of 7168 x 2048 at 1 + 4/16384 bytes, and 1 token in and out plus its hidden row at 1 byte
+    expect(w.memoryBytes).toBeCloseTo(3 * 7168 * 2048 * fp8 + (2 * 7168 + 2 * 2048), 3);
+    expect(w.memoryBytes).toBe(opWork({ kind: "expert_ffn", ...op, weightBytesPerParam: fp8 }).bytes);
+  });
+
   it("recovers the constants it was generated with, and predicts a held-out shape exactly", () => {
     const m = fitTiledFfn(points(truth), geo);
     expect(m.fixedNs / truth.fixedNs).toBeCloseTo(1, 3);

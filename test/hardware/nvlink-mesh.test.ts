@@ -4,6 +4,7 @@ import { Cluster } from "../../src/hardware/cluster.js";
 import { clusterSpecFrom, DGX1_V100_NVLINKS, getNodePreset } from "../../src/hardware/presets.js";
 import { MiB } from "../../src/hardware/devices.js";
 import { meshLinksError, nvlinkPairBandwidth, nvlinkRelays } from "../../src/hardware/nvlink-mesh.js";
+import { UserError } from "../../src/util/errors.js";
 
 const G = 1e9;
 
@@ -29,6 +30,23 @@ describe("DGX-1 V100 hybrid cube-mesh", () => {
     expect(() => clusterSpecFrom({ preset: "dgx1-v100", overrides: { nvlink: { links: [[0]] } } })).toThrow(
       /node.nvlink.links must be a 8 x 8/,
     );
+  });
+
+  it("refuses, as a user error, a mesh with a pair that has no link and no common neighbour (no relay)", () => {
+    // four linked pairs (0-1, 2-3, 4-5, 6-7): GPUs 0 and 2 cannot reach each other over NVLink
+    const pairs = Array.from({ length: 8 }, (_, a) =>
+      Array.from({ length: 8 }, (_, b) => (a !== b && a >> 1 === b >> 1 ? 1 : 0)),
+    );
+    expect(meshLinksError(pairs, 8)).toMatch(/^\[0\]\[2\]: GPUs 0 and 2 share no link and no neighbour/);
+    expect(() => clusterSpecFrom({ preset: "dgx1-v100", overrides: { nvlink: { links: pairs } } })).toThrow(UserError);
+    // a ring of 4 relays every opposite pair through a neighbour
+    const ring = [
+      [0, 1, 0, 1],
+      [1, 0, 1, 0],
+      [0, 1, 0, 1],
+      [1, 0, 1, 0],
+    ];
+    expect(meshLinksError(ring, 4)).toBeNull();
   });
 
   it("per-pair bandwidth: links x 25 GB/s, 0 without a direct link", () => {
