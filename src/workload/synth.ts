@@ -63,7 +63,7 @@ export interface SynthOptions {
   /**
    * Group-limited routing (DeepSeek-V3's n_group / topk_group, arXiv 2412.19437 section 2.1.2): the experts split
    * into `groups` groups of consecutive ids, and a token's top-k experts at a layer lie in at most `topGroups` of
-   * them. Absent: unrestricted (and the trace is the same as before the option existed).
+   * them. Absent: unrestricted (draws are those of a trace without the option).
    */
   groupLimit?: { groups: number; topGroups: number };
 }

@@ -171,12 +171,12 @@ async function runProfile(
 ): Promise<Record<string, unknown>> {
   const result: Record<string, unknown> = {};
   // --validate alone measures a profile and validates it from a temporary file, as --profile would read it.
-  const tmp = !opts.out && !profileIn ? mkdtempSync(join(tmpdir(), "moesim-calibrate-")) : null;
-  const outPath = opts.out ?? (tmp ? join(tmp, "profile.json") : undefined);
+  // (the temporary folder is made only once there is a profile to write, so a failed measurement leaves none)
+  const measure = !profileIn;
   let profile = profileIn;
   let validated: Validation | undefined;
   let transfer: Transfer | undefined;
-  if (outPath && !profileIn) {
+  if (measure) {
     const bar = await progressBar("calibrate");
     let measured: Awaited<ReturnType<Cal["calibrate"]>>;
     try {
@@ -198,9 +198,14 @@ async function runProfile(
       writeProfile(opts.out, withModel, log);
       result.profile = opts.out;
     } else {
-      writeJsonAtomic(outPath, withModel);
-      profile = cal.loadProfile(outPath);
-      rmSync(tmp!, { recursive: true, force: true });
+      const tmp = mkdtempSync(join(tmpdir(), "moesim-calibrate-"));
+      try {
+        const path = join(tmp, "profile.json");
+        writeJsonAtomic(path, withModel);
+        profile = cal.loadProfile(path);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
     }
     if (!opts.json) printOps(profile);
   }

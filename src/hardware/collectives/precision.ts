@@ -36,8 +36,7 @@ export interface ExchangePrecision {
 
 /**
  * Bytes of one token row of the dispatch and of the combine. A side without a precision sends
- * `fallbackBytes` per channel and no scales (the model's activation dtype: moesim's behaviour
- * before the option existed).
+ * `fallbackBytes` per channel and no scales (the model's activation dtype, the default).
  */
 export function exchangeRowBytes(
   hidden: number,
