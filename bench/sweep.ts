@@ -1,5 +1,6 @@
 // Sweep throughput: 200 small scenarios run with 1 worker thread (the reference) and with one
-// worker per core, in the same run. Prints the speed-up; goal: speedup >= 0.8 x cores.
+// worker per core, in the same run. Prints the speed-up; goal: speedup >= 0.8 x cores on a sweep
+// with >= 60 s of serial work (e.g. --points 400 --steps 96 on the 2-core VM).
 // Usage: npm run bench -- sweep [--points N] [--steps S] (decode steps per point, default 4)
 //        [--workers W] (the parallel run's workers, default one per core)
 import { mkdtempSync, rmSync } from "node:fs";
