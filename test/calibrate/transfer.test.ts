@@ -10,8 +10,8 @@ describe("shape transfer on the local adapter (quick plan)", () => {
     // The statistic is the median of the repetitions, and on a software adapter the timer is the
     // driver threads' CPU time, which other processes' load does not stretch. It still moves with
     // what they do to the shared caches and memory (per repetition up to +-15% on a shared 2-core
-    // VM; docs/calibration.md), and the measured per-dispatch cost swings (28-164 us between runs):
-    // the first attempt missed the layer's 10% median in about 3 of 10 runs. Up to two retries
+    // VM; docs/calibration.md), and the measured per-call fixed cost moved between 28 and 164 us
+    // from run to run: the first attempt missed the layer's 10% median in about 3 of 10 runs. Up to two retries
     // (as calibrate.test.ts) re-measure everything; the bounds hold on the final attempt as they
     // are, so a wrong model still fails all three.
     { timeout: 300_000, retry: 2 },
