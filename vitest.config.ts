@@ -17,6 +17,10 @@ export default defineConfig({
     hookTimeout: 180_000,
     // WebGPU (Dawn) and worker-heavy tests keep native state per file in forked processes.
     pool: "forks",
+    // Vitest's default is one fork fewer than the cores, so one file at a time on CI's 2 cores;
+    // the main process is idle while files run, so every core gets a file (the timed group below
+    // still runs one file at a time).
+    maxWorkers: "100%",
     projects: [
       {
         extends: true,
