@@ -19,12 +19,9 @@ import { performance } from "node:perf_hooks";
 import { parseScenario } from "../src/scenario/load.js";
 import { resolveScenario } from "../src/scenario/resolve.js";
 import { simulateMoe } from "../src/moe/simulate.js";
+import { deepseekDecodeYaml, stepTimeStats, type NetworkModel, type Routing } from "./_scale-scenario.js";
 
-type Model = "flow" | "analytic";
-type Routing = "tokens" | "load";
-/** DeepSeek-V3's 671 GB of FP8 weights do not fit 8 x 80 GB: at 8 GPUs the GPU memory is raised (H200's 141 GB). */
-const HBM_8 = ", overrides: { gpu: { hbmBytes: 141000000000 } }";
-const TOKENS_PER_GPU = 128;
+type Model = NetworkModel;
 /**
  * Decode steps per size and model (fewer at large sizes); 0 = skipped. The synthetic trace is capped at 1e8 expert
  * picks (464 per DeepSeek-V3 token: 58 MoE layers x top-8), which allows 3 steps at 512 GPUs and 1 at 1,024.
@@ -70,22 +67,7 @@ interface Case {
 }
 
 async function runCase(gpus: number, model: Model, steps: number, routing: Routing = "tokens"): Promise<Case> {
-  const requests = TOKENS_PER_GPU * gpus;
-  const yaml = [
-    `name: bench-scale-${gpus}-${model}`,
-    "seed: 2026",
-    `cluster: { preset: hgx-h800, nodes: ${gpus / 8}, network_model: ${model}${gpus === 8 ? HBM_8 : ""} }`,
-    "model: { preset: deepseek-v3 }",
-    `trace: { synthetic: { zipf: 0.5, locality: 0.1, sequences: ${requests}, tokens_per_sequence: ${steps} } }`,
-    "workload:",
-    "  phase: decode",
-    `  batching: { kind: static, batch_size: ${requests} }`,
-    "  context_tokens: 1024",
-    `  max_steps: ${steps}`,
-    `  routing: ${routing}`,
-    "parallelism: { tensor: 1 }",
-    "outputs: { timelines: false, report: false }",
-  ].join("\n");
+  const yaml = deepseekDecodeYaml({ gpus, steps, network: model, routing, name: `bench-scale-${gpus}-${model}` });
   const t0 = performance.now();
   const loaded = parseScenario(yaml, "<inline>");
   const resolved = await resolveScenario(loaded, { outDir: "/tmp/moesim-bench-scale" });
@@ -97,9 +79,7 @@ async function runCase(gpus: number, model: Model, steps: number, routing: Routi
   const cu = process.cpuUsage(c0);
   const cpuS = (cu.user + cu.system) / 1e6;
   if (r.oom) throw new Error(`${gpus} GPUs ${model}: out of memory at step ${r.oom.step}`);
-  const lat = r.steps.map((x) => x.latency_ns).sort((a, b) => a - b);
-  const stepMean = lat.reduce((a, b) => a + b, 0) / lat.length;
-  const stepP99 = lat[Math.ceil(0.99 * lat.length) - 1];
+  const { mean: stepMean, p99: stepP99 } = stepTimeStats(r.steps);
   const simS = r.simulatedNs / 1e9;
   return {
     gpus,

@@ -10,37 +10,23 @@ import { parseScenario } from "../../src/scenario/load.js";
 import { resolveScenario } from "../../src/scenario/resolve.js";
 import { simulateMoe } from "../../src/moe/simulate.js";
 import { runCli } from "../cli-runner.js";
+import { deepseekDecodeYaml, stepTimeStats, type Routing } from "../../bench/_scale-scenario.js";
 
-/** DeepSeek-V3 decode at 16 GPUs (bench/scale's scenario): 128 tokens per GPU per step, analytic network. */
-function deepseek(routing: string, gpus: number, steps: number): string {
-  return [
-    "seed: 2026",
-    `cluster: { preset: hgx-h800, nodes: ${gpus / 8}, network_model: analytic }`,
-    "model: { preset: deepseek-v3 }",
-    `trace: { synthetic: { zipf: 0.5, locality: 0.1, sequences: ${128 * gpus}, tokens_per_sequence: ${steps} } }`,
-    "workload:",
-    "  phase: decode",
-    `  batching: { kind: static, batch_size: ${128 * gpus} }`,
-    "  context_tokens: 1024",
-    `  max_steps: ${steps}`,
-    `  routing: ${routing}`,
-    "parallelism: { tensor: 1 }",
-    "outputs: { timelines: false, report: false }",
-  ].join("\n");
-}
-
-async function stepTimes(yaml: string): Promise<{ mean: number; p99: number; dropped: number }> {
+/** bench/scale's scenario (DeepSeek-V3 decode, 128 tokens per GPU per step) with the analytic network. */
+async function stepTimes(
+  routing: Routing,
+  gpus: number,
+  steps: number,
+): Promise<{ mean: number; p99: number; dropped: number }> {
+  const yaml = deepseekDecodeYaml({ gpus, steps, network: "analytic", routing });
   const r = simulateMoe((await resolveScenario(parseScenario(yaml, "<inline>"), { outDir: "/tmp/moesim-lr" })).config);
-  const lat = r.steps.map((s) => s.latency_ns).sort((a, b) => a - b);
-  const mean = lat.reduce((a, b) => a + b, 0) / lat.length;
-  const p99 = lat[Math.ceil(0.99 * lat.length) - 1];
-  return { mean, p99, dropped: r.steps.reduce((a, s) => a + s.dropped, 0) };
+  return { ...stepTimeStats(r.steps), dropped: r.steps.reduce((a, s) => a + s.dropped, 0) };
 }
 
 describe("load-level routing: accuracy guard", () => {
   it("DeepSeek-V3 decode on 16 GPUs, 32 steps: step-time mean and p99 within 2% of per-token routing", async () => {
-    const tok = await stepTimes(deepseek("tokens", 16, 32));
-    const load = await stepTimes(deepseek("load", 16, 32));
+    const tok = await stepTimes("tokens", 16, 32);
+    const load = await stepTimes("load", 16, 32);
     const dMean = load.mean / tok.mean - 1;
     const dP99 = load.p99 / tok.p99 - 1;
     console.log(`load vs tokens, 16 GPUs: mean ${(100 * dMean).toFixed(2)}%, p99 ${(100 * dP99).toFixed(2)}%`);
