@@ -3,9 +3,9 @@
  * per-(layer, expert) load has the per-token mode's mean, within a tolerance derived from both modes' variances.
  */
 import fc from "fast-check";
+import { gatingInputArb } from "../policies/gating-input.js";
 import { describe, expect, it } from "vitest";
 import { getGatingPolicy } from "../../src/policies/gating/index.js";
-import type { GatingInput } from "../../src/policies/gating/types.js";
 import { rootStream } from "../../src/sim/rng.js";
 import { synthesize, zipfSynthParams } from "../../src/workload/synth.js";
 import {
@@ -118,27 +118,7 @@ describe("drawExpertLoads", () => {
   });
 });
 
-const planInput: fc.Arbitrary<GatingInput> = fc
-  .record({
-    gpus: fc.integer({ min: 1, max: 8 }),
-    experts: fc.integer({ min: 1, max: 64 }),
-    topK: fc.integer({ min: 1, max: 3 }),
-    tokens: fc.integer({ min: 1, max: 40 }),
-  })
-  .chain(({ gpus, experts, topK, tokens }) =>
-    fc.record({
-      tokens: fc.constant(tokens),
-      topK: fc.constant(topK),
-      experts: fc.constant(experts),
-      gpus: fc.constant(gpus),
-      picks: fc
-        .array(fc.nat(experts - 1), { minLength: tokens * topK, maxLength: tokens * topK })
-        .map((a) => Int32Array.from(a)),
-      tokenGpu: fc.array(fc.nat(gpus - 1), { minLength: tokens, maxLength: tokens }).map((a) => Int32Array.from(a)),
-      expertGpu: fc.array(fc.nat(gpus - 1), { minLength: experts, maxLength: experts }).map((a) => Int32Array.from(a)),
-      tokenBytes: fc.constantFrom(2, 4096),
-    }),
-  );
+const planInput = gatingInputArb({ minTokens: 1, tokenBytes: [2, 4096] });
 
 describe("planFromLoads", () => {
   it("property: from the picks' per-expert loads, the dropless gates' plan has the per-token plan's per-expert rows, per-GPU send and receive totals and buffers", () => {
