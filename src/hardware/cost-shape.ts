@@ -27,6 +27,9 @@ export type CostOp =
   | { kind: "shuffle"; bytes: number }
   | { kind: "copy"; bytes: number; direction: "h2d" | "d2h" | "d2d" };
 
+/** An expert FFN call as a cost op. */
+export type ExpertFfnOp = Extract<CostOp, { kind: "expert_ffn" }>;
+
 /** FLOPs of one expert FFN call: 2 FLOPs per multiply-add over 3 weight matrices (SwiGLU: gate, up, down) or 2. */
 export function expertFfnFlops(tokens: number, dModel: number, dFf: number, activation: Activation): number {
   return tokens * dModel * dFf * 2 * (activation === "swiglu" ? 3 : 2);
@@ -308,14 +311,7 @@ export interface TiledFfnWork {
 
 export function tiledFfnWork(
   m: Pick<TiledFfnModel, "tileTokens" | "tileCols" | "cacheBytes">,
-  op: {
-    tokens: number;
-    dModel: number;
-    dFf: number;
-    activation: Activation;
-    dtype: Dtype;
-    weightBytesPerParam?: number;
-  },
+  op: Omit<ExpertFfnOp, "kind">,
 ): TiledFfnWork {
   const tiles = Math.ceil(Math.max(0, op.tokens) / m.tileTokens);
   const b = DTYPE_BYTES[op.dtype];
@@ -330,7 +326,7 @@ export function tiledFfnWork(
 }
 
 /** The model's time of one expert FFN call, ns (0 tokens: 0). */
-export function tiledFfnNs(m: TiledFfnModel, op: Parameters<typeof tiledFfnWork>[1]): number {
+export function tiledFfnNs(m: TiledFfnModel, op: Omit<ExpertFfnOp, "kind">): number {
   if (op.tokens <= 0) return 0;
   const w = tiledFfnWork(m, op);
   const compute = w.paddedFlops / m.computePerS + (m.spillPerS ? w.spillBytes / m.spillPerS : 0);
