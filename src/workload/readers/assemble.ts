@@ -5,7 +5,7 @@ import {
   INCOMPLETE_SHOWN,
   MAX_EXPERTS_WITH_EMPTY,
   MAX_POSITION,
-  incompleteError,
+  applyIncomplete,
   type IncompleteReport,
   type TraceReadOptions,
 } from "./options.js";
@@ -206,28 +206,12 @@ export class RecordAssembler {
       }
     }
     if (bad.size === 0) return { has: () => false };
-    const policy = this.opts.incomplete ?? "error";
-    if (policy === "error") throw incompleteError(bad.size, T, first, `${this.path}:${firstLine}`);
-    if (policy === "empty") {
-      const report: IncompleteReport = {
-        policy,
-        dropped_tokens: 0,
-        dropped_records: 0,
-        empty_tokens: bad.size,
-        empty_layers: emptyLayers,
-        first,
-      };
-      return { has: () => false, report };
-    }
-    if (bad.size === T)
-      throw new UserError(
-        `all ${T} tokens have no record for some MoE layer (${first.join("; ")}); nothing is left to read`,
-        this.path,
-      );
-    return {
-      has: (t) => bad.has(t),
-      report: { policy: "drop", dropped_tokens: bad.size, dropped_records: records, first },
-    };
+    const report = applyIncomplete(
+      this.opts.incomplete ?? "error",
+      { tokens: bad.size, total: T, records, emptyLayers, first },
+      { token: `${this.path}:${firstLine}`, file: this.path },
+    );
+    return { has: report.policy === "drop" ? (t) => bad.has(t) : () => false, report };
   }
 
   finish(meta: TraceMeta): RoutingTrace {

@@ -5,7 +5,7 @@ import { crc32 } from "node:zlib";
 import { UserError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { NO_EXPERT, type RoutingTrace, type TraceMeta } from "../trace.js";
-import { MAX_POSITION, checkExpertBytes } from "./options.js";
+import { MAX_POSITION, checkExpertBytes, incompleteReport } from "./options.js";
 
 /**
  * The compact binary trace (.mtrace), little-endian:
@@ -148,14 +148,12 @@ function checkPicks(t: RoutingTrace, where: string): void {
   }
   if (emptyRows > 0) {
     const prev = t.meta.incomplete;
-    t.meta.incomplete = {
-      policy: "empty",
-      dropped_tokens: 0,
-      dropped_records: 0,
-      empty_tokens: emptyTokens,
-      empty_layers: emptyRows,
+    t.meta.incomplete = incompleteReport("empty", {
+      tokens: emptyTokens,
+      records: 0,
+      emptyLayers: emptyRows,
       first: Array.isArray(prev?.first) ? prev.first.filter((x) => typeof x === "string").slice(0, 5) : [],
-    };
+    });
   }
   for (let i = 0; i < t.tokens; i++) {
     if (t.seq[i] < 0 || t.seq[i] > MAX_POSITION)

@@ -30,7 +30,7 @@ import type { Line } from "./lines.js";
 import { parseJsonLine } from "./olmoe.js";
 import {
   INCOMPLETE_SHOWN,
-  incompleteError,
+  applyIncomplete,
   MAX_EXPERTS_WITH_EMPTY,
   type IncompleteReport,
   type TraceReadOptions,
@@ -194,19 +194,13 @@ function incompleteTokens(
       first.push(`request ${t.request} token ${t.step}: no layer ${missing[0]} (${t.src})`);
   });
   if (bad.size === 0) return { drop: bad };
-  const policy = opts.incomplete ?? "error";
   const firstBad = tokens[bad.values().next().value as number];
-  if (policy === "error") throw incompleteError(bad.size, tokens.length, first, firstBad.where);
-  if (policy === "empty") {
-    const report = { policy, dropped_tokens: 0, dropped_records: 0, empty_tokens: bad.size, empty_layers: emptyLayers };
-    return { drop: new Set(), report: { ...report, first } };
-  }
-  if (bad.size === tokens.length)
-    throw new UserError(
-      `all ${tokens.length} tokens have no record for some MoE layer (${first.join("; ")}); nothing is left to read`,
-      path,
-    );
-  return { drop: bad, report: { policy, dropped_tokens: bad.size, dropped_records: present, first } };
+  const report = applyIncomplete(
+    opts.incomplete ?? "error",
+    { tokens: bad.size, total: tokens.length, records: present, emptyLayers, first },
+    { token: firstBad.where, file: path },
+  );
+  return { drop: report.policy === "drop" ? bad : new Set(), report };
 }
 
 /** Drops the dense layers and the -1 padding of top-k, checks every row, and builds the trace. */

@@ -8,6 +8,7 @@ import {
   MAX_POSITION,
   checkExpertBytes,
   incompleteError,
+  incompleteReport,
   type TraceReadOptions,
 } from "./options.js";
 
@@ -66,23 +67,6 @@ function expertIdLimit(experts: number | undefined, empty: boolean, where: strin
       where,
     );
   return experts ?? (empty ? MAX_EXPERTS_WITH_EMPTY : MAX_EXPERTS);
-}
-
-/** meta.incomplete for the token lines that lacked layers: dropped, or kept with no experts there. */
-function incompleteReport(
-  n: { tokens: number; lines: number; emptyLayers: number; first: string[] },
-  empty: boolean,
-): NonNullable<TraceMeta["incomplete"]> {
-  return empty
-    ? {
-        policy: "empty",
-        dropped_tokens: 0,
-        dropped_records: 0,
-        empty_tokens: n.tokens,
-        empty_layers: n.emptyLayers,
-        first: n.first,
-      }
-    : { policy: "drop", dropped_tokens: n.tokens, dropped_records: n.lines, first: n.first };
 }
 
 /**
@@ -199,7 +183,11 @@ export async function readOlmoe(
   const meta: TraceMeta = { source: path, format: "olmoe-jsonl" };
   if (typeof header.model === "string") meta.model = header.model;
   if (expertBytes !== undefined) meta.expertBytes = expertBytes;
-  if (incomplete.tokens > 0) meta.incomplete = incompleteReport(incomplete, emptyIncomplete);
+  if (incomplete.tokens > 0)
+    meta.incomplete = incompleteReport(emptyIncomplete ? "empty" : "drop", {
+      ...incomplete,
+      records: incomplete.lines,
+    });
   if (Object.keys(domains).length > 0) meta.domains = domains;
   if (Object.keys(promptLens).length > 0) meta.promptLens = promptLens;
   const trace = b.build(meta);

@@ -112,6 +112,42 @@ export function checkExpertBytes(v: unknown, key: string, where: string): number
   return v;
 }
 
+/** What `incomplete: drop` or `empty` did, for the trace's meta: tokens left out, or kept with no experts. */
+export function incompleteReport(
+  policy: "drop" | "empty",
+  n: { tokens: number; records: number; emptyLayers: number; first: string[] },
+): IncompleteReport {
+  return policy === "empty"
+    ? {
+        policy,
+        dropped_tokens: 0,
+        dropped_records: 0,
+        empty_tokens: n.tokens,
+        empty_layers: n.emptyLayers,
+        first: n.first,
+      }
+    : { policy, dropped_tokens: n.tokens, dropped_records: n.records, first: n.first };
+}
+
+/**
+ * The policy applied to `n.tokens` incomplete tokens of `n.total` read at once: under `error` the
+ * error (at `where.token`, the first one's place), under `drop` the error when nothing would be left
+ * (at `where.file`); else the report.
+ */
+export function applyIncomplete(
+  policy: IncompletePolicy,
+  n: { tokens: number; total: number; records: number; emptyLayers: number; first: string[] },
+  where: { token: string; file: string },
+): IncompleteReport {
+  if (policy === "error") throw incompleteError(n.tokens, n.total, n.first, where.token);
+  if (policy === "drop" && n.tokens === n.total)
+    throw new UserError(
+      `all ${n.total} tokens have no record for some MoE layer (${n.first.join("; ")}); nothing is left to read`,
+      where.file,
+    );
+  return incompleteReport(policy, n);
+}
+
 /** The error for incomplete tokens under `incomplete: error`. */
 export function incompleteError(count: number, total: number, first: string[], where: string): UserError {
   return new UserError(
