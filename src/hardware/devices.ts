@@ -85,6 +85,13 @@ export interface NodeSpec {
    */
   attentionKernel?: "standard" | "fused";
   /**
+   * Host (CPU) time to issue one op of an eager framework (Python, the PyTorch dispatcher and the kernel launch),
+   * ns. The host issues a layer's ops one after another while the GPU runs behind it: between two host-device
+   * syncs the GPUs cannot finish before the host has issued the segment's ops (src/moe/host.ts). Default 0: the
+   * op sequence is replayed without host work per op (CUDA graphs, as modern serving stacks do for decode).
+   */
+  hostOpNs?: number;
+  /**
    * Fixed cost of one collective op (kernel launch, peer handshakes of the NCCL protocol), ns,
    * paid once per all-to-all / all-gather / all-reduce before data moves. Default: gpu.launchOverheadNs.
    */

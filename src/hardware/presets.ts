@@ -188,11 +188,24 @@ export const DGX1_V100: NodeSpec = {
 };
 
 /**
+ * Host time per op of eager PyTorch: 5 us, pytorch/pytorch#41383 (2020, a PyTorch 1.x of the paper's era): a simple
+ * op costs ~7 us with autograd recording and ~5 us with requires_grad=False, the inference case (fairseq evaluates
+ * under torch.no_grad). The issue times CPU tensors, so a CUDA op's kernel launch comes on top of it: a lower bound
+ * for a CUDA op (docs/hardware.md, "Framework host overhead").
+ */
+const EAGER_PYTORCH_HOST_OP_NS = 5_000;
+
+/**
  * The seed paper's stack as one profile: the DGX-1 V100 node above running 2023 fairseq on PyTorch, whose
  * MultiheadAttention is standard attention (QK^T, softmax and PV as separate kernels, the scores materialised in
- * HBM). Every paper scenario uses it unchanged.
+ * HBM), issuing every op from Python in eager mode (hostOpNs). Every paper scenario uses it unchanged.
  */
-export const FAIRSEQ_V100: NodeSpec = { ...DGX1_V100, name: "fairseq-v100", attentionKernel: "standard" };
+export const FAIRSEQ_V100: NodeSpec = {
+  ...DGX1_V100,
+  name: "fairseq-v100",
+  attentionKernel: "standard",
+  hostOpNs: EAGER_PYTORCH_HOST_OP_NS,
+};
 
 /**
  * NVLink efficiency for NCCL all-to-all on NVSwitch systems, fitted on 8x H100 nccl-tests
@@ -457,6 +470,7 @@ export function validateNodeSpec(node: NodeSpec, where?: string): void {
   if (ak !== undefined && ak !== "standard" && ak !== "fused")
     throw new UserError(`node.attentionKernel must be "standard" or "fused", got ${JSON.stringify(ak)}`, where);
   if (node.collectiveOverheadNs !== undefined) check("node.collectiveOverheadNs", node.collectiveOverheadNs, true);
+  if (node.hostOpNs !== undefined) check("node.hostOpNs", node.hostOpNs, true);
 }
 
 /** A cluster of `nodes` copies of a preset node, with optional overrides (deep-merged) and a fabric. */

@@ -23,6 +23,7 @@ import { expertBytes, kvCacheBytesPerToken, replicatedWeightBytes, simulatedLaye
 import { buildAccessSequences, buildPlacements } from "./prepare.js";
 import type { LayerCacheStats, MoeSimConfig, PhaseName, StepRecord } from "./types.js";
 import { Window } from "./window.js";
+import { gateHostOps, HostClock, type GateHostOps } from "./host.js";
 
 type SimLayer = ReturnType<typeof simulatedLayers>[number];
 
@@ -70,6 +71,10 @@ export class RunConstants {
   declare ctx: number;
   declare capacityFactor: number | undefined;
   declare gatingPolicy: GatingPolicy;
+  /** Framework host overhead (host.ts): ns per op issued (0: none), the gate's host ops, local experts per GPU. */
+  declare hostOpNs: number;
+  declare gateHost: GateHostOps;
+  declare localExperts: number;
   constructor(cfg: MoeSimConfig) {
     const sim = new Simulation({ log: cfg.eventLog ? new EventLog() : false });
     const recordTimeline = cfg.memoryTimeline !== false;
@@ -133,6 +138,10 @@ export class RunConstants {
     this.ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
     this.capacityFactor = cfg.gating.capacityFactor ?? m.capacityFactor;
     this.gatingPolicy = cfg.gating.policy;
+    this.hostOpNs = cfg.clusterSpec.node.hostOpNs ?? 0;
+    this.gateHost = gateHostOps(cfg.gating.policy.name);
+    // fairseq's MOELayer loops over the GPU's share of the experts (num_local_experts = E / world size)
+    this.localExperts = Math.max(1, Math.ceil(m.experts / D));
   }
 }
 
@@ -238,6 +247,8 @@ export class StepScratch {
   /** A layer's picks for the step's tokens. */
   declare picksBuf: Int32Array;
   declare cur: StepTally;
+  /** The host thread's issue time since the last host-device sync (framework overhead, host.ts). */
+  declare host: HostClock;
   constructor(c: RunConstants) {
     const D = c.D;
     const maxTokens = maxStepTokens(c);
@@ -261,6 +272,7 @@ export class StepScratch {
     this.busyUntil = new Float64Array(D);
     this.picksBuf = new Int32Array(maxTokens * c.K);
     this.cur = new StepTally();
+    this.host = new HostClock(c.hostOpNs);
   }
 }
 
@@ -326,6 +338,7 @@ export class PhaseTimes implements Record<PhaseName, number> {
   declare all_to_all: number;
   declare expert_compute: number;
   declare weight_transfer: number;
+  declare host: number;
   declare idle: number;
   constructor() {
     this.attention = 0;
@@ -334,6 +347,7 @@ export class PhaseTimes implements Record<PhaseName, number> {
     this.all_to_all = 0;
     this.expert_compute = 0;
     this.weight_transfer = 0;
+    this.host = 0;
     this.idle = 0;
   }
 }

@@ -14,6 +14,7 @@ import { denseParts, headNs } from "./dense.js";
 import { gateLayer } from "./gating.js";
 import { combine, exchangePhase, tpCollective } from "./exchange.js";
 import { expertCompute, startCopies } from "./experts.js";
+import { attentionHostOps, expertHostOps, FAIRSEQ_OPS } from "./host.js";
 import {
   afterCollective,
   busySince,
@@ -47,9 +48,11 @@ function* stepBody(run: Run, stepIdx: number, tokens: Int32Array): ProcessGenera
   const phases = new PhaseTimes();
   const tpBytes = beginStep(c, s, tokens);
   const w = windowOpen(run.w, stepIdx) ? run.w : null;
+  s.host.begin(start);
   for (let l = 0; l < c.nLayers; l++) {
     const moe = c.layers[l].moe && !c.denseEq;
     const t0 = c.sim.now;
+    s.host.issue(attentionHostOps(c.cfg.phase === "decode", c.layers[l].crossAttention) + (moe ? 0 : FAIRSEQ_OPS.ffn));
     denseParts(c, s, t, l, moe);
     if (w) recordCompute(w, stepIdx, l, "attention", () => t0, s.attnGpu);
     let attnMax = s.cur.attnMax;
@@ -88,8 +91,19 @@ function* stepBody(run: Run, stepIdx: number, tokens: Int32Array): ProcessGenera
   }
   phases.dense += headMax;
   yield headMax;
+  // the step's output is read on the host (scores, the next tokens): a sync
+  s.host.issue(FAIRSEQ_OPS.head);
+  yield* hostSync(run, phases);
   if (w) endWindowStep(w, c.cluster, c.sim.now);
   endStep(c, s, t, stepIdx, tokens, start, phases);
+}
+
+/** A host-device sync: waits until the host has issued the segment's ops (framework overhead, host.ts). */
+function* hostSync(run: Run, phases: PhaseTimes): ProcessGenerator<void> {
+  const wait = run.s.host.sync(run.c.sim.now);
+  if (wait <= 0) return;
+  phases.host += wait;
+  yield wait;
 }
 
 /** Waits for a collective; in the window, records it on the communication streams and samples the links. */
@@ -148,11 +162,21 @@ function* moeLayer(
   if (busyUntil !== null) for (let g = 0; g < c.D; g++) busyUntil[g] = tDispatch + s.denseGpu[g];
   if (w && busyUntil !== null) recordCompute(w, stepIdx, l, "shared experts", () => tDispatch, s.denseGpu);
   const exchange = plan.exchange;
+  const gh = c.gateHost;
+  s.host.issue(FAIRSEQ_OPS.moeLayer + gh.beforeSync);
+  let hostWait = 0;
   for (let i = 0; i < exchange.length; i++) {
     yield* collective(run, w, stepIdx, l, exchange[i], exchangePhase(c, x, plan, exchange[i]));
+    if (i === 0 && gh.syncs > 0 && exchange.length > 1) {
+      // the gate reads the counts (or Tutel's capacity) on the host to size the dispatch
+      const t1 = c.sim.now;
+      yield* hostSync(run, phases);
+      hostWait += c.sim.now - t1;
+    }
   }
+  s.host.issue(gh.afterSync + expertHostOps(gh, c.localExperts));
   const tArrived = c.sim.now;
-  phases.all_to_all += tArrived - tDispatch;
+  phases.all_to_all += tArrived - tDispatch - hostWait;
   if (copies !== null && copies.copyDone.length > 0) yield c.sim.allOf(copies.copyDone);
   if (w) markBusy(w, t.gpuBusy);
   const endMax = expertCompute(c, s, x, t, plan, copies?.ready ?? null, tArrived, busyUntil);

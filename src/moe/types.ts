@@ -25,6 +25,7 @@ export const PHASES = [
   "all_to_all",
   "expert_compute",
   "weight_transfer",
+  "host",
   "idle",
 ] as const;
 export type PhaseName = (typeof PHASES)[number];

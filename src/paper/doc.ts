@@ -24,9 +24,9 @@ page, or the golden table \`test/golden/paper/table.json\`, disagrees with the c
 All runs use one framework/hardware profile, \`fairseq-v100\`: nodes of 8x V100 32 GB as a DGX-1
 (\`dgx1-v100\`: NVLink 2 as the hybrid cube-mesh, 25 GB/s per link and direction, PCIe 3 at
 12 GB/s host-to-device, InfiniBand between nodes) running the paper's 2023 fairseq stack (standard
-attention), the roofline cost model with the preset's efficiencies, no calibration profile. No paper scenario sets an
-efficiency, overhead or bandwidth of its own (a test checks this), and no constant is fitted to a
-row.
+attention, eager PyTorch's host time per op), the roofline cost model with the preset's
+efficiencies, no calibration profile. No paper scenario sets an efficiency, overhead or bandwidth
+of its own (a test checks this), and no constant is fitted to a row.
 
 The paper's metrics: a throughput ratio compares the **maximum** throughput of each gate over the
 batch sizes it fits (static gating runs out of memory early); batch sizes are sequences (LM, 1024
@@ -46,9 +46,19 @@ const OUTRO = `## What is modelled, and what is not
 - **Static gating's cost is modelled from first principles**: fairseq's capacity token fraction
   pads every expert to C x S rows (C = 0.05 LM, 1 MT), and its GShard einsums materialise and
   multiply through an S x E x capacity mask.
-- **Framework overheads are not modelled**: host time per launched op, per-expert Python loops and
-  allocator behaviour of the eager PyTorch/fairseq stack the paper measured. They weigh most where
-  the GPU work is small (MoE vs dense at batch 1, the decoder).
+- **Framework host overhead is modelled** (\`hostOpNs\`, docs/hardware.md "Framework host
+  overhead"): the eager PyTorch/fairseq stack issues every op from Python at 5 us of host time
+  (pytorch/pytorch#41383, https://github.com/pytorch/pytorch/issues/41383: ~5 us per op with
+  \`requires_grad=False\`, a 2020 PyTorch; timed on CPU tensors, so a lower bound for a CUDA op).
+  Ops per layer are counted from fairseq's transformer layer, MultiheadAttention and MOELayer
+  (its loop over a GPU's local experts, 5 ops each), fairseq's top-2 gate (static, ~115 ops with
+  dispatch and combine), Tutel's \`extract_critical\` and fast dispatcher (70) and the paper's dynamic
+  gating steps (30; its code is not public). Between host-device syncs (the end of a step;
+  Tutel's capacity and dynamic gating's counts read on the host, one per MoE layer) a stretch
+  takes max(host issue time, GPU time); the wait is the \`host\` phase. At the batches where each
+  gate peaks it hides behind the GPU work; it binds in small decode steps (the dense decoder,
+  dynamic gating at a few sentences per GPU). Not counted: beam search's bookkeeping, the caching
+  allocator's behaviour and fragmentation.
 - **Standard attention's score traffic is timed**: fairseq's MultiheadAttention computes QK^T,
   the softmax and PV as separate kernels, so the heads x queries x keys scores S are written and
   read and the probabilities P written and read in HBM (FlashAttention, Dao et al. 2022,

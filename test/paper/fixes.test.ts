@@ -122,7 +122,7 @@ describe("paper fixes", () => {
     ];
     for (const f of files) {
       const text = readFileSync(f, "utf8").replace(/#.*$/gm, "");
-      expect(text, f).not.toMatch(/efficien|overhead|bandwidth|latency_ns|profile|flops|hbm|link/i);
+      expect(text, f).not.toMatch(/efficien|overhead|bandwidth|latency_ns|profile|flops|hbm|link|hostop/i);
     }
     for (const f of sweepFiles) {
       for (const { s } of scenariosOf(f)) {

@@ -57,7 +57,16 @@ export function shortKey(key: string): string {
 }
 
 /** Phase order of the simulator's latency breakdown (src/moe/simulate.ts PHASES); unknown phases follow. */
-export const PHASE_ORDER = ["attention", "dense", "gating", "all_to_all", "expert_compute", "weight_transfer", "idle"];
+export const PHASE_ORDER = [
+  "attention",
+  "dense",
+  "gating",
+  "all_to_all",
+  "expert_compute",
+  "weight_transfer",
+  "host",
+  "idle",
+];
 
 export function phasesOf(names: Iterable<string>): string[] {
   const set = new Set(names);
