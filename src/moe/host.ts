@@ -14,17 +14,24 @@
 /** Op calls of the blocks of a fairseq transformer layer (inference, dropout a no-op that is still called). */
 export const FAIRSEQ_OPS = {
   /**
-   * Self-attention over whole sequences (encoder, LM scoring, prefill): layer norm, MultiheadAttention through
-   * F.multi_head_attention_forward (in-projection, chunk, 3x contiguous/view/transpose, scaling, bmm, softmax,
-   * dropout, bmm, transpose/view, out-projection), dropout, residual add.
+   * Self-attention over whole sequences (encoder, LM scoring, prefill): layer norm; fairseq's MultiheadAttention
+   * without incremental state takes PyTorch's F.multi_head_attention_forward (torch.empty and the torch.cat of the
+   * q/k/v biases in fairseq, then three projections, the scaling, three contiguous/view/transpose, bmm, softmax,
+   * dropout, bmm, transpose/contiguous/view, the out-projection: 23); dropout, residual add.
    */
-  selfAttention: 20,
+  selfAttention: 26,
   /**
-   * Self-attention of one decode step with the incremental key/value cache: separate q/k/v projections, the
-   * cache read, concatenated and written back (views and cats per key and value), utils.softmax in fp32 and back.
+   * Self-attention of one decode step with the incremental key/value cache (fairseq's own path): three
+   * projections, the scaling, three contiguous/view/transpose, the cached keys and values read (view) and
+   * concatenated with the new ones, the padding mask appended, the cache written back, bmm, softmax in fp32 and
+   * back, dropout, bmm, transpose/contiguous/view, the out-projection; layer norm, dropout, residual add.
    */
-  selfAttentionIncremental: 30,
-  /** Encoder-decoder attention (static keys/values from the encoder, cached): as selfAttention. */
+  selfAttentionIncremental: 40,
+  /**
+   * Encoder-decoder attention in a decode step (static keys/values cached from the encoder): the query's
+   * projection, scaling and reshape, the cached keys and values read, bmm, softmax, dropout, bmm, reshape, the
+   * out-projection; layer norm, dropout, residual add.
+   */
   crossAttention: 20,
   /** Dense FFN block: layer norm, fc1, activation, activation dropout, fc2, dropout, residual add. */
   ffn: 7,

@@ -9,7 +9,7 @@ const HIDDEN =
   "each gate peaks, so it does not move this ratio";
 const STATIC_GPU =
   "moesim's static-gated MoE step at batch 1 is GPU-bound: fairseq's capacity pads every local expert to C x S " +
-  "rows, and the host's ~460 ops per MoE layer (the loop over 64 local experts included) at 5 us take less " +
+  "rows, and the host's ~470 ops per MoE layer (the loop over 64 local experts included) at 5 us take less " +
   "than that GPU work";
 const STATIC =
   "static gating's cost is modelled from first principles (fairseq's capacity padding to C x S rows and the " +
@@ -66,12 +66,12 @@ export const WHY: Record<string, string> = {
     `expert, host time per op).`,
   "enc-moe-dense":
     "as the LM row: moesim's static-gated MoE step at batch 1 is GPU-bound (capacity padding of 16 local experts " +
-    "per GPU; ~220 host ops per MoE layer at 5 us take less). Settled by a V100 profile of fairseq's MoE layer at " +
+    "per GPU; ~230 host ops per MoE layer at 5 us take less). Settled by a V100 profile of fairseq's MoE layer at " +
     "batch 1 (time per expert, host time per op).",
   "dec-moe-dense":
-    "in decode moesim's dense step is host-bound (1,373 ops at 5 us: 6.9 ms) while the static-gated MoE step is " +
+    "in decode moesim's dense step is host-bound (1,613 ops at 5 us: 8.1 ms) while the static-gated MoE step is " +
     "GPU-bound (every local expert's weights read per MoE layer), so more host time per op would bring the ratio " +
-    "down towards their op counts' ratio (1.9x), not up to the paper's 3x. Settled by a V100 profile of both " +
+    "down towards their op counts' ratio (1.7x), not up to the paper's 3x. Settled by a V100 profile of both " +
     "decode steps.",
   "buffer-2node":
     "the paper does not give the cache size nor the baseline of its memory-pressure runs; " +
@@ -84,8 +84,8 @@ export const WHY: Record<string, string> = {
   "lb-share-before": `${TOPICS}. Settled by an LM routing trace.`,
   "lb-enc": `${TOPICS}; the gain follows the imbalance removed. Settled by an NLLB encoder routing trace.`,
   "lb-dec-anticorr":
-    `${TOPICS}; at 2 sentences per GPU moesim's decode step with dynamic gating waits on the host for about a ` +
-    `quarter of its time (5 us per op, a sync per MoE layer), which placement does not shorten, so the expert time ` +
+    `${TOPICS}; at 2 sentences per GPU moesim's decode step with dynamic gating waits on the host for about 30% ` +
+    `of its time (5 us per op, a sync per MoE layer), which placement does not shorten, so the expert time ` +
     `anti-correlation saves is mostly lost to that wait. Settled by an NLLB decoder routing trace and a measured ` +
     `host time per op on the paper's stack.`,
 };
