@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FAIRSEQ_OPS, GATE_HOST_OPS, HostClock } from "../../src/moe/host.js";
 import { clusterSpecFrom, getNodePreset } from "../../src/hardware/presets.js";
@@ -17,6 +18,21 @@ describe("the host clock: a segment between syncs takes max(host issue time, GPU
     // the next segment starts when the host has caught up
     h.issue(2);
     expect(h.sync(1_000 + 40 * 5_000)).toBe(10_000);
+  });
+
+  it("any segment ends at max(GPU end, start + ops x h), and the next one starts there", () => {
+    fc.assert(
+      fc.property(fc.nat(1e9), fc.nat(10_000), fc.nat(10_000), fc.nat(1e8), (start, ops, opNs, gpuNs) => {
+        const h = new HostClock(opNs);
+        h.begin(start);
+        h.issue(ops);
+        const gpuEnd = start + gpuNs;
+        const end = gpuEnd + h.sync(gpuEnd);
+        expect(end).toBe(Math.max(gpuEnd, start + ops * opNs));
+        expect(h.segStart).toBe(end);
+        expect(h.issued).toBe(0);
+      }),
+    );
   });
 
   it("with large GPU work the segment takes the GPU's time (no wait)", () => {
