@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { loadSweepFile, pointsDir, readPoint, runSweep, type ProgressSink } from "../sweep/index.js";
+import { loadSweepFile, pointsDir, readPoint, runSweep, simulatorBuild, type ProgressSink } from "../sweep/index.js";
 import type { PointResult } from "../scenario/sweep-results.js";
 import { PAPER_SWEEPS } from "./findings.js";
 import type { PaperResults } from "./results.js";
@@ -30,7 +30,7 @@ export async function runPaper(opts: PaperRunOptions): Promise<PaperResults> {
     await runSweep(spec, { out, workers: opts.workers, progress: opts.progress?.(s.name) });
     const pts: PointResult[] = [];
     for (const p of spec.points) {
-      const r = readPoint(join(pointsDir(out), `${p.key}.json`), spec.baseHash);
+      const r = readPoint(join(pointsDir(out), `${p.key}.json`), spec.baseHash, simulatorBuild());
       if (!r) throw new Error(`paper: ${s.name}: point ${p.key} has no result after its run`);
       pts.push(r);
     }

@@ -25,6 +25,8 @@ export interface PointResult {
   index: number;
   /** Hash of the base scenario: a point file made from another base is stale and re-run. */
   base_hash: string;
+  /** The simulator build that made it (src/sweep/build.ts): a point of another build is re-run. */
+  build: string;
   params: Params;
   summary: Omit<RunSummary, "results_dir">;
 }
@@ -36,5 +38,5 @@ export interface MergedSweep {
   base_hash: string;
   /** The swept key paths, in the order they were declared. */
   param_keys: string[];
-  points: Omit<PointResult, "format" | "sweep" | "base_hash">[];
+  points: Omit<PointResult, "format" | "sweep" | "base_hash" | "build">[];
 }

@@ -5,4 +5,5 @@ export { pointScenario, pointText, describePoint, paramText } from "./point.js";
 export { setPath } from "../util/paths.js";
 export { progressFor, lineProgress, barProgress, quietProgress, type ProgressSink } from "./progress.js";
 export { stableHash, canonicalJson } from "./hash.js";
+export { simulatorBuild } from "./build.js";
 export type { MergedSweep, PointResult, Params, ParamValue } from "../scenario/sweep-results.js";

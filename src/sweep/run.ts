@@ -6,6 +6,7 @@ import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { checkOutputDir } from "../util/output.js";
 import { workerEntry } from "./bundle.js";
+import { simulatorBuild } from "./build.js";
 import { describePoint, pointText, withoutBaseFile } from "./point.js";
 import { quietProgress, type ProgressSink } from "./progress.js";
 import { shardPoints, type SweepPoint, type SweepSpec } from "./spec.js";
@@ -50,12 +51,16 @@ export interface SweepRun {
 
 export const pointsDir = (out: string): string => join(out, "points");
 
-/** Reads a finished point file, or null when absent, unreadable or made from another base scenario. */
-export function readPoint(path: string, baseHash?: string): PointResult | null {
+/**
+ * Reads a finished point file, or null when absent, unreadable, made from another base scenario
+ * or (when `build` is given) by another simulator build (simulatorBuild).
+ */
+export function readPoint(path: string, baseHash?: string, build?: string): PointResult | null {
   if (!existsSync(path)) return null;
   try {
     const p = JSON.parse(readFileSync(path, "utf8")) as PointResult;
     if (p.format !== POINT_FORMAT || (baseHash !== undefined && p.base_hash !== baseHash)) return null;
+    if (build !== undefined && p.build !== build) return null;
     return p;
   } catch {
     return null;
@@ -98,7 +103,10 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   const manifestPath = join(out, "sweep-spec.json");
   checkOutDir(out, manifestPath, spec.name);
   const dir = pointsDir(out);
-  const todo: SweepPoint[] = selected.filter((p) => readPoint(join(dir, `${p.key}.json`), spec.baseHash) === null);
+  const build = simulatorBuild();
+  const todo: SweepPoint[] = selected.filter(
+    (p) => readPoint(join(dir, `${p.key}.json`), spec.baseHash, build) === null,
+  );
   const skipped = selected.length - todo.length;
   const limit = opts.stopAfter ?? Infinity;
   const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), todo.length || 1));
@@ -159,6 +167,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
             key: cur.point.key,
             index: cur.point.index,
             base_hash: spec.baseHash,
+            build,
             params: cur.point.params,
             summary: m.summary as PointResult["summary"],
           };

@@ -2,7 +2,14 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadSweepFile, mergeSweeps, runSweep, writeMerged, type SweepSpec } from "../../src/sweep/index.js";
+import {
+  loadSweepFile,
+  mergeSweeps,
+  runSweep,
+  simulatorBuild,
+  writeMerged,
+  type SweepSpec,
+} from "../../src/sweep/index.js";
 import { mergedFiles, repoRoot, SMALL_SWEEP, tempDir } from "./helpers.js";
 import { UserError } from "../../src/util/errors.js";
 
@@ -158,6 +165,22 @@ describe("sweep runs", () => {
     const r = await runSweep(spec, { workers: 1, out, shard: { index: 0, count: 3 } });
     expect(r.ran).toBe(1);
     expect(r.skipped).toBe(1);
+  });
+
+  it("re-runs a point made by another simulator build (a changed model), and keeps the build out of sweep.json", async () => {
+    const out = tempDir();
+    await runSweep(spec, { workers: 1, out, shard: { index: 0, count: 3 } });
+    const files = pointFiles(out);
+    const f = join(out, "points", files[1]);
+    const p = JSON.parse(readFileSync(f, "utf8"));
+    expect(p.build).toBe(simulatorBuild());
+    expect(p.build).toMatch(/^[0-9a-f]{16}$/);
+    writeFileSync(f, JSON.stringify({ ...p, build: "0000000000000000" }));
+    const r = await runSweep(spec, { workers: 1, out, shard: { index: 0, count: 3 } });
+    expect(r.ran).toBe(1);
+    expect(r.skipped).toBe(1);
+    expect(JSON.parse(readFileSync(f, "utf8")).build).toBe(simulatorBuild());
+    expect(mergeSweeps([out]).files.get("sweep.json")).not.toContain('"build"');
   });
 
   it("an error found while a worker resolves a point names the sweep file and the point, once, and stops the sweep", async () => {

@@ -22,6 +22,7 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<void> {
     writeMerged,
     progressFor,
     readPoint,
+    simulatorBuild,
     pointsDir,
     shardPoints,
     pointText,
@@ -40,7 +41,7 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<void> {
         index: p.index,
         key: p.key,
         params: p.params,
-        done: readPoint(join(pointsDir(out), `${p.key}.json`), spec.baseHash) !== null,
+        done: readPoint(join(pointsDir(out), `${p.key}.json`), spec.baseHash, simulatorBuild()) !== null,
       };
     });
     if (opts.json)
