@@ -122,6 +122,8 @@ function capScale(w: Float64Array, cand: Uint8Array, m: number, out: Float64Arra
       if (f > 0 && f * w[e] >= 1) ones++;
       else sum += w[e];
     }
+    // Every candidate capped at 1 (m equals the candidates, e.g. top-k = experts): f already gives them all 1.
+    if (!(sum > 0) && ones > 0) break;
     const nf = sum > 0 ? (m - ones) / sum : 0;
     if (ones === capped && iter > 0 && Math.abs(nf - f) <= 1e-12 * nf) break;
     capped = ones;

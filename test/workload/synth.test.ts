@@ -89,6 +89,30 @@ describe("synthesize", () => {
     }
     expect(new Set(t.seq).size).toBe(20);
   });
+  it("inclusion probabilities sum to top-k and stay in [0, 1], top-k = experts included (every expert always picked)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 0, max: 24 }),
+        fc.double({ min: 0, max: 3, noNaN: true }),
+        (E, k0, zipf) => {
+          const topK = 1 + (k0 % E);
+          const q = zipfSynthParams({ layers: 2, experts: E, topK, zipf, seed: E * 31 + topK });
+          for (const row of q.inclusion[0]) {
+            expect(row.reduce((a, x) => a + x, 0)).toBeCloseTo(topK, 9);
+            for (const x of row) expect(x >= 0 && x <= 1).toBe(true);
+            if (topK === E) expect(row.every((x) => x === 1)).toBe(true);
+          }
+        },
+      ),
+    );
+    const all = synthesize(zipfSynthParams({ layers: 1, experts: 4, topK: 4, zipf: 0.5 }), {
+      sequences: 3,
+      tokensPerSequence: 5,
+      seed: 2,
+    });
+    for (let i = 0; i < all.tokens; i++) expect([...all.picks.subarray(i * 4, i * 4 + 4)].sort()).toEqual([0, 1, 2, 3]);
+  });
   it("locality 0 gives chance reuse, locality 1 copies the previous token", () => {
     const q = (loc: number) =>
       traceStats(synthesize({ ...p, reuse: [loc, loc, loc] }, { sequences: 50, tokensPerSequence: 50, seed: 1 }), {
