@@ -20,17 +20,9 @@
  * (process.cpuUsage).
  * The last stdout line is one JSON object.
  */
-import { readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { loadScenarioFile, type LoadedScenario } from "../src/scenario/load.js";
-import { resolveScenario } from "../src/scenario/resolve.js";
-import { simulateMoe } from "../src/moe/simulate.js";
-import { loadSweepFile } from "../src/sweep/spec.js";
-import { describePoint, pointText } from "../src/sweep/point.js";
 import { UserError } from "../src/util/errors.js";
-import { stepTimeStats } from "./_scale-scenario.js";
+import { guardEntries, guardRun, type GuardEntry, type GuardRun } from "./_guard-scenarios.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const GUARD = 0.02;
 
 function arg(name: string): string | undefined {
@@ -43,71 +35,14 @@ const match = arg("--match");
 const withLoad = !process.argv.includes("--no-load");
 const withFlow = !process.argv.includes("--no-flow");
 
-interface Entry {
-  group: "quickstart" | "deployments" | "paper";
-  label: string;
-  /** A fresh validated scenario each call (runs mutate it). */
-  load: () => LoadedScenario;
-}
-
-/** Every validation and deployment scenario, as loaders. */
-function entries(): Entry[] {
-  const out: Entry[] = [];
-  const quick = join(ROOT, "scenarios", "quickstart.yaml");
-  out.push({ group: "quickstart", label: "quickstart", load: () => loadScenarioFile(quick) });
-  const dep = join(ROOT, "scenarios", "deployments");
-  for (const f of readdirSync(dep)
-    .filter((x) => x.endsWith(".yaml"))
-    .sort())
-    out.push({ group: "deployments", label: `deployments/${f}`, load: () => loadScenarioFile(join(dep, f)) });
-  const paper = join(ROOT, "scenarios", "paper");
-  for (const f of readdirSync(join(paper, "base"))
-    .filter((x) => x.endsWith(".yaml"))
-    .sort())
-    out.push({ group: "paper", label: `paper/base/${f}`, load: () => loadScenarioFile(join(paper, "base", f)) });
-  for (const f of readdirSync(paper)
-    .filter((x) => x.endsWith(".yaml"))
-    .sort()) {
-    const spec = loadSweepFile(join(paper, f));
-    for (const p of spec.points)
-      out.push({
-        group: "paper",
-        label: `paper/${f} ${describePoint(p).replace(/^point /, "#")}`,
-        load: () => pointText(spec, p).loaded,
-      });
-  }
-  return out.filter((e) => (!only || only.includes(e.group)) && (!match || e.label.includes(match)));
-}
-
-interface Run {
-  /** The step at which the run ran out of GPU memory (the paper's OOM points), else null. */
-  oom: number | null;
-  mean: number;
-  p99: number;
-  steps: number;
-  cpuS: number;
-}
-
-async function run(e: Entry, model: "flow" | "analytic", routing: "tokens" | "load", reseed = false): Promise<Run> {
-  const loaded = e.load();
-  const sc = loaded.scenario;
-  if (reseed) sc.seed = `${sc.seed}/reseeded`;
-  sc.cluster.network_model = model;
-  sc.workload.routing = routing;
-  sc.workload.max_steps = Math.min(sc.workload.max_steps ?? STEPS, STEPS);
-  sc.workload.dense_baseline = false;
-  sc.outputs = { ...sc.outputs, timelines: false, report: false };
-  const c0 = process.cpuUsage();
-  const resolved = await resolveScenario(loaded, { outDir: "/tmp/moesim-bench-network-guard" });
-  const r = simulateMoe(resolved.config);
-  const cu = process.cpuUsage(c0);
-  return {
-    oom: r.oom ? r.oom.step : null,
-    ...stepTimeStats(r.steps),
-    steps: r.completedSteps,
-    cpuS: (cu.user + cu.system) / 1e6,
-  };
-}
+const entries = (): GuardEntry[] =>
+  guardEntries().filter((e) => (!only || only.includes(e.group)) && (!match || e.label.includes(match)));
+const run = (
+  e: GuardEntry,
+  model: "flow" | "analytic",
+  routing: "tokens" | "load",
+  reseed = false,
+): Promise<GuardRun> => guardRun(e, { model, routing, maxSteps: STEPS, reseed });
 
 const rel = (a: number, b: number): number => Number((a / b - 1).toFixed(5));
 const pct = (x: number): string => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(2)}%`;
@@ -163,7 +98,7 @@ for (const e of entries()) {
         `cpu_s flow=${flow.cpuS.toFixed(2)} analytic=${an.cpuS.toFixed(2)}`,
     );
   if (!withLoad) continue;
-  let load: Run;
+  let load: GuardRun;
   try {
     load = await run(e, "analytic", "load");
   } catch (err) {
