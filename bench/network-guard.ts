@@ -15,12 +15,19 @@
  * (`reseeded`: another draw of the same routing) against the first is the noise floor of the comparison on that
  * scenario; a difference well beyond it is a bias of the load mode (e.g. correlation it does not model).
  *
+ * Last, one all-to-all alone on the DGX-1 cube mesh (fairseq-v100) with random sizes, analytic against flow: the
+ * per-collective spread behind the step-level figures (`cube_mesh_all_to_all`).
+ *
  * `--only deployments|paper|quickstart` (comma list) restricts the scenarios; `--match TEXT` keeps those whose label
  * contains it; `--no-load` skips the routing comparison, `--no-flow` the network one. CPU time per scenario is printed
  * (process.cpuUsage).
  * The last stdout line is one JSON object.
  */
 import { UserError } from "../src/util/errors.js";
+import { Simulation } from "../src/sim/engine.js";
+import { rootStream } from "../src/sim/rng.js";
+import { Cluster } from "../src/hardware/cluster.js";
+import { clusterSpecFrom } from "../src/hardware/presets.js";
 import { guardEntries, guardRun, type GuardEntry, type GuardRun } from "./_guard-scenarios.js";
 
 const GUARD = 0.02;
@@ -126,6 +133,48 @@ for (const e of entries()) {
 }
 const cu = process.cpuUsage(c0);
 
+/**
+ * One all-to-all alone on the fairseq-v100 node (the DGX-1's cube mesh, pairs without a link relayed through a GPU,
+ * which every paper scenario runs), random sizes per pair (uniform up to `scale`, 30% of pairs up to 5 x scale), 100
+ * per scale: the analytic model's completion time against the flow model's (relative, and the largest excess in ns).
+ */
+function meshAllToAll(): { scale: number; min: number; max: number; max_excess_ns: number }[] {
+  const once = (sizes: Float64Array, model: "flow" | "analytic"): number => {
+    const sim = new Simulation();
+    const cluster = new Cluster(sim, clusterSpecFrom({ preset: "fairseq-v100", nodes: 1 }), {
+      recordTimeline: false,
+      networkModel: model,
+    });
+    let done = -1;
+    cluster.allToAll([0, 1, 2, 3, 4, 5, 6, 7], sizes, () => void (done = sim.now));
+    sim.run();
+    return done;
+  };
+  const rng = rootStream("bench-network-guard-mesh");
+  const out = [];
+  for (const scale of [1e3, 1e4, 1e5, 1e6, 1e7, 1e8]) {
+    let min = Infinity;
+    let max = -Infinity;
+    let excess = 0;
+    for (let i = 0; i < 100; i++) {
+      const m = new Float64Array(64);
+      for (let k = 0; k < 64; k++) m[k] = Math.floor(rng.next() * scale * (rng.next() < 0.3 ? 5 : 1));
+      const f = once(m, "flow");
+      const a = once(m, "analytic");
+      min = Math.min(min, a / f - 1);
+      max = Math.max(max, a / f - 1);
+      excess = Math.max(excess, a - f);
+    }
+    out.push({ scale, min: Number(min.toFixed(5)), max: Number(max.toFixed(5)), max_excess_ns: excess });
+    console.log(
+      `one all-to-all on fairseq-v100, bytes per pair up to ${5 * scale}: analytic vs flow ${pct(min)} .. ${pct(max)}, ` +
+        `analytic later by at most ${excess} ns`,
+    );
+  }
+  return out;
+}
+const mesh = meshAllToAll();
+
 const worstOf = <T extends { mean: number; p99: number }>(xs: T[]): T | undefined =>
   xs.reduce<T | undefined>(
     (w, x) => (!w || Math.max(Math.abs(x.mean), Math.abs(x.p99)) > Math.max(Math.abs(w.mean), Math.abs(w.p99)) ? x : w),
@@ -152,6 +201,7 @@ console.log(
     load_refused: refused.length,
     oom,
     cpu_s: Number(((cu.user + cu.system) / 1e6).toFixed(1)),
+    cube_mesh_all_to_all: mesh,
     rows,
     load_rows: loadRows,
   }),
