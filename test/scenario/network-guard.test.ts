@@ -1,7 +1,7 @@
 /**
  * Issue 20's accuracy guards on validation and deployment scenarios. First: where both network models run, the
  * analytic model's step-time mean and p99 are within 2% of the flow model's, here on one scenario per kind of cluster
- * and workload, 4 steps each (bench/network-guard runs all 228, the 32- and 72-GPU deployments included, which take
+ * and workload, 4 steps each (bench/network-guard runs all 243, the 32- and 72-GPU deployments included, which take
  * ~20-40 s of CPU each with flows: docs/performance.md, "Accuracy guards"). Second: load-level routing within 2% of
  * per-token routing, on paper scenarios that allow it.
  */
