@@ -5,7 +5,7 @@
  * (scenarios/paper/base/*.yaml) and every point of the paper's sweeps (scenarios/paper/*.yaml, what `moesim paper`
  * validates against the paper's figures). Each runs with `cluster.network_model: flow` and `analytic` (resolve, then
  * simulateMoe), its steps capped at `--steps N` (default 4; a scenario with fewer steps runs them all), so the whole
- * bench takes a few minutes on 2 cores. Per scenario: step-time (latency) mean and nearest-rank p99 per model and the
+ * bench takes ~8.5 min of CPU, one core. Per scenario: step-time (latency) mean and nearest-rank p99 per model and the
  * analytic model's relative difference to the flow model's; then the worst. Guard: |difference| <= 2%.
  *
  * Load-level routing (`workload.routing: load`) is run beside per-token routing, both with the analytic model, on
