@@ -8,6 +8,7 @@
 import type { Simulation } from "../../sim/engine.js";
 import { grown } from "../../util/arrays.js";
 import { NetworkCore, type NetworkModel } from "./core.js";
+import { BY_PAIRS, BY_ROWS, LinkBlocks } from "./link-blocks.js";
 import { MAX_ROUTE, PairsByLink, type PairRoutes, type TableRates } from "./routes.js";
 
 /** The group id handed to runGroup's add callback. */
@@ -19,6 +20,14 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
   private aTouched = new Int32Array(0);
   private aBusyUntil = new Float64Array(0); // when each link has drained the bytes queued on it so far
   private readonly aRoute = new Int32Array(MAX_ROUTE);
+  /**
+   * All-to-alls sum the loads of links with more than this many pairs by blocks where that saves work
+   * (link-blocks.ts); null: half the group's size. Infinity sums every link pair by pair (tests compare both).
+   */
+  blockMinPairs: number | null = null;
+  private readonly tableBlocks = new WeakMap<PairsByLink, LinkBlocks>();
+  private sumRows = new Float64Array(0); // per (source, destination block)
+  private sumCols = new Float64Array(0); // per (source block, destination)
 
   constructor(sim: Simulation, endpoints: number) {
     super(sim, endpoints);
@@ -104,9 +113,21 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     this.sim.scheduleRaw(Math.ceil(this.analyticTable(t, sizes, count, now)) - now, onDone, 0, "network.delivered");
   }
 
-  /** Readies the model for all-to-alls over t: its per-pair latencies and pairs by link, now. */
+  /** Readies the model for all-to-alls over t: its per-pair latencies, pairs by link and block sums, now. */
   prepareTable(t: PairRoutes): void {
-    this.linksOf(t, this.ratesOf(t));
+    this.blocksOf(t, this.linksOf(t, this.ratesOf(t)));
+  }
+
+  /** A table's block structure (link-blocks.ts), built on first use, and room for its sums. */
+  private blocksOf(t: PairRoutes, al: PairsByLink): LinkBlocks {
+    let lb = this.tableBlocks.get(al);
+    if (lb === undefined) {
+      lb = new LinkBlocks(t.n, al, this.blockMinPairs ?? undefined);
+      this.tableBlocks.set(al, lb);
+    }
+    if (lb.rows && this.sumRows.length < t.n * lb.nbD) this.sumRows = new Float64Array(t.n * lb.nbD);
+    if (lb.cols && this.sumCols.length < t.n * lb.nbS) this.sumCols = new Float64Array(t.n * lb.nbS);
+    return lb;
   }
 
   /** A table's pairs by link, built on first use. */
@@ -131,30 +152,57 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
 
   /**
    * analyticRecords for an all-to-all, straight from its table, link by link (PairsByLink): the
-   * same link loads (summed in pair order), drains and counters, and the same last delivery (the
-   * maximum over flows of their slowest link's end plus their latency is the maximum over links
-   * of the link's end plus its sending pairs' longest latency: rounding is monotone), in
-   * O(pairs x route length) sequential reads instead of two scattered passes. No records
+   * same link loads, drains and counters, and the same last delivery (the maximum over flows of
+   * their slowest link's end plus their latency is the maximum over links of the link's end plus
+   * its sending pairs' longest latency: rounding is monotone). A link that carries a product set
+   * of pairs over whole blocks of members takes its load from the block sums of one pass over the
+   * sizes (link-blocks.ts); the others sum their pairs in pair order. Block sums add the same
+   * bytes in another order: equal for whole-byte sizes (exact sums), within float rounding
+   * otherwise; a load is 0 either way exactly when all its pairs send nothing. No records
    * written. All-to-all flows have no rate cap of their own.
    */
   private analyticTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, now: number): number {
     const tr = this.ratesOf(t);
     const al = this.linksOf(t, tr);
+    const lb = this.blocksOf(t, al);
+    this.sweep(t, sizes, lb);
+    const n = t.n;
     const lat = tr.lat;
     const links = al.links;
     const start = al.start;
     const pairs = al.pairs;
     const byLat = al.byLat;
+    const mode = lb.mode;
+    const mStart = lb.mStart;
+    const members = lb.members;
+    const bStart = lb.bStart;
+    const blocks = lb.blocks;
+    const rows = this.sumRows;
+    const cols = this.sumCols;
+    const nbD = lb.nbD;
     let deliver = now;
-    // Link by link: its load (the bytes of its pairs, summed in pair order as a pass over the
-    // pairs would), drained after what was queued there before. A flow ends when the last link
-    // on its route has drained and is delivered its route's latency later, so the last delivery
-    // is, over the loaded links, the link's end plus the longest latency among its pairs that send.
+    // Link by link: its load, drained after what was queued there before. A flow ends when the
+    // last link on its route has drained and is delivered its route's latency later, so the last
+    // delivery is, over the loaded links, the link's end plus the longest latency among its pairs
+    // that send.
     for (let i = 0; i < links.length; i++) {
       const a = start[i];
       const b = start[i + 1];
       let load = 0;
-      for (let x = a; x < b; x++) load += sizes[pairs[x]];
+      const m = mode[i];
+      if (m === BY_PAIRS) {
+        for (let x = a; x < b; x++) load += sizes[pairs[x]];
+      } else if (m === BY_ROWS) {
+        for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) {
+          const base = members[x] * nbD;
+          for (let y = bStart[i], ye = bStart[i + 1]; y < ye; y++) load += rows[base + blocks[y]];
+        }
+      } else {
+        for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) {
+          const d = members[x];
+          for (let y = bStart[i], ye = bStart[i + 1]; y < ye; y++) load += cols[blocks[y] * n + d];
+        }
+      }
       if (!(load > 0)) continue;
       const end = this.drain(links[i], now, load);
       let x = a;
@@ -162,19 +210,53 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       const at = end + lat[byLat[x]];
       if (at > deliver) deliver = at;
     }
+    this.flowsDone += count;
+    return deliver;
+  }
+
+  /**
+   * One pass over an all-to-all's sizes, in pair order: the endpoint counters, and the block sums
+   * its links need (sumRows[source * nbD + destination block], sumCols[source block * n +
+   * destination]). Each counter and sum adds its pairs' bytes in pair order, as a pass adding pair
+   * by pair would (adding the zeros changes nothing); a row's sent bytes and block sums are kept in
+   * locals over the row.
+   */
+  private sweep(t: PairRoutes, sizes: ArrayLike<number>, lb: LinkBlocks): void {
+    const n = t.n;
+    const src = t.src;
+    const dst = t.dst; // dst[j]: member j's endpoint (row 0)
     const sent = this.sentBytes;
     const received = this.receivedBytes;
     const delivered = this.deliveredBytes;
-    const nn = t.n * t.n;
-    for (let p = 0; p < nn; p++) {
-      const b = sizes[p];
-      if (!(b > 0)) continue;
-      sent[t.src[p]] += b;
-      received[t.dst[p]] += b;
-      delivered[t.dst[p]] += b;
+    const byRows = lb.rows;
+    const byCols = lb.cols;
+    const rows = this.sumRows;
+    const cols = this.sumCols;
+    const nbD = lb.nbD;
+    const dFirst = lb.dFirst;
+    const sBlock = lb.sBlock;
+    if (byCols) cols.fill(0, 0, n * lb.nbS);
+    for (let i = 0; i < n; i++) {
+      const row = i * n;
+      const s = src[row];
+      const rBase = i * nbD;
+      const cBase = sBlock[i] * n - row;
+      let out = sent[s];
+      for (let k = 0; k < nbD; k++) {
+        let sum = 0;
+        for (let p = row + dFirst[k], end = row + dFirst[k + 1]; p < end; p++) {
+          const b = sizes[p];
+          sum += b;
+          out += b;
+          const d = dst[p - row];
+          received[d] += b;
+          delivered[d] += b;
+          if (byCols) cols[cBase + p] += b;
+        }
+        if (byRows) rows[rBase + k] = sum;
+      }
+      sent[s] = out;
     }
-    this.flowsDone += count;
-    return deliver;
   }
 
   /**

@@ -1,0 +1,189 @@
+/**
+ * Block sums for the analytic all-to-all (AnalyticNetwork.analyticTable): on a cluster most of a
+ * table's links carry a product set of pairs {sources} x {destinations} (a GPU's PCIe up-link and
+ * NIC: that GPU x every GPU on other nodes; a node's NIC receive side: every GPU on other nodes x
+ * the GPUs behind it), whose destinations (or sources) are whole nodes. Such a link's load is then
+ * a sum of per-(source, destination block) or per-(source block, destination) sums, which one pass
+ * over the sizes computes for all links at once: O(pairs + links x sources x blocks) instead of
+ * O(pairs x route length) scattered reads. Blocks are contiguous runs of members, found from the
+ * links themselves (no topology is assumed); a link whose pairs are not such a product set, or for
+ * which the sums would not save work, is summed pair by pair as before.
+ */
+
+/** A link whose sources (destinations) fall in more runs of consecutive members than this sets no block bounds. */
+const MAX_RUNS = 4;
+
+/** How a link's load is summed: pair by pair, by (source, destination block), by (source block, destination). */
+export const BY_PAIRS = 0;
+export const BY_ROWS = 1;
+export const BY_COLS = 2;
+
+/**
+ * Per table (built once, with its PairsByLink): destination blocks dBlock[j] (nbD of them) and
+ * source blocks sBlock[i] (nbS); per link i its mode, and for BY_ROWS its sources
+ * members[mStart[i] ..) and destination blocks blocks[bStart[i] ..) (for BY_COLS its destinations
+ * and source blocks), each in increasing order.
+ */
+export class LinkBlocks {
+  declare readonly n: number;
+  declare readonly nbD: number;
+  declare readonly dBlock: Int32Array;
+  /** Destination block k is members dFirst[k] .. dFirst[k + 1] - 1 (blocks are runs of consecutive members). */
+  declare readonly dFirst: Int32Array;
+  declare readonly nbS: number;
+  declare readonly sBlock: Int32Array;
+  declare readonly mode: Int8Array;
+  declare readonly mStart: Int32Array;
+  declare readonly members: Int32Array;
+  declare readonly bStart: Int32Array;
+  declare readonly blocks: Int32Array;
+  /** Some link is summed BY_ROWS / BY_COLS: the pass over the sizes must build that matrix of sums. */
+  declare readonly rows: boolean;
+  declare readonly cols: boolean;
+
+  /**
+   * From a table's pairs by link (PairsByLink's start and pairs, n members). `minPairs`: links with
+   * at most this many pairs are summed pair by pair and set no block bounds (default: half the
+   * group's size, which keeps a GPU's NVLink links, {one GPU} x {the rest of its node}, from
+   * splitting the nodes into single GPUs).
+   */
+  constructor(n: number, al: { readonly start: Int32Array; readonly pairs: Int32Array }, minPairs = n / 2) {
+    this.n = n;
+    const nl = al.start.length - 1;
+    const srcs: Int32Array[] = [];
+    const dsts: Int32Array[] = [];
+    const dSplit = new Uint8Array(n + 1);
+    const sSplit = new Uint8Array(n + 1);
+    const seenS = new Int32Array(n).fill(-1);
+    const seenD = new Int32Array(n).fill(-1);
+    for (let i = 0; i < nl; i++) {
+      const a = al.start[i];
+      const b = al.start[i + 1];
+      let ns = 0;
+      let nd = 0;
+      let dup = false;
+      for (let x = a; x < b; x++) {
+        const p = al.pairs[x];
+        if (x > a && p === al.pairs[x - 1]) dup = true; // a route crossing the link twice
+        const s = Math.floor(p / n);
+        const d = p - s * n;
+        if (seenS[s] !== i) {
+          seenS[s] = i;
+          ns++;
+        }
+        if (seenD[d] !== i) {
+          seenD[d] = i;
+          nd++;
+        }
+      }
+      const pairs = b - a;
+      if (dup || pairs <= minPairs || pairs !== ns * nd) {
+        srcs.push(new Int32Array(0));
+        dsts.push(new Int32Array(0));
+        continue;
+      }
+      const S = new Int32Array(ns);
+      const D = new Int32Array(nd);
+      for (let k = 0, m = 0; k < n; k++) if (seenS[k] === i) S[m++] = k;
+      for (let k = 0, m = 0; k < n; k++) if (seenD[k] === i) D[m++] = k;
+      srcs.push(S);
+      dsts.push(D);
+      // a wide link splits the destinations into blocks at the ends of its runs, a tall one the sources
+      if (nd >= ns) splitAtRuns(D, dSplit);
+      else splitAtRuns(S, sSplit);
+    }
+    const [nbD, dBlock] = blocksOf(dSplit, n);
+    const [nbS, sBlock] = blocksOf(sSplit, n);
+    this.nbD = nbD;
+    this.dBlock = dBlock;
+    this.dFirst = new Int32Array(nbD + 1);
+    for (let k = n - 1; k >= 0; k--) this.dFirst[dBlock[k]] = k;
+    this.dFirst[nbD] = n;
+    this.nbS = nbS;
+    this.sBlock = sBlock;
+    const dSize = blockSizes(dBlock, nbD);
+    const sSize = blockSizes(sBlock, nbS);
+    this.mode = new Int8Array(nl);
+    this.mStart = new Int32Array(nl + 1);
+    this.bStart = new Int32Array(nl + 1);
+    const members: number[] = [];
+    const blocks: number[] = [];
+    let rows = false;
+    let cols = false;
+    for (let i = 0; i < nl; i++) {
+      const S = srcs[i];
+      const D = dsts[i];
+      const pairs = al.start[i + 1] - al.start[i];
+      const dCover = S.length > 0 ? cover(D, dBlock, dSize) : null;
+      const sCover = S.length > 0 ? cover(S, sBlock, sSize) : null;
+      const rowCost = dCover ? S.length * dCover.length : Infinity;
+      const colCost = sCover ? D.length * sCover.length : Infinity;
+      if (rowCost < pairs && rowCost <= colCost) {
+        this.mode[i] = BY_ROWS;
+        members.push(...S);
+        blocks.push(...dCover!);
+        rows = true;
+      } else if (colCost < pairs) {
+        this.mode[i] = BY_COLS;
+        members.push(...D);
+        blocks.push(...sCover!);
+        cols = true;
+      }
+      this.mStart[i + 1] = members.length;
+      this.bStart[i + 1] = blocks.length;
+    }
+    this.members = Int32Array.from(members);
+    this.blocks = Int32Array.from(blocks);
+    this.rows = rows;
+    this.cols = cols;
+  }
+}
+
+/** Marks a block boundary before and after each run of consecutive members in the sorted set, if it has few runs. */
+function splitAtRuns(set: Int32Array, split: Uint8Array): void {
+  let runs = 1;
+  for (let k = 1; k < set.length; k++) if (set[k] !== set[k - 1] + 1) runs++;
+  if (runs > MAX_RUNS) return;
+  split[set[0]] = 1;
+  for (let k = 1; k < set.length; k++) {
+    if (set[k] !== set[k - 1] + 1) {
+      split[set[k - 1] + 1] = 1;
+      split[set[k]] = 1;
+    }
+  }
+  split[set[set.length - 1] + 1] = 1;
+}
+
+/** Blocks from boundaries: member k's block is the number of boundaries in 1..k. */
+function blocksOf(split: Uint8Array, n: number): [number, Int32Array] {
+  const block = new Int32Array(n);
+  let b = 0;
+  for (let k = 0; k < n; k++) {
+    if (k > 0 && split[k] === 1) b++;
+    block[k] = b;
+  }
+  return [n > 0 ? b + 1 : 0, block];
+}
+
+function blockSizes(block: Int32Array, nb: number): Int32Array {
+  const size = new Int32Array(nb);
+  for (let k = 0; k < block.length; k++) size[block[k]]++;
+  return size;
+}
+
+/** The blocks a sorted set of members fills exactly, in increasing order; null if it covers a block only in part. */
+function cover(set: Int32Array, block: Int32Array, size: Int32Array): number[] | null {
+  const out: number[] = [];
+  let k = 0;
+  while (k < set.length) {
+    const b = block[set[k]];
+    let m = 0;
+    while (k < set.length && block[set[k]] === b) {
+      k++;
+      m++;
+    }
+    if (m !== size[b]) return null;
+    out.push(b);
+  }
+  return out;
+}
