@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
 import { Cluster } from "../../src/hardware/cluster.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
-import { AnalyticNetwork, pairRoutes } from "../../src/hardware/network/index.js";
+import { AnalyticNetwork, pairRoutes, ProductSizes } from "../../src/hardware/network/index.js";
 import { BY_COLS, BY_PAIRS, BY_ROWS, LinkBlocks } from "../../src/hardware/network/link-blocks.js";
 import { PairsByLink, TableRates, type PairRoutes } from "../../src/hardware/network/routes.js";
 
@@ -176,5 +176,109 @@ describe("analytic all-to-all: block sums", () => {
     expect(lb.nbS).toBe(4);
     const byBlocks = Array.from(lb.mode).filter((m) => m !== BY_PAIRS).length;
     expect(byBlocks).toBeGreaterThanOrEqual(2 * n);
+  });
+
+  it("property: product sizes give what their dense matrix gives (exactly for whole numbers, else within rounding)", () => {
+    const factor = (whole: boolean) =>
+      fc.array(
+        whole
+          ? fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 5000 }))
+          : fc.oneof(fc.constant(0), fc.double({ min: 1e-3, max: 5000, noNaN: true })),
+        { minLength: 16, maxLength: 16 },
+      );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.nat(1023), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.tuple(factor(false), factor(false), factor(true), factor(true)),
+        fc.tuple(fc.integer({ min: 0, max: 64 }), fc.constantFrom(1, 0.5, 3)),
+        fc.constantFrom(0, 1, 4, Infinity),
+        (nodes, g, picks, free, whole, noSelf, [uf, vf, ui, vi], [k1, k2], minPairs) => {
+          const { n, links, route } = routeMaker(nodes, g, picks, free);
+          const table = pairRoutes(
+            Array.from({ length: n }, (_, i) => i),
+            route,
+          );
+          const u = Float64Array.from((whole ? ui : uf).slice(0, n));
+          const v = Float64Array.from((whole ? vi : vf).slice(0, n));
+          const ps = new ProductSizes(u, v, k1, whole ? 1 : k2, noSelf);
+          const dense = ps.dense();
+          for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(dense[i * n + j]).toBe(ps.at(i, j));
+          expect(ps.checkedCount()).toBe(Array.from(dense).filter((x) => x > 0).length);
+          const once = (product: boolean) => {
+            const sim = new Simulation();
+            const net = new AnalyticNetwork(sim, n);
+            net.blockMinPairs = minPairs;
+            for (let l = 0; l < links; l++) net.addLink(`l${l}`, "nvlink", (1 + (l % 7)) * 1e9, 50 * (l % 5));
+            const t: number[] = [];
+            for (let rep = 0; rep < 2; rep++) {
+              if (product) net.runAllToAllProduct(table, ps, ps.checkedCount(), () => t.push(sim.now));
+              else net.runAllToAll(table, dense, () => t.push(sim.now));
+            }
+            sim.run();
+            const c = { sent: net.sentBytes, received: net.receivedBytes, got: net.deliveredBytes };
+            return { t, stats: net.linkStats(), ...c, flows: net.flowsDone };
+          };
+          const a = once(true);
+          const b = once(false);
+          expect(a.flows).toBe(b.flows);
+          if (whole) {
+            expect(a.t).toEqual(b.t);
+            expect(a.stats).toEqual(b.stats);
+            expect(a.sent).toEqual(b.sent);
+            expect(a.received).toEqual(b.received);
+            expect(a.got).toEqual(b.got);
+            return;
+          }
+          for (let i = 0; i < a.t.length; i++) expect(Math.abs(a.t[i] - b.t[i])).toBeLessThanOrEqual(1);
+          const close = (x: number, y: number) => {
+            expect(Math.abs(x - y)).toBeLessThanOrEqual(1e-12 * y);
+            expect(x > 0).toBe(y > 0);
+          };
+          for (let l = 0; l < a.stats.length; l++) {
+            close(a.stats[l].bytes, b.stats[l].bytes);
+            close(a.stats[l].busyNs, b.stats[l].busyNs);
+          }
+          for (let e = 0; e < n; e++) {
+            close(a.sent[e], b.sent[e]);
+            close(a.received[e], b.received[e]);
+            close(a.got[e], b.got[e]);
+          }
+        },
+      ),
+      { numRuns: 400, seed: 20261207 },
+    );
+  });
+
+  it("Cluster.allToAll of product sizes: the analytic flat path, and the dense matrix on the flow model and other algorithms", () => {
+    const n = 32;
+    const u = Float64Array.from({ length: n }, (_, i) => (i % 5) / 7);
+    const v = Float64Array.from({ length: n }, (_, i) => ((i * 3) % 11) * 1000);
+    const ps = new ProductSizes(u, v, 7168, 1.5, false);
+    const run = (model: "flow" | "analytic", sizes: Float64Array | ProductSizes, hierarchical = false) => {
+      const sim = new Simulation();
+      const cluster = new Cluster(sim, clusterSpecFrom({ preset: "hgx-h800", nodes: 4 }), {
+        recordTimeline: false,
+        networkModel: model,
+      });
+      let done = -1;
+      const group = Array.from({ length: n }, (_, i) => i);
+      cluster.allToAll(group, sizes, () => (done = sim.now), { hierarchical });
+      sim.run();
+      return { done, stats: cluster.linkTraffic(), sent: Array.from(cluster.net.sentBytes) };
+    };
+    expect(run("flow", ps)).toEqual(run("flow", ps.dense()));
+    expect(run("analytic", ps, true)).toEqual(run("analytic", ps.dense(), true));
+    const a = run("analytic", ps);
+    const b = run("analytic", ps.dense());
+    expect(Math.abs(a.done - b.done)).toBeLessThanOrEqual(1);
+    for (let l = 0; l < a.stats.length; l++) {
+      expect(Math.abs(a.stats[l].bytes - b.stats[l].bytes)).toBeLessThanOrEqual(1e-12 * b.stats[l].bytes);
+    }
+    expect(() => run("analytic", new ProductSizes(u, v, -1, 1, false))).toThrow(/size factor/);
   });
 });

@@ -9,6 +9,7 @@ import type { Simulation } from "../../sim/engine.js";
 import { grown } from "../../util/arrays.js";
 import { NetworkCore, type NetworkModel } from "./core.js";
 import { BY_PAIRS, BY_ROWS, LinkBlocks } from "./link-blocks.js";
+import type { ProductSizes } from "./product-sizes.js";
 import { MAX_ROUTE, PairsByLink, type PairRoutes, type TableRates } from "./routes.js";
 
 /** The group id handed to runGroup's add callback. */
@@ -28,6 +29,8 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
   private readonly tableBlocks = new WeakMap<PairsByLink, LinkBlocks>();
   private sumRows = new Float64Array(0); // per (source, destination block)
   private sumCols = new Float64Array(0); // per (source block, destination)
+  private blockScratch = new Float64Array(0); // a factor's sums over blocks (product sizes)
+  private coverSums = new Float64Array(0); // per cover, the other factor over its blocks (product sizes)
 
   constructor(sim: Simulation, endpoints: number) {
     super(sim, endpoints);
@@ -113,6 +116,17 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     this.sim.scheduleRaw(Math.ceil(this.analyticTable(t, sizes, count, now)) - now, onDone, 0, "network.delivered");
   }
 
+  /** An all-to-all of product sizes (product-sizes.ts) with `count` of them > 0, checked by the caller. */
+  runAllToAllProduct(t: PairRoutes, sizes: ProductSizes, count: number, onDone: () => void): void {
+    if (sizes.n !== t.n) throw new Error(`allToAll: sizes are for ${sizes.n} members, the group has ${t.n}`);
+    if (count === 0) {
+      this.group(0, onDone);
+      return;
+    }
+    const now = this.sim.now;
+    this.sim.scheduleRaw(Math.ceil(this.analyticProduct(t, sizes, count, now)) - now, onDone, 0, "network.delivered");
+  }
+
   /** Readies the model for all-to-alls over t: its per-pair latencies, pairs by link and block sums, now. */
   prepareTable(t: PairRoutes): void {
     this.blocksOf(t, this.linksOf(t, this.ratesOf(t)));
@@ -175,8 +189,9 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     const mode = lb.mode;
     const mStart = lb.mStart;
     const members = lb.members;
-    const bStart = lb.bStart;
-    const blocks = lb.blocks;
+    const cover = lb.cover;
+    const cStart = lb.cStart;
+    const blocks = lb.cBlocks;
     const rows = this.sumRows;
     const cols = this.sumCols;
     const nbD = lb.nbD;
@@ -192,15 +207,14 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       const m = mode[i];
       if (m === BY_PAIRS) {
         for (let x = a; x < b; x++) load += sizes[pairs[x]];
-      } else if (m === BY_ROWS) {
-        for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) {
-          const base = members[x] * nbD;
-          for (let y = bStart[i], ye = bStart[i + 1]; y < ye; y++) load += rows[base + blocks[y]];
-        }
       } else {
+        const c = cover[i];
+        const y0 = cStart[c];
+        const y1 = cStart[c + 1];
         for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) {
-          const d = members[x];
-          for (let y = bStart[i], ye = bStart[i + 1]; y < ye; y++) load += cols[blocks[y] * n + d];
+          const mb = members[x];
+          if (m === BY_ROWS) for (let y = y0; y < y1; y++) load += rows[mb * nbD + blocks[y]];
+          else for (let y = y0; y < y1; y++) load += cols[blocks[y] * n + mb];
         }
       }
       if (!(load > 0)) continue;
@@ -257,6 +271,144 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       }
       sent[s] = out;
     }
+  }
+
+  /**
+   * analyticTable for product sizes, in O(members x block size + links x members on them + covers
+   * x blocks): a link's pairs {S} x {whole blocks} send sum over s in S of u[s] * (v summed over
+   * the blocks) * k1 * k2 (with a member's pair to itself left out, where it sends nothing to
+   * itself, by the per-block sums); the endpoint totals likewise; links summed pair by pair compute
+   * their pairs' sizes. The sums add the same bytes in another order than a pass over the dense
+   * matrix (within float rounding of it); a sum of sizes is 0 exactly when each of them is.
+   */
+  private analyticProduct(t: PairRoutes, ps: ProductSizes, count: number, now: number): number {
+    const tr = this.ratesOf(t);
+    const al = this.linksOf(t, tr);
+    const lb = this.blocksOf(t, al);
+    const coverSum = this.productSums(t, ps, lb);
+    const n = t.n;
+    const { u, v, k1, k2, noSelf } = ps;
+    const lat = tr.lat;
+    const links = al.links;
+    const start = al.start;
+    const pairs = al.pairs;
+    const byLat = al.byLat;
+    const mode = lb.mode;
+    const mStart = lb.mStart;
+    const members = lb.members;
+    const cover = lb.cover;
+    const cStart = lb.cStart;
+    const blocks = lb.cBlocks;
+    const selfIn = lb.selfIn;
+    const rows = this.sumRows;
+    const cols = this.sumCols;
+    const nbD = lb.nbD;
+    let deliver = now;
+    for (let i = 0; i < links.length; i++) {
+      const a = start[i];
+      const b = start[i + 1];
+      let load = 0;
+      const m = mode[i];
+      if (m === BY_PAIRS) {
+        for (let x = a; x < b; x++) {
+          const p = pairs[x];
+          const s = (p / n) | 0;
+          const d = p - s * n;
+          if (!(noSelf && s === d)) load += u[s] * v[d] * k1 * k2;
+        }
+      } else if (noSelf && selfIn[i] === 1) {
+        // per block, a member's own block without its pair to itself (productSums)
+        const c = cover[i];
+        for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) {
+          const mb = members[x];
+          for (let y = cStart[c]; y < cStart[c + 1]; y++) {
+            load += m === BY_ROWS ? rows[mb * nbD + blocks[y]] : cols[blocks[y] * n + mb];
+          }
+        }
+      } else {
+        const f = m === BY_ROWS ? u : v; // the members' own factor
+        const sum = coverSum[cover[i]]; // the other factor over the link's blocks
+        for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) load += f[members[x]] * sum * k1 * k2;
+      }
+      if (!(load > 0)) continue;
+      const end = this.drain(links[i], now, load);
+      let x = a;
+      for (; ; x++) {
+        const p = byLat[x];
+        const s = (p / n) | 0;
+        const d = p - s * n;
+        if (!(noSelf && s === d) && u[s] * v[d] * k1 * k2 > 0) break;
+      }
+      const at = end + lat[byLat[x]];
+      if (at > deliver) deliver = at;
+    }
+    this.flowsDone += count;
+    return deliver;
+  }
+
+  /**
+   * Product sizes' endpoint counters and, per cover (link-blocks.ts), the other factor summed over
+   * its blocks (returned); with no pairs to self, the block sums of the links that hold a member's
+   * own block (sweep's sumRows, sumCols). A member's total is its factor times the other's sum over
+   * the blocks before its own, its own block without it (with no pairs to self), and the blocks after.
+   */
+  private productSums(t: PairRoutes, ps: ProductSizes, lb: LinkBlocks): Float64Array {
+    const n = t.n;
+    const { u, v, k1, k2, noSelf } = ps;
+    const { nbD, nbS, dBlock, sBlock, dFirst, sFirst } = lb;
+    const vb = this.factorSums(v, dBlock, nbD, 0);
+    const ub = this.factorSums(u, sBlock, nbS, 3 * nbD);
+    const nc = lb.cMode.length;
+    if (this.coverSums.length < nc) this.coverSums = new Float64Array(2 * nc);
+    const coverSum = this.coverSums;
+    for (let c = 0; c < nc; c++) {
+      const f = lb.cMode[c] === BY_ROWS ? vb : ub;
+      let sum = 0;
+      for (let y = lb.cStart[c]; y < lb.cStart[c + 1]; y++) sum += f[lb.cBlocks[y]];
+      coverSum[c] = sum;
+    }
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    const rows = noSelf && lb.rowsSelf ? this.sumRows : null;
+    const cols = noSelf && lb.colsSelf ? this.sumCols : null;
+    for (let i = 0; i < n; i++) {
+      const own = dBlock[i];
+      const ownSum = noSelf ? sumBut(v, dFirst[own], dFirst[own + 1], i) : vb[own];
+      sent[t.src[i * n]] += u[i] * (vb[nbD + own] + ownSum + vb[2 * nbD + own]) * k1 * k2;
+      if (rows !== null)
+        for (let k = 0; k < nbD; k++) rows[i * nbD + k] = u[i] * (k === own ? ownSum : vb[k]) * k1 * k2;
+    }
+    for (let j = 0; j < n; j++) {
+      const own = sBlock[j];
+      const ownSum = noSelf ? sumBut(u, sFirst[own], sFirst[own + 1], j) : ub[own];
+      const got = (ub[nbS + own] + ownSum + ub[2 * nbS + own]) * v[j] * k1 * k2;
+      received[t.dst[j]] += got;
+      delivered[t.dst[j]] += got;
+      if (cols !== null) for (let k = 0; k < nbS; k++) cols[k * n + j] = (k === own ? ownSum : ub[k]) * v[j] * k1 * k2;
+    }
+    return coverSum;
+  }
+
+  /**
+   * A factor's sums over blocks (block[m] of member m) at out[k], the sums over the blocks before
+   * block k at out[nb + k] and after it at out[2 nb + k]; in the block scratch from `at`.
+   */
+  private factorSums(f: Float64Array, block: Int32Array, nb: number, at: number): Float64Array {
+    if (this.blockScratch.length < at + 3 * nb) this.blockScratch = grown(this.blockScratch, 2 * (at + 3 * nb));
+    const out = this.blockScratch.subarray(at, at + 3 * nb).fill(0);
+    for (let m = 0; m < f.length; m++) out[block[m]] += f[m];
+    let before = 0;
+    for (let k = 0; k < nb; k++) {
+      out[nb + k] = before;
+      before += out[k];
+    }
+    let after = 0;
+    for (let k = nb - 1; k >= 0; k--) {
+      out[2 * nb + k] = after;
+      after += out[k];
+    }
+    return out;
   }
 
   /**
@@ -329,4 +481,11 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     this.flowsDone += n;
     return deliver;
   }
+}
+
+/** f[a .. b) summed without f[m]. */
+function sumBut(f: Float64Array, a: number, b: number, m: number): number {
+  let sum = 0;
+  for (let j = a; j < b; j++) if (j !== m) sum += f[j];
+  return sum;
 }

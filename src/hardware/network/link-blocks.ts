@@ -21,8 +21,8 @@ export const BY_COLS = 2;
 /**
  * Per table (built once, with its PairsByLink): destination blocks dBlock[j] (nbD of them) and
  * source blocks sBlock[i] (nbS); per link i its mode, and for BY_ROWS its sources
- * members[mStart[i] ..) and destination blocks blocks[bStart[i] ..) (for BY_COLS its destinations
- * and source blocks), each in increasing order.
+ * members[mStart[i] ..) and destination blocks (its cover's; for BY_COLS its destinations and
+ * source blocks), each in increasing order.
  */
 export class LinkBlocks {
   declare readonly n: number;
@@ -32,14 +32,23 @@ export class LinkBlocks {
   declare readonly dFirst: Int32Array;
   declare readonly nbS: number;
   declare readonly sBlock: Int32Array;
+  declare readonly sFirst: Int32Array;
   declare readonly mode: Int8Array;
   declare readonly mStart: Int32Array;
   declare readonly members: Int32Array;
-  declare readonly bStart: Int32Array;
-  declare readonly blocks: Int32Array;
+  /** Link i's blocks are its cover c = cover[i]'s: cBlocks[cStart[c] .. cStart[c + 1]) (of destinations if BY_ROWS). */
+  declare readonly cover: Int32Array;
+  declare readonly cStart: Int32Array;
+  declare readonly cBlocks: Int32Array;
+  declare readonly cMode: Int8Array;
+  /** Link i carries a member's pair to itself (a member and its own block are both on it). */
+  declare readonly selfIn: Uint8Array;
   /** Some link is summed BY_ROWS / BY_COLS: the pass over the sizes must build that matrix of sums. */
   declare readonly rows: boolean;
   declare readonly cols: boolean;
+  /** Some link summed BY_ROWS / BY_COLS carries pairs of members to themselves. */
+  declare readonly rowsSelf: boolean;
+  declare readonly colsSelf: boolean;
 
   /**
    * From a table's pairs by link (PairsByLink's start and pairs, n members). `minPairs`: links with
@@ -96,20 +105,22 @@ export class LinkBlocks {
     const [nbS, sBlock] = blocksOf(sSplit, n);
     this.nbD = nbD;
     this.dBlock = dBlock;
-    this.dFirst = new Int32Array(nbD + 1);
-    for (let k = n - 1; k >= 0; k--) this.dFirst[dBlock[k]] = k;
-    this.dFirst[nbD] = n;
+    this.dFirst = firstOf(dBlock, nbD);
+    this.sFirst = firstOf(sBlock, nbS);
     this.nbS = nbS;
     this.sBlock = sBlock;
     const dSize = blockSizes(dBlock, nbD);
     const sSize = blockSizes(sBlock, nbS);
     this.mode = new Int8Array(nl);
     this.mStart = new Int32Array(nl + 1);
-    this.bStart = new Int32Array(nl + 1);
+    this.cover = new Int32Array(nl).fill(-1);
+    this.selfIn = new Uint8Array(nl);
     const members: number[] = [];
-    const blocks: number[] = [];
+    const covers = new Covers();
     let rows = false;
     let cols = false;
+    let rowsSelf = false;
+    let colsSelf = false;
     for (let i = 0; i < nl; i++) {
       const S = srcs[i];
       const D = dsts[i];
@@ -121,21 +132,48 @@ export class LinkBlocks {
       if (rowCost < pairs && rowCost <= colCost) {
         this.mode[i] = BY_ROWS;
         members.push(...S);
-        blocks.push(...dCover!);
+        this.cover[i] = covers.id(BY_ROWS, dCover!);
+        this.selfIn[i] = S.some((m) => dCover!.includes(dBlock[m])) ? 1 : 0;
         rows = true;
+        rowsSelf ||= this.selfIn[i] === 1;
       } else if (colCost < pairs) {
         this.mode[i] = BY_COLS;
         members.push(...D);
-        blocks.push(...sCover!);
+        this.cover[i] = covers.id(BY_COLS, sCover!);
+        this.selfIn[i] = D.some((m) => sCover!.includes(sBlock[m])) ? 1 : 0;
         cols = true;
+        colsSelf ||= this.selfIn[i] === 1;
       }
       this.mStart[i + 1] = members.length;
-      this.bStart[i + 1] = blocks.length;
     }
     this.members = Int32Array.from(members);
-    this.blocks = Int32Array.from(blocks);
+    this.cStart = Int32Array.from(covers.start);
+    this.cBlocks = Int32Array.from(covers.blocks);
+    this.cMode = Int8Array.from(covers.mode);
     this.rows = rows;
     this.cols = cols;
+    this.rowsSelf = rowsSelf;
+    this.colsSelf = colsSelf;
+  }
+}
+
+/** Distinct block lists (covers), each stored once: links of a node's GPUs share theirs. */
+class Covers {
+  readonly start: number[] = [0];
+  readonly blocks: number[] = [];
+  readonly mode: number[] = [];
+  private readonly ids = new Map<string, number>();
+  id(mode: number, blocks: number[]): number {
+    const key = `${mode}:${blocks.join(",")}`;
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.mode.length;
+      this.ids.set(key, id);
+      this.mode.push(mode);
+      this.blocks.push(...blocks);
+      this.start.push(this.blocks.length);
+    }
+    return id;
   }
 }
 
@@ -163,6 +201,14 @@ function blocksOf(split: Uint8Array, n: number): [number, Int32Array] {
     block[k] = b;
   }
   return [n > 0 ? b + 1 : 0, block];
+}
+
+/** first[k]: block k's first member; first[nb] = n. */
+function firstOf(block: Int32Array, nb: number): Int32Array {
+  const first = new Int32Array(nb + 1);
+  for (let k = block.length - 1; k >= 0; k--) first[block[k]] = k;
+  first[nb] = block.length;
+  return first;
 }
 
 function blockSizes(block: Int32Array, nb: number): Int32Array {

@@ -196,7 +196,9 @@ export function loadPlan(
   const expertTokens = fits ? reuse.expertTokens.fill(0) : new Int32Array(experts);
   const bufferBytesPerGpu = fits ? reuse.bufferBytesPerGpu : new Float64Array(gpus);
   const touched = fits ? new Int32Array(reuse.activeExperts!.buffer, 0, experts) : new Int32Array(experts);
-  const recv = bufferBytesPerGpu.fill(0); // receive rows per GPU first, the buffer bytes below
+  const reused = fits ? reuse.sendFactors : undefined;
+  const share = reused?.share.length === gpus ? reused.share : new Float64Array(gpus);
+  const recv = reused?.recv.length === gpus ? reused.recv.fill(0) : new Float64Array(gpus); // receive rows per GPU
   let nTouched = 0;
   let keptTotal = 0;
   let rowTotal = 0;
@@ -215,14 +217,14 @@ export function loadPlan(
   }
   // Row g sends share_g x (all picks) rows: its buffer's outgoing part, without a pass over its row.
   for (let g = 0; g < gpus; g++) {
+    const sg = (share[g] = tokens > 0 ? tokensPerGpu[g] / tokens : 0);
     const row = g * gpus;
     for (let d = 0; d < gpus; d++) {
-      const v = (sendTokens[row + d] = (tokens > 0 ? tokensPerGpu[g] / tokens : 0) * recv[d]);
+      const v = (sendTokens[row + d] = sg * recv[d]);
       sendBytes[row + d] = v * tokenBytes;
     }
   }
-  for (let g = 0; g < gpus; g++)
-    bufferBytesPerGpu[g] = (tokens > 0 ? tokensPerGpu[g] / tokens : 0) * keptTotal * tokenBytes;
+  for (let g = 0; g < gpus; g++) bufferBytesPerGpu[g] = share[g] * keptTotal * tokenBytes;
   for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[touched[i]]] += expertRows[touched[i]] * tokenBytes;
   const plan = planOf(
     policy,
@@ -233,6 +235,7 @@ export function loadPlan(
     flags,
   );
   plan.activeExperts = touched.subarray(0, nTouched);
+  plan.sendFactors = { share, recv, tokenBytes };
   return plan;
 }
 

@@ -72,6 +72,17 @@ export interface GatingPlan {
    * that plan sparsely (dynamic, fastmoe, megablocks) so that callers need not scan every expert.
    */
   activeExperts?: Int32Array;
+  /**
+   * Where sendBytes is a product (load-level plans): sendBytes[s * gpus + d] = share[s] * recv[d] * tokenBytes, these
+   * very numbers, so that an all-to-all can take the factors instead of the matrix.
+   */
+  sendFactors?: SendFactors;
+}
+
+export interface SendFactors {
+  share: Float64Array;
+  recv: Float64Array;
+  tokenBytes: number;
 }
 
 /**
