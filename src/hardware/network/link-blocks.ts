@@ -65,6 +65,8 @@ export class LinkBlocks {
     const sSplit = new Uint8Array(n + 1);
     const seenS = new Int32Array(n).fill(-1);
     const seenD = new Int32Array(n).fill(-1);
+    const sBuf = new Int32Array(n);
+    const dBuf = new Int32Array(n);
     for (let i = 0; i < nl; i++) {
       const a = al.start[i];
       const b = al.start[i + 1];
@@ -74,15 +76,15 @@ export class LinkBlocks {
       for (let x = a; x < b; x++) {
         const p = al.pairs[x];
         if (x > a && p === al.pairs[x - 1]) dup = true; // a route crossing the link twice
-        const s = Math.floor(p / n);
+        const s = (p / n) | 0;
         const d = p - s * n;
         if (seenS[s] !== i) {
           seenS[s] = i;
-          ns++;
+          sBuf[ns++] = s;
         }
         if (seenD[d] !== i) {
           seenD[d] = i;
-          nd++;
+          dBuf[nd++] = d;
         }
       }
       const pairs = b - a;
@@ -91,10 +93,8 @@ export class LinkBlocks {
         dsts.push(new Int32Array(0));
         continue;
       }
-      const S = new Int32Array(ns);
-      const D = new Int32Array(nd);
-      for (let k = 0, m = 0; k < n; k++) if (seenS[k] === i) S[m++] = k;
-      for (let k = 0, m = 0; k < n; k++) if (seenD[k] === i) D[m++] = k;
+      const S = sBuf.slice(0, ns); // in pair order: increasing
+      const D = dBuf.slice(0, nd).sort();
       srcs.push(S);
       dsts.push(D);
       // a wide link splits the destinations into blocks at the ends of its runs, a tall one the sources

@@ -52,7 +52,7 @@ export function pairRoutes(
   const n = group.length;
   const t = new PairTable(n);
   const r = new Int32Array(MAX_ROUTE);
-  const used = new Set<number>();
+  let used: Uint8Array = new Uint8Array(64); // links seen on a route so far
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       const p = i * n + j;
@@ -63,12 +63,20 @@ export function pairRoutes(
       t.dst[p] = group[j];
       for (let x = 0; x < k; x++) {
         t.route[p * MAX_ROUTE + x] = r[x];
-        if (used.has(r[x])) t.disjoint = false;
-        used.add(r[x]);
+        const l = r[x];
+        if (l >= used.length) used = grownBytes(used, 2 * l + 2);
+        if (used[l] === 1) t.disjoint = false;
+        used[l] = 1;
       }
     }
   }
   return t;
+}
+
+function grownBytes(a: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set(a);
+  return out;
 }
 
 /**
@@ -135,9 +143,15 @@ export class PairsByLink {
     }
     this.byLat = this.pairs.slice();
     for (let i = 0; i < order.length; i++) {
-      const seg = Array.from(this.byLat.subarray(this.start[i], this.start[i + 1]));
-      seg.sort((a, b) => lat[b] - lat[a] || a - b);
-      this.byLat.set(seg, this.start[i]);
+      const a = this.start[i];
+      const b = this.start[i + 1];
+      // pairs of one latency (most links of a cluster's all-to-all) are in pair order already
+      let same = true;
+      for (let x = a + 1; x < b && same; x++) same = lat[this.pairs[x]] === lat[this.pairs[a]];
+      if (same) continue;
+      const seg = Array.from(this.byLat.subarray(a, b));
+      seg.sort((p, q) => lat[q] - lat[p] || p - q);
+      this.byLat.set(seg, a);
     }
   }
 }
