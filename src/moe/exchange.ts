@@ -84,13 +84,30 @@ export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): Sim
 export function deferredExchange(
   c: RunConstants,
   plan: GatingPlan,
-): { send: Float64Array; dispatch: () => SimEvent<void>; combine: () => SimEvent<void> } {
+): { send: Float64Array | ProductSizes; dispatch: () => SimEvent<void>; combine: () => SimEvent<void> } {
+  const f = plan.sendFactors;
+  if (f) {
+    const share = Float64Array.from(f.share);
+    const recv = Float64Array.from(f.recv);
+    const send = new ProductSizes(share, recv, f.tokenBytes, 1, false);
+    const back = new ProductSizes(recv, share, f.tokenBytes, c.combineTokenBytes / c.tokenBytes, false);
+    const alg = c.cfg.dispatchAlgorithm;
+    return { send, dispatch: () => a2a(c, send, alg), combine: () => a2a(c, back, alg) };
+  }
   const send = Float64Array.from(plan.sendBytes);
   const back = transposeInto(c, new Float64Array(c.D * c.D), send); // as combine() makes it
   const alg = c.cfg.dispatchAlgorithm;
   const r = planRoutes.get(plan);
   const routesBack = r && { ...r, tokenBytes: c.combineTokenBytes, direction: "combine" as const };
   return { send, dispatch: () => a2a(c, send, alg, r), combine: () => a2a(c, back, alg, routesBack) };
+}
+
+/** The plan's dispatch matrix, bytes (from its factors where it has them: sendMatrix false). */
+export function sendBytesOf(plan: GatingPlan): Float64Array {
+  const f = plan.sendFactors;
+  return f && plan.sendBytes.length === 0
+    ? new ProductSizes(f.share, f.recv, f.tokenBytes, 1, false).dense()
+    : plan.sendBytes;
 }
 
 /**

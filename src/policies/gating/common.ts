@@ -183,15 +183,16 @@ export function loadPlan(
   reuse?: GatingPlan,
 ): GatingPlan {
   const { tokens, experts, gpus, tokensPerGpu, expertLoads, expertGpu, tokenBytes } = input;
+  const cells = input.sendMatrix === false ? 0 : gpus * gpus;
   const fits =
     reuse !== undefined &&
     reuse.activeExperts !== undefined &&
-    reuse.sendTokens.length === gpus * gpus &&
+    reuse.sendTokens.length === cells &&
     reuse.expertRows.length === experts &&
     reuse.bufferBytesPerGpu.length === gpus &&
     reuse.activeExperts.buffer.byteLength >= experts * 4;
-  const sendTokens = fits ? reuse.sendTokens : new Float64Array(gpus * gpus);
-  const sendBytes = fits ? reuse.sendBytes : new Float64Array(gpus * gpus);
+  const sendTokens = fits ? reuse.sendTokens : new Float64Array(cells);
+  const sendBytes = fits ? reuse.sendBytes : new Float64Array(cells);
   const expertRows = fits ? reuse.expertRows.fill(0) : new Int32Array(experts);
   const expertTokens = fits ? reuse.expertTokens.fill(0) : new Int32Array(experts);
   const bufferBytesPerGpu = fits ? reuse.bufferBytesPerGpu : new Float64Array(gpus);
@@ -219,10 +220,11 @@ export function loadPlan(
   for (let g = 0; g < gpus; g++) {
     const sg = (share[g] = tokens > 0 ? tokensPerGpu[g] / tokens : 0);
     const row = g * gpus;
-    for (let d = 0; d < gpus; d++) {
-      const v = (sendTokens[row + d] = sg * recv[d]);
-      sendBytes[row + d] = v * tokenBytes;
-    }
+    if (cells > 0)
+      for (let d = 0; d < gpus; d++) {
+        const v = (sendTokens[row + d] = sg * recv[d]);
+        sendBytes[row + d] = v * tokenBytes;
+      }
   }
   for (let g = 0; g < gpus; g++) bufferBytesPerGpu[g] = share[g] * keptTotal * tokenBytes;
   for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[touched[i]]] += expertRows[touched[i]] * tokenBytes;

@@ -119,6 +119,11 @@ export interface LoadGatingInput {
   /** expert -> GPU. */
   expertGpu: Int32Array;
   tokenBytes: number;
+  /**
+   * false: the plan's sendTokens and sendBytes are left empty (length 0), its sendFactors give them (a caller that
+   * hands all-to-alls the factors saves writing gpus x gpus cells per layer). Default true.
+   */
+  sendMatrix?: boolean;
 }
 
 export interface GatingPolicy {
