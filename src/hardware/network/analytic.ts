@@ -362,7 +362,17 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     if (this.coverSums.length < nc) this.coverSums = new Float64Array(2 * nc);
     const coverSum = this.coverSums;
     for (let c = 0; c < nc; c++) {
-      const f = lb.cMode[c] === BY_ROWS ? vb : ub;
+      const rowsOf = lb.cMode[c] === BY_ROWS;
+      const f = rowsOf ? vb : ub;
+      const nb = rowsOf ? nbD : nbS;
+      const head = lb.cHead[c];
+      const tail = lb.cTail[c];
+      if (head >= 0) {
+        // blocks [0, head) and [tail, nb): the sums before block head and from block tail on
+        coverSum[c] =
+          (head < nb ? f[nb + head] : f[nb + nb - 1] + f[nb - 1]) + (tail < nb ? f[2 * nb + tail] + f[tail] : 0);
+        continue;
+      }
       let sum = 0;
       for (let y = lb.cStart[c]; y < lb.cStart[c + 1]; y++) sum += f[lb.cBlocks[y]];
       coverSum[c] = sum;

@@ -41,6 +41,9 @@ export class LinkBlocks {
   declare readonly cStart: Int32Array;
   declare readonly cBlocks: Int32Array;
   declare readonly cMode: Int8Array;
+  /** Where cover c is blocks [0, cHead[c]) and [cTail[c], blocks): those bounds (else -1). */
+  declare readonly cHead: Int32Array;
+  declare readonly cTail: Int32Array;
   /** Link i carries a member's pair to itself (a member and its own block are both on it). */
   declare readonly selfIn: Uint8Array;
   /** Some link is summed BY_ROWS / BY_COLS: the pass over the sizes must build that matrix of sums. */
@@ -150,6 +153,29 @@ export class LinkBlocks {
     this.cStart = Int32Array.from(covers.start);
     this.cBlocks = Int32Array.from(covers.blocks);
     this.cMode = Int8Array.from(covers.mode);
+    // covers of the form [0, a) + [b, nb): "every block but a run" (a GPU's off-node destinations)
+    this.cHead = new Int32Array(covers.mode.length).fill(-1);
+    this.cTail = new Int32Array(covers.mode.length).fill(-1);
+    for (let c = 0; c < covers.mode.length; c++) {
+      const nb = covers.mode[c] === BY_ROWS ? nbD : nbS;
+      let y = this.cStart[c];
+      const ye = this.cStart[c + 1];
+      let a = 0;
+      while (y < ye && this.cBlocks[y] === a) {
+        y++;
+        a++;
+      }
+      const b = y < ye ? this.cBlocks[y] : nb;
+      let k = b;
+      while (y < ye && this.cBlocks[y] === k) {
+        y++;
+        k++;
+      }
+      if (y === ye && k === nb) {
+        this.cHead[c] = a;
+        this.cTail[c] = b;
+      }
+    }
     this.rows = rows;
     this.cols = cols;
     this.rowsSelf = rowsSelf;
