@@ -10,7 +10,9 @@
  * model. Process CPU time (user + system) of each run is reported beside its wall time (cpu_s,
  * cpu_per_step_s): on a shared machine it varies less. Peak memory: the process's maximum resident
  * set size at the end (process.resourceUsage).
- * The last stdout line is the JSON result. `--sizes 8,64` and `--only flow|analytic` restrict it.
+ * The last stdout line is the JSON result. `--sizes 8,64` and `--only flow|analytic` restrict it; `--steps N` runs N
+ * steps in every case (load-level routing has no trace to cap them: more steps amortise the run's set-up, the group's
+ * routes, over more of them).
  * `--routing tokens,load` (default both): per-token routing, and load-level routing (`workload.routing: load`,
  * per-expert counts drawn per step; its keys end in `_load`), each size and model run in both, in the same process,
  * with the load mode's step-time mean and p99 relative to the per-token mode's (`load_vs_tokens`).
@@ -48,6 +50,9 @@ for (const r of routings)
  * docs/performance.md; an all-to-all's flows grow with the square of the GPUs).
  */
 const flowSteps = Number(arg("--flow-steps") ?? 0);
+const stepsArg = arg("--steps");
+const fixedSteps = stepsArg === undefined ? 0 : Number(stepsArg);
+if (!(Number.isInteger(fixedSteps) && fixedSteps >= 0)) throw new Error(`--steps: ${stepsArg} is not a whole number`);
 for (const n of sizes) if (!(n in PLAN)) throw new Error(`--sizes: ${n} is not one of ${Object.keys(PLAN).join(", ")}`);
 
 interface Case {
@@ -120,7 +125,8 @@ const skipped: string[] = [];
 for (const gpus of sizes) {
   for (const model of ["analytic", "flow"] as const) {
     if (only && model !== only) continue;
-    const steps = PLAN[gpus][model] || (model === "flow" ? flowSteps : 0);
+    const planned = PLAN[gpus][model] || (model === "flow" ? flowSteps : 0);
+    const steps = planned > 0 && fixedSteps > 0 ? fixedSteps : planned;
     if (steps === 0) {
       skipped.push(`${model}@${gpus}`);
       continue;

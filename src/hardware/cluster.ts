@@ -43,6 +43,7 @@ import {
   FlowNetwork,
   MAX_ROUTE,
   pairRoutes,
+  ProductSizes,
   type LinkKind,
   type NetworkModel as Network,
   type PairRoutes,
@@ -473,9 +474,30 @@ export class Cluster implements CollectiveContext {
    * through the GPU's HBM link, as NCCL does). Fixed-size all-to-all is the case of equal sizes.
    * Zero-size entries start no flow.
    */
-  allToAll(group: number[], sizes: Float64Array | number[], onDone: () => void, opts: AllToAllOptions = {}): void {
+  allToAll(
+    group: number[],
+    sizes: Float64Array | number[] | ProductSizes,
+    onDone: () => void,
+    opts: AllToAllOptions = {},
+  ): void {
     const n = group.length;
     this.checkGroup(group);
+    if (sizes instanceof ProductSizes) {
+      // product sizes (a load-level MoE exchange): the analytic model's flat all-to-all takes them as they are
+      if (sizes.n !== n) throw new Error(`allToAll: sizes are for ${sizes.n} members, expected ${n}`);
+      const count = sizes.checkedCount();
+      const named = opts.algorithm !== undefined ? allToAllAlgorithm(opts.algorithm) : null;
+      const want = named ?? (opts.hierarchical ? hierarchicalAllToAll : flatAllToAll);
+      const algo = want.applies(this, group) ? want : flatAllToAll;
+      const net = this.net;
+      if (algo === flatAllToAll && net.runAllToAllProduct !== undefined) {
+        const ps = sizes;
+        const run = () => net.runAllToAllProduct!(this.groupRoutes(group), ps, count, onDone);
+        this.afterOverhead(run, algo.launchOverheadNs);
+        return;
+      }
+      sizes = sizes.dense();
+    }
     if (sizes.length !== n * n)
       throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${n} x ${n} = ${n * n}`);
     // Checked here, at the call; the flat all-to-all takes the count from this pass.

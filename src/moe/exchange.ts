@@ -7,6 +7,7 @@ import type { SimEvent } from "../sim/engine.js";
 import type { ExchangePhase, GatingPlan } from "../policies/gating/index.js";
 import type { LayerScratch, RunConstants } from "./state.js";
 import { routesFromPicks, type TokenRoutes } from "../hardware/collectives/index.js";
+import { ProductSizes } from "../hardware/network/index.js";
 
 /** Per-token routes of the plans whose dispatch deduplicates per token (deepep-*), set by the gate. */
 const planRoutes = new WeakMap<GatingPlan, TokenRoutes>();
@@ -23,7 +24,12 @@ export function rememberRoutes(
   planRoutes.set(plan, routesFromPicks(picks, c.K, tokenGpu, eg, c.tokenBytes));
 }
 
-export function a2a(c: RunConstants, sizes: Float64Array, algorithm?: string, routes?: TokenRoutes): SimEvent<void> {
+export function a2a(
+  c: RunConstants,
+  sizes: Float64Array | ProductSizes,
+  algorithm?: string,
+  routes?: TokenRoutes,
+): SimEvent<void> {
   const ev = c.sim.event<void>("all_to_all");
   c.cluster.allToAll(
     c.group,
@@ -43,7 +49,12 @@ export function exchangePhase(
   plan: GatingPlan,
   phase: ExchangePhase,
 ): SimEvent<void> {
-  if (phase === "dispatch") return a2a(c, plan.sendBytes, c.cfg.dispatchAlgorithm, planRoutes.get(plan));
+  if (phase === "dispatch") {
+    // a load-level plan's send matrix as its factors (the same numbers: ProductSizes)
+    const f = plan.sendFactors;
+    const sizes = f ? new ProductSizes(f.share, f.recv, f.tokenBytes, 1, false) : plan.sendBytes;
+    return a2a(c, sizes, c.cfg.dispatchAlgorithm, planRoutes.get(plan));
+  }
   if (phase === "counts") return a2a(c, countsMatrix(c, x, plan.expertRows.length));
   const ev = c.sim.event<void>("capacity_all_reduce");
   c.cluster.allReduce(c.group, 4, () => {
@@ -56,7 +67,12 @@ export function exchangePhase(
 export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): SimEvent<void> {
   const r = planRoutes.get(plan);
   const routes = r && { ...r, tokenBytes: c.combineTokenBytes, direction: "combine" as const };
-  return a2a(c, transposeInto(c, x.backBuf, plan.sendBytes), c.cfg.dispatchAlgorithm, routes);
+  const f = plan.sendFactors;
+  // the transpose of a product: receivers' rows back to their senders, ((recv * share) * tokenBytes) * k
+  const back = f
+    ? new ProductSizes(f.recv, f.share, f.tokenBytes, c.combineTokenBytes / c.tokenBytes, false)
+    : transposeInto(c, x.backBuf, plan.sendBytes);
+  return a2a(c, back, c.cfg.dispatchAlgorithm, routes);
 }
 
 /**
@@ -68,7 +84,16 @@ export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): Sim
 export function deferredExchange(
   c: RunConstants,
   plan: GatingPlan,
-): { send: Float64Array; dispatch: () => SimEvent<void>; combine: () => SimEvent<void> } {
+): { send: Float64Array | ProductSizes; dispatch: () => SimEvent<void>; combine: () => SimEvent<void> } {
+  const f = plan.sendFactors;
+  if (f) {
+    const share = Float64Array.from(f.share);
+    const recv = Float64Array.from(f.recv);
+    const send = new ProductSizes(share, recv, f.tokenBytes, 1, false);
+    const back = new ProductSizes(recv, share, f.tokenBytes, c.combineTokenBytes / c.tokenBytes, false);
+    const alg = c.cfg.dispatchAlgorithm;
+    return { send, dispatch: () => a2a(c, send, alg), combine: () => a2a(c, back, alg) };
+  }
   const send = Float64Array.from(plan.sendBytes);
   const back = transposeInto(c, new Float64Array(c.D * c.D), send); // as combine() makes it
   const alg = c.cfg.dispatchAlgorithm;
@@ -77,16 +102,23 @@ export function deferredExchange(
   return { send, dispatch: () => a2a(c, send, alg, r), combine: () => a2a(c, back, alg, routesBack) };
 }
 
+/** The plan's dispatch matrix, bytes (from its factors where it has them: sendMatrix false). */
+export function sendBytesOf(plan: GatingPlan): Float64Array {
+  const f = plan.sendFactors;
+  return f && plan.sendBytes.length === 0
+    ? new ProductSizes(f.share, f.recv, f.tokenBytes, 1, false).dense()
+    : plan.sendBytes;
+}
+
 /**
- * The all-to-all of per-expert counts (4 bytes per expert to every other GPU); never written
- * again once made.
+ * The all-to-all of per-expert counts (4 bytes per expert to every other GPU), as a product
+ * (1 x 4 nVirtual off the diagonal); never written again once made.
  */
-export function countsMatrix(c: RunConstants, x: LayerScratch, nVirtual: number): Float64Array {
+export function countsMatrix(c: RunConstants, x: LayerScratch, nVirtual: number): ProductSizes {
   const D = c.D;
   let counts = x.countsBySize.get(nVirtual);
   if (counts === undefined) {
-    counts = new Float64Array(D * D);
-    for (let s = 0; s < D; s++) for (let d = 0; d < D; d++) if (s !== d) counts[s * D + d] = 4 * nVirtual;
+    counts = new ProductSizes(new Float64Array(D).fill(1), new Float64Array(D).fill(4 * nVirtual), 1, 1, true);
     x.countsBySize.set(nVirtual, counts);
   }
   return counts;

@@ -35,6 +35,8 @@ export function loadLayerPlan(c: RunConstants, s: StepScratch, x: LayerScratch, 
     expertLoads: sc.loads,
     expertGpu: c.placements[j].expertGpu,
     tokenBytes: c.tokenBytes,
+    // the exchanges take the plan's factors (exchange.ts): no gpus x gpus matrix per layer
+    sendMatrix: false,
   };
   return c.gatingPolicy.planFromLoads!(input, {
     capacityFactor: c.capacityFactor,

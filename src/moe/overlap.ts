@@ -20,6 +20,7 @@ import type { Resource } from "../sim/resource.js";
 import type { ExchangePhase, GatingPlan } from "../policies/gating/index.js";
 import { denseParts, headNs } from "./dense.js";
 import { a2a, countsMatrix, deferredExchange, exchangePhase } from "./exchange.js";
+import { ProductSizes } from "../hardware/network/index.js";
 import { expertCompute } from "./experts.js";
 import { gateLayer } from "./gating.js";
 import { free } from "./memory.js";
@@ -157,7 +158,8 @@ function microBatchStages(run: Run, stepIdx: number, mb: number, part: Int32Arra
     stages.push({ kind: "compute", layer: l, what: "attention+gate", ns: gate });
     // the plan's arrays are reused by the next layer's plan: the collectives get copies
     const ex = deferredExchange(c, plan);
-    if (mb === 0) recordDispatch(run.w, stepIdx, j, c.D, ex.send);
+    const send = ex.send;
+    if (mb === 0) recordDispatch(run.w, stepIdx, j, c.D, () => (send instanceof ProductSizes ? send.dense() : send));
     for (const phase of plan.exchange) {
       const st = exchangeStage(run, l, plan, phase, ex.dispatch);
       if (phase === "dispatch" && s.cur.denseMax > 0) st.alongside = shared;

@@ -13,6 +13,7 @@ import type { CostModel } from "../hardware/cost.js";
 import type { OomInfo } from "../hardware/memory.js";
 import { DTYPE_BYTES } from "../hardware/devices.js";
 import { exchangeRowBytes } from "../hardware/collectives/index.js";
+import type { ProductSizes } from "../hardware/network/index.js";
 import type { ModelSpec } from "../workload/model.js";
 import type { RoutingTrace } from "../workload/trace.js";
 import type { RequestStats } from "../workload/batching.js";
@@ -286,8 +287,8 @@ export class LayerScratch {
   /** Marks of the real experts touched in the layer (stamp[e] === stampNow). */
   declare stamp: Int32Array;
   declare stampNow: number;
-  /** The counts all-to-all's size matrix per number of (virtual) experts; never written once made. */
-  declare countsBySize: Map<number, Float64Array>;
+  /** The counts all-to-all's sizes per number of (virtual) experts; never written once made. */
+  declare countsBySize: Map<number, ProductSizes>;
   /** The combine's size matrix (the dispatch's transpose). */
   declare backBuf: Float64Array;
   declare lastPlan: GatingPlan | undefined;
@@ -312,7 +313,7 @@ export class LayerScratch {
     this.activeBuf = new Int32Array(maxVirtual);
     this.stamp = new Int32Array(c.E);
     this.stampNow = 0;
-    this.countsBySize = new Map<number, Float64Array>();
+    this.countsBySize = new Map<number, ProductSizes>();
     this.backBuf = new Float64Array(D * D);
     this.lastPlan = undefined;
     this.expertNsMemo = new Float64Array(Math.max(64, maxTokens * c.K + 1)).fill(-1);

@@ -12,7 +12,7 @@ import { PhaseTimes, type Run, type RunConstants, type RunTallies, type StepScra
 import { allocStepMemory, free, freeStepMemory, OomStop } from "./memory.js";
 import { denseParts, headNs } from "./dense.js";
 import { gateLayer } from "./gating.js";
-import { combine, exchangePhase, tpCollective } from "./exchange.js";
+import { combine, exchangePhase, sendBytesOf, tpCollective } from "./exchange.js";
 import { expertCompute, startCopies } from "./experts.js";
 import { attentionHostOps, expertHostOps, FAIRSEQ_OPS } from "./host.js";
 import {
@@ -149,7 +149,7 @@ function* moeLayer(
     // with tensor parallelism attention is behind (attnMax is 0 here)
     const after = tpBytes === null ? s.attnGpu : null;
     recordCompute(w, stepIdx, l, "gate", (g) => tGate + (after?.[g] ?? 0), busySince(w, t.gpuBusy));
-    recordDispatch(w, stepIdx, j, c.D, plan.sendBytes);
+    recordDispatch(w, stepIdx, j, c.D, () => sendBytesOf(plan));
   }
   phases.attention += attnMax;
   phases.gating += s.cur.gateMax;

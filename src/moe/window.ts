@@ -138,7 +138,7 @@ function sampleLinks(w: Window, cluster: Cluster, now: number): void {
   w.lastSampleNs = now;
 }
 
-/** Keeps the first dispatch matrix offered (source GPU x destination GPU bytes, copied). */
-export function recordDispatch(w: Window, step: number, layer: number, gpus: number, bytes: Float64Array): void {
-  if (w.record.dispatch === null) w.record.dispatch = { step, layer, gpus, bytes: Array.from(bytes) };
+/** Keeps the first dispatch matrix offered (source GPU x destination GPU bytes, made only then). */
+export function recordDispatch(w: Window, step: number, layer: number, gpus: number, bytes: () => Float64Array): void {
+  if (w.record.dispatch === null) w.record.dispatch = { step, layer, gpus, bytes: Array.from(bytes()) };
 }

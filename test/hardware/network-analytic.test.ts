@@ -122,6 +122,8 @@ describe("analytic network model", () => {
           });
           // a copy already queued on link 0 first, so that the all-to-all waits behind it
           const a = build();
+          // links summed pair by pair, in the group's order (block sums: network-analytic-blocks.test.ts)
+          a.net.blockMinPairs = Infinity;
           const ta: number[] = [];
           a.net.startFlow(
             [0],

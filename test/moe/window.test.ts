@@ -40,8 +40,8 @@ describe("the run's window (bounded whatever the run's size)", () => {
     expect(w.record.timeline.length).toBe(WINDOW_MAX_INTERVALS);
     expect(w.record.truncated).toBe(true);
     expect(windowOpen(w, 0)).toBe(false);
-    recordDispatch(w, 0, 0, 2, Float64Array.from([0, 1, 2, 0]));
-    recordDispatch(w, 1, 5, 2, Float64Array.from([0, 9, 9, 0]));
+    recordDispatch(w, 0, 0, 2, () => Float64Array.from([0, 1, 2, 0]));
+    recordDispatch(w, 1, 5, 2, () => Float64Array.from([0, 9, 9, 0]));
     expect(w.record.dispatch).toEqual({ step: 0, layer: 0, gpus: 2, bytes: [0, 1, 2, 0] });
   });
 });

@@ -8,6 +8,8 @@
 import type { Simulation } from "../../sim/engine.js";
 import { grown } from "../../util/arrays.js";
 import { NetworkCore, type NetworkModel } from "./core.js";
+import { BY_PAIRS, BY_ROWS, LinkBlocks } from "./link-blocks.js";
+import type { ProductSizes } from "./product-sizes.js";
 import { MAX_ROUTE, PairsByLink, type PairRoutes, type TableRates } from "./routes.js";
 
 /** The group id handed to runGroup's add callback. */
@@ -19,6 +21,16 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
   private aTouched = new Int32Array(0);
   private aBusyUntil = new Float64Array(0); // when each link has drained the bytes queued on it so far
   private readonly aRoute = new Int32Array(MAX_ROUTE);
+  /**
+   * All-to-alls sum the loads of links with more than this many pairs by blocks where that saves work
+   * (link-blocks.ts); null: half the group's size. Infinity sums every link pair by pair (tests compare both).
+   */
+  blockMinPairs: number | null = null;
+  private readonly tableBlocks = new WeakMap<PairsByLink, LinkBlocks>();
+  private sumRows = new Float64Array(0); // per (source, destination block)
+  private sumCols = new Float64Array(0); // per (source block, destination)
+  private blockScratch = new Float64Array(0); // a factor's sums over blocks (product sizes)
+  private coverSums = new Float64Array(0); // per cover, the other factor over its blocks (product sizes)
 
   constructor(sim: Simulation, endpoints: number) {
     super(sim, endpoints);
@@ -104,9 +116,32 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     this.sim.scheduleRaw(Math.ceil(this.analyticTable(t, sizes, count, now)) - now, onDone, 0, "network.delivered");
   }
 
-  /** Readies the model for all-to-alls over t: its per-pair latencies and pairs by link, now. */
+  /** An all-to-all of product sizes (product-sizes.ts) with `count` of them > 0, checked by the caller. */
+  runAllToAllProduct(t: PairRoutes, sizes: ProductSizes, count: number, onDone: () => void): void {
+    if (sizes.n !== t.n) throw new Error(`allToAll: sizes are for ${sizes.n} members, the group has ${t.n}`);
+    if (count === 0) {
+      this.group(0, onDone);
+      return;
+    }
+    const now = this.sim.now;
+    this.sim.scheduleRaw(Math.ceil(this.analyticProduct(t, sizes, count, now)) - now, onDone, 0, "network.delivered");
+  }
+
+  /** Readies the model for all-to-alls over t: its per-pair latencies, pairs by link and block sums, now. */
   prepareTable(t: PairRoutes): void {
-    this.linksOf(t, this.ratesOf(t));
+    this.blocksOf(t, this.linksOf(t, this.ratesOf(t)));
+  }
+
+  /** A table's block structure (link-blocks.ts), built on first use, and room for its sums. */
+  private blocksOf(t: PairRoutes, al: PairsByLink): LinkBlocks {
+    let lb = this.tableBlocks.get(al);
+    if (lb === undefined) {
+      lb = new LinkBlocks(t.n, al, this.blockMinPairs ?? undefined);
+      this.tableBlocks.set(al, lb);
+    }
+    if (lb.rows && this.sumRows.length < t.n * lb.nbD) this.sumRows = new Float64Array(t.n * lb.nbD);
+    if (lb.cols && this.sumCols.length < t.n * lb.nbS) this.sumCols = new Float64Array(t.n * lb.nbS);
+    return lb;
   }
 
   /** A table's pairs by link, built on first use. */
@@ -131,30 +166,57 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
 
   /**
    * analyticRecords for an all-to-all, straight from its table, link by link (PairsByLink): the
-   * same link loads (summed in pair order), drains and counters, and the same last delivery (the
-   * maximum over flows of their slowest link's end plus their latency is the maximum over links
-   * of the link's end plus its sending pairs' longest latency: rounding is monotone), in
-   * O(pairs x route length) sequential reads instead of two scattered passes. No records
+   * same link loads, drains and counters, and the same last delivery (the maximum over flows of
+   * their slowest link's end plus their latency is the maximum over links of the link's end plus
+   * its sending pairs' longest latency: rounding is monotone). A link that carries a product set
+   * of pairs over whole blocks of members takes its load from the block sums of one pass over the
+   * sizes (link-blocks.ts); the others sum their pairs in pair order. Block sums add the same
+   * bytes in another order: equal for whole-byte sizes (exact sums), within float rounding
+   * otherwise; a load is 0 either way exactly when all its pairs send nothing. No records
    * written. All-to-all flows have no rate cap of their own.
    */
   private analyticTable(t: PairRoutes, sizes: ArrayLike<number>, count: number, now: number): number {
     const tr = this.ratesOf(t);
     const al = this.linksOf(t, tr);
+    const lb = this.blocksOf(t, al);
+    this.sweep(t, sizes, lb);
+    const n = t.n;
     const lat = tr.lat;
     const links = al.links;
     const start = al.start;
     const pairs = al.pairs;
     const byLat = al.byLat;
+    const mode = lb.mode;
+    const mStart = lb.mStart;
+    const members = lb.members;
+    const cover = lb.cover;
+    const cStart = lb.cStart;
+    const blocks = lb.cBlocks;
+    const rows = this.sumRows;
+    const cols = this.sumCols;
+    const nbD = lb.nbD;
     let deliver = now;
-    // Link by link: its load (the bytes of its pairs, summed in pair order as a pass over the
-    // pairs would), drained after what was queued there before. A flow ends when the last link
-    // on its route has drained and is delivered its route's latency later, so the last delivery
-    // is, over the loaded links, the link's end plus the longest latency among its pairs that send.
+    // Link by link: its load, drained after what was queued there before. A flow ends when the
+    // last link on its route has drained and is delivered its route's latency later, so the last
+    // delivery is, over the loaded links, the link's end plus the longest latency among its pairs
+    // that send.
     for (let i = 0; i < links.length; i++) {
       const a = start[i];
       const b = start[i + 1];
       let load = 0;
-      for (let x = a; x < b; x++) load += sizes[pairs[x]];
+      const m = mode[i];
+      if (m === BY_PAIRS) {
+        for (let x = a; x < b; x++) load += sizes[pairs[x]];
+      } else {
+        const c = cover[i];
+        const y0 = cStart[c];
+        const y1 = cStart[c + 1];
+        for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) {
+          const mb = members[x];
+          if (m === BY_ROWS) for (let y = y0; y < y1; y++) load += rows[mb * nbD + blocks[y]];
+          else for (let y = y0; y < y1; y++) load += cols[blocks[y] * n + mb];
+        }
+      }
       if (!(load > 0)) continue;
       const end = this.drain(links[i], now, load);
       let x = a;
@@ -162,19 +224,201 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       const at = end + lat[byLat[x]];
       if (at > deliver) deliver = at;
     }
+    this.flowsDone += count;
+    return deliver;
+  }
+
+  /**
+   * One pass over an all-to-all's sizes, in pair order: the endpoint counters, and the block sums
+   * its links need (sumRows[source * nbD + destination block], sumCols[source block * n +
+   * destination]). Each counter and sum adds its pairs' bytes in pair order, as a pass adding pair
+   * by pair would (adding the zeros changes nothing); a row's sent bytes and block sums are kept in
+   * locals over the row.
+   */
+  private sweep(t: PairRoutes, sizes: ArrayLike<number>, lb: LinkBlocks): void {
+    const n = t.n;
+    const src = t.src;
+    const dst = t.dst; // dst[j]: member j's endpoint (row 0)
     const sent = this.sentBytes;
     const received = this.receivedBytes;
     const delivered = this.deliveredBytes;
-    const nn = t.n * t.n;
-    for (let p = 0; p < nn; p++) {
-      const b = sizes[p];
-      if (!(b > 0)) continue;
-      sent[t.src[p]] += b;
-      received[t.dst[p]] += b;
-      delivered[t.dst[p]] += b;
+    const byRows = lb.rows;
+    const byCols = lb.cols;
+    const rows = this.sumRows;
+    const cols = this.sumCols;
+    const nbD = lb.nbD;
+    const dFirst = lb.dFirst;
+    const sBlock = lb.sBlock;
+    if (byCols) cols.fill(0, 0, n * lb.nbS);
+    for (let i = 0; i < n; i++) {
+      const row = i * n;
+      const s = src[row];
+      const rBase = i * nbD;
+      const cBase = sBlock[i] * n - row;
+      let out = sent[s];
+      for (let k = 0; k < nbD; k++) {
+        let sum = 0;
+        for (let p = row + dFirst[k], end = row + dFirst[k + 1]; p < end; p++) {
+          const b = sizes[p];
+          sum += b;
+          out += b;
+          const d = dst[p - row];
+          received[d] += b;
+          delivered[d] += b;
+          if (byCols) cols[cBase + p] += b;
+        }
+        if (byRows) rows[rBase + k] = sum;
+      }
+      sent[s] = out;
+    }
+  }
+
+  /**
+   * analyticTable for product sizes, in O(members x block size + links x members on them + covers
+   * x blocks): a link's pairs {S} x {whole blocks} send sum over s in S of u[s] * (v summed over
+   * the blocks) * k1 * k2 (with a member's pair to itself left out, where it sends nothing to
+   * itself, by the per-block sums); the endpoint totals likewise; links summed pair by pair compute
+   * their pairs' sizes. The sums add the same bytes in another order than a pass over the dense
+   * matrix (within float rounding of it); a sum of sizes is 0 exactly when each of them is.
+   */
+  private analyticProduct(t: PairRoutes, ps: ProductSizes, count: number, now: number): number {
+    const tr = this.ratesOf(t);
+    const al = this.linksOf(t, tr);
+    const lb = this.blocksOf(t, al);
+    const coverSum = this.productSums(t, ps, lb);
+    const n = t.n;
+    const { u, v, k1, k2, noSelf } = ps;
+    const lat = tr.lat;
+    const links = al.links;
+    const start = al.start;
+    const pairs = al.pairs;
+    const byLat = al.byLat;
+    const mode = lb.mode;
+    const mStart = lb.mStart;
+    const members = lb.members;
+    const cover = lb.cover;
+    const cStart = lb.cStart;
+    const blocks = lb.cBlocks;
+    const selfIn = lb.selfIn;
+    const rows = this.sumRows;
+    const cols = this.sumCols;
+    const nbD = lb.nbD;
+    let deliver = now;
+    for (let i = 0; i < links.length; i++) {
+      const a = start[i];
+      const b = start[i + 1];
+      let load = 0;
+      const m = mode[i];
+      if (m === BY_PAIRS) {
+        for (let x = a; x < b; x++) {
+          const p = pairs[x];
+          const s = (p / n) | 0;
+          const d = p - s * n;
+          if (!(noSelf && s === d)) load += u[s] * v[d] * k1 * k2;
+        }
+      } else if (noSelf && selfIn[i] === 1) {
+        // per block, a member's own block without its pair to itself (productSums)
+        const c = cover[i];
+        for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) {
+          const mb = members[x];
+          for (let y = cStart[c]; y < cStart[c + 1]; y++) {
+            load += m === BY_ROWS ? rows[mb * nbD + blocks[y]] : cols[blocks[y] * n + mb];
+          }
+        }
+      } else {
+        const f = m === BY_ROWS ? u : v; // the members' own factor
+        const sum = coverSum[cover[i]]; // the other factor over the link's blocks
+        for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) load += f[members[x]] * sum * k1 * k2;
+      }
+      if (!(load > 0)) continue;
+      const end = this.drain(links[i], now, load);
+      let x = a;
+      for (; ; x++) {
+        const p = byLat[x];
+        const s = (p / n) | 0;
+        const d = p - s * n;
+        if (!(noSelf && s === d) && u[s] * v[d] * k1 * k2 > 0) break;
+      }
+      const at = end + lat[byLat[x]];
+      if (at > deliver) deliver = at;
     }
     this.flowsDone += count;
     return deliver;
+  }
+
+  /**
+   * Product sizes' endpoint counters and, per cover (link-blocks.ts), the other factor summed over
+   * its blocks (returned); with no pairs to self, the block sums of the links that hold a member's
+   * own block (sweep's sumRows, sumCols). A member's total is its factor times the other's sum over
+   * the blocks before its own, its own block without it (with no pairs to self), and the blocks after.
+   */
+  private productSums(t: PairRoutes, ps: ProductSizes, lb: LinkBlocks): Float64Array {
+    const n = t.n;
+    const { u, v, k1, k2, noSelf } = ps;
+    const { nbD, nbS, dBlock, sBlock, dFirst, sFirst } = lb;
+    const vb = this.factorSums(v, dBlock, nbD, 0);
+    const ub = this.factorSums(u, sBlock, nbS, 3 * nbD);
+    const nc = lb.cMode.length;
+    if (this.coverSums.length < nc) this.coverSums = new Float64Array(2 * nc);
+    const coverSum = this.coverSums;
+    for (let c = 0; c < nc; c++) {
+      const rowsOf = lb.cMode[c] === BY_ROWS;
+      const f = rowsOf ? vb : ub;
+      const nb = rowsOf ? nbD : nbS;
+      const head = lb.cHead[c];
+      const tail = lb.cTail[c];
+      if (head >= 0) {
+        // blocks [0, head) and [tail, nb): the sums before block head and from block tail on
+        coverSum[c] =
+          (head < nb ? f[nb + head] : f[nb + nb - 1] + f[nb - 1]) + (tail < nb ? f[2 * nb + tail] + f[tail] : 0);
+        continue;
+      }
+      let sum = 0;
+      for (let y = lb.cStart[c]; y < lb.cStart[c + 1]; y++) sum += f[lb.cBlocks[y]];
+      coverSum[c] = sum;
+    }
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    const rows = noSelf && lb.rowsSelf ? this.sumRows : null;
+    const cols = noSelf && lb.colsSelf ? this.sumCols : null;
+    for (let i = 0; i < n; i++) {
+      const own = dBlock[i];
+      const ownSum = noSelf ? sumBut(v, dFirst[own], dFirst[own + 1], i) : vb[own];
+      sent[t.src[i * n]] += u[i] * (vb[nbD + own] + ownSum + vb[2 * nbD + own]) * k1 * k2;
+      if (rows !== null)
+        for (let k = 0; k < nbD; k++) rows[i * nbD + k] = u[i] * (k === own ? ownSum : vb[k]) * k1 * k2;
+    }
+    for (let j = 0; j < n; j++) {
+      const own = sBlock[j];
+      const ownSum = noSelf ? sumBut(u, sFirst[own], sFirst[own + 1], j) : ub[own];
+      const got = (ub[nbS + own] + ownSum + ub[2 * nbS + own]) * v[j] * k1 * k2;
+      received[t.dst[j]] += got;
+      delivered[t.dst[j]] += got;
+      if (cols !== null) for (let k = 0; k < nbS; k++) cols[k * n + j] = (k === own ? ownSum : ub[k]) * v[j] * k1 * k2;
+    }
+    return coverSum;
+  }
+
+  /**
+   * A factor's sums over blocks (block[m] of member m) at out[k], the sums over the blocks before
+   * block k at out[nb + k] and after it at out[2 nb + k]; in the block scratch from `at`.
+   */
+  private factorSums(f: Float64Array, block: Int32Array, nb: number, at: number): Float64Array {
+    if (this.blockScratch.length < at + 3 * nb) this.blockScratch = grown(this.blockScratch, 2 * (at + 3 * nb));
+    const out = this.blockScratch.subarray(at, at + 3 * nb).fill(0);
+    for (let m = 0; m < f.length; m++) out[block[m]] += f[m];
+    let before = 0;
+    for (let k = 0; k < nb; k++) {
+      out[nb + k] = before;
+      before += out[k];
+    }
+    let after = 0;
+    for (let k = nb - 1; k >= 0; k--) {
+      out[2 * nb + k] = after;
+      after += out[k];
+    }
+    return out;
   }
 
   /**
@@ -247,4 +491,11 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     this.flowsDone += n;
     return deliver;
   }
+}
+
+/** f[a .. b) summed without f[m]. */
+function sumBut(f: Float64Array, a: number, b: number, m: number): number {
+  let sum = 0;
+  for (let j = a; j < b; j++) if (j !== m) sum += f[j];
+  return sum;
 }

@@ -7,6 +7,7 @@
  */
 import type { Simulation } from "../../sim/engine.js";
 import { grown } from "../../util/arrays.js";
+import type { ProductSizes } from "./product-sizes.js";
 import { FlowRecords } from "./records.js";
 import { MAX_ROUTE, TableRates, type LinkKind, type PairRoutes } from "./routes.js";
 
@@ -63,6 +64,11 @@ export interface NetworkModel {
   runAllToAll(t: PairRoutes, sizes: ArrayLike<number>, onDone: () => void): void;
   /** runAllToAll for sizes its caller has checked: `count` nonzero, `whole` when all are whole numbers. */
   runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void;
+  /**
+   * An all-to-all of product sizes, `count` of them > 0 (ProductSizes.checkedCount), where the model computes them
+   * without the dense matrix (the analytic model); absent where it does not.
+   */
+  runAllToAllProduct?(t: PairRoutes, sizes: ProductSizes, count: number, onDone: () => void): void;
   /** Readies the model for all-to-alls over t (optional; same results). */
   prepareTable(t: PairRoutes): void;
 }

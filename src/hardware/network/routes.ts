@@ -52,7 +52,7 @@ export function pairRoutes(
   const n = group.length;
   const t = new PairTable(n);
   const r = new Int32Array(MAX_ROUTE);
-  const used = new Set<number>();
+  let used: Uint8Array = new Uint8Array(64); // links seen on a route so far
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       const p = i * n + j;
@@ -63,12 +63,20 @@ export function pairRoutes(
       t.dst[p] = group[j];
       for (let x = 0; x < k; x++) {
         t.route[p * MAX_ROUTE + x] = r[x];
-        if (used.has(r[x])) t.disjoint = false;
-        used.add(r[x]);
+        const l = r[x];
+        if (l >= used.length) used = grownBytes(used, 2 * l + 2);
+        if (used[l] === 1) t.disjoint = false;
+        used[l] = 1;
       }
     }
   }
   return t;
+}
+
+function grownBytes(a: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set(a);
+  return out;
 }
 
 /**
@@ -102,7 +110,8 @@ export class TableRates {
 /**
  * A table's pairs by link, for the analytic model: links[i] is the i-th distinct link of the
  * routes (in pair order), its pairs are pairs[start[i] .. start[i + 1]) in increasing pair order,
- * and byLat[start[i] ..) are the same pairs from the longest route latency down.
+ * and byLat[start[i] ..) are the same pairs from the longest route latency down (the same array
+ * as pairs where every link's pairs share one latency; both are read only).
  */
 export class PairsByLink {
   declare readonly links: Int32Array;
@@ -111,33 +120,45 @@ export class PairsByLink {
   declare readonly byLat: Int32Array;
   constructor(t: PairRoutes, lat: Float64Array, nLinks: number) {
     const nn = t.n * t.n;
+    const route = t.route;
+    const len = t.len;
     const index = new Int32Array(nLinks).fill(-1);
-    const order: number[] = [];
-    const count: number[] = [];
+    const order = new Int32Array(nLinks);
+    const count = new Int32Array(nLinks);
+    let nl = 0;
     for (let p = 0; p < nn; p++) {
-      for (let k = p * MAX_ROUTE, end = k + t.len[p]; k < end; k++) {
-        const l = t.route[k];
-        if (index[l] < 0) {
-          index[l] = order.length;
-          order.push(l);
-          count.push(0);
+      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+        const l = route[k];
+        let i = index[l];
+        if (i < 0) {
+          i = index[l] = nl;
+          order[nl++] = l;
         }
-        count[index[l]]++;
+        count[i]++;
       }
     }
-    this.links = Int32Array.from(order);
-    this.start = new Int32Array(order.length + 1);
-    for (let i = 0; i < order.length; i++) this.start[i + 1] = this.start[i] + count[i];
-    this.pairs = new Int32Array(this.start[order.length]);
-    const fill = this.start.slice(0, order.length);
+    this.links = order.slice(0, nl);
+    this.start = new Int32Array(nl + 1);
+    for (let i = 0; i < nl; i++) this.start[i + 1] = this.start[i] + count[i];
+    const pairs = (this.pairs = new Int32Array(this.start[nl]));
+    const fill = this.start.slice(0, nl);
     for (let p = 0; p < nn; p++) {
-      for (let k = p * MAX_ROUTE, end = k + t.len[p]; k < end; k++) this.pairs[fill[index[t.route[k]]]++] = p;
+      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) pairs[fill[index[route[k]]]++] = p;
     }
-    this.byLat = this.pairs.slice();
-    for (let i = 0; i < order.length; i++) {
-      const seg = Array.from(this.byLat.subarray(this.start[i], this.start[i + 1]));
-      seg.sort((a, b) => lat[b] - lat[a] || a - b);
-      this.byLat.set(seg, this.start[i]);
+    // pairs of one latency (most links of a cluster's all-to-all) are in pair order already: where
+    // every link's are, byLat is pairs itself
+    let byLat = pairs;
+    for (let i = 0; i < nl; i++) {
+      const a = this.start[i];
+      const b = this.start[i + 1];
+      let same = true;
+      for (let x = a + 1; x < b && same; x++) same = lat[pairs[x]] === lat[pairs[a]];
+      if (same) continue;
+      if (byLat === pairs) byLat = pairs.slice();
+      const seg = Array.from(byLat.subarray(a, b));
+      seg.sort((p, q) => lat[q] - lat[p] || p - q);
+      byLat.set(seg, a);
     }
+    this.byLat = byLat;
   }
 }

@@ -183,20 +183,23 @@ export function loadPlan(
   reuse?: GatingPlan,
 ): GatingPlan {
   const { tokens, experts, gpus, tokensPerGpu, expertLoads, expertGpu, tokenBytes } = input;
+  const cells = input.sendMatrix === false ? 0 : gpus * gpus;
   const fits =
     reuse !== undefined &&
     reuse.activeExperts !== undefined &&
-    reuse.sendTokens.length === gpus * gpus &&
+    reuse.sendTokens.length === cells &&
     reuse.expertRows.length === experts &&
     reuse.bufferBytesPerGpu.length === gpus &&
     reuse.activeExperts.buffer.byteLength >= experts * 4;
-  const sendTokens = fits ? reuse.sendTokens : new Float64Array(gpus * gpus);
-  const sendBytes = fits ? reuse.sendBytes : new Float64Array(gpus * gpus);
+  const sendTokens = fits ? reuse.sendTokens : new Float64Array(cells);
+  const sendBytes = fits ? reuse.sendBytes : new Float64Array(cells);
   const expertRows = fits ? reuse.expertRows.fill(0) : new Int32Array(experts);
   const expertTokens = fits ? reuse.expertTokens.fill(0) : new Int32Array(experts);
   const bufferBytesPerGpu = fits ? reuse.bufferBytesPerGpu : new Float64Array(gpus);
   const touched = fits ? new Int32Array(reuse.activeExperts!.buffer, 0, experts) : new Int32Array(experts);
-  const recv = bufferBytesPerGpu.fill(0); // receive rows per GPU first, the buffer bytes below
+  const reused = fits ? reuse.sendFactors : undefined;
+  const share = reused?.share.length === gpus ? reused.share : new Float64Array(gpus);
+  const recv = reused?.recv.length === gpus ? reused.recv.fill(0) : new Float64Array(gpus); // receive rows per GPU
   let nTouched = 0;
   let keptTotal = 0;
   let rowTotal = 0;
@@ -215,14 +218,15 @@ export function loadPlan(
   }
   // Row g sends share_g x (all picks) rows: its buffer's outgoing part, without a pass over its row.
   for (let g = 0; g < gpus; g++) {
+    const sg = (share[g] = tokens > 0 ? tokensPerGpu[g] / tokens : 0);
     const row = g * gpus;
-    for (let d = 0; d < gpus; d++) {
-      const v = (sendTokens[row + d] = (tokens > 0 ? tokensPerGpu[g] / tokens : 0) * recv[d]);
-      sendBytes[row + d] = v * tokenBytes;
-    }
+    if (cells > 0)
+      for (let d = 0; d < gpus; d++) {
+        const v = (sendTokens[row + d] = sg * recv[d]);
+        sendBytes[row + d] = v * tokenBytes;
+      }
   }
-  for (let g = 0; g < gpus; g++)
-    bufferBytesPerGpu[g] = (tokens > 0 ? tokensPerGpu[g] / tokens : 0) * keptTotal * tokenBytes;
+  for (let g = 0; g < gpus; g++) bufferBytesPerGpu[g] = share[g] * keptTotal * tokenBytes;
   for (let i = 0; i < nTouched; i++) bufferBytesPerGpu[expertGpu[touched[i]]] += expertRows[touched[i]] * tokenBytes;
   const plan = planOf(
     policy,
@@ -233,6 +237,7 @@ export function loadPlan(
     flags,
   );
   plan.activeExperts = touched.subarray(0, nTouched);
+  plan.sendFactors = { share, recv, tokenBytes };
   return plan;
 }
 

@@ -72,6 +72,17 @@ export interface GatingPlan {
    * that plan sparsely (dynamic, fastmoe, megablocks) so that callers need not scan every expert.
    */
   activeExperts?: Int32Array;
+  /**
+   * Where sendBytes is a product (load-level plans): sendBytes[s * gpus + d] = share[s] * recv[d] * tokenBytes, these
+   * very numbers, so that an all-to-all can take the factors instead of the matrix.
+   */
+  sendFactors?: SendFactors;
+}
+
+export interface SendFactors {
+  share: Float64Array;
+  recv: Float64Array;
+  tokenBytes: number;
 }
 
 /**
@@ -108,6 +119,11 @@ export interface LoadGatingInput {
   /** expert -> GPU. */
   expertGpu: Int32Array;
   tokenBytes: number;
+  /**
+   * false: the plan's sendTokens and sendBytes are left empty (length 0), its sendFactors give them (a caller that
+   * hands all-to-alls the factors saves writing gpus x gpus cells per layer). Default true.
+   */
+  sendMatrix?: boolean;
 }
 
 export interface GatingPolicy {

@@ -1,0 +1,65 @@
+/**
+ * An all-to-all's sizes as a product instead of an n x n matrix: member i sends
+ * ((u[i] * v[j]) * k1) * k2 bytes to member j, nothing to itself when `noSelf`. A MoE layer's
+ * exchanges under load-level routing are of this form (each source sends its share of every
+ * destination's rows; the combine is the transpose; the counts all-to-all is constant off the
+ * diagonal), and the analytic model computes their link loads from it in O(members x blocks)
+ * (AnalyticNetwork.runAllToAllProduct); any other path takes the dense matrix (dense()).
+ */
+export class ProductSizes {
+  declare readonly n: number;
+  declare readonly u: Float64Array;
+  declare readonly v: Float64Array;
+  declare readonly k1: number;
+  declare readonly k2: number;
+  declare readonly noSelf: boolean;
+  constructor(u: Float64Array, v: Float64Array, k1: number, k2: number, noSelf: boolean) {
+    if (u.length !== v.length) throw new Error(`ProductSizes: u has ${u.length} entries, v ${v.length}`);
+    this.n = u.length;
+    this.u = u;
+    this.v = v;
+    this.k1 = k1;
+    this.k2 = k2;
+    this.noSelf = noSelf;
+  }
+
+  /** Bytes member i sends to member j. */
+  at(i: number, j: number): number {
+    return this.noSelf && i === j ? 0 : this.u[i] * this.v[j] * this.k1 * this.k2;
+  }
+
+  /** The n x n matrix, row = sender (the same numbers at() gives). */
+  dense(): Float64Array {
+    const n = this.n;
+    const out = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = this.at(i, j);
+    return out;
+  }
+
+  /**
+   * Checks that every size is a finite number >= 0 (its factors are: then so are their products,
+   * short of overflow, checked on the largest) and returns how many are > 0.
+   */
+  checkedCount(): number {
+    const { n, u, v, k1, k2 } = this;
+    let nu = 0;
+    let nv = 0;
+    let both = 0;
+    let uMax = 0;
+    let vMax = 0;
+    for (let i = 0; i < n; i++) {
+      if (!(u[i] >= 0) || !Number.isFinite(u[i])) throw new Error(`allToAll: u[${i}] = ${u[i]} is not a size factor`);
+      if (!(v[i] >= 0) || !Number.isFinite(v[i])) throw new Error(`allToAll: v[${i}] = ${v[i]} is not a size factor`);
+      if (u[i] > 0) nu++;
+      if (v[i] > 0) nv++;
+      if (u[i] > 0 && v[i] > 0) both++;
+      if (u[i] > uMax) uMax = u[i];
+      if (v[i] > vMax) vMax = v[i];
+    }
+    if (!(k1 >= 0) || !Number.isFinite(k1)) throw new Error(`allToAll: size factor k1 = ${k1} is not finite and >= 0`);
+    if (!(k2 >= 0) || !Number.isFinite(k2)) throw new Error(`allToAll: size factor k2 = ${k2} is not finite and >= 0`);
+    if (!Number.isFinite(uMax * vMax * k1 * k2)) throw new Error("allToAll: a size overflows");
+    if (!(k1 * k2 > 0)) return 0;
+    return nu * nv - (this.noSelf ? both : 0);
+  }
+}
