@@ -1,5 +1,6 @@
 import type { TopLevelSpec } from "vega-lite";
 import type { ReportInput } from "../data.js";
+import { PHASES } from "../../moe/types.js";
 
 export type Spec = TopLevelSpec;
 
@@ -56,17 +57,8 @@ export function shortKey(key: string): string {
   return last.replace(/_/g, " ");
 }
 
-/** Phase order of the simulator's latency breakdown (src/moe/simulate.ts PHASES); unknown phases follow. */
-export const PHASE_ORDER = [
-  "attention",
-  "dense",
-  "gating",
-  "all_to_all",
-  "expert_compute",
-  "weight_transfer",
-  "host",
-  "idle",
-];
+/** Phase order of the simulator's latency breakdown (the simulator's own list); unknown phases follow. */
+export const PHASE_ORDER: readonly string[] = PHASES;
 
 export function phasesOf(names: Iterable<string>): string[] {
   const set = new Set(names);
