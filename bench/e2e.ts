@@ -18,14 +18,11 @@
  * warm-up and the fixed costs (resolving, summary) do not dominate; `--steps 64` (the default
  * until 2026-11-25) mostly measures a cold start.
  */
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseScenario } from "../src/scenario/load.js";
+import { lmDecodeScenario } from "./_lm-decode.js";
 import { runScenario } from "../src/scenario/run.js";
 import { simulateMoe } from "../src/moe/simulate.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const argSteps = process.argv.indexOf("--steps");
 const STEPS = argSteps > 0 ? Number(process.argv[argSteps + 1]) : 512;
 
@@ -48,22 +45,7 @@ async function runCase(
   steps: number,
   networkModel: "flow" | "analytic" = "flow",
 ): Promise<Case> {
-  const file = resolve(ROOT, "scenarios", "paper", "base", "lm.yaml");
-  const loaded = parseScenario(readFileSync(file, "utf8"), file);
-  const sc = loaded.scenario;
-  const requests = 64 * nodes; // 8 per GPU, as the paper's batch of 64 on 8 GPUs
-  sc.name = `bench-e2e-${label}`;
-  sc.cluster.nodes = nodes;
-  sc.cluster.network_model = networkModel;
-  sc.trace = { ...sc.trace, synthetic: { ...sc.trace.synthetic!, sequences: requests, tokens_per_sequence: steps } };
-  sc.workload = {
-    ...sc.workload,
-    phase: "decode",
-    batching: { kind: "static", batch_size: requests },
-    context_tokens: 1024,
-    max_steps: steps,
-  };
-  sc.outputs = { ...sc.outputs, timelines: false, report: false };
+  const loaded = lmDecodeScenario({ name: `bench-e2e-${label}`, nodes, steps, networkModel });
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const run = await runScenario(loaded, { outDir: "/tmp/moesim-bench-e2e" });

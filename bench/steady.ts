@@ -13,10 +13,10 @@
  * bench/steady.ts --only analytic --no-cold`). The last stdout line is the JSON result.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseScenario, type LoadedScenario } from "../src/scenario/load.js";
+import type { LoadedScenario } from "../src/scenario/load.js";
+import { lmDecodeScenario } from "./_lm-decode.js";
 import { resolveScenario } from "../src/scenario/resolve.js";
 import { runScenario } from "../src/scenario/run.js";
 import { simulateMoe } from "../src/moe/simulate.js";
@@ -33,24 +33,9 @@ const withCold = !process.argv.includes("--no-cold");
 
 type Model = "flow" | "analytic";
 
-/** bench/e2e's scenario: the paper's LM 52B as decode on 1 node, 64 requests, `steps` decode steps. */
+/** bench/e2e's scenario on 1 node (bench/_lm-decode.ts), `steps` decode steps. */
 function scenario(steps: number, model: Model): LoadedScenario {
-  const file = resolve(ROOT, "scenarios", "paper", "base", "lm.yaml");
-  const loaded = parseScenario(readFileSync(file, "utf8"), file);
-  const sc = loaded.scenario;
-  const requests = 64;
-  sc.name = `bench-steady-${model}`;
-  sc.cluster.network_model = model;
-  sc.trace = { ...sc.trace, synthetic: { ...sc.trace.synthetic!, sequences: requests, tokens_per_sequence: steps } };
-  sc.workload = {
-    ...sc.workload,
-    phase: "decode",
-    batching: { kind: "static", batch_size: requests },
-    context_tokens: 1024,
-    max_steps: steps,
-  };
-  sc.outputs = { ...sc.outputs, timelines: false, report: false };
-  return loaded;
+  return lmDecodeScenario({ name: `bench-steady-${model}`, nodes: 1, steps, networkModel: model });
 }
 
 if (process.argv.includes("--cold")) {
