@@ -154,9 +154,27 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Temporary siblings of `target` (.NAME.tmp-PID, .NAME.old-PID). */
+/** Temporary folders this process is building, removed if it exits before they are renamed into place. */
+const building = new Set<string>();
+let exitHook = false;
+
+/**
+ * Temporary siblings of `target` (.NAME.tmp-PID, .NAME.old-PID). A "tmp" sibling is removed when
+ * the process exits before swapIntoPlace has renamed it (an early exit: the reader of stdout went
+ * away, `process.exit` elsewhere), so no half-built folder is left beside the user's files.
+ */
 export function tempSibling(target: string, kind: "tmp" | "old"): string {
-  return join(dirname(target), `.${basename(target)}.${kind}-${process.pid}`);
+  const path = join(dirname(target), `.${basename(target)}.${kind}-${process.pid}`);
+  if (kind === "tmp") {
+    building.add(path);
+    if (!exitHook) {
+      exitHook = true;
+      process.on("exit", () => {
+        for (const p of building) rmSync(p, { recursive: true, force: true });
+      });
+    }
+  }
+  return path;
 }
 
 /** Removes the temporary siblings of `target` that a killed process left (their process is gone). */
@@ -182,6 +200,7 @@ export function removeStaleSiblings(target: string): void {
  * folder or the new one, never a half-written one.
  */
 export function swapIntoPlace(tmp: string, target: string, what: string): void {
+  building.delete(tmp);
   try {
     if (existsSync(target)) {
       const old = tempSibling(target, "old");
