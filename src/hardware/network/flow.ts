@@ -33,6 +33,8 @@ export abstract class FlowModel extends FlowState {
   private finishing: number[] = [];
   /** Re-solve incrementally after ends (false: every recomputation solves whole components, as before). */
   incremental = true;
+  /** The largest projected finish time put in the completion heap since it was last set (repeat.ts). */
+  protected keyHigh = -Infinity;
   /** Links found by searchComponents for the solve under way; -1: none (an incremental solve). */
   private nCompLinks = -1;
 
@@ -195,8 +197,10 @@ export abstract class FlowModel extends FlowState {
       if (!(rate[f] > 0)) rate[f] = 1e-12; // every flow has >= 1 link, but keep rates sane
       const t = (this.nextTag = (this.nextTag + 1) & 0x3fffffff);
       tag[f] = t;
-      if (rebuild) dh.append(now + rem[f] / rate[f], f, t);
-      else dh.push(now + rem[f] / rate[f], f, t);
+      const key = now + rem[f] / rate[f];
+      if (key > this.keyHigh) this.keyHigh = key;
+      if (rebuild) dh.append(key, f, t);
+      else dh.push(key, f, t);
     }
     if (rebuild) {
       const act = this.active;
