@@ -383,7 +383,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     for (let i = 0; i < rec.n; i++) {
       this.addFlow(
         t0,
-        rec.route.subarray(i * MAX_ROUTE),
+        rec.route,
         rec.len[i],
         rec.bytes[i],
         ISO_GROUP,
@@ -391,6 +391,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
         rec.dst[i],
         rec.logical[i],
         rec.maxRate[i],
+        i * MAX_ROUTE,
       );
     }
   }
