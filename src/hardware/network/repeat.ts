@@ -71,12 +71,26 @@ export interface RunCounters {
 export class RepeatRuns {
   private readonly byTable = new WeakMap<PairRoutes, RepeatRun[]>();
   private clock = 0;
+  // the binade of the last start asked about: [2^k, 2^(k+1))
+  private k = -1;
+  private lo = Infinity;
+  private hi = -Infinity;
+
+  /** binadeOf(t0), from the last one asked about when t0 lies in it (starts come in increasing order). */
+  private binade(t0: number): number {
+    if (t0 >= this.lo && t0 < this.hi) return this.k;
+    const k = binadeOf(t0);
+    this.k = k;
+    this.lo = k < 0 ? Infinity : 2 ** k;
+    this.hi = k < 0 ? -Infinity : 2 ** (k + 1);
+    return k;
+  }
 
   /** A kept run of these sizes over t that may be shifted to start at t0, or null. */
   find(t: PairRoutes, sizes: ArrayLike<number>, t0: number): RepeatRun | null {
     const kept = this.byTable.get(t);
     if (kept === undefined) return null;
-    const k = binadeOf(t0);
+    const k = this.binade(t0);
     if (k < 0 || k > 51) return null;
     const nn = t.n * t.n;
     for (const r of kept) {
@@ -109,7 +123,7 @@ export class RepeatRuns {
     counts: readonly [number, number, number, number],
   ): void {
     const nn = t.n * t.n;
-    const k = binadeOf(t0);
+    const k = this.binade(t0);
     if (nn > MAX_REPEAT_PAIRS || k < 0 || k > 51 || !(high < 2 ** (k + 1))) return;
     let kept = this.byTable.get(t);
     if (kept === undefined) this.byTable.set(t, (kept = []));
