@@ -3,7 +3,7 @@
  * simulated), beside the cold 512-step figure that bench/e2e reports.
  *
  * Scenario: bench/e2e's (scenarios/paper/base/lm.yaml as decode: 1 node of 8 V100, static batches of 64 requests,
- * 8 per GPU, context 1024), run for `--steps N` decode steps (default 4,096: ~32 s simulated), with the flow network
+ * 8 per GPU, context 1024), run for `--steps N` decode steps (default 4,096: ~109 s simulated), with the flow network
  * model and the analytic one. Start-up is left out: the scenario is resolved (trace synthesis) outside the timing,
  * and a short run of the same scenario first compiles the hot code (JIT). Then simulateMoe runs alone: realtime
  * factor = simulated s per process CPU s (user + system; steadier on a shared machine) and per wall s. The cold

@@ -19,6 +19,7 @@ import type { NetworkModel } from "./core.js";
 import { FlowModel } from "./flow.js";
 import { ISO_GROUP } from "./flow-state.js";
 import { IdleForms } from "./idle.js";
+import { RepeatRuns } from "./repeat.js";
 import { MAX_ROUTE, type PairRoutes } from "./routes.js";
 
 export class FlowNetwork extends FlowModel implements NetworkModel {
@@ -33,6 +34,14 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   fastClosed = 0;
   /** Of the replays, those of a group computed from its table without records (applyTable), unwound first. */
   fastUnwound = 0;
+  /**
+   * Reuse the run of an all-to-all (shared links) that started on an idle network with the same
+   * sizes over the same routes before (repeat.ts; false: solve every one).
+   */
+  repeatGroups = true;
+  /** Of the fast runs, those taken from a kept run of the same sizes (repeat.ts). */
+  fastRepeats = 0;
+  private readonly repeats = new RepeatRuns();
   private readonly idleForms = new IdleForms();
   private isoBuilding = false;
   private isoLive = false;
@@ -232,10 +241,45 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     if (t.disjoint || !this.isoShared) {
       this.isoShared = false;
       this.isoLastFinish = this.isolated(t0);
-    } else {
-      this.addIsoFlows(t0);
-      this.isoLastFinish = this.advance(t0, Infinity);
+      return;
     }
+    const kept = this.repeatGroups && this.integral ? this.repeats.find(t, sizes, t0) : null;
+    if (kept !== null) {
+      // the same run as a kept one, shifted (repeat.ts): its counter changes added, no re-solve
+      this.fastRepeats++;
+      RepeatRuns.apply(kept, this);
+      this.solves += kept.solves;
+      this.solvedFlows += kept.solvedFlows;
+      this.flowsDone += kept.flowsDone;
+      this.nextTag = (this.nextTag + kept.tags) & 0x3fffffff;
+      this.isoLeft = 0;
+      this.isoDeliver = t0 + kept.deliver;
+      this.isoLastFinish = t0 + kept.last;
+      return;
+    }
+    this.keyHigh = -Infinity;
+    this.addIsoFlows(t0);
+    this.isoLastFinish = this.advance(t0, Infinity);
+    if (this.repeatGroups && this.integral) this.keepRun(t, sizes, t0);
+  }
+
+  /** Keeps the all-to-all just computed from t0 for repeat.ts (beginFast's snapshot holds the counters before it). */
+  private keepRun(t: PairRoutes, sizes: ArrayLike<number>, t0: number): void {
+    const c = this.snapCounters;
+    const high = Math.max(this.keyHigh, this.isoLastFinish, this.isoDeliver);
+    const before = {
+      linkBytes: this.snapLinkBytes,
+      linkBusy: this.snapLinkBusy,
+      sentBytes: this.snapSent,
+      receivedBytes: this.snapReceived,
+      deliveredBytes: this.snapDelivered,
+    };
+    this.repeats.keep(t, sizes, t0, high, this.isoLastFinish, this.isoDeliver, this, before, this.nLinks, [
+      this.solves - c[0],
+      this.solvedFlows - c[1],
+      this.flowsDone - c[2],
+      (this.nextTag - c[3]) & 0x3fffffff,
+    ]);
   }
 
   /**
@@ -339,7 +383,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     for (let i = 0; i < rec.n; i++) {
       this.addFlow(
         t0,
-        rec.route.subarray(i * MAX_ROUTE),
+        rec.route,
         rec.len[i],
         rec.bytes[i],
         ISO_GROUP,
@@ -347,6 +391,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
         rec.dst[i],
         rec.logical[i],
         rec.maxRate[i],
+        i * MAX_ROUTE,
       );
     }
   }

@@ -106,7 +106,7 @@ export abstract class FlowState extends NetworkCore {
     return { flows, linkCapBytesPerS: Array.from(this.linkCap.subarray(0, this.nLinks), (c) => c * 1e9) };
   }
 
-  /** Adds a flow at time `now` (no recomputation requested). */
+  /** Adds a flow over route[off .. off + len) at time `now` (no recomputation requested). */
   addFlow(
     now: number,
     route: ArrayLike<number>,
@@ -117,9 +117,10 @@ export abstract class FlowState extends NetworkCore {
     dst: number,
     logical: number,
     maxRateBytesPerS: number,
+    off = 0,
   ): void {
     let lat = 0;
-    for (let i = 0; i < len; i++) lat += this.linkLat[route[i]];
+    for (let i = 0; i < len; i++) lat += this.linkLat[route[off + i]];
     if (bytes === 0 || len === 0) {
       // Nothing to share: delivered after the route's latency.
       this.sentBytes[src] += bytes;
@@ -145,7 +146,7 @@ export abstract class FlowState extends NetworkCore {
     const mm = this.mm;
     mm.setVariable(f, len, maxRateBytesPerS / 1e9);
     for (let i = 0; i < len; i++) {
-      const l = route[i];
+      const l = route[off + i];
       if (mm.attach(f, i, l) === 0) this.linkBusySince[l] = now;
       this.markDirty(l);
     }

@@ -17,6 +17,7 @@
  */
 import type { Simulation } from "../../sim/engine.js";
 import type { ScheduledEvent } from "../../sim/queue.js";
+import { grown } from "../../util/arrays.js";
 import { sortIdsByKey } from "./heap.js";
 import { FINISHING, FlowState } from "./flow-state.js";
 import { MAX_ROUTE } from "./routes.js";
@@ -30,9 +31,11 @@ export abstract class FlowModel extends FlowState {
   private readonly solveFn = (): void => this.solveEvent();
   readonly doneFn = (): void => this.completionEvent();
   private epoch = 0;
-  private finishing: number[] = [];
+  private finishing = new Int32Array(64); // complete()'s flows whose bytes are gone
   /** Re-solve incrementally after ends (false: every recomputation solves whole components, as before). */
   incremental = true;
+  /** The largest projected finish time put in the completion heap since it was last set (repeat.ts). */
+  protected keyHigh = -Infinity;
   /** Links found by searchComponents for the solve under way; -1: none (an incremental solve). */
   private nCompLinks = -1;
 
@@ -62,9 +65,9 @@ export abstract class FlowModel extends FlowState {
     // Every flow whose remaining bytes are (within rounding) gone: the top of the finish-time heap.
     const h = this.doneHeap;
     const tag = this.fTag;
-    const fin = this.finishing;
+    let fin = this.finishing;
+    let nFin = 0;
     const rate = this.mm.value;
-    fin.length = 0;
     while (h.size > 0) {
       const f = h.ids[0];
       if (h.tags[0] !== tag[f]) {
@@ -75,15 +78,17 @@ export abstract class FlowModel extends FlowState {
       if (!(rem <= rate[f] * 1e-3 || rem <= this.fBytes[f] * 1e-12)) break;
       h.pop();
       tag[f] = FINISHING;
-      fin.push(f);
+      if (nFin === fin.length) this.finishing = fin = grown(fin, 2 * nFin);
+      fin[nFin++] = f;
     }
-    if (fin.length === 0) return false;
+    if (nFin === 0) return false;
     // Finish them in the order a scan of the active list with swap-removal meets them (so that
     // groups ending at one instant fire in a deterministic, position-based order).
     const pos = this.fPos;
-    sortIdsByKey(fin, fin.length, pos);
+    sortIdsByKey(fin, nFin, pos);
     const act = this.active;
-    for (const f of fin) {
+    for (let i = 0; i < nFin; i++) {
+      const f = fin[i];
       if (tag[f] !== FINISHING) continue; // finished already, when it was swapped into an earlier position
       const p = pos[f];
       while (p < this.nActive && tag[act[p]] === FINISHING) this.finishFlow(act[p], now);
@@ -195,8 +200,10 @@ export abstract class FlowModel extends FlowState {
       if (!(rate[f] > 0)) rate[f] = 1e-12; // every flow has >= 1 link, but keep rates sane
       const t = (this.nextTag = (this.nextTag + 1) & 0x3fffffff);
       tag[f] = t;
-      if (rebuild) dh.append(now + rem[f] / rate[f], f, t);
-      else dh.push(now + rem[f] / rate[f], f, t);
+      const key = now + rem[f] / rate[f];
+      if (key > this.keyHigh) this.keyHigh = key;
+      if (rebuild) dh.append(key, f, t);
+      else dh.push(key, f, t);
     }
     if (rebuild) {
       const act = this.active;

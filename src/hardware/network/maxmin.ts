@@ -76,7 +76,8 @@ export class MaxMin {
   private consMark = new Int32Array(64);
   private epoch = 0;
   private consList = new Int32Array(64);
-  private removedCons: number[] = [];
+  private removedCons = new Int32Array(64); // constraints of released variables: removedCons[0 .. nRemoved)
+  private nRemoved = 0;
   /** Constraints (consList) whose residuals `affected` set up for solveAbove. */
   private nAffected = 0;
   private readonly heap = new MinHeap();
@@ -345,13 +346,14 @@ export class MaxMin {
     for (let k = 0; k < len; k++) {
       const c = this.cons[base + k];
       this.remCap[c] += r;
-      this.removedCons.push(c);
+      if (this.nRemoved === this.removedCons.length) this.removedCons = grown(this.removedCons, 2 * this.nRemoved);
+      this.removedCons[this.nRemoved++] = c;
     }
   }
 
   /** Forgets the removals noted by release (after the system was solved again). */
   clearRemovals(): void {
-    this.removedCons.length = 0;
+    this.nRemoved = 0;
   }
 
   /**
@@ -372,7 +374,7 @@ export class MaxMin {
     const value = this.value;
     let theta = Infinity;
     let n = 0;
-    for (let i = 0; i < rc.length; i++) {
+    for (let i = 0; i < this.nRemoved; i++) {
       const c = rc[i];
       if (cm[c] === ep || this.loose[c] === 1) continue;
       cm[c] = ep;
