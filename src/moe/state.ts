@@ -254,7 +254,7 @@ export class StepScratch {
   declare perGpuTokens: Int32Array;
   /** The tokens each GPU dispatches to the experts. */
   declare dispatchTokens: Int32Array;
-  declare groupTokens: Float64Array;
+  declare groupTokens: Int32Array;
   /**
    * Sequence key (RunConstants.seqKey) -> rank in the step, valid where seqStamp[key] === stampNow; new tokens per
    * rank; each GPU's sequences' new tokens (views of gpuSeqBuf, one segment per data-parallel group, in rank order).
@@ -293,7 +293,7 @@ export class StepScratch {
     this.tokenGpu = tokenGpuBuf;
     this.perGpuTokens = new Int32Array(D);
     this.dispatchTokens = new Int32Array(D);
-    this.groupTokens = new Float64Array(c.DP);
+    this.groupTokens = new Int32Array(c.DP);
     this.seqStamp = new Int32Array(c.seqKeys);
     this.seqRank = new Int32Array(c.seqKeys);
     this.stampNow = 0;
