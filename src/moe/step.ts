@@ -243,6 +243,9 @@ export function assignTokens(c: RunConstants, s: StepScratch, tokens: Int32Array
   const seqRank = s.seqRank;
   const seqTokens = s.seqTokens;
   const DP = c.DP;
+  const tokenGpu = s.tokenGpu;
+  const groupTokens = s.groupTokens;
+  const perGpuTokens = s.perGpuTokens;
   let ranks = 0;
   // perGpuTokens: the tokens whose dense work a GPU shares (its group's); tokenGpu: the GPU that
   // dispatches each token to the experts (1/T of its group's tokens). Sequences are ranked in order of
@@ -257,8 +260,14 @@ export function assignTokens(c: RunConstants, s: StepScratch, tokens: Int32Array
     } else r = seqRank[q];
     seqTokens[r]++;
     const k = r % DP;
-    s.tokenGpu[i] = k * T + (s.groupTokens[k]++ % T);
-    for (let y = 0; y < T; y++) s.perGpuTokens[k * T + y]++;
+    if (T === 1) {
+      tokenGpu[i] = k;
+      groupTokens[k]++;
+      perGpuTokens[k]++;
+    } else {
+      tokenGpu[i] = k * T + (groupTokens[k]++ % T);
+      for (let y = 0; y < T; y++) perGpuTokens[k * T + y]++;
+    }
   }
   // each group's sequences (ranks k, k + DP, ...) as one segment of gpuSeqBuf, shared by the group's T GPUs
   for (let k = 0, at = 0; k < DP; k++) {
@@ -268,7 +277,8 @@ export function assignTokens(c: RunConstants, s: StepScratch, tokens: Int32Array
     for (let y = 0; y < T; y++) s.gpuSeqs[k * T + y] = view;
     at += cnt;
   }
-  for (let i = 0; i < n; i++) s.dispatchTokens[s.tokenGpu[i]]++;
+  const dispatchTokens = s.dispatchTokens;
+  for (let i = 0; i < n; i++) dispatchTokens[tokenGpu[i]]++;
   // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and
   // sequences only): attention with / without cross-attention, the dense FFN or shared experts,
   // the gate. Computed at the first layer that needs them.
