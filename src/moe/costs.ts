@@ -86,18 +86,31 @@ export function attentionOnGpu(
   const bpe = standardAttention ? DTYPE_BYTES[m.dtype] : 0;
   const acc: Cost = { flops: 0, weightBytes: 0, activationBytes: 0 };
   let any = false;
+  // a sequence's cost depends on its new tokens only: computed again only when they differ from the last one's
+  let lastT = -1;
+  let c = acc;
+  let cBytes = 0;
+  let x = acc;
+  let xBytes = 0;
   for (let i = 0; i < newTokensPerSeq.length; i++) {
     const t = newTokensPerSeq[i];
     if (t <= 0) continue;
     any = true;
-    const c = attentionCost(m, { sequences: 1, tokens: t, contextLen: context });
+    if (t !== lastT) {
+      lastT = t;
+      c = attentionCost(m, { sequences: 1, tokens: t, contextLen: context });
+      cBytes = c.activationBytes + attentionScoreBytes(m, t, context + t, bpe);
+      if (cross) {
+        x = attentionCost(m, { sequences: 1, tokens: t, contextLen: crossLen });
+        xBytes = x.activationBytes + attentionScoreBytes(m, t, crossLen, bpe);
+      }
+    }
     acc.flops += c.flops;
-    acc.activationBytes += c.activationBytes + attentionScoreBytes(m, t, context + t, bpe);
+    acc.activationBytes += cBytes;
     acc.weightBytes = c.weightBytes; // weights are read once per layer, whatever the batch
     if (cross) {
-      const x = attentionCost(m, { sequences: 1, tokens: t, contextLen: crossLen });
       acc.flops += x.flops;
-      acc.activationBytes += x.activationBytes + attentionScoreBytes(m, t, crossLen, bpe);
+      acc.activationBytes += xBytes;
     }
   }
   if (any && cross) acc.weightBytes *= 2;

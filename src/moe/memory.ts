@@ -35,8 +35,23 @@ export function copiesPerGpu(p: Placement, gpus: number): Int32Array {
   return n;
 }
 
-function expertsOnGpu(c: RunConstants, j: number, g: number): number {
-  return copiesPerGpu(c.placements[j], c.D)[g];
+/** Per run: each GPU's expert copies in MoE layer 0, and over all MoE layers (counted once, not once per GPU). */
+const copiesOf = new WeakMap<RunConstants, { first: Int32Array; all: Int32Array }>();
+
+function staticCopies(c: RunConstants): { first: Int32Array; all: Int32Array } {
+  let r = copiesOf.get(c);
+  if (r === undefined) {
+    const all = new Int32Array(c.D);
+    let first: Int32Array = all;
+    for (let j = 0; j < c.moeLayers.length; j++) {
+      const n = copiesPerGpu(c.placements[j], c.D);
+      if (j === 0) first = n;
+      for (let g = 0; g < c.D; g++) all[g] += n[g];
+    }
+    r = { first, all };
+    copiesOf.set(c, r);
+  }
+  return r;
 }
 
 /**
@@ -53,13 +68,11 @@ export function allocStaticMemory(c: RunConstants, g: number): void {
     const shared = c.m.sharedExperts ? sharedExpertCost(c.m, 0).weightBytes : 0;
     weights += (c.moeLayerCountAll + otherStackMoe) * (denseFfnCost(c.denseEqSpec, 0).weightBytes - shared);
   } else if (otherStackMoe > 0) {
-    const perLayer = c.moeLayers.length > 0 ? expertsOnGpu(c, 0, g) : Math.ceil(c.E / c.D);
+    const perLayer = c.moeLayers.length > 0 ? staticCopies(c).first[g] : Math.ceil(c.E / c.D);
     weights += otherStackMoe * perLayer * c.eBytes;
   }
   if (!c.caches) {
-    let nE = 0;
-    for (let j = 0; j < c.moeLayers.length; j++) nE += expertsOnGpu(c, j, g);
-    weights += nE * c.eBytes;
+    weights += staticCopies(c).all[g] * c.eBytes;
     alloc(c, g, "weights", weights);
   } else {
     alloc(c, g, "weights", weights);

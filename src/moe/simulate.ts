@@ -120,7 +120,10 @@ function requestLatencies(run: Run): number[] {
       if (Number.isFinite(st.endNs[i])) reqLat.push(st.endNs[i] - st.arrivalNs[i]);
     }
   } else {
-    for (const [s, t0] of t.requestStart) reqLat.push(t.requestEnd.get(s)! - t0);
+    for (let i = 0; i < t.requests; i++) {
+      const q = t.requestOrder[i];
+      reqLat.push(t.requestEnd[q] - t.requestStart[q]);
+    }
   }
   return reqLat;
 }

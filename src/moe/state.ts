@@ -76,6 +76,9 @@ export class RunConstants {
   declare hostOpNs: number;
   declare gateHost: GateHostOps;
   declare localExperts: number;
+  /** Each trace token's sequence as a dense key in [0, seqKeys): the trace's own ids where they are small. */
+  declare seqKey: Int32Array;
+  declare seqKeys: number;
   constructor(cfg: MoeSimConfig) {
     const sim = new Simulation({ log: cfg.eventLog ? new EventLog() : false });
     const recordTimeline = cfg.memoryTimeline !== false;
@@ -143,7 +146,33 @@ export class RunConstants {
     this.gateHost = gateHostOps(cfg.gating.policy.name);
     // fairseq's MOELayer loops over the GPU's share of the experts (num_local_experts = E / world size)
     this.localExperts = Math.max(1, Math.ceil(m.experts / D));
+    const keys = sequenceKeys(cfg.trace.seq);
+    this.seqKey = keys.key;
+    this.seqKeys = keys.count;
   }
+}
+
+/**
+ * Dense keys of the trace's sequence ids, for per-sequence typed arrays instead of maps: the ids themselves where
+ * they lie in [0, 2 x tokens + 1024) (synthetic traces and readers number sequences from 0), else ids renumbered in
+ * order of first appearance.
+ */
+function sequenceKeys(seq: Int32Array): { key: Int32Array; count: number } {
+  let lo = 0;
+  let hi = -1;
+  for (let i = 0; i < seq.length; i++) {
+    if (seq[i] < lo) lo = seq[i];
+    if (seq[i] > hi) hi = seq[i];
+  }
+  if (lo >= 0 && hi < 2 * seq.length + 1024) return { key: seq, count: hi + 1 };
+  const ids = new Map<number, number>();
+  const key = new Int32Array(seq.length);
+  for (let i = 0; i < seq.length; i++) {
+    let k = ids.get(seq[i]);
+    if (k === undefined) ids.set(seq[i], (k = ids.size));
+    key[i] = k;
+  }
+  return { key, count: ids.size };
 }
 
 /** Buffering: one cache per (GPU, MoE layer); Belady gets the future of its own request stream. */
@@ -225,11 +254,17 @@ export class StepScratch {
   declare perGpuTokens: Int32Array;
   /** The tokens each GPU dispatches to the experts. */
   declare dispatchTokens: Int32Array;
-  declare groupTokens: Float64Array;
-  /** Sequence id -> rank in the step; new tokens per rank; each GPU's sequences' new tokens. */
-  declare seqRank: Map<number, number>;
-  declare seqTokens: number[];
-  declare gpuSeqs: number[][];
+  declare groupTokens: Int32Array;
+  /**
+   * Sequence key (RunConstants.seqKey) -> rank in the step, valid where seqStamp[key] === stampNow; new tokens per
+   * rank; each GPU's sequences' new tokens (views of gpuSeqBuf, one segment per data-parallel group, in rank order).
+   */
+  declare seqStamp: Int32Array;
+  declare seqRank: Int32Array;
+  declare stampNow: number;
+  declare seqTokens: Int32Array;
+  declare gpuSeqBuf: Int32Array;
+  declare gpuSeqs: Int32Array[];
   /** Tokens computed by each GPU's experts in this step. */
   declare gpuTokensStep: Float64Array;
   /** The step's KV cache and activation bytes per GPU. */
@@ -258,10 +293,13 @@ export class StepScratch {
     this.tokenGpu = tokenGpuBuf;
     this.perGpuTokens = new Int32Array(D);
     this.dispatchTokens = new Int32Array(D);
-    this.groupTokens = new Float64Array(c.DP);
-    this.seqRank = new Map<number, number>();
-    this.seqTokens = [];
-    this.gpuSeqs = Array.from({ length: D }, () => []);
+    this.groupTokens = new Int32Array(c.DP);
+    this.seqStamp = new Int32Array(c.seqKeys);
+    this.seqRank = new Int32Array(c.seqKeys);
+    this.stampNow = 0;
+    this.seqTokens = new Int32Array(maxTokens);
+    this.gpuSeqBuf = new Int32Array(maxTokens);
+    this.gpuSeqs = Array.from({ length: D }, () => new Int32Array(0));
     this.gpuTokensStep = new Float64Array(D);
     this.stepKv = new Float64Array(D);
     this.stepAct = new Float64Array(D);
@@ -361,9 +399,14 @@ export class RunTallies {
   declare inactiveSum: Float64Array;
   declare cacheStats: LayerCacheStats[] | null;
   declare gpuBusy: Float64Array;
-  /** Per sequence: start of its first step and end of its last (static batching). */
-  declare requestStart: Map<number, number>;
-  declare requestEnd: Map<number, number>;
+  /**
+   * Per sequence key (RunConstants.seqKey): start of its first step (NaN: none yet) and end of its last (static
+   * batching); the keys in order of their first step (requestOrder[0..requests)).
+   */
+  declare requestStart: Float64Array;
+  declare requestEnd: Float64Array;
+  declare requestOrder: Int32Array;
+  declare requests: number;
   declare tokensDone: number;
   declare batcherStats: RequestStats | null;
   declare oom: (OomInfo & { step: number }) | null;
@@ -379,8 +422,10 @@ export class RunTallies {
         )
       : null;
     this.gpuBusy = new Float64Array(c.D);
-    this.requestStart = new Map<number, number>();
-    this.requestEnd = new Map<number, number>();
+    this.requestStart = new Float64Array(c.seqKeys).fill(NaN);
+    this.requestEnd = new Float64Array(c.seqKeys);
+    this.requestOrder = new Int32Array(c.seqKeys);
+    this.requests = 0;
     this.tokensDone = 0;
     this.batcherStats = null;
     this.oom = null;

@@ -233,28 +233,52 @@ export function assignTokens(c: RunConstants, s: StepScratch, tokens: Int32Array
   s.perGpuTokens.fill(0);
   s.dispatchTokens.fill(0);
   s.groupTokens.fill(0);
-  s.seqRank.clear();
-  s.seqTokens.length = 0;
-  for (let g = 0; g < c.D; g++) s.gpuSeqs[g].length = 0;
+  if (s.seqTokens.length < n) {
+    s.seqTokens = new Int32Array(s.tokenGpuBuf.length);
+    s.gpuSeqBuf = new Int32Array(s.tokenGpuBuf.length);
+  }
+  const seqKey = c.seqKey;
+  const stamp = ++s.stampNow;
+  const seqStamp = s.seqStamp;
+  const seqRank = s.seqRank;
+  const seqTokens = s.seqTokens;
+  const DP = c.DP;
+  const tokenGpu = s.tokenGpu;
+  const groupTokens = s.groupTokens;
+  const perGpuTokens = s.perGpuTokens;
+  let ranks = 0;
   // perGpuTokens: the tokens whose dense work a GPU shares (its group's); tokenGpu: the GPU that
-  // dispatches each token to the experts (1/T of its group's tokens).
+  // dispatches each token to the experts (1/T of its group's tokens). Sequences are ranked in order of
+  // first appearance; rank r goes to group r mod DP.
   for (let i = 0; i < n; i++) {
-    const seq = c.trace.seq[tokens[i]];
-    let r = s.seqRank.get(seq);
-    if (r === undefined) {
-      r = s.seqRank.size;
-      s.seqRank.set(seq, r);
-      s.seqTokens.push(0);
+    const q = seqKey[tokens[i]];
+    let r: number;
+    if (seqStamp[q] !== stamp) {
+      seqStamp[q] = stamp;
+      r = seqRank[q] = ranks++;
+      seqTokens[r] = 0;
+    } else r = seqRank[q];
+    seqTokens[r]++;
+    const k = r % DP;
+    if (T === 1) {
+      tokenGpu[i] = k;
+      groupTokens[k]++;
+      perGpuTokens[k]++;
+    } else {
+      tokenGpu[i] = k * T + (groupTokens[k]++ % T);
+      for (let y = 0; y < T; y++) perGpuTokens[k * T + y]++;
     }
-    s.seqTokens[r]++;
-    const k = r % c.DP;
-    s.tokenGpu[i] = k * T + (s.groupTokens[k]++ % T);
-    for (let y = 0; y < T; y++) s.perGpuTokens[k * T + y]++;
   }
-  for (let r = 0; r < s.seqTokens.length; r++) {
-    for (let y = 0; y < T; y++) s.gpuSeqs[(r % c.DP) * T + y].push(s.seqTokens[r]);
+  // each group's sequences (ranks k, k + DP, ...) as one segment of gpuSeqBuf, shared by the group's T GPUs
+  for (let k = 0, at = 0; k < DP; k++) {
+    const cnt = k < ranks ? Math.floor((ranks - 1 - k) / DP) + 1 : 0;
+    for (let i = 0; i < cnt; i++) s.gpuSeqBuf[at + i] = seqTokens[k + i * DP];
+    const view = s.gpuSeqBuf.subarray(at, at + cnt);
+    for (let y = 0; y < T; y++) s.gpuSeqs[k * T + y] = view;
+    at += cnt;
   }
-  for (let i = 0; i < n; i++) s.dispatchTokens[s.tokenGpu[i]]++;
+  const dispatchTokens = s.dispatchTokens;
+  for (let i = 0; i < n; i++) dispatchTokens[tokenGpu[i]]++;
   // Per-step costs that do not change from layer to layer (they depend on the GPU's tokens and
   // sequences only): attention with / without cross-attention, the dense FFN or shared experts,
   // the gate. Computed at the first layer that needs them.
@@ -299,9 +323,14 @@ export function endStep(
   });
   for (const p of PHASES) t.phaseTotals[p] += phases[p];
   t.tokensDone += n;
+  const seqKey = c.seqKey;
   for (let i = 0; i < n; i++) {
-    const seq = c.trace.seq[tokens[i]];
-    if (!t.requestStart.has(seq)) t.requestStart.set(seq, start);
-    t.requestEnd.set(seq, now);
+    const q = seqKey[tokens[i]];
+    if (t.requestStart[q] !== t.requestStart[q]) {
+      // NaN: the sequence's first step
+      t.requestStart[q] = start;
+      t.requestOrder[t.requests++] = q;
+    }
+    t.requestEnd[q] = now;
   }
 }

@@ -93,7 +93,9 @@ export function markBusy(w: Window, gpuBusy: Float64Array): void {
 
 /** Each recorded GPU's busy time added since markBusy (a new array). */
 export function busySince(w: Window, gpuBusy: Float64Array): Float64Array {
-  return Float64Array.from(w.busy0, (b, g) => gpuBusy[g] - b);
+  const out = new Float64Array(w.busy0.length);
+  for (let g = 0; g < out.length; g++) out[g] = gpuBusy[g] - w.busy0[g];
+  return out;
 }
 
 /** Compute of each recorded GPU g: from start(g), for ns[g]. */
