@@ -78,6 +78,8 @@ export class MaxMin {
   private consList = new Int32Array(64);
   private removedCons = new Int32Array(64); // constraints of released variables: removedCons[0 .. nRemoved)
   private nRemoved = 0;
+  /** 1 for a constraint that was saturated when its first variable since the last solve was released. */
+  private wasSaturated = new Uint8Array(64);
   /** Constraints (consList) whose residuals `affected` set up for solveAbove. */
   private nAffected = 0;
   private readonly heap = new MinHeap();
@@ -104,6 +106,7 @@ export class MaxMin {
       this.loose = grown(this.loose, n);
       this.unfixed = new Int32Array(n);
       this.consMark = grown(this.consMark, n);
+      this.wasSaturated = grown(this.wasSaturated, n);
       this.consList = new Int32Array(n);
     }
     this.cap[id] = capacity;
@@ -345,6 +348,8 @@ export class MaxMin {
     const len = this.len[v];
     for (let k = 0; k < len; k++) {
       const c = this.cons[base + k];
+      // The first release since the solve sees the solve's slack (later ones only raise it).
+      if (this.remCap[c] <= this.cap[c] * FAIR_TOL) this.wasSaturated[c] = 1;
       this.remCap[c] += r;
       if (this.nRemoved === this.removedCons.length) this.removedCons = grown(this.removedCons, 2 * this.nRemoved);
       this.removedCons[this.nRemoved++] = c;
@@ -353,6 +358,7 @@ export class MaxMin {
 
   /** Forgets the removals noted by release (after the system was solved again). */
   clearRemovals(): void {
+    for (let i = 0; i < this.nRemoved; i++) this.wasSaturated[this.removedCons[i]] = 0;
     this.nRemoved = 0;
   }
 
@@ -376,13 +382,17 @@ export class MaxMin {
     let n = 0;
     for (let i = 0; i < this.nRemoved; i++) {
       const c = rc[i];
-      if (cm[c] === ep || this.loose[c] === 1) continue;
+      // Only a constraint that was saturated can have been a variable's bottleneck, and only for
+      // the variables at its largest value: the others had their bottleneck elsewhere, which
+      // holds unless it is itself a released constraint (scanned in its turn).
+      if (cm[c] === ep || this.loose[c] === 1 || this.wasSaturated[c] === 0) continue;
       cm[c] = ep;
       const list = this.vars[c];
       const cnt = count[c];
+      const least = this.top[c] * (1 - FAIR_TOL);
       for (let j = 0; j < cnt; j++) {
         const v = list[j];
-        if (mark[v] === ep) continue;
+        if (mark[v] === ep || value[v] < least) continue;
         mark[v] = ep;
         if (this.bottlenecked(v)) continue;
         out[n++] = v;
