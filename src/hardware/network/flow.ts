@@ -18,7 +18,7 @@
 import type { Simulation } from "../../sim/engine.js";
 import type { ScheduledEvent } from "../../sim/queue.js";
 import { grown } from "../../util/arrays.js";
-import { sortIdsByKey } from "./heap.js";
+import { sortIdsByIndex } from "./heap.js";
 import { FINISHING, FlowState } from "./flow-state.js";
 import { MAX_ROUTE } from "./routes.js";
 
@@ -86,20 +86,7 @@ export abstract class FlowModel extends FlowState {
     // groups ending at one instant fire in a deterministic, position-based order).
     const pos = this.fPos;
     const act = this.active;
-    if (nFin > 32) {
-      // That scan itself: a finishing flow is met at its own position (swap-removal moves only the
-      // last flow, into the position being scanned, where it is finished at once if finishing).
-      let p = pos[fin[0]];
-      for (let i = 1; i < nFin; i++) if (pos[fin[i]] < p) p = pos[fin[i]];
-      for (let left = nFin; left > 0 && p < this.nActive; p++) {
-        while (p < this.nActive && tag[act[p]] === FINISHING) {
-          this.finishFlow(act[p], now);
-          left--;
-        }
-      }
-      return true;
-    }
-    sortIdsByKey(fin, nFin, pos);
+    sortIdsByIndex(fin, nFin, pos);
     for (let i = 0; i < nFin; i++) {
       const f = fin[i];
       if (tag[f] !== FINISHING) continue; // finished already, when it was swapped into an earlier position

@@ -94,3 +94,37 @@ export function sortIdsByKey(ids: number[] | Int32Array, n: number, key: ArrayLi
     ids[j + 1] = id;
   }
 }
+
+const RADIX_COUNTS = new Int32Array(257);
+let radixScratch = new Int32Array(1024);
+
+/**
+ * Sorts ids[0..n) by key[id] ascending where the keys are distinct whole numbers in [0, 2^31):
+ * insertion sort for short runs, else least-significant-digit radix sort by bytes (as many passes
+ * as the largest key has bytes), O(n) per pass.
+ */
+export function sortIdsByIndex(ids: Int32Array, n: number, key: ArrayLike<number>): void {
+  if (n <= 32) {
+    sortIdsByKey(ids, n, key);
+    return;
+  }
+  let max = 0;
+  for (let i = 0; i < n; i++) if (key[ids[i]] > max) max = key[ids[i]];
+  if (radixScratch.length < n) radixScratch = new Int32Array(2 * n);
+  let from = ids;
+  let to = radixScratch;
+  const counts = RADIX_COUNTS;
+  for (let shift = 0; shift === 0 || max >>> shift > 0; shift += 8) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[((key[from[i]] >>> shift) & 255) + 1]++;
+    for (let b = 1; b < 257; b++) counts[b] += counts[b - 1];
+    for (let i = 0; i < n; i++) {
+      const id = from[i];
+      to[counts[(key[id] >>> shift) & 255]++] = id;
+    }
+    const t = from;
+    from = to;
+    to = t;
+  }
+  if (from !== ids) ids.set(from.subarray(0, n));
+}
