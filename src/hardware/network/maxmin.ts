@@ -369,7 +369,7 @@ export class MaxMin {
    * value; out gets the failing variables and every variable of value >= theta connected to them
    * through constraints over such variables. Every other value is what a full solve would give
    * (docs/hardware.md, "Speed"); solveAbove(out, n) gives those in out. O(variables on the removed
-   * ones' constraints + those in out, x route length).
+   * ones' constraints + (those at such a constraint's largest value + those in out) x route length).
    */
   affected(out: Int32Array): number {
     let ep = ++this.epoch;
