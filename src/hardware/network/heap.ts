@@ -111,10 +111,10 @@ export function sortIdsByIndex(ids: Int32Array, n: number, key: ArrayLike<number
   let max = 0;
   for (let i = 0; i < n; i++) if (key[ids[i]] > max) max = key[ids[i]];
   if (radixScratch.length < n) radixScratch = new Int32Array(2 * n);
-  let from = ids;
-  let to = radixScratch;
+  let from: Int32Array = ids;
+  let to: Int32Array = radixScratch;
   const counts = RADIX_COUNTS;
-  for (let shift = 0; shift === 0 || max >>> shift > 0; shift += 8) {
+  for (let shift = 0; shift < 32 && (shift === 0 || max >>> shift > 0); shift += 8) {
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[((key[from[i]] >>> shift) & 255) + 1]++;
     for (let b = 1; b < 257; b++) counts[b] += counts[b - 1];
