@@ -215,16 +215,10 @@ function correctionPass(rng: RandomStream, incl: Float64Array, tokens: number, o
     while (e < E - 1 && cum[e] <= th) e++;
     guide[j] = e;
   }
-  /** The expert of cumulative variance u in [0, mass): the first e with cum[e] > u. */
-  const find = (u: number): number => {
-    let e = guide[Math.min(E - 1, Math.floor((u / mass) * E))];
-    while (e > 0 && cum[e - 1] > u) e--;
-    while (e < E - 1 && cum[e] <= u) e++;
-    // u rounded up to the mass: the last expert with variance, not one past it
-    while (e > 0 && cum[e] === cum[e - 1]) e--;
-    return e;
-  };
-  for (let want = Math.abs(diff); want > 0; want--) picks[find(rng.next() * mass)]++;
+  for (let want = Math.abs(diff); want > 0; want--) {
+    const w = rng.next();
+    picks[findCum(cum, guide, E - 1, w * mass, Math.floor(w * E))]++;
+  }
   for (let e = 0; e < E; e++) {
     const n = picks[e];
     if (n === 0) continue;
@@ -234,7 +228,22 @@ function correctionPass(rng: RandomStream, incl: Float64Array, tokens: number, o
     // Over the bound: redrawn among the experts after e (none with variance left: the next pass takes them).
     const lo = cum[e];
     if (!(mass - lo > 0)) continue;
-    for (let k = x; k < n; k++) picks[find(lo + rng.next() * (mass - lo))]++;
+    for (let k = x; k < n; k++) {
+      const u = lo + rng.next() * (mass - lo);
+      picks[findCum(cum, guide, E - 1, u, Math.min(E - 1, Math.floor((u / mass) * E)))]++;
+    }
   }
   return diff;
+}
+
+/**
+ * The first expert e <= last with cum[e] > u (u in [0, cum[last])), from guide[j], j = floor(E u / mass): a lower
+ * bound of the answer, stepped down against rounding. u rounded up to the mass gives the last expert with variance.
+ */
+function findCum(cum: Float64Array, guide: Int32Array, last: number, u: number, j: number): number {
+  let e = guide[j];
+  while (e > 0 && cum[e - 1] > u) e--;
+  while (e < last && cum[e] <= u) e++;
+  while (e > 0 && cum[e] === cum[e - 1]) e--;
+  return e;
 }
