@@ -149,23 +149,7 @@ export function drawExpertLoads(
   let diff = tokens * topK - total;
   // Add (diff > 0) or remove (diff < 0) |diff| picks, spread in proportion to the variances pi (1 - pi), within
   // 0 <= out[e] <= tokens; a pass that cannot place all of them (an expert at a bound) repeats over the rest.
-  for (let pass = 0; diff !== 0 && pass < 8; pass++) {
-    const sign = diff > 0 ? 1 : -1;
-    let want = Math.abs(diff);
-    let mass = 0;
-    for (let e = 0; e < E; e++) if (room(out[e], sign, tokens) > 0) mass += incl[e] * (1 - incl[e]);
-    if (!(mass > 0)) break;
-    for (let e = 0; e < E && want > 0; e++) {
-      const r = room(out[e], sign, tokens);
-      if (r === 0) continue;
-      const v = incl[e] * (1 - incl[e]);
-      const x = Math.min(r, v >= mass ? want : binomial(rng, want, v / mass));
-      out[e] += sign * x;
-      want -= x;
-      diff -= sign * x;
-      mass -= v;
-    }
-  }
+  for (let pass = 0; diff !== 0 && pass < 8; pass++) diff = correctionPass(rng, incl, tokens, out, diff);
   // Left over only when the experts with room have no variance (inclusion 0 or 1): the most likely experts with room
   // take it, within the bounds.
   if (diff !== 0) {
@@ -182,4 +166,84 @@ export function drawExpertLoads(
 /** How many picks expert count x can gain (sign 1, up to `tokens`: a token picks an expert once) or lose (sign -1). */
 function room(x: number, sign: number, tokens: number): number {
   return sign > 0 ? tokens - x : x;
+}
+
+/** Scratch of correctionPass, grown to the widest layer drawn: cumulative variances, guide table, picks per expert. */
+let cumBuf = new Float64Array(0);
+let guideBuf = new Int32Array(0);
+let pickBuf = new Int32Array(0);
+
+/**
+ * One pass of drawExpertLoads' correction over the experts with room (r_e > 0 picks to give or take); returns the
+ * picks it could not place. The law (that of sequential conditional binomials): in index order, expert e takes
+ * min(r_e, Binomial(w_e, v_e / V_e)), where w_e is what is still to place and V_e the variance mass of the experts
+ * from e on, v = pi (1 - pi); what a bound keeps from e passes on to the experts after it.
+ *
+ * Drawn as |diff| picks i.i.d. with probability v_e / V over the experts with room (Chen and Asau's guide table:
+ * O(1) expected per pick), then, in index order, each expert keeps at most r_e of its picks and each pick over its
+ * bound is redrawn among the experts after it (u uniform on [C_e, V) of the cumulative variances C). Same law:
+ * given the counts placed before e, every pick not yet placed lies at e or after, i.i.d. with probability
+ * proportional to v (a categorical law restricted to a subset is the law restricted and renormalized, and a
+ * redrawn pick is drawn from exactly that), so e's picks are Binomial(w_e, v_e / V_e), and those not kept are,
+ * given that count, i.i.d. in proportion to v over the experts after e. Without a binding bound both are the
+ * Multinomial(|diff|, v / V). An expert without variance (inclusion 0 or 1) takes no pick in a pass (only the
+ * fallback after the passes). Cost: |diff| uniforms and table look-ups (plus one per redrawn pick) instead of one
+ * inversion with its own Math.pow per expert. Deterministic: every draw comes from `rng`, in a fixed order.
+ */
+function correctionPass(rng: RandomStream, incl: Float64Array, tokens: number, out: Int32Array, diff: number): number {
+  const E = incl.length;
+  if (cumBuf.length < E) {
+    cumBuf = new Float64Array(E);
+    guideBuf = new Int32Array(E);
+    pickBuf = new Int32Array(E);
+  }
+  const cum = cumBuf;
+  const guide = guideBuf;
+  const picks = pickBuf;
+  const sign = diff > 0 ? 1 : -1;
+  let mass = 0;
+  for (let e = 0; e < E; e++) {
+    if (room(out[e], sign, tokens) > 0) mass += incl[e] * (1 - incl[e]);
+    cum[e] = mass;
+    picks[e] = 0;
+  }
+  if (!(mass > 0)) return diff;
+  // guide[j]: the first expert whose cumulative variance exceeds j / E of the mass (a lower bound of the answer for
+  // any u in bucket j; the search below also steps down, against rounding).
+  for (let j = 0, e = 0; j < E; j++) {
+    const th = (j / E) * mass;
+    while (e < E - 1 && cum[e] <= th) e++;
+    guide[j] = e;
+  }
+  for (let want = Math.abs(diff); want > 0; want--) {
+    const w = rng.next();
+    picks[findCum(cum, guide, E - 1, w * mass, Math.floor(w * E))]++;
+  }
+  for (let e = 0; e < E; e++) {
+    const n = picks[e];
+    if (n === 0) continue;
+    const x = Math.min(room(out[e], sign, tokens), n);
+    out[e] += sign * x;
+    diff -= sign * x;
+    // Over the bound: redrawn among the experts after e (none with variance left: the next pass takes them).
+    const lo = cum[e];
+    if (!(mass - lo > 0)) continue;
+    for (let k = x; k < n; k++) {
+      const u = lo + rng.next() * (mass - lo);
+      picks[findCum(cum, guide, E - 1, u, Math.min(E - 1, Math.floor((u / mass) * E)))]++;
+    }
+  }
+  return diff;
+}
+
+/**
+ * The first expert e <= last with cum[e] > u (u in [0, cum[last])), from guide[j], j = floor(E u / mass): a lower
+ * bound of the answer, stepped down against rounding. u rounded up to the mass gives the last expert with variance.
+ */
+function findCum(cum: Float64Array, guide: Int32Array, last: number, u: number, j: number): number {
+  let e = guide[j];
+  while (e > 0 && cum[e - 1] > u) e--;
+  while (e < last && cum[e] <= u) e++;
+  while (e > 0 && cum[e] === cum[e - 1]) e--;
+  return e;
 }
