@@ -4,7 +4,7 @@
  * that succeeds when the collective completes.
  */
 import type { SimEvent } from "../sim/engine.js";
-import type { ExchangePhase, GatingPlan } from "../policies/gating/index.js";
+import type { ExchangePhase, GatingPlan, SendFactors } from "../policies/gating/index.js";
 import type { LayerScratch, RunConstants } from "./state.js";
 import { routesFromPicks, type TokenRoutes } from "../hardware/collectives/index.js";
 import { ProductSizes } from "../hardware/network/index.js";
@@ -50,10 +50,8 @@ export function exchangePhase(
   phase: ExchangePhase,
 ): SimEvent<void> {
   if (phase === "dispatch") {
-    // a load-level plan's send matrix as its factors (the same numbers: ProductSizes)
     const f = plan.sendFactors;
-    const sizes = f ? new ProductSizes(f.share, f.recv, f.tokenBytes, 1, false) : plan.sendBytes;
-    return a2a(c, sizes, c.cfg.dispatchAlgorithm, planRoutes.get(plan));
+    return a2a(c, f ? sendProduct(f) : plan.sendBytes, c.cfg.dispatchAlgorithm, planRoutes.get(plan));
   }
   if (phase === "counts") return a2a(c, countsMatrix(c, x, plan.expertRows.length));
   const ev = c.sim.event<void>("capacity_all_reduce");
@@ -68,11 +66,18 @@ export function combine(c: RunConstants, x: LayerScratch, plan: GatingPlan): Sim
   const r = planRoutes.get(plan);
   const routes = r && { ...r, tokenBytes: c.combineTokenBytes, direction: "combine" as const };
   const f = plan.sendFactors;
-  // the transpose of a product: receivers' rows back to their senders, ((recv * share) * tokenBytes) * k
-  const back = f
-    ? new ProductSizes(f.recv, f.share, f.tokenBytes, c.combineTokenBytes / c.tokenBytes, false)
-    : transposeInto(c, x.backBuf, plan.sendBytes);
+  const back = f ? backProduct(c, f) : transposeInto(c, x.backBuf, plan.sendBytes);
   return a2a(c, back, c.cfg.dispatchAlgorithm, routes);
+}
+
+/** A load-level plan's send matrix as its factors (the same numbers: ProductSizes). */
+function sendProduct(f: SendFactors): ProductSizes {
+  return new ProductSizes(f.share, f.recv, f.tokenBytes, 1, false);
+}
+
+/** The combine's sizes, sendProduct transposed: receivers' rows back to their senders at the combine's row bytes. */
+function backProduct(c: RunConstants, f: SendFactors): ProductSizes {
+  return new ProductSizes(f.recv, f.share, f.tokenBytes, c.combineTokenBytes / c.tokenBytes, false);
 }
 
 /**
@@ -87,10 +92,10 @@ export function deferredExchange(
 ): { send: Float64Array | ProductSizes; dispatch: () => SimEvent<void>; combine: () => SimEvent<void> } {
   const f = plan.sendFactors;
   if (f) {
-    const share = Float64Array.from(f.share);
-    const recv = Float64Array.from(f.recv);
-    const send = new ProductSizes(share, recv, f.tokenBytes, 1, false);
-    const back = new ProductSizes(recv, share, f.tokenBytes, c.combineTokenBytes / c.tokenBytes, false);
+    // copies: the plan's factors are rewritten by the next layer's gate
+    const kept = { share: Float64Array.from(f.share), recv: Float64Array.from(f.recv), tokenBytes: f.tokenBytes };
+    const send = sendProduct(kept);
+    const back = backProduct(c, kept);
     const alg = c.cfg.dispatchAlgorithm;
     return { send, dispatch: () => a2a(c, send, alg), combine: () => a2a(c, back, alg) };
   }
@@ -105,9 +110,7 @@ export function deferredExchange(
 /** The plan's dispatch matrix, bytes (from its factors where it has them: sendMatrix false). */
 export function sendBytesOf(plan: GatingPlan): Float64Array {
   const f = plan.sendFactors;
-  return f && plan.sendBytes.length === 0
-    ? new ProductSizes(f.share, f.recv, f.tokenBytes, 1, false).dense()
-    : plan.sendBytes;
+  return f && plan.sendBytes.length === 0 ? sendProduct(f).dense() : plan.sendBytes;
 }
 
 /**

@@ -6,7 +6,7 @@ import { fastmoe } from "./fastmoe.js";
 import { megablocks } from "./megablocks.js";
 import { dynamic } from "./dynamic.js";
 
-export type { ExchangePhase, GatingInput, GatingOptions, GatingPlan, GatingPolicy } from "./types.js";
+export type { ExchangePhase, GatingInput, GatingOptions, GatingPlan, GatingPolicy, SendFactors } from "./types.js";
 
 export const gatingPolicies: ReadonlyMap<string, GatingPolicy> = new Map(
   [staticGating, tutel, fastmoe, megablocks, dynamic].map((p) => [p.name, p]),
