@@ -4,6 +4,7 @@ import { Simulation } from "../../src/sim/engine.js";
 import { Cluster } from "../../src/hardware/cluster.js";
 import { FlowNetwork, pairRoutes } from "../../src/hardware/network/index.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
+import { networkCounters } from "./network-counters.js";
 
 /**
  * FlowNetwork.runGroup's fast path (a collective on an idle network computed at once, one engine
@@ -49,10 +50,7 @@ function run(c: Case, fast: boolean) {
     done,
     end: sim.now,
     links: cluster.linkTraffic(),
-    sent: Array.from(net.sentBytes),
-    received: Array.from(net.receivedBytes),
-    delivered: Array.from(net.deliveredBytes),
-    flows: net.flowsDone,
+    ...networkCounters(net),
     fastRuns: net.fastRuns,
     isolated: net.fastIsolated,
     replays: net.fastReplays,

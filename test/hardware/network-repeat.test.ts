@@ -5,6 +5,7 @@ import { Cluster } from "../../src/hardware/cluster.js";
 import type { FlowNetwork } from "../../src/hardware/network/index.js";
 import { binadeOf } from "../../src/hardware/network/repeat.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
+import { networkCounters } from "./network-counters.js";
 
 /**
  * Repeated all-to-alls (repeat.ts): an all-to-all whose flows share links (the DGX-1 cube mesh of
@@ -59,10 +60,7 @@ function run(c: Case, mode: "repeat" | "solve" | "events") {
       done,
       end: sim.now,
       links: cluster.linkTraffic(),
-      sent: Array.from(net.sentBytes),
-      received: Array.from(net.receivedBytes),
-      delivered: Array.from(net.deliveredBytes),
-      flows: net.flowsDone,
+      ...networkCounters(net),
     },
   };
 }
