@@ -19,8 +19,11 @@ import type { NetworkModel } from "./core.js";
 import { FlowModel } from "./flow.js";
 import { ISO_GROUP } from "./flow-state.js";
 import { IdleForms } from "./idle.js";
+import { LinkBlocks } from "./link-blocks.js";
+import { BY_DEST, BY_SOURCE, tableQuotient } from "./quotient.js";
+import { QuotientSolver } from "./quotient-solver.js";
 import { RepeatRuns } from "./repeat.js";
-import { MAX_ROUTE, type PairRoutes } from "./routes.js";
+import { MAX_ROUTE, PairsByLink, type PairRoutes } from "./routes.js";
 
 export class FlowNetwork extends FlowModel implements NetworkModel {
   /** Use the fast path for groups started on an idle network (false: always event-driven). */
@@ -42,6 +45,20 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   /** Of the fast runs, those taken from a kept run of the same sizes (repeat.ts). */
   fastRepeats = 0;
   private readonly repeats = new RepeatRuns();
+  /**
+   * Solve an all-to-all whose flows share links on its table's symmetry quotient where its sizes
+   * allow (quotient.ts: one flow per set of a node's GPUs that send the same bytes to one GPU, or
+   * receive the same from one; false: flow by flow).
+   */
+  quotientGroups = true;
+  /** Of the fast runs, those solved on a quotient. */
+  fastQuotients = 0;
+  private readonly quotients = new WeakMap<PairRoutes, QuotientSolver[]>();
+  private readonly qOut = [0, 0, 0, 0, 0];
+  // a quotient run's table and sizes, kept for writing its records if it is replayed
+  private deferTable: PairRoutes | null = null;
+  private deferSizes = new Float64Array(0);
+  private deferCount = 0;
   private readonly idleForms = new IdleForms();
   private isoBuilding = false;
   private isoLive = false;
@@ -160,6 +177,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     this.isoDeliver = t0;
     this.isoOnDone = null;
     this.rec.n = 0;
+    this.deferTable = null;
   }
 
   /** The fast path's end, every flow computed: the engine gets one event, the group's delivery. */
@@ -237,11 +255,17 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   private fastAllToAll(t: PairRoutes, sizes: ArrayLike<number>, count: number, t0: number): void {
     if (t.disjoint && this.integral && this.closedTable(t, sizes, count, t0)) return;
     this.beginFast(count, t0);
-    this.recordTable(t, sizes, count, !t.disjoint);
-    if (t.disjoint || !this.isoShared) {
-      this.isoShared = false;
-      this.isoLastFinish = this.isolated(t0);
-      return;
+    const qs = !t.disjoint && this.quotientGroups ? this.quotientFor(t, sizes) : null;
+    if (qs !== null) {
+      // its flows share links (QuotientSolver.fits); records are written only if it is replayed
+      this.deferRecords(t, sizes, count);
+    } else {
+      this.recordTable(t, sizes, count, !t.disjoint);
+      if (t.disjoint || !this.isoShared) {
+        this.isoShared = false;
+        this.isoLastFinish = this.isolated(t0);
+        return;
+      }
     }
     const kept = this.repeatGroups && this.integral ? this.repeats.find(t, sizes, t0) : null;
     if (kept !== null) {
@@ -258,9 +282,60 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
       return;
     }
     this.keyHigh = -Infinity;
-    this.addIsoFlows(t0);
-    this.isoLastFinish = this.advance(t0, Infinity);
+    if (qs !== null) this.quotientRun(qs, t, sizes, count, t0);
+    else {
+      this.addIsoFlows(t0);
+      this.isoLastFinish = this.advance(t0, Infinity);
+    }
     if (this.repeatGroups && this.integral) this.keepRun(t, sizes, t0);
+  }
+
+  /** The quotient of t (quotient.ts) that these sizes fit and whose flows share links, if any. */
+  private quotientFor(t: PairRoutes, sizes: ArrayLike<number>): QuotientSolver | null {
+    for (const qs of this.quotientsOf(t)) if (qs.fits(sizes)) return qs;
+    return null;
+  }
+
+  /** The fast path's all-to-all on the quotient qs (fits() took its sizes): counters and delivery as the member path's. */
+  private quotientRun(qs: QuotientSolver, t: PairRoutes, sizes: ArrayLike<number>, count: number, t0: number): void {
+    const out = this.qOut;
+    qs.run(this, t, sizes, this.ratesOf(t).lat, t0, out);
+    this.fastQuotients++;
+    this.flowsDone += count;
+    this.isoLeft = 0;
+    if (out[0] > this.isoDeliver) this.isoDeliver = out[0];
+    this.isoLastFinish = out[1];
+    this.keyHigh = out[2];
+    this.solves += out[3];
+    this.solvedFlows += out[4];
+  }
+
+  /** The group's records, from a copy of its sizes, are written when it is replayed (replayIso), not now. */
+  private deferRecords(t: PairRoutes, sizes: ArrayLike<number>, count: number): void {
+    const nn = t.n * t.n;
+    if (this.deferSizes.length < nn) this.deferSizes = new Float64Array(nn);
+    for (let p = 0; p < nn; p++) this.deferSizes[p] = sizes[p];
+    this.deferTable = t;
+    this.deferCount = count;
+  }
+
+  /** A table's quotients by source and by destination blocks (link-blocks.ts), those that exist; built once. */
+  private quotientsOf(t: PairRoutes): QuotientSolver[] {
+    let qs = this.quotients.get(t);
+    if (qs !== undefined) return qs;
+    const tr = this.ratesOf(t);
+    const al = tr.links ?? (tr.links = new PairsByLink(t, tr.lat, this.nLinks));
+    const lb = new LinkBlocks(t.n, al);
+    qs = [];
+    for (const [kind, block] of [
+      [BY_SOURCE, lb.sBlock],
+      [BY_DEST, lb.dBlock],
+    ] as const) {
+      const tq = tableQuotient(t, block, kind, this.linkCap, this.linkLat);
+      if (tq !== null) qs.push(new QuotientSolver(tq));
+    }
+    this.quotients.set(t, qs);
+    return qs;
   }
 
   /** Keeps the all-to-all just computed from t0 for repeat.ts (beginFast's snapshot holds the counters before it). */
@@ -448,6 +523,10 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
    */
   private replayIso(t: number): void {
     if (this.isoLazy) this.unwindLazy();
+    if (this.deferTable !== null) {
+      this.recordTable(this.deferTable, this.deferSizes, this.deferCount, false);
+      this.deferTable = null;
+    }
     this.fastReplays++;
     this.isoLive = false;
     if (this.isoEnd !== null) this.sim.cancel(this.isoEnd);
