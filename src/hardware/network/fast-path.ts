@@ -296,7 +296,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     return null;
   }
 
-  /** The fast path's all-to-all on the quotient qs (fits() took its sizes): counters and delivery as the member path's. */
+  /** The fast path's all-to-all on the quotient qs (fits() took its sizes): counters and delivery set. */
   private quotientRun(qs: QuotientSolver, t: PairRoutes, sizes: ArrayLike<number>, count: number, t0: number): void {
     const out = this.qOut;
     qs.run(this, t, sizes, this.ratesOf(t).lat, t0, out);

@@ -1,0 +1,216 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Simulation } from "../../src/sim/engine.js";
+import { Cluster } from "../../src/hardware/cluster.js";
+import type { FlowNetwork } from "../../src/hardware/network/index.js";
+import { LinkBlocks } from "../../src/hardware/network/link-blocks.js";
+import { BY_DEST, BY_SOURCE, tableQuotient } from "../../src/hardware/network/quotient.js";
+import { PairsByLink } from "../../src/hardware/network/routes.js";
+import type { FabricSpec } from "../../src/hardware/devices.js";
+import { clusterSpecFrom } from "../../src/hardware/presets.js";
+
+/**
+ * Symmetry quotients (quotient.ts): an all-to-all whose sizes depend only on the destination (a
+ * dispatch) or only on the source (a combine), started on an idle multi-node network, is solved on
+ * one flow per node's set of GPUs. Against the same runs solved flow by flow (quotientGroups off):
+ * every completion within 1 ns, in the same order; the link and endpoint counters equal (whole
+ * sizes) or within 1e-12 (fractional ones); with host copies joining mid-way (a replay, which runs
+ * flow by flow from the saved counters) and with sizes that fit no quotient (solved flow by flow,
+ * the same numbers). The quotient must be taken where it applies, so the comparison is not vacuous.
+ */
+type Pattern = "dispatch" | "combine" | "constant" | "random";
+interface Case {
+  preset: "hgx-h800" | "dgx-h100" | "dgx-a100";
+  nodes: number;
+  fabric: "none" | "fat-tree" | "rail" | "pxn";
+  fractional: boolean;
+  collectives: Array<{ gap: number; pattern: Pattern; values: number[] }>;
+  copies: Array<{ nth: number; delay: number; gpu: number; bytes: number }>;
+}
+
+const FABRICS: Record<Case["fabric"], FabricSpec | undefined> = {
+  none: undefined,
+  "fat-tree": { kind: "fat-tree", oversubscription: 2, latencyNs: 1000 },
+  rail: { kind: "rail", crossRail: "spine", latencyNs: 500 },
+  pxn: { kind: "rail", crossRail: "pxn" },
+};
+
+function clusterOf(c: Pick<Case, "preset" | "nodes" | "fabric">, sim: Simulation, fast = true): Cluster {
+  return new Cluster(sim, clusterSpecFrom({ preset: c.preset, nodes: c.nodes, fabric: FABRICS[c.fabric] }), {
+    recordTimeline: false,
+    fastCollectives: fast,
+  });
+}
+
+function sizesOf(pattern: Pattern, values: number[], n: number, fractional: boolean): Float64Array {
+  const s = new Float64Array(n * n);
+  const v = (k: number): number => values[k % values.length] * (fractional ? 1 / 3 : 1);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      const k = pattern === "dispatch" ? j : pattern === "combine" ? i : pattern === "constant" ? 0 : i * n + j;
+      s[i * n + j] = v(k);
+    }
+  }
+  return s;
+}
+
+function run(c: Case, quotient: boolean) {
+  const sim = new Simulation();
+  const cluster = clusterOf(c, sim);
+  const net = cluster.net as FlowNetwork;
+  net.quotientGroups = quotient;
+  const n = cluster.gpuCount;
+  const group = Array.from({ length: n }, (_, i) => i);
+  const done: Array<[string, number]> = [];
+  const starts: number[] = [];
+  let at = 0;
+  c.collectives.forEach((col, i) => {
+    at += col.gap;
+    starts.push(at);
+    sim.schedule(at, () =>
+      cluster.allToAll(
+        group,
+        sizesOf(col.pattern, col.values, n, c.fractional),
+        () => void done.push([`c${i}`, sim.now]),
+      ),
+    );
+  });
+  c.copies.forEach((cp, i) => {
+    sim.schedule(starts[cp.nth % starts.length] + cp.delay, () =>
+      cluster.hostToDevice(cp.gpu % n, cp.bytes, () => void done.push([`h${i}`, sim.now]), { pinned: true }),
+    );
+  });
+  sim.run();
+  return {
+    done,
+    links: cluster.linkTraffic(),
+    sent: Array.from(net.sentBytes),
+    received: Array.from(net.receivedBytes),
+    delivered: Array.from(net.deliveredBytes),
+    flows: net.flowsDone,
+    quotients: net.fastQuotients,
+  };
+}
+
+function close(a: number, b: number, rel: number, abs = 0): boolean {
+  return Math.abs(a - b) <= Math.max(abs, rel * Math.max(Math.abs(a), Math.abs(b)));
+}
+
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  preset: fc.constantFrom("hgx-h800" as const, "dgx-h100" as const, "dgx-a100" as const),
+  nodes: fc.integer({ min: 2, max: 4 }),
+  fabric: fc.constantFrom("none" as const, "fat-tree" as const, "rail" as const, "pxn" as const),
+  fractional: fc.boolean(),
+  collectives: fc.array(
+    fc.record({
+      gap: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300_000 })),
+      pattern: fc.constantFrom("dispatch" as const, "combine" as const, "constant" as const, "random" as const),
+      values: fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 6e7 })), { minLength: 1, maxLength: 40 }),
+    }),
+    { minLength: 1, maxLength: 4 },
+  ),
+  copies: fc.array(
+    fc.record({
+      nth: fc.nat(3),
+      delay: fc.integer({ min: 0, max: 200_000 }),
+      gpu: fc.nat(31),
+      bytes: fc.integer({ min: 1, max: 8e6 }),
+    }),
+    { maxLength: 2 },
+  ),
+});
+
+describe("symmetry quotient of an all-to-all (flow model)", () => {
+  it("gives the flow-by-flow completions and counters (property)", () => {
+    let used = 0;
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const q = run(c, true);
+        const m = run(c, false);
+        used += q.quotients;
+        expect(m.quotients).toBe(0);
+        expect(q.done.map(([k]) => k).sort()).toEqual(m.done.map(([k]) => k).sort());
+        const at = new Map(m.done);
+        for (const [k, t] of q.done) expect(Math.abs(t - at.get(k)!), k).toBeLessThanOrEqual(1);
+        expect(q.flows).toBe(m.flows);
+        const rel = c.fractional ? 1e-12 : 0;
+        for (const key of ["sent", "received", "delivered"] as const) {
+          q[key].forEach((v, i) => expect(close(v, m[key][i], rel), `${key}[${i}]`).toBe(true));
+        }
+        q.links.forEach((l, i) => {
+          expect(close(l.bytes, m.links[i].bytes, rel), l.link).toBe(true);
+          // busy time: each busy period's end is a completion check (within 1 ns of the member path's)
+          expect(close(l.busyNs, m.links[i].busyNs, 0, 4 * c.collectives.length), l.link).toBe(true);
+        });
+      }),
+      { numRuns: 60, seed: 2026 },
+    );
+    expect(used).toBeGreaterThan(10);
+  });
+
+  it("is taken for a dispatch and a combine on an idle multi-node cluster, with identical results here", () => {
+    for (const pattern of ["dispatch", "combine"] as const) {
+      const c: Case = {
+        preset: "hgx-h800",
+        nodes: 3,
+        fabric: "none",
+        fractional: false,
+        collectives: [{ gap: 0, pattern, values: [1 << 20, 3 << 18, 5 << 19, 1 << 21, 7 << 17] }],
+        copies: [],
+      };
+      const q = run(c, true);
+      expect(q.quotients).toBe(1);
+      expect(q).toEqual({ ...run(c, false), quotients: 1 });
+    }
+  });
+
+  it("aggregates the cross-node pairs of a node's GPUs and leaves single-node clusters alone", () => {
+    const sim = new Simulation();
+    const cluster = clusterOf({ preset: "hgx-h800", nodes: 4, fabric: "none" }, sim);
+    const net = cluster.net as FlowNetwork;
+    const n = cluster.gpuCount;
+    const t = cluster.groupRoutes(Array.from({ length: n }, (_, i) => i));
+    const tr = net.ratesOf(t);
+    const lb = new LinkBlocks(n, new PairsByLink(t, tr.lat, net.nLinks));
+    expect(Array.from(lb.sBlock)).toEqual(Array.from({ length: n }, (_, i) => Math.floor(i / 8)));
+    for (const [kind, block] of [
+      [BY_SOURCE, lb.sBlock],
+      [BY_DEST, lb.dBlock],
+    ] as const) {
+      const tq = tableQuotient(t, block, kind, net.linkCap, net.linkLat)!;
+      // 4 nodes x 24 GPUs elsewhere aggregates of 8; within a node 8 x 7 pairs and 8 self pairs alone
+      expect(tq.aggregates).toBe(4 * 24);
+      expect(tq.nq).toBe(4 * 24 + 4 * 64);
+      for (let q = 0; q < tq.nq; q++) expect([1, 8]).toContain(tq.mult[q]);
+    }
+    const one = new Simulation();
+    const single = clusterOf({ preset: "hgx-h800", nodes: 1, fabric: "none" }, one);
+    const t1 = single.groupRoutes(Array.from({ length: 8 }, (_, i) => i));
+    const block = new Int32Array(8);
+    const sn = single.net as FlowNetwork;
+    expect(tableQuotient(t1, block, BY_SOURCE, sn.linkCap, sn.linkLat)).toBeNull();
+  });
+
+  it("refuses routes whose links are not spread evenly over a node's GPUs", () => {
+    // a made-up table: 2 blocks of 2 members, where member 0's and 1's routes to member 2 share a
+    // link that member 1's route to member 3 also crosses but member 0's does not
+    const n = 4;
+    const route = new Int32Array(n * n * 12);
+    const len = new Int32Array(n * n);
+    const set = (i: number, j: number, links: number[]): void => {
+      len[i * n + j] = links.length;
+      links.forEach((l, x) => (route[(i * n + j) * 12 + x] = l));
+    };
+    set(0, 2, [0, 9]);
+    set(1, 2, [1, 9]);
+    set(0, 3, [0, 8]);
+    set(1, 3, [1, 9, 8]);
+    const t = { n, route, len, src: new Int32Array(n * n), dst: new Int32Array(n * n), disjoint: false };
+    const cap = new Float64Array(16).fill(10);
+    const lat = new Float64Array(16);
+    expect(tableQuotient(t, Int32Array.from([0, 0, 1, 1]), BY_SOURCE, cap, lat)).toBeNull();
+    set(1, 3, [1, 8]);
+    expect(tableQuotient(t, Int32Array.from([0, 0, 1, 1]), BY_SOURCE, cap, lat)?.aggregates).toBe(2);
+  });
+});
