@@ -156,7 +156,11 @@ const key = (c: Case): string => `${c.model}_${c.gpus}${c.routing === "load" ? "
 /** Load-level routing's step-time mean and p99 relative to per-token routing's, per size and model run in both. */
 const loadVsTokens: Record<string, { mean: number; p99: number }> = {};
 for (const c of cases) {
-  const t = c.routing === "load" ? cases.find((o) => o.routing === "tokens" && key(o) + "_load" === key(c)) : undefined;
+  // compared over the same steps only (the flow model runs load-level routing for more steps than per-token)
+  const t =
+    c.routing === "load"
+      ? cases.find((o) => o.routing === "tokens" && key(o) + "_load" === key(c) && o.steps === c.steps)
+      : undefined;
   if (t) {
     loadVsTokens[`${c.model}_${c.gpus}`] = {
       mean: Number((c.stepMean / t.stepMean - 1).toFixed(4)),
