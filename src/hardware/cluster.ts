@@ -496,7 +496,10 @@ export class Cluster implements CollectiveContext {
         this.afterOverhead(run, algo.launchOverheadNs);
         return;
       }
-      sizes = sizes.dense();
+      // the factors are checked (checkedCount); the matrix's own pass counts its sizes (a product can underflow to 0)
+      const [dense, whole, nonzero] = sizes.denseWhole();
+      this.startAllToAll(group, dense, nonzero, whole, onDone, opts);
+      return;
     }
     if (sizes.length !== n * n)
       throw new Error(`allToAll: sizes has ${sizes.length} entries, expected ${n} x ${n} = ${n * n}`);
@@ -509,6 +512,18 @@ export class Cluster implements CollectiveContext {
       if (b > 0) count++;
       if (b !== Math.floor(b)) whole = false;
     }
+    this.startAllToAll(group, sizes, count, whole, onDone, opts);
+  }
+
+  /** allToAll's sizes, checked (`count` > 0, `whole` when all are whole numbers), on its algorithm. */
+  private startAllToAll(
+    group: number[],
+    sizes: Float64Array | number[],
+    count: number,
+    whole: boolean,
+    onDone: () => void,
+    opts: AllToAllOptions,
+  ): void {
     const named = opts.algorithm !== undefined ? allToAllAlgorithm(opts.algorithm) : null;
     const want = named ?? (opts.hierarchical ? hierarchicalAllToAll : flatAllToAll);
     const algo = want.applies(this, group) ? want : flatAllToAll;

@@ -30,10 +30,26 @@ export class ProductSizes {
 
   /** The n x n matrix, row = sender (the same numbers at() gives). */
   dense(): Float64Array {
-    const n = this.n;
+    return this.denseWhole()[0];
+  }
+
+  /** dense(), whether every size is a whole number, and how many are > 0, in one pass. */
+  denseWhole(): [Float64Array, boolean, number] {
+    const { n, u, v, k1, k2, noSelf } = this;
     const out = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = this.at(i, j);
-    return out;
+    let whole = true;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const ui = u[i];
+      for (let j = 0, p = i * n; j < n; j++, p++) {
+        // at(i, j)'s arithmetic, in its order
+        const b = noSelf && i === j ? 0 : ui * v[j] * k1 * k2;
+        out[p] = b;
+        if (b !== Math.floor(b)) whole = false;
+        if (b > 0) count++;
+      }
+    }
+    return [out, whole, count];
   }
 
   /**

@@ -76,24 +76,26 @@ export class QuotientSolver extends FlowModel {
     this.apply(net, t, sizes, t0);
   }
 
-  /** Adds the members' link and endpoint counters to net. */
+  /** Adds the members' counters to net (an orbit's links carry the same members: the same bytes and last finish). */
   private apply(net: NetworkCore, t: PairRoutes, sizes: ArrayLike<number>, t0: number): void {
-    const { links, lStart, lq, lCount } = this.tq;
+    const { oLinkStart, oLinks, oStart, oq, oCount } = this.tq;
     const { bytes, fin } = this;
-    for (let k = 0; k < links.length; k++) {
+    for (let o = 0; o + 1 < oStart.length; o++) {
       let sum = 0;
       let last = -Infinity;
-      for (let e = lStart[k]; e < lStart[k + 1]; e++) {
-        const q = lq[e];
+      for (let e = oStart[o]; e < oStart[o + 1]; e++) {
+        const q = oq[e];
         const b = bytes[q];
         if (!(b > 0)) continue;
-        sum += b * lCount[e];
+        sum += b * oCount[e];
         if (fin[q] > last) last = fin[q];
       }
       if (last === -Infinity) continue;
-      const l = links[k];
-      net.linkBytes[l] += sum;
-      net.linkBusy[l] += last - t0;
+      for (let k = oLinkStart[o]; k < oLinkStart[o + 1]; k++) {
+        const l = oLinks[k];
+        net.linkBytes[l] += sum;
+        net.linkBusy[l] += last - t0;
+      }
     }
     const nn = t.n * t.n;
     for (let p = 0; p < nn; p++) {

@@ -54,13 +54,14 @@ export class TableQuotient {
   /** Quotient flows of more than one member. */
   declare readonly aggregates: number;
   /**
-   * The table's links, links[k], each with its quotient flows lq[lStart[k] .. lStart[k + 1]) and
-   * how many members of each it carries (lCount).
+   * Per orbit o: its links oLinks[oLinkStart[o] .. oLinkStart[o + 1]), and the quotient flows each
+   * of them carries, oq[oStart[o] .. oStart[o + 1]), with how many members of each (oCount).
    */
-  declare readonly links: Int32Array;
-  declare readonly lStart: Int32Array;
-  declare readonly lq: Int32Array;
-  declare readonly lCount: Int32Array;
+  declare readonly oLinkStart: Int32Array;
+  declare readonly oLinks: Int32Array;
+  declare readonly oStart: Int32Array;
+  declare readonly oq: Int32Array;
+  declare readonly oCount: Int32Array;
   constructor(o: {
     kind: number;
     nq: number;
@@ -72,10 +73,11 @@ export class TableQuotient {
     orbitSize: Int32Array;
     rep: Int32Array;
     aggregates: number;
-    links: Int32Array;
-    lStart: Int32Array;
-    lq: Int32Array;
-    lCount: Int32Array;
+    oLinkStart: Int32Array;
+    oLinks: Int32Array;
+    oStart: Int32Array;
+    oq: Int32Array;
+    oCount: Int32Array;
   }) {
     this.kind = o.kind;
     this.nq = o.nq;
@@ -87,10 +89,11 @@ export class TableQuotient {
     this.orbitSize = o.orbitSize;
     this.rep = o.rep;
     this.aggregates = o.aggregates;
-    this.links = o.links;
-    this.lStart = o.lStart;
-    this.lq = o.lq;
-    this.lCount = o.lCount;
+    this.oLinkStart = o.oLinkStart;
+    this.oLinks = o.oLinks;
+    this.oStart = o.oStart;
+    this.oq = o.oq;
+    this.oCount = o.oCount;
   }
 }
 
@@ -205,17 +208,23 @@ export function tableQuotient(
     qLen[q] = t.len[p];
     for (let x = 0; x < t.len[p]; x++) qRoute[q * MAX_ROUTE + x] = orbitOf.get(t.route[p * MAX_ROUTE + x])!;
   }
-  const links = Int32Array.from(inc.keys());
-  const lStart = new Int32Array(links.length + 1);
-  const lq: number[] = [];
-  const lCount: number[] = [];
-  links.forEach((l, k) => {
-    for (const [c, m] of orbitSig[orbitOf.get(l)!]) {
-      lq.push(Math.floor(c / MAX_ROUTE));
-      lCount.push(m);
+  const nO = orbitSig.length;
+  const oLinkStart = new Int32Array(nO + 1);
+  for (const o of orbitOf.values()) oLinkStart[o + 1]++;
+  for (let o = 0; o < nO; o++) oLinkStart[o + 1] += oLinkStart[o];
+  const oLinks = new Int32Array(orbitOf.size);
+  const fill = oLinkStart.slice(0, nO);
+  for (const [l, o] of orbitOf) oLinks[fill[o]++] = l;
+  const oStart = new Int32Array(nO + 1);
+  const oq: number[] = [];
+  const oCount: number[] = [];
+  for (let o = 0; o < nO; o++) {
+    for (const [c, m] of orbitSig[o]) {
+      oq.push(Math.floor(c / MAX_ROUTE));
+      oCount.push(m);
     }
-    lStart[k + 1] = lq.length;
-  });
+    oStart[o + 1] = oq.length;
+  }
   return new TableQuotient({
     kind,
     nq,
@@ -227,10 +236,11 @@ export function tableQuotient(
     orbitSize: Int32Array.from(orbitSize),
     rep,
     aggregates,
-    links,
-    lStart,
-    lq: Int32Array.from(lq),
-    lCount: Int32Array.from(lCount),
+    oLinkStart,
+    oLinks,
+    oStart,
+    oq: Int32Array.from(oq),
+    oCount: Int32Array.from(oCount),
   });
 }
 
