@@ -8,6 +8,7 @@ import { BY_DEST, BY_SOURCE, tableQuotient } from "../../src/hardware/network/qu
 import { PairsByLink } from "../../src/hardware/network/routes.js";
 import type { FabricSpec } from "../../src/hardware/devices.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
+import { joiningCopiesArb, scheduleJoiningCopies, type JoiningCopy } from "./network-counters.js";
 
 /**
  * Symmetry quotients (quotient.ts): an all-to-all whose sizes depend only on the destination (a
@@ -25,7 +26,7 @@ interface Case {
   fabric: "none" | "fat-tree" | "rail" | "pxn";
   fractional: boolean;
   collectives: Array<{ gap: number; pattern: Pattern; values: number[] }>;
-  copies: Array<{ nth: number; delay: number; gpu: number; bytes: number }>;
+  copies: JoiningCopy[];
 }
 
 const FABRICS: Record<Case["fabric"], FabricSpec | undefined> = {
@@ -76,11 +77,7 @@ function run(c: Case, quotient: boolean) {
       ),
     );
   });
-  c.copies.forEach((cp, i) => {
-    sim.schedule(starts[cp.nth % starts.length] + cp.delay, () =>
-      cluster.hostToDevice(cp.gpu % n, cp.bytes, () => void done.push([`h${i}`, sim.now]), { pinned: true }),
-    );
-  });
+  scheduleJoiningCopies(sim, cluster, c.copies, starts, done);
   sim.run();
   return {
     done,
@@ -110,15 +107,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
     }),
     { minLength: 1, maxLength: 4 },
   ),
-  copies: fc.array(
-    fc.record({
-      nth: fc.nat(3),
-      delay: fc.integer({ min: 0, max: 200_000 }),
-      gpu: fc.nat(31),
-      bytes: fc.integer({ min: 1, max: 8e6 }),
-    }),
-    { maxLength: 2 },
-  ),
+  copies: joiningCopiesArb(3, 200_000, 31),
 });
 
 describe("symmetry quotient of an all-to-all (flow model)", () => {

@@ -5,7 +5,7 @@ import { Cluster } from "../../src/hardware/cluster.js";
 import type { FlowNetwork } from "../../src/hardware/network/index.js";
 import { binadeOf } from "../../src/hardware/network/repeat.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
-import { networkCounters } from "./network-counters.js";
+import { networkCounters, joiningCopiesArb, scheduleJoiningCopies, type JoiningCopy } from "./network-counters.js";
 
 /**
  * Repeated all-to-alls (repeat.ts): an all-to-all whose flows share links (the DGX-1 cube mesh of
@@ -22,7 +22,7 @@ interface Case {
   pool: number[][];
   collectives: Array<{ gap: number; pick: number }>;
   /** A host copy `delay` ns after the start of collective `nth` (mod their number). */
-  copies: Array<{ nth: number; delay: number; gpu: number; bytes: number }>;
+  copies: JoiningCopy[];
 }
 
 function run(c: Case, mode: "repeat" | "solve" | "events") {
@@ -48,11 +48,7 @@ function run(c: Case, mode: "repeat" | "solve" | "events") {
       cluster.allToAll(group, sizes, () => void done.push([`c${i}`, sim.now]));
     });
   });
-  c.copies.forEach((cp, i) => {
-    sim.schedule(starts[cp.nth % starts.length] + cp.delay, () =>
-      cluster.hostToDevice(cp.gpu % n, cp.bytes, () => void done.push([`h${i}`, sim.now]), { pinned: true }),
-    );
-  });
+  scheduleJoiningCopies(sim, cluster, c.copies, starts, done);
   sim.run();
   return {
     net,
@@ -95,15 +91,7 @@ const caseArb = (fractional: boolean): fc.Arbitrary<Case> =>
         }),
         { minLength: 2, maxLength: 10 },
       ),
-      copies: fc.array(
-        fc.record({
-          nth: fc.nat(9),
-          delay: fc.integer({ min: 0, max: 20_000 }),
-          gpu: fc.nat(7),
-          bytes: fc.integer({ min: 1, max: 8e6 }),
-        }),
-        { maxLength: 2 },
-      ),
+      copies: joiningCopiesArb(9, 20_000, 7),
     })
     .map((c) => {
       if (fractional) {
