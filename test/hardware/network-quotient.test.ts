@@ -8,7 +8,7 @@ import { BY_DEST, BY_SOURCE, tableQuotient } from "../../src/hardware/network/qu
 import { PairsByLink } from "../../src/hardware/network/routes.js";
 import type { FabricSpec } from "../../src/hardware/devices.js";
 import { clusterSpecFrom } from "../../src/hardware/presets.js";
-import { joiningCopiesArb, scheduleJoiningCopies, type JoiningCopy } from "./network-counters.js";
+import { joiningCopiesArb, networkCounters, scheduleJoiningCopies, type JoiningCopy } from "./network-counters.js";
 
 /**
  * Symmetry quotients (quotient.ts): an all-to-all whose sizes depend only on the destination (a
@@ -152,6 +152,34 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
       expect(q.quotients).toBe(1);
       expect(q).toEqual({ ...run(c, false), quotients: 1 });
     }
+  });
+
+  it("replays the group a flow joins, not an earlier quotient run (closed-form table after it)", () => {
+    // a quotient dispatch over 3 nodes, then an all-to-all between two GPUs (routes disjoint: the
+    // closed form from the table), which a host copy joins: the replay must run the pair's flows
+    const runPair = (quotient: boolean) => {
+      const sim = new Simulation();
+      const cluster = clusterOf({ preset: "hgx-h800", nodes: 3, fabric: "none" }, sim);
+      const net = cluster.net as FlowNetwork;
+      net.quotientGroups = quotient;
+      const n = cluster.gpuCount;
+      const all = Array.from({ length: n }, (_, i) => i);
+      const pair = [0, 16];
+      const done: Array<[string, number]> = [];
+      sim.schedule(0, () =>
+        cluster.allToAll(all, sizesOf("dispatch", [1e6, 3e6, 2e6], n, false), () => done.push(["a", sim.now])),
+      );
+      sim.schedule(10_000_000, () => cluster.allToAll(pair, [0, 4e6, 4e6, 0], () => done.push(["b", sim.now])));
+      sim.schedule(10_050_000, () => cluster.hostToDevice(3, 1e6, () => done.push(["h", sim.now]), { pinned: true }));
+      sim.run();
+      expect(cluster.groupRoutes(pair).disjoint).toBe(true);
+      const r = { done, links: cluster.linkTraffic(), ...networkCounters(net) };
+      return { r, quotients: net.fastQuotients, unwound: net.fastUnwound };
+    };
+    const q = runPair(true);
+    const m = runPair(false);
+    expect([q.quotients, q.unwound, m.quotients]).toEqual([1, 1, 0]);
+    expect(q.r).toEqual(m.r);
   });
 
   it("aggregates the cross-node pairs of a node's GPUs and leaves single-node clusters alone", () => {

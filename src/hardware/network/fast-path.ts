@@ -431,6 +431,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     this.isoLeft = 0;
     this.isoOnDone = null;
     this.rec.n = 0;
+    this.deferTable = null; // an earlier quotient run's: a replay writes this group's records (unwindLazy)
     this.isoShared = false;
     this.isoLastFinish = t0 + this.idleForms.applyTable(this, t, tr, count, t0);
     return true;
