@@ -16,16 +16,20 @@ import { joiningCopiesArb, networkCounters, scheduleJoiningCopies, type JoiningC
  * one flow per node's set of GPUs. Against the same runs solved flow by flow (quotientGroups off):
  * every completion within 1 ns, in the same order; the link and endpoint counters equal (whole
  * sizes) or within 1e-12 (fractional ones); with host copies joining mid-way (a replay, which runs
- * flow by flow from the saved counters) and with sizes that fit no quotient (solved flow by flow,
- * the same numbers). The quotient must be taken where it applies, so the comparison is not vacuous.
+ * flow by flow from the saved counters), with all-to-alls between two GPUs of two nodes (routes
+ * that share no link: the closed form) among them, collectives back to back or on an idle network,
+ * and with sizes that fit no quotient (solved flow by flow, the same numbers), on nodes with one NIC
+ * per GPU (H800, H100, A100, B200) or per two (V100, NVLink switch or DGX-1 mesh). The quotient
+ * must be taken where it applies, so the comparison is not vacuous.
  */
 type Pattern = "dispatch" | "combine" | "constant" | "random";
 interface Case {
-  preset: "hgx-h800" | "dgx-h100" | "dgx-a100";
+  preset: "hgx-h800" | "dgx-h100" | "dgx-a100" | "hgx-b200" | "paper-v100" | "dgx1-v100";
   nodes: number;
   fabric: "none" | "fat-tree" | "rail" | "pxn";
   fractional: boolean;
-  collectives: Array<{ gap: number; pattern: Pattern; values: number[] }>;
+  /** `pair`: between the first and the last GPU (on two nodes: routes that share no link, the closed form). */
+  collectives: Array<{ gap: number; pattern: Pattern; values: number[]; pair: boolean }>;
   copies: JoiningCopy[];
 }
 
@@ -63,6 +67,7 @@ function run(c: Case, quotient: boolean) {
   net.quotientGroups = quotient;
   const n = cluster.gpuCount;
   const group = Array.from({ length: n }, (_, i) => i);
+  const pair = [0, n - 1];
   const done: Array<[string, number]> = [];
   const starts: number[] = [];
   let at = 0;
@@ -71,8 +76,8 @@ function run(c: Case, quotient: boolean) {
     starts.push(at);
     sim.schedule(at, () =>
       cluster.allToAll(
-        group,
-        sizesOf(col.pattern, col.values, n, c.fractional),
+        col.pair ? pair : group,
+        sizesOf(col.pattern, col.values, col.pair ? 2 : n, c.fractional),
         () => void done.push([`c${i}`, sim.now]),
       ),
     );
@@ -95,15 +100,24 @@ function close(a: number, b: number, rel: number, abs = 0): boolean {
 }
 
 const caseArb: fc.Arbitrary<Case> = fc.record({
-  preset: fc.constantFrom("hgx-h800" as const, "dgx-h100" as const, "dgx-a100" as const),
+  preset: fc.constantFrom(
+    "hgx-h800" as const,
+    "dgx-h100" as const,
+    "dgx-a100" as const,
+    "hgx-b200" as const,
+    "paper-v100" as const,
+    "dgx1-v100" as const,
+  ),
   nodes: fc.integer({ min: 2, max: 4 }),
   fabric: fc.constantFrom("none" as const, "fat-tree" as const, "rail" as const, "pxn" as const),
   fractional: fc.boolean(),
   collectives: fc.array(
     fc.record({
-      gap: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300_000 })),
+      // back to back, while the previous may still run, or mostly after it (an idle network)
+      gap: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300_000 }), fc.integer({ min: 0, max: 20_000_000 })),
       pattern: fc.constantFrom("dispatch" as const, "combine" as const, "constant" as const, "random" as const),
       values: fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 6e7 })), { minLength: 1, maxLength: 40 }),
+      pair: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     }),
     { minLength: 1, maxLength: 4 },
   ),
@@ -145,7 +159,7 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
         nodes: 3,
         fabric: "none",
         fractional: false,
-        collectives: [{ gap: 0, pattern, values: [1 << 20, 3 << 18, 5 << 19, 1 << 21, 7 << 17] }],
+        collectives: [{ gap: 0, pattern, values: [1 << 20, 3 << 18, 5 << 19, 1 << 21, 7 << 17], pair: false }],
         copies: [],
       };
       const q = run(c, true);
