@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Simulation } from "../../src/sim/engine.js";
 import { Cluster } from "../../src/hardware/cluster.js";
-import type { FlowNetwork } from "../../src/hardware/network/index.js";
+import { ProductSizes, type FlowNetwork } from "../../src/hardware/network/index.js";
 import { LinkBlocks } from "../../src/hardware/network/link-blocks.js";
 import { BY_DEST, BY_SOURCE, tableQuotient } from "../../src/hardware/network/quotient.js";
 import { PairsByLink } from "../../src/hardware/network/routes.js";
@@ -194,6 +194,33 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
     const m = runPair(false);
     expect([q.quotients, q.unwound, m.quotients]).toEqual([1, 1, 0]);
     expect(q.r).toEqual(m.r);
+  });
+
+  it("runs product sizes as their dense matrix, counting a product that underflows to 0 as no flow", () => {
+    const runProduct = (dense: boolean) => {
+      const sim = new Simulation();
+      const cluster = clusterOf({ preset: "hgx-h800", nodes: 3, fabric: "none" }, sim);
+      const net = cluster.net as FlowNetwork;
+      const n = cluster.gpuCount;
+      const u = new Float64Array(n).fill(1);
+      const v = Float64Array.from({ length: n }, (_, j) => (j % 4) * 100_000);
+      u[5] = 1e-200;
+      v[7] = 1e-200; // u[5] * v[7] underflows to 0; the rest of row 5 and column 7 are tiny, not 0
+      const ps = new ProductSizes(u, v, 3, 1, true);
+      const [matrix, whole, nonzero] = ps.denseWhole();
+      expect([whole, nonzero]).toEqual([false, ps.checkedCount() - 1]);
+      let end = -1;
+      cluster.allToAll(
+        Array.from({ length: n }, (_, i) => i),
+        dense ? matrix : ps,
+        () => (end = sim.now),
+      );
+      sim.run();
+      return { end, links: cluster.linkTraffic(), ...networkCounters(net) };
+    };
+    const p = runProduct(false);
+    expect(p.flows).toBeGreaterThan(0);
+    expect(p).toEqual(runProduct(true));
   });
 
   it("aggregates the cross-node pairs of a node's GPUs and leaves single-node clusters alone", () => {
