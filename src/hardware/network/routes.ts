@@ -118,47 +118,79 @@ export class PairsByLink {
   declare readonly start: Int32Array;
   declare readonly pairs: Int32Array;
   declare readonly byLat: Int32Array;
+  /**
+   * Link i's pairs all have route latency lat[pairs[start[i]]] (1), or not (0): where they do, the
+   * latency of the link's last delivery needs no search for its first pair that sends.
+   */
+  declare readonly oneLat: Uint8Array;
   constructor(t: PairRoutes, lat: Float64Array, nLinks: number) {
-    const nn = t.n * t.n;
-    const route = t.route;
-    const len = t.len;
-    const index = new Int32Array(nLinks).fill(-1);
-    const order = new Int32Array(nLinks);
-    const count = new Int32Array(nLinks);
-    let nl = 0;
-    for (let p = 0; p < nn; p++) {
-      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
-        const l = route[k];
-        let i = index[l];
-        if (i < 0) {
-          i = index[l] = nl;
-          order[nl++] = l;
-        }
-        count[i]++;
-      }
-    }
-    this.links = order.slice(0, nl);
-    this.start = new Int32Array(nl + 1);
-    for (let i = 0; i < nl; i++) this.start[i + 1] = this.start[i] + count[i];
-    const pairs = (this.pairs = new Int32Array(this.start[nl]));
-    const fill = this.start.slice(0, nl);
-    for (let p = 0; p < nn; p++) {
-      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) pairs[fill[index[route[k]]]++] = p;
-    }
-    // pairs of one latency (most links of a cluster's all-to-all) are in pair order already: where
-    // every link's are, byLat is pairs itself
-    let byLat = pairs;
-    for (let i = 0; i < nl; i++) {
-      const a = this.start[i];
-      const b = this.start[i + 1];
-      let same = true;
-      for (let x = a + 1; x < b && same; x++) same = lat[pairs[x]] === lat[pairs[a]];
-      if (same) continue;
-      if (byLat === pairs) byLat = pairs.slice();
-      const seg = Array.from(byLat.subarray(a, b));
-      seg.sort((p, q) => lat[q] - lat[p] || p - q);
-      byLat.set(seg, a);
-    }
-    this.byLat = byLat;
+    // In phases, each its own function: built once per table, and V8 compiling one large
+    // constructor cost more CPU on its background threads than building it did (docs/performance.md, "Scale").
+    const { links, index, start } = linksInOrder(t, nLinks);
+    this.links = links;
+    this.start = start;
+    this.pairs = pairsOfLinks(t, index, start);
+    this.oneLat = new Uint8Array(links.length);
+    this.byLat = latencyOrder(this.pairs, start, lat, this.oneLat);
   }
+}
+
+/** The distinct links of a table's routes in pair order, each one's index among them, and where its pairs start. */
+function linksInOrder(t: PairRoutes, nLinks: number): { links: Int32Array; index: Int32Array; start: Int32Array } {
+  const nn = t.n * t.n;
+  const route = t.route;
+  const len = t.len;
+  const index = new Int32Array(nLinks).fill(-1);
+  const order = new Int32Array(nLinks);
+  const count = new Int32Array(nLinks);
+  let nl = 0;
+  for (let p = 0; p < nn; p++) {
+    for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+      const l = route[k];
+      let i = index[l];
+      if (i < 0) {
+        i = index[l] = nl;
+        order[nl++] = l;
+      }
+      count[i]++;
+    }
+  }
+  const start = new Int32Array(nl + 1);
+  for (let i = 0; i < nl; i++) start[i + 1] = start[i] + count[i];
+  return { links: order.slice(0, nl), index, start };
+}
+
+/** Each link's pairs, in increasing pair order, from start[index[link]] on. */
+function pairsOfLinks(t: PairRoutes, index: Int32Array, start: Int32Array): Int32Array {
+  const nn = t.n * t.n;
+  const route = t.route;
+  const len = t.len;
+  const pairs = new Int32Array(start[start.length - 1]);
+  const fill = start.slice(0, start.length - 1);
+  for (let p = 0; p < nn; p++) {
+    for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) pairs[fill[index[route[k]]]++] = p;
+  }
+  return pairs;
+}
+
+/**
+ * byLat: each link's pairs from the longest latency down. Pairs of one latency (most links of a
+ * cluster's all-to-all) are in pair order already: where every link's are, byLat is pairs itself.
+ * Marks those links in oneLat.
+ */
+function latencyOrder(pairs: Int32Array, start: Int32Array, lat: Float64Array, oneLat: Uint8Array): Int32Array {
+  let byLat = pairs;
+  for (let i = 0; i < oneLat.length; i++) {
+    const a = start[i];
+    const b = start[i + 1];
+    let same = true;
+    for (let x = a + 1; x < b && same; x++) same = lat[pairs[x]] === lat[pairs[a]];
+    oneLat[i] = same ? 1 : 0;
+    if (same) continue;
+    if (byLat === pairs) byLat = pairs.slice();
+    const seg = Array.from(byLat.subarray(a, b));
+    seg.sort((p, q) => lat[q] - lat[p] || p - q);
+    byLat.set(seg, a);
+  }
+  return byLat;
 }
