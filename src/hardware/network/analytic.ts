@@ -31,7 +31,9 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
   private sumCols = new Float64Array(0); // per (source block, destination)
   private blockScratch = new Float64Array(0); // a factor's sums over blocks (product sizes)
   private coverSums = new Float64Array(0); // per cover, the other factor over its blocks (product sizes)
-  private linkLoads = new Float64Array(0); // per link of a table, its load in the all-to-all (product sizes)
+  private readonly productScratch = new ProductLoads(); // an all-to-all's loads and totals (product sizes)
+  /** Constant product sizes' (ProductSizes.constant) loads and endpoint totals, for the table last used. */
+  private readonly constantSums = new WeakMap<ProductSizes, ProductLoads>();
 
   constructor(sim: Simulation, endpoints: number) {
     super(sim, endpoints);
@@ -286,13 +288,34 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     const tr = this.ratesOf(t);
     const al = this.linksOf(t, tr);
     const lb = this.blocksOf(t, al);
-    const coverSum = this.productSums(t, ps, lb);
+    const n = t.n;
+    // constant sizes (the counts all-to-all, one per MoE layer) keep their loads and endpoint totals per table
+    let sums = ps.constant ? this.constantSums.get(ps) : this.productScratch;
+    if (sums === undefined || sums.lb !== lb || !ps.constant) {
+      if (sums === undefined) this.constantSums.set(ps, (sums = new ProductLoads()));
+      this.productLoads(t, ps, al, sums.fit(lb, al.links.length, n));
+    }
+    // the endpoint counters, each member's total added as productSums computed it
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    for (let i = 0; i < n; i++) sent[t.src[i * n]] += sums.sent[i];
+    for (let j = 0; j < n; j++) {
+      received[t.dst[j]] += sums.got[j];
+      delivered[t.dst[j]] += sums.got[j];
+    }
+    const deliver = this.drainLoads(tr, al, ps, sums.loads, now);
+    this.flowsDone += count;
+    return deliver;
+  }
+
+  /** Product sizes' link loads (sums.loads) and endpoint totals (sums.sent, got) over a table. */
+  private productLoads(t: PairRoutes, ps: ProductSizes, al: PairsByLink, sums: ProductLoads): void {
+    const lb = sums.lb!;
+    const coverSum = this.productSums(t, ps, lb, sums.sent, sums.got);
     const n = t.n;
     const { u, v, k1, k2, noSelf } = ps;
-    const links = al.links;
-    const nl = links.length;
-    if (this.linkLoads.length < nl) this.linkLoads = new Float64Array(nl);
-    const loads = this.linkLoads;
+    const loads = sums.loads;
     // each link's load, by kind of link (LinkBlocks.byPairs, byBlocks): a loop per kind, without a branch per link
     const { byPairs, qStart, qSrc, qDst, byBlocks, mode, mStart, members, cover, cStart, selfIn } = lb;
     for (let y = 0; y < byPairs.length; y++) {
@@ -328,16 +351,24 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       }
       loads[i] = load;
     }
-    // then each loaded link drains its load (drain() written out; with the loops by kind ~10% less time per call)
+  }
+
+  /**
+   * Each loaded link of a table drains its load from `now` (drain() written out; with the loops by
+   * kind ~10% less time per all-to-all); returns the last delivery.
+   */
+  private drainLoads(tr: TableRates, al: PairsByLink, ps: ProductSizes, loads: Float64Array, now: number): number {
     if (this.aBusyUntil.length < this.linkCap.length) this.aBusyUntil = grown(this.aBusyUntil, this.linkCap.length);
     const busyUntil = this.aBusyUntil;
     const cap = this.linkCap;
     const busy = this.linkBusy;
     const linkBytes = this.linkBytes;
     const lat = tr.lat;
-    const { start, byLat, oneLat } = al;
+    const { links, start, byLat, oneLat } = al;
+    const n = ps.n;
+    const { u, v, k1, k2, noSelf } = ps;
     let deliver = now;
-    for (let i = 0; i < nl; i++) {
+    for (let i = 0; i < links.length; i++) {
       const load = loads[i];
       if (!(load > 0)) continue;
       const l = links[i];
@@ -359,7 +390,6 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       const at = end + lat[byLat[x]];
       if (at > deliver) deliver = at;
     }
-    this.flowsDone += count;
     return deliver;
   }
 
@@ -369,7 +399,13 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
    * own block (sweep's sumRows, sumCols). A member's total is its factor times the other's sum over
    * the blocks before its own, its own block without it (with no pairs to self), and the blocks after.
    */
-  private productSums(t: PairRoutes, ps: ProductSizes, lb: LinkBlocks): Float64Array {
+  private productSums(
+    t: PairRoutes,
+    ps: ProductSizes,
+    lb: LinkBlocks,
+    sentOf: Float64Array,
+    gotOf: Float64Array,
+  ): Float64Array {
     const n = t.n;
     const { u, v, k1, k2, noSelf } = ps;
     const { nbD, nbS, dBlock, sBlock, dFirst, sFirst } = lb;
@@ -394,15 +430,12 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       for (let y = lb.cStart[c]; y < lb.cStart[c + 1]; y++) sum += f[lb.cBlocks[y]];
       coverSum[c] = sum;
     }
-    const sent = this.sentBytes;
-    const received = this.receivedBytes;
-    const delivered = this.deliveredBytes;
     const rows = noSelf && lb.rowsSelf ? this.sumRows : null;
     const cols = noSelf && lb.colsSelf ? this.sumCols : null;
     for (let i = 0; i < n; i++) {
       const own = dBlock[i];
       const ownSum = noSelf ? sumBut(v, dFirst[own], dFirst[own + 1], i) : vb[own];
-      sent[t.src[i * n]] += u[i] * (vb[nbD + own] + ownSum + vb[2 * nbD + own]) * k1 * k2;
+      sentOf[i] = u[i] * (vb[nbD + own] + ownSum + vb[2 * nbD + own]) * k1 * k2;
       if (rows !== null)
         for (let k = 0; k < nbD; k++) rows[i * nbD + k] = u[i] * (k === own ? ownSum : vb[k]) * k1 * k2;
     }
@@ -410,8 +443,7 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       const own = sBlock[j];
       const ownSum = noSelf ? sumBut(u, sFirst[own], sFirst[own + 1], j) : ub[own];
       const got = (ub[nbS + own] + ownSum + ub[2 * nbS + own]) * v[j] * k1 * k2;
-      received[t.dst[j]] += got;
-      delivered[t.dst[j]] += got;
+      gotOf[j] = got;
       if (cols !== null) for (let k = 0; k < nbS; k++) cols[k * n + j] = (k === own ? ownSum : ub[k]) * v[j] * k1 * k2;
     }
     return coverSum;
@@ -507,6 +539,25 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     for (let t = 0; t < nt; t++) load[touched[t]] = 0;
     this.flowsDone += n;
     return deliver;
+  }
+}
+
+/** An all-to-all of product sizes over a table (lb): per link its load, per member the bytes it sends and receives. */
+class ProductLoads {
+  lb: LinkBlocks | null = null;
+  loads = new Float64Array(0);
+  sent = new Float64Array(0);
+  got = new Float64Array(0);
+
+  /** Readied for a table of nl links and n members. */
+  fit(lb: LinkBlocks, nl: number, n: number): this {
+    this.lb = lb;
+    if (this.loads.length < nl) this.loads = new Float64Array(nl);
+    if (this.sent.length < n) {
+      this.sent = new Float64Array(n);
+      this.got = new Float64Array(n);
+    }
+    return this;
   }
 }
 
