@@ -28,9 +28,11 @@ export function free(c: RunConstants, g: number, cat: MemoryCategory, bytes: num
 /** Expert copies per GPU of a placement: each expert's own GPU and its replicas (hot copies, EPLB's redundant ones). */
 export function copiesPerGpu(p: Placement, gpus: number): Int32Array {
   const n = new Int32Array(gpus);
+  const replicas = p.replicas;
   for (let e = 0; e < p.expertGpu.length; e++) {
     n[p.expertGpu[e]]++;
-    for (const g of p.replicas?.[e] ?? []) n[g]++;
+    const r = replicas?.[e];
+    if (r !== undefined) for (let k = 0; k < r.length; k++) n[r[k]]++;
   }
   return n;
 }

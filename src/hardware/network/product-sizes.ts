@@ -34,11 +34,12 @@ export class ProductSizes {
     return this.noSelf && i === j ? 0 : this.u[i] * this.v[j] * this.k1 * this.k2;
   }
 
-  /** The n x n matrix, row = sender (the same numbers at() gives). */
+  /** The n x n matrix, row = sender (the same numbers at() gives, without a call per entry). */
   dense(): Float64Array {
-    const n = this.n;
+    const { n, u, v, k1, k2, noSelf } = this;
     const out = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = this.at(i, j);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = u[i] * v[j] * k1 * k2;
+    if (noSelf) for (let i = 0; i < n; i++) out[i * n + i] = 0;
     return out;
   }
 
