@@ -188,9 +188,14 @@ function latencyOrder(pairs: Int32Array, start: Int32Array, lat: Float64Array, o
     oneLat[i] = same ? 1 : 0;
     if (same) continue;
     if (byLat === pairs) byLat = pairs.slice();
-    const seg = Array.from(byLat.subarray(a, b));
-    seg.sort((p, q) => lat[q] - lat[p] || p - q);
-    byLat.set(seg, a);
+    sortByLatency(byLat, a, b, lat);
   }
   return byLat;
+}
+
+/** Sorts pairs[a .. b) by latency, longest first, then by pair (its own function: the loop above compiles alone). */
+function sortByLatency(pairs: Int32Array, a: number, b: number, lat: Float64Array): void {
+  const seg = Array.from(pairs.subarray(a, b));
+  seg.sort((p, q) => lat[q] - lat[p] || p - q);
+  pairs.set(seg, a);
 }
