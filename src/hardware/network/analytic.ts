@@ -320,10 +320,11 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     const { byPairs, qStart, qSrc, qDst, byBlocks, mode, mStart, members, cover, cStart, selfIn } = lb;
     for (let y = 0; y < byPairs.length; y++) {
       let load = 0;
-      for (let x = qStart[y], xe = qStart[y + 1]; x < xe; x++) {
-        const s = qSrc[x];
-        const d = qDst[x];
-        if (!(noSelf && s === d)) load += u[s] * v[d] * k1 * k2;
+      const xe = qStart[y + 1];
+      if (noSelf) {
+        for (let x = qStart[y]; x < xe; x++) if (qSrc[x] !== qDst[x]) load += u[qSrc[x]] * v[qDst[x]] * k1 * k2;
+      } else {
+        for (let x = qStart[y]; x < xe; x++) load += u[qSrc[x]] * v[qDst[x]] * k1 * k2;
       }
       loads[byPairs[y]] = load;
     }
@@ -377,17 +378,19 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       busyUntil[l] = end;
       busy[l] += dur;
       linkBytes[l] += load;
-      let x = start[i];
-      // where the link's pairs differ in latency, the longest among those that send (byLat: longest first)
-      if (oneLat[i] === 0) {
+      let latency = oneLat[i];
+      if (Number.isNaN(latency)) {
+        // the link's pairs differ in latency: the longest among those that send (byLat: longest first)
+        let x = start[i];
         for (; ; x++) {
           const p = byLat[x];
           const s = (p / n) | 0;
           const d = p - s * n;
           if (!(noSelf && s === d) && u[s] * v[d] * k1 * k2 > 0) break;
         }
+        latency = lat[byLat[x]];
       }
-      const at = end + lat[byLat[x]];
+      const at = end + latency;
       if (at > deliver) deliver = at;
     }
     return deliver;

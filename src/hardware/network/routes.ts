@@ -119,10 +119,10 @@ export class PairsByLink {
   declare readonly pairs: Int32Array;
   declare readonly byLat: Int32Array;
   /**
-   * Link i's pairs all have route latency lat[pairs[start[i]]] (1), or not (0): where they do, the
+   * The route latency all of link i's pairs have, NaN where they differ: where they share one, the
    * latency of the link's last delivery needs no search for its first pair that sends.
    */
-  declare readonly oneLat: Uint8Array;
+  declare readonly oneLat: Float64Array;
   constructor(t: PairRoutes, lat: Float64Array, nLinks: number) {
     // In phases, each its own function: built once per table, and V8 compiling one large
     // constructor cost more CPU on its background threads than building it did (docs/performance.md, "Scale").
@@ -130,7 +130,7 @@ export class PairsByLink {
     this.links = links;
     this.start = start;
     this.pairs = pairsOfLinks(t, index, start);
-    this.oneLat = new Uint8Array(links.length);
+    this.oneLat = new Float64Array(links.length);
     this.byLat = latencyOrder(this.pairs, start, lat, this.oneLat);
   }
 }
@@ -176,16 +176,16 @@ function pairsOfLinks(t: PairRoutes, index: Int32Array, start: Int32Array): Int3
 /**
  * byLat: each link's pairs from the longest latency down. Pairs of one latency (most links of a
  * cluster's all-to-all) are in pair order already: where every link's are, byLat is pairs itself.
- * Marks those links in oneLat.
+ * Writes each link's one latency into oneLat (NaN where its pairs differ).
  */
-function latencyOrder(pairs: Int32Array, start: Int32Array, lat: Float64Array, oneLat: Uint8Array): Int32Array {
+function latencyOrder(pairs: Int32Array, start: Int32Array, lat: Float64Array, oneLat: Float64Array): Int32Array {
   let byLat = pairs;
   for (let i = 0; i < oneLat.length; i++) {
     const a = start[i];
     const b = start[i + 1];
     let same = true;
     for (let x = a + 1; x < b && same; x++) same = lat[pairs[x]] === lat[pairs[a]];
-    oneLat[i] = same ? 1 : 0;
+    oneLat[i] = same ? lat[pairs[a]] : NaN;
     if (same) continue;
     if (byLat === pairs) byLat = pairs.slice();
     sortByLatency(byLat, a, b, lat);
