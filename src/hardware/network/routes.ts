@@ -52,24 +52,29 @@ export function pairRoutes(
   const n = group.length;
   const t = new PairTable(n);
   const r = new Int32Array(MAX_ROUTE);
+  // the table's arrays in locals: this runs once per group, mostly before V8 compiles it
+  const { len, src, dst, route: links } = t;
+  let disjoint = true;
   let used: Uint8Array = new Uint8Array(64); // links seen on a route so far
   for (let i = 0; i < n; i++) {
+    const from = group[i];
     for (let j = 0; j < n; j++) {
       const p = i * n + j;
-      const k = route(group[i], group[j], r);
+      const k = route(from, group[j], r);
       if (k > MAX_ROUTE) throw new Error(`route of ${k} links exceeds ${MAX_ROUTE}`);
-      t.len[p] = k;
-      t.src[p] = group[i];
-      t.dst[p] = group[j];
-      for (let x = 0; x < k; x++) {
-        t.route[p * MAX_ROUTE + x] = r[x];
+      len[p] = k;
+      src[p] = from;
+      dst[p] = group[j];
+      for (let x = 0, at = p * MAX_ROUTE; x < k; x++) {
         const l = r[x];
+        links[at + x] = l;
         if (l >= used.length) used = grownBytes(used, 2 * l + 2);
-        if (used[l] === 1) t.disjoint = false;
+        if (used[l] === 1) disjoint = false;
         used[l] = 1;
       }
     }
   }
+  t.disjoint = disjoint;
   return t;
 }
 
@@ -90,19 +95,20 @@ export class TableRates {
   declare links: PairsByLink | null;
   constructor(t: PairRoutes, linkCap: Float64Array, linkLat: Float64Array) {
     const nn = t.n * t.n;
-    this.rate = new Float64Array(nn);
-    this.lat = new Float64Array(nn);
+    const rates = (this.rate = new Float64Array(nn));
+    const lats = (this.lat = new Float64Array(nn));
     this.links = null;
+    const { len, route } = t; // in locals: this runs once per table, mostly before V8 compiles it
     for (let p = 0; p < nn; p++) {
       let rate = Infinity;
       let lat = 0;
-      for (let k = 0; k < t.len[p]; k++) {
-        const l = t.route[p * MAX_ROUTE + k];
+      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+        const l = route[k];
         lat += linkLat[l];
         if (linkCap[l] < rate) rate = linkCap[l];
       }
-      this.rate[p] = rate;
-      this.lat[p] = lat;
+      rates[p] = rate;
+      lats[p] = lat;
     }
   }
 }
