@@ -29,7 +29,8 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
   private readonly tableBlocks = new WeakMap<PairsByLink, LinkBlocks>();
   private sumRows = new Float64Array(0); // per (source, destination block)
   private sumCols = new Float64Array(0); // per (source block, destination)
-  private blockScratch = new Float64Array(0); // a factor's sums over blocks (product sizes)
+  private vSums = new Float64Array(0); // the destination factor's sums over blocks (product sizes: factorSums)
+  private uSums = new Float64Array(0); // the source factor's
   private coverSums = new Float64Array(0); // per cover, the other factor over its blocks (product sizes)
   private readonly productScratch = new ProductLoads(); // an all-to-all's loads and totals (product sizes)
   /** Constant product sizes' (ProductSizes.constant) loads and endpoint totals, for the table last used. */
@@ -412,8 +413,10 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     const n = t.n;
     const { u, v, k1, k2, noSelf } = ps;
     const { nbD, nbS, dBlock, sBlock, dFirst, sFirst } = lb;
-    const vb = this.factorSums(v, dBlock, nbD, 0);
-    const ub = this.factorSums(u, sBlock, nbS, 3 * nbD);
+    if (this.vSums.length < 3 * nbD) this.vSums = new Float64Array(3 * nbD);
+    if (this.uSums.length < 3 * nbS) this.uSums = new Float64Array(3 * nbS);
+    const vb = factorSums(v, dBlock, nbD, this.vSums);
+    const ub = factorSums(u, sBlock, nbS, this.uSums);
     const nc = lb.cMode.length;
     if (this.coverSums.length < nc) this.coverSums = new Float64Array(2 * nc);
     const coverSum = this.coverSums;
@@ -450,27 +453,6 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       if (cols !== null) for (let k = 0; k < nbS; k++) cols[k * n + j] = (k === own ? ownSum : ub[k]) * v[j] * k1 * k2;
     }
     return coverSum;
-  }
-
-  /**
-   * A factor's sums over blocks (block[m] of member m) at out[k], the sums over the blocks before
-   * block k at out[nb + k] and after it at out[2 nb + k]; in the block scratch from `at`.
-   */
-  private factorSums(f: Float64Array, block: Int32Array, nb: number, at: number): Float64Array {
-    if (this.blockScratch.length < at + 3 * nb) this.blockScratch = grown(this.blockScratch, 2 * (at + 3 * nb));
-    const out = this.blockScratch.subarray(at, at + 3 * nb).fill(0);
-    for (let m = 0; m < f.length; m++) out[block[m]] += f[m];
-    let before = 0;
-    for (let k = 0; k < nb; k++) {
-      out[nb + k] = before;
-      before += out[k];
-    }
-    let after = 0;
-    for (let k = nb - 1; k >= 0; k--) {
-      out[2 * nb + k] = after;
-      after += out[k];
-    }
-    return out;
   }
 
   /**
@@ -562,6 +544,27 @@ class ProductLoads {
     }
     return this;
   }
+}
+
+/**
+ * A factor's sums over blocks (block[m] of member m) at out[k], the sums over the blocks before
+ * block k at out[nb + k] and after it at out[2 nb + k] (out has room for 3 nb). Written into a
+ * scratch array of its own, not a view of a shared one (a view per call allocated).
+ */
+function factorSums(f: Float64Array, block: Int32Array, nb: number, out: Float64Array): Float64Array {
+  out.fill(0, 0, nb);
+  for (let m = 0; m < f.length; m++) out[block[m]] += f[m];
+  let before = 0;
+  for (let k = 0; k < nb; k++) {
+    out[nb + k] = before;
+    before += out[k];
+  }
+  let after = 0;
+  for (let k = nb - 1; k >= 0; k--) {
+    out[2 * nb + k] = after;
+    after += out[k];
+  }
+  return out;
 }
 
 /** f[a .. b) summed without f[m]. */
