@@ -105,7 +105,8 @@ export class TableRates {
       for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
         const l = route[k];
         lat += linkLat[l];
-        if (linkCap[l] < rate) rate = linkCap[l];
+        const cap = linkCap[l];
+        if (cap < rate) rate = cap;
       }
       rates[p] = rate;
       lats[p] = lat;
@@ -189,9 +190,10 @@ function latencyOrder(pairs: Int32Array, start: Int32Array, lat: Float64Array, o
   for (let i = 0; i < oneLat.length; i++) {
     const a = start[i];
     const b = start[i + 1];
+    const first = lat[pairs[a]];
     let same = true;
-    for (let x = a + 1; x < b && same; x++) same = lat[pairs[x]] === lat[pairs[a]];
-    oneLat[i] = same ? lat[pairs[a]] : NaN;
+    for (let x = a + 1; x < b && same; x++) same = lat[pairs[x]] === first;
+    oneLat[i] = same ? first : NaN;
     if (same) continue;
     if (byLat === pairs) byLat = pairs.slice();
     sortByLatency(byLat, a, b, lat);
