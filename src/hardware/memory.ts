@@ -25,6 +25,8 @@ export interface OomInfo {
 }
 
 export type AllocResult = { ok: true } | { ok: false; oom: OomInfo };
+/** What every allocation that fits returns: one object, not one per allocation (two per GPU per MoE layer). */
+const FITS: AllocResult = Object.freeze({ ok: true });
 
 export interface MemoryTimelinePoint {
   timeNs: number;
@@ -93,13 +95,13 @@ export class MemoryPool {
       this.ooms.push(oom);
       return { ok: false, oom };
     }
-    if (bytes === 0) return { ok: true };
+    if (bytes === 0) return FITS;
     this.usedBy[i] += bytes;
     this.total += bytes;
     if (this.usedBy[i] > this.peakBy[i]) this.peakBy[i] = this.usedBy[i];
     if (this.total > this.peakTotal) this.peakTotal = this.total;
     this.record(i);
-    return { ok: true };
+    return FITS;
   }
 
   /** Returns `bytes` of `category`; freeing more than is held is a programming error. */

@@ -121,7 +121,7 @@ export function countsMatrix(c: RunConstants, x: LayerScratch, nVirtual: number)
   const D = c.D;
   let counts = x.countsBySize.get(nVirtual);
   if (counts === undefined) {
-    counts = new ProductSizes(new Float64Array(D).fill(1), new Float64Array(D).fill(4 * nVirtual), 1, 1, true);
+    counts = new ProductSizes(new Float64Array(D).fill(1), new Float64Array(D).fill(4 * nVirtual), 1, 1, true, true);
     x.countsBySize.set(nVirtual, counts);
   }
   return counts;

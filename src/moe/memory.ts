@@ -28,11 +28,18 @@ export function free(c: RunConstants, g: number, cat: MemoryCategory, bytes: num
 /** Expert copies per GPU of a placement: each expert's own GPU and its replicas (hot copies, EPLB's redundant ones). */
 export function copiesPerGpu(p: Placement, gpus: number): Int32Array {
   const n = new Int32Array(gpus);
+  const replicas = p.replicas;
   for (let e = 0; e < p.expertGpu.length; e++) {
     n[p.expertGpu[e]]++;
-    for (const g of p.replicas?.[e] ?? []) n[g]++;
+    const r = replicas?.[e];
+    if (r !== undefined) for (let k = 0; k < r.length; k++) n[r[k]]++;
   }
   return n;
+}
+
+/** a[i] += b[i] for each i. */
+function addInto(a: Int32Array, b: Int32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
 }
 
 /** Per run: each GPU's expert copies in MoE layer 0, and over all MoE layers (counted once, not once per GPU). */
@@ -43,10 +50,11 @@ function staticCopies(c: RunConstants): { first: Int32Array; all: Int32Array } {
   if (r === undefined) {
     const all = new Int32Array(c.D);
     let first: Int32Array = all;
+    // (the sum in a function of its own: this loop runs once per run, too short for V8 to compile it on the stack)
     for (let j = 0; j < c.moeLayers.length; j++) {
       const n = copiesPerGpu(c.placements[j], c.D);
       if (j === 0) first = n;
-      for (let g = 0; g < c.D; g++) all[g] += n[g];
+      addInto(all, n);
     }
     r = { first, all };
     copiesOf.set(c, r);

@@ -470,6 +470,6 @@ export class Run {
     this.ov = cfg.overlap === undefined || cfg.overlap === "none" ? null : new OverlapState(c);
     // a step's collectives, about: per MoE layer its exchange phases and the combine, per micro-batch
     const perStep = c.moeLayers.length * 3 * (this.ov?.microBatches ?? 1) + (c.T > 1 ? 2 * c.nLayers : 0);
-    this.w = new Window(c.D, c.cluster.linkTraffic().length, perStep);
+    this.w = new Window(c.D, c.cluster.net.linkCount, perStep);
   }
 }

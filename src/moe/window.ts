@@ -9,6 +9,7 @@
  * Recording reads the simulation's state only: it changes no result.
  */
 import type { Cluster } from "../hardware/cluster.js";
+import { grown } from "../util/arrays.js";
 import type { TimelineInterval, WindowRecord } from "./types.js";
 
 /** Steps recorded (the first ones). */
@@ -25,8 +26,8 @@ type Stream = TimelineInterval["stream"];
 /** The window's record and what sampling the links needs. */
 export class Window {
   declare record: WindowRecord;
-  /** Each link's bytes at the last sample. */
-  declare linkBytes: Map<string, number>;
+  /** Each link's bytes at the last sample, by link id. */
+  declare linkBytes: Float64Array<ArrayBuffer>;
   declare lastSampleNs: number;
   /** Collectives ended in the window so far. */
   declare collectives: number;
@@ -48,7 +49,7 @@ export class Window {
       link_samples: [],
       dispatch: null,
     };
-    this.linkBytes = new Map<string, number>();
+    this.linkBytes = new Float64Array(links);
     this.lastSampleNs = 0;
     this.collectives = 0;
     this.busy0 = new Float64Array(this.record.window_gpus);
@@ -123,19 +124,27 @@ export function endWindowStep(w: Window, cluster: Cluster, now: number): void {
   if (!w.record.truncated) sampleLinks(w, cluster, now);
 }
 
-/** Each link's bytes since the last sample, as one sample per link that carried any. */
+/**
+ * Each link's bytes since the last sample, as one sample per link that carried any, in link order
+ * (the network's counters read in place: linkTraffic() would make an object per link per sample).
+ */
 function sampleLinks(w: Window, cluster: Cluster, now: number): void {
   const r = w.record;
-  for (const l of cluster.linkTraffic()) {
-    const before = w.linkBytes.get(l.link) ?? 0;
-    if (l.bytes > before) {
+  const net = cluster.net;
+  const carried = net.linkBytes;
+  const nl = net.linkCount;
+  if (w.linkBytes.length < nl) w.linkBytes = grown(w.linkBytes, nl);
+  for (let l = 0; l < nl; l++) {
+    const bytes = carried[l];
+    const before = w.linkBytes[l];
+    if (bytes > before) {
       if (r.link_samples.length >= WINDOW_MAX_SAMPLES) {
         r.truncated = true;
         return;
       }
-      r.link_samples.push({ link: l.link, start_ns: w.lastSampleNs, end_ns: now, bytes: l.bytes - before });
+      r.link_samples.push({ link: net.linkNames[l], start_ns: w.lastSampleNs, end_ns: now, bytes: bytes - before });
     }
-    w.linkBytes.set(l.link, l.bytes);
+    w.linkBytes[l] = bytes;
   }
   w.lastSampleNs = now;
 }

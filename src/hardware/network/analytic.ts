@@ -29,8 +29,12 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
   private readonly tableBlocks = new WeakMap<PairsByLink, LinkBlocks>();
   private sumRows = new Float64Array(0); // per (source, destination block)
   private sumCols = new Float64Array(0); // per (source block, destination)
-  private blockScratch = new Float64Array(0); // a factor's sums over blocks (product sizes)
+  private vSums = new Float64Array(0); // the destination factor's sums over blocks (product sizes: factorSums)
+  private uSums = new Float64Array(0); // the source factor's
   private coverSums = new Float64Array(0); // per cover, the other factor over its blocks (product sizes)
+  private readonly productScratch = new ProductLoads(); // an all-to-all's loads and totals (product sizes)
+  /** Constant product sizes' (ProductSizes.constant) loads and endpoint totals, for the table last used. */
+  private readonly constantSums = new WeakMap<ProductSizes, ProductLoads>();
 
   constructor(sim: Simulation, endpoints: number) {
     super(sim, endpoints);
@@ -285,44 +289,61 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     const tr = this.ratesOf(t);
     const al = this.linksOf(t, tr);
     const lb = this.blocksOf(t, al);
-    const coverSum = this.productSums(t, ps, lb);
+    const n = t.n;
+    // constant sizes (the counts all-to-all, one per MoE layer) keep their loads and endpoint totals per table
+    let sums = ps.constant ? this.constantSums.get(ps) : this.productScratch;
+    if (sums === undefined || sums.lb !== lb || !ps.constant) {
+      if (sums === undefined) this.constantSums.set(ps, (sums = new ProductLoads()));
+      this.productLoads(t, ps, al, sums.fit(lb, al.links.length, n));
+    }
+    // the endpoint counters, each member's total added as productSums computed it
+    const sent = this.sentBytes;
+    const received = this.receivedBytes;
+    const delivered = this.deliveredBytes;
+    for (let i = 0; i < n; i++) sent[t.src[i * n]] += sums.sent[i];
+    for (let j = 0; j < n; j++) {
+      received[t.dst[j]] += sums.got[j];
+      delivered[t.dst[j]] += sums.got[j];
+    }
+    const deliver = this.drainLoads(tr, al, ps, sums.loads, now);
+    this.flowsDone += count;
+    return deliver;
+  }
+
+  /** Product sizes' link loads (sums.loads) and endpoint totals (sums.sent, got) over a table. */
+  private productLoads(t: PairRoutes, ps: ProductSizes, al: PairsByLink, sums: ProductLoads): void {
+    const lb = sums.lb!;
+    const coverSum = this.productSums(t, ps, lb, sums.sent, sums.got);
     const n = t.n;
     const { u, v, k1, k2, noSelf } = ps;
-    const lat = tr.lat;
-    const links = al.links;
-    const start = al.start;
-    const pairs = al.pairs;
-    const byLat = al.byLat;
-    const mode = lb.mode;
-    const mStart = lb.mStart;
-    const members = lb.members;
-    const cover = lb.cover;
-    const cStart = lb.cStart;
+    const loads = sums.loads;
+    // each link's load, by kind of link (LinkBlocks.byPairs, byBlocks): a loop per kind, without a branch per link
+    const { byPairs, qStart, qSrc, qDst, byBlocks, mode, mStart, members, cover, cStart, selfIn } = lb;
+    for (let y = 0; y < byPairs.length; y++) {
+      let load = 0;
+      const xe = qStart[y + 1];
+      if (noSelf) {
+        for (let x = qStart[y]; x < xe; x++) if (qSrc[x] !== qDst[x]) load += u[qSrc[x]] * v[qDst[x]] * k1 * k2;
+      } else {
+        for (let x = qStart[y]; x < xe; x++) load += u[qSrc[x]] * v[qDst[x]] * k1 * k2;
+      }
+      loads[byPairs[y]] = load;
+    }
     const blocks = lb.cBlocks;
-    const selfIn = lb.selfIn;
     const rows = this.sumRows;
     const cols = this.sumCols;
     const nbD = lb.nbD;
-    let deliver = now;
-    for (let i = 0; i < links.length; i++) {
-      const a = start[i];
-      const b = start[i + 1];
-      let load = 0;
+    for (let y = 0; y < byBlocks.length; y++) {
+      const i = byBlocks[y];
       const m = mode[i];
-      if (m === BY_PAIRS) {
-        for (let x = a; x < b; x++) {
-          const p = pairs[x];
-          const s = (p / n) | 0;
-          const d = p - s * n;
-          if (!(noSelf && s === d)) load += u[s] * v[d] * k1 * k2;
-        }
-      } else if (noSelf && selfIn[i] === 1) {
+      let load = 0;
+      if (noSelf && selfIn[i] === 1) {
         // per block, a member's own block without its pair to itself (productSums)
         const c = cover[i];
         for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) {
           const mb = members[x];
-          for (let y = cStart[c]; y < cStart[c + 1]; y++) {
-            load += m === BY_ROWS ? rows[mb * nbD + blocks[y]] : cols[blocks[y] * n + mb];
+          for (let z = cStart[c]; z < cStart[c + 1]; z++) {
+            load += m === BY_ROWS ? rows[mb * nbD + blocks[z]] : cols[blocks[z] * n + mb];
           }
         }
       } else {
@@ -330,19 +351,49 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
         const sum = coverSum[cover[i]]; // the other factor over the link's blocks
         for (let x = mStart[i], xe = mStart[i + 1]; x < xe; x++) load += f[members[x]] * sum * k1 * k2;
       }
+      loads[i] = load;
+    }
+  }
+
+  /**
+   * Each loaded link of a table drains its load from `now` (drain() written out; with the loops by
+   * kind ~10% less time per all-to-all); returns the last delivery.
+   */
+  private drainLoads(tr: TableRates, al: PairsByLink, ps: ProductSizes, loads: Float64Array, now: number): number {
+    if (this.aBusyUntil.length < this.linkCap.length) this.aBusyUntil = grown(this.aBusyUntil, this.linkCap.length);
+    const busyUntil = this.aBusyUntil;
+    const cap = this.linkCap;
+    const busy = this.linkBusy;
+    const linkBytes = this.linkBytes;
+    const lat = tr.lat;
+    const { links, start, byLat, oneLat } = al;
+    const n = ps.n;
+    const { u, v, k1, k2, noSelf } = ps;
+    let deliver = now;
+    for (let i = 0; i < links.length; i++) {
+      const load = loads[i];
       if (!(load > 0)) continue;
-      const end = this.drain(links[i], now, load);
-      let x = a;
-      for (; ; x++) {
-        const p = byLat[x];
-        const s = (p / n) | 0;
-        const d = p - s * n;
-        if (!(noSelf && s === d) && u[s] * v[d] * k1 * k2 > 0) break;
+      const l = links[i];
+      const dur = load / cap[l];
+      const end = Math.max(now, busyUntil[l]) + dur;
+      busyUntil[l] = end;
+      busy[l] += dur;
+      linkBytes[l] += load;
+      let latency = oneLat[i];
+      if (Number.isNaN(latency)) {
+        // the link's pairs differ in latency: the longest among those that send (byLat: longest first)
+        let x = start[i];
+        for (; ; x++) {
+          const p = byLat[x];
+          const s = (p / n) | 0;
+          const d = p - s * n;
+          if (!(noSelf && s === d) && u[s] * v[d] * k1 * k2 > 0) break;
+        }
+        latency = lat[byLat[x]];
       }
-      const at = end + lat[byLat[x]];
+      const at = end + latency;
       if (at > deliver) deliver = at;
     }
-    this.flowsDone += count;
     return deliver;
   }
 
@@ -352,12 +403,20 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
    * own block (sweep's sumRows, sumCols). A member's total is its factor times the other's sum over
    * the blocks before its own, its own block without it (with no pairs to self), and the blocks after.
    */
-  private productSums(t: PairRoutes, ps: ProductSizes, lb: LinkBlocks): Float64Array {
+  private productSums(
+    t: PairRoutes,
+    ps: ProductSizes,
+    lb: LinkBlocks,
+    sentOf: Float64Array,
+    gotOf: Float64Array,
+  ): Float64Array {
     const n = t.n;
     const { u, v, k1, k2, noSelf } = ps;
     const { nbD, nbS, dBlock, sBlock, dFirst, sFirst } = lb;
-    const vb = this.factorSums(v, dBlock, nbD, 0);
-    const ub = this.factorSums(u, sBlock, nbS, 3 * nbD);
+    if (this.vSums.length < 3 * nbD) this.vSums = new Float64Array(3 * nbD);
+    if (this.uSums.length < 3 * nbS) this.uSums = new Float64Array(3 * nbS);
+    const vb = factorSums(v, dBlock, nbD, this.vSums);
+    const ub = factorSums(u, sBlock, nbS, this.uSums);
     const nc = lb.cMode.length;
     if (this.coverSums.length < nc) this.coverSums = new Float64Array(2 * nc);
     const coverSum = this.coverSums;
@@ -377,15 +436,12 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       for (let y = lb.cStart[c]; y < lb.cStart[c + 1]; y++) sum += f[lb.cBlocks[y]];
       coverSum[c] = sum;
     }
-    const sent = this.sentBytes;
-    const received = this.receivedBytes;
-    const delivered = this.deliveredBytes;
     const rows = noSelf && lb.rowsSelf ? this.sumRows : null;
     const cols = noSelf && lb.colsSelf ? this.sumCols : null;
     for (let i = 0; i < n; i++) {
       const own = dBlock[i];
       const ownSum = noSelf ? sumBut(v, dFirst[own], dFirst[own + 1], i) : vb[own];
-      sent[t.src[i * n]] += u[i] * (vb[nbD + own] + ownSum + vb[2 * nbD + own]) * k1 * k2;
+      sentOf[i] = u[i] * (vb[nbD + own] + ownSum + vb[2 * nbD + own]) * k1 * k2;
       if (rows !== null)
         for (let k = 0; k < nbD; k++) rows[i * nbD + k] = u[i] * (k === own ? ownSum : vb[k]) * k1 * k2;
     }
@@ -393,32 +449,10 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
       const own = sBlock[j];
       const ownSum = noSelf ? sumBut(u, sFirst[own], sFirst[own + 1], j) : ub[own];
       const got = (ub[nbS + own] + ownSum + ub[2 * nbS + own]) * v[j] * k1 * k2;
-      received[t.dst[j]] += got;
-      delivered[t.dst[j]] += got;
+      gotOf[j] = got;
       if (cols !== null) for (let k = 0; k < nbS; k++) cols[k * n + j] = (k === own ? ownSum : ub[k]) * v[j] * k1 * k2;
     }
     return coverSum;
-  }
-
-  /**
-   * A factor's sums over blocks (block[m] of member m) at out[k], the sums over the blocks before
-   * block k at out[nb + k] and after it at out[2 nb + k]; in the block scratch from `at`.
-   */
-  private factorSums(f: Float64Array, block: Int32Array, nb: number, at: number): Float64Array {
-    if (this.blockScratch.length < at + 3 * nb) this.blockScratch = grown(this.blockScratch, 2 * (at + 3 * nb));
-    const out = this.blockScratch.subarray(at, at + 3 * nb).fill(0);
-    for (let m = 0; m < f.length; m++) out[block[m]] += f[m];
-    let before = 0;
-    for (let k = 0; k < nb; k++) {
-      out[nb + k] = before;
-      before += out[k];
-    }
-    let after = 0;
-    for (let k = nb - 1; k >= 0; k--) {
-      out[2 * nb + k] = after;
-      after += out[k];
-    }
-    return out;
   }
 
   /**
@@ -491,6 +525,46 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
     this.flowsDone += n;
     return deliver;
   }
+}
+
+/** An all-to-all of product sizes over a table (lb): per link its load, per member the bytes it sends and receives. */
+class ProductLoads {
+  lb: LinkBlocks | null = null;
+  loads = new Float64Array(0);
+  sent = new Float64Array(0);
+  got = new Float64Array(0);
+
+  /** Readied for a table of nl links and n members. */
+  fit(lb: LinkBlocks, nl: number, n: number): this {
+    this.lb = lb;
+    if (this.loads.length < nl) this.loads = new Float64Array(nl);
+    if (this.sent.length < n) {
+      this.sent = new Float64Array(n);
+      this.got = new Float64Array(n);
+    }
+    return this;
+  }
+}
+
+/**
+ * A factor's sums over blocks (block[m] of member m) at out[k], the sums over the blocks before
+ * block k at out[nb + k] and after it at out[2 nb + k] (out has room for 3 nb). Written into a
+ * scratch array of its own, not a view of a shared one (a view per call allocated).
+ */
+function factorSums(f: Float64Array, block: Int32Array, nb: number, out: Float64Array): Float64Array {
+  out.fill(0, 0, nb);
+  for (let m = 0; m < f.length; m++) out[block[m]] += f[m];
+  let before = 0;
+  for (let k = 0; k < nb; k++) {
+    out[nb + k] = before;
+    before += out[k];
+  }
+  let after = 0;
+  for (let k = nb - 1; k >= 0; k--) {
+    out[2 * nb + k] = after;
+    after += out[k];
+  }
+  return out;
 }
 
 /** f[a .. b) summed without f[m]. */

@@ -24,6 +24,8 @@ export interface NetworkModel {
   readonly linkNames: string[];
   readonly linkKinds: LinkKind[];
   readonly linkCount: number;
+  /** Bytes carried per link id (by completed flows): linkStats' bytes, read in place. */
+  readonly linkBytes: Float64Array;
   /** Bytes sent / received per endpoint (network-level, counted when a flow's last byte leaves). */
   readonly sentBytes: Float64Array;
   readonly receivedBytes: Float64Array;

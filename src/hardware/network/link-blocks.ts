@@ -52,6 +52,16 @@ export class LinkBlocks {
   /** Some link summed BY_ROWS / BY_COLS carries pairs of members to themselves. */
   declare readonly rowsSelf: boolean;
   declare readonly colsSelf: boolean;
+  /** The links summed BY_PAIRS, in increasing order; the others (BY_ROWS or BY_COLS). */
+  declare readonly byPairs: Int32Array;
+  declare readonly byBlocks: Int32Array;
+  /**
+   * The pairs of link byPairs[y] as source members qSrc[qStart[y] ..) and destinations qDst (in
+   * the link's pair order): product sizes are read by member, without a division per pair.
+   */
+  declare readonly qStart: Int32Array;
+  declare readonly qSrc: Int32Array;
+  declare readonly qDst: Int32Array;
 
   /**
    * From a table's pairs by link (PairsByLink's start and pairs, n members). `minPairs`: links with
@@ -59,51 +69,12 @@ export class LinkBlocks {
    * group's size, which keeps a GPU's NVLink links, {one GPU} x {the rest of its node}, from
    * splitting the nodes into single GPUs).
    */
-  constructor(n: number, al: { readonly start: Int32Array; readonly pairs: Int32Array }, minPairs = n / 2) {
+  constructor(n: number, al: LinkPairs, minPairs = n / 2) {
+    // In phases, each its own function: a table is built once per run, and V8 compiling one large
+    // constructor (with its inlined helpers) cost more CPU on its background threads than building
+    // the table did (docs/performance.md, "Scale").
     this.n = n;
-    const nl = al.start.length - 1;
-    const srcs: Int32Array[] = [];
-    const dsts: Int32Array[] = [];
-    const dSplit = new Uint8Array(n + 1);
-    const sSplit = new Uint8Array(n + 1);
-    const seenS = new Int32Array(n).fill(-1);
-    const seenD = new Int32Array(n).fill(-1);
-    const sBuf = new Int32Array(n);
-    const dBuf = new Int32Array(n);
-    for (let i = 0; i < nl; i++) {
-      const a = al.start[i];
-      const b = al.start[i + 1];
-      let ns = 0;
-      let nd = 0;
-      let dup = false;
-      for (let x = a; x < b; x++) {
-        const p = al.pairs[x];
-        if (x > a && p === al.pairs[x - 1]) dup = true; // a route crossing the link twice
-        const s = (p / n) | 0;
-        const d = p - s * n;
-        if (seenS[s] !== i) {
-          seenS[s] = i;
-          sBuf[ns++] = s;
-        }
-        if (seenD[d] !== i) {
-          seenD[d] = i;
-          dBuf[nd++] = d;
-        }
-      }
-      const pairs = b - a;
-      if (dup || pairs <= minPairs || pairs !== ns * nd) {
-        srcs.push(new Int32Array(0));
-        dsts.push(new Int32Array(0));
-        continue;
-      }
-      const S = sBuf.slice(0, ns); // in pair order: increasing
-      const D = dBuf.slice(0, nd).sort();
-      srcs.push(S);
-      dsts.push(D);
-      // a wide link splits the destinations into blocks at the ends of its runs, a tall one the sources
-      if (nd >= ns) splitAtRuns(D, dSplit);
-      else splitAtRuns(S, sSplit);
-    }
+    const { srcs, dsts, dSplit, sSplit } = productSets(n, al, minPairs);
     const [nbD, dBlock] = blocksOf(dSplit, n);
     const [nbS, sBlock] = blocksOf(sSplit, n);
     this.nbD = nbD;
@@ -112,75 +83,223 @@ export class LinkBlocks {
     this.sFirst = firstOf(sBlock, nbS);
     this.nbS = nbS;
     this.sBlock = sBlock;
-    const dSize = blockSizes(dBlock, nbD);
-    const sSize = blockSizes(sBlock, nbS);
-    this.mode = new Int8Array(nl);
-    this.mStart = new Int32Array(nl + 1);
-    this.cover = new Int32Array(nl).fill(-1);
-    this.selfIn = new Uint8Array(nl);
-    const members: number[] = [];
-    const covers = new Covers();
-    let rows = false;
-    let cols = false;
-    let rowsSelf = false;
-    let colsSelf = false;
-    for (let i = 0; i < nl; i++) {
-      const S = srcs[i];
-      const D = dsts[i];
-      const pairs = al.start[i + 1] - al.start[i];
-      const dCover = S.length > 0 ? cover(D, dBlock, dSize) : null;
-      const sCover = S.length > 0 ? cover(S, sBlock, sSize) : null;
-      const rowCost = dCover ? S.length * dCover.length : Infinity;
-      const colCost = sCover ? D.length * sCover.length : Infinity;
-      if (rowCost < pairs && rowCost <= colCost) {
-        this.mode[i] = BY_ROWS;
-        members.push(...S);
-        this.cover[i] = covers.id(BY_ROWS, dCover!);
-        this.selfIn[i] = S.some((m) => dCover!.includes(dBlock[m])) ? 1 : 0;
-        rows = true;
-        rowsSelf ||= this.selfIn[i] === 1;
-      } else if (colCost < pairs) {
-        this.mode[i] = BY_COLS;
-        members.push(...D);
-        this.cover[i] = covers.id(BY_COLS, sCover!);
-        this.selfIn[i] = D.some((m) => sCover!.includes(sBlock[m])) ? 1 : 0;
-        cols = true;
-        colsSelf ||= this.selfIn[i] === 1;
-      }
-      this.mStart[i + 1] = members.length;
-    }
-    this.members = Int32Array.from(members);
+    const m = linkModes(al, srcs, dsts, dBlock, blockSizes(dBlock, nbD), sBlock, blockSizes(sBlock, nbS));
+    this.mode = m.mode;
+    this.mStart = m.mStart;
+    this.cover = m.cover;
+    this.selfIn = m.selfIn;
+    this.members = Int32Array.from(m.members);
+    const covers = m.covers;
     this.cStart = Int32Array.from(covers.start);
     this.cBlocks = Int32Array.from(covers.blocks);
     this.cMode = Int8Array.from(covers.mode);
-    // covers of the form [0, a) + [b, nb): "every block but a run" (a GPU's off-node destinations)
-    this.cHead = new Int32Array(covers.mode.length).fill(-1);
-    this.cTail = new Int32Array(covers.mode.length).fill(-1);
-    for (let c = 0; c < covers.mode.length; c++) {
-      const nb = covers.mode[c] === BY_ROWS ? nbD : nbS;
-      let y = this.cStart[c];
-      const ye = this.cStart[c + 1];
-      let a = 0;
-      while (y < ye && this.cBlocks[y] === a) {
-        y++;
-        a++;
-      }
-      const b = y < ye ? this.cBlocks[y] : nb;
-      let k = b;
-      while (y < ye && this.cBlocks[y] === k) {
-        y++;
-        k++;
-      }
-      if (y === ye && k === nb) {
-        this.cHead[c] = a;
-        this.cTail[c] = b;
-      }
-    }
-    this.rows = rows;
-    this.cols = cols;
-    this.rowsSelf = rowsSelf;
-    this.colsSelf = colsSelf;
+    [this.cHead, this.cTail] = coverBounds(this.cMode, this.cStart, this.cBlocks, nbD, nbS);
+    this.rows = m.rows;
+    this.cols = m.cols;
+    this.rowsSelf = m.rowsSelf;
+    this.colsSelf = m.colsSelf;
+    [this.byPairs, this.byBlocks] = byMode(this.mode);
+    [this.qStart, this.qSrc, this.qDst] = pairMembers(n, al, this.byPairs);
   }
+}
+
+/** A table's pairs by link: PairsByLink's start and pairs. */
+interface LinkPairs {
+  readonly start: Int32Array;
+  readonly pairs: Int32Array;
+}
+
+/**
+ * Per link, its sources and destinations (increasing) where its pairs are their product set
+ * (empty arrays for the others, and for links of at most minPairs pairs), and the block bounds
+ * the sets mark: a wide link splits the destinations into blocks at the ends of its runs, a tall
+ * one the sources.
+ */
+function productSets(n: number, al: LinkPairs, minPairs: number) {
+  const nl = al.start.length - 1;
+  const srcs: Int32Array[] = [];
+  const dsts: Int32Array[] = [];
+  const dSplit = new Uint8Array(n + 1);
+  const sSplit = new Uint8Array(n + 1);
+  const seen = new Int32Array(2 * n + 2).fill(-1);
+  const sBuf = new Int32Array(n);
+  const dBuf = new Int32Array(n);
+  const none = new Int32Array(0);
+  for (let i = 0; i < nl; i++) {
+    const a = al.start[i];
+    const b = al.start[i + 1];
+    const ns = distinctEnds(n, al.pairs, a, b, i, seen, sBuf, dBuf);
+    const nd = seen[2 * n];
+    const pairs = b - a;
+    if (seen[2 * n + 1] === 1 || pairs <= minPairs || pairs !== ns * nd) {
+      srcs.push(none);
+      dsts.push(none);
+      continue;
+    }
+    const S = sBuf.slice(0, ns); // in pair order: increasing
+    const D = dBuf.slice(0, nd).sort();
+    srcs.push(S);
+    dsts.push(D);
+    if (nd >= ns) splitAtRuns(D, dSplit);
+    else splitAtRuns(S, sSplit);
+  }
+  return { srcs, dsts, dSplit, sSplit };
+}
+
+/**
+ * The distinct sources (into sBuf) and destinations (dBuf) of pairs[a .. b), link i's: returns
+ * how many sources; seen[2n] = how many destinations, seen[2n + 1] = 1 where a pair repeats (a
+ * route crossing the link twice). seen[m] and seen[n + m]: the last link that saw member m as a
+ * source and as a destination.
+ */
+function distinctEnds(
+  n: number,
+  pairs: Int32Array,
+  a: number,
+  b: number,
+  i: number,
+  seen: Int32Array,
+  sBuf: Int32Array,
+  dBuf: Int32Array,
+): number {
+  let ns = 0;
+  let nd = 0;
+  let dup = false;
+  for (let x = a; x < b; x++) {
+    const p = pairs[x];
+    if (x > a && p === pairs[x - 1]) dup = true;
+    const s = (p / n) | 0;
+    const d = p - s * n;
+    if (seen[s] !== i) {
+      seen[s] = i;
+      sBuf[ns++] = s;
+    }
+    if (seen[n + d] !== i) {
+      seen[n + d] = i;
+      dBuf[nd++] = d;
+    }
+  }
+  seen[2 * n] = nd;
+  seen[2 * n + 1] = dup ? 1 : 0;
+  return ns;
+}
+
+/**
+ * Per link, how its load is summed: by (source, destination block) where its sets cover whole
+ * destination blocks and that costs fewer terms than its pairs (and no more than by source
+ * blocks), by (source block, destination) likewise, else pair by pair; its members and cover.
+ */
+function linkModes(
+  al: LinkPairs,
+  srcs: Int32Array[],
+  dsts: Int32Array[],
+  dBlock: Int32Array,
+  dSize: Int32Array,
+  sBlock: Int32Array,
+  sSize: Int32Array,
+) {
+  const nl = al.start.length - 1;
+  const mode = new Int8Array(nl);
+  const mStart = new Int32Array(nl + 1);
+  const cov = new Int32Array(nl).fill(-1);
+  const selfIn = new Uint8Array(nl);
+  const members: number[] = [];
+  const covers = new Covers();
+  let rows = false;
+  let cols = false;
+  let rowsSelf = false;
+  let colsSelf = false;
+  for (let i = 0; i < nl; i++) {
+    const S = srcs[i];
+    const D = dsts[i];
+    const pairs = al.start[i + 1] - al.start[i];
+    const dCover = S.length > 0 ? cover(D, dBlock, dSize) : null;
+    const sCover = S.length > 0 ? cover(S, sBlock, sSize) : null;
+    const rowCost = dCover ? S.length * dCover.length : Infinity;
+    const colCost = sCover ? D.length * sCover.length : Infinity;
+    if (rowCost < pairs && rowCost <= colCost) {
+      mode[i] = BY_ROWS;
+      for (let k = 0; k < S.length; k++) members.push(S[k]);
+      cov[i] = covers.id(BY_ROWS, dCover!);
+      selfIn[i] = S.some((m) => dCover!.includes(dBlock[m])) ? 1 : 0;
+      rows = true;
+      rowsSelf ||= selfIn[i] === 1;
+    } else if (colCost < pairs) {
+      mode[i] = BY_COLS;
+      for (let k = 0; k < D.length; k++) members.push(D[k]);
+      cov[i] = covers.id(BY_COLS, sCover!);
+      selfIn[i] = D.some((m) => sCover!.includes(sBlock[m])) ? 1 : 0;
+      cols = true;
+      colsSelf ||= selfIn[i] === 1;
+    }
+    mStart[i + 1] = members.length;
+  }
+  return { mode, mStart, cover: cov, selfIn, members, covers, rows, cols, rowsSelf, colsSelf };
+}
+
+/** Per cover of the form [0, a) + [b, nb) ("every block but a run": a GPU's off-node destinations) a, b; else -1. */
+function coverBounds(
+  cMode: Int8Array,
+  cStart: Int32Array,
+  cBlocks: Int32Array,
+  nbD: number,
+  nbS: number,
+): [Int32Array, Int32Array] {
+  const head = new Int32Array(cMode.length).fill(-1);
+  const tail = new Int32Array(cMode.length).fill(-1);
+  for (let c = 0; c < cMode.length; c++) {
+    const nb = cMode[c] === BY_ROWS ? nbD : nbS;
+    let y = cStart[c];
+    const ye = cStart[c + 1];
+    let a = 0;
+    while (y < ye && cBlocks[y] === a) {
+      y++;
+      a++;
+    }
+    const b = y < ye ? cBlocks[y] : nb;
+    let k = b;
+    while (y < ye && cBlocks[y] === k) {
+      y++;
+      k++;
+    }
+    if (y === ye && k === nb) {
+      head[c] = a;
+      tail[c] = b;
+    }
+  }
+  return [head, tail];
+}
+
+/** The links summed BY_PAIRS and the others, each in increasing order. */
+function byMode(mode: Int8Array): [Int32Array, Int32Array] {
+  let np = 0;
+  for (let i = 0; i < mode.length; i++) if (mode[i] === BY_PAIRS) np++;
+  const byPairs = new Int32Array(np);
+  const byBlocks = new Int32Array(mode.length - np);
+  for (let i = 0, p = 0, q = 0; i < mode.length; i++) {
+    if (mode[i] === BY_PAIRS) byPairs[p++] = i;
+    else byBlocks[q++] = i;
+  }
+  return [byPairs, byBlocks];
+}
+
+/** The pairs of the links byPairs[y] as members: start per link, sources, destinations. */
+function pairMembers(n: number, al: LinkPairs, byPairs: Int32Array): [Int32Array, Int32Array, Int32Array] {
+  const qStart = new Int32Array(byPairs.length + 1);
+  for (let y = 0; y < byPairs.length; y++) {
+    qStart[y + 1] = qStart[y] + al.start[byPairs[y] + 1] - al.start[byPairs[y]];
+  }
+  const qSrc = new Int32Array(qStart[byPairs.length]);
+  const qDst = new Int32Array(qStart[byPairs.length]);
+  for (let y = 0; y < byPairs.length; y++) {
+    for (let x = al.start[byPairs[y]], q = qStart[y]; q < qStart[y + 1]; x++, q++) {
+      const p = al.pairs[x];
+      const s = (p / n) | 0;
+      qSrc[q] = s;
+      qDst[q] = p - s * n;
+    }
+  }
+  return [qStart, qSrc, qDst];
 }
 
 /** Distinct block lists (covers), each stored once: links of a node's GPUs share theirs. */

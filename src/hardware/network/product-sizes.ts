@@ -13,7 +13,12 @@ export class ProductSizes {
   declare readonly k1: number;
   declare readonly k2: number;
   declare readonly noSelf: boolean;
-  constructor(u: Float64Array, v: Float64Array, k1: number, k2: number, noSelf: boolean) {
+  /**
+   * The factors are never written once the sizes are made (the counts all-to-all, every MoE layer):
+   * the analytic model computes their link loads once per table (AnalyticNetwork.runAllToAllProduct).
+   */
+  declare readonly constant: boolean;
+  constructor(u: Float64Array, v: Float64Array, k1: number, k2: number, noSelf: boolean, constant = false) {
     if (u.length !== v.length) throw new Error(`ProductSizes: u has ${u.length} entries, v ${v.length}`);
     this.n = u.length;
     this.u = u;
@@ -21,6 +26,7 @@ export class ProductSizes {
     this.k1 = k1;
     this.k2 = k2;
     this.noSelf = noSelf;
+    this.constant = constant;
   }
 
   /** Bytes member i sends to member j. */
@@ -28,7 +34,7 @@ export class ProductSizes {
     return this.noSelf && i === j ? 0 : this.u[i] * this.v[j] * this.k1 * this.k2;
   }
 
-  /** The n x n matrix, row = sender (the same numbers at() gives). */
+  /** The n x n matrix, row = sender (the same numbers at() gives, without a call per entry). */
   dense(): Float64Array {
     return this.denseWhole()[0];
   }

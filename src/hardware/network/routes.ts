@@ -52,24 +52,29 @@ export function pairRoutes(
   const n = group.length;
   const t = new PairTable(n);
   const r = new Int32Array(MAX_ROUTE);
+  // the table's arrays in locals: this runs once per group, mostly before V8 compiles it
+  const { len, src, dst, route: links } = t;
+  let disjoint = true;
   let used: Uint8Array = new Uint8Array(64); // links seen on a route so far
   for (let i = 0; i < n; i++) {
+    const from = group[i];
     for (let j = 0; j < n; j++) {
       const p = i * n + j;
-      const k = route(group[i], group[j], r);
+      const k = route(from, group[j], r);
       if (k > MAX_ROUTE) throw new Error(`route of ${k} links exceeds ${MAX_ROUTE}`);
-      t.len[p] = k;
-      t.src[p] = group[i];
-      t.dst[p] = group[j];
-      for (let x = 0; x < k; x++) {
-        t.route[p * MAX_ROUTE + x] = r[x];
+      len[p] = k;
+      src[p] = from;
+      dst[p] = group[j];
+      for (let x = 0, at = p * MAX_ROUTE; x < k; x++) {
         const l = r[x];
+        links[at + x] = l;
         if (l >= used.length) used = grownBytes(used, 2 * l + 2);
-        if (used[l] === 1) t.disjoint = false;
+        if (used[l] === 1) disjoint = false;
         used[l] = 1;
       }
     }
   }
+  t.disjoint = disjoint;
   return t;
 }
 
@@ -90,19 +95,21 @@ export class TableRates {
   declare links: PairsByLink | null;
   constructor(t: PairRoutes, linkCap: Float64Array, linkLat: Float64Array) {
     const nn = t.n * t.n;
-    this.rate = new Float64Array(nn);
-    this.lat = new Float64Array(nn);
+    const rates = (this.rate = new Float64Array(nn));
+    const lats = (this.lat = new Float64Array(nn));
     this.links = null;
+    const { len, route } = t; // in locals: this runs once per table, mostly before V8 compiles it
     for (let p = 0; p < nn; p++) {
       let rate = Infinity;
       let lat = 0;
-      for (let k = 0; k < t.len[p]; k++) {
-        const l = t.route[p * MAX_ROUTE + k];
+      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+        const l = route[k];
         lat += linkLat[l];
-        if (linkCap[l] < rate) rate = linkCap[l];
+        const cap = linkCap[l];
+        if (cap < rate) rate = cap;
       }
-      this.rate[p] = rate;
-      this.lat[p] = lat;
+      rates[p] = rate;
+      lats[p] = lat;
     }
   }
 }
@@ -118,47 +125,85 @@ export class PairsByLink {
   declare readonly start: Int32Array;
   declare readonly pairs: Int32Array;
   declare readonly byLat: Int32Array;
+  /**
+   * The route latency all of link i's pairs have, NaN where they differ: where they share one, the
+   * latency of the link's last delivery needs no search for its first pair that sends.
+   */
+  declare readonly oneLat: Float64Array;
   constructor(t: PairRoutes, lat: Float64Array, nLinks: number) {
-    const nn = t.n * t.n;
-    const route = t.route;
-    const len = t.len;
-    const index = new Int32Array(nLinks).fill(-1);
-    const order = new Int32Array(nLinks);
-    const count = new Int32Array(nLinks);
-    let nl = 0;
-    for (let p = 0; p < nn; p++) {
-      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
-        const l = route[k];
-        let i = index[l];
-        if (i < 0) {
-          i = index[l] = nl;
-          order[nl++] = l;
-        }
-        count[i]++;
-      }
-    }
-    this.links = order.slice(0, nl);
-    this.start = new Int32Array(nl + 1);
-    for (let i = 0; i < nl; i++) this.start[i + 1] = this.start[i] + count[i];
-    const pairs = (this.pairs = new Int32Array(this.start[nl]));
-    const fill = this.start.slice(0, nl);
-    for (let p = 0; p < nn; p++) {
-      for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) pairs[fill[index[route[k]]]++] = p;
-    }
-    // pairs of one latency (most links of a cluster's all-to-all) are in pair order already: where
-    // every link's are, byLat is pairs itself
-    let byLat = pairs;
-    for (let i = 0; i < nl; i++) {
-      const a = this.start[i];
-      const b = this.start[i + 1];
-      let same = true;
-      for (let x = a + 1; x < b && same; x++) same = lat[pairs[x]] === lat[pairs[a]];
-      if (same) continue;
-      if (byLat === pairs) byLat = pairs.slice();
-      const seg = Array.from(byLat.subarray(a, b));
-      seg.sort((p, q) => lat[q] - lat[p] || p - q);
-      byLat.set(seg, a);
-    }
-    this.byLat = byLat;
+    // In phases, each its own function: built once per table, and V8 compiling one large
+    // constructor cost more CPU on its background threads than building it did (docs/performance.md, "Scale").
+    const { links, index, start } = linksInOrder(t, nLinks);
+    this.links = links;
+    this.start = start;
+    this.pairs = pairsOfLinks(t, index, start);
+    this.oneLat = new Float64Array(links.length);
+    this.byLat = latencyOrder(this.pairs, start, lat, this.oneLat);
   }
+}
+
+/** The distinct links of a table's routes in pair order, each one's index among them, and where its pairs start. */
+function linksInOrder(t: PairRoutes, nLinks: number): { links: Int32Array; index: Int32Array; start: Int32Array } {
+  const nn = t.n * t.n;
+  const route = t.route;
+  const len = t.len;
+  const index = new Int32Array(nLinks).fill(-1);
+  const order = new Int32Array(nLinks);
+  const count = new Int32Array(nLinks);
+  let nl = 0;
+  for (let p = 0; p < nn; p++) {
+    for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) {
+      const l = route[k];
+      let i = index[l];
+      if (i < 0) {
+        i = index[l] = nl;
+        order[nl++] = l;
+      }
+      count[i]++;
+    }
+  }
+  const start = new Int32Array(nl + 1);
+  for (let i = 0; i < nl; i++) start[i + 1] = start[i] + count[i];
+  return { links: order.slice(0, nl), index, start };
+}
+
+/** Each link's pairs, in increasing pair order, from start[index[link]] on. */
+function pairsOfLinks(t: PairRoutes, index: Int32Array, start: Int32Array): Int32Array {
+  const nn = t.n * t.n;
+  const route = t.route;
+  const len = t.len;
+  const pairs = new Int32Array(start[start.length - 1]);
+  const fill = start.slice(0, start.length - 1);
+  for (let p = 0; p < nn; p++) {
+    for (let k = p * MAX_ROUTE, end = k + len[p]; k < end; k++) pairs[fill[index[route[k]]]++] = p;
+  }
+  return pairs;
+}
+
+/**
+ * byLat: each link's pairs from the longest latency down. Pairs of one latency (most links of a
+ * cluster's all-to-all) are in pair order already: where every link's are, byLat is pairs itself.
+ * Writes each link's one latency into oneLat (NaN where its pairs differ).
+ */
+function latencyOrder(pairs: Int32Array, start: Int32Array, lat: Float64Array, oneLat: Float64Array): Int32Array {
+  let byLat = pairs;
+  for (let i = 0; i < oneLat.length; i++) {
+    const a = start[i];
+    const b = start[i + 1];
+    const first = lat[pairs[a]];
+    let same = true;
+    for (let x = a + 1; x < b && same; x++) same = lat[pairs[x]] === first;
+    oneLat[i] = same ? first : NaN;
+    if (same) continue;
+    if (byLat === pairs) byLat = pairs.slice();
+    sortByLatency(byLat, a, b, lat);
+  }
+  return byLat;
+}
+
+/** Sorts pairs[a .. b) by latency, longest first, then by pair (its own function: the loop above compiles alone). */
+function sortByLatency(pairs: Int32Array, a: number, b: number, lat: Float64Array): void {
+  const seg = Array.from(pairs.subarray(a, b));
+  seg.sort((p, q) => lat[q] - lat[p] || p - q);
+  pairs.set(seg, a);
 }
