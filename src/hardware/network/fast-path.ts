@@ -319,20 +319,28 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     this.deferCount = count;
   }
 
-  /** A table's quotients by source and by destination blocks (link-blocks.ts), those that exist; built once. */
+  /**
+   * A table's quotients by source and by destination blocks (link-blocks.ts), those that exist; built once. The
+   * blocks are LinkBlocks' (bounds set by links of more than n/2 pairs); where they give none, the blocks of links of
+   * n/2 pairs or more are tried: on two nodes of G GPUs a GPU's NIC carries G = n/2 pairs and its NVLink port G - 1.
+   * The blocks only choose the aggregates: tableQuotient checks the condition whatever they are.
+   */
   private quotientsOf(t: PairRoutes): QuotientSolver[] {
     let qs = this.quotients.get(t);
     if (qs !== undefined) return qs;
     const tr = this.ratesOf(t);
     const al = tr.links ?? (tr.links = new PairsByLink(t, tr.lat, this.nLinks));
-    const lb = new LinkBlocks(t.n, al);
     qs = [];
-    for (const [kind, block] of [
-      [BY_SOURCE, lb.sBlock],
-      [BY_DEST, lb.dBlock],
-    ] as const) {
-      const tq = tableQuotient(t, block, kind, this.linkCap, this.linkLat);
-      if (tq !== null) qs.push(new QuotientSolver(tq));
+    for (const minPairs of [t.n / 2, t.n / 2 - 1]) {
+      const lb = new LinkBlocks(t.n, al, minPairs);
+      for (const [kind, block] of [
+        [BY_SOURCE, lb.sBlock],
+        [BY_DEST, lb.dBlock],
+      ] as const) {
+        const tq = tableQuotient(t, block, kind, this.linkCap, this.linkLat);
+        if (tq !== null) qs.push(new QuotientSolver(tq));
+      }
+      if (qs.length > 0) break;
     }
     this.quotients.set(t, qs);
     return qs;
