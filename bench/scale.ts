@@ -1,11 +1,12 @@
 /**
  * bench/scale: DeepSeek-V3 decode on wide expert parallelism. 128 tokens (requests) per GPU per
  * step, data-parallel attention (parallelism.tensor 1) and experts spread over all GPUs (EP = GPUs),
- * per-token synthetic routing, on HGX H800 nodes: 8 / 64 / 144 / 512 / 1,024 GPUs, each with the
+ * per-token or load-level synthetic routing, on HGX H800 nodes: 8 / 64 / 144 / 512 / 1,024 GPUs, each with the
  * flow network model and the analytic one. Per run: the scenario is resolved (trace synthesis:
  * start-up, not timed), then simulateMoe runs alone (timed): realtime factor = simulated seconds per
  * wall second of the simulation. Larger sizes run fewer steps; the flow model is skipped where
- * one step would take too long on the 2-core VM (listed in the JSON under `skipped`; `--flow-steps N` runs them).
+ * one step would take too long on the 2-core VM (listed in the JSON under `skipped`; `--flow-steps N` runs them):
+ * per-token from 144 GPUs up, load-level from 512 up (LOAD_FLOW_PLAN).
  * Growth exponent: least-squares slope of log(wall per step) vs log(GPUs) over the sizes run, per
  * model. Process CPU time (user + system) of each run is reported beside its wall time (cpu_s,
  * cpu_per_step_s): on a shared machine it varies less. Peak memory: the process's maximum resident
@@ -191,7 +192,8 @@ const exponent = (m: Model, routing: Routing = "tokens"): number | null => {
 console.log(
   JSON.stringify({
     bench: "scale",
-    scenario: "deepseek-v3 decode on hgx-h800, 128 tokens/GPU/step, DP attention + EP over all GPUs, per-token routing",
+    scenario:
+      "deepseek-v3 decode on hgx-h800, 128 tokens/GPU/step, DP attention + EP over all GPUs, per-token and load-level routing",
     realtime_factor: factor,
     cpu_realtime_factor: cpuFactor,
     startup_s: startup,
