@@ -92,6 +92,8 @@ function run(c: Case, quotient: boolean) {
     delivered: Array.from(net.deliveredBytes),
     flows: net.flowsDone,
     quotients: net.fastQuotients,
+    steady: net.quotientSteadyFlows,
+    filled: net.quotientFilledFlows,
   };
 }
 
@@ -127,11 +129,15 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
 describe("symmetry quotient of an all-to-all (flow model)", () => {
   it("gives the flow-by-flow completions and counters (property)", () => {
     let used = 0;
+    let steady = 0;
+    let filled = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
         const q = run(c, true);
         const m = run(c, false);
         used += q.quotients;
+        steady += q.steady;
+        filled += q.filled;
         expect(m.quotients).toBe(0);
         expect(q.done.map(([k]) => k).sort()).toEqual(m.done.map(([k]) => k).sort());
         const at = new Map(m.done);
@@ -150,6 +156,9 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
       { numRuns: 60, seed: 2026 },
     );
     expect(used).toBeGreaterThan(10);
+    // both ways of solving a quotient were taken: steady components in closed form, the rest by filling
+    expect(steady).toBeGreaterThan(100);
+    expect(filled).toBeGreaterThan(100);
   });
 
   it("is taken for a dispatch and a combine on an idle multi-node cluster, with identical results here", () => {
@@ -170,7 +179,8 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
       };
       const q = run(c, true);
       expect(q.quotients).toBe(1);
-      expect(q).toEqual({ ...run(c, false), quotients: 1 });
+      expect(q.steady).toBeGreaterThan(0);
+      expect({ ...q, steady: 0, filled: 0 }).toEqual({ ...run(c, false), quotients: 1 });
     }
   });
 

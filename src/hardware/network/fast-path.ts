@@ -53,6 +53,9 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   quotientGroups = true;
   /** Of the fast runs, those solved on a quotient. */
   fastQuotients = 0;
+  /** Their quotient flows computed in closed form (steady components, steady.ts) and by progressive filling. */
+  quotientSteadyFlows = 0;
+  quotientFilledFlows = 0;
   private readonly quotients = new WeakMap<PairRoutes, QuotientSolver[]>();
   private readonly qOut = [0, 0, 0, 0, 0];
   // a quotient run's table and sizes, kept for writing its records if it is replayed
@@ -299,8 +302,12 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   /** The fast path's all-to-all on the quotient qs (fits() took its sizes): counters and delivery set. */
   private quotientRun(qs: QuotientSolver, t: PairRoutes, sizes: ArrayLike<number>, count: number, t0: number): void {
     const out = this.qOut;
+    const steady0 = qs.steadyFlows;
+    const filled0 = qs.filledFlows;
     qs.run(this, t, sizes, this.ratesOf(t).lat, t0, out);
     this.fastQuotients++;
+    this.quotientSteadyFlows += qs.steadyFlows - steady0;
+    this.quotientFilledFlows += qs.filledFlows - filled0;
     this.flowsDone += count;
     this.isoLeft = 0;
     if (out[0] > this.isoDeliver) this.isoDeliver = out[0];

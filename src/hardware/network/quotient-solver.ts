@@ -8,6 +8,7 @@ import type { NetworkCore } from "./core.js";
 import { FlowModel } from "./flow.js";
 import { quotientSizes, sharesLinks, type TableQuotient } from "./quotient.js";
 import { MAX_ROUTE, type PairRoutes } from "./routes.js";
+import { SteadyComponents } from "./steady.js";
 
 export class QuotientSolver extends FlowModel {
   readonly tq: TableQuotient;
@@ -16,6 +17,12 @@ export class QuotientSolver extends FlowModel {
   private readonly fin: Float64Array;
   private readonly mark: Int32Array;
   private runs = 0;
+  /** Components whose rates never change, computed without progressive filling (steady.ts). */
+  private readonly steady: SteadyComponents;
+  private readonly steadyOut = [0, 0];
+  /** Quotient flows computed so far in closed form (steady components) and by progressive filling. */
+  steadyFlows = 0;
+  filledFlows = 0;
 
   constructor(tq: TableQuotient) {
     super(new Simulation(), 1);
@@ -23,6 +30,7 @@ export class QuotientSolver extends FlowModel {
     this.bytes = new Float64Array(tq.nq);
     this.fin = new Float64Array(tq.nq);
     this.mark = new Int32Array(tq.orbitCap.length);
+    this.steady = new SteadyComponents(tq);
     for (let o = 0; o < tq.orbitCap.length; o++) {
       const id = this.addLink(`orbit${o}`, "fabric", 1, 0);
       // the orbit's capacity as it is (addLink's bytes/s -> bytes/ns division would round it)
@@ -58,12 +66,20 @@ export class QuotientSolver extends FlowModel {
     const solved0 = this.solvedFlows;
     const { bytes, fin } = this;
     let deliver = t0;
+    const so = this.steadyOut;
+    const closed = this.steady.closed;
+    let solved = 0;
+    this.steadyFlows += this.steady.run(bytes, t0, fin, so);
     for (let q = 0; q < tq.nq; q++) {
       const b = bytes[q];
-      if (b > 0) this.addFlow(t0, tq.qRoute, tq.qLen[q], b * tq.mult[q], q, 0, 0, 0, Infinity, q * MAX_ROUTE);
+      if (!(b > 0) || closed[q] === 1) continue;
+      this.addFlow(t0, tq.qRoute, tq.qLen[q], b * tq.mult[q], q, 0, 0, 0, Infinity, q * MAX_ROUTE);
+      solved++;
     }
+    this.filledFlows += solved;
     this.keyHigh = -Infinity;
-    out[1] = this.advance(t0, Infinity);
+    out[1] = Math.max(solved > 0 ? this.advance(t0, Infinity) : t0, so[0]);
+    if (so[1] > this.keyHigh) this.keyHigh = so[1];
     for (let q = 0; q < tq.nq; q++) {
       if (!(bytes[q] > 0)) continue;
       const d = fin[q] + lat[tq.rep[q]];
