@@ -22,7 +22,9 @@ import { joiningCopiesArb, networkCounters, scheduleJoiningCopies, type JoiningC
  * per GPU (H800, H100, A100, B200) or per two (V100, NVLink switch or DGX-1 mesh). The quotient
  * must be taken where it applies, so the comparison is not vacuous.
  */
-type Pattern = "dispatch" | "combine" | "constant" | "random";
+/** dispatch / combine / product-*: sizes by destination, by source, as ProductSizes (the load-level exchanges). */
+type Pattern =
+  "dispatch" | "combine" | "constant" | "random" | "product-dispatch" | "product-combine" | "product-random";
 interface Case {
   preset: "hgx-h800" | "dgx-h100" | "dgx-a100" | "hgx-b200" | "paper-v100" | "dgx1-v100";
   nodes: number;
@@ -47,7 +49,21 @@ function clusterOf(c: Pick<Case, "preset" | "nodes" | "fabric">, sim: Simulation
   });
 }
 
-function sizesOf(pattern: Pattern, values: number[], n: number, fractional: boolean): Float64Array {
+function sizesOf(pattern: Pattern, values: number[], n: number, fractional: boolean): Float64Array | ProductSizes {
+  if (pattern.startsWith("product")) {
+    // one factor per node (a node's GPUs alike), the other per GPU: as the MoE dispatch and its
+    // transpose; product-random: both per GPU (no quotient fits)
+    const perNode = Float64Array.from({ length: n }, (_, i) => values[Math.floor(i / 8) % values.length]);
+    const perGpu = Float64Array.from({ length: n }, (_, j) => values[(j * 7 + 3) % values.length]);
+    const perGpu2 = Float64Array.from({ length: n }, (_, j) => values[(j * 5 + 1) % values.length]);
+    const [u, v] =
+      pattern === "product-dispatch"
+        ? [perNode, perGpu]
+        : pattern === "product-combine"
+          ? [perGpu, perNode]
+          : [perGpu2, perGpu];
+    return new ProductSizes(u, v, fractional ? 1 / 3 : 1, 1, true);
+  }
   const s = new Float64Array(n * n);
   const v = (k: number): number => values[k % values.length] * (fractional ? 1 / 3 : 1);
   for (let i = 0; i < n; i++) {
@@ -93,6 +109,7 @@ function run(c: Case, quotient: boolean) {
     flows: net.flowsDone,
     quotients: net.fastQuotients,
     steady: net.quotientSteadyFlows,
+    products: net.fastQuotientProducts,
     filled: net.quotientFilledFlows,
   };
 }
@@ -117,7 +134,15 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
     fc.record({
       // back to back, while the previous may still run, or mostly after it (an idle network)
       gap: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300_000 }), fc.integer({ min: 0, max: 20_000_000 })),
-      pattern: fc.constantFrom("dispatch" as const, "combine" as const, "constant" as const, "random" as const),
+      pattern: fc.constantFrom(
+        "dispatch" as const,
+        "combine" as const,
+        "constant" as const,
+        "random" as const,
+        "product-dispatch" as const,
+        "product-combine" as const,
+        "product-random" as const,
+      ),
       values: fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 6e7 })), { minLength: 1, maxLength: 40 }),
       pair: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     }),
@@ -130,6 +155,7 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
   it("gives the flow-by-flow completions and counters (property)", () => {
     let used = 0;
     let steady = 0;
+    let products = 0;
     let filled = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
@@ -137,6 +163,7 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
         const m = run(c, false);
         used += q.quotients;
         steady += q.steady;
+        products += q.products;
         filled += q.filled;
         expect(m.quotients).toBe(0);
         expect(q.done.map(([k]) => k).sort()).toEqual(m.done.map(([k]) => k).sort());
@@ -158,6 +185,8 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
     expect(used).toBeGreaterThan(10);
     // both ways of solving a quotient were taken: steady components in closed form, the rest by filling
     expect(steady).toBeGreaterThan(100);
+    // and product sizes were run from their factors
+    expect(products).toBeGreaterThan(2);
     expect(filled).toBeGreaterThan(100);
   });
 
@@ -168,6 +197,8 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
       ["combine", 2],
       ["dispatch", 3],
       ["combine", 3],
+      ["product-dispatch", 3],
+      ["product-combine", 3],
     ] as const) {
       const c: Case = {
         preset: "hgx-h800",
@@ -180,7 +211,9 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
       const q = run(c, true);
       expect(q.quotients).toBe(1);
       expect(q.steady).toBeGreaterThan(0);
-      expect({ ...q, steady: 0, filled: 0 }).toEqual({ ...run(c, false), quotients: 1 });
+      const products = pattern.startsWith("product") ? 1 : 0;
+      expect(q.products).toBe(products);
+      expect({ ...q, steady: 0, filled: 0, products: 0 }).toEqual({ ...run(c, false), quotients: 1 });
     }
   });
 

@@ -20,6 +20,7 @@ import { FlowModel } from "./flow.js";
 import { ISO_GROUP } from "./flow-state.js";
 import { IdleForms } from "./idle.js";
 import { LinkBlocks } from "./link-blocks.js";
+import { ProductSizes } from "./product-sizes.js";
 import { BY_DEST, BY_SOURCE, tableQuotient } from "./quotient.js";
 import { QuotientSolver } from "./quotient-solver.js";
 import { RepeatRuns } from "./repeat.js";
@@ -51,8 +52,9 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
    * receive the same from one; false: flow by flow).
    */
   quotientGroups = true;
-  /** Of the fast runs, those solved on a quotient. */
+  /** Of the fast runs, those solved on a quotient; of those, the ones taken from product sizes' factors. */
   fastQuotients = 0;
+  fastQuotientProducts = 0;
   /** Their quotient flows computed in closed form (steady components, steady.ts) and by progressive filling. */
   quotientSteadyFlows = 0;
   quotientFilledFlows = 0;
@@ -61,6 +63,8 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   // a quotient run's table and sizes, kept for writing its records if it is replayed
   private deferTable: PairRoutes | null = null;
   private deferSizes = new Float64Array(0);
+  /** A product-size quotient run's factors (copied), written out as the matrix on a replay. */
+  private deferProduct: ProductSizes | null = null;
   private deferCount = 0;
   private readonly idleForms = new IdleForms();
   private isoBuilding = false;
@@ -300,7 +304,13 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   }
 
   /** The fast path's all-to-all on the quotient qs (fits() took its sizes): counters and delivery set. */
-  private quotientRun(qs: QuotientSolver, t: PairRoutes, sizes: ArrayLike<number>, count: number, t0: number): void {
+  private quotientRun(
+    qs: QuotientSolver,
+    t: PairRoutes,
+    sizes: ArrayLike<number> | ProductSizes,
+    count: number,
+    t0: number,
+  ): void {
     const out = this.qOut;
     const steady0 = qs.steadyFlows;
     const filled0 = qs.filledFlows;
@@ -323,6 +333,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     if (this.deferSizes.length < nn) this.deferSizes = new Float64Array(nn);
     for (let p = 0; p < nn; p++) this.deferSizes[p] = sizes[p];
     this.deferTable = t;
+    this.deferProduct = null;
     this.deferCount = count;
   }
 
@@ -388,6 +399,36 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
    * at call time): `count` of them nonzero, `whole` when every one is a whole number. Spares the
    * all-to-all a second pass over its sizes.
    */
+  /**
+   * An all-to-all of product sizes (ProductSizes: the load-level MoE exchanges). On an idle network,
+   * where a quotient of t fits them (quotient.ts), it is run on the quotient straight from the
+   * factors, in O(members + quotient flows), without the n x n matrix (and without repeat.ts's kept
+   * runs, whose check compares the matrix); otherwise the matrix is built and run as
+   * runAllToAllChecked. `_count` (ProductSizes.checkedCount) is not used: the path counts what it runs.
+   */
+  runAllToAllProduct(t: PairRoutes, ps: ProductSizes, _count: number, onDone: () => void): void {
+    if (this.fastGroups && this.idle && this.quotientGroups && !t.disjoint) {
+      for (const qs of this.quotientsOf(t)) {
+        const fit = qs.fitsProduct(ps);
+        if (fit === null) continue;
+        const [count, whole] = fit;
+        if (!whole) this.integral = false;
+        const t0 = this.sim.now;
+        this.beginFast(count, t0);
+        this.deferTable = t;
+        this.deferProduct = new ProductSizes(ps.u.slice(), ps.v.slice(), ps.k1, ps.k2, ps.noSelf);
+        this.deferCount = count;
+        this.keyHigh = -Infinity;
+        this.fastQuotientProducts++;
+        this.quotientRun(qs, t, ps, count, t0);
+        this.endFast(count, onDone);
+        return;
+      }
+    }
+    const [dense, whole, nonzero] = ps.denseWhole();
+    this.runAllToAllChecked(t, dense, nonzero, whole, onDone);
+  }
+
   runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void {
     if (!whole) this.integral = false;
     this.startAllToAll(t, sizes, count, onDone);
@@ -540,8 +581,10 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   private replayIso(t: number): void {
     if (this.isoLazy) this.unwindLazy();
     if (this.deferTable !== null) {
-      this.recordTable(this.deferTable, this.deferSizes, this.deferCount, false);
+      const sizes = this.deferProduct !== null ? this.deferProduct.dense() : this.deferSizes;
+      this.recordTable(this.deferTable, sizes, this.deferCount, false);
       this.deferTable = null;
+      this.deferProduct = null;
     }
     this.fastReplays++;
     this.isoLive = false;

@@ -6,7 +6,8 @@
 import { Simulation } from "../../sim/engine.js";
 import type { NetworkCore } from "./core.js";
 import { FlowModel } from "./flow.js";
-import { quotientSizes, sharesLinks, type TableQuotient } from "./quotient.js";
+import { ProductSizes } from "./product-sizes.js";
+import { BY_SOURCE, productQuotientSizes, quotientSizes, sharesLinks, type TableQuotient } from "./quotient.js";
 import { MAX_ROUTE, type PairRoutes } from "./routes.js";
 import { SteadyComponents } from "./steady.js";
 
@@ -20,6 +21,7 @@ export class QuotientSolver extends FlowModel {
   /** Components whose rates never change, computed without progressive filling (steady.ts). */
   private readonly steady: SteadyComponents;
   private readonly steadyOut = [0, 0];
+  private readonly blockSums: Float64Array;
   /** Quotient flows computed so far in closed form (steady components) and by progressive filling. */
   steadyFlows = 0;
   filledFlows = 0;
@@ -31,6 +33,9 @@ export class QuotientSolver extends FlowModel {
     this.fin = new Float64Array(tq.nq);
     this.mark = new Int32Array(tq.orbitCap.length);
     this.steady = new SteadyComponents(tq);
+    let nb = 0;
+    for (const b of tq.block) if (b + 1 > nb) nb = b + 1;
+    this.blockSums = new Float64Array(nb);
     for (let o = 0; o < tq.orbitCap.length; o++) {
       const id = this.addLink(`orbit${o}`, "fabric", 1, 0);
       // the orbit's capacity as it is (addLink's bytes/s -> bytes/ns division would round it)
@@ -60,7 +65,14 @@ export class QuotientSolver extends FlowModel {
    * delivery, last completion check, the largest projected finish, solves, solved flows] written to
    * `out`.
    */
-  run(net: NetworkCore, t: PairRoutes, sizes: ArrayLike<number>, lat: Float64Array, t0: number, out: number[]): void {
+  run(
+    net: NetworkCore,
+    t: PairRoutes,
+    sizes: ArrayLike<number> | ProductSizes,
+    lat: Float64Array,
+    t0: number,
+    out: number[],
+  ): void {
     const tq = this.tq;
     const solves0 = this.solves;
     const solved0 = this.solvedFlows;
@@ -93,7 +105,7 @@ export class QuotientSolver extends FlowModel {
   }
 
   /** Adds the members' counters to net (an orbit's links carry the same members: the same bytes and last finish). */
-  private apply(net: NetworkCore, t: PairRoutes, sizes: ArrayLike<number>, t0: number): void {
+  private apply(net: NetworkCore, t: PairRoutes, sizes: ArrayLike<number> | ProductSizes, t0: number): void {
     const { oLinkStart, oLinks, oStart, oq, oCount } = this.tq;
     const { bytes, fin } = this;
     for (let o = 0; o + 1 < oStart.length; o++) {
@@ -113,6 +125,10 @@ export class QuotientSolver extends FlowModel {
         net.linkBusy[l] += last - t0;
       }
     }
+    if (sizes instanceof ProductSizes) {
+      this.applyEndpoints(net, t);
+      return;
+    }
     const nn = t.n * t.n;
     for (let p = 0; p < nn; p++) {
       const b = sizes[p];
@@ -120,6 +136,62 @@ export class QuotientSolver extends FlowModel {
       net.sentBytes[t.src[p]] += b;
       net.receivedBytes[t.dst[p]] += b;
       net.deliveredBytes[t.dst[p]] += b;
+    }
+  }
+
+  /**
+   * fits() for sizes given as a product (productQuotientSizes): [pairs > 0, every size whole] when
+   * they fit and two flows share a link, else null. A table with pairs of empty routes (whose
+   * aggregates may miss members of a block) takes the matrix.
+   */
+  fitsProduct(ps: ProductSizes): [number, boolean] | null {
+    if (this.tq.empty.length > 0) return null;
+    const r = productQuotientSizes(this.tq, ps, this.bytes);
+    if (r === null || r[0] === 0 || !sharesLinks(this.tq, this.bytes, this.mark, ++this.runs)) return null;
+    return [r[1], r[2]];
+  }
+
+  /**
+   * The endpoint counters of a product-size call, per quotient flow: an aggregate over a block of
+   * sources (destinations) adds its size to each of the block's members once per aggregate, summed
+   * per block first, and M times its size to its one destination (source). Whole sizes give the sums
+   * the pair-by-pair path gives; fractional ones agree to rounding.
+   */
+  private applyEndpoints(net: NetworkCore, t: PairRoutes): void {
+    const { tq, bytes } = this;
+    const n = t.n;
+    const block = tq.block;
+    const bySource = tq.kind === BY_SOURCE;
+    const perBlock = this.blockSums;
+    perBlock.fill(0);
+    for (let q = 0; q < tq.nq; q++) {
+      const b = bytes[q];
+      if (!(b > 0)) continue;
+      const r = tq.rep[q];
+      const i = (r / n) | 0;
+      const j = r - i * n;
+      const m = tq.mult[q];
+      if (m === 1) {
+        net.sentBytes[t.src[r]] += b;
+        net.receivedBytes[t.dst[r]] += b;
+        net.deliveredBytes[t.dst[r]] += b;
+      } else if (bySource) {
+        perBlock[block[i]] += b;
+        net.receivedBytes[t.dst[r]] += m * b;
+        net.deliveredBytes[t.dst[r]] += m * b;
+      } else {
+        perBlock[block[j]] += b;
+        net.sentBytes[t.src[r]] += m * b;
+      }
+    }
+    for (let k = 0; k < n; k++) {
+      const add = perBlock[block[k]];
+      if (add === 0) continue;
+      if (bySource) net.sentBytes[t.src[k * n]] += add;
+      else {
+        net.receivedBytes[t.dst[k]] += add;
+        net.deliveredBytes[t.dst[k]] += add;
+      }
     }
   }
 }

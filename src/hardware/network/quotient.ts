@@ -28,6 +28,7 @@
  * exact arithmetic and agree to rounding (a completion check can move by 1 ns); the counters are
  * exact (whole bytes).
  */
+import type { ProductSizes } from "./product-sizes.js";
 import { MAX_ROUTE, type PairRoutes } from "./routes.js";
 
 /** Aggregate the sources of a block (sizes that depend on the destination) or the destinations (on the source). */
@@ -53,6 +54,10 @@ export class TableQuotient {
   declare readonly rep: Int32Array;
   /** Quotient flows of more than one member. */
   declare readonly aggregates: number;
+  /** Per member: its block (what the aggregates are taken over). */
+  declare readonly block: Int32Array;
+  /** The pairs whose routes are empty (qOf -1). */
+  declare readonly empty: Int32Array;
   /**
    * Per orbit o: its links oLinks[oLinkStart[o] .. oLinkStart[o + 1]), and the quotient flows each
    * of them carries, oq[oStart[o] .. oStart[o + 1]), with how many members of each (oCount).
@@ -73,6 +78,8 @@ export class TableQuotient {
     orbitSize: Int32Array;
     rep: Int32Array;
     aggregates: number;
+    block?: Int32Array;
+    empty?: Int32Array;
     oLinkStart: Int32Array;
     oLinks: Int32Array;
     oStart: Int32Array;
@@ -89,6 +96,8 @@ export class TableQuotient {
     this.orbitSize = o.orbitSize;
     this.rep = o.rep;
     this.aggregates = o.aggregates;
+    this.block = o.block ?? new Int32Array(0);
+    this.empty = o.empty ?? new Int32Array(0);
     this.oLinkStart = o.oLinkStart;
     this.oLinks = o.oLinks;
     this.oStart = o.oStart;
@@ -236,6 +245,8 @@ export function tableQuotient(
     orbitSize: Int32Array.from(orbitSize),
     rep,
     aggregates,
+    block: Int32Array.from(block),
+    empty: Int32Array.from(Array.from(qOf.keys()).filter((p) => qOf[p] < 0)),
     oLinkStart,
     oLinks,
     oStart,
@@ -287,4 +298,42 @@ export function sharesLinks(tq: TableQuotient, bytes: Float64Array, mark: Int32A
     }
   }
   return false;
+}
+
+/**
+ * quotientSizes for sizes given as a product (ProductSizes: member i sends u[i] v[j] k1 k2, nothing to
+ * itself when noSelf), in O(members + quotient flows) instead of O(pairs): an aggregate's members
+ * send the same bytes when the factor they differ by (u over a block of sources, or v over a block
+ * of destinations) is the same within every block, and then its size is its first pair's. Writes
+ * the member sizes into out and returns [flows > 0, pairs > 0, every size whole], or null where a
+ * block's factor differs or a pair with an empty route would send bytes.
+ */
+export function productQuotientSizes(
+  tq: TableQuotient,
+  ps: ProductSizes,
+  out: Float64Array,
+): [number, number, boolean] | null {
+  const f = tq.kind === BY_SOURCE ? ps.u : ps.v;
+  const block = tq.block;
+  const first = new Float64Array(block.length).fill(-1);
+  for (let i = 0; i < block.length; i++) {
+    const b = block[i];
+    if (first[b] < 0) first[b] = f[i];
+    else if (f[i] !== first[b]) return null;
+  }
+  const n = ps.n;
+  for (const p of tq.empty) if (ps.at((p / n) | 0, p % n) > 0) return null;
+  let flows = 0;
+  let pairs = 0;
+  let whole = true;
+  for (let q = 0; q < tq.nq; q++) {
+    const r = tq.rep[q];
+    const b = ps.at((r / n) | 0, r % n);
+    out[q] = b > 0 ? b : 0;
+    if (!(b > 0)) continue;
+    flows++;
+    pairs += tq.mult[q];
+    if (b !== Math.floor(b)) whole = false;
+  }
+  return [flows, pairs, whole];
 }
