@@ -53,9 +53,10 @@ function sizesOf(pattern: Pattern, values: number[], n: number, fractional: bool
   if (pattern.startsWith("product")) {
     // one factor per node (a node's GPUs alike), the other per GPU: as the MoE dispatch and its
     // transpose; product-random: both per GPU (no quotient fits)
-    const perNode = Float64Array.from({ length: n }, (_, i) => values[Math.floor(i / 8) % values.length]);
+    // the per-node factor small (a share, as the load plan's), so that sums of sizes stay exact below 2^53
+    const perNode = Float64Array.from({ length: n }, (_, i) => 1 + (values[Math.floor(i / 8) % values.length] % 7));
     const perGpu = Float64Array.from({ length: n }, (_, j) => values[(j * 7 + 3) % values.length]);
-    const perGpu2 = Float64Array.from({ length: n }, (_, j) => values[(j * 5 + 1) % values.length]);
+    const perGpu2 = Float64Array.from({ length: n }, (_, j) => 1 + (values[(j * 5 + 1) % values.length] % 5));
     const [u, v] =
       pattern === "product-dispatch"
         ? [perNode, perGpu]
@@ -214,6 +215,27 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
       const products = pattern.startsWith("product") ? 1 : 0;
       expect(q.products).toBe(products);
       expect({ ...q, steady: 0, filled: 0, products: 0 }).toEqual({ ...run(c, false), quotients: 1 });
+    }
+  });
+
+  it("runs product sizes on one node or one NVLink domain on the identity quotient, with identical results", () => {
+    // no aggregates there: the quotient of single pairs, whose steady components are computed in closed
+    // form. Values that are multiples of 7 make sizesOf's per-node factor 1 on all 72 GPUs of the domain.
+    for (const preset of ["hgx-h800", "gb200-nvl72"] as const) {
+      for (const pattern of ["product-dispatch", "product-combine"] as const) {
+        const c = {
+          preset,
+          nodes: 1,
+          fabric: "none",
+          fractional: false,
+          collectives: [{ gap: 0, pattern, values: [7 << 20, 21 << 18, 35 << 19, 7 << 21, 49 << 17], pair: false }],
+          copies: [],
+        } as unknown as Case;
+        const q = run(c, true);
+        expect(q.products, `${preset} ${pattern}`).toBe(1);
+        expect(q.steady, `${preset} ${pattern}`).toBeGreaterThan(0);
+        expect({ ...q, steady: 0, filled: 0, products: 0 }).toEqual({ ...run(c, false), quotients: 1 });
+      }
     }
   });
 

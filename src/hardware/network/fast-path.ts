@@ -59,6 +59,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   quotientSteadyFlows = 0;
   quotientFilledFlows = 0;
   private readonly quotients = new WeakMap<PairRoutes, QuotientSolver[]>();
+  private readonly identities = new WeakMap<PairRoutes, QuotientSolver[]>();
   private readonly qOut = [0, 0, 0, 0, 0];
   // a quotient run's table and sizes, kept for writing its records if it is replayed
   private deferTable: PairRoutes | null = null;
@@ -364,6 +365,24 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     return qs;
   }
 
+  /**
+   * The quotients product sizes may run on: the table's (quotientsOf), or where it has none (one
+   * node, or an NVLink domain of many GPUs) its identity quotient of single pairs, whose steady
+   * components (steady.ts) are still computed in closed form. Only this path takes the identity:
+   * dense sizes keep the member path, which is exact to the ns.
+   */
+  private productQuotientsOf(t: PairRoutes): QuotientSolver[] {
+    const qs = this.quotientsOf(t);
+    if (qs.length > 0) return qs;
+    let id = this.identities.get(t);
+    if (id === undefined) {
+      const tq = tableQuotient(t, new Int32Array(t.n), BY_SOURCE, this.linkCap, this.linkLat, true);
+      id = tq === null ? [] : [new QuotientSolver(tq)];
+      this.identities.set(t, id);
+    }
+    return id;
+  }
+
   /** Keeps the all-to-all just computed from t0 for repeat.ts (beginFast's snapshot holds the counters before it). */
   private keepRun(t: PairRoutes, sizes: ArrayLike<number>, t0: number): void {
     const c = this.snapCounters;
@@ -408,7 +427,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
    */
   runAllToAllProduct(t: PairRoutes, ps: ProductSizes, _count: number, onDone: () => void): void {
     if (this.fastGroups && this.idle && this.quotientGroups && !t.disjoint) {
-      for (const qs of this.quotientsOf(t)) {
+      for (const qs of this.productQuotientsOf(t)) {
         const fit = qs.fitsProduct(ps);
         if (fit === null) continue;
         const [count, whole] = fit;

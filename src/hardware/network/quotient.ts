@@ -139,7 +139,8 @@ function quotientFlows(t: PairRoutes, block: Int32Array, kind: number): [Int32Ar
 
 /**
  * The quotient of table t by blocks of members (block[i]: member i's block, e.g. its node), or
- * null where the condition of the file comment fails or no aggregate has more than one member.
+ * null where the condition of the file comment fails or no aggregate has more than one member
+ * (unless `identity`: then a quotient of single pairs is returned too, for its steady components).
  * linkCap / linkLat: the network's per-link capacity (bytes per ns) and latency.
  */
 export function tableQuotient(
@@ -148,13 +149,14 @@ export function tableQuotient(
   kind: number,
   linkCap: Float64Array,
   linkLat: Float64Array,
+  identity = false,
 ): TableQuotient | null {
   const n = t.n;
   const nn = n * n;
   const [qOf, mult, nq] = quotientFlows(t, block, kind);
   let aggregates = 0;
   for (let q = 0; q < nq; q++) if (mult[q] > 1) aggregates++;
-  if (aggregates === 0) return null;
+  if (aggregates === 0 && !identity) return null;
   // incidences per link: codes q * MAX_ROUTE + position
   const inc = new Map<number, number[]>();
   for (let p = 0; p < nn; p++) {
@@ -316,7 +318,8 @@ export function productQuotientSizes(
   const f = tq.kind === BY_SOURCE ? ps.u : ps.v;
   const block = tq.block;
   const first = new Float64Array(block.length).fill(-1);
-  for (let i = 0; i < block.length; i++) {
+  // an identity quotient (no aggregates) fits any sizes
+  for (let i = 0; i < block.length && tq.aggregates > 0; i++) {
     const b = block[i];
     if (first[b] < 0) first[b] = f[i];
     else if (f[i] !== first[b]) return null;
