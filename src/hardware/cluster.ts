@@ -483,7 +483,7 @@ export class Cluster implements CollectiveContext {
     const n = group.length;
     this.checkGroup(group);
     if (sizes instanceof ProductSizes) {
-      // product sizes (a load-level MoE exchange): the analytic model's flat all-to-all takes them as they are
+      // product sizes (a load-level MoE exchange): a network model with runAllToAllProduct takes them as they are
       if (sizes.n !== n) throw new Error(`allToAll: sizes are for ${sizes.n} members, expected ${n}`);
       const count = sizes.checkedCount();
       const named = opts.algorithm !== undefined ? allToAllAlgorithm(opts.algorithm) : null;

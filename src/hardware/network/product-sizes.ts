@@ -4,7 +4,8 @@
  * exchanges under load-level routing are of this form (each source sends its share of every
  * destination's rows; the combine is the transpose; the counts all-to-all is constant off the
  * diagonal), and the analytic model computes their link loads from it in O(members x blocks)
- * (AnalyticNetwork.runAllToAllProduct); any other path takes the dense matrix (dense()).
+ * (AnalyticNetwork.runAllToAllProduct), the flow model on a fitting quotient of its table
+ * (FlowNetwork.runAllToAllProduct); any other path takes the dense matrix (dense()).
  */
 export class ProductSizes {
   declare readonly n: number;
