@@ -10,7 +10,7 @@ import { grown } from "../../util/arrays.js";
 import { NetworkCore, type NetworkModel } from "./core.js";
 import { BY_PAIRS, BY_ROWS, LinkBlocks } from "./link-blocks.js";
 import type { ProductSizes } from "./product-sizes.js";
-import { MAX_ROUTE, PairsByLink, type PairRoutes, type TableRates } from "./routes.js";
+import { MAX_ROUTE, type PairRoutes, type PairsByLink, type TableRates } from "./routes.js";
 
 /** The group id handed to runGroup's add callback. */
 const RECORDING = -2;
@@ -149,10 +149,6 @@ export class AnalyticNetwork extends NetworkCore implements NetworkModel {
   }
 
   /** A table's pairs by link, built on first use. */
-  private linksOf(t: PairRoutes, tr: TableRates): PairsByLink {
-    return (tr.links ??= new PairsByLink(t, tr.lat, this.nLinks));
-  }
-
   /**
    * Queues `bytes` on link l at time t0: the link serves bytes at its capacity, first come first
    * served across all traffic, so they start when it has drained what came before (or at t0) and

@@ -9,7 +9,7 @@ import type { Simulation } from "../../sim/engine.js";
 import { grown } from "../../util/arrays.js";
 import type { ProductSizes } from "./product-sizes.js";
 import { FlowRecords } from "./records.js";
-import { MAX_ROUTE, TableRates, type LinkKind, type PairRoutes } from "./routes.js";
+import { MAX_ROUTE, PairsByLink, TableRates, type LinkKind, type PairRoutes } from "./routes.js";
 
 export interface LinkStat {
   link: string;
@@ -219,5 +219,10 @@ export abstract class NetworkCore {
       this.tableRates.set(t, r);
     }
     return r;
+  }
+
+  /** A table's pairs by link (routes.ts), built on first use and kept with its rates. */
+  linksOf(t: PairRoutes, tr: TableRates = this.ratesOf(t)): PairsByLink {
+    return (tr.links ??= new PairsByLink(t, tr.lat, this.nLinks));
   }
 }
