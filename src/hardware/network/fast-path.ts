@@ -19,12 +19,11 @@ import type { NetworkModel } from "./core.js";
 import { FlowModel } from "./flow.js";
 import { ISO_GROUP } from "./flow-state.js";
 import { IdleForms } from "./idle.js";
-import { LinkBlocks } from "./link-blocks.js";
-import { ProductSizes } from "./product-sizes.js";
-import { BY_DEST, BY_SOURCE, tableQuotient } from "./quotient.js";
-import { QuotientSolver } from "./quotient-solver.js";
+import type { ProductSizes } from "./product-sizes.js";
+import { QuotientTables, type QuotientSolver } from "./quotient-solver.js";
+import { DeferredTable } from "./records.js";
 import { RepeatRuns } from "./repeat.js";
-import { MAX_ROUTE, PairsByLink, type PairRoutes } from "./routes.js";
+import { MAX_ROUTE, type PairRoutes } from "./routes.js";
 
 export class FlowNetwork extends FlowModel implements NetworkModel {
   /** Use the fast path for groups started on an idle network (false: always event-driven). */
@@ -58,15 +57,10 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   /** Their quotient flows computed in closed form (steady components, steady.ts) and by progressive filling. */
   quotientSteadyFlows = 0;
   quotientFilledFlows = 0;
-  private readonly quotients = new WeakMap<PairRoutes, QuotientSolver[]>();
-  private readonly identities = new WeakMap<PairRoutes, QuotientSolver[]>();
+  private readonly quotients = new QuotientTables(this);
   private readonly qOut = [0, 0, 0, 0, 0];
-  // a quotient run's table and sizes, kept for writing its records if it is replayed
-  private deferTable: PairRoutes | null = null;
-  private deferSizes = new Float64Array(0);
-  /** A product-size quotient run's factors (copied), written out as the matrix on a replay. */
-  private deferProduct: ProductSizes | null = null;
-  private deferCount = 0;
+  /** A quotient run's table and sizes, for writing its records if it is replayed. */
+  private readonly deferred = new DeferredTable();
   private readonly idleForms = new IdleForms();
   private isoBuilding = false;
   private isoLive = false;
@@ -185,7 +179,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     this.isoDeliver = t0;
     this.isoOnDone = null;
     this.rec.n = 0;
-    this.deferTable = null;
+    this.deferred.clear();
   }
 
   /** The fast path's end, every flow computed: the engine gets one event, the group's delivery. */
@@ -266,7 +260,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     const qs = !t.disjoint && this.quotientGroups ? this.quotientFor(t, sizes) : null;
     if (qs !== null) {
       // its flows share links (QuotientSolver.fits); records are written only if it is replayed
-      this.deferRecords(t, sizes, count);
+      this.deferred.keepSizes(t, sizes, count);
     } else {
       this.recordTable(t, sizes, count, !t.disjoint);
       if (t.disjoint || !this.isoShared) {
@@ -300,7 +294,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
 
   /** The quotient of t (quotient.ts) that these sizes fit and whose flows share links, if any. */
   private quotientFor(t: PairRoutes, sizes: ArrayLike<number>): QuotientSolver | null {
-    for (const qs of this.quotientsOf(t)) if (qs.fits(sizes)) return qs;
+    for (const qs of this.quotients.of(t)) if (qs.fits(sizes)) return qs;
     return null;
   }
 
@@ -326,61 +320,6 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     this.keyHigh = out[2];
     this.solves += out[3];
     this.solvedFlows += out[4];
-  }
-
-  /** The group's records, from a copy of its sizes, are written when it is replayed (replayIso), not now. */
-  private deferRecords(t: PairRoutes, sizes: ArrayLike<number>, count: number): void {
-    const nn = t.n * t.n;
-    if (this.deferSizes.length < nn) this.deferSizes = new Float64Array(nn);
-    for (let p = 0; p < nn; p++) this.deferSizes[p] = sizes[p];
-    this.deferTable = t;
-    this.deferProduct = null;
-    this.deferCount = count;
-  }
-
-  /**
-   * A table's quotients by source and by destination blocks (link-blocks.ts), those that exist; built once. The
-   * blocks are LinkBlocks' (bounds set by links of more than n/2 pairs); where they give none, the blocks of links of
-   * n/2 pairs or more are tried: on two nodes of G GPUs a GPU's NIC carries G = n/2 pairs and its NVLink port G - 1.
-   * The blocks only choose the aggregates: tableQuotient checks the condition whatever they are.
-   */
-  private quotientsOf(t: PairRoutes): QuotientSolver[] {
-    let qs = this.quotients.get(t);
-    if (qs !== undefined) return qs;
-    const tr = this.ratesOf(t);
-    const al = tr.links ?? (tr.links = new PairsByLink(t, tr.lat, this.nLinks));
-    qs = [];
-    for (const minPairs of [t.n / 2, t.n / 2 - 1]) {
-      const lb = new LinkBlocks(t.n, al, minPairs);
-      for (const [kind, block] of [
-        [BY_SOURCE, lb.sBlock],
-        [BY_DEST, lb.dBlock],
-      ] as const) {
-        const tq = tableQuotient(t, block, kind, this.linkCap, this.linkLat);
-        if (tq !== null) qs.push(new QuotientSolver(tq));
-      }
-      if (qs.length > 0) break;
-    }
-    this.quotients.set(t, qs);
-    return qs;
-  }
-
-  /**
-   * The quotients product sizes may run on: the table's (quotientsOf), or where it has none (one
-   * node, or an NVLink domain of many GPUs) its identity quotient of single pairs, whose steady
-   * components (steady.ts) are still computed in closed form. Only this path takes the identity:
-   * dense sizes keep the member path, which is exact to the ns.
-   */
-  private productQuotientsOf(t: PairRoutes): QuotientSolver[] {
-    const qs = this.quotientsOf(t);
-    if (qs.length > 0) return qs;
-    let id = this.identities.get(t);
-    if (id === undefined) {
-      const tq = tableQuotient(t, new Int32Array(t.n), BY_SOURCE, this.linkCap, this.linkLat, true);
-      id = tq === null ? [] : [new QuotientSolver(tq)];
-      this.identities.set(t, id);
-    }
-    return id;
   }
 
   /** Keeps the all-to-all just computed from t0 for repeat.ts (beginFast's snapshot holds the counters before it). */
@@ -414,11 +353,6 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
   }
 
   /**
-   * runAllToAll for sizes its caller has already checked (their number included: Cluster.allToAll,
-   * at call time): `count` of them nonzero, `whole` when every one is a whole number. Spares the
-   * all-to-all a second pass over its sizes.
-   */
-  /**
    * An all-to-all of product sizes (ProductSizes: the load-level MoE exchanges). On an idle network,
    * where a quotient of t fits them (quotient.ts), it is run on the quotient straight from the
    * factors, in O(members + quotient flows), without the n x n matrix (and without repeat.ts's kept
@@ -427,17 +361,14 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
    */
   runAllToAllProduct(t: PairRoutes, ps: ProductSizes, _count: number, onDone: () => void): void {
     if (this.fastGroups && this.idle && this.quotientGroups && !t.disjoint) {
-      for (const qs of this.productQuotientsOf(t)) {
+      for (const qs of this.quotients.forProduct(t)) {
         const fit = qs.fitsProduct(ps);
         if (fit === null) continue;
         const [count, whole] = fit;
         if (!whole) this.integral = false;
         const t0 = this.sim.now;
         this.beginFast(count, t0);
-        this.deferTable = t;
-        this.deferProduct = new ProductSizes(ps.u.slice(), ps.v.slice(), ps.k1, ps.k2, ps.noSelf);
-        this.deferCount = count;
-        this.keyHigh = -Infinity;
+        this.deferred.keepProduct(t, ps, count);
         this.fastQuotientProducts++;
         this.quotientRun(qs, t, ps, count, t0);
         this.endFast(count, onDone);
@@ -448,6 +379,11 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     this.runAllToAllChecked(t, dense, nonzero, whole, onDone);
   }
 
+  /**
+   * runAllToAll for sizes its caller has already checked (their number included: Cluster.allToAll,
+   * at call time): `count` of them nonzero, `whole` when every one is a whole number. Spares the
+   * all-to-all a second pass over its sizes.
+   */
   runAllToAllChecked(t: PairRoutes, sizes: ArrayLike<number>, count: number, whole: boolean, onDone: () => void): void {
     if (!whole) this.integral = false;
     this.startAllToAll(t, sizes, count, onDone);
@@ -506,7 +442,7 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
     this.isoLeft = 0;
     this.isoOnDone = null;
     this.rec.n = 0;
-    this.deferTable = null; // an earlier quotient run's: a replay writes this group's records (unwindLazy)
+    this.deferred.clear(); // an earlier quotient run's: a replay writes this group's records (unwindLazy)
     this.isoShared = false;
     this.isoLastFinish = t0 + this.idleForms.applyTable(this, t, tr, count, t0);
     return true;
@@ -599,12 +535,8 @@ export class FlowNetwork extends FlowModel implements NetworkModel {
    */
   private replayIso(t: number): void {
     if (this.isoLazy) this.unwindLazy();
-    if (this.deferTable !== null) {
-      const sizes = this.deferProduct !== null ? this.deferProduct.dense() : this.deferSizes;
-      this.recordTable(this.deferTable, sizes, this.deferCount, false);
-      this.deferTable = null;
-      this.deferProduct = null;
-    }
+    const deferred = this.deferred.take();
+    if (deferred !== null) this.recordTable(deferred[0], deferred[1], deferred[2], false);
     this.fastReplays++;
     this.isoLive = false;
     if (this.isoEnd !== null) this.sim.cancel(this.isoEnd);

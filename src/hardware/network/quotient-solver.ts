@@ -7,7 +7,16 @@ import { Simulation } from "../../sim/engine.js";
 import type { NetworkCore } from "./core.js";
 import { FlowModel } from "./flow.js";
 import { ProductSizes } from "./product-sizes.js";
-import { BY_SOURCE, productQuotientSizes, quotientSizes, sharesLinks, type TableQuotient } from "./quotient.js";
+import { LinkBlocks } from "./link-blocks.js";
+import {
+  BY_DEST,
+  BY_SOURCE,
+  productQuotientSizes,
+  quotientSizes,
+  sharesLinks,
+  tableQuotient,
+  type TableQuotient,
+} from "./quotient.js";
 import { MAX_ROUTE, type PairRoutes } from "./routes.js";
 import { SteadyComponents } from "./steady.js";
 
@@ -193,5 +202,59 @@ export class QuotientSolver extends FlowModel {
         net.deliveredBytes[t.dst[k]] += add;
       }
     }
+  }
+}
+
+/**
+ * The quotients of the tables a network's all-to-alls run over, built once per table: by source
+ * and by destination blocks (link-blocks.ts), those that exist. The blocks are LinkBlocks' (bounds
+ * set by links of more than n/2 pairs); where they give none, the blocks of links of n/2 pairs or
+ * more are tried: on two nodes of G GPUs a GPU's NIC carries G = n/2 pairs and its NVLink port G - 1.
+ * The blocks only choose the aggregates: tableQuotient checks the condition whatever they are.
+ */
+export class QuotientTables {
+  private readonly byTable = new WeakMap<PairRoutes, QuotientSolver[]>();
+  private readonly identities = new WeakMap<PairRoutes, QuotientSolver[]>();
+
+  constructor(private readonly net: NetworkCore) {}
+
+  /** The quotients of t (empty where none exists). */
+  of(t: PairRoutes): QuotientSolver[] {
+    let qs = this.byTable.get(t);
+    if (qs !== undefined) return qs;
+    const net = this.net;
+    const al = net.linksOf(t);
+    qs = [];
+    for (const minPairs of [t.n / 2, t.n / 2 - 1]) {
+      const lb = new LinkBlocks(t.n, al, minPairs);
+      for (const [kind, block] of [
+        [BY_SOURCE, lb.sBlock],
+        [BY_DEST, lb.dBlock],
+      ] as const) {
+        const tq = tableQuotient(t, block, kind, net.linkCap, net.linkLat);
+        if (tq !== null) qs.push(new QuotientSolver(tq));
+      }
+      if (qs.length > 0) break;
+    }
+    this.byTable.set(t, qs);
+    return qs;
+  }
+
+  /**
+   * The quotients product sizes may run on: t's (of), or where it has none (one node, or an NVLink
+   * domain of many GPUs) its identity quotient of single pairs, whose steady components (steady.ts)
+   * are still computed in closed form. Only this path takes the identity: dense sizes keep the
+   * member path, which is exact to the ns.
+   */
+  forProduct(t: PairRoutes): QuotientSolver[] {
+    const qs = this.of(t);
+    if (qs.length > 0) return qs;
+    let id = this.identities.get(t);
+    if (id === undefined) {
+      const tq = tableQuotient(t, new Int32Array(t.n), BY_SOURCE, this.net.linkCap, this.net.linkLat, true);
+      id = tq === null ? [] : [new QuotientSolver(tq)];
+      this.identities.set(t, id);
+    }
+    return id;
   }
 }
