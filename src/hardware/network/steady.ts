@@ -111,10 +111,8 @@ export class SteadyComponents {
     for (let q = 0; q < tq.nq; q++) {
       if (!(bytes[q] > 0)) continue;
       let has = false;
-      for (let x = q * MAX_ROUTE, end = x + qLen[q]; x < end && !has; x++) {
-        const o = qRoute[x];
-        has = bottleneck[o] === 1 && share[o] === rate[q];
-      }
+      // a steady bottleneck gives every flow on it its share as rate: q's among them
+      for (let x = q * MAX_ROUTE, end = x + qLen[q]; x < end && !has; x++) has = bottleneck[qRoute[x]] === 1;
       if (!has) ok[this.comp[q]] = 0;
     }
     let last = t0;
