@@ -26,7 +26,7 @@ import { joiningCopiesArb, networkCounters, scheduleJoiningCopies, type JoiningC
 type Pattern =
   "dispatch" | "combine" | "constant" | "random" | "product-dispatch" | "product-combine" | "product-random";
 interface Case {
-  preset: "hgx-h800" | "dgx-h100" | "dgx-a100" | "hgx-b200" | "paper-v100" | "dgx1-v100";
+  preset: "hgx-h800" | "dgx-h100" | "dgx-a100" | "hgx-b200" | "paper-v100" | "dgx1-v100" | "gb200-nvl72";
   nodes: number;
   fabric: "none" | "fat-tree" | "rail" | "pxn";
   fractional: boolean;
@@ -223,14 +223,14 @@ describe("symmetry quotient of an all-to-all (flow model)", () => {
     // form. Values that are multiples of 7 make sizesOf's per-node factor 1 on all 72 GPUs of the domain.
     for (const preset of ["hgx-h800", "gb200-nvl72"] as const) {
       for (const pattern of ["product-dispatch", "product-combine"] as const) {
-        const c = {
+        const c: Case = {
           preset,
           nodes: 1,
           fabric: "none",
           fractional: false,
           collectives: [{ gap: 0, pattern, values: [7 << 20, 21 << 18, 35 << 19, 7 << 21, 49 << 17], pair: false }],
           copies: [],
-        } as unknown as Case;
+        };
         const q = run(c, true);
         expect(q.products, `${preset} ${pattern}`).toBe(1);
         expect(q.steady, `${preset} ${pattern}`).toBeGreaterThan(0);
