@@ -62,6 +62,18 @@ export function simulatedLayers(
 }
 
 /**
+ * Whether the simulated phase ends in the output head (final layer norm, output projection over the vocabulary,
+ * log-softmax). An encoder-decoder model's encoder has none: fairseq's TransformerEncoder returns its final layer
+ * norm's output as `encoder_out` for the decoder's cross-attention, and only TransformerDecoder has an
+ * `output_layer` (fairseq/models/transformer/transformer_encoder.py, transformer_decoder.py). A decoder-only model
+ * scoring whole sequences (phase encode: an LM's evaluation) does compute its logits.
+ */
+export function runsOutputHead(m: ModelSpec, phase: SimPhase): boolean {
+  const encDec = m.encoderLayers !== undefined && m.decoderLayers !== undefined;
+  return !(encDec && phase === "encode");
+}
+
+/**
  * HBM bytes of the score matrices of standard (non-fused) attention over one sequence: heads x queries x keys
  * scores S written by QK^T and read by the softmax, which writes P, read by PV (FlashAttention, Dao et al. 2022,
  * Algorithm 0: 4 x heads x T x keys elements). The full rectangle is materialised (a causal mask is applied to

@@ -45,6 +45,8 @@ export const FAIRSEQ_OPS = {
   moeLayer: 8,
   /** The output: final layer norm, output projection, log-softmax (beam search's bookkeeping not counted). */
   head: 5,
+  /** An encoder-decoder model's encoder output instead of the head: the encoder's final layer norm. */
+  encoderOut: 1,
 } as const;
 
 /** A gate's op calls: before its host-device sync (all of them when it has none), after it, and its syncs. */

@@ -98,11 +98,13 @@ export function allocStepMemory(c: RunConstants, s: StepScratch): void {
     // KV cache: decode keeps context + 1 tokens per request; prefill/encode its new tokens.
     const cached = c.cfg.phase === "decode" ? s.gpuSeqs[g].length * (c.ctx + 1) : s.perGpuTokens[g];
     s.stepKv[g] = c.cfg.phase === "encode" ? 0 : (cached * c.kvPerToken * c.nLayers) / c.T;
-    // Hidden states and logits of the GPU's tokens, and one layer's attention probabilities
-    // (heads x new tokens x keys per sequence, materialised as in fairseq).
+    // Hidden states and logits of the GPU's tokens (no logits where the phase has no output head: an
+    // encoder-decoder model's encoder), and one layer's attention probabilities (heads x new tokens x keys per
+    // sequence, materialised as in fairseq).
     let scores = 0;
     for (const t of s.gpuSeqs[g]) scores += m.heads * t * (c.ctx + t);
-    s.stepAct[g] = (s.perGpuTokens[g] * (4 * m.dModel + m.vocab / c.T) + scores / c.T) * c.bytesPerElem;
+    const perToken = 4 * m.dModel + (c.outputHead ? m.vocab / c.T : 0);
+    s.stepAct[g] = (s.perGpuTokens[g] * perToken + scores / c.T) * c.bytesPerElem;
     alloc(c, g, "kv_cache", s.stepKv[g]);
     alloc(c, g, "activations", s.stepAct[g]);
   }

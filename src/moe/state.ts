@@ -20,7 +20,7 @@ import type { RequestStats } from "../workload/batching.js";
 import type { GatingPlan, GatingPolicy } from "../policies/gating/index.js";
 import type { ExpertCache } from "../policies/buffering/index.js";
 import type { Placement } from "../policies/placement/index.js";
-import { expertBytes, kvCacheBytesPerToken, replicatedWeightBytes, simulatedLayers } from "./costs.js";
+import { expertBytes, kvCacheBytesPerToken, replicatedWeightBytes, runsOutputHead, simulatedLayers } from "./costs.js";
 import { buildAccessSequences, buildPlacements } from "./prepare.js";
 import type { LayerCacheStats, MoeSimConfig, PhaseName, StepRecord } from "./types.js";
 import { Window } from "./window.js";
@@ -70,6 +70,8 @@ export class RunConstants {
   declare kvPerToken: number;
   /** Keys each request attends to besides its new tokens: the context in decode, none otherwise. */
   declare ctx: number;
+  /** Whether each step ends in the output head (not an encoder-decoder model's encoder: costs.ts runsOutputHead). */
+  declare outputHead: boolean;
   declare capacityFactor: number | undefined;
   declare gatingPolicy: GatingPolicy;
   /** Framework host overhead (host.ts): ns per op issued (0: none), the gate's host ops, local experts per GPU. */
@@ -140,6 +142,7 @@ export class RunConstants {
     this.flatExperts = caches === null && Number.isInteger(launchNs) && cfg.expertLists !== true;
     this.kvPerToken = kvCacheBytesPerToken(m);
     this.ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
+    this.outputHead = runsOutputHead(m, cfg.phase);
     this.capacityFactor = cfg.gating.capacityFactor ?? m.capacityFactor;
     this.gatingPolicy = cfg.gating.policy;
     this.hostOpNs = cfg.clusterSpec.node.hostOpNs ?? 0;

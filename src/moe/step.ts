@@ -85,14 +85,14 @@ function* stepBody(run: Run, stepIdx: number, tokens: Int32Array): ProcessGenera
   }
   if (w) markBusy(w, t.gpuBusy);
   const headMax = headNs(c, s, t);
-  if (w) {
+  if (w && c.outputHead) {
     const t0 = c.sim.now;
     recordCompute(w, stepIdx, -1, "head", () => t0, busySince(w, t.gpuBusy));
   }
   phases.dense += headMax;
   yield headMax;
   // the step's output is read on the host (scores, the next tokens): a sync
-  s.host.issue(FAIRSEQ_OPS.head);
+  s.host.issue(c.outputHead ? FAIRSEQ_OPS.head : FAIRSEQ_OPS.encoderOut);
   yield* hostSync(run, phases);
   if (w) endWindowStep(w, c.cluster, c.sim.now);
   endStep(c, s, t, stepIdx, tokens, start, phases);

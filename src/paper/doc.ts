@@ -77,6 +77,9 @@ const OUTRO = `## What is modelled, and what is not
   runs; the encoder's experts stay resident (the paper buffers the decoder).
 - An encoder-decoder model's other stack's experts occupy GPU memory in every run (NLLB: 6 MoE
   layers x 16 experts x 67 MB = 6.4 GB per GPU on one node).
+- The MT encoder rows run the encoder alone, which ends at its final layer norm: fairseq's
+  TransformerEncoder hands \`encoder_out\` to the decoder's cross-attention, and only the decoder has
+  the output projection over NLLB's 256,206-token vocabulary (and its logits in memory).
 `;
 
 /** The whole page for a table. */

@@ -49,9 +49,11 @@ export const WHY: Record<string, string> = {
     `GPU), and the paper gives neither the batch nor the sentence length of its MT ` +
     `measurement. Settled by those two facts.`,
   "mt-act-dynamic":
-    "the paper gives neither the batch nor the sentence length of its MT activation " +
-    "measurement (moesim: 48 sentences of 64 tokens per GPU); activations grow with tokens " +
-    "per GPU. Settled by those two facts.",
+    "moesim measures the encoder pass at 48 sentences of 64 tokens per GPU: its hidden states, one layer's " +
+    "attention scores and the dynamic gate's buffers (the encoder has no output head, so no logits); the paper " +
+    "gives neither the batch, the sentence length nor the pass of its MT activation measurement (the decoder's " +
+    "logits over 256,206 tokens and its KV cache in beam search would count in a whole translation). Settled by " +
+    "those facts.",
   "lm-maxbatch-dynamic":
     "moesim fits the whole grid (128 sequences per GPU); the paper reports 64, the largest " +
     "batch it ran or the largest that fit with the PyTorch caching allocator's fragmentation " +

@@ -63,7 +63,8 @@ describe("framework host overhead in a run", () => {
     const h = 10_000_000; // 10 ms per op: far above any GPU work of this step
     for (const gating of ["static", "dynamic"]) {
       const g = GATE_HOST_OPS[gating];
-      const ops = dense + moeAround + 6 * (g.beforeSync + g.afterSync) + FAIRSEQ_OPS.head;
+      // the encoder ends in its final layer norm, not the decoder's output head
+      const ops = dense + moeAround + 6 * (g.beforeSync + g.afterSync) + FAIRSEQ_OPS.encoderOut;
       const r = await run("fairseq-v100", gating, h);
       const step = r.result.steps[0];
       expect(step.latency_ns, gating).toBe(ops * h);
