@@ -84,6 +84,23 @@ export function attentionScoreBytes(m: ModelSpec, queries: number, keys: number,
 }
 
 /**
+ * Bytes one sequence's self-attention holds for its scores while a layer runs: standard attention materialises
+ * the heads x queries x keys probabilities in the activations' dtype (fairseq's MultiheadAttention); a fused kernel
+ * keeps S and P on chip and writes only the softmax statistics, one fp32 log-sum-exp per head and query
+ * (FlashAttention-2, Dao 2023, Algorithm 1: "Write L_i to HBM"; FlashAttention needs O(N) extra memory, Dao et
+ * al. 2022, Theorem 1).
+ */
+export function attentionScoreMemory(
+  m: ModelSpec,
+  queries: number,
+  keys: number,
+  standardAttention: boolean,
+  bytesPerElem: number,
+): number {
+  return standardAttention ? m.heads * queries * keys * bytesPerElem : m.heads * queries * 4;
+}
+
+/**
  * Attention over a GPU's sequences: `lengths[i]` new tokens of sequence i after `context` cached ones. With
  * `standardAttention` the score matrices' HBM traffic (attentionScoreBytes) is added to the activation bytes.
  */

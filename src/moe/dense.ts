@@ -27,8 +27,7 @@ export function denseParts(c: RunConstants, s: StepScratch, t: RunTallies, l: nu
     if (s.perGpuTokens[g] === 0) continue;
     let ta = aNs[g];
     if (ta < 0) {
-      const std = c.cfg.clusterSpec.node.attentionKernel === "standard";
-      const op = attentionOnGpu(m, s.gpuSeqs[g], c.ctx, cross, c.cfg.contextTokens, std);
+      const op = attentionOnGpu(m, s.gpuSeqs[g], c.ctx, cross, c.cfg.contextTokens, c.standardAttention);
       ta = aNs[g] = c.cost.timeNs(genericOp(m, shard(op, c.T)));
     }
     let td = 0;

@@ -6,7 +6,7 @@
 import type { MemoryCategory, OomInfo } from "../hardware/memory.js";
 import type { Placement } from "../policies/placement/index.js";
 import { moeLayerIndices } from "../workload/model.js";
-import { denseFfnCost, sharedExpertCost } from "./costs.js";
+import { attentionScoreMemory, denseFfnCost, sharedExpertCost } from "./costs.js";
 import type { RunConstants, StepScratch } from "./state.js";
 
 export class OomStop extends Error {
@@ -99,12 +99,12 @@ export function allocStepMemory(c: RunConstants, s: StepScratch): void {
     const cached = c.cfg.phase === "decode" ? s.gpuSeqs[g].length * (c.ctx + 1) : s.perGpuTokens[g];
     s.stepKv[g] = c.cfg.phase === "encode" ? 0 : (cached * c.kvPerToken * c.nLayers) / c.T;
     // Hidden states and logits of the GPU's tokens (no logits where the phase has no output head: an
-    // encoder-decoder model's encoder), and one layer's attention probabilities (heads x new tokens x keys per
-    // sequence, materialised as in fairseq).
+    // encoder-decoder model's encoder), and one layer's attention scores (attentionScoreMemory: the
+    // heads x new tokens x keys probabilities with standard attention as in fairseq, statistics only when fused).
     let scores = 0;
-    for (const t of s.gpuSeqs[g]) scores += m.heads * t * (c.ctx + t);
+    for (const t of s.gpuSeqs[g]) scores += attentionScoreMemory(m, t, c.ctx + t, c.standardAttention, c.bytesPerElem);
     const perToken = 4 * m.dModel + (c.outputHead ? m.vocab / c.T : 0);
-    s.stepAct[g] = (s.perGpuTokens[g] * perToken + scores / c.T) * c.bytesPerElem;
+    s.stepAct[g] = s.perGpuTokens[g] * perToken * c.bytesPerElem + scores / c.T;
     alloc(c, g, "kv_cache", s.stepKv[g]);
     alloc(c, g, "activations", s.stepAct[g]);
   }

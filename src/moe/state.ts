@@ -70,6 +70,8 @@ export class RunConstants {
   declare kvPerToken: number;
   /** Keys each request attends to besides its new tokens: the context in decode, none otherwise. */
   declare ctx: number;
+  /** The node's attention kernel is standard (scores materialised in HBM) rather than fused. */
+  declare standardAttention: boolean;
   /** Whether each step ends in the output head (not an encoder-decoder model's encoder: costs.ts runsOutputHead). */
   declare outputHead: boolean;
   declare capacityFactor: number | undefined;
@@ -143,6 +145,7 @@ export class RunConstants {
     this.kvPerToken = kvCacheBytesPerToken(m);
     this.ctx = cfg.phase === "decode" ? cfg.contextTokens : 0;
     this.outputHead = runsOutputHead(m, cfg.phase);
+    this.standardAttention = cfg.clusterSpec.node.attentionKernel === "standard";
     this.capacityFactor = cfg.gating.capacityFactor ?? m.capacityFactor;
     this.gatingPolicy = cfg.gating.policy;
     this.hostOpNs = cfg.clusterSpec.node.hostOpNs ?? 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { attentionOnGpu, attentionScoreBytes } from "../../src/moe/costs.js";
+import { attentionOnGpu, attentionScoreBytes, attentionScoreMemory } from "../../src/moe/costs.js";
 import { getModelPreset } from "../../src/workload/model.js";
 import { getNodePreset } from "../../src/hardware/presets.js";
 import { join } from "node:path";
@@ -50,5 +50,34 @@ describe("standard attention in a run", () => {
     const std = await run("preset: fairseq-v100, overrides: { hostOpNs: 0 }");
     expect(std.attention - fused.attention).toBeCloseTo(((24 * 2 * 524_288) / (900e9 * 0.8)) * 1e3, 4);
     for (const k of Object.keys(fused)) if (k !== "attention") expect(std[k], k).toBe(fused[k]);
+  });
+});
+
+describe("the scores' memory while a layer's attention runs", () => {
+  const m = getModelPreset("nllb-moe-54b"); // 16 heads, fp16
+
+  it("standard attention holds heads x queries x keys probabilities; a fused kernel one fp32 statistic per row", () => {
+    expect(attentionScoreMemory(m, 64, 64, true, 2)).toBe(16 * 64 * 64 * 2);
+    expect(attentionScoreMemory(m, 64, 64, false, 2)).toBe(16 * 64 * 4);
+    // fused: linear in the queries, independent of the keys (FlashAttention's O(N) extra memory)
+    expect(attentionScoreMemory(m, 1, 100_000, false, 2)).toBe(attentionScoreMemory(m, 1, 64, false, 2));
+  });
+
+  it("in a run: a fused stack's activations do not grow with the context; a standard stack's do", async () => {
+    // NLLB decoder, 16 sentences (2 per GPU) of one new token after `ctx` cached ones
+    const run = async (cluster: string, ctx: number) => {
+      const yaml =
+        `name: t\nseed: 1\ncluster: { ${cluster}, nodes: 1 }\nmodel: { preset: nllb-moe-54b }\n` +
+        `trace: { synthetic: { sequences: 16, tokens_per_sequence: 1 } }\n` +
+        `workload: { phase: decode, context_tokens: ${ctx}, batching: { kind: static, batch_size: 16 }, max_steps: 1 }\n`;
+      const r = await runScenario(parseScenario(yaml, join(ROOT, "scenarios", "inline.yaml")));
+      return r.summary.memory.peak_by_category_bytes.activations;
+    };
+    const std = "preset: fairseq-v100, overrides: { hostOpNs: 0 }";
+    const fused = "preset: dgx1-v100";
+    expect(await run(fused, 4096)).toBe(await run(fused, 64));
+    // 2 sequences x 16 heads x 1 query x (ctx + 1) keys x 2 bytes, less the fused kernel's 2 x 16 x 4 bytes
+    expect((await run(std, 64)) - (await run(fused, 64))).toBe(2 * 16 * 65 * 2 - 2 * 16 * 4);
+    expect((await run(std, 4096)) - (await run(std, 64))).toBe(2 * 16 * (4096 - 64) * 2);
   });
 });
