@@ -31,7 +31,9 @@ of its own (a test checks this), and no constant is fitted to a row.
 The paper's metrics: a throughput ratio compares the **maximum** throughput of each gate over the
 batch sizes it fits (static gating runs out of memory early); batch sizes are sequences (LM, 1024
 tokens) or sentences (MT, 64 tokens) per GPU; activation memory is the peak per GPU at static
-gating's largest batch; static memory is the weights plus the expert cache per GPU. The dense
+gating's largest batch, and the abstract's memory reduction ("up to 1.36x for LM and up to 1.1x for
+MT") the whole peak per GPU, static over dynamic, at that batch; static memory is the weights plus
+the expert cache per GPU. The dense
 counterpart of "MoE vs dense" is FLOP-equivalent (every MoE layer replaced by a dense FFN of top-k
 times the expert's width, the paper's comparison at equal FLOPs per token), and the MoE side is the
 deployed baseline the paper characterises: fairseq's static gating.

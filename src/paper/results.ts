@@ -83,6 +83,13 @@ export function activationGb(r: PaperResults, sweep: string, where: Where, batch
   return p.summary.memory.peak_activation_bytes / 1e9;
 }
 
+/** The peak GPU memory (GB: weights, activations and buffers) of a gate at a batch per GPU. */
+export function peakGb(r: PaperResults, sweep: string, where: Where, batchPerGpu: number): number {
+  const p = select(r, sweep, where).find((x) => perGpuBatch(x) === batchPerGpu && fits(x));
+  if (!p) throw new Error(`paper: ${sweep} ${JSON.stringify(where)} has no fitting point at ${batchPerGpu} per GPU`);
+  return p.summary.memory.peak_bytes_max / 1e9;
+}
+
 /** Static memory per GPU (bytes): weights plus the expert cache, as allocated at the start. */
 export function staticBytes(p: PointResult): number {
   const c = p.summary.memory.peak_by_category_bytes;

@@ -50,6 +50,15 @@ describe("moesim paper: the seed paper's findings", () => {
     expect(v("mt-maxbatch-dynamic")).toBeGreaterThan(v("mt-maxbatch-static"));
     expect(v("lm-act-dynamic")).toBeLessThan(v("lm-act-static"));
     expect(v("mt-act-dynamic")).toBeLessThan(v("mt-act-static"));
+    // the whole GPU's memory, static over dynamic, is the weights plus each gate's activations: with the same
+    // weights it lies between 1 and the activation ratio
+    for (const [m, act] of [
+      ["lm", "lm-act"],
+      ["mt", "mt-act"],
+    ]) {
+      expect(v(`${m}-mem-reduction`), m).toBeGreaterThan(1);
+      expect(v(`${m}-mem-reduction`), m).toBeLessThan(v(`${act}-static`) / v(`${act}-dynamic`));
+    }
     for (const id of ["lm-moe-dense", "enc-moe-dense", "dec-moe-dense"]) expect(v(id), id).toBeGreaterThan(1);
     expect(v("buffer-memory")).toBeGreaterThan(1);
   });
