@@ -44,7 +44,10 @@ const OUTRO = `## What is modelled, and what is not
 - **Routing is synthetic** for LM and NLLB (no traces of those models are public): Zipf expert
   popularity 0.5 with temporal locality (0.1 encoder/LM, 0.4 decoder); the load-balancing rows use
   topic-correlated routing (8 topics, Zipf 1.0) for all three models. Tutel's padding to the
-  largest expert load, static gating's drops and every placement gain depend on that skew.
+  largest expert load, static gating's drops and every placement gain depend on that skew. The
+  table keeps Zipf 0.5 for every model; the Tutel rows' explanations say where the paper's ratio
+  falls on moesim's curve over the skew (\`scenarios/paper/tutel-skew-*.yaml\`, run with the table),
+  which is what a routing trace of each model would have to show.
 - **Static gating's cost is modelled from first principles**: fairseq's capacity token fraction
   pads every expert to C x S rows (C = 0.05 LM, 1 MT), and its GShard einsums materialise and
   multiply through an S x E x capacity mask.

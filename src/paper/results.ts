@@ -95,3 +95,23 @@ export function staticBytes(p: PointResult): number {
   const c = p.summary.memory.peak_by_category_bytes;
   return (c.weights ?? 0) + (c.expert_cache ?? 0);
 }
+
+/**
+ * Dynamic gating over Tutel per Zipf skew of a sensitivity sweep (scenarios/paper/tutel-skew-*.yaml): each
+ * gate's maximum throughput over the sweep's batches at that skew; null where Tutel fits no batch.
+ */
+export function tutelSkewCurve(r: PaperResults, sweep: string): { zipf: number; ratio: number | null }[] {
+  const key = "trace.synthetic.zipf";
+  const zipfs = [...new Set(pointsOf(r, sweep).map((p) => Number(p.params[key])))].sort((a, b) => a - b);
+  return zipfs.map((zipf) => {
+    const best = (gating: string) =>
+      Math.max(
+        0,
+        ...select(r, sweep, { [key]: zipf, gating })
+          .filter(fits)
+          .map((p) => p.summary.tokens_per_s),
+      );
+    const tutel = best("tutel");
+    return { zipf, ratio: tutel > 0 ? best("dynamic") / tutel : null };
+  });
+}

@@ -66,8 +66,17 @@ export function evaluate(f: Finding, r: PaperResults): PaperRow {
     relative_error: sig(err),
     status: within ? "within 15%" : f.explained ? "explained" : "open",
     metric: f.metric,
-    explained: within ? null : (f.explained ?? null),
+    explained: within ? null : explanation(f, r),
   };
+}
+
+/** A finding's explanation, with its measured sensitivity sentence (if any) before "Settled by". */
+function explanation(f: Finding, r: PaperResults): string | null {
+  if (!f.explained) return null;
+  const sens = f.sensitivity?.(r);
+  if (!sens) return f.explained;
+  const at = f.explained.lastIndexOf("Settled by");
+  return at < 0 ? `${f.explained} ${sens}` : `${f.explained.slice(0, at)}${sens} ${f.explained.slice(at)}`;
 }
 
 export function paperTable(r: PaperResults): PaperRow[] {

@@ -25,9 +25,7 @@ const TOPICS =
 export const WHY: Record<string, string> = {
   "lm-dyn-tutel": `${ROUTING}; ${HIDDEN}. Settled by an LM routing trace (or the paper's per-expert loads).`,
   "enc-dyn-static": `${STATIC}; ${HIDDEN}. Settled by a V100 timing of fairseq's static gate at 48 sentences per GPU.`,
-  "enc-dyn-tutel":
-    `${ROUTING}: Zipf 0.5 pads Tutel to about 2x the mean load, where the paper's 5.33x ` +
-    `implies a much more skewed NLLB encoder routing. Settled by an NLLB routing trace.`,
+  "enc-dyn-tutel": `${ROUTING}. Settled by an NLLB encoder routing trace.`,
   "dec-dyn-static":
     `${STATIC}; ${HIDDEN} (it slows dynamic gating's small decode batches, a sync per MoE layer, not its ` +
     `peak). Settled by a V100 timing of fairseq's static gate in decode.`,

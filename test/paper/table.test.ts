@@ -8,13 +8,16 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FINDINGS, paperTable, renderPaperDoc, type PaperRow } from "../../src/paper/index.js";
+import { tutelSkewCurve, type PaperResults } from "../../src/paper/results.js";
 import { expectGolden, ROOT } from "./helpers.js";
 import { sharedPaperRun } from "./shared.js";
 
 let rows: PaperRow[] = [];
+let results: PaperResults;
 
 beforeAll(async () => {
-  rows = paperTable((await sharedPaperRun()).results);
+  results = (await sharedPaperRun()).results;
+  rows = paperTable(results);
 }, 600_000);
 
 describe("moesim paper: the seed paper's findings", () => {
@@ -61,6 +64,24 @@ describe("moesim paper: the seed paper's findings", () => {
     }
     for (const id of ["lm-moe-dense", "enc-moe-dense", "dec-moe-dense"]) expect(v(id), id).toBeGreaterThan(1);
     expect(v("buffer-memory")).toBeGreaterThan(1);
+  });
+
+  it("Tutel falls further behind dynamic gating as the routing grows more skewed (the Tutel rows' sensitivity)", () => {
+    for (const model of ["lm", "mt-encoder", "mt-decoder"]) {
+      const c = tutelSkewCurve(results, `tutel-skew-${model}`);
+      expect(
+        c.map((p) => p.zipf),
+        model,
+      ).toEqual([0.25, 0.5, 0.75, 1]);
+      const defined = c.filter((p) => p.ratio !== null).map((p) => p.ratio!);
+      expect(defined.length, model).toBeGreaterThanOrEqual(3);
+      for (let i = 1; i < defined.length; i++) expect(defined[i], model).toBeGreaterThan(defined[i - 1]);
+      // the table's own routing (Zipf 0.5) is the curve's second point: the same ratio to within 1% (the table's
+      // sweep has more batches)
+      const id = { lm: "lm", "mt-encoder": "enc", "mt-decoder": "dec" }[model] + "-dyn-tutel";
+      const row = rows.find((r) => r.id === id)!;
+      expect(Math.abs(c[1].ratio! / row.moesim - 1), model).toBeLessThan(0.01);
+    }
   });
 
   it("docs/paper-reproduction.md is what `moesim paper --doc` writes", () => {
