@@ -115,3 +115,11 @@ export function tutelSkewCurve(r: PaperResults, sweep: string): { zipf: number; 
     return { zipf, ratio: tutel > 0 ? best("dynamic") / tutel : null };
   });
 }
+
+/** A gate's peak activation memory (GB) at every batch per GPU it fits, smallest batch first. */
+export function activationByBatch(r: PaperResults, sweep: string, where: Where): { batch: number; gb: number }[] {
+  return select(r, sweep, where)
+    .filter(fits)
+    .map((p) => ({ batch: perGpuBatch(p), gb: p.summary.memory.peak_activation_bytes / 1e9 }))
+    .sort((a, b) => a.batch - b.batch);
+}

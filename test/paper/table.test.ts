@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FINDINGS, paperTable, renderPaperDoc, type PaperRow } from "../../src/paper/index.js";
-import { tutelSkewCurve, type PaperResults } from "../../src/paper/results.js";
+import { activationByBatch, tutelSkewCurve, type PaperResults } from "../../src/paper/results.js";
 import { expectGolden, ROOT } from "./helpers.js";
 import { sharedPaperRun } from "./shared.js";
 
@@ -82,6 +82,17 @@ describe("moesim paper: the seed paper's findings", () => {
       const row = rows.find((r) => r.id === id)!;
       expect(Math.abs(c[1].ratio! / row.moesim - 1), model).toBeLessThan(0.01);
     }
+  });
+
+  it("activation memory grows with the batch per GPU (the activation rows' sensitivity)", () => {
+    for (const sweep of ["gating-lm", "gating-mt-encoder"])
+      for (const gating of ["static", "dynamic"]) {
+        const c = activationByBatch(results, sweep, { gating });
+        expect(c.length, `${sweep} ${gating}`).toBeGreaterThanOrEqual(3);
+        for (let i = 1; i < c.length; i++) expect(c[i].gb, `${sweep} ${gating}`).toBeGreaterThan(c[i - 1].gb);
+      }
+    // where the paper's number falls inside the curve, the explanation names the batch
+    expect(rows.find((r) => r.id === "lm-act-static")!.explained).toMatch(/lies at about [0-9.]+ sequences per GPU/);
   });
 
   it("docs/paper-reproduction.md is what `moesim paper --doc` writes", () => {
