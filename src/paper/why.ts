@@ -31,11 +31,10 @@ export const WHY: Record<string, string> = {
     `peak). Settled by a V100 timing of fairseq's static gate in decode.`,
   "dec-dyn-tutel": `${ROUTING}; ${HIDDEN}. Settled by an NLLB decoder routing trace.`,
   "lm-multinode":
-    `moesim's ratio grows from 1 to 4 nodes (6.7x to 7.8x) less than the paper's (6.21x to ` +
-    `11.55x): the paper does not give its inter-node network (InfiniBand bandwidth, NICs per ` +
-    `node), which sets how much slower static gating's padded all-to-alls get across nodes ` +
-    `(moesim: one EDR NIC per 2 GPUs at 12 GB/s; the DGX-1 cube-mesh inside the node is ` +
-    `modelled). Settled by all-to-all measurements on the paper's cluster.`,
+    `moesim's ratio grows from 1 to 4 nodes less than the paper's (6.21x to 11.55x): the paper does not give ` +
+    `its inter-node network (InfiniBand bandwidth, NICs per node), which sets how much slower static gating's ` +
+    `padded all-to-alls get across nodes (moesim: one EDR NIC per 2 GPUs at 12 GB/s; the DGX-1 cube-mesh inside ` +
+    `the node is modelled). Settled by all-to-all measurements on the paper's cluster.`,
   "enc-multinode": `as the 1-node row: ${STATIC}. Settled by the same facts as that row.`,
   "dec-multinode": `as the 1-node row: ${STATIC}. Settled by the same facts as that row.`,
   "lm-act-static":
