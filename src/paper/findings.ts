@@ -107,7 +107,7 @@ function batchSensitivity(r: PaperResults, sweep: string, where: Where, unit: st
     break;
   }
   return (
-    `At the batches it fits moesim gives ${c.map((p) => p.gb.toFixed(2)).join(" / ")} GB at ` +
+    `At the batches it fits moesim gives ${c.map((p) => Number(p.gb.toPrecision(3))).join(" / ")} GB at ` +
     `${c.map((p) => p.batch).join(" / ")} ${unit}: the paper's ${paper} GB lies ${at}.`
   );
 }

@@ -53,9 +53,10 @@ export const WHY: Record<string, string> = {
     "those facts.",
   "mt-mem-reduction":
     "as the MT activation rows: moesim measures the encoder at 48 sentences of 64 tokens per GPU, where static " +
-    "gating's dispatch and combine masks (S x E x capacity, capacity = S) take about 8 GB over 18.8 GB of " +
-    "weights; the paper gives neither the batch, the sentence length nor the pass of its MT memory measurement. " +
-    "Settled by those facts.",
+    "gating's all-to-all memory takes about 8 GB over 18.8 GB of weights: its fp32 S x E x capacity combine mask " +
+    "(S = 3,072 tokens, capacity = S: 4.8 GB) and its send and receive buffers padded to capacity (3.2 GB); the " +
+    "paper gives neither the batch, the sentence length nor the pass of its MT memory measurement. Settled by " +
+    "those facts.",
   "lm-maxbatch-dynamic":
     "moesim fits the whole grid (128 sequences per GPU); the paper reports 64, the largest " +
     "batch it ran or the largest that fit with the PyTorch caching allocator's fragmentation " +
