@@ -77,7 +77,8 @@ const TUTEL = { gating: "tutel" };
 function tutelSkew(r: PaperResults, model: string, paper: number): string {
   const sweep = `tutel-skew-${model}`;
   const c = tutelSkewCurve(r, sweep);
-  const x = (v: number | null) => (v === null ? "Tutel out of memory" : `${Number(v.toPrecision(3))}x`);
+  const x = (v: number | null) =>
+    v === null ? "no ratio (Tutel out of memory at the sweep's batches)" : `${Number(v.toPrecision(3))}x`;
   let where = `outside Zipf ${c[0].zipf}-${c[c.length - 1].zipf}`;
   for (let i = 0; i + 1 < c.length; i++) {
     const [a, b] = [c[i].ratio, c[i + 1].ratio];
