@@ -34,8 +34,11 @@ export interface Finding {
    * Why a row outside 15% differs: the mechanism not modelled or the fact the paper lacks, and what would settle it.
    */
   explained?: string;
-  /** A measured sentence the explanation gains before its "Settled by": how the row moves with the unknown fact. */
-  sensitivity?: (r: PaperResults) => string;
+  /**
+   * A measured sentence the explanation gains before its "Settled by": how the row moves with the unknown fact
+   * (given the row's paper number).
+   */
+  sensitivity?: (r: PaperResults, paper: number) => string;
 }
 
 /** The sweeps (scenarios/paper/NAME.yaml) the table reads, and which of their points it needs. */
@@ -70,6 +73,22 @@ const DYN = { gating: "dynamic" };
 const STATIC = { gating: "static" };
 const TUTEL = { gating: "tutel" };
 
+/** A ratio as the table prints it: 3 significant digits. */
+const fmtX = (v: number): string => `${Number(v.toPrecision(3))}x`;
+
+/**
+ * The first segment of a curve whose ends bracket `target`, and how far along it (0-1, in log value) the curve
+ * meets it; null where no segment does (gaps, null values and flat segments skipped).
+ */
+function logCrossing(ys: (number | null)[], target: number): { i: number; t: number } | null {
+  for (let i = 0; i + 1 < ys.length; i++) {
+    const [a, b] = [ys[i], ys[i + 1]];
+    if (a === null || b === null || (a - target) * (b - target) > 0 || a === b) continue;
+    return { i, t: Math.log(target / a) / Math.log(b / a) };
+  }
+  return null;
+}
+
 /**
  * Where the paper's dynamic-over-Tutel ratio falls on moesim's curve over the routing's Zipf skew: the curve's
  * values, and the skew (interpolated in log ratio) at which moesim would give the paper's number.
@@ -77,16 +96,14 @@ const TUTEL = { gating: "tutel" };
 function tutelSkew(r: PaperResults, model: string, paper: number): string {
   const sweep = `tutel-skew-${model}`;
   const c = tutelSkewCurve(r, sweep);
-  const x = (v: number | null) =>
-    v === null ? "no ratio (Tutel out of memory at the sweep's batches)" : `${Number(v.toPrecision(3))}x`;
-  let where = `outside Zipf ${c[0].zipf}-${c[c.length - 1].zipf}`;
-  for (let i = 0; i + 1 < c.length; i++) {
-    const [a, b] = [c[i].ratio, c[i + 1].ratio];
-    if (a === null || b === null || (a - paper) * (b - paper) > 0 || a === b) continue;
-    const z = c[i].zipf + (Math.log(paper / a) / Math.log(b / a)) * (c[i + 1].zipf - c[i].zipf);
-    where = `at about Zipf ${z.toFixed(2)}`;
-    break;
-  }
+  const x = (v: number | null) => (v === null ? "no ratio (Tutel out of memory at the sweep's batches)" : fmtX(v));
+  const hit = logCrossing(
+    c.map((p) => p.ratio),
+    paper,
+  );
+  const where = hit
+    ? `at about Zipf ${(c[hit.i].zipf + hit.t * (c[hit.i + 1].zipf - c[hit.i].zipf)).toFixed(2)}`
+    : `outside Zipf ${c[0].zipf}-${c[c.length - 1].zipf}`;
   return (
     `With other skews (scenarios/paper/${sweep}.yaml) moesim gives ${c.map((p) => x(p.ratio)).join(" / ")} at ` +
     `Zipf ${c.map((p) => p.zipf).join(" / ")}: the paper's ${paper}x lies ${where}.`
@@ -99,13 +116,14 @@ function tutelSkew(r: PaperResults, model: string, paper: number): string {
  */
 function batchSensitivity(r: PaperResults, sweep: string, where: Where, unit: string, paper: number): string {
   const c = activationByBatch(r, sweep, where);
+  const hit = logCrossing(
+    c.map((p) => p.gb),
+    paper,
+  );
   let at = paper > c[c.length - 1].gb ? "above every batch that fits" : "below the smallest batch";
-  for (let i = 0; i + 1 < c.length; i++) {
-    const [a, b] = [c[i], c[i + 1]];
-    if ((a.gb - paper) * (b.gb - paper) > 0 || a.gb === b.gb) continue;
-    const t = Math.log(paper / a.gb) / Math.log(b.gb / a.gb);
-    at = `at about ${Number(Math.exp(Math.log(a.batch) + t * Math.log(b.batch / a.batch)).toPrecision(2))} ${unit}`;
-    break;
+  if (hit) {
+    const [a, b] = [c[hit.i], c[hit.i + 1]];
+    at = `at about ${Number(Math.exp(Math.log(a.batch) + hit.t * Math.log(b.batch / a.batch)).toPrecision(2))} ${unit}`;
   }
   return (
     `At the batches it fits moesim gives ${c.map((p) => Number(p.gb.toPrecision(3))).join(" / ")} GB at ` +
@@ -125,7 +143,7 @@ function byNodes(r: PaperResults, oneNode: string, multi: string): string {
     maxRatio(r, oneNode, DYN, STATIC),
     ...[2, 4].map((nodes) => maxRatio(r, multi, { ...DYN, nodes }, { ...STATIC, nodes })),
   ];
-  return `moesim's ratio at 1 / 2 / 4 nodes: ${ratios.map((x) => `${Number(x.toPrecision(3))}x`).join(" / ")}.`;
+  return `moesim's ratio at 1 / 2 / 4 nodes: ${ratios.map(fmtX).join(" / ")}.`;
 }
 
 /** Dynamic over static (or Tutel) maximum throughput, the best over 2 and 4 nodes ("up to"). */
@@ -169,7 +187,7 @@ const ROWS: Finding[] = [
     unit: "x",
     metric: GATING_METRIC,
     compute: (r) => maxRatio(r, "gating-lm", DYN, TUTEL),
-    sensitivity: (r) => tutelSkew(r, "lm", 3.32),
+    sensitivity: (r, paper) => tutelSkew(r, "lm", paper),
   },
   {
     id: "enc-dyn-static",
@@ -186,7 +204,7 @@ const ROWS: Finding[] = [
     unit: "x",
     metric: GATING_METRIC,
     compute: (r) => maxRatio(r, "gating-mt-encoder", DYN, TUTEL),
-    sensitivity: (r) => tutelSkew(r, "mt-encoder", 5.33),
+    sensitivity: (r, paper) => tutelSkew(r, "mt-encoder", paper),
   },
   {
     id: "dec-dyn-static",
@@ -203,7 +221,7 @@ const ROWS: Finding[] = [
     unit: "x",
     metric: GATING_METRIC,
     compute: (r) => maxRatio(r, "gating-mt-decoder", DYN, TUTEL),
-    sensitivity: (r) => tutelSkew(r, "mt-decoder", 1.88),
+    sensitivity: (r, paper) => tutelSkew(r, "mt-decoder", paper),
   },
   {
     id: "lm-multinode",
@@ -239,7 +257,7 @@ const ROWS: Finding[] = [
     unit: "GB",
     metric: "peak activation bytes per GPU at static's largest batch (8 sequences/GPU)",
     compute: (r) => activationGb(r, "gating-lm", STATIC, maxBatch(r, "gating-lm", STATIC)),
-    sensitivity: (r) => batchSensitivity(r, "gating-lm", STATIC, "sequences per GPU", 6.29),
+    sensitivity: (r, paper) => batchSensitivity(r, "gating-lm", STATIC, "sequences per GPU", paper),
   },
   {
     id: "lm-act-dynamic",
@@ -248,7 +266,7 @@ const ROWS: Finding[] = [
     unit: "GB",
     metric: "peak activation bytes per GPU at static's largest batch",
     compute: (r) => activationGb(r, "gating-lm", DYN, maxBatch(r, "gating-lm", STATIC)),
-    sensitivity: (r) => batchSensitivity(r, "gating-lm", DYN, "sequences per GPU", 1.28),
+    sensitivity: (r, paper) => batchSensitivity(r, "gating-lm", DYN, "sequences per GPU", paper),
   },
   {
     id: "mt-act-static",
@@ -257,7 +275,7 @@ const ROWS: Finding[] = [
     unit: "GB",
     metric: "encoder, peak activation bytes per GPU at static's largest batch",
     compute: (r) => activationGb(r, "gating-mt-encoder", STATIC, maxBatch(r, "gating-mt-encoder", STATIC)),
-    sensitivity: (r) => batchSensitivity(r, "gating-mt-encoder", STATIC, "sentences per GPU", 1.89),
+    sensitivity: (r, paper) => batchSensitivity(r, "gating-mt-encoder", STATIC, "sentences per GPU", paper),
   },
   {
     id: "mt-act-dynamic",
@@ -266,7 +284,7 @@ const ROWS: Finding[] = [
     unit: "GB",
     metric: "encoder, peak activation bytes per GPU at static's largest batch",
     compute: (r) => activationGb(r, "gating-mt-encoder", DYN, maxBatch(r, "gating-mt-encoder", STATIC)),
-    sensitivity: (r) => batchSensitivity(r, "gating-mt-encoder", DYN, "sentences per GPU", 1.05),
+    sensitivity: (r, paper) => batchSensitivity(r, "gating-mt-encoder", DYN, "sentences per GPU", paper),
   },
   // The abstract's memory finding ("reduces memory usage by up to 1.36x for LM and up to 1.1x for MT"): static
   // over dynamic gating's whole GPU memory, at the largest batch both fit (static's), where the gap is widest.

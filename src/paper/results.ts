@@ -76,18 +76,21 @@ export function maxBatch(r: PaperResults, sweep: string, where: Where): number {
   return pts.length ? Math.max(...pts.map(perGpuBatch)) : 0;
 }
 
-/** The activation memory (GB) of a gate at a batch per GPU. */
-export function activationGb(r: PaperResults, sweep: string, where: Where, batchPerGpu: number): number {
+/** A gate's point at a batch per GPU that fits; a missing one is an internal error. */
+function fittingPointAt(r: PaperResults, sweep: string, where: Where, batchPerGpu: number): PointResult {
   const p = select(r, sweep, where).find((x) => perGpuBatch(x) === batchPerGpu && fits(x));
   if (!p) throw new Error(`paper: ${sweep} ${JSON.stringify(where)} has no fitting point at ${batchPerGpu} per GPU`);
-  return p.summary.memory.peak_activation_bytes / 1e9;
+  return p;
+}
+
+/** The activation memory (GB) of a gate at a batch per GPU. */
+export function activationGb(r: PaperResults, sweep: string, where: Where, batchPerGpu: number): number {
+  return fittingPointAt(r, sweep, where, batchPerGpu).summary.memory.peak_activation_bytes / 1e9;
 }
 
 /** The peak GPU memory (GB: weights, activations and buffers) of a gate at a batch per GPU. */
 export function peakGb(r: PaperResults, sweep: string, where: Where, batchPerGpu: number): number {
-  const p = select(r, sweep, where).find((x) => perGpuBatch(x) === batchPerGpu && fits(x));
-  if (!p) throw new Error(`paper: ${sweep} ${JSON.stringify(where)} has no fitting point at ${batchPerGpu} per GPU`);
-  return p.summary.memory.peak_bytes_max / 1e9;
+  return fittingPointAt(r, sweep, where, batchPerGpu).summary.memory.peak_bytes_max / 1e9;
 }
 
 /** Static memory per GPU (bytes): weights plus the expert cache, as allocated at the start. */

@@ -73,7 +73,7 @@ export function evaluate(f: Finding, r: PaperResults): PaperRow {
 /** A finding's explanation, with its measured sensitivity sentence (if any) before "Settled by". */
 function explanation(f: Finding, r: PaperResults): string | null {
   if (!f.explained) return null;
-  const sens = f.sensitivity?.(r);
+  const sens = f.sensitivity?.(r, f.paper);
   if (!sens) return f.explained;
   const at = f.explained.lastIndexOf("Settled by");
   return at < 0 ? `${f.explained} ${sens}` : `${f.explained.slice(0, at)}${sens} ${f.explained.slice(at)}`;
