@@ -51,8 +51,8 @@ export function denseParts(c: RunConstants, s: StepScratch, t: RunTallies, l: nu
 
 /** The output head, once per step: its time on the slowest GPU (0 where the phase has none: c.outputHead). */
 export function headNs(c: RunConstants, s: StepScratch, t: RunTallies): number {
-  let headMax = 0;
   if (!c.outputHead) return 0;
+  let headMax = 0;
   for (let g = 0; g < c.D; g++) {
     const n = s.perGpuTokens[g];
     const th = n > 0 ? c.cost.timeNs(genericOp(c.m, shard(embeddingCost(c.m, n), c.T))) : 0;
